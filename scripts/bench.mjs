@@ -1,0 +1,34 @@
+// npm run bench [-- name…]: bundle each bench/<name>.bench.ts with esbuild (WGSL/Wasm inlined as in the SDK) and
+// run it in its own Node process with the software-Vulkan environment. Each bench writes bench/results/<name>.md
+// (+ .json): ratios measured side by side in one run, with the device name. Benchmarks never assert timings.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { gpuEnv } from './gpu-env.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+// dawn.node needs --no-opt and ORT's WebGPU EP needs --liftoff-only; a CPU-only bench (JS vs Wasm) must not pay
+// for those flags, or plain JS would be unfairly slow. A bench opts in with a first-line `// bench-flags: …`.
+
+const wanted = process.argv.slice(2);
+const all = readdirSync(`${root}bench`).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+const names = wanted.length ? wanted : all;
+mkdirSync(`${root}build/bench`, { recursive: true });
+let failures = 0;
+for (const name of names) {
+  const src = `${root}bench/${name}.bench.ts`;
+  const first = readFileSync(src, 'utf8').split('\n')[0];
+  const flags = first.startsWith('// bench-flags:') ? first.slice('// bench-flags:'.length).trim().split(/\s+/) : [];
+  const out = `${root}build/bench/${name}.mjs`;
+  await esbuild.build({
+    entryPoints: [src], bundle: true, platform: 'node', format: 'esm', target: 'es2022', outfile: out,
+    loader: { '.wgsl': 'text', '.wasm': 'binary' }, external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu'],
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  console.log(`bench: ${name} (node ${flags.join(' ')})`);
+  const r = spawnSync(process.execPath, [...flags, out], { cwd: root, stdio: 'inherit', env: gpuEnv() });
+  if (r.status !== 0) { failures++; console.error(`bench: ${name} failed (${r.status})`); }
+}
+process.exit(failures ? 1 : 0);

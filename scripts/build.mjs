@@ -1,0 +1,39 @@
+// npm run build: AssemblyScript → planner .wasm (SIMD + scalar), esbuild → browser and Node/Deno/Bun ESM bundles
+// with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name) => `${root}node_modules/.bin/${name}`;
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`build: ${cmd.split('/').pop()} ${args.join(' ')} failed`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+const t0 = performance.now();
+for (const target of ['simd', 'scalar']) run(bin('asc'), ['--config', 'asconfig.json', '--target', target]);
+
+rmSync(`${root}dist`, { recursive: true, force: true });
+const common = {
+  absWorkingDir: root,
+  entryPoints: { index: 'src/index.ts', planner: 'src/planner.ts' },
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  loader: { '.wgsl': 'text', '.wasm': 'binary' },
+  external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu', 'node:*'],
+  logLevel: 'warning',
+};
+await esbuild.build({ ...common, platform: 'browser', outdir: 'dist/browser' });
+await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node' });
+run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
+console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,28 @@
+import matmulWgsl from '../../shaders/matmul.wgsl';
+import { check } from '../errors';
+import { createUniformBuffer } from './buffers';
+import { bindBuffers, getPipeline } from './pipelines';
+
+/**
+ * Encode C[M,N] = A[M,K]·B[K,N] (row-major fp32 storage buffers) into `encoder`. Nothing is read back.
+ *
+ * @example
+ * const enc = device.createCommandEncoder();
+ * encodeMatmul(device, enc, a, b, c, 64, 32, 48);
+ * device.queue.submit([enc.finish()]);
+ */
+export function encodeMatmul(
+  device: GPUDevice, encoder: GPUCommandEncoder, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
+): void {
+  for (const [name, v] of [['M', M], ['N', N], ['K', K]] as const) {
+    check(Number.isInteger(v) && v > 0, `matmul: ${name} must be a positive integer, got ${v}`);
+  }
+  check(a.size >= M * K * 4 && b.size >= K * N * 4 && c.size >= M * N * 4, 'matmul: a buffer is smaller than its shape');
+  const pipe = getPipeline(device, matmulWgsl);
+  const params = createUniformBuffer(device, [M, N, K, 0]);
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipe);
+  pass.setBindGroup(0, bindBuffers(device, pipe, [a, b, c, params]));
+  pass.dispatchWorkgroups(Math.ceil(N / 16), Math.ceil(M / 16));
+  pass.end();
+}

@@ -1,0 +1,76 @@
+import simdBytes from '../../build/wasm/planner-simd.wasm';
+import scalarBytes from '../../build/wasm/planner-scalar.wasm';
+import { HessError } from '../errors';
+import { hasWasmSimd } from '../gpu/device';
+
+/** The raw exports of the planner module (assembly/index.ts). Pointers are byte offsets into `memory`. */
+export interface PlannerExports {
+  memory: WebAssembly.Memory;
+  arenaReset(): void;
+  arenaAlloc(bytes: number): number;
+  arenaUsed(): number;
+  fisherAccumulate(grad: number, heads: number, rowsPerHead: number, cols: number, out: number): void;
+  sumSquares(ptr: number, n: number): number;
+  simdEnabled(): number;
+  [name: string]: unknown;
+}
+
+export type WasmVariant = 'simd' | 'scalar';
+
+/** A planner module instance with arena helpers that copy typed arrays in and out. */
+export class PlannerWasm {
+  readonly variant: WasmVariant;
+  readonly exports: PlannerExports;
+
+  private constructor(variant: WasmVariant, exports: PlannerExports) {
+    this.variant = variant;
+    this.exports = exports;
+  }
+
+  /**
+   * Instantiate the planner module: the SIMD build where `WebAssembly.validate` accepts v128, else the scalar one.
+   *
+   * @example
+   * const wasm = await PlannerWasm.load();          // best available
+   * const scalar = await PlannerWasm.load('scalar'); // force the scalar build (e.g. to compare)
+   */
+  static async load(variant?: WasmVariant): Promise<PlannerWasm> {
+    if (typeof WebAssembly === 'undefined') {
+      throw new HessError('WASM_UNSUPPORTED', 'WebAssembly is not available', 'use a runtime with WebAssembly support');
+    }
+    const v: WasmVariant = variant ?? (hasWasmSimd() ? 'simd' : 'scalar');
+    if (v === 'simd' && !hasWasmSimd()) {
+      throw new HessError('WASM_UNSUPPORTED', 'this engine has no Wasm SIMD', "load the 'scalar' variant (the default picks it)");
+    }
+    const bytes = v === 'simd' ? simdBytes : scalarBytes;
+    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, {});
+    return new PlannerWasm(v, instance.exports as unknown as PlannerExports);
+  }
+
+  /** Forget all arena allocations. */
+  reset(): void {
+    this.exports.arenaReset();
+  }
+
+  /** Allocate `bytes` in the arena; throws when memory cannot grow. */
+  alloc(bytes: number): number {
+    const p = this.exports.arenaAlloc(bytes) >>> 0;
+    if (p === 0 && bytes > 0) throw new HessError('INVALID_ARGUMENT', `wasm arena cannot grow by ${bytes} bytes`, 'plan fewer heads or frames per call');
+    return p;
+  }
+
+  /** Copy `data` into a fresh arena allocation and return its pointer. */
+  put(data: Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array): number {
+    const p = this.alloc(data.byteLength);
+    new Uint8Array(this.exports.memory.buffer, p, data.byteLength).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
+    return p;
+  }
+
+  /** A fresh view (memory may have grown since the last one). */
+  f32(ptr: number, n: number): Float32Array { return new Float32Array(this.exports.memory.buffer, ptr, n); }
+  f64(ptr: number, n: number): Float64Array { return new Float64Array(this.exports.memory.buffer, ptr, n); }
+  i32(ptr: number, n: number): Int32Array { return new Int32Array(this.exports.memory.buffer, ptr, n); }
+  u32(ptr: number, n: number): Uint32Array { return new Uint32Array(this.exports.memory.buffer, ptr, n); }
+}

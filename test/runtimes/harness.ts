@@ -1,0 +1,68 @@
+// Shared pieces of the runtime tests: a scratch project that depends on this repo (so Deno/Bun/Node import the
+// package through its `exports`), runtime binaries from node_modules, and a localhost static server.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+
+export const root = resolve(import.meta.dirname, '../..');
+
+/** A runtime that is missing fails in CI and is reported as skipped (with the reason) elsewhere. */
+export function available(path: string, what: string): boolean {
+  if (existsSync(path)) return true;
+  if (process.env.CI) throw new Error(`${what} is missing at ${path}: CI must install it (.ci/run)`);
+  console.warn(`[skip] ${what} missing at ${path}`);
+  return false;
+}
+
+export function scratchProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hess-rt-'));
+  cpSync(join(root, 'test/runtimes/scripts'), dir, { recursive: true });
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules/hess-vggt'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', type: 'module', private: true, dependencies: { 'hess-vggt': '*' } }));
+  writeFileSync(join(dir, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
+  return dir;
+}
+
+/** Run `cmd args` in `cwd`, return the parsed `SMOKE {json}` line (throws with the output when there is none). */
+export function runSmoke(cmd: string, args: string[], cwd: string): Record<string, any> {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, env: process.env });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('SMOKE '));
+  if (!line) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line.slice(6));
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+  '.json': 'application/json', '.map': 'application/json', '.png': 'image/png', '.ply': 'application/octet-stream',
+};
+
+/** Serve the repo (read-only) on 127.0.0.1 with COOP/COEP, so the page is cross-origin isolated. */
+export async function serveRepo(mounts: Record<string, string> = {}): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let file = join(root, normalize(path));
+    for (const [prefix, dir] of Object.entries(mounts)) if (path.startsWith(prefix)) file = join(dir, normalize(path.slice(prefix.length)));
+    if (!file.startsWith('/') || !existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-store',
+    });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+/** Chromium flags: WebGPU on SwiftShader, and nothing that reaches the network (Playwright gives each launch a fresh profile). */
+export function chromiumArgs(): string[] {
+  return [
+    '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-default-apps',
+  ];
+}

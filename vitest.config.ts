@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/** Load .wgsl as text and .wasm as bytes, exactly as the esbuild bundles do (text / binary loaders). */
+function assets(): Plugin {
+  return {
+    name: 'hess-assets',
+    enforce: 'pre',
+    load(id) {
+      const file = id.split('?')[0];
+      if (file.endsWith('.wgsl')) return `export default ${JSON.stringify(readFileSync(file, 'utf8'))};`;
+      if (file.endsWith('.wasm')) {
+        const b64 = readFileSync(file).toString('base64');
+        return `export default Uint8Array.from(atob(${JSON.stringify(b64)}), (c) => c.charCodeAt(0));`;
+      }
+      return null;
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [assets()],
+  test: {
+    testTimeout: 120_000,
+    silent: 'passed-only',
+    hookTimeout: 120_000,
+    projects: [
+      {
+        plugins: [assets()],
+        test: { name: 'cpu', include: ['test/cpu/**/*.test.ts'], pool: 'forks' },
+      },
+      {
+        // dawn.node (npm `webgpu`) crashes at random unless V8's optimizing compiler is off; onnxruntime-web's
+        // asyncify wasm takes ~30 s to tier up on its first WebGPU run unless Liftoff-only is set.
+        plugins: [assets()],
+        test: {
+          name: 'gpu',
+          include: ['test/gpu/**/*.test.ts'],
+          pool: 'forks',
+          execArgv: ['--no-opt', '--liftoff-only'],
+          fileParallelism: false,
+        },
+      },
+      {
+        plugins: [assets()],
+        test: { name: 'runtimes', include: ['test/runtimes/**/*.test.ts'], pool: 'forks', fileParallelism: false },
+      },
+    ],
+  },
+});
