@@ -26,13 +26,13 @@ export default defineConfig({
     hookTimeout: 120_000,
     projects: [
       {
-        plugins: [assets()],
+        extends: true,
         test: { name: 'cpu', include: ['test/cpu/**/*.test.ts'], pool: 'forks' },
       },
       {
         // dawn.node (npm `webgpu`) crashes at random unless V8's optimizing compiler is off; onnxruntime-web's
         // asyncify wasm takes ~30 s to tier up on its first WebGPU run unless Liftoff-only is set.
-        plugins: [assets()],
+        extends: true,
         test: {
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],
@@ -42,7 +42,7 @@ export default defineConfig({
         },
       },
       {
-        plugins: [assets()],
+        extends: true,
         test: { name: 'runtimes', include: ['test/runtimes/**/*.test.ts'], pool: 'forks', fileParallelism: false },
       },
     ],

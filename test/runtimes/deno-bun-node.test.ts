@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, root, runSmoke, scratchProject } from './harness';
+import { available, bunBinary, root, runSmoke, scratchProject } from './harness';
 
 const dir = scratchProject();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +16,7 @@ function expectWasm(r: Record<string, any>): void {
 
 describe('the built package in other runtimes (imported through package.json exports)', () => {
   const deno = join(root, 'node_modules/.bin/deno');
-  const bun = join(root, 'node_modules/.bin/bun');
+  const bun = bunBinary();
 
   it.runIf(available(deno, 'deno (npm devDependency)'))('Deno: planner Wasm (SIMD + scalar) and a WGSL matmul on Deno’s WebGPU', () => {
     const r = runSmoke(deno, ['run', '-A', 'cli-smoke.mjs', '--gpu'], dir);

@@ -1,7 +1,7 @@
 // Shared pieces of the runtime tests: a scratch project that depends on this repo (so Deno/Bun/Node import the
 // package through its `exports`), runtime binaries from node_modules, and a localhost static server.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -14,6 +14,20 @@ export function available(path: string, what: string): boolean {
   if (process.env.CI) throw new Error(`${what} is missing at ${path}: CI must install it (.ci/run)`);
   console.warn(`[skip] ${what} missing at ${path}`);
   return false;
+}
+
+/**
+ * Bun's npm package links its binary in a postinstall script (which would download when the platform package is
+ * missing), and our install runs no scripts: use the platform package's binary directly.
+ */
+export function bunBinary(): string {
+  for (const v of ['bun-linux-x64', 'bun-linux-x64-baseline', 'bun-linux-aarch64', 'bun-darwin-aarch64', 'bun-darwin-x64']) {
+    const p = join(root, 'node_modules/@oven', v, 'bin/bun');
+    if (existsSync(p)) return p;
+  }
+  // An install that did run bun's postinstall moved the binary here (the file is a text placeholder otherwise).
+  const linked = join(root, 'node_modules/bun/bin/bun.exe');
+  return existsSync(linked) && statSync(linked).size > 1e6 ? linked : join(root, 'node_modules/@oven/bun-linux-x64/bin/bun');
 }
 
 export function scratchProject(): string {
