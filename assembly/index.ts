@@ -7,3 +7,5 @@ export { fisherAccumulate, sumSquares } from './fisher';
 export function simdEnabled(): i32 {
   return ASC_FEATURE_SIMD ? 1 : 0;
 }
+export { allocateBudgets } from './alloc';
+export { maskPool, maskSelect } from './mask';

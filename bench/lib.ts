@@ -31,7 +31,8 @@ export interface BenchReport {
 
 /** Write bench/results/<name>.md and .json. */
 export function writeResults(name: string, r: BenchReport): void {
-  const dir = new URL('../bench/results/', import.meta.url);
+  // Benches run bundled from build/bench with the repo root as the working directory (scripts/bench.mjs).
+  const dir = new URL('bench/results/', `file://${process.cwd()}/`);
   mkdirSync(dir, { recursive: true });
   const env = `${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
   const md: string[] = [`# ${r.title}`, '', `- Device: ${r.device ?? 'CPU only'}`, `- Host: ${env}`, `- Vulkan driver: ${process.env.HESS_VULKAN ?? 'n/a'}`, ''];

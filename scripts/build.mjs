@@ -34,6 +34,6 @@ const common = {
   logLevel: 'warning',
 };
 await esbuild.build({ ...common, platform: 'browser', outdir: 'dist/browser' });
-await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node' });
+await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node', entryPoints: { ...common.entryPoints, cli: 'src/cli/main.ts' } });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -10,3 +10,21 @@ export { getPipeline, bindBuffers } from './gpu/pipelines';
 export { encodeMatmul } from './gpu/matmul';
 export { Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim } from './onnx/builder';
 export { loadOrt, createSession, type Ort, type OrtOptions, type ExecutionTarget } from './runtime/ort';
+
+// Model: checkpoint reading, preprocessing, the VGGT forward pass and its outputs.
+export * from './model/safetensors';
+export { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './model/config';
+export * from './model/preprocess';
+export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from './model/vggt/aggregator';
+export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from './model/vggt/attention-core';
+export * from './model/vggt/heads';
+export { Vggt, type ModelSource, type ProgressEvent, type VggtLoadOptions, type VggtRunOptions, type VggtResult, type ImageTensor } from './model/vggt/model';
+export { pointCloudPly, camerasJson } from './model/export';
+
+// Calibration data and geometry, evaluation metrics.
+export * as geometry from './calibrate/geometry/index';
+export * from './calibrate/dataset/index';
+export * from './evaluate/index';
+export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from './mask/gpu-mask';
+export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from './onnx/autodiff';
+export { inferShapes, type ValueInfo } from './onnx/autodiff-shapes';

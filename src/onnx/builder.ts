@@ -40,6 +40,10 @@ export function tensorInit(data: Typed, dims: number[], dtype?: OnnxDType): Tens
 
 interface NodeSpec { op: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrValue>; domain: string; name: string }
 interface ValueSpec { name: string; dtype: OnnxDType; shape: Dim[] }
+/** A node as stored by {@link Graph} (read-only view via `Graph.nodeList`). */
+export type GraphNode = Readonly<NodeSpec>;
+/** A graph input/output as stored by {@link Graph}. */
+export type GraphValue = Readonly<ValueSpec>;
 
 /**
  * A typed ONNX graph builder. Values are referred to by name (string); `op()` returns the output names.
@@ -65,6 +69,15 @@ export class Graph {
   constructor(name = 'graph') {
     this.name = name;
   }
+
+  /** The nodes in insertion order, which is a topological order (inputs must exist before use). Read-only. */
+  get nodeList(): readonly GraphNode[] { return this.nodes; }
+  /** The declared graph inputs. Read-only. */
+  get inputList(): readonly GraphValue[] { return this.inputs; }
+  /** The declared graph outputs. Read-only. */
+  get outputList(): readonly GraphValue[] { return this.outputs; }
+  /** The initializers by name. Read-only. */
+  get initializers(): ReadonlyMap<string, TensorInit> { return this.inits; }
 
   /** A fresh unique value name with the given prefix. */
   fresh(prefix = 'v'): string {

@@ -12,6 +12,12 @@ export interface PlannerExports {
   fisherAccumulate(grad: number, heads: number, rowsPerHead: number, cols: number, out: number): void;
   sumSquares(ptr: number, n: number): number;
   simdEnabled(): number;
+  /** HeSS budgets for layers×heads f64 scores → i32 (assembly/alloc.ts); scratch: 4·heads f64. */
+  allocateBudgets(scores: number, layers: number, heads: number, cap: number, total: number, floor: number, out: number, scratch: number): void;
+  /** Mean-pool blocks of permuted tokens into f32 [heads, numBlocks, d] (assembly/mask.ts). */
+  maskPool(x: number, perm: number, N: number, heads: number, d: number, blockSize: number, firstBlock: number, numBlocks: number, out: number, acc: number): void;
+  /** Write one layer's CSR indices; returns how many (assembly/mask.ts). */
+  maskSelect(pq: number, pk: number, heads: number, d: number, nQ: number, nK: number, denseQ: number, specialK: number, budgets: number, keys: number, hist: number, out: number): number;
   [name: string]: unknown;
 }
 

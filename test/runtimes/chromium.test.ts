@@ -1,6 +1,6 @@
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { available, chromiumArgs, serveRepo } from './harness';
+import { available, chromiumArgs, expectPlanner, serveRepo } from './harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -24,6 +24,7 @@ describe('headless Chromium (Debian chromium, SwiftShader WebGPU)', () => {
         expect(rep.wasm.simd.simdEnabled).toBe(1);
         expect(rep.wasm.simd.relErr).toBeLessThan(1e-12);
         expect(rep.wasm.scalar.relErr).toBeLessThan(1e-12);
+        expectPlanner(rep.planner);
       }
       expect(r.worker.importedWebGpu).toBe(false); // the planner entry carries no WebGPU code
     } finally {

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, bunBinary, root, runSmoke, scratchProject } from './harness';
+import { available, bunBinary, expectPlanner, root, runSmoke, scratchProject } from './harness';
 
 const dir = scratchProject();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,7 +12,9 @@ function expectWasm(r: Record<string, any>): void {
   expect(r.wasm.scalar.simdEnabled).toBe(0);
   expect(r.wasm.simd.relErr).toBeLessThan(1e-12);
   expect(r.wasm.scalar.relErr).toBeLessThan(1e-12);
+  expectPlanner(r.planner);
 }
+
 
 describe('the built package in other runtimes (imported through package.json exports)', () => {
   const deno = join(root, 'node_modules/.bin/deno');

@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, sym
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export const root = resolve(import.meta.dirname, '../..');
 
@@ -79,4 +80,11 @@ export function chromiumArgs(): string[] {
     '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-default-apps',
   ];
+}
+
+/** The planner entry's budgets and masks: same in both builds, and each layer spends the uniform total. */
+export function expectPlanner(p: Record<string, any>): void {
+  expect(p.sameMasks).toBe(true);
+  expect(p.layerSums).toEqual([p.uniformTotal, p.uniformTotal]);
+  expect(p.kept).toBeGreaterThan(0);
 }

@@ -289,9 +289,9 @@ export function encodeDepthBin(depth: DepthMap): Uint8Array {
  * World points of every pixel with depth > 0 (pixel centres at integer coordinates, OpenCV):
  * `X = Rᵀ (d · K⁻¹ [u, v, 1]ᵀ − t)`. Returns flat float32 xyz in row-major pixel order.
  *
- * @example const gtCloud = unprojectDepth(view.depth!, view.intrinsic, view.extrinsic);
+ * @example const gtCloud = depthMapToPoints(view.depth!, view.intrinsic, view.extrinsic);
  */
-export function unprojectDepth(depth: DepthMap, intrinsic: ArrayLike<number>, extrinsic: ArrayLike<number>): Float32Array {
+export function depthMapToPoints(depth: DepthMap, intrinsic: ArrayLike<number>, extrinsic: ArrayLike<number>): Float32Array {
   const { width, height, data } = depth;
   const [fx, s, cx, , fy, cy] = [intrinsic[0], intrinsic[1], intrinsic[2], intrinsic[3], intrinsic[4], intrinsic[5]];
   const e = extrinsic;

@@ -14,6 +14,7 @@ export async function smoke(sdk, { gpu = false, planner = null } = {}) {
     report.wasm[v] = { simdEnabled: wasm.exports.simdEnabled(), relErr: maxRel(out, ref) };
   }
   report.hasSimd = api.hasWasmSimd();
+  report.planner = await planMasks(api);
   if (gpu) {
     const d = await sdk.createDevice();
     const { device } = d;
@@ -32,6 +33,29 @@ export async function smoke(sdk, { gpu = false, planner = null } = {}) {
     device.destroy();
   }
   return report;
+}
+
+// HeSS planning on its own: budgets for 2 layers of 4 heads, then one layer's block masks, in both Wasm builds.
+async function planMasks(api) {
+  const S = 4, P = 5 + 14 * 14, H = 4, d = 16;
+  const layout = api.maskLayout(S, P);
+  const scores = [0.4, 0.3, 0.2, 0.1, 0.25, 0.25, 0.25, 0.25];
+  const q = Float32Array.from({ length: S * P * H * d }, () => Math.random() * 2 - 1);
+  const k = Float32Array.from({ length: S * P * H * d }, () => Math.random() * 2 - 1);
+  const out = {};
+  for (const v of ['simd', 'scalar']) {
+    const wasm = await api.PlannerWasm.load(v);
+    const budgets = api.allocateBudgets(wasm, scores, H, { keyBlocks: layout.candidateKeyBlocks, sparsity: 0.5 });
+    const mask = api.buildMasks(wasm, { q, k, S, P, heads: H, headDim: d, budgets: budgets.subarray(0, H) });
+    out[v] = { budgets: Array.from(budgets), indices: Array.from(mask.indices), offsets: Array.from(mask.offsets) };
+  }
+  const u = api.uniformBudget(layout.candidateKeyBlocks, 0.5);
+  return {
+    sameMasks: JSON.stringify(out.simd) === JSON.stringify(out.scalar),
+    layerSums: [0, 1].map((l) => out.simd.budgets.slice(l * H, l * H + H).reduce((a, b) => a + b, 0)),
+    uniformTotal: u * H,
+    kept: out.simd.indices.length,
+  };
 }
 
 function maxRel(got, ref) {

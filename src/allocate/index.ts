@@ -1,0 +1,214 @@
+import { check, HessError } from '../errors';
+import type { PlannerWasm } from '../wasm/planner-module';
+
+/**
+ * How head budgets follow the scores:
+ * - `hess`: c_h ∝ the layer's HeSS scores (water-filled between floor and cap);
+ * - `uniform`: every head gets the uniform budget (the dense-equivalent baseline);
+ * - `reverse`: rank-reversed HeSS (an ablation): the head with the i-th largest score receives the i-th smallest
+ *   score of that layer, so the score distribution is kept but the most sensitive heads get the least. Ties in
+ *   the ranking are broken by lower head index.
+ */
+export type BudgetPolicy = 'hess' | 'uniform' | 'reverse';
+
+/** Options of {@link allocateBudgets} / {@link allocateReference}. */
+export interface AllocateOptions {
+  /** Candidate key blocks per query block: the cap K (see maskLayout().candidateKeyBlocks). */
+  keyBlocks: number;
+  /** Target sparsity ρ ∈ [0, 1]: uniform budget = round((1−ρ)·K) clamped to [floor, K]. Ignored with `total`. */
+  sparsity?: number;
+  /** Explicit per-layer total C_total (integer in [heads·floor, heads·K]); overrides `sparsity`. */
+  total?: number;
+  /** Minimum blocks per head (default min(2, K)). */
+  floor?: number;
+  /** Default 'hess'. */
+  policy?: BudgetPolicy;
+}
+
+interface Resolved { K: number; floor: number; total: number; policy: BudgetPolicy }
+
+/** round((1−ρ)·K) clamped to [floor, K]: what every head would get under uniform sparsity ρ. */
+export function uniformBudget(K: number, sparsity: number, floor = Math.min(2, K)): number {
+  check(Number.isInteger(K) && K >= 0, `keyBlocks must be a non-negative integer, got ${K}`);
+  check(Number.isFinite(sparsity) && sparsity >= 0 && sparsity <= 1, `sparsity must be in [0, 1], got ${sparsity}`);
+  return Math.min(K, Math.max(floor, Math.round((1 - sparsity) * K)));
+}
+
+function resolve(heads: number, o: AllocateOptions): Resolved {
+  const K = o.keyBlocks;
+  check(Number.isInteger(K) && K >= 0 && K < 2 ** 31, `keyBlocks must be a non-negative integer, got ${K}`);
+  const floor = o.floor ?? Math.min(2, K);
+  check(Number.isInteger(floor) && floor >= 0 && floor <= K, `floor must be an integer in [0, ${K}], got ${floor}`);
+  let total: number;
+  if (o.total !== undefined) {
+    total = o.total;
+    check(Number.isInteger(total) && total >= heads * floor && total <= heads * K,
+      `total must be an integer in [${heads * floor}, ${heads * K}] (heads·floor … heads·K), got ${total}`,
+      'pass `sparsity` instead, or a total between the floor and the cap');
+  } else {
+    check(o.sparsity !== undefined, 'give either `sparsity` or `total`', 'e.g. { keyBlocks: K, sparsity: 0.9 }');
+    total = uniformBudget(K, o.sparsity, floor) * heads;
+  }
+  const policy = o.policy ?? 'hess';
+  check(policy === 'hess' || policy === 'uniform' || policy === 'reverse', `unknown policy '${String(policy)}'`, "use 'hess', 'uniform' or 'reverse'");
+  return { K, floor, total, policy };
+}
+
+function checkScores(scores: ArrayLike<number>, heads: number): void {
+  check(Number.isInteger(heads) && heads > 0, `heads must be a positive integer, got ${heads}`);
+  check(scores.length > 0 && scores.length % heads === 0, `scores has ${scores.length} values, not a multiple of ${heads} heads`);
+  for (let l = 0; l < scores.length / heads; l++) {
+    let s = 0;
+    for (let h = 0; h < heads; h++) {
+      const x = scores[l * heads + h];
+      if (!(Number.isFinite(x) && x >= 0)) {
+        throw new HessError('INVALID_ARGUMENT', `score of layer ${l} head ${h} is ${x}`, 'scores must be finite and ≥ 0 (HeSS scores are normalised per layer)');
+      }
+      s += x;
+    }
+    check(s > 0, `all scores of layer ${l} are 0`, 'use policy "uniform" or recompute the HeSS file');
+  }
+}
+
+/** The scores a policy allocates by, per layer (see {@link BudgetPolicy}). */
+export function policyScores(scores: ArrayLike<number>, heads: number, policy: BudgetPolicy): Float64Array {
+  const out = Float64Array.from(scores);
+  for (let l = 0; l < out.length / heads; l++) {
+    const row = out.subarray(l * heads, (l + 1) * heads);
+    if (policy === 'uniform') row.fill(1 / heads);
+    else if (policy === 'reverse') {
+      const orig = Float64Array.from(row);
+      const order = Array.from(row.keys()).sort((a, b) => orig[b] - orig[a] || a - b); // descending, stable
+      const values = Array.from(orig).sort((a, b) => a - b); // ascending
+      order.forEach((h, i) => { row[h] = values[i]; });
+    }
+  }
+  return out;
+}
+
+/**
+ * Per-head integer budgets (candidate key blocks kept per sparse query block) for every layer, in Wasm.
+ * `scores` is layers×heads, each layer's heads normalised to sum 1 (only ratios within a layer matter).
+ * Each layer's budgets sum exactly to C_total, lie in [floor, K], and are monotone in the score.
+ *
+ * @example
+ * const K = maskLayout(32, 1374).candidateKeyBlocks;
+ * const budgets = allocateBudgets(wasm, hess.scores.flat(), 16, { keyBlocks: K, sparsity: 0.9 }); // Int32Array(24·16)
+ */
+export function allocateBudgets(wasm: PlannerWasm, scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
+  checkScores(scores, heads);
+  const r = resolve(heads, opts);
+  const w = policyScores(scores, heads, r.policy);
+  const layers = w.length / heads;
+  wasm.reset();
+  const ps = wasm.put(w);
+  const po = wasm.alloc(layers * heads * 4);
+  const scratch = wasm.alloc(heads * 32);
+  wasm.exports.allocateBudgets(ps, layers, heads, r.K, r.total, r.floor, po, scratch);
+  const out = Int32Array.from(wasm.i32(po, layers * heads));
+  wasm.reset();
+  return out;
+}
+
+/**
+ * Plain-JS twin of the Wasm allocator (same operations in the same order; used by the benchmark and to check the
+ * builds against each other).
+ */
+export function allocateJS(scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
+  checkScores(scores, heads);
+  const r = resolve(heads, opts);
+  const w = policyScores(scores, heads, r.policy);
+  const out = new Int32Array(w.length);
+  const c = new Float64Array(heads);
+  const bp = new Float64Array(2 * heads);
+  for (let l = 0; l < w.length / heads; l++) {
+    const sc = w.subarray(l * heads, (l + 1) * heads);
+    const lo = r.floor, hi = r.K, C = r.total;
+    let nb = 0, maxReach = 0, zeros = 0;
+    for (let h = 0; h < heads; h++) {
+      if (sc[h] > 0) { bp[nb++] = lo / sc[h]; bp[nb++] = hi / sc[h]; maxReach += hi; } else { maxReach += lo; zeros++; }
+    }
+    if (maxReach <= C) {
+      const share = zeros > 0 ? (C - (maxReach - zeros * lo)) / zeros : 0;
+      for (let h = 0; h < heads; h++) c[h] = sc[h] > 0 ? hi : Math.min(Math.max(share, lo), hi);
+    } else {
+      const b = bp.subarray(0, nb).sort();
+      let tLo = 0, tHi = 0;
+      for (let i = 0; i < nb; i++) {
+        tHi = b[i];
+        let s = 0;
+        for (let h = 0; h < heads; h++) s += Math.min(Math.max(tHi * sc[h], lo), hi);
+        if (s >= C) break;
+        tLo = tHi;
+      }
+      const tm = 0.5 * (tLo + tHi);
+      let A = 0, B = 0;
+      for (let h = 0; h < heads; h++) {
+        const v = tm * sc[h];
+        if (v <= lo) A += lo; else if (v >= hi) A += hi; else B += sc[h];
+      }
+      const t = B > 0 ? (C - A) / B : tLo;
+      for (let h = 0; h < heads; h++) {
+        const v = tm * sc[h];
+        c[h] = v <= lo ? lo : v >= hi ? hi : Math.min(Math.max(t * sc[h], lo), hi);
+      }
+    }
+    roundLargestRemainder(c, r.total, r.K, out.subarray(l * heads, (l + 1) * heads));
+  }
+  return out;
+}
+
+function roundLargestRemainder(c: Float64Array, total: number, cap: number, out: Int32Array): void {
+  let assigned = 0;
+  for (let h = 0; h < c.length; h++) { out[h] = Math.floor(c[h]); assigned += out[h]; }
+  for (let deficit = total - assigned; deficit > 0; deficit--) {
+    let best = -1, bestR = -1;
+    for (let h = 0; h < c.length; h++) {
+      const r = Math.floor((c[h] - Math.floor(c[h])) * 1073741824 + 0.5); // quantised: see assembly/alloc.ts
+      if (out[h] < cap && out[h] <= c[h] && r > bestR) { bestR = r; best = h; }
+    }
+    if (best < 0) for (let h = 0; h < c.length; h++) if (out[h] < cap) { best = h; break; }
+    if (best < 0) break;
+    out[best]++;
+  }
+}
+
+/**
+ * Float64 reference by a different route: bisection on the water level t of Σ clamp(t·w_h, floor, K) = C_total
+ * (what iterative water-filling converges to), then largest-remainder rounding.
+ *
+ * @example
+ * allocateReference([0.7, 0.1, 0.1, 0.1], 4, { keyBlocks: 10, sparsity: 0.5 }); // Int32Array [10, 4, 3, 3]
+ */
+export function allocateReference(scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
+  checkScores(scores, heads);
+  const r = resolve(heads, opts);
+  const w = policyScores(scores, heads, r.policy);
+  const out = new Int32Array(w.length);
+  for (let l = 0; l < w.length / heads; l++) {
+    const sc = w.subarray(l * heads, (l + 1) * heads);
+    const g = (t: number) => sc.reduce((s, x) => s + Math.min(Math.max(t * x, r.floor), r.K), 0);
+    const c = new Float64Array(heads);
+    const positive = sc.filter((x) => x > 0).length;
+    if (positive * r.K + (heads - positive) * r.floor <= r.total) {
+      const share = (r.total - positive * r.K) / (heads - positive || 1);
+      sc.forEach((x, h) => { c[h] = x > 0 ? r.K : Math.min(Math.max(share, r.floor), r.K); });
+    } else {
+      let lo = 0, hi = 1;
+      while (g(hi) < r.total) hi *= 2;
+      for (let i = 0; i < 2000 && lo < hi; i++) {
+        const mid = 0.5 * (lo + hi);
+        if (mid === lo || mid === hi) break;
+        if (g(mid) < r.total) lo = mid; else hi = mid;
+      }
+      // hi: the smallest representable level reaching the total; snap near-integers that bisection leaves ±1 ulp off.
+      sc.forEach((x, h) => {
+        const v = Math.min(Math.max(hi * x, r.floor), r.K);
+        const n = Math.round(v);
+        c[h] = Math.abs(v - n) < 1e-9 ? n : v;
+      });
+    }
+    roundLargestRemainder(c, r.total, r.K, out.subarray(l * heads, (l + 1) * heads));
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+// The WGSL mask builder: pools and ranks on the GPU, bit-identical to the Wasm builder (see assembly/mask.ts for
+// the shared f32 contract). WebGPU-only: not exported from `hess-vggt/planner`.
+import poolWgsl from '../../shaders/mask_pool.wgsl';
+import topkWgsl from '../../shaders/mask_topk.wgsl';
+import { check, HessError } from '../errors';
+import { createStorageBuffer, createUniformBuffer, f32bits, readBuffer, STORAGE_USAGE } from '../gpu/buffers';
+import { bindBuffers, getPipeline } from '../gpu/pipelines';
+import type { HessDevice } from '../gpu/device';
+import { prepare, type MaskInput } from './input';
+import type { MaskLayout } from './layout';
+import { toMask } from './reference';
+import type { BlockMask } from './types';
+
+/** {@link MaskInput} with Q and K as GPU storage buffers (f32, token-major [N, heads, headDim]). */
+export interface GpuMaskInput extends Omit<MaskInput, 'q' | 'k'> {
+  q: GPUBuffer;
+  k: GPUBuffer;
+  /** Largest Q/K binding window in bytes (default: the device's maxStorageBufferBindingSize; lower it to test). */
+  maxBindingBytes?: number;
+}
+
+/** What {@link encodeMaskBuild} leaves on the GPU. Call destroy() when done. */
+export interface GpuMaskBuild {
+  layout: MaskLayout;
+  offsets: Uint32Array;
+  /** u32 CSR indices (offsets[last] values). */
+  indices: GPUBuffer;
+  /** Pooled f32 [heads, sparse query blocks, d] and [heads, candidate key blocks, d]. */
+  pooledQ: GPUBuffer;
+  pooledK: GPUBuffer;
+  destroy(): void;
+}
+
+const MAX_D = 128;
+
+/**
+ * Encode mask planning for one layer into `encoder` (nothing is read back). The mask's `offsets` are known on the
+ * host already (they depend only on the budgets); `indices` is filled by the GPU.
+ *
+ * @example
+ * const enc = gpu.device.createCommandEncoder();
+ * const m = encodeMaskBuild(gpu, enc, { q: qBuf, k: kBuf, S: 100, P: 1374, heads: 16, headDim: 64, budgets });
+ * gpu.device.queue.submit([enc.finish()]); // m.indices feeds the block-sparse attention kernel
+ */
+export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp: GpuMaskInput): GpuMaskBuild {
+  const p = prepare({ ...inp, q: new Float32Array(0), k: new Float32Array(0) }, false);
+  const { L, nQ, nK } = p;
+  const H = inp.heads, d = inp.headDim;
+  check(d <= MAX_D, `the WGSL mask builder supports headDim ≤ ${MAX_D}, got ${d}`, 'use the Wasm builder (buildMasks) for wider heads');
+  const need = L.N * H * d * 4;
+  for (const [name, b] of [['q', inp.q], ['k', inp.k]] as const) {
+    if (b.size < need) throw new HessError('SHAPE_MISMATCH', `${name} buffer has ${b.size} bytes, need ${need} for [${L.N}, ${H}, ${d}] f32`, 'pass one layer’s Q/K, token-major');
+  }
+  const dev = gpu.device;
+  const total = p.offsets[p.offsets.length - 1];
+  const perm = createStorageBuffer(dev, p.perm, 'mask perm');
+  const pooledQ = dev.createBuffer({ size: Math.max(16, H * nQ * d * 4), usage: STORAGE_USAGE, label: 'mask pooled q' });
+  const pooledK = dev.createBuffer({ size: Math.max(16, H * nK * d * 4), usage: STORAGE_USAGE, label: 'mask pooled k' });
+  const budgets = createStorageBuffer(dev, Uint32Array.from(p.budgets), 'mask budgets');
+  const offsets = createStorageBuffer(dev, p.offsets, 'mask offsets');
+  const indices = dev.createBuffer({ size: Math.max(16, total * 4), usage: STORAGE_USAGE, label: 'mask indices' });
+  const temps: GPUBuffer[] = [perm, budgets, offsets];
+
+  const pool = getPipeline(dev, poolWgsl);
+  const pass = encoder.beginComputePass({ label: 'hess mask' });
+  pass.setPipeline(pool);
+  const maxBind = Math.min(inp.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+  const align = gpu.limits.minStorageBufferOffsetAlignment;
+  const row = H * d;
+  for (const [x, out, bs, first, n] of [[inp.q, pooledQ, L.queryBlock, L.denseQueryBlocks, nQ], [inp.k, pooledK, L.keyBlock, L.specialKeyBlocks, nK]] as const) {
+    if (n === 0) continue;
+    const lastN = L.N - (first + n - 1) * bs;
+    // Chunks of blocks whose rows fit one binding window (rows ascend: pooled blocks hold patch tokens only).
+    for (let b0 = 0; b0 < n;) {
+      const rowStart = p.perm[(first + b0) * bs];
+      const offset = Math.floor((rowStart * row * 4) / align) * align;
+      const endOf = (b: number) => (p.perm[Math.min((first + b + 1) * bs, L.N) - 1] + 1) * row * 4; // byte end of block b
+      let b1 = b0;
+      while (b1 < n && endOf(b1) - offset <= maxBind) b1++;
+      if (b1 === b0) {
+        throw new HessError('LIMIT_TOO_SMALL', `one block of ${bs} tokens × ${row} values exceeds maxStorageBufferBindingSize (${maxBind})`,
+          'use smaller blocks or the Wasm builder');
+      }
+      const size = endOf(b1 - 1) - offset;
+      const params = createUniformBuffer(dev, [L.N, H, d, bs, first + b0, b1 - b0, f32bits(1 / bs), f32bits(1 / lastN), b0, n, offset / 4, 0]);
+      temps.push(params);
+      pass.setBindGroup(0, dev.createBindGroup({
+        layout: pool.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: x, offset, size } },
+          { binding: 1, resource: { buffer: perm } },
+          { binding: 2, resource: { buffer: out } },
+          { binding: 3, resource: { buffer: params } },
+        ],
+      }));
+      pass.dispatchWorkgroups(Math.ceil(row / 64), b1 - b0);
+      b0 = b1;
+    }
+  }
+  const topk = getPipeline(dev, topkWgsl);
+  const params = createUniformBuffer(dev, [H, d, nQ, nK, L.denseQueryBlocks, L.specialKeyBlocks, L.numQueryBlocks, L.numKeyBlocks]);
+  temps.push(params);
+  pass.setPipeline(topk);
+  pass.setBindGroup(0, bindBuffers(dev, topk, [pooledQ, pooledK, budgets, offsets, indices, params]));
+  pass.dispatchWorkgroups(L.numQueryBlocks, H);
+  pass.end();
+  return {
+    layout: L, offsets: p.offsets, indices, pooledQ, pooledK,
+    destroy: () => { for (const b of [...temps, pooledQ, pooledK, indices]) b.destroy(); },
+  };
+}
+
+/**
+ * Build one layer's {@link BlockMask} on the GPU and read it back: same masks, bit for bit, as buildMasks (Wasm).
+ *
+ * @example
+ * const mask = await buildMasksGpu(gpu, { q: qBuf, k: kBuf, S: 32, P: 1374, heads: 16, headDim: 64, budgets });
+ */
+export async function buildMasksGpu(gpu: HessDevice, inp: GpuMaskInput): Promise<BlockMask> {
+  const enc = gpu.device.createCommandEncoder();
+  gpu.device.pushErrorScope('validation');
+  let m: GpuMaskBuild;
+  try {
+    m = encodeMaskBuild(gpu, enc, inp);
+    gpu.device.queue.submit([enc.finish()]);
+  } catch (e) {
+    await gpu.device.popErrorScope();
+    throw e;
+  }
+  const err = await gpu.device.popErrorScope();
+  if (err) { m.destroy(); throw new HessError('GPU_ERROR', `WebGPU validation error in the mask builder: ${err.message}`, 'this is a bug in hess-vggt; please report it'); }
+  try {
+    const total = m.offsets[m.offsets.length - 1];
+    const indices = new Uint32Array(await readBuffer(gpu.device, m.indices, total * 4));
+    return toMask(m.layout, inp.heads, m.offsets, indices);
+  } finally {
+    m.destroy();
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The VGGT aggregator (DINOv2 patch embed + alternating frame/global attention) as ONNX segments on
+ * onnxruntime-web. Architecture comes from the checkpoint shapes ({@link VggtConfig}); nothing is hard-coded to
+ * VGGT-1B.
+ *
+ * Sessions (default 'per-type'): one per segment *type* (embed, DINO block, bridge, frame block, global pre,
+ * attention core, global post), 7 in all whatever the depth; each block's weights are fed as inputs
+ * (GPU-resident tensors on WebGPU, uploaded once at create time). 'per-block' bakes each block's weights into its
+ * own session instead (see {@link AggregatorOptions.sessions}).
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-web';
+import { check, HessError, throwIfAborted } from '../../errors';
+import { createStorageBuffer } from '../../gpu/buffers';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
+import type { VggtConfig } from '../config';
+import { type AttentionCore, DenseOnnxAttention } from './attention-core';
+import {
+  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph,
+  loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
+} from './blocks';
+import { interpolatePosEmbed } from './pos-embed';
+import { ropePositions, ropeTables } from './rope';
+
+export type { WeightReader } from './blocks';
+
+/** LayerNorm eps of DINOv2 (1e-6) and of the aggregator's own blocks (PyTorch default 1e-5). */
+export const DINO_EPS = 1e-6;
+export const AGGREGATOR_EPS = 1e-5;
+/** RoPE frequency base of VGGT. */
+export const ROPE_BASE = 100;
+
+export interface AggregatorOptions {
+  /** Where the segments run: `{ ep: 'wasm' }` or `{ ep: 'webgpu', gpu }`. */
+  target: ExecutionTarget;
+  /** Checkpoint key prefix (default 'aggregator.'). */
+  prefix?: string;
+  /** Global-attention implementation (default: dense ONNX attention on the same target). */
+  attention?: AttentionCore;
+  /**
+   * 'per-type' (default): one session per segment type, each block's weights fed as inputs (GPU-resident on
+   * WebGPU): 7 sessions whatever the depth, fast to create. 'per-block': one session per block with its weights
+   * as initializers: slower to create (≈ 3 s per block at VGGT-1B width on the wasm EP) but ORT can pre-pack
+   * and fold them, which made runs faster in our measurements.
+   */
+  sessions?: 'per-type' | 'per-block';
+  /** onnxruntime-web module (default: {@link loadOrt}). */
+  ort?: Ort;
+  signal?: AbortSignal;
+}
+
+export interface AggregatorOutput {
+  /** Requested layer index → `[S, P, 2·C]` (frame-block output, then global-block output, per token). */
+  readonly layers: Map<number, Float32Array>;
+  /** Index of the first patch token in each frame (1 camera + registers). */
+  readonly patchStart: number;
+  readonly S: number;
+  readonly P: number;
+  /** 2·C. */
+  readonly width: number;
+}
+
+/** Layers the VGGT heads read (DPT: 4, 11, 17, 23; camera: the last). */
+export const HEAD_LAYERS: readonly number[] = [4, 11, 17, 23];
+
+type Feeds = Record<string, Tensor>;
+/** Sessions of one segment type (1 shared, or 1 per block) and each block's weight feeds ({} when baked). */
+interface Segment { sessions: InferenceSession[]; feeds: Feeds[] }
+
+/** Run block `i` of a segment type. */
+async function runSeg(seg: Segment, i: number, feeds: Feeds): Promise<InferenceSession.ReturnType> {
+  const s = seg.sessions.length === 1 ? seg.sessions[0] : seg.sessions[i];
+  return s.run({ ...feeds, ...seg.feeds[i] });
+}
+
+/**
+ * The aggregator forward pass.
+ *
+ * @example
+ * const st = await openSafetensors(bytesSource(bytes));
+ * const cfg = inferVggtConfig(st.tensors);
+ * const agg = await Aggregator.create(st, cfg, { target: { ep: 'wasm' } });
+ * const { layers } = await agg.run(images, { S: 3, H: 70, W: 98 }, { layers: [4, 11, 17, 23] });
+ * await agg.dispose();
+ */
+export class Aggregator {
+  private disposed = false;
+  private readonly posCache = new Map<string, Float32Array>();
+
+  private constructor(
+    private readonly ort: Ort,
+    readonly config: VggtConfig,
+    private readonly target: ExecutionTarget,
+    private readonly segs: { embed: InferenceSession; bridge: InferenceSession } & Record<'dino' | 'frame' | 'gpre' | 'gpost', Segment>,
+    private readonly allSessions: InferenceSession[],
+    private readonly attention: AttentionCore,
+    private readonly ownsAttention: boolean,
+    private readonly consts: { posEmbed: Float32Array; cls: Float32Array; dinoRegs: Float32Array; camera: Float32Array; registers: Float32Array },
+    private readonly gpuBuffers: GPUBuffer[],
+  ) {}
+
+  /** Build the sessions and load every weight of the aggregator (`${prefix}*`) from `reader`. */
+  static async create(reader: WeightReader, config: VggtConfig, opts: AggregatorOptions): Promise<Aggregator> {
+    const ort = opts.ort ?? (await loadOrt());
+    const pre = opts.prefix ?? 'aggregator.';
+    const { target, signal } = opts;
+    const c = config;
+    check(c.dino.dim === c.embedDim, `DINO width ${c.dino.dim} differs from the aggregator width ${c.embedDim}`);
+    const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+    const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
+    const pe = `${pre}patch_embed`;
+
+    const gpuBuffers: GPUBuffer[] = [];
+    const toTensor = (data: Float32Array, dims: number[]): Tensor => {
+      if (target.ep === 'wasm') return new ort.Tensor('float32', data, dims);
+      const buf = createStorageBuffer(target.gpu.device, data, 'aggregator weight');
+      gpuBuffers.push(buf);
+      return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims });
+    };
+    const gpuOut = target.ep === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {};
+    const make = (bytes: Uint8Array) => createSession(ort, bytes, target, gpuOut);
+    const perBlock = opts.sessions === 'per-block';
+    const created: InferenceSession[] = [];
+    const track = async (bytes: Uint8Array) => {
+      const sess = await make(bytes);
+      created.push(sess);
+      return sess;
+    };
+    const kinds = ['dino', 'frame', 'gpre', 'gpost'] as const;
+    const segs = Object.fromEntries(kinds.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as
+      Record<(typeof kinds)[number], Segment>;
+    // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
+    const addBlock = async (kind: (typeof kinds)[number], prefix: string, specs: ParamSpec[], build: (baked?: Map<string, Float32Array>) => Uint8Array) => {
+      throwIfAborted(signal);
+      const w = await loadBlockWeights(reader, prefix, specs);
+      if (perBlock) {
+        segs[kind].sessions.push(await track(build(w)));
+        segs[kind].feeds.push({});
+      } else {
+        if (segs[kind].sessions.length === 0) segs[kind].sessions.push(await track(build()));
+        const feeds: Feeds = {};
+        for (const s of specs) feeds[s.input] = toTensor(w.get(s.input)!, s.shape);
+        segs[kind].feeds.push(feeds);
+      }
+    };
+
+    try {
+      const dinoSpecs = [...preParams(dino), ...postParams(dino)];
+      for (let i = 0; i < c.dino.depth; i++) await addBlock('dino', `${pe}.blocks.${i}`, dinoSpecs, (w) => buildLocalBlockGraph(dino, `dino_block_${i}`, w));
+      for (let i = 0; i < c.depth; i++) {
+        await addBlock('frame', `${pre}frame_blocks.${i}`, [...preParams(agg), ...postParams(agg)], (w) => buildLocalBlockGraph(agg, `frame_block_${i}`, w));
+        await addBlock('gpre', `${pre}global_blocks.${i}`, preParams(agg), (w) => buildGlobalPreGraph(agg, w));
+        await addBlock('gpost', `${pre}global_blocks.${i}`, postParams(agg), (w) => buildGlobalPostGraph(agg, w));
+      }
+      const consts = {
+        posEmbed: await reader.read(`${pe}.pos_embed`),
+        cls: await reader.read(`${pe}.cls_token`),
+        dinoRegs: c.dino.numRegisters ? await reader.read(`${pe}.register_tokens`) : new Float32Array(0),
+        camera: await reader.read(`${pre}camera_token`),
+        registers: await reader.read(`${pre}register_token`),
+      };
+      check(consts.camera.length === 2 * c.embedDim, `${pre}camera_token must be [1, 2, 1, ${c.embedDim}]`);
+      check(consts.registers.length === 2 * c.numRegisterTokens * c.embedDim,
+        `${pre}register_token must be [1, 2, ${c.numRegisterTokens}, ${c.embedDim}]`);
+
+      throwIfAborted(signal);
+      const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize));
+      const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS));
+      const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d));
+      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers);
+    } catch (e) {
+      for (const sess of created) await sess.release().catch(() => undefined);
+      for (const b of gpuBuffers) b.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * Run on `images` (`[S, 3, H, W]` float32 in [0, 1], H and W multiples of the patch size). Returns only the
+   * requested layers (default {@link HEAD_LAYERS}), each `[S, P, 2·C]`; blocks after the last requested layer
+   * are not run.
+   */
+  async run(
+    images: Float32Array, shape: { S: number; H: number; W: number },
+    opts: { layers?: readonly number[]; signal?: AbortSignal } = {},
+  ): Promise<AggregatorOutput> {
+    if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
+    const { S, H, W } = shape;
+    const c = this.config;
+    const p = c.patchSize;
+    const C = c.embedDim;
+    check(Number.isInteger(S) && S > 0, `S must be a positive integer, got ${S}`);
+    if (H % p !== 0 || W % p !== 0 || H <= 0 || W <= 0) {
+      throw new HessError('SHAPE_MISMATCH', `image size ${H}×${W} is not a positive multiple of the patch size ${p}`,
+        'preprocess the images (preprocessImages) so both sides are multiples of 14');
+    }
+    if (images.length !== S * 3 * H * W) {
+      throw new HessError('SHAPE_MISMATCH', `images has ${images.length} values, expected ${S}·3·${H}·${W}`, 'pass [S, 3, H, W] float32 data');
+    }
+    const wanted = new Set(opts.layers ?? HEAD_LAYERS.filter((l) => l < c.depth));
+    for (const l of wanted) check(Number.isInteger(l) && l >= 0 && l < c.depth, `layer ${l} is outside 0..${c.depth - 1}`);
+    check(wanted.size > 0, 'no layers requested', 'pass e.g. { layers: [4, 11, 17, 23] }');
+    // Blocks after the last requested layer cannot change the outputs: skip them.
+    const last = Math.max(...wanted);
+    const signal = opts.signal;
+    const ort = this.ort;
+    const gh = H / p;
+    const gw = W / p;
+    const K = c.patchStartIdx;
+    const P = K + gh * gw;
+    const N = S * P;
+    const d = c.headDim;
+
+    // Constant inputs for this shape, built in TS in float64.
+    const posKey = `${gh}x${gw}`;
+    let pos = this.posCache.get(posKey);
+    if (!pos) this.posCache.set(posKey, (pos = interpolatePosEmbed(this.consts.posEmbed, c.dino.posGrid, C, gh, gw)));
+    const R1 = 1 + c.dino.numRegisters;
+    const prefix = new Float32Array(S * R1 * C);
+    for (let s = 0; s < S; s++) {
+      for (let k = 0; k < C; k++) prefix[s * R1 * C + k] = this.consts.cls[k] + pos[k];
+      prefix.set(this.consts.dinoRegs, s * R1 * C + C);
+    }
+    const special = new Float32Array(S * K * C);
+    for (let s = 0; s < S; s++) {
+      const slot = s === 0 ? 0 : 1; // frame 0 uses slot 0, every other frame slot 1
+      special.set(this.consts.camera.subarray(slot * C, (slot + 1) * C), s * K * C);
+      const R = c.numRegisterTokens;
+      special.set(this.consts.registers.subarray(slot * R * C, (slot + 1) * R * C), s * K * C + C);
+    }
+    const positions = ropePositions(gh, gw, K);
+    const ropeF = ropeTables(positions, d, ROPE_BASE, 1);
+    const ropeG = ropeTables(positions, d, ROPE_BASE, S);
+    const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+    // The RoPE tables feed every block: on WebGPU upload them once per run instead of once per block.
+    const runBuffers: GPUBuffer[] = [];
+    const resident = (data: Float32Array, dims: number[]): Tensor => {
+      if (this.target.ep === 'wasm') return t(data, dims);
+      const buf = createStorageBuffer(this.target.gpu.device, data, 'rope table');
+      runBuffers.push(buf);
+      return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims });
+    };
+    const frameRope = { rope_cos: resident(ropeF.cos, [P, 1, d]), rope_sin: resident(ropeF.sinSigned, [P, 1, d]) };
+    const globalRope = { rope_cos: resident(ropeG.cos, [N, 1, d]), rope_sin: resident(ropeG.sinSigned, [N, 1, d]) };
+
+    const live = new Set<Tensor>();
+    const own = (x: Tensor) => (live.add(x), x);
+    const drop = (x: Tensor) => { if (live.delete(x)) x.dispose(); };
+    const layers = new Map<number, Float32Array>();
+    try {
+      let x = own((await this.segs.embed.run({
+        images: t(images, [S, 3, H, W]), pos: t(pos.subarray(C), [gh * gw, C]), prefix: t(prefix, [S, R1, C]),
+      })).tokens);
+      for (let i = 0; i < c.dino.depth; i++) {
+        throwIfAborted(signal);
+        const y = own((await runSeg(this.segs.dino, i, { x })).y);
+        drop(x);
+        x = y;
+      }
+      const tokens = own((await this.segs.bridge.run({ x, special: t(special, [S, K, C]) })).y);
+      drop(x);
+      x = tokens;
+      for (let i = 0; i <= last; i++) {
+        throwIfAborted(signal);
+        const xf = own((await runSeg(this.segs.frame, i, { x, ...frameRope })).y);
+        drop(x);
+        const qkv = await runSeg(this.segs.gpre, i, { x: xf, ...globalRope });
+        const [q, k, v] = [own(qkv.q), own(qkv.k), own(qkv.v)];
+        const o = own(await this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
+        drop(q); drop(k); drop(v);
+        const xg = own((await runSeg(this.segs.gpost, i, { x: xf, o })).y);
+        drop(o);
+        if (wanted.has(i)) layers.set(i, interleave(await f32(xf), await f32(xg), N, C));
+        drop(xf);
+        x = xg;
+      }
+      drop(x);
+    } finally {
+      for (const x of live) x.dispose();
+      for (const b of runBuffers) b.destroy(); // queued work that reads them still completes (WebGPU semantics)
+    }
+    return { layers, patchStart: K, S, P, width: 2 * C };
+  }
+
+  /** Release sessions and GPU weight buffers. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.allSessions) await s.release();
+    if (this.ownsAttention) await this.attention.dispose();
+    for (const b of this.gpuBuffers) b.destroy();
+  }
+
+  /** Where the segments run. */
+  get ep(): 'wasm' | 'webgpu' {
+    return this.target.ep;
+  }
+}
+
+async function f32(t: Tensor): Promise<Float32Array> {
+  return (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+}
+
+/** [N, C] ⊕ [N, C] → [N, 2C] (per token: frame half, then global half). */
+function interleave(a: Float32Array, b: Float32Array, N: number, C: number): Float32Array {
+  const out = new Float32Array(N * 2 * C);
+  for (let n = 0; n < N; n++) {
+    out.set(a.subarray(n * C, (n + 1) * C), n * 2 * C);
+    out.set(b.subarray(n * C, (n + 1) * C), n * 2 * C + C);
+  }
+  return out;
+}

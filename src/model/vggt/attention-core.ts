@@ -1,0 +1,77 @@
+/**
+ * The attention core of a global block: `o = softmax(q·kᵀ/√d)·v` per head over all N = S·P tokens.
+ *
+ * Tensors are token-major `[N, H, d]` float32 ORT tensors, on the CPU (wasm EP) or GPU-resident
+ * (`location === 'gpu-buffer'` on the WebGPU EP, made by sessions with `preferredOutputLocation: 'gpu-buffer'`).
+ * A WGSL kernel plugs in by implementing {@link AttentionCore}: read `q.gpuBuffer` etc., write its own output
+ * buffer and return `ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [N, H, d], dispose })`.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-web';
+import { Graph } from '../../onnx/builder';
+import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort';
+import { check } from '../../errors';
+import { denseAttention } from './blocks';
+import { reshape, VGGT_OPSET } from './ops';
+
+/** Where the core is called from: which global block (for per-block/per-head budgets) and the frame layout. */
+export interface AttentionContext {
+  /** Global block index (0-based). */
+  readonly block: number;
+  /** Frames and tokens per frame (N = S·P). */
+  readonly S: number;
+  readonly P: number;
+}
+
+/** A pluggable global-attention implementation. */
+export interface AttentionCore {
+  /**
+   * q, k, v `[N, H, d]` → o `[N, H, d]`, in the same location as the inputs. The caller owns (and disposes)
+   * the inputs and the returned tensor.
+   */
+  run(q: Tensor, k: Tensor, v: Tensor, N: number, H: number, d: number, ctx: AttentionContext): Promise<Tensor>;
+  /** Release sessions/buffers. */
+  dispose(): Promise<void>;
+}
+
+/** The dense-attention ONNX graph: inputs q, k, v `[N, H, d]`, output o `[N, H, d]`. */
+export function buildDenseAttentionGraph(H: number, d: number): Uint8Array {
+  const g = new Graph('attention_dense');
+  const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => reshape(g, g.input(n, 'float32', ['N', H, d]), [1, -1, H, d]));
+  const o = denseAttention(g, q, k, v, d);
+  g.output(reshape(g, o, [-1, H, d]), 'float32', ['N', H, d], 'o');
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * Dense attention as one ONNX session (MatMul → Softmax → MatMul per head). Exact, memory O(H·N²).
+ *
+ * @example
+ * const core = await DenseOnnxAttention.create(ort, { ep: 'wasm' }, 4, 16);
+ * const o = await core.run(q, k, v, N, 4, 16, { block: 0, S, P });
+ */
+export class DenseOnnxAttention implements AttentionCore {
+  private constructor(private session: InferenceSession | null, readonly H: number, readonly d: number) {}
+
+  static async create(ort: Ort, target: ExecutionTarget, H: number, d: number): Promise<DenseOnnxAttention> {
+    const extra = target.ep === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {};
+    const s = await createSession(ort, buildDenseAttentionGraph(H, d), target, extra);
+    return new DenseOnnxAttention(s, H, d);
+  }
+
+  async run(q: Tensor, k: Tensor, v: Tensor, N: number, H: number, d: number, _ctx?: AttentionContext): Promise<Tensor> {
+    check(this.session !== null, 'DenseOnnxAttention used after dispose()');
+    check(H === this.H && d === this.d, `this core was built for ${this.H} heads of ${this.d}, got ${H}×${d}`,
+      'create one core per (heads, head width)');
+    for (const t of [q, k, v]) {
+      check(t.dims.length === 3 && t.dims[0] === N && t.dims[1] === H && t.dims[2] === d,
+        `attention input dims ${JSON.stringify(t.dims)} differ from [${N}, ${H}, ${d}]`);
+    }
+    return (await this.session.run({ q, k, v })).o;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await s?.release();
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * ONNX graph builders for the transformer blocks of the VGGT aggregator (and DINOv2 inside it).
+ *
+ * One graph per block *type*, with the block's weights as graph inputs, so that a 24+24-block model needs a
+ * handful of sessions instead of one per block (each run feeds that block's weights; on WebGPU they are
+ * GPU-resident tensors uploaded once). A global block is split into a pre-segment (norm1 → qkv → q/k norm →
+ * RoPE → Q, K, V `[N, H, d]`), a pluggable attention core, and a post-segment (proj → LayerScale → residual →
+ * norm2/MLP → LayerScale → residual), so the attention core can be a WGSL kernel.
+ */
+import { check } from '../../errors';
+import { Graph, tensorInit } from '../../onnx/builder';
+import { gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops';
+
+/** Widths of one block. */
+export interface BlockDims {
+  /** Token width. */
+  readonly C: number;
+  readonly H: number;
+  /** Head width (C / H). */
+  readonly d: number;
+  /** MLP hidden width. */
+  readonly M: number;
+  /** LayerNorm eps of norm1/norm2 (and of the per-head q/k norms): 1e-5 in the aggregator, 1e-6 in DINO. */
+  readonly eps: number;
+  /** Per-head LayerNorm on q and k (aggregator: yes; DINO: no). */
+  readonly qkNorm: boolean;
+  /** 2D RoPE on q and k (aggregator: yes; DINO: no). */
+  readonly rope: boolean;
+}
+
+/** One weight of a block: checkpoint key (after the block prefix), graph input name, graph shape. */
+export interface ParamSpec {
+  readonly key: string;
+  readonly input: string;
+  /** Shape as fed to the graph (Linear weights transposed to [in, out]). */
+  readonly shape: number[];
+  /** PyTorch [out, in] for Linear weights (transposed when loaded). */
+  readonly linear?: [number, number];
+}
+
+const spec = (key: string, shape: number[], linear?: [number, number]): ParamSpec =>
+  ({ key, input: key.replace(/\./g, '_'), shape, linear });
+
+/** Weights the pre-attention part reads (norm1, qkv, q/k norm). */
+export function preParams(b: BlockDims): ParamSpec[] {
+  const { C, d } = b;
+  const out = [
+    spec('norm1.weight', [C]), spec('norm1.bias', [C]),
+    spec('attn.qkv.weight', [C, 3 * C], [3 * C, C]), spec('attn.qkv.bias', [3 * C]),
+  ];
+  if (b.qkNorm) {
+    out.push(spec('attn.q_norm.weight', [d]), spec('attn.q_norm.bias', [d]),
+      spec('attn.k_norm.weight', [d]), spec('attn.k_norm.bias', [d]));
+  }
+  return out;
+}
+
+/** Weights the post-attention part reads (proj, LayerScales, norm2, MLP). */
+export function postParams(b: BlockDims): ParamSpec[] {
+  const { C, M } = b;
+  return [
+    spec('attn.proj.weight', [C, C], [C, C]), spec('attn.proj.bias', [C]), spec('ls1.gamma', [C]),
+    spec('norm2.weight', [C]), spec('norm2.bias', [C]),
+    spec('mlp.fc1.weight', [C, M], [M, C]), spec('mlp.fc1.bias', [M]),
+    spec('mlp.fc2.weight', [M, C], [C, M]), spec('mlp.fc2.bias', [C]), spec('ls2.gamma', [C]),
+  ];
+}
+
+/** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
+export interface WeightReader {
+  read(name: string): Promise<Float32Array>;
+}
+
+/**
+ * Read one block's weights (`${prefix}.${key}`) in graph layout: a map from graph input name to data.
+ *
+ * @example
+ * const w = await loadBlockWeights(st, 'aggregator.frame_blocks.0', [...preParams(b), ...postParams(b)]);
+ */
+export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const name = `${prefix}.${s.key}`;
+    let data = await reader.read(name);
+    const n = s.shape.reduce((a, c) => a * c, 1);
+    check(data.length === n, `${name} has ${data.length} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
+      'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file');
+    if (s.linear) data = transposeLinear(data, s.linear[0], s.linear[1]);
+    out.set(s.input, data);
+  }
+  return out;
+}
+
+/** Weights become graph inputs, or initializers when `baked` (a {@link loadBlockWeights} map) is given. */
+function declare(g: Graph, specs: ParamSpec[], baked?: Map<string, Float32Array>): Record<string, string> {
+  const p: Record<string, string> = {};
+  for (const s of specs) {
+    const data = baked?.get(s.input);
+    p[s.key] = data ? g.constant(tensorInit(data, s.shape), s.input) : g.input(s.input, 'float32', s.shape);
+  }
+  return p;
+}
+
+/** x [B, T, C] → q, k, v [B, T, H, d] (q/k normed and rotated when the block says so). */
+function qkvHeads(
+  g: Graph, x: string, p: Record<string, string>, b: BlockDims, rope?: { cos: string; sin: string },
+): { q: string; k: string; v: string } {
+  const h = layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps);
+  const qkv = linear(g, h, p['attn.qkv.weight'], p['attn.qkv.bias']);
+  // The 3C axis is [q | k | v], each head-major (H × d).
+  const [q0, k0, v0] = g.op('Split', [qkv], { axis: -1 }, { outputs: 3 });
+  const heads = (t: string) => reshape(g, t, [0, 0, b.H, b.d]);
+  let q = heads(q0);
+  let k = heads(k0);
+  const v = heads(v0);
+  if (b.qkNorm) {
+    q = layerNorm(g, q, p['attn.q_norm.weight'], p['attn.q_norm.bias'], b.eps);
+    k = layerNorm(g, k, p['attn.k_norm.weight'], p['attn.k_norm.bias'], b.eps);
+  }
+  if (rope) {
+    q = applyRope(g, q, rope.cos, rope.sin, b.d);
+    k = applyRope(g, k, rope.cos, rope.sin, b.d);
+  }
+  return { q, k, v };
+}
+
+/** `t·cos + t[perm]·sinSigned` over the last axis; cos/sin are [T, 1, d] and broadcast over B and H. */
+function applyRope(g: Graph, t: string, cos: string, sin: string, d: number): string {
+  const perm = ropePermConst(g, d);
+  const rot = g.op('Gather', [t, perm], { axis: 3 })[0];
+  return g.op('Add', [g.op('Mul', [t, cos])[0], g.op('Mul', [rot, sin])[0]])[0];
+}
+
+const permNames = new WeakMap<Graph, string>();
+function ropePermConst(g: Graph, d: number): string {
+  let name = permNames.get(g);
+  if (!name) {
+    const h = d / 2;
+    const q = h / 2;
+    const perm = new BigInt64Array(d);
+    for (let o = 0; o < d; o += h) for (let i = 0; i < q; i++) { perm[o + i] = BigInt(o + i + q); perm[o + q + i] = BigInt(o + i); }
+    name = g.constant(tensorInit(perm, [d]), 'rope_perm');
+    permNames.set(g, name);
+  }
+  return name;
+}
+
+/** Dense softmax attention within each batch item: q, k, v [B, T, H, d] → o [B, T, H, d]. */
+export function denseAttention(g: Graph, q: string, k: string, v: string, d: number): string {
+  const scale = g.floats([1 / Math.sqrt(d)], [1]);
+  const qh = g.op('Transpose', [g.op('Mul', [q, scale])[0]], { perm: [0, 2, 1, 3] })[0]; // [B,H,T,d]
+  const kt = g.op('Transpose', [k], { perm: [0, 2, 3, 1] })[0]; // [B,H,d,T]
+  const vh = g.op('Transpose', [v], { perm: [0, 2, 1, 3] })[0];
+  const probs = g.op('Softmax', [g.op('MatMul', [qh, kt])[0]], { axis: -1 })[0];
+  return g.op('Transpose', [g.op('MatMul', [probs, vh])[0]], { perm: [0, 2, 1, 3] })[0];
+}
+
+/** x + ls1·proj(o); then + ls2·MLP(norm2(·)). `o` already has x's shape. */
+function postAttention(g: Graph, x: string, o: string, p: Record<string, string>, b: BlockDims): string {
+  const a = linear(g, o, p['attn.proj.weight'], p['attn.proj.bias']);
+  const x1 = g.op('Add', [x, g.op('Mul', [a, p['ls1.gamma']])[0]])[0];
+  const h = layerNorm(g, x1, p['norm2.weight'], p['norm2.bias'], b.eps);
+  const m = linear(g, gelu(g, linear(g, h, p['mlp.fc1.weight'], p['mlp.fc1.bias'])), p['mlp.fc2.weight'], p['mlp.fc2.bias']);
+  return g.op('Add', [x1, g.op('Mul', [m, p['ls2.gamma']])[0]])[0];
+}
+
+/**
+ * A whole block with attention inside each batch item: inputs `x [B, T, C]`, (`rope_cos`, `rope_sin` `[T, 1, d]`
+ * when `b.rope`), the weights of {@link preParams} + {@link postParams} (inputs, or initializers when `baked` is
+ * given: one session per block); output `y [B, T, C]`. Used for the DINO
+ * blocks (B = frames, T = 1 + registers + patches) and the aggregator's frame blocks (T = P).
+ *
+ * @example
+ * const bytes = buildLocalBlockGraph({ C: 64, H: 4, d: 16, M: 256, eps: 1e-5, qkNorm: true, rope: true });
+ */
+export function buildLocalBlockGraph(b: BlockDims, name = 'block', baked?: Map<string, Float32Array>): Uint8Array {
+  const g = new Graph(name);
+  const x = g.input('x', 'float32', ['B', 'T', b.C]);
+  const rope = b.rope
+    ? { cos: g.input('rope_cos', 'float32', ['T', 1, b.d]), sin: g.input('rope_sin', 'float32', ['T', 1, b.d]) }
+    : undefined;
+  const p = declare(g, [...preParams(b), ...postParams(b)], baked);
+  const { q, k, v } = qkvHeads(g, x, p, b, rope);
+  const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
+  g.output(postAttention(g, x, o, p, b), 'float32', ['B', 'T', b.C], 'y');
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * Global-block pre-segment: `x [S, P, C]`, `rope_cos`/`rope_sin` `[N, 1, d]` (N = S·P) and the
+ * {@link preParams} weights (inputs, or initializers when `baked`) → `q`, `k`, `v` `[N, H, d]` (token-major, what
+ * the attention cores take).
+ *
+ * @example
+ * const bytes = buildGlobalPreGraph(dims);
+ */
+export function buildGlobalPreGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+  check(b.rope && b.qkNorm, 'the global pre-segment is the aggregator form (q/k norm + RoPE)');
+  const g = new Graph('global_pre');
+  const x = g.input('x', 'float32', ['S', 'P', b.C]);
+  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const p = declare(g, preParams(b), baked);
+  // All frames' tokens form one sequence: [S, P, C] → [1, S·P, C] is a free, contiguous reshape.
+  const { q, k, v } = qkvHeads(g, reshape(g, x, [1, -1, b.C]), p, b, rope);
+  for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) g.output(reshape(g, t, [-1, b.H, b.d]), 'float32', ['N', b.H, b.d], n);
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * Global-block post-segment: `x [S, P, C]` (block input), `o [N, H, d]` (attention output) and the
+ * {@link postParams} weights (inputs, or initializers when `baked`) → `y [S, P, C]`.
+ *
+ * @example
+ * const bytes = buildGlobalPostGraph(dims);
+ */
+export function buildGlobalPostGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+  const g = new Graph('global_post');
+  const x = g.input('x', 'float32', ['S', 'P', b.C]);
+  const o = g.input('o', 'float32', ['N', b.H, b.d]);
+  const p = declare(g, postParams(b), baked);
+  const o3 = g.op('Reshape', [o, g.op('Shape', [x])[0]])[0];
+  g.output(postAttention(g, x, o3, p, b), 'float32', ['S', 'P', b.C], 'y');
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * DINO token assembly: `images [S, 3, Hi, Wi]` in [0, 1] → ImageNet normalisation → patch Conv → + `pos`
+ * (`[h·w, C]`, the interpolated patch pos-embed) → prepend `prefix` (`[S, 1 + R, C]`: cls + its pos-embed, then
+ * DINO's registers, which get no pos-embed) → `tokens [S, 1 + R + h·w, C]`.
+ */
+export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: number, patch: number): Uint8Array {
+  const g = new Graph('embed');
+  const img = g.input('images', 'float32', ['S', 3, 'Hi', 'Wi']);
+  const pos = g.input('pos', 'float32', ['L', C]);
+  const prefix = g.input('prefix', 'float32', ['S', 'R1', C]);
+  const mean = g.floats([0.485, 0.456, 0.406], [1, 3, 1, 1]);
+  const std = g.floats([0.229, 0.224, 0.225], [1, 3, 1, 1]);
+  const x = g.op('Div', [g.op('Sub', [img, mean])[0], std])[0];
+  const w = g.constant(tensorInit(convW, [C, 3, patch, patch]), 'patch_w');
+  const bias = g.constant(tensorInit(convB, [C]), 'patch_b');
+  const conv = g.op('Conv', [x, w, bias], { kernel_shape: [patch, patch], strides: [patch, patch] })[0]; // [S,C,h,w]
+  const tokens = g.op('Transpose', [reshape(g, conv, [0, 0, -1])], { perm: [0, 2, 1] })[0]; // [S, h·w, C]
+  const withPos = g.op('Add', [tokens, pos])[0];
+  g.output(g.op('Concat', [prefix, withPos], { axis: 1 })[0], 'float32', ['S', 'T', C], 'tokens');
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * DINO's final norm, drop DINO's cls + registers, prepend VGGT's special tokens: `x [S, 1 + R + h·w, C]`,
+ * `special [S, K, C]` → `y [S, K + h·w, C]`.
+ */
+export function buildBridgeGraph(normW: Float32Array, normB: Float32Array, C: number, dinoPrefix: number, eps: number): Uint8Array {
+  const g = new Graph('bridge');
+  const x = g.input('x', 'float32', ['S', 'T', C]);
+  const special = g.input('special', 'float32', ['S', 'K', C]);
+  const n = layerNorm(g, x, g.constant(tensorInit(normW, [C]), 'norm_w'), g.constant(tensorInit(normB, [C]), 'norm_b'), eps);
+  const patches = g.op('Slice', [n, g.ints([dinoPrefix]), g.ints([2 ** 31 - 1]), g.ints([1])])[0];
+  g.output(g.op('Concat', [special, patches], { axis: 1 })[0], 'float32', ['S', 'P', C], 'y');
+  return g.toModel({ opset: VGGT_OPSET }).model;
+}

@@ -1,0 +1,262 @@
+/**
+ * The public VGGT model: checkpoint → aggregator + camera / depth / point heads on onnxruntime-web, with the
+ * global-attention core pluggable (dense ONNX, our WGSL kernels, HeSS block-sparse).
+ */
+import { HessError, check, throwIfAborted } from '../../errors';
+import { createDevice, type HessDevice } from '../../gpu/device';
+import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
+import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
+import { preprocessImages, type PreprocessMode, type RgbaImage } from '../preprocess';
+import {
+  blobSource, bytesSource, fileSource, openSafetensors, urlSource, type ByteSource, type Safetensors,
+} from '../safetensors';
+import { Aggregator, HEAD_LAYERS } from './aggregator';
+import type { AttentionCore } from './attention-core';
+import { CameraHead } from './camera-head';
+import { DptHead } from './dpt-head';
+import { poseEncodingToExtriIntri } from './pose';
+
+/** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */
+export type ModelSource = string | URL | Uint8Array | Blob | ByteSource;
+
+/** transformers.js-style progress events. */
+export interface ProgressEvent {
+  stage: 'open' | 'weights' | 'sessions' | 'ready' | 'preprocess' | 'aggregator' | 'heads' | 'done';
+  /** 0…1 within the stage where known. */
+  progress?: number;
+  message?: string;
+}
+
+export interface VggtLoadOptions extends OrtOptions {
+  /**
+   * `'webgpu'` (default where WebGPU exists), `'wasm'` (CPU), or a device to share (your GPUDevice or a
+   * {@link HessDevice} from createDevice()).
+   */
+  device?: 'webgpu' | 'wasm' | GPUDevice | HessDevice;
+  /** Only 'fp32' today (the faithful reference precision); 'fp16' throws INVALID_ARGUMENT. */
+  dtype?: 'fp32' | 'fp16';
+  /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`; read from config.json next to a file path). */
+  config?: VggtConfigOverride;
+  /** Heads to load (default: all present in the checkpoint). */
+  heads?: { camera?: boolean; depth?: boolean; points?: boolean };
+  /** Frames per DPT-head run (memory bound; default 8). */
+  framesChunk?: number;
+  /** Global-attention implementation (default dense ONNX attention). */
+  attention?: AttentionCore;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface VggtRunOptions {
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Preprocessing for RgbaImage inputs (default 'crop'). */
+  mode?: PreprocessMode;
+}
+
+/** Images already preprocessed: `[S, 3, H, W]` in [0, 1]. */
+export interface ImageTensor {
+  data: Float32Array;
+  S: number;
+  H: number;
+  W: number;
+}
+
+/** What {@link Vggt.run} returns. Arrays are row-major, frame-major. */
+export interface VggtResult {
+  S: number;
+  H: number;
+  W: number;
+  /** `[S, 9]`: T xyz, quaternion XYZW, FoV h/w (radians). */
+  poseEnc: Float32Array | null;
+  /** `[S, 3, 4]` camera-from-world (OpenCV; world = first camera). */
+  extrinsics: Float64Array | null;
+  /** `[S, 3, 3]` pixel intrinsics of the preprocessed H×W images. */
+  intrinsics: Float64Array | null;
+  /** `[S, H, W]`. */
+  depth: Float32Array | null;
+  depthConf: Float32Array | null;
+  /** `[S, H, W, 3]` in the first camera's frame. */
+  worldPoints: Float32Array | null;
+  worldPointsConf: Float32Array | null;
+  /** Milliseconds per stage. */
+  timings: { aggregator: number; heads: number; total: number };
+}
+
+const isNode = () => Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
+
+async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{ st: Safetensors; override: VggtConfigOverride }> {
+  let src: ByteSource;
+  let override: VggtConfigOverride = {};
+  if (source instanceof Uint8Array) src = bytesSource(source);
+  else if (typeof Blob !== 'undefined' && source instanceof Blob) src = blobSource(source);
+  else if (typeof source === 'object' && 'read' in source && 'size' in source) src = source as ByteSource;
+  else {
+    const s = String(source);
+    if (/^https?:|^blob:/.test(s) || !isNode()) {
+      src = await urlSource(s, { signal: opts.signal });
+    } else {
+      // A file path or a directory holding model.safetensors (+ config.json).
+      const fsName = 'node:fs/promises';
+      const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+      let file = s.startsWith('file:') ? new URL(s).pathname : s;
+      const stat = await fs.stat(file).catch((e) => {
+        throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the model path');
+      });
+      if (stat.isDirectory()) file = `${file.replace(/\/$/, '')}/model.safetensors`;
+      const cfgPath = file.replace(/[^/]*$/, 'config.json');
+      const cfgText = await fs.readFile(cfgPath, 'utf8').catch(() => null);
+      if (cfgText) {
+        try {
+          override = JSON.parse(cfgText) as VggtConfigOverride;
+        } catch (e) {
+          throw new HessError('BAD_CHECKPOINT', `${cfgPath} is not valid JSON`, 'fix or remove config.json', { cause: e });
+        }
+      }
+      src = await fileSource(file);
+    }
+  }
+  return { st: await openSafetensors(src, { signal: opts.signal }), override };
+}
+
+/**
+ * VGGT: images → cameras, depth and point maps.
+ *
+ * @example
+ * const model = await Vggt.load('/models/vggt-1b/model.safetensors', { onProgress: (e) => console.log(e.stage) });
+ * const r = await model.run(images);        // RgbaImage[] (ImageData-like) or a preprocessed ImageTensor
+ * console.log(r.extrinsics, r.depth);
+ * await model.dispose();
+ */
+export class Vggt {
+  private disposed = false;
+
+  private constructor(
+    readonly config: VggtConfig,
+    readonly target: ExecutionTarget,
+    readonly ort: Ort,
+    private readonly aggregator: Aggregator,
+    private readonly camera: CameraHead | null,
+    private readonly depth: DptHead | null,
+    private readonly points: DptHead | null,
+    private readonly closeSource: () => Promise<void>,
+  ) {}
+
+  /** The device the model runs on (null on the wasm EP). */
+  get gpu(): HessDevice | null {
+    return this.target.ep === 'webgpu' ? this.target.gpu : null;
+  }
+
+  static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
+    check(opts.dtype === undefined || opts.dtype === 'fp32', `dtype ${opts.dtype} is not supported yet`,
+      "use dtype 'fp32' (fp16 weights are planned; fp16 attention kernels exist in src/attention)");
+    const progress = opts.onProgress ?? (() => {});
+    progress({ stage: 'open' });
+    const ort = await loadOrt(opts);
+    const target = await chooseTarget(opts.device);
+    const { st, override } = await openSource(source, opts);
+    const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
+    try {
+      throwIfAborted(opts.signal);
+      const config = inferVggtConfig(st.tensors, { ...override, ...opts.config });
+      // Report weight reading as progress: every tensor read goes through this wrapper.
+      const total = [...st.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
+      let loaded = 0;
+      const reader = {
+        ...st,
+        tensors: st.tensors,
+        read: async (name: string) => {
+          const out = await st.read(name);
+          loaded += st.tensors.get(name)?.byteLength ?? 0;
+          progress({ stage: 'weights', progress: Math.min(1, loaded / total) });
+          return out;
+        },
+      } as Safetensors;
+      const aggregator = await Aggregator.create(reader, config, { target, ort, attention: opts.attention, signal: opts.signal });
+      progress({ stage: 'sessions', message: 'aggregator ready' });
+      const want = { camera: true, depth: true, points: true, ...opts.heads };
+      const dimIn = 2 * config.embedDim;
+      const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
+      const chunk = { framesChunk: opts.framesChunk, ort };
+      const camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort }) : null;
+      const depth = want.depth && config.depthHead
+        ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk) : null;
+      const points = want.points && config.pointHead
+        ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk) : null;
+      progress({ stage: 'ready' });
+      return new Vggt(config, target, ort, aggregator, camera, depth, points, closeSource);
+    } catch (e) {
+      await closeSource();
+      throw e;
+    }
+  }
+
+  /** Run the model on RgbaImage[] (preprocessed here, crop mode by default) or a preprocessed `[S,3,H,W]` tensor. */
+  async run(images: readonly RgbaImage[] | ImageTensor, opts: VggtRunOptions = {}): Promise<VggtResult> {
+    if (this.disposed) throw new HessError('DISPOSED', 'Vggt.run after dispose()', 'load the model again');
+    const progress = opts.onProgress ?? (() => {});
+    const t0 = performance.now();
+    let input: ImageTensor;
+    if (Array.isArray(images)) {
+      check(images.length > 0, 'run() needs at least one image');
+      progress({ stage: 'preprocess' });
+      const pre = preprocessImages(images as RgbaImage[], { mode: opts.mode ?? 'crop' });
+      input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
+    } else {
+      input = images as ImageTensor;
+    }
+    const { S, H, W, data } = input;
+    const ps = this.config.patchSize;
+    if (!(Number.isInteger(S) && S > 0 && H > 0 && W > 0 && H % ps === 0 && W % ps === 0 && data.length === S * 3 * H * W)) {
+      throw new HessError('SHAPE_MISMATCH', `images must be [S, 3, H, W] with H, W multiples of ${ps}; got S=${S} H=${H} W=${W} (${data.length} values)`,
+        'pass RgbaImage[] to have them preprocessed, or use preprocessImages()');
+    }
+    progress({ stage: 'aggregator' });
+    const last = this.config.depth - 1;
+    const layers = new Set<number>([last]);
+    if (this.depth || this.points) for (const l of HEAD_LAYERS) if (l < this.config.depth) layers.add(l);
+    const agg = await this.aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal });
+    const t1 = performance.now();
+    progress({ stage: 'heads' });
+    throwIfAborted(opts.signal);
+    const poseEnc = this.camera ? await this.camera.run(agg.layers.get(last)!, S) : null;
+    const cams = poseEnc ? poseEncodingToExtriIntri(poseEnc, S, H, W) : null;
+    const d = this.depth ? await this.depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+    const p = this.points ? await this.points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+    const t2 = performance.now();
+    progress({ stage: 'done' });
+    return {
+      S, H, W, poseEnc,
+      extrinsics: cams?.extrinsics ?? null,
+      intrinsics: cams?.intrinsics ?? null,
+      depth: d?.values ?? null,
+      depthConf: d?.conf ?? null,
+      worldPoints: p?.values ?? null,
+      worldPointsConf: p?.conf ?? null,
+      timings: { aggregator: t1 - t0, heads: t2 - t1, total: t2 - t0 },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.aggregator.dispose();
+    for (const h of [this.camera, this.depth, this.points]) await h?.dispose();
+    await this.closeSource();
+  }
+}
+
+async function chooseTarget(device: VggtLoadOptions['device']): Promise<ExecutionTarget> {
+  if (device === 'wasm') return { ep: 'wasm' };
+  if (device && device !== 'webgpu') {
+    const gpu = 'device' in device && 'features' in device && 'lost' in device && typeof (device as HessDevice).lost === 'function'
+      ? (device as HessDevice) : await createDevice({ device: device as GPUDevice });
+    return { ep: 'webgpu', gpu };
+  }
+  try {
+    return { ep: 'webgpu', gpu: await createDevice() };
+  } catch (e) {
+    if (device === 'webgpu') throw e;
+    return { ep: 'wasm' }; // no WebGPU here: the CPU path still works
+  }
+}
