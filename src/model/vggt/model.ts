@@ -15,6 +15,7 @@ import type { AttentionCore } from './attention-core';
 import { CameraHead } from './camera-head';
 import { DptHead } from './dpt-head';
 import { poseEncodingToExtriIntri } from './pose';
+import { WgslAttention, type SparsityOptions, type SparsityStats } from '../../runtime/wgsl-attention';
 
 /** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */
 export type ModelSource = string | URL | Uint8Array | Blob | ByteSource;
@@ -41,13 +42,16 @@ export interface VggtLoadOptions extends OrtOptions {
   heads?: { camera?: boolean; depth?: boolean; points?: boolean };
   /** Frames per DPT-head run (memory bound; default 8). */
   framesChunk?: number;
-  /** Global-attention implementation (default dense ONNX attention). */
-  attention?: AttentionCore;
+  /**
+   * Global-attention implementation: 'wgsl' (our kernels; dense or HeSS-sparse per run; the default on WebGPU),
+   * 'onnx' (dense ONNX attention; the only choice on the wasm EP), or your own {@link AttentionCore}.
+   */
+  attention?: 'wgsl' | 'onnx' | AttentionCore;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
 }
 
-export interface VggtRunOptions {
+export interface VggtRunOptions extends Partial<SparsityOptions> {
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
   /** Preprocessing for RgbaImage inputs (default 'crop'). */
@@ -81,6 +85,8 @@ export interface VggtResult {
   worldPointsConf: Float32Array | null;
   /** Milliseconds per stage. */
   timings: { aggregator: number; heads: number; total: number };
+  /** What global attention did (WGSL attention only): the achieved sparsity, blocks per layer, budgets. */
+  sparsity: SparsityStats | null;
 }
 
 const isNode = () => Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
@@ -140,6 +146,8 @@ export class Vggt {
     private readonly depth: DptHead | null,
     private readonly points: DptHead | null,
     private readonly closeSource: () => Promise<void>,
+    /** The WGSL attention core when the model uses it (policies are set per run). */
+    readonly wgsl: WgslAttention | null,
   ) {}
 
   /** The device the model runs on (null on the wasm EP). */
@@ -172,7 +180,13 @@ export class Vggt {
           return out;
         },
       } as Safetensors;
-      const aggregator = await Aggregator.create(reader, config, { target, ort, attention: opts.attention, signal: opts.signal });
+      const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
+      if (choice === 'wgsl' && target.ep !== 'webgpu') {
+        throw new HessError('INVALID_ARGUMENT', "attention 'wgsl' needs WebGPU", "use attention 'onnx' on the wasm EP");
+      }
+      const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
+      const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
+      const aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal });
       progress({ stage: 'sessions', message: 'aggregator ready' });
       const want = { camera: true, depth: true, points: true, ...opts.heads };
       const dimIn = 2 * config.embedDim;
@@ -184,7 +198,7 @@ export class Vggt {
       const points = want.points && config.pointHead
         ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk) : null;
       progress({ stage: 'ready' });
-      return new Vggt(config, target, ort, aggregator, camera, depth, points, closeSource);
+      return new Vggt(config, target, ort, aggregator, camera, depth, points, closeSource, wgsl);
     } catch (e) {
       await closeSource();
       throw e;
@@ -211,6 +225,12 @@ export class Vggt {
       throw new HessError('SHAPE_MISMATCH', `images must be [S, 3, H, W] with H, W multiples of ${ps}; got S=${S} H=${H} W=${W} (${data.length} values)`,
         'pass RgbaImage[] to have them preprocessed, or use preprocessImages()');
     }
+    const policy = opts.policy ?? 'dense';
+    if (this.wgsl) this.wgsl.configure({ ...opts, policy });
+    else if (policy !== 'dense') {
+      throw new HessError('INVALID_ARGUMENT', `policy '${policy}' needs the WGSL attention (WebGPU)`,
+        "load the model on a WebGPU device with attention 'wgsl' (the default there)");
+    }
     progress({ stage: 'aggregator' });
     const last = this.config.depth - 1;
     const layers = new Set<number>([last]);
@@ -234,6 +254,7 @@ export class Vggt {
       worldPoints: p?.values ?? null,
       worldPointsConf: p?.conf ?? null,
       timings: { aggregator: t1 - t0, heads: t2 - t1, total: t2 - t0 },
+      sparsity: this.wgsl?.stats() ?? null,
     };
   }
 
@@ -241,6 +262,7 @@ export class Vggt {
     if (this.disposed) return;
     this.disposed = true;
     await this.aggregator.dispose();
+    await this.wgsl?.dispose();
     for (const h of [this.camera, this.depth, this.points]) await h?.dispose();
     await this.closeSource();
   }

@@ -1,0 +1,17 @@
+// out[r, :] = src[index[r], :] for rows of `width` f32 (tokens of H·D values): reorders tokens into the planner's
+// permuted order (special tokens first) before block-sparse attention, and back afterwards.
+struct Params { rows: u32, width: u32, _a: u32, _b: u32 }
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> index: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.x + g.y * nw.x * 64u;
+  if (i >= p.rows * p.width) { return; }
+  let r = i / p.width;
+  let c = i - r * p.width;
+  dst[i] = src[index[r] * p.width + c];
+}
