@@ -2,18 +2,35 @@
 // Attention kernels, side by side on one device in one run: our dense flash kernel vs onnxruntime-web's own WebGPU
 // attention (MatMul/Softmax/MatMul graph, and com.microsoft MultiHeadAttention), and block-sparse at keep ratios
 // 1 / 0.5 / 0.25 / 0.1 vs our dense. Shapes: HESS_ATTN_SHAPES="NxHxD,…" (default fits a 2-core software adapter;
-// the issue's shapes are 2748x16x64 and 10992x16x64), HESS_ATTN_REPS (default 3).
+// the issue's shapes are 2748x16x64 and 10992x16x64), HESS_ATTN_REPS (default 5).
 import { createBlockSparsePlan, encodeAttention, encodeBlockSparseAttention, type AttentionBuffers } from '../src/attention/kernel';
 import { type AttentionShape, blockCounts } from '../src/attention/layout';
 import { createStorageBuffer, readF32 } from '../src/gpu/buffers';
 import { createDevice } from '../src/gpu/device';
 import { Graph } from '../src/onnx/builder';
 import { createSession, loadOrt } from '../src/runtime/ort';
-import { gpuDone, timeMs, writeResults } from './lib';
+import { gpuDone, writeResults } from './lib';
+
+// Minimum (not median) wall time over `reps` runs after `warmup`: this 2-core machine is shared with other jobs,
+// and the minimum is the estimate least disturbed by them.
+async function timeMs(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
 
 const shapes: AttentionShape[] = (process.env.HESS_ATTN_SHAPES ?? '1374x4x64')
   .split(',').map((s) => s.split('x').map(Number)).map(([N, H, D]) => ({ N, H, D }));
-const REPS = Number(process.env.HESS_ATTN_REPS ?? 3);
+const REPS = Number(process.env.HESS_ATTN_REPS ?? 5);
+// HESS_ATTN_TILING="rows,keys" overrides the kernel's default tiles (for tuning on a new GPU).
+const [tRows, tKeys] = (process.env.HESS_ATTN_TILING ?? '').split(',').map(Number);
+const opts = tRows ? { tiling: { rows: tRows, keys: tKeys || undefined } } : {};
+const SKIP_ORT = process.env.HESS_ATTN_SKIP_ORT === '1';
 const KEEPS = [1, 0.5, 0.25, 0.1];
 const QB = 128;
 const KB = 64;
@@ -68,6 +85,8 @@ const relErr = (a: Float32Array, b: Float32Array) => {
   return num / den;
 };
 
+import os from 'node:os';
+const loadStart = os.loadavg()[0];
 const gpu = await createDevice();
 const { device } = gpu;
 const ort = await loadOrt();
@@ -90,7 +109,7 @@ for (const shape of shapes) {
 
   const runDense = async () => {
     const enc = device.createCommandEncoder();
-    encodeAttention(gpu, enc, bufs, shape);
+    encodeAttention(gpu, enc, bufs, shape, opts);
     device.queue.submit([enc.finish()]);
     await gpuDone(device);
   };
@@ -102,6 +121,7 @@ for (const shape of shapes) {
     ['ORT MatMul/Softmax/MatMul', ortMatmulGraph(shape), [N, H * D]],
     ['ORT com.microsoft MultiHeadAttention', ortMhaGraph(shape), [1, N, H * D]],
   ] as const) {
+    if (SKIP_ORT) continue;
     try {
       const s = await createSession(ort, model, { ep: 'webgpu', gpu }, { preferredOutputLocation: 'gpu-buffer' });
       const feeds = Object.fromEntries(([['q', q], ['k', k], ['v', v]] as const).map(([nm, b]) =>
@@ -130,9 +150,11 @@ for (const shape of shapes) {
   for (const keep of KEEPS) {
     const lay = layout(shape, keep, rand);
     const plan = createBlockSparsePlan(gpu, shape, lay);
+    // dense re-timed right before each sparse run: the ratio is side by side even if the machine's load drifts
+    const tD = await timeMs(runDense, REPS, 0);
     const t = await timeMs(async () => {
       const enc = device.createCommandEncoder();
-      encodeBlockSparseAttention(gpu, enc, bufs, plan);
+      encodeBlockSparseAttention(gpu, enc, bufs, plan, opts);
       device.queue.submit([enc.finish()]);
       await gpuDone(device);
     }, REPS);
@@ -142,9 +164,9 @@ for (const shape of shapes) {
     }
     const kept = plan.keptFraction;
     const flop = denseFlop * kept;
-    const goal = 1.15 * kept * tDense;
-    sparseRows.push([tag, keep, kept.toFixed(3), t, t / tDense, (t / (kept * tDense)).toFixed(2), flop / t / 1e6, t <= goal ? 'yes' : 'no']);
-    data.push({ shape, impl: 'hess block-sparse', keep, kept, ms: t, ratioToDense: t / tDense, goalMet: t <= goal });
+    const goal = 1.15 * kept * tD;
+    sparseRows.push([tag, keep, kept.toFixed(3), t, tD, t / tD, (t / (kept * tD)).toFixed(2), flop / t / 1e6, t <= goal ? 'yes' : 'no']);
+    data.push({ shape, impl: 'hess block-sparse', keep, kept, ms: t, denseMs: tD, ratioToDense: t / tD, goalMet: t <= goal });
     plan.destroy();
   }
   for (const b of [q, k, v, o]) b.destroy();
@@ -154,9 +176,17 @@ notes.push(
   `Shapes: ${shapes.map((s) => `${s.N}x${s.H}x${s.D}`).join(', ')}; set HESS_ATTN_SHAPES (e.g. "2748x16x64,10992x16x64", the issue's shapes) on a real GPU. ` +
   'The default is one 518² frame of tokens (1374) with 4 heads because this machine is a 2-core CPU running lavapipe: the issue\'s ' +
   '8×1374×16-head shape is ~125 GFLOP per call, minutes per run here, and its N×N ORT MatMul graph would need 7.7 GB of scores.',
-  `Median of ${REPS} runs after 1 warm-up (which includes shader compilation). Times include submit + onSubmittedWorkDone; no CPU readback. ` +
+  `Minimum of ${REPS} runs after 1 warm-up (which includes shader compilation). Times include submit + onSubmittedWorkDone; no CPU readback. ` +
   'ORT reads our GPU buffers through Tensor.fromGpuBuffer and leaves its output on the GPU (preferredOutputLocation gpu-buffer).',
+  `Kernel tiles: ${tRows ? `rows ${tRows}, keys ${tKeys || 'default'} (HESS_ATTN_TILING)` : 'defaults (128 rows per workgroup, 32 keys per tile for D = 64)'}.`,
   `Block-sparse: ${QB}-token query blocks, ${KB}-token key blocks, the same random subset size per (head, query block). Goal: time ≤ 1.15 × kept × dense.`,
+);
+notes.push(
+  `1-minute load average ${loadStart.toFixed(1)} at start, ${os.loadavg()[0].toFixed(1)} at end on ${os.cpus().length} cores: ` +
+  'when other jobs share this machine, absolute times are inflated and ratios noisy (each sparse run is paired with a re-timed dense run for that reason).',
+  'ORT MultiHeadAttention differs from our kernel (and from ORT\'s own MatMul graph, which matches ours to ~1e-6) by ~1e-2 relative: ' +
+  'its WebGPU path appears to use reduced precision somewhere; our kernel matches a float64 reference to < 1e-4 in the tests.',
+  'Not yet measured on a real GPU: the defaults (128 rows/workgroup, 32-key tiles, no subgroups) are untuned there.',
 );
 writeResults('attention', {
   title: 'Attention kernels: WGSL flash (dense) and block-sparse vs onnxruntime-web WebGPU',
@@ -164,7 +194,7 @@ writeResults('attention', {
   notes,
   tables: [
     { caption: 'Dense: ours vs onnxruntime-web (same device, same input buffers)', header: ['shape', 'implementation', 'ms', 'GFLOP/s', 'time / ours', 'note'], rows: cmpRows },
-    { caption: 'Block-sparse vs our dense', header: ['shape', 'keep', 'kept fraction', 'ms', 'time / dense', 'time / (kept × dense)', 'GFLOP/s (useful)', '≤ 1.15 × kept × dense'], rows: sparseRows },
+    { caption: 'Block-sparse vs our dense', header: ['shape', 'keep', 'kept fraction', 'ms', 'dense ms (re-timed)', 'time / dense', 'time / (kept × dense)', 'GFLOP/s (useful)', '≤ 1.15 × kept × dense'], rows: sparseRows },
   ],
   data,
 });

@@ -35,5 +35,12 @@ const common = {
 };
 await esbuild.build({ ...common, platform: 'browser', outdir: 'dist/browser' });
 await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node', entryPoints: { ...common.entryPoints, cli: 'src/cli/main.ts' } });
+// The demo page (src/demo → dist/demo): SDK + three.js bundled, onnxruntime-web from the page's import map; the
+// shared demo code (scene renderer, planted HeSS, table) also as its own module for `npm run demo` in Node; index.html copied, style.css inlined.
+await esbuild.build({
+  ...common, platform: 'browser', outdir: 'dist/demo', outbase: 'src/demo', splitting: false, chunkNames: undefined, minify: true,
+  entryPoints: ['src/demo/main.ts', 'src/demo/lib.ts', 'src/demo/index.html'],
+  loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
+});
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -16,7 +16,7 @@ if (!process.env.HESS_SKIP_BUILD) {
 }
 
 mkdirSync(`${root}test-results`, { recursive: true });
-const report = `${root}test-results/vitest.json`;
+const report = `${root}test-results/vitest-${process.pid}.json`; // per run: concurrent runs must not share it
 const t0 = Date.now();
 const r = spawnSync(
   process.execPath,

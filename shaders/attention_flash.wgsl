@@ -16,7 +16,7 @@
 // loop holding the barriers) compiled 5-10x faster on Mesa lavapipe than hand-unrolled register variants.
 alias T4 = vec4<f32>; // @storage-type
 const D: u32 = 64u; // @head-dim
-const BQ: u32 = 64u; // @rows-per-workgroup
+const BQ: u32 = 128u; // @rows-per-workgroup
 const BK: u32 = 32u; // @keys-per-tile
 const D4: u32 = D / 4u;
 // A finite "minus infinity": keeps exp2(m_old - m_new) well defined even under fast-math.

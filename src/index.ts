@@ -28,3 +28,10 @@ export * from './evaluate/index';
 export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from './mask/gpu-mask';
 export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from './onnx/autodiff';
 export { inferShapes, type ValueInfo } from './onnx/autodiff-shapes';
+export {
+  encodeAttention, encodeBlockSparseAttention, createBlockSparsePlan, runAttention, attentionReference, blockSparseReference,
+  layoutToMask, validateLayout, denseLayout, layoutFromPredicate, toF16, fromF16, DEFAULT_QUERY_BLOCK, DEFAULT_KEY_BLOCK,
+  type AttentionShape, type BlockSparseLayout, type AttentionBuffers, type AttentionDType, type AttentionOptions,
+  type AttentionTiling, type BlockSparsePlan,
+} from './attention/index';
+export { WgslAttention, maskToKernelOffsets, type AttentionPolicy, type SparsityOptions, type SparsityStats } from './runtime/wgsl-attention';

@@ -19,7 +19,7 @@ export interface AttentionBuffers {
 
 /** Kernel tile sizes (defaults are chosen from D; exposed for benchmarking). */
 export interface AttentionTiling {
-  /** Query rows per workgroup = invocations per workgroup (default 64). */
+  /** Query rows per workgroup = invocations per workgroup (default 128). */
   rows?: number;
   /** Keys per workgroup-memory tile (default: 64 for D ≤ 32, 32 for D = 64, 16 for D = 128). */
   keys?: number;
@@ -33,7 +33,8 @@ export interface AttentionOptions {
 const STORAGE = BufferUsage.STORAGE;
 
 function tiles(gpu: HessDevice, D: number, t: AttentionTiling = {}): { BQ: number; BK: number } {
-  const BQ = t.rows ?? 64;
+  // 128 rows: one workgroup covers a whole default 128-token query block, so each K/V tile is loaded once per block.
+  const BQ = t.rows ?? 128;
   const BK = t.keys ?? (D <= 32 ? 64 : D <= 64 ? 32 : 16);
   check(Number.isInteger(BQ) && BQ >= 1 && BQ <= gpu.limits.maxComputeInvocationsPerWorkgroup,
     `attention: tiling.rows must be an integer in [1, ${gpu.limits.maxComputeInvocationsPerWorkgroup}], got ${BQ}`);

@@ -187,9 +187,12 @@ export class WgslAttention implements AttentionCore {
     const qb = this.opts.queryBlock ?? 128;
     const kb = this.opts.keyBlock ?? 64;
     const L = maskLayout(S, P, qb, kb);
+    const useGpu = this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096));
+    // The Wasm planner reads Q and K back, which waits for the pre-segment's GPU work: let that finish first so
+    // that planMs measures planning, not the segment.
+    if (!useGpu) await device.queue.onSubmittedWorkDone();
     const t0 = performance.now();
     const budgets = this.budgets(block, H, L);
-    const useGpu = this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096));
     const maskInput = { S, P, heads: H, headDim: D, budgets, queryBlock: qb, keyBlock: kb };
     let offsets: Uint32Array;
     let indices: GPUBuffer;

@@ -15,7 +15,7 @@ function inputs(N: number, H: number, D: number, label: string) {
 }
 
 describe('dense flash attention (WGSL) vs float64 reference', () => {
-  // Ragged N (not a multiple of the 64-row / 32-key tiles), a single partial tile, N = 1, both head dims.
+  // Ragged N (not a multiple of the 128-row / 32- or 64-key tiles), a single partial tile, N = 1, both head dims.
   const shapes: [number, number, number][] = [[200, 2, 64], [77, 3, 16], [37, 2, 64], [1, 2, 16], [413, 4, 16]];
   for (const [N, H, D] of shapes) {
     it(`fp32 N=${N} H=${H} D=${D}`, async () => {

@@ -29,20 +29,21 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
     expect(relError(sparse, attentionReference(x.q, x.k, x.v, shape))).toBeLessThan(1e-4);
   }, T);
 
-  // Each case: shape, query block, key block, fraction of key blocks kept per head (heads differ).
-  const cases: [AttentionShape, number, number, number[]][] = [
+  // Each case: shape, query block, key block, fraction of key blocks kept per head (heads differ), kernel rows.
+  const cases: [AttentionShape, number, number, number[], number?][] = [
     [{ N: 517, H: 4, D: 64 }, 128, 64, [1, 0.5, 0.25, 0.1]], // planner defaults, ragged N
-    [{ N: 333, H: 3, D: 16 }, 100, 40, [0.6, 0.3, 0.1]], // query block not a multiple of the 64-row workgroup, key block not of the tile
+    // query block split over 4 workgroups of 32 rows, the last one partly outside the block; key block not a tile multiple
+    [{ N: 333, H: 3, D: 16 }, 100, 40, [0.6, 0.3, 0.1], 32],
     [{ N: 50, H: 2, D: 16 }, 128, 64, [1, 1]], // one query block, one key block, both partial
     [{ N: 190, H: 2, D: 16 }, 32, 16, [0.4, 0.15]], // blocks smaller than the tiles
   ];
-  for (const [shape, qb, kb, keep] of cases) {
+  for (const [shape, qb, kb, keep, rows] of cases) {
     it(`N=${shape.N} H=${shape.H} D=${shape.D} blocks ${qb}/${kb}, keep per head ${keep.join('/')}: equals the −∞-masked dense reference`, async () => {
       const gpu = await testDevice();
       const rand = rng(freshSeed(`sparse ${shape.N}x${shape.H}x${shape.D} ${qb}/${kb}`));
       const x = inputs(shape, rand);
       const layout = randomLayout(shape, qb, kb, keep, rand);
-      const got = await runAttention(gpu, x, shape, { layout });
+      const got = await runAttention(gpu, x, shape, { layout, tiling: rows ? { rows } : undefined });
       const masked = attentionReference(x.q, x.k, x.v, shape, layoutToMask(shape, layout));
       expect(relError(got, masked)).toBeLessThan(1e-4);
       // and it is really sparse: with fewer blocks the answer differs from dense attention

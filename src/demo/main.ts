@@ -1,0 +1,309 @@
+/**
+ * The browser demo page: pick images (or the procedural sample scene), choose the global-attention policy and
+ * sparsity, run VGGT on WebGPU, look at the point cloud + camera frustums (three.js, OrbitControls) and compare
+ * dense vs sparse in a table.
+ *
+ * Page parameters: `?model=<url of model.safetensors>` (default: the tiny fixture at /fixtures/vggt-tiny/),
+ * `config=<url of config.json>` (default: next to the model; optional), `size=<input width>` (default 98 for the
+ * tiny fixture, 518 otherwise), `ort=<onnxruntime-web dist URL>` (default /node_modules/onnxruntime-web/dist/).
+ * `window.__demo` exposes the page state for tests ({ state, runs, error, backend }).
+ */
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import { parseHessFile, type HessFile } from '../calibrate/hess-file';
+import { HessError } from '../errors';
+import type { VggtConfigOverride } from '../model/config';
+import { fromBlob, preprocessImages, type RgbaImage } from '../model/preprocess';
+import { Vggt, type ProgressEvent, type VggtResult } from '../model/vggt/model';
+import { autoBlocks, demoRow, plantedHess, renderSceneViews, ROW_HEADERS, rowCells } from './lib';
+import css from './style.css';
+
+document.head.appendChild(document.createElement('style')).textContent = css;
+
+type Policy = 'dense' | 'uniform' | 'hess' | 'reverse';
+interface DemoState {
+  state: 'loading' | 'ready' | 'running' | 'error';
+  runs: number;
+  error?: string;
+  backend?: string;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const DEFAULT_MODEL = '/fixtures/vggt-tiny/model.safetensors';
+const modelUrl = new URL(params.get('model') ?? DEFAULT_MODEL, location.href).href;
+const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href).href;
+const wasmPaths = params.get('ort') ?? '/node_modules/onnxruntime-web/dist/';
+const demo: DemoState = { state: 'loading', runs: 0 };
+(window as unknown as { __demo: DemoState }).__demo = demo;
+
+const status = (text: string, error = false) => {
+  const el = $('status');
+  el.textContent = text;
+  el.classList.toggle('error', error);
+};
+const progress = (value: number, stage: string) => {
+  $<HTMLProgressElement>('progress').value = value;
+  $('stage').textContent = stage;
+};
+
+// --- 3D view ------------------------------------------------------------------------------------------------------
+const canvas = $<HTMLCanvasElement>('view3d');
+// preserveDrawingBuffer: the page (and its test) can read the pixels back after a frame.
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(0x0a0c0f);
+const camera = new THREE.PerspectiveCamera(50, 1, 0.001, 1e4);
+camera.position.set(0, 0, 1);
+const controls = new OrbitControls(camera, canvas);
+const content = new THREE.Group();
+scene.add(content);
+const render = () => renderer.render(scene, camera);
+controls.addEventListener('change', render);
+new ResizeObserver(() => {
+  const box = $('viewer');
+  renderer.setSize(box.clientWidth, box.clientHeight, false);
+  camera.aspect = box.clientWidth / Math.max(1, box.clientHeight);
+  camera.updateProjectionMatrix();
+  render();
+}).observe($('viewer'));
+
+const FRAME_COLORS = [0xff5a5a, 0x5aff7a, 0x5aa9ff, 0xffd15a, 0xd25aff, 0x5affef];
+
+/** OpenCV camera/world axes (x right, y down, z forward) → three.js (y up, z toward the viewer). */
+const cv2three = (x: number, y: number, z: number): [number, number, number] => [x, -y, -z];
+
+/** three.js treats vertex colours as linear and encodes the output as sRGB; the input pixels are sRGB. */
+const srgbToLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+
+function percentile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
+}
+
+/** Replace the view with the result's confident points (coloured from the input) and its camera frustums. */
+function showResult(r: VggtResult, images: Float32Array): void {
+  for (const child of [...content.children]) {
+    content.remove(child);
+    const m = child as THREE.Points | THREE.LineSegments;
+    m.geometry?.dispose();
+    (m.material as THREE.Material | undefined)?.dispose();
+  }
+  const { S, H, W } = r;
+  const pts = r.worldPoints, conf = r.worldPointsConf;
+  if (!pts || !conf) return;
+  const HW = H * W;
+  // Drop the least confident 10% (VGGT's usual filter), and non-finite points.
+  const confSorted = Float64Array.from(conf).sort();
+  const minConf = percentile(confSorted, 0.1);
+  const pos: number[] = [], col: number[] = [];
+  for (let i = 0; i < S * HW; i++) {
+    const x = pts[3 * i], y = pts[3 * i + 1], z = pts[3 * i + 2];
+    if (!(conf[i] >= minConf) || !Number.isFinite(x + y + z)) continue;
+    pos.push(...cv2three(x, y, z));
+    const s = Math.floor(i / HW), p = i % HW;
+    for (let c = 0; c < 3; c++) col.push(srgbToLinear(images[(s * 3 + c) * HW + p]));
+  }
+  const n = pos.length / 3;
+  if (!n) return;
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute('position', new THREE.Float32BufferAttribute(pos, 3));
+  geo.setAttribute('color', new THREE.Float32BufferAttribute(col, 3));
+  const mat = new THREE.PointsMaterial({ size: 3, sizeAttenuation: false, vertexColors: true });
+  content.add(new THREE.Points(geo, mat));
+
+  // Robust extent (2nd–98th percentile per axis): a few wild points must not shrink the view.
+  const lo: number[] = [], hi: number[] = [];
+  for (let a = 0; a < 3; a++) {
+    const v = new Float64Array(n);
+    for (let i = 0; i < n; i++) v[i] = pos[3 * i + a];
+    v.sort();
+    lo.push(percentile(v, 0.02));
+    hi.push(percentile(v, 0.98));
+  }
+  const pointsRadius = Math.max(1e-6, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
+  // world = Rᵀ (p_cam − t) for frame s.
+  const toWorld = (s: number, px: number, py: number, pz: number) => {
+    const E = r.extrinsics!.subarray(s * 12, s * 12 + 12);
+    const d = [px - E[3], py - E[7], pz - E[11]];
+    return cv2three(E[0] * d[0] + E[4] * d[1] + E[8] * d[2], E[1] * d[0] + E[5] * d[1] + E[9] * d[2], E[2] * d[0] + E[6] * d[1] + E[10] * d[2]);
+  };
+  // Frame the cameras too (those not absurdly far from the cloud), so their frustums are in view. An untrained
+  // model (the tiny fixture) puts them tens of cloud radii away: then the cloud wins and the note says so.
+  let framed = 0;
+  if (r.extrinsics) {
+    const mid = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2];
+    for (let s = 0; s < S; s++) {
+      const c = toWorld(s, 0, 0, 0);
+      if (!c.every(Number.isFinite) || Math.hypot(c[0] - mid[0], c[1] - mid[1], c[2] - mid[2]) > 10 * pointsRadius) continue;
+      for (let a = 0; a < 3; a++) { lo[a] = Math.min(lo[a], c[a]); hi[a] = Math.max(hi[a], c[a]); }
+      framed++;
+    }
+  }
+  const center = new THREE.Vector3((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2);
+  const radius = Math.max(1e-6, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
+
+  let frustums = 0;
+  if (r.extrinsics && r.intrinsics) {
+    const scale = radius * 0.15; // a fraction of the framed scene, cameras included
+    for (let s = 0; s < S; s++) {
+      const K = r.intrinsics.subarray(s * 9, s * 9 + 9);
+      const c0 = toWorld(s, 0, 0, 0);
+      const corners = [[0, 0], [W, 0], [W, H], [0, H]].map(([u, v]) => toWorld(s, ((u - K[2]) / K[0]) * scale, ((v - K[5]) / K[4]) * scale, scale));
+      const seg: number[] = [];
+      for (let k = 0; k < 4; k++) seg.push(...c0, ...corners[k], ...corners[k], ...corners[(k + 1) % 4]);
+      if (!seg.every(Number.isFinite)) continue; // e.g. an infinite focal length from an untrained camera head
+      frustums++;
+      const g = new THREE.BufferGeometry();
+      g.setAttribute('position', new THREE.Float32BufferAttribute(seg, 3));
+      content.add(new THREE.LineSegments(g, new THREE.LineBasicMaterial({ color: FRAME_COLORS[s % FRAME_COLORS.length] })));
+    }
+  }
+  // Look from behind and above the first camera (at the origin, looking down −z).
+  controls.target.copy(center);
+  camera.position.set(center.x + 0.6 * radius, center.y + 0.8 * radius, center.z + 2.4 * radius);
+  camera.near = radius / 1000;
+  camera.far = radius * 100;
+  camera.updateProjectionMatrix();
+  controls.update();
+  render();
+  $('viewnote').textContent = `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed) · drag to orbit, scroll to zoom, right-drag to pan`;
+}
+
+// --- Inputs -------------------------------------------------------------------------------------------------------
+let images: RgbaImage[] = [];
+let imagesVersion = 0;
+let hessFile: HessFile | null = null;
+let model: Vggt | null = null;
+let lastDense: { key: string; r: VggtResult } | null = null;
+
+function setImages(list: RgbaImage[], what: string): void {
+  images = list;
+  imagesVersion++;
+  const thumbs = $('thumbs');
+  thumbs.replaceChildren(...list.map((img) => {
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+    return c;
+  }));
+  thumbs.title = what;
+}
+
+function sampleScene(): void {
+  const size = inputSize();
+  // Rendered at 2× the model input so the preprocessing's bicubic downscale keeps the texture crisp.
+  const h = Math.round((size * 5) / 7 / 14) * 14;
+  setImages(renderSceneViews({ views: 3, width: 2 * size, height: 2 * h }), 'sample scene: 3 ray-cast views');
+}
+
+function inputSize(): number {
+  const v = Number($<HTMLInputElement>('size').value);
+  if (!(Number.isInteger(v) && v >= 14 && v % 14 === 0)) {
+    throw new HessError('INVALID_ARGUMENT', `model input width must be a positive multiple of 14, got ${v}`, 'e.g. 98 for the tiny model, 518 for VGGT-1B');
+  }
+  return v;
+}
+
+$<HTMLInputElement>('size').value = params.get('size') ?? (params.get('model') ? '518' : '98');
+$('sample').addEventListener('click', () => guard(async () => sampleScene()));
+$<HTMLInputElement>('files').addEventListener('change', (e) => guard(async () => {
+  const files = [...((e.target as HTMLInputElement).files ?? [])];
+  if (files.length) setImages(await Promise.all(files.map((f) => fromBlob(f))), files.map((f) => f.name).join(', '));
+}));
+$<HTMLInputElement>('hessfile').addEventListener('change', (e) => guard(async () => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  hessFile = f ? parseHessFile(await f.text()) : null;
+  describeHess();
+}));
+
+function describeHess(): void {
+  $('hessinfo').textContent = hessFile
+    ? `HeSS: ${hessFile.modelId} (${hessFile.calibration.scenes} calibration scenes)`
+    : 'HeSS: none picked: hess/reverse use PLANTED pseudo-scores (not calibrated)';
+}
+
+// --- Runs ---------------------------------------------------------------------------------------------------------
+const STAGE_AT: Partial<Record<ProgressEvent['stage'], number>> = { preprocess: 0.02, aggregator: 0.05, heads: 0.6, done: 1 };
+
+async function run(policy: Policy): Promise<void> {
+  if (!model) return;
+  if (!images.length) sampleScene();
+  const size = inputSize();
+  const pre = preprocessImages(images, { targetSize: size, mode: 'crop' });
+  const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
+  const cfg = model.config;
+  const auto = autoBlocks(input.S, input.H, input.W, cfg.patchSize, cfg.patchStartIdx);
+  const qb = Number($<HTMLInputElement>('qblock').value) || auto.queryBlock;
+  const kb = Number($<HTMLInputElement>('kblock').value) || auto.keyBlock;
+  const sparsity = Number($<HTMLInputElement>('sparsity').value);
+  const hess = hessFile ?? plantedHess(cfg.depth, cfg.numHeads);
+  progress(0, policy);
+  const r = await model.run(input, {
+    policy, sparsity: policy === 'dense' ? 0 : sparsity, hess, queryBlock: qb, keyBlock: kb,
+    onProgress: (e) => progress(STAGE_AT[e.stage] ?? 0, `${policy}: ${e.stage}`),
+  });
+  const key = `${imagesVersion}|${size}`;
+  if (policy === 'dense') lastDense = { key, r };
+  const row = demoRow(policy, sparsity, r, lastDense?.key === key ? lastDense.r : null);
+  const tr = document.createElement('tr');
+  tr.dataset.policy = policy;
+  for (const cell of rowCells(row)) tr.appendChild(Object.assign(document.createElement('td'), { textContent: cell }));
+  $('timings').querySelector('tbody')!.appendChild(tr);
+  showResult(r, pre.data);
+  demo.runs++;
+  status(`${demo.backend} · last run: ${policy}, [${input.S}, 3, ${input.H}, ${input.W}], blocks q${qb}/k${kb}, ${r.timings.total.toFixed(0)} ms`);
+}
+
+async function guard(fn: () => Promise<void>): Promise<void> {
+  const buttons = ['run', 'compare', 'sample'].map((id) => $<HTMLButtonElement>(id));
+  const prev = demo.state;
+  try {
+    if (prev === 'running') return;
+    if (prev === 'ready') demo.state = 'running';
+    for (const b of buttons) b.disabled = true;
+    await fn();
+    if (prev === 'ready') demo.state = 'ready';
+  } catch (e) {
+    const msg = e instanceof HessError ? e.message : String((e as Error)?.stack ?? e); // a HessError message ends with its fix
+    console.error(e);
+    status(msg, true);
+    demo.error = msg;
+    demo.state = prev === 'loading' ? 'error' : 'ready';
+  } finally {
+    for (const b of buttons) b.disabled = !model;
+    $<HTMLButtonElement>('sample').disabled = false;
+  }
+}
+
+const selectedPolicy = () => $<HTMLSelectElement>('policy').value as Policy;
+$('run').addEventListener('click', () => guard(() => run(selectedPolicy())));
+$('compare').addEventListener('click', () => guard(async () => {
+  await run('dense');
+  if (selectedPolicy() !== 'dense') await run(selectedPolicy());
+}));
+
+// --- Start --------------------------------------------------------------------------------------------------------
+const thead = $('timings').querySelector('thead')!;
+thead.appendChild(document.createElement('tr')).append(...ROW_HEADERS.map((h) => Object.assign(document.createElement('th'), { textContent: h })));
+describeHess();
+sampleScene();
+
+await guard(async () => {
+  status(`loading ${modelUrl}…`);
+  // config.json next to the checkpoint says what the shapes cannot (e.g. head counts); optional.
+  let config: VggtConfigOverride | undefined;
+  const res = await fetch(configUrl).catch(() => null);
+  if (res?.ok) config = (await res.json()) as VggtConfigOverride;
+  model = await Vggt.load(modelUrl, {
+    wasmPaths, config,
+    onProgress: (e) => { if (e.stage === 'weights') progress(e.progress ?? 0, 'weights'); },
+  });
+  const gpu = model.gpu;
+  demo.backend = gpu ? `WebGPU: ${gpu.name}${gpu.features.shaderF16 ? ' (f16)' : ' (no f16)'}` : 'wasm EP (no WebGPU: dense only)';
+  if (!gpu) for (const o of $<HTMLSelectElement>('policy').options) o.disabled = o.value !== 'dense';
+  progress(1, 'ready');
+  status(`${demo.backend} · ${model.config.depth} global layers × ${model.config.numHeads} heads · ready`);
+  demo.state = 'ready';
+});

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
+import { testDevice } from '../../helpers/gpu';
+import { plantedModel } from '../../helpers/planted';
+import { freshSeed, relError, rng } from '../../helpers/random';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+
+// Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is above the 2-block floor.
+const BLOCKS = { queryBlock: 8, keyBlock: 4 };
+
+/** Output error vs dense: depth and world points, relative. */
+const err = (r: VggtResult, ref: VggtResult) => Math.max(relError(r.depth!, ref.depth!), relError(r.worldPoints!, ref.worldPoints!));
+
+describe('planted sensitivity: HeSS redistribution beats uniform sparsity at the same budget, reverse loses', () => {
+  let model: Vggt | undefined;
+  afterAll(async () => model?.dispose());
+
+  it('hess < uniform < reverse in output error at 0.73 and 0.9 sparsity', async () => {
+    const gpu = await testDevice();
+    const rand = rng(freshSeed('planted sensitivity'));
+    const planted = await plantedModel(rand);
+    const config = JSON.parse(await readFile(resolve(FIXTURE, 'config.json'), 'utf8'));
+    model = await Vggt.load(planted.bytes, { device: gpu, config });
+    const fx = await loadFixture();
+    const images = { data: Float32Array.from(await fx.ref('images')), S: fx.S, H: fx.H, W: fx.W };
+    const dense = await model.run(images);
+    const table: string[] = [];
+    for (const sparsity of [0.73, 0.9]) {
+      const e: Record<string, number> = {};
+      const blocks: Record<string, number[]> = {};
+      for (const policy of ['uniform', 'hess', 'reverse'] as const) {
+        const r = await model.run(images, { policy, sparsity, hess: planted.hess, ...BLOCKS });
+        e[policy] = err(r, dense);
+        blocks[policy] = r.sparsity!.blocksPerLayer;
+        table.push(`${sparsity} ${policy}: err ${e[policy].toExponential(2)}, achieved sparsity ${r.sparsity!.achievedSparsity.toFixed(3)}`);
+      }
+      // Same budget per layer for all three policies; only its split across heads differs.
+      expect(blocks.hess).toEqual(blocks.uniform);
+      expect(blocks.reverse).toEqual(blocks.uniform);
+      expect(e.hess, table.join('\n')).toBeLessThan(e.uniform);
+      expect(e.uniform, table.join('\n')).toBeLessThan(e.reverse);
+    }
+    console.info(`[planted]\n${table.join('\n')}`);
+  }, 300_000); // 7 model runs on a software GPU
+});

@@ -1,0 +1,121 @@
+// The browser demo page (dist/demo, built by `npm run build`) in headless Chromium: loads the tiny fixture over
+// HTTP, runs the sample scene dense and then HeSS-sparse through the UI, and checks the table and the 3D view.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { available, chromiumArgs, root, serveRepo } from './harness';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FIXTURES = resolve(root, '../shared/fixtures');
+const SCREENSHOT = resolve(root, 'test-results/demo.png');
+
+/** Distinct RGB colours in a PNG, and the fraction of pixels that differ from the top-left (background) pixel. */
+function pngStats(png: Buffer): { distinct: number; covered: number } {
+  const img = PNG.sync.read(png);
+  const seen = new Set<number>();
+  const d = img.data;
+  let covered = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const rgb = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+    seen.add(rgb);
+    if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) covered++;
+  }
+  return { distinct: seen.size, covered: covered / (d.length / 4) };
+}
+
+describe('browser demo page (dist/demo) in headless Chromium', () => {
+  it.runIf(available(CHROMIUM, 'Debian chromium') && available(resolve(root, 'dist/demo/main.js'), 'the demo bundle (npm run build)'))(
+    'sample scene: dense, then hess at ρ=0.5 with small blocks → 3D view drawn, table has both rows', async () => {
+      const { url, server } = await serveRepo({ '/fixtures/': FIXTURES });
+      // WebGL on SwiftShader must be allowed explicitly in current Chromium (WebGPU is already SwiftShader).
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...chromiumArgs(), '--enable-unsafe-swiftshader'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(`${url}/dist/demo/index.html`);
+        const state = () => page.evaluate(() => (window as any).__demo);
+        await page.waitForFunction(() => ['ready', 'error'].includes((window as any).__demo?.state), null, { timeout: 120_000 });
+        const loaded = await state();
+        expect(loaded.error, loaded.error).toBeUndefined();
+        expect(loaded.backend).toMatch(/^WebGPU/);
+        console.info(`[demo] ${loaded.backend}`);
+
+        // The WebGL canvas's own pixels (preserveDrawingBuffer), copied through a 2D canvas.
+        const readCanvas = () => page.evaluate(() => {
+          const src = document.getElementById('view3d') as HTMLCanvasElement;
+          const c = Object.assign(document.createElement('canvas'), { width: src.width, height: src.height });
+          const ctx = c.getContext('2d')!;
+          ctx.drawImage(src, 0, 0);
+          const d = ctx.getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set<number>();
+          let covered = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+            if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) covered++;
+          }
+          return { distinct: seen.size, covered: covered / (d.length / 4), width: c.width, height: c.height };
+        });
+        // Before any run the view is one flat background colour: the later check really measures the point cloud.
+        const before = await readCanvas();
+        expect(before.width).toBeGreaterThan(100);
+        expect(before.covered).toBe(0);
+
+        const runAndWait = async (n: number) => {
+          const t0 = performance.now();
+          await page.click('#run');
+          await page.waitForFunction((k) => (window as any).__demo.runs >= k || (window as any).__demo.error, n, { timeout: 200_000 });
+          const s = await state();
+          expect(s.error, s.error).toBeUndefined();
+          console.info(`[demo] run ${n}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        };
+        // 56×42 model input (3 × 17 tokens) keeps two runs on SwiftShader short; q16/k8 blocks still leave 4 × 7 to choose from.
+        await page.fill('#size', '56');
+        await page.selectOption('#policy', 'dense');
+        await runAndWait(1);
+        await page.selectOption('#policy', 'hess');
+        await page.fill('#sparsity', '0.5');
+        await page.fill('#qblock', '16');
+        await page.fill('#kblock', '8');
+        await runAndWait(2);
+
+        const rows = await page.$$eval('#timings tbody tr', (trs) =>
+          trs.map((tr) => ({ policy: (tr as HTMLElement).dataset.policy, cells: [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '') })));
+        const headers = await page.$$eval('#timings thead th', (ths) => ths.map((th) => th.textContent ?? ''));
+        console.info(`[demo] table\n${[headers, ...rows.map((r) => r.cells)].map((r) => r.join(' | ')).join('\n')}`);
+        expect(rows.map((r) => r.policy)).toEqual(['dense', 'hess']);
+        const col = (name: string) => headers.indexOf(name);
+        const [dense, hess] = rows.map((r) => r.cells);
+        expect(Number(dense[col('ρ achieved')])).toBe(0);
+        expect(Number(dense[col('total ms')])).toBeGreaterThan(0);
+        // The sparse run really skipped blocks, and its outputs moved away from dense — but stayed close.
+        const achieved = Number(hess[col('ρ achieved')]);
+        expect(achieved).toBeGreaterThan(0.1);
+        expect(achieved).toBeLessThanOrEqual(0.5);
+        expect(Number(hess[col('total ms')])).toBeGreaterThan(0);
+        for (const k of ['Δ depth', 'Δ points', 'Δ pose']) {
+          const v = Number(hess[col(k)]);
+          expect(v, k).toBeGreaterThan(0);
+          expect(v, k).toBeLessThan(1);
+        }
+
+        const inPage = await readCanvas();
+        const shot = pngStats(await page.locator('#view3d').screenshot());
+        console.info(`[demo] canvas ${inPage.width}×${inPage.height}: ${inPage.distinct} colours in page, screenshot ${shot.distinct} colours, ${(shot.covered * 100).toFixed(1)}% covered`);
+        expect(inPage.distinct).toBeGreaterThan(200);
+        expect(inPage.covered).toBeGreaterThan(0.01);
+        expect(shot.distinct).toBeGreaterThan(200);
+        expect(shot.covered).toBeGreaterThan(0.01);
+        expect(await page.locator('#viewnote').textContent()).toMatch(/[\d,]+ points, [0-3]\/3 camera frustums drawn/);
+
+        mkdirSync(resolve(root, 'test-results'), { recursive: true });
+        writeFileSync(SCREENSHOT, await page.screenshot({ fullPage: true }));
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+        server.close();
+      }
+    }, 420_000);
+});
