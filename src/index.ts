@@ -35,3 +35,14 @@ export {
   type AttentionTiling, type BlockSparsePlan,
 } from './attention/index';
 export { WgslAttention, maskToKernelOffsets, type AttentionPolicy, type SparsityOptions, type SparsityStats } from './runtime/wgsl-attention';
+
+// Checkpoint conversion, calibration (HeSS scores from gradients), evaluation harness.
+export { convertCheckpoint, SafetensorsWriter, configJson, type ConvertOptions, type ConvertResult, type TensorSpec } from './model/convert';
+export {
+  calibrate, loadCalibrationScene, sceneErrors, centerGradToPoseEncGrad,
+  type CalibrateOptions, type CalibrationState, type SceneInput, type SceneReport, type CalibrateProgress, type CheckpointSource,
+} from './calibrate/calibrate';
+export { VggtGradients, type ForwardState, type OutputGradients } from './calibrate/gradients';
+export type { FisherState } from './calibrate/fisher';
+export { evaluate, summarize, type EvalReport, type EvalRow, type EvalSummaryRow, type EvaluateOptions, type EvalPolicy } from './evaluate/harness';
+export { writeReport, renderMarkdown, renderSvg, niceTicks, PLOT_METRICS } from './evaluate/report';

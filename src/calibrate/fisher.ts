@@ -6,6 +6,17 @@ import { combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess-file';
 /** The two HeSS error terms: camera-pose error and point-cloud error. */
 export type FisherTerm = 'camera' | 'pointCloud';
 
+/** Serialisable running sums of a {@link FisherAccumulator} (see `toState`/`fromState`). */
+export interface FisherState {
+  version: 1;
+  shape: Required<FisherShape>;
+  /** Scenes folded in. */
+  scenes: number;
+  /** Σ over scenes of the per-scene traces, layer-major `[layers·heads]`. */
+  camera: number[];
+  pointCloud: number[];
+}
+
 /** Shape of the model being calibrated (VGGT-1B: 24 global layers, 16 heads, head dim 64, dim 1024). */
 export interface FisherShape {
   layers: number;
@@ -83,6 +94,42 @@ export class FisherAccumulator {
     for (const t of ['camera', 'pointCloud'] as const) for (let i = 0; i < this.total[t].length; i++) this.total[t][i] += this.scene[t][i];
     this.scenes++;
     this.open = false;
+  }
+
+  /**
+   * A JSON-serialisable snapshot of the running sums (between scenes), to persist calibration progress and resume
+   * with {@link FisherAccumulator.fromState}.
+   *
+   * @example
+   * await writeFile('progress.json', JSON.stringify(acc.toState()));
+   */
+  toState(): FisherState {
+    check(!this.open, 'toState() inside a scene', 'call endScene() first');
+    return { version: 1, shape: { ...this.shape }, scenes: this.scenes, camera: Array.from(this.total.camera), pointCloud: Array.from(this.total.pointCloud) };
+  }
+
+  /**
+   * Rebuild an accumulator from {@link FisherAccumulator.toState}'s snapshot.
+   *
+   * @example
+   * const acc = FisherAccumulator.fromState(wasm, JSON.parse(await readFile('progress.json', 'utf8')));
+   */
+  static fromState(wasm: PlannerWasm, state: FisherState): FisherAccumulator {
+    if (typeof state !== 'object' || state === null || state.version !== 1) {
+      throw new HessError('INVALID_ARGUMENT', 'not a FisherAccumulator state (version 1)', 'pass what toState() returned');
+    }
+    const acc = new FisherAccumulator(wasm, state.shape);
+    const n = acc.shape.layers * acc.shape.heads;
+    for (const t of ['camera', 'pointCloud'] as const) {
+      const v = state[t];
+      if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+        throw new HessError('INVALID_ARGUMENT', `FisherAccumulator state: ${t} must hold ${n} finite numbers ≥ 0`, 'pass what toState() returned');
+      }
+      acc.total[t].set(v);
+    }
+    check(Number.isInteger(state.scenes) && state.scenes >= 0, `FisherAccumulator state: scenes must be an integer ≥ 0, got ${state.scenes}`);
+    acc.scenes = state.scenes;
+    return acc;
   }
 
   /** Scenes folded in so far. */

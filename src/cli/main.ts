@@ -2,7 +2,10 @@
 /**
  * `npx hess-vggt <command>`:
  *   run <images…> --model <file|dir> --out <scene.ply> [--device webgpu|wasm] [--mode crop|pad] [--min-conf x]
- *   probe
+ *   convert <model.safetensors|dir> <outdir> [--fp16]        (commands.ts)
+ *   eval --model <dir> --data <dir> [--policies …] [--sparsity …] [--hess hess.json] [--out <dir>]   (commands.ts)
+ *   co3d <co3d-root> <outdir> --categories …                  (commands.ts)
+ *   probe, --help
  * dawn.node (Node's WebGPU) needs V8's optimizer off and onnxruntime-web's WebGPU EP needs Liftoff-only; the flags
  * are set here, before anything else is loaded (they cannot go in NODE_OPTIONS).
  */
@@ -11,9 +14,6 @@ import v8 from 'node:v8';
 v8.setFlagsFromString('--no-opt');
 v8.setFlagsFromString('--liftoff-only');
 
-const USAGE = `usage:
-  hess-vggt run <images…> --model <model.safetensors|dir> --out <scene.ply> [--device webgpu|wasm] [--mode crop|pad] [--min-conf 1.5]
-  hess-vggt probe`;
 
 function bar(stage: string, p?: number): void {
   if (!process.stderr.isTTY && p !== undefined && p < 1) return;
@@ -26,8 +26,17 @@ function bar(stage: string, p?: number): void {
 async function main(argv: string[]): Promise<number> {
   const { parseArgs } = await import('node:util');
   const { writeFile } = await import('node:fs/promises');
-  const sdk = await import('../index');
+  const { USAGE, HELP, convertCommand, evalCommand, co3dCommand, calibrateCommand } = await import('./commands');
   const cmd = argv[0];
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(HELP);
+    return 0;
+  }
+  if (cmd === 'convert') return convertCommand(argv.slice(1));
+  if (cmd === 'eval') return evalCommand(argv.slice(1));
+  if (cmd === 'co3d') return co3dCommand(argv.slice(1));
+  if (cmd === 'calibrate') return calibrateCommand(argv.slice(1));
+  const sdk = await import('../index');
   if (cmd === 'probe') {
     console.log(JSON.stringify(await sdk.probe(), null, 2));
     return 0;

@@ -14,6 +14,7 @@
  * const w = await st.read('aggregator.frame_blocks.0.attn.qkv.weight'); // Float32Array
  */
 import { HessError, check, throwIfAborted } from '../errors';
+import { cacheError, openRangeStore, type FileVersion, type RangeStore, type UrlCacheOption } from './cache';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Byte sources
@@ -159,6 +160,18 @@ export interface UrlSourceOptions {
   signal?: AbortSignal;
   /** Extra request headers (e.g. Authorization). */
   headers?: Record<string, string>;
+  /**
+   * Persistent cache of the fetched ranges (see src/model/cache.ts): 'cache-api' (default where `caches`
+   * exists), 'opfs', 'none' (default elsewhere) or your own `{ get(key), put(key, bytes) }`. Only used when the
+   * server honours Range requests.
+   */
+  cache?: UrlCacheOption;
+  /**
+   * true (default): each open sends one 1-byte probe request, and a changed ETag/Last-Modified/size refetches.
+   * false: if the cache knows this URL, open without any request (offline use; a changed file is not noticed
+   * until a range that is not cached is fetched, which then fails with IO_ERROR).
+   */
+  revalidate?: boolean;
 }
 
 /** Block size used to keep a full (non-Range) download in bounded chunks. */
@@ -172,6 +185,8 @@ const DOWNLOAD_BLOCK = 16 << 20;
  * const src = await urlSource('https://huggingface.co/facebook/VGGT-1B/resolve/main/model.safetensors',
  *   { onProgress: (n, t) => console.log(n / t) });
  * const st = await openSafetensors(src);
+ * // browsers: ranges are cached (Cache API by default); a second load only sends a 1-byte probe
+ * const cached = await urlSource(url, { cache: 'opfs' });
  */
 export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}): Promise<ByteSource> {
   const f = opts.fetch ?? globalThis.fetch;
@@ -190,6 +205,28 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
     }
   };
 
+  const store = await openRangeStore(opts.cache);
+  const readMeta = async (): Promise<FileVersion | null> => {
+    let raw: Uint8Array | undefined;
+    try {
+      raw = await store!.get(href, null, 'meta');
+    } catch (e) {
+      throw cacheError(`${href}: cache read`, e);
+    }
+    if (!raw) return null;
+    try {
+      const m = JSON.parse(new TextDecoder().decode(raw)) as FileVersion;
+      return Number.isSafeInteger(m.size) && m.size >= 0 && typeof m.validator === 'string' ? m : null;
+    } catch {
+      return null; // unreadable entry: behave as a miss
+    }
+  };
+  if (store && opts.revalidate === false) {
+    const known = await readMeta();
+    throwIfAborted(signal);
+    if (known) return rangeSource(href, known, store, doFetch, signal, onProgress);
+  }
+
   const probe = await doFetch('bytes=0-0');
   if (probe.status === 206) {
     let total = NaN;
@@ -197,6 +234,7 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
     const m = cr ? /\/\s*(\d+)\s*$/.exec(cr) : null;
     if (m) total = Number(m[1]);
     await probe.body?.cancel().catch(() => undefined);
+    let validator = validatorOf(probe);
     if (!Number.isSafeInteger(total)) {
       // 206 without a total size: ask with HEAD.
       const head = await doFetch(null, 'HEAD');
@@ -205,33 +243,22 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
       if (!head.ok || !Number.isSafeInteger(total)) {
         throw new HessError('IO_ERROR', `${href}: server sent no usable Content-Range/Content-Length`, 'use a server that reports the file size');
       }
+      validator ||= validatorOf(head);
     }
-    let loaded = 0;
-    return {
-      size: total,
-      async read(offset, length) {
-        checkRange(total, offset, length);
-        if (length === 0) return new Uint8Array(0);
-        const res = await doFetch(`bytes=${offset}-${offset + length - 1}`);
-        if (res.status !== 206 && !(res.status === 200 && offset === 0 && length === total)) {
-          await res.body?.cancel().catch(() => undefined);
-          throw new HessError('IO_ERROR', `${href}: range request answered HTTP ${res.status}`);
-        }
-        let buf: ArrayBuffer;
+    const version: FileVersion = { size: total, validator };
+    if (store) {
+      const prev = await readMeta();
+      if (!prev || prev.size !== version.size || prev.validator !== version.validator) {
         try {
-          buf = await res.arrayBuffer();
+          if (prev) await store.prune?.(href); // the file changed: drop the old version's ranges
+          await store.put(href, null, 'meta', new TextEncoder().encode(JSON.stringify(version)));
         } catch (e) {
-          if (signal?.aborted || isAbortError(e)) throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
-          throw ioError(`${href}: body read failed`, e);
+          throw cacheError(`${href}: cache write`, e);
         }
-        if (buf.byteLength !== length) {
-          throw new HessError('IO_ERROR', `${href}: range ${offset}+${length} returned ${buf.byteLength} bytes`);
-        }
-        loaded += length;
-        onProgress?.(loaded, total);
-        return new Uint8Array(buf);
-      },
-    };
+      }
+      throwIfAborted(signal);
+    }
+    return rangeSource(href, version, store, doFetch, signal, onProgress);
   }
   if (!probe.ok) {
     await probe.body?.cancel().catch(() => undefined);
@@ -239,6 +266,80 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
   }
   // Server ignored Range: stream the whole body into bounded blocks.
   return streamIntoBlocks(probe, href, signal, onProgress);
+}
+
+/** ETag, else Last-Modified, else '' (computed the same way for the probe and every range response). */
+function validatorOf(res: Response): string {
+  return res.headers.get('etag') ?? res.headers.get('last-modified') ?? '';
+}
+
+/** Range reads of one file version, served from `store` when it has them and written to it when not. */
+function rangeSource(
+  href: string,
+  version: FileVersion,
+  store: RangeStore | null,
+  doFetch: (range: string | null, method?: string) => Promise<Response>,
+  signal: AbortSignal | undefined,
+  onProgress: ((loaded: number, total: number) => void) | undefined,
+): ByteSource {
+  const total = version.size;
+  let loaded = 0;
+  return {
+    size: total,
+    async read(offset, length) {
+      checkRange(total, offset, length);
+      if (length === 0) return new Uint8Array(0);
+      const part = `bytes=${offset}-${offset + length - 1}`;
+      if (store) {
+        throwIfAborted(signal);
+        let hit: Uint8Array | undefined;
+        try {
+          hit = await store.get(href, version, part);
+        } catch (e) {
+          throw cacheError(`${href}: cache read`, e);
+        }
+        throwIfAborted(signal);
+        // A hit of the wrong length (interrupted write, foreign entry) is a miss: never a truncated tensor.
+        if (hit && hit.byteLength === length) {
+          loaded += length;
+          onProgress?.(loaded, total);
+          return hit;
+        }
+      }
+      const res = await doFetch(part);
+      if (res.status !== 206 && !(res.status === 200 && offset === 0 && length === total)) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new HessError('IO_ERROR', `${href}: range request answered HTTP ${res.status}`);
+      }
+      const now = validatorOf(res);
+      if (version.validator && now && now !== version.validator) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new HessError('IO_ERROR', `${href} changed on the server (${version.validator} → ${now})`, 'open the URL again');
+      }
+      let buf: ArrayBuffer;
+      try {
+        buf = await res.arrayBuffer();
+      } catch (e) {
+        if (signal?.aborted || isAbortError(e)) throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
+        throw ioError(`${href}: body read failed`, e);
+      }
+      if (buf.byteLength !== length) {
+        throw new HessError('IO_ERROR', `${href}: range ${offset}+${length} returned ${buf.byteLength} bytes`);
+      }
+      const bytes = new Uint8Array(buf);
+      if (store) {
+        throwIfAborted(signal);
+        try {
+          await store.put(href, version, part, bytes);
+        } catch (e) {
+          throw cacheError(`${href}: cache write`, e);
+        }
+      }
+      loaded += length;
+      onProgress?.(loaded, total);
+      return bytes;
+    },
+  };
 }
 
 async function streamIntoBlocks(

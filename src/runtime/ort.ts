@@ -10,6 +10,8 @@ export interface OrtOptions {
   wasmPaths?: string | Record<string, string>;
   /** Wasm EP threads (default: ORT's choice). Browsers need cross-origin isolation for more than 1. */
   numThreads?: number;
+  /** onnxruntime-web's log level (default 'error': its per-session EP-placement warnings are noise for SDK users). */
+  logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
 
 let ortPromise: Promise<Ort> | undefined;
@@ -32,6 +34,7 @@ export async function loadOrt(opts: OrtOptions = {}): Promise<Ort> {
   })();
   const ort = await ortPromise;
   if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths as never;
+  ort.env.logLevel = opts.logLevel ?? 'error';
   if (opts.numThreads !== undefined) ort.env.wasm.numThreads = opts.numThreads;
   else if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = await defaultThreads();
   return ort;
@@ -71,7 +74,8 @@ export async function createSession(
   if (target.ep === 'webgpu') await getGpu(); // in Node: makes navigator.gpu exist, which ORT checks
   const ep = target.ep === 'webgpu' ? [{ name: 'webgpu', device: target.gpu.device } as never] : ['wasm'];
   const run = creationQueue.then(() =>
-    ort.InferenceSession.create(model, { executionProviders: ep, graphOptimizationLevel: 'all', ...extra }),
+    // logSeverityLevel 3 (errors): ORT's native per-session EP-placement warnings are noise for SDK users.
+    ort.InferenceSession.create(model, { executionProviders: ep, graphOptimizationLevel: 'all', logSeverityLevel: 3, ...extra }),
   );
   creationQueue = run.catch(() => undefined);
   try {

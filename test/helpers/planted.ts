@@ -1,6 +1,6 @@
 // A "planted-sensitivity" VGGT: the tiny fixture with, in every global layer, some heads made to matter much more
-// than the others (their output-projection columns scaled up, the rest scaled down). The HeSS scores such a model
-// deserves are known: a head's Fisher trace grows with the square of its output scale.
+// than the others (their output-projection columns scaled up, the rest scaled down).
+// The HeSS scores such a model deserves are known: a head's Fisher trace grows with the square of its output scale.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openSafetensors, bytesSource } from '../../src/model/safetensors';

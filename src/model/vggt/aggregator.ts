@@ -18,6 +18,7 @@ import {
   type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph,
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
+import { transposeLinear } from './ops';
 import { interpolatePosEmbed } from './pos-embed';
 import { ropePositions, ropeTables } from './rope';
 
@@ -181,7 +182,14 @@ export class Aggregator {
    */
   async run(
     images: Float32Array, shape: { S: number; H: number; W: number },
-    opts: { layers?: readonly number[]; signal?: AbortSignal } = {},
+    opts: {
+      layers?: readonly number[]; signal?: AbortSignal;
+      /**
+       * Called for every run block `i` with copies of its frame-block input `x` and frame-block output `xf` (the
+       * global block's input), each `[S, P, C]`: what a backward pass (HeSS calibration) needs to recompute it.
+       */
+      keep?: (block: number, x: Float32Array, xf: Float32Array) => void;
+    } = {},
   ): Promise<AggregatorOutput> {
     if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
     const { S, H, W } = shape;
@@ -262,6 +270,7 @@ export class Aggregator {
       for (let i = 0; i <= last; i++) {
         throwIfAborted(signal);
         const xf = own((await runSeg(this.segs.frame, i, { x, ...frameRope })).y);
+        if (opts.keep) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
         drop(x);
         const qkv = await runSeg(this.segs.gpre, i, { x: xf, ...globalRope });
         const [q, k, v] = [own(qkv.q), own(qkv.k), own(qkv.v)];
@@ -279,6 +288,43 @@ export class Aggregator {
       for (const b of runBuffers) b.destroy(); // queued work that reads them still completes (WebGPU semantics)
     }
     return { layers, patchStart: K, S, P, width: 2 * C };
+  }
+
+  /**
+   * Replace one block weight in place (default 'per-type' sessions only): `kind` 'frame' or 'global', `key` as in
+   * the checkpoint after the block prefix (e.g. 'attn.qkv.weight'), `data` in PyTorch layout. Lets calibration
+   * perturb or plant weights without rebuilding the sessions.
+   *
+   * @example
+   * agg.setBlockWeight('global', 3, 'attn.qkv.weight', perturbedQkv);
+   */
+  setBlockWeight(kind: 'frame' | 'global', block: number, key: string, data: Float32Array): void {
+    if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
+    const c = this.config;
+    check(Number.isInteger(block) && block >= 0 && block < c.depth, `block ${block} is outside 0..${c.depth - 1}`);
+    const b: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+    const segKinds = kind === 'frame' ? (['frame'] as const) : (['gpre', 'gpost'] as const);
+    for (const sk of segKinds) {
+      const specs = sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk === 'gpre' ? preParams(b) : postParams(b);
+      const spec = specs.find((s) => s.key === key);
+      if (!spec) continue;
+      const feeds = this.segs[sk].feeds[block]!;
+      if (!(spec.input in feeds)) {
+        throw new HessError('INVALID_ARGUMENT', 'setBlockWeight needs per-type sessions (weights as inputs)', "create the Aggregator with sessions: 'per-type'");
+      }
+      const n = spec.shape.reduce((a, x) => a * x, 1);
+      check(data.length === n, `${key} needs ${n} values, got ${data.length}`);
+      const v = spec.linear ? transposeLinear(data, spec.linear[0], spec.linear[1]) : Float32Array.from(data);
+      if (this.target.ep === 'wasm') {
+        feeds[spec.input] = new this.ort.Tensor('float32', v, spec.shape);
+      } else {
+        const buf = createStorageBuffer(this.target.gpu.device, v, 'aggregator weight');
+        this.gpuBuffers.push(buf);
+        feeds[spec.input] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: spec.shape });
+      }
+      return;
+    }
+    throw new HessError('INVALID_ARGUMENT', `no ${kind}-block weight '${key}'`, "use a key such as 'attn.qkv.weight' or 'attn.proj.weight'");
   }
 
   /** Release sessions and GPU weight buffers. */

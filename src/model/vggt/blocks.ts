@@ -174,6 +174,11 @@ function postAttention(g: Graph, x: string, o: string, p: Record<string, string>
  * const bytes = buildLocalBlockGraph({ C: 64, H: 4, d: 16, M: 256, eps: 1e-5, qkNorm: true, rope: true });
  */
 export function buildLocalBlockGraph(b: BlockDims, name = 'block', baked?: Map<string, Float32Array>): Uint8Array {
+  return localBlockGraph(b, name, baked).toModel({ opset: VGGT_OPSET }).model;
+}
+
+/** {@link buildLocalBlockGraph} as a {@link Graph} (e.g. to differentiate it with buildGradientGraph). */
+export function localBlockGraph(b: BlockDims, name = 'block', baked?: Map<string, Float32Array>): Graph {
   const g = new Graph(name);
   const x = g.input('x', 'float32', ['B', 'T', b.C]);
   const rope = b.rope
@@ -183,7 +188,30 @@ export function buildLocalBlockGraph(b: BlockDims, name = 'block', baked?: Map<s
   const { q, k, v } = qkvHeads(g, x, p, b, rope);
   const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
   g.output(postAttention(g, x, o, p, b), 'float32', ['B', 'T', b.C], 'y');
-  return g.toModel({ opset: VGGT_OPSET }).model;
+  return g;
+}
+
+/**
+ * A whole global block as ONE graph (pre-segment → dense attention over all S·P tokens → post-segment): inputs
+ * `x [S, P, C]`, `rope_cos`/`rope_sin` `[N, 1, d]` and the {@link preParams} + {@link postParams} weights as inputs;
+ * output `y [S, P, C]`. Same math as global pre + {@link denseAttention} + global post; used to differentiate a
+ * global block (HeSS calibration), where one graph per block keeps the saved activations to the block input.
+ *
+ * @example
+ * const vjp = buildGradientGraph(globalBlockGraph(dims), { loss, wrt: ['x', 'attn_qkv_weight'], dims: { S: 3, P: 40, N: 120 } });
+ */
+export function globalBlockGraph(b: BlockDims): Graph {
+  check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
+  const g = new Graph('global_block');
+  const x = g.input('x', 'float32', ['S', 'P', b.C]);
+  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const p = declare(g, [...preParams(b), ...postParams(b)]);
+  const x1 = reshape(g, x, [1, -1, b.C]);
+  const { q, k, v } = qkvHeads(g, x1, p, b, rope);
+  const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
+  const y = postAttention(g, x1, o, p, b);
+  g.output(g.op('Reshape', [y, g.op('Shape', [x])[0]])[0], 'float32', ['S', 'P', b.C], 'y');
+  return g;
 }
 
 /**

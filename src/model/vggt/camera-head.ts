@@ -127,7 +127,18 @@ function block(g: Graph, x: string, p: BlockParams, cfg: CameraHeadConfig): stri
 }
 
 /** Build the whole camera head (all iterations unrolled; the trunk's initializers are shared across them). */
-function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Uint8Array {
+export function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Uint8Array {
+  return cameraHeadGraph(w, cfg, iterations, prefix).toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * The camera head as a {@link Graph} (input `tokens [S, 2·dim]`, output `pose_enc [S, 9]`), e.g. to differentiate
+ * it. `w` comes from `loadPrefixed(weights, prefix)`.
+ *
+ * @example
+ * const g = cameraHeadGraph(await loadPrefixed(st, 'camera_head'), cfg.camera!, 4, 'camera_head');
+ */
+export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Graph {
   const C = cfg.dim;
   const D = cfg.poseDim;
   check(D === 9, `only the absT_quaR_FoV pose encoding (9 values) is supported, the weights have ${D}`);
@@ -169,5 +180,5 @@ function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, i
   const tq = sliceAxis(g, raw!, 1, 0, 7);
   const fov = g.op('Relu', [sliceAxis(g, raw!, 1, 7, 9)])[0];
   g.output(g.op('Concat', [tq, fov], { axis: 1 })[0], 'float32', ['S', D], 'pose_enc');
-  return g.toModel({ opset: VGGT_OPSET }).model;
+  return g;
 }

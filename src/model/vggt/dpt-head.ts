@@ -204,7 +204,21 @@ export class DptHead {
 }
 
 /** Build the graph of one DPT head for images of H×W (inputs `l0..l3` `[N, P, dimIn]`; outputs `values`, `conf`). */
-function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number): Uint8Array {
+export function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number): Uint8Array {
+  return dptHeadGraph(w, spec, prefix, H, W).toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * One DPT head for images of H×W as a {@link Graph}. With `raw: true` the only output is `raw` `[N, od−1, H, W]`:
+ * the value channels before the activation (NCHW), so that the graph can be differentiated (the activation's
+ * Abs/Sign are chained by hand: d inv_log(v)/dv = exp|v| = 1 + |inv_log(v)|, d exp(v)/dv = exp(v)).
+ *
+ * @example
+ * const g = dptHeadGraph(await loadPrefixed(st, 'point_head'), spec, 'point_head', 70, 98, { raw: true });
+ */
+export function dptHeadGraph(
+  w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number, opts: { raw?: boolean } = {},
+): Graph {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const C = spec.dimIn;
   const gh = H / spec.patchSize;
@@ -276,6 +290,10 @@ function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: 
 
   // activations on the channel split, then NCHW → NHWC as upstream's activate_head returns
   const v = sliceAxis(g, out, 1, 0, od - 1);
+  if (opts.raw) {
+    g.output(v, 'float32', ['N', od - 1, H, W], 'raw');
+    return g;
+  }
   let act: string;
   if (spec.kind === 'depth') {
     act = g.op('Exp', [v])[0];
@@ -287,5 +305,5 @@ function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: 
   g.output(g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], 'float32', ['N', H, W, od - 1], 'values');
   const c = g.op('Add', [g.op('Exp', [sliceAxis(g, out, 1, od - 1, od)])[0], g.floats([1], [1])])[0];
   g.output(g.op('Reshape', [c, g.ints([0, H, W])])[0], 'float32', ['N', H, W], 'conf');
-  return g.toModel({ opset: VGGT_OPSET }).model;
+  return g;
 }

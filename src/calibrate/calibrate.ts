@@ -1,0 +1,316 @@
+/**
+ * HeSS calibration: calibration scenes → per-(global layer, head) Fisher traces of the two error terms → HeSS file.
+ *
+ * Per scene: forward pass (keeping block activations), GT normalisation and one similarity H (prediction →
+ * normalised GT; a constant, no gradient through it), e_cam and e_pc with their gradients w.r.t. the camera
+ * centres / world points ({@link hessErrors}), chained to the pose encoding and the point map, then one backward
+ * pass per term ({@link VggtGradients.backward}) streamed into a {@link FisherAccumulator} layer by layer
+ * (Σ over the rows of W_Q^h of g²; scene-averaged).
+ */
+import { check, HessError, throwIfAborted } from '../errors';
+import { inferVggtConfig, type VggtConfigOverride } from '../model/config';
+import { decodeImageFile, preprocessImages, type PreprocessMode } from '../model/preprocess';
+import { bytesSource, fileSource, openSafetensors } from '../model/safetensors';
+import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose';
+import { PlannerWasm } from '../wasm/planner-module';
+import { depthMapToPoints, type CalibrationScene } from './dataset/format';
+import { FisherAccumulator, type FisherState } from './fisher';
+import {
+  applySimilarity, cameraCenters, hessErrors, normalizePoints, PointIndex3, type SceneNormalization, type Similarity,
+} from './geometry';
+import type { ForwardState } from './gradients';
+import { VggtGradients } from './gradients';
+import type { HessFile } from './hess-file';
+
+/** A scene already in memory: preprocessed images and ground truth. */
+export interface SceneInput {
+  name: string;
+  /** `[S, 3, H, W]` in [0, 1] (see preprocessImages). */
+  images: { data: Float32Array; S: number; H: number; W: number };
+  /** GT camera-from-world `[S, 3, 4]` (OpenCV), same frame order as the images. */
+  extrinsics: ArrayLike<number>;
+  /** GT point cloud, flat xyz in the same world frame as `extrinsics`. */
+  points: ArrayLike<number>;
+}
+
+/**
+ * Decode and preprocess a scene read by `readCalibrationScenes` (images with decodeImageFile + preprocessImages,
+ * crop mode by default). The GT cloud is `points.bin`/`points.ply`, else the union of the unprojected depth maps.
+ *
+ * @example
+ * const [scene] = await readCalibrationScenes('./calib', { maxScenes: 1 });
+ * const input = await loadCalibrationScene(scene);
+ */
+export async function loadCalibrationScene(scene: CalibrationScene, opts: { mode?: PreprocessMode; targetSize?: number } = {}): Promise<SceneInput> {
+  check(scene.views.length > 0, `scene ${scene.name} has no views`);
+  const imgs = [];
+  for (const v of scene.views) imgs.push(await decodeImageFile(v.imagePath));
+  const pre = preprocessImages(imgs, { mode: opts.mode ?? 'crop', targetSize: opts.targetSize });
+  const extrinsics = new Float64Array(12 * scene.views.length);
+  scene.views.forEach((v, i) => extrinsics.set(v.extrinsic, 12 * i));
+  let points: ArrayLike<number> | undefined = scene.points;
+  if (!points) {
+    const parts = scene.views.filter((v) => v.depth).map((v) => depthMapToPoints(v.depth!, v.intrinsic, v.extrinsic));
+    if (parts.length === 0) {
+      throw new HessError('BAD_DATASET', `scene ${scene.name} has neither a point cloud nor depth maps`,
+        'add points.bin / points.ply or depth/<view>.bin to the scene folder');
+    }
+    const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) { all.set(p, o); o += p.length; }
+    points = all;
+  }
+  return { name: scene.name, images: { data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, extrinsics, points };
+}
+
+/**
+ * ∂e/∂pose_enc `[S, 9]` from ∂e/∂cᵢ (camera centres `cᵢ = −R(qᵢ)ᵀ tᵢ`): translation analytically (`−R g`),
+ * quaternion by float64 central differences of `quatToMat` (step 1e-6·‖q‖: truncation ~1e-12, rounding ~1e-10
+ * relative — far below the float32 noise of the network), FoV 0 (centres do not depend on it).
+ *
+ * @example
+ * const gPose = centerGradToPoseEncGrad(poseEnc, S, camera.grad);
+ */
+export function centerGradToPoseEncGrad(poseEnc: ArrayLike<number>, S: number, gradCenters: ArrayLike<number>): Float64Array {
+  check(poseEnc.length === 9 * S && gradCenters.length === 3 * S, `need [S, 9] pose encodings and [S, 3] gradients for S = ${S}`);
+  const out = new Float64Array(9 * S);
+  const R = new Float64Array(9);
+  // centre coordinate k for the rotation currently in R: c = −Rᵀ t
+  const center = (t: number[], k: number) => -(R[k]! * t[0]! + R[3 + k]! * t[1]! + R[6 + k]! * t[2]!);
+  for (let s = 0; s < S; s++) {
+    const t = [poseEnc[9 * s]!, poseEnc[9 * s + 1]!, poseEnc[9 * s + 2]!];
+    const q = [poseEnc[9 * s + 3]!, poseEnc[9 * s + 4]!, poseEnc[9 * s + 5]!, poseEnc[9 * s + 6]!];
+    const g = [gradCenters[3 * s]!, gradCenters[3 * s + 1]!, gradCenters[3 * s + 2]!];
+    quatToMat(q, R);
+    for (let j = 0; j < 3; j++) out[9 * s + j] = -(R[3 * j]! * g[0]! + R[3 * j + 1]! * g[1]! + R[3 * j + 2]! * g[2]!);
+    const h = 1e-6 * Math.hypot(...q);
+    for (let m = 0; m < 4; m++) {
+      let acc = 0;
+      for (const sign of [1, -1]) {
+        const qq = q.slice();
+        qq[m]! += sign * h;
+        quatToMat(qq, R);
+        for (let k = 0; k < 3; k++) acc += sign * g[k]! * center(t, k);
+      }
+      out[9 * s + 3 + m] = acc / (2 * h);
+    }
+  }
+  return out;
+}
+
+/** The two error terms of one scene, their gradients w.r.t. the model outputs, and the frozen loss they are exact for. */
+export interface SceneErrors {
+  /** Prediction → normalised GT similarity (held fixed). */
+  transform: Similarity;
+  normalization: SceneNormalization;
+  camera: { error: number; gradPoseEnc: Float64Array };
+  pointCloud: { error: number; gradWorldPoints: Float64Array; inlierCount: number };
+  /**
+   * The same two errors for another prediction with H, the inlier set and the nearest-GT assignment frozen at this
+   * prediction: the function whose gradient the terms are (use it for finite-difference checks).
+   */
+  frozen(poseEnc: ArrayLike<number>, worldPoints: ArrayLike<number>): { camera: number; pointCloud: number };
+}
+
+/**
+ * e_cam, e_pc and ∂e/∂(pose_enc, world_points) of one prediction against ground truth.
+ *
+ * @example
+ * const errs = sceneErrors(fwd, { extrinsics: gtE, points: gtCloud }, { epsilon: 0.05 });
+ * await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, onLayer);
+ */
+export function sceneErrors(
+  pred: Pick<ForwardState, 'S' | 'H' | 'W' | 'poseEnc' | 'worldPoints'>,
+  gt: { extrinsics: ArrayLike<number>; points: ArrayLike<number> },
+  opts: { epsilon?: number; icp?: { iterations: number; inlierDist?: number }; align?: 'cameras' | 'points' } = {},
+): SceneErrors {
+  const { S, H, W } = pred;
+  const epsilon = opts.epsilon ?? 0.05;
+  if (gt.extrinsics.length !== 12 * S) {
+    throw new HessError('SHAPE_MISMATCH', `GT extrinsics have ${gt.extrinsics.length} values, expected ${12 * S} for ${S} frames`,
+      'pass one [3, 4] camera-from-world matrix per image, in image order');
+  }
+  const centersOf = (pe: ArrayLike<number>) => cameraCenters(poseEncodingToExtriIntri(pe, S, H, W).extrinsics);
+  const predCenters = centersOf(pred.poseEnc);
+  const gtCenters = cameraCenters(gt.extrinsics);
+  const r = hessErrors({
+    predCenters, gtCenters, predPoints: pred.worldPoints, gtPoints: gt.points, epsilon, icp: opts.icp, align: opts.align ?? 'cameras',
+  });
+  const pc = r.points!;
+  const gtC = normalizePoints(gtCenters, r.normalization);
+  const index = new PointIndex3(normalizePoints(gt.points, r.normalization));
+  const nn = index.nearestAll(applySimilarity(r.transform, pred.worldPoints), { maxDist: epsilon }).indices;
+  const Hs = r.transform;
+  const frozen = (poseEnc: ArrayLike<number>, worldPoints: ArrayLike<number>) => {
+    const c = applySimilarity(Hs, centersOf(poseEnc));
+    let ec = 0;
+    for (let i = 0; i < c.length; i++) ec += (c[i]! - gtC[i]!) ** 2;
+    const p = applySimilarity(Hs, worldPoints);
+    let ep = 0, count = 0;
+    for (let j = 0; j < nn.length; j++) {
+      const q = nn[j]!;
+      if (q < 0) continue;
+      count++;
+      for (let k = 0; k < 3; k++) ep += (p[3 * j + k]! - index.points[3 * q + k]!) ** 2;
+    }
+    return { camera: ec / (2 * S), pointCloud: count ? ep / (2 * count) : 0 };
+  };
+  return {
+    transform: r.transform, normalization: r.normalization,
+    camera: { error: r.camera.error, gradPoseEnc: centerGradToPoseEncGrad(pred.poseEnc, S, r.camera.grad) },
+    pointCloud: { error: pc.error, gradWorldPoints: pc.grad, inlierCount: pc.inlierCount },
+    frozen,
+  };
+}
+
+/** Progress of {@link calibrate}. */
+export interface CalibrateProgress {
+  stage: 'load' | 'forward' | 'backward' | 'scene-done' | 'skip';
+  scene: string;
+  /** 0-based index in the scene list, and the list's length when known. */
+  index: number;
+  total?: number;
+}
+
+/** What {@link calibrate} reports after each scene. */
+export interface SceneReport {
+  scene: string;
+  errors: { camera: number; pointCloud: number; inliers: number };
+  /** Milliseconds: forward pass, both backward passes. */
+  timings: { forward: number; backward: number };
+}
+
+/** Resumable calibration progress (JSON-serialisable). */
+export interface CalibrationState {
+  version: 1;
+  fisher: FisherState;
+  /** Names of the scenes already folded in (skipped on resume). */
+  done: string[];
+}
+
+export interface CalibrateOptions {
+  /** Weight of the camera term in the combined score (default 0.5). */
+  lambda?: number;
+  /** Inlier radius of e_pc in normalised scene units (default 0.05). */
+  epsilon?: number;
+  /** Optional ICP refinement of H (normalised units). */
+  icp?: { iterations: number; inlierDist?: number };
+  /** Preprocessing of dataset scenes (default 'crop'). */
+  mode?: PreprocessMode;
+  onProgress?: (e: CalibrateProgress) => void;
+  /** Called after each scene with the resumable state (persist it to resume an interrupted run). */
+  onSceneDone?: (state: CalibrationState, report: SceneReport) => void | Promise<void>;
+  /** Continue from a state given to onSceneDone: scenes listed in `done` are skipped. */
+  resumeFrom?: CalibrationState;
+  modelId?: string;
+  description?: string;
+  signal?: AbortSignal;
+}
+
+/** A checkpoint to open: a path (file or a directory with model.safetensors + config.json) or its bytes. */
+export interface CheckpointSource {
+  checkpoint: string | Uint8Array;
+  /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`); read from config.json next to a path. */
+  config?: VggtConfigOverride;
+}
+
+async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<VggtGradients> {
+  let override: VggtConfigOverride = {};
+  let bytes;
+  if (typeof src.checkpoint === 'string') {
+    const fs = (await import(/* @vite-ignore */ 'node:fs/promises' as string)) as typeof import('node:fs/promises');
+    let file = src.checkpoint;
+    const st = await fs.stat(file).catch((e) => {
+      throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the checkpoint path');
+    });
+    if (st.isDirectory()) file = `${file.replace(/\/$/, '')}/model.safetensors`;
+    const cfgText = await fs.readFile(file.replace(/[^/]*$/, 'config.json'), 'utf8').catch(() => null);
+    if (cfgText) override = JSON.parse(cfgText) as VggtConfigOverride;
+    bytes = await fileSource(file);
+  } else {
+    bytes = bytesSource(src.checkpoint);
+  }
+  const st = await openSafetensors(bytes, { signal });
+  const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
+  return VggtGradients.create(st, config, { signal });
+}
+
+/**
+ * Calibrate HeSS scores: for every scene, ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h of every global layer and head (wasm EP),
+ * folded into Fisher traces; returns the HeSS file. Scenes are processed one at a time (streaming).
+ *
+ * @example
+ * const scenes = await readCalibrationScenes('./calib');
+ * const hess = await calibrate({ checkpoint: './vggt-1b' }, scenes, {
+ *   onSceneDone: (state) => writeFile('progress.json', JSON.stringify(state)),
+ * });
+ * await writeFile('vggt-1b.hess.json', JSON.stringify(hess));
+ */
+export async function calibrate(
+  model: VggtGradients | CheckpointSource,
+  scenes: Iterable<CalibrationScene | SceneInput> | AsyncIterable<CalibrationScene | SceneInput>,
+  opts: CalibrateOptions = {},
+): Promise<HessFile> {
+  const { signal } = opts;
+  const lambda = opts.lambda ?? 0.5;
+  check(lambda >= 0 && lambda <= 1, `lambda must be in [0, 1], got ${lambda}`);
+  const epsilon = opts.epsilon ?? 0.05;
+  check(epsilon > 0, `epsilon must be > 0, got ${epsilon}`);
+  const owned = !(model instanceof VggtGradients);
+  const vg = model instanceof VggtGradients ? model : await openCheckpoint(model, signal);
+  try {
+    const c = vg.config;
+    const wasm = await PlannerWasm.load();
+    const shape = { layers: c.depth, heads: c.numHeads, headDim: c.headDim, dim: c.embedDim };
+    let acc: FisherAccumulator;
+    const done: string[] = [];
+    if (opts.resumeFrom) {
+      acc = FisherAccumulator.fromState(wasm, opts.resumeFrom.fisher);
+      const s = acc.shape;
+      if (s.layers !== shape.layers || s.heads !== shape.heads || s.headDim !== shape.headDim || s.dim !== shape.dim) {
+        throw new HessError('INVALID_ARGUMENT', 'resumeFrom was made for another model shape', 'resume with the same checkpoint, or start afresh');
+      }
+      done.push(...opts.resumeFrom.done);
+    } else {
+      acc = new FisherAccumulator(wasm, shape);
+    }
+    const total = Array.isArray(scenes) ? scenes.length : undefined;
+    let index = -1;
+    const progress = (stage: CalibrateProgress['stage'], scene: string) => opts.onProgress?.({ stage, scene, index, total });
+    for await (const item of scenes as AsyncIterable<CalibrationScene | SceneInput>) {
+      index++;
+      throwIfAborted(signal);
+      if (done.includes(item.name)) { progress('skip', item.name); continue; }
+      progress('load', item.name);
+      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode });
+      const { S, H, W, data } = scene.images;
+      progress('forward', scene.name);
+      const t0 = performance.now();
+      const fwd = await vg.forward(data, { S, H, W }, { signal });
+      const errs = sceneErrors(fwd, scene, { epsilon, icp: opts.icp });
+      const t1 = performance.now();
+      progress('backward', scene.name);
+      acc.beginScene();
+      // gradients are folded in per layer and dropped (the 3C·C qkv gradient is never stored for all layers)
+      await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => acc.add('camera', l, g), { signal });
+      if (errs.pointCloud.inlierCount > 0) {
+        await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => acc.add('pointCloud', l, g), { signal });
+      }
+      acc.endScene();
+      const t2 = performance.now();
+      done.push(scene.name);
+      progress('scene-done', scene.name);
+      await opts.onSceneDone?.({ version: 1, fisher: acc.toState(), done: [...done] }, {
+        scene: scene.name,
+        errors: { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount },
+        timings: { forward: t1 - t0, backward: t2 - t1 },
+      });
+    }
+    if (acc.sceneCount === 0) throw new HessError('INVALID_ARGUMENT', 'calibrate() got no scene', 'pass at least one calibration scene');
+    return acc.toHessFile({
+      modelId: opts.modelId ?? 'vggt', description: opts.description ?? `HeSS calibration, ${acc.sceneCount} scenes`, lambda,
+    });
+  } finally {
+    if (owned) await vg.dispose();
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Gradients of the HeSS error terms w.r.t. every global layer's query weights W_Q^h, through the whole VGGT model,
+ * on onnxruntime-web (wasm EP): no Python, no training runtime.
+ *
+ * Design: vector–Jacobian products segment by segment. For each segment type one VJP graph is built (once per
+ * shape) with {@link buildGradientGraph}: the segment's forward graph + an input `g_<out>` per output (the upstream
+ * gradient), loss = Σ out ⊙ g_out, differentiated w.r.t. the segment's activation inputs (and, for a global block,
+ * its `attn.qkv.weight`). Segments: camera head (input: the camera tokens of the last layer), point DPT head (raw
+ * pre-activation output; the inv_log activation is chained by hand: d/dv sign(v)(e^|v|−1) = e^|v| = 1 + |value|),
+ * the frame block, and the whole global block (pre-segment → dense attention → post-segment as one graph).
+ *
+ * Forward: {@link Aggregator.run} with `keep` stores each block's frame input `x` and frame output `xf` (the
+ * global block's input). Memory bound: 2·S·P·C float32 per block, i.e. 2·depth·S·P·C·4 bytes (VGGT-1B, S = 8,
+ * 518×518: 2·24·8·1374·1024·4 ≈ 2.2 GB; the tiny fixture: 2 MB). Recompute option (not implemented): keep only
+ * every k-th block input and re-run the k−1 frame/global blocks in between before their VJPs. Each VJP graph
+ * recomputes its segment's forward internally, so the backward costs ≈ 2–3 forwards per error term; the dense
+ * [N, N] attention probabilities of one global block are live during its VJP (O(H·N²) memory).
+ *
+ * Weights: the backward pass keeps its own float32 copy of every frame/global block weight (graph layout), on top
+ * of the forward sessions' feeds, i.e. 2× the aggregator's blocks in JS memory (tiny: 2 × 2.4 MB). The wasm EP's
+ * 4 GB heap rules out VGGT-1B (≈ 4 GB of fp32 weights) on this path; WebGPU VJP sessions are future work.
+ *
+ * Backward: aggregated layer ℓ = concat(frame_out_ℓ, global_out_ℓ) over the channel axis, so its gradient splits:
+ * the first half joins the frame-block-ℓ output path, the second the global-block-ℓ output path (which is also
+ * the input of frame block ℓ+1). The sweep goes from the last layer down to global block 0 (frame block 0, DINO
+ * and the embedding need no gradient).
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-web';
+import { check, HessError, throwIfAborted } from '../errors';
+import { buildGradientGraph, inferShapes } from '../onnx/autodiff';
+import type { Graph } from '../onnx/builder';
+import { createSession, loadOrt, type Ort } from '../runtime/ort';
+import type { VggtConfig } from '../model/config';
+import { Aggregator, AGGREGATOR_EPS, HEAD_LAYERS, ROPE_BASE } from '../model/vggt/aggregator';
+import { type BlockDims, globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams } from '../model/vggt/blocks';
+import { CameraHead, cameraHeadGraph } from '../model/vggt/camera-head';
+import { DptHead, type DptHeadSpec, dptHeadGraph } from '../model/vggt/dpt-head';
+import { type HeadWeights, loadPrefixed } from '../model/vggt/heads-common';
+import { transposeLinear, VGGT_OPSET } from '../model/vggt/ops';
+import { ropePositions, ropeTables } from '../model/vggt/rope';
+
+/** What one forward pass keeps for the backward pass. */
+export interface ForwardState {
+  readonly S: number;
+  readonly H: number;
+  readonly W: number;
+  /** Tokens per frame. */
+  readonly P: number;
+  /** `[S, 9]` camera-head output. */
+  readonly poseEnc: Float32Array;
+  /** `[S, H, W, 3]` point-head output (world points, first camera's frame). */
+  readonly worldPoints: Float32Array;
+  /** Aggregated layers the heads read, each `[S, P, 2C]`. */
+  readonly layers: Map<number, Float32Array>;
+  /** Per block: frame-block input and output, each `[S, P, C]`. */
+  readonly x: Float32Array[];
+  readonly xf: Float32Array[];
+}
+
+/** Upstream gradients of one error term w.r.t. the model outputs. */
+export interface OutputGradients {
+  /** ∂e/∂pose_enc, `[S, 9]`. */
+  poseEnc?: ArrayLike<number>;
+  /** ∂e/∂world_points, `[S, H, W, 3]`. */
+  worldPoints?: ArrayLike<number>;
+}
+
+export interface VggtGradientsOptions {
+  ort?: Ort;
+  /** Replace some checkpoint tensors (by full name, PyTorch layout), e.g. to perturb or plant weights. */
+  overrides?: ReadonlyMap<string, Float32Array>;
+  /** Camera-head refinement iterations (4 in VGGT). */
+  iterations?: number;
+  signal?: AbortSignal;
+}
+
+type Feeds = Record<string, Tensor>;
+
+/** `loss = Σ_k Σ out_k ⊙ g_out_k` appended to `g`; the VJP model w.r.t. `wrt` (outputs `grad_<name>`). */
+function vjpModel(g: Graph, outs: string[], wrt: string[], dims: Record<string, number>): Uint8Array {
+  const info = inferShapes(g, dims);
+  let loss: string | undefined;
+  for (const o of outs) {
+    const d = info.get(o)?.dims;
+    if (!d) throw new HessError('INVALID_ARGUMENT', `internal: no shape for output ${o} of ${g.name}`);
+    const gin = g.input(`g_${o}`, 'float32', d);
+    const term = g.op('ReduceSum', [g.op('Mul', [o, gin])[0]], { keepdims: 0 })[0];
+    loss = loss ? g.op('Add', [loss, term])[0] : term;
+  }
+  return buildGradientGraph(g, { loss: loss!, wrt, dims }).toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * VGGT forward pass that keeps what the backward pass needs, and reverse-mode gradients of any scalar function of
+ * (pose_enc, world_points) w.r.t. every global layer's W_Q, on the wasm EP.
+ *
+ * @example
+ * const vg = await VggtGradients.create(st, inferVggtConfig(st.tensors, cfgJson));
+ * const fwd = await vg.forward(images, { S: 3, H: 70, W: 98 });
+ * await vg.backward(fwd, { poseEnc: dE_dPose }, (layer, gWq) => acc.add('camera', layer, gWq));
+ * await vg.dispose();
+ */
+export class VggtGradients {
+  private readonly vjp = new Map<string, Promise<InferenceSession>>();
+  private disposed = false;
+  private readonly dims: BlockDims;
+
+  private constructor(
+    private readonly ort: Ort,
+    readonly config: VggtConfig,
+    private readonly aggregator: Aggregator,
+    private readonly camera: CameraHead,
+    private readonly points: DptHead,
+    private readonly pointSpec: DptHeadSpec,
+    private readonly headW: { camera: Awaited<ReturnType<typeof loadPrefixed>>; point: Awaited<ReturnType<typeof loadPrefixed>> },
+    private readonly blockW: { frame: Map<string, Float32Array>[]; global: Map<string, Float32Array>[] },
+    private readonly iterations: number,
+  ) {
+    const c = config;
+    this.dims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+  }
+
+  /** Load the model (wasm EP) and every weight the backward pass needs. */
+  static async create(weights: HeadWeights, config: VggtConfig, opts: VggtGradientsOptions = {}): Promise<VggtGradients> {
+    const ort = opts.ort ?? (await loadOrt());
+    const over = opts.overrides;
+    const reader: HeadWeights = {
+      tensors: weights.tensors,
+      read: async (name: string) => over?.get(name) ?? (await weights.read(name)),
+    };
+    if (!config.camera || !config.pointHead) {
+      throw new HessError('BAD_CHECKPOINT', 'HeSS calibration needs the camera head and the point head',
+        'calibrate a full VGGT checkpoint (camera_head.* and point_head.* tensors)');
+    }
+    const iterations = opts.iterations ?? 4;
+    const target = { ep: 'wasm' as const };
+    const aggregator = await Aggregator.create(reader, config, { target, ort, signal: opts.signal });
+    const cleanup: Array<{ dispose(): Promise<void> }> = [aggregator];
+    try {
+      const camera = await CameraHead.create(reader, config.camera, target, { ort, iterations });
+      cleanup.push(camera);
+      const pointSpec: DptHeadSpec = {
+        kind: 'point', head: config.pointHead, dimIn: 2 * config.embedDim, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx,
+      };
+      const points = await DptHead.create(reader, pointSpec, target, { ort });
+      cleanup.push(points);
+      const headW = { camera: await loadPrefixed(reader, 'camera_head'), point: await loadPrefixed(reader, 'point_head') };
+      const c = config;
+      const b: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+      const specs = [...preParams(b), ...postParams(b)];
+      const frame: Map<string, Float32Array>[] = [];
+      const global: Map<string, Float32Array>[] = [];
+      for (let i = 0; i < c.depth; i++) {
+        throwIfAborted(opts.signal);
+        frame.push(await loadBlockWeights(reader, `aggregator.frame_blocks.${i}`, specs));
+        global.push(await loadBlockWeights(reader, `aggregator.global_blocks.${i}`, specs));
+      }
+      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations);
+    } catch (e) {
+      for (const x of cleanup) await x.dispose().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Forward pass on preprocessed images `[S, 3, H, W]` in [0, 1]: pose encoding, world points, and the block
+   * activations the backward pass needs (see the module doc for the memory bound).
+   */
+  async forward(images: Float32Array, shape: { S: number; H: number; W: number }, opts: { signal?: AbortSignal } = {}): Promise<ForwardState> {
+    this.alive();
+    const { S, H, W } = shape;
+    const c = this.config;
+    const last = c.depth - 1;
+    const x: Float32Array[] = [];
+    const xf: Float32Array[] = [];
+    const want = new Set([...HEAD_LAYERS.filter((l) => l < c.depth), last]);
+    const agg = await this.aggregator.run(images, shape, {
+      layers: [...want], signal: opts.signal, keep: (i, xi, xfi) => { x[i] = xi; xf[i] = xfi; },
+    });
+    const poseEnc = await this.camera.run(agg.layers.get(last)!, S);
+    const { values } = await this.points.run(agg.layers, S, H, W, { signal: opts.signal });
+    return { S, H, W, P: agg.P, poseEnc, worldPoints: values, layers: agg.layers, x, xf };
+  }
+
+  /**
+   * Backpropagate `seeds` (∂e/∂outputs of one error term) to every global layer's query weights. `onLayer` gets,
+   * from the last layer down to layer 0, ∂e/∂W_Q `[heads·headDim, dim]` in PyTorch layout (rows h·d … h·d+d−1
+   * of `aggregator.global_blocks.ℓ.attn.qkv.weight` are head h); the array is reused after the call returns.
+   */
+  async backward(
+    state: ForwardState, seeds: OutputGradients,
+    onLayer: (layer: number, gradWq: Float32Array) => void, opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    this.alive();
+    const { S, H, W, P } = state;
+    const c = this.config;
+    const C = c.embedDim;
+    const C2 = 2 * C;
+    const N = S * P;
+    const last = c.depth - 1;
+    const t = (data: Float32Array, dims: number[]) => new this.ort.Tensor('float32', data, dims);
+    const G = new Map<number, Float32Array>();
+    const gLayer = (l: number) => {
+      let a = G.get(l);
+      if (!a) G.set(l, (a = new Float32Array(N * C2)));
+      return a;
+    };
+
+    if (seeds.poseEnc) {
+      check(seeds.poseEnc.length === S * 9, `poseEnc gradient has ${seeds.poseEnc.length} values, expected ${S * 9}`);
+      const lastL = state.layers.get(last)!;
+      const tokens = new Float32Array(S * C2);
+      for (let s = 0; s < S; s++) tokens.set(lastL.subarray(s * P * C2, s * P * C2 + C2), s * C2);
+      const sess = await this.session(`camera:${S}`, () => {
+        const g = cameraHeadGraph(this.headW.camera, c.camera!, this.iterations, 'camera_head');
+        return vjpModel(g, ['pose_enc'], ['tokens'], { S });
+      });
+      const out = await sess.run({ tokens: t(tokens, [S, C2]), g_pose_enc: t(Float32Array.from(seeds.poseEnc), [S, 9]) });
+      const gt = out.grad_tokens!.data as Float32Array;
+      const gl = gLayer(last);
+      for (let s = 0; s < S; s++) for (let k = 0; k < C2; k++) gl[s * P * C2 + k] += gt[s * C2 + k]!;
+    }
+    if (seeds.worldPoints) {
+      const HW = H * W;
+      check(seeds.worldPoints.length === S * HW * 3, `worldPoints gradient has ${seeds.worldPoints.length} values, expected ${S * HW * 3}`);
+      // chain the inv_log activation by hand and go NHWC → NCHW: g_raw = g · (1 + |value|)
+      const graw = new Float32Array(S * 3 * HW);
+      const wp = state.worldPoints;
+      for (let s = 0; s < S; s++) {
+        for (let p = 0; p < HW; p++) {
+          for (let ch = 0; ch < 3; ch++) {
+            const i = (s * HW + p) * 3 + ch;
+            graw[(s * 3 + ch) * HW + p] = seeds.worldPoints[i]! * (1 + Math.abs(wp[i]!));
+          }
+        }
+      }
+      const idx = this.points.layerIdx;
+      const sess = await this.session(`point:${S}x${H}x${W}`, () => {
+        const g = dptHeadGraph(this.headW.point, this.pointSpec, 'point_head', H, W, { raw: true });
+        return vjpModel(g, ['raw'], ['l0', 'l1', 'l2', 'l3'], { N: S });
+      });
+      const feeds: Feeds = { g_raw: t(graw, [S, 3, H, W]) };
+      idx.forEach((l, k) => { feeds[`l${k}`] = t(state.layers.get(l)!, [S, P, C2]); });
+      const out = await sess.run(feeds);
+      idx.forEach((l, k) => {
+        const gk = out[`grad_l${k}`]!.data as Float32Array;
+        const gl = gLayer(l);
+        for (let i = 0; i < gk.length; i++) gl[i] += gk[i]!;
+      });
+    }
+    if (G.size === 0) throw new HessError('INVALID_ARGUMENT', 'backward() got no seed gradient', 'pass { poseEnc } and/or { worldPoints }');
+
+    const gh = H / c.patchSize;
+    const gw = W / c.patchSize;
+    const pos = ropePositions(gh, gw, c.patchStartIdx);
+    const rf = ropeTables(pos, c.headDim, ROPE_BASE, 1);
+    const rg = ropeTables(pos, c.headDim, ROPE_BASE, S);
+    const frameRope = { rope_cos: t(rf.cos, [P, 1, c.headDim]), rope_sin: t(rf.sinSigned, [P, 1, c.headDim]) };
+    const globalRope = { rope_cos: t(rg.cos, [N, 1, c.headDim]), rope_sin: t(rg.sinSigned, [N, 1, c.headDim]) };
+    const globalSess = await this.session(`global:${S}x${P}`, () =>
+      vjpModel(globalBlockGraph(this.dims), ['y'], ['x', 'attn_qkv_weight'], { S, P, N }));
+    const frameSess = await this.session(`frame:${S}x${P}`, () =>
+      vjpModel(localBlockGraph(this.dims, 'frame_block'), ['y'], ['x'], { B: S, T: P }));
+    const specs = [...preParams(this.dims), ...postParams(this.dims)];
+    const weightFeeds = (w: Map<string, Float32Array>): Feeds =>
+      Object.fromEntries(specs.map((s) => [s.input, t(w.get(s.input)!, s.shape)]));
+
+    const top = Math.max(...G.keys());
+    let carry: Float32Array | null = null; // ∂e/∂(global-block output of the current layer) from the layers above
+    const gWq = new Float32Array(C * C);
+    for (let l = top; l >= 0; l--) {
+      throwIfAborted(opts.signal);
+      const gl = G.get(l);
+      const gXg = carry ?? new Float32Array(N * C);
+      const gXf = new Float32Array(N * C);
+      if (gl) {
+        for (let n = 0; n < N; n++) {
+          for (let k = 0; k < C; k++) {
+            gXf[n * C + k] += gl[n * C2 + k]!;
+            gXg[n * C + k] += gl[n * C2 + C + k]!;
+          }
+        }
+      }
+      const go = await globalSess.run({ x: t(state.xf[l]!, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
+      const gx = go.grad_x!.data as Float32Array;
+      for (let i = 0; i < gXf.length; i++) gXf[i] += gx[i]!;
+      // grad of the [C, 3C] (in, out) weight → W_Q rows in PyTorch's [out, in] layout
+      const gq = go.grad_attn_qkv_weight!.data as Float32Array;
+      for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) gWq[r * C + i] = gq[i * 3 * C + r]!;
+      onLayer(l, gWq);
+      for (const v of Object.values(go)) v.dispose();
+      if (l === 0) break;
+      const fo = await frameSess.run({ x: t(state.x[l]!, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[l]!), g_y: t(gXf, [S, P, C]) });
+      carry = new Float32Array(fo.grad_x!.data as Float32Array);
+      for (const v of Object.values(fo)) v.dispose();
+    }
+  }
+
+  /**
+   * Replace one frame/global block weight (`key` after the block prefix, PyTorch layout) in both the forward and the
+   * backward pass, without rebuilding sessions (e.g. finite-difference checks, planted-sensitivity experiments).
+   *
+   * @example
+   * vg.setBlockWeight('global', 5, 'attn.qkv.weight', perturbed);
+   */
+  setBlockWeight(kind: 'frame' | 'global', block: number, key: string, data: Float32Array): void {
+    this.alive();
+    this.aggregator.setBlockWeight(kind, block, key, data); // validates kind, block, key and length
+    const spec = [...preParams(this.dims), ...postParams(this.dims)].find((s) => s.key === key)!;
+    const v = spec.linear ? transposeLinear(data, spec.linear[0], spec.linear[1]) : Float32Array.from(data);
+    this.blockW[kind][block]!.set(spec.input, v);
+  }
+
+  /** Release every session. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.aggregator.dispose();
+    await this.camera.dispose();
+    await this.points.dispose();
+    for (const s of this.vjp.values()) await (await s.catch(() => null))?.release();
+    this.vjp.clear();
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new HessError('DISPOSED', 'VggtGradients used after dispose()', 'create a new VggtGradients');
+  }
+
+  private session(key: string, build: () => Uint8Array): Promise<InferenceSession> {
+    let s = this.vjp.get(key);
+    if (!s) {
+      s = createSession(this.ort, build(), { ep: 'wasm' });
+      s.catch(() => this.vjp.delete(key));
+      this.vjp.set(key, s);
+    }
+    return s;
+  }
+}

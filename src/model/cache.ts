@@ -1,0 +1,190 @@
+/**
+ * Persistent cache for the byte ranges {@link urlSource} fetches, so that a multi-GB checkpoint read by HTTP
+ * Range requests is downloaded once per browser profile.
+ *
+ * Every range is stored under a key made of the URL, the range, and the file's *version* (size + ETag, else
+ * Last-Modified) as reported by the probe request of each open: a changed file gets new keys, so it is never
+ * served stale, and the old version's entries are pruned (Cache API, OPFS). Backends:
+ * - `'cache-api'`: `caches.open('hess-vggt-weights')`, one Response per range under a synthetic
+ *   `https://hess-vggt.cache/v1/…` URL (never fetched).
+ * - `'opfs'`: `navigator.storage.getDirectory()/hess-vggt-weights/<sha256(url)>/<version>-<offset>-<length>`,
+ *   one file per range (written with `createWritable`, which commits atomically on close).
+ * - `{ get, put }`: your own store, called with {@link rangeCacheKey} strings.
+ *
+ * Cached bytes whose length differs from the requested range are treated as a miss and refetched, so a partial
+ * write can never become a truncated tensor.
+ *
+ * @example
+ * const src = await urlSource(url, { cache: 'opfs' });
+ */
+import { HessError } from '../errors';
+
+/** A user-supplied cache (e.g. IndexedDB). Keys are strings from {@link rangeCacheKey}. */
+export interface CustomRangeCache {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+}
+
+/** The `cache` option of urlSource. */
+export type UrlCacheOption = 'cache-api' | 'opfs' | 'none' | CustomRangeCache;
+
+/** Name of the Cache API cache and of the OPFS directory. */
+export const CACHE_NAME = 'hess-vggt-weights';
+
+/** What identifies one version of a remote file: size and the strongest validator the server gave. */
+export interface FileVersion {
+  size: number;
+  /** ETag (preferred) or Last-Modified; '' when the server sent neither (then only the size protects). */
+  validator: string;
+}
+
+/**
+ * The string key of one cached range (or `part = 'meta'` for the last seen version of a URL).
+ *
+ * @example
+ * rangeCacheKey(url, { size: 5e9, validator: '"abc"' }, 'bytes=0-7'); // 'hess-vggt/v1|<url>|5000000000|"abc"|bytes=0-7'
+ */
+export function rangeCacheKey(url: string, version: FileVersion | null, part: string): string {
+  return version ? `hess-vggt/v1|${url}|${version.size}|${version.validator}|${part}` : `hess-vggt/v1|${url}|${part}`;
+}
+
+/** A backend as urlSource uses it. */
+export interface RangeStore {
+  get(url: string, version: FileVersion | null, part: string): Promise<Uint8Array | undefined>;
+  put(url: string, version: FileVersion | null, part: string, bytes: Uint8Array): Promise<void>;
+  /** Drop every entry of `url` (the file changed); optional. */
+  prune?(url: string): Promise<void>;
+}
+
+const FIX = "free storage (e.g. clear this site's data) or pass cache: 'none'";
+
+/**
+ * Map a storage failure to IO_ERROR; quota errors are named as such; the fix says to free storage or disable the cache.
+ *
+ * @example
+ * try { await cache.put(k, b); } catch (e) { throw cacheError('cache write', e); }
+ */
+export function cacheError(what: string, e: unknown): HessError {
+  if (e instanceof HessError) return e;
+  const name = typeof e === 'object' && e !== null ? String((e as { name?: unknown }).name ?? '') : '';
+  const msg = e instanceof Error ? e.message : String(e);
+  const quota = name === 'QuotaExceededError' || (e as { code?: unknown })?.code === 22 || /quota/i.test(msg);
+  return new HessError('IO_ERROR', `${what}: ${quota ? 'storage quota exceeded' : 'cache failed'} (${msg})`, FIX, { cause: e });
+}
+
+function custom(c: CustomRangeCache): RangeStore {
+  return {
+    get: (url, v, part) => c.get(rangeCacheKey(url, v, part)),
+    put: (url, v, part, bytes) => c.put(rangeCacheKey(url, v, part), bytes),
+  };
+}
+
+const SYNTHETIC = 'https://hess-vggt.cache/v1/';
+
+async function cacheApi(): Promise<RangeStore> {
+  const cache = await caches.open(CACHE_NAME);
+  const urlPrefix = (url: string) => `${SYNTHETIC}${encodeURIComponent(url)}/`;
+  const req = (url: string, v: FileVersion | null, part: string) =>
+    `${urlPrefix(url)}${v ? `${v.size}/${encodeURIComponent(v.validator)}/` : ''}${encodeURIComponent(part)}`;
+  return {
+    async get(url, v, part) {
+      const res = await cache.match(req(url, v, part));
+      return res ? new Uint8Array(await res.arrayBuffer()) : undefined;
+    },
+    async put(url, v, part, bytes) {
+      const body = bytes.slice(); // an own ArrayBuffer (the argument may be a view into a larger one)
+      await cache.put(req(url, v, part), new Response(body, { headers: { 'content-length': String(body.byteLength) } }));
+    },
+    async prune(url) {
+      const p = urlPrefix(url);
+      for (const k of await cache.keys()) if (k.url.startsWith(p)) await cache.delete(k);
+    },
+  };
+}
+
+async function sha256Hex(s: string): Promise<string> {
+  const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function opfs(): Promise<RangeStore> {
+  const root = await (await navigator.storage.getDirectory()).getDirectoryHandle(CACHE_NAME, { create: true });
+  const dirOf = async (url: string, create: boolean) => {
+    try {
+      return await root.getDirectoryHandle(await sha256Hex(url), { create });
+    } catch (e) {
+      if ((e as { name?: string })?.name === 'NotFoundError') return null;
+      throw e;
+    }
+  };
+  // File names must be short and portable: hash the version, keep the range readable.
+  const fileName = async (v: FileVersion | null, part: string) =>
+    `${v ? (await sha256Hex(`${v.size}|${v.validator}`)).slice(0, 16) : 'x'}-${part.replace(/[^0-9a-z-]/gi, '_')}`;
+  return {
+    async get(url, v, part) {
+      const dir = await dirOf(url, false);
+      if (!dir) return undefined;
+      try {
+        const fh = await dir.getFileHandle(await fileName(v, part));
+        return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+      } catch (e) {
+        if ((e as { name?: string })?.name === 'NotFoundError') return undefined;
+        throw e;
+      }
+    },
+    async put(url, v, part, bytes) {
+      const dir = (await dirOf(url, true))!;
+      const fh = await dir.getFileHandle(await fileName(v, part), { create: true });
+      const w = await fh.createWritable();
+      try {
+        await w.write(bytes.slice());
+        await w.close();
+      } catch (e) {
+        await w.abort().catch(() => undefined);
+        throw e;
+      }
+    },
+    async prune(url) {
+      await root.removeEntry(await sha256Hex(url), { recursive: true }).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Resolve the `cache` option to a store, or null for no caching. The default is the Cache API where `caches`
+ * exists (browsers, Deno), else none; a default that cannot be opened (e.g. an insecure context) means no cache,
+ * while an explicitly requested one that cannot be opened is an IO_ERROR.
+ *
+ * @example
+ * const store = await openRangeStore('opfs'); // RangeStore, or null for 'none'
+ */
+export async function openRangeStore(opt: UrlCacheOption | undefined): Promise<RangeStore | null> {
+  if (opt === 'none') return null;
+  if (typeof opt === 'object' && opt !== null) {
+    if (typeof opt.get !== 'function' || typeof opt.put !== 'function') {
+      throw new HessError('INVALID_ARGUMENT', 'cache must be a backend name or an object with get(key) and put(key, bytes)',
+        "pass 'cache-api', 'opfs', 'none' or { get, put }");
+    }
+    return custom(opt);
+  }
+  const explicit = opt !== undefined;
+  const kind = opt ?? (typeof caches !== 'undefined' ? 'cache-api' : 'none');
+  if (kind === 'none') return null;
+  if (kind !== 'cache-api' && kind !== 'opfs') {
+    throw new HessError('INVALID_ARGUMENT', `unknown cache ${JSON.stringify(kind)}`, "use 'cache-api', 'opfs', 'none' or { get, put }");
+  }
+  try {
+    if (kind === 'cache-api') {
+      if (typeof caches === 'undefined') throw new Error('the Cache API (globalThis.caches) is not available here');
+      return await cacheApi();
+    }
+    if (typeof navigator === 'undefined' || typeof navigator.storage?.getDirectory !== 'function') {
+      throw new Error('OPFS (navigator.storage.getDirectory) is not available here');
+    }
+    return await opfs();
+  } catch (e) {
+    if (!explicit) return null;
+    throw new HessError('IO_ERROR', `cannot open the ${kind} cache: ${e instanceof Error ? e.message : String(e)}`,
+      "use another cache backend or pass cache: 'none'", { cause: e });
+  }
+}

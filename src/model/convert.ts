@@ -1,0 +1,376 @@
+/**
+ * `hess-vggt convert`: a VGGT checkpoint → a model folder the runtime loads directly:
+ *
+ * - `config.json`: the architecture inferred from the tensor shapes (snake_case, the keys `inferVggtConfig`
+ *   reads back), with `camera_heads` / `dino_heads` taken from a config.json next to the input or the options;
+ * - `model.safetensors`: every tensor but the track head (the runtime has no tracker), as F32 or F16, written
+ *   tensor by tensor (the checkpoint is never held in memory whole: VGGT-1B is ~5 GB in fp32);
+ * - `segments/*.onnx` + `segments/manifest.json`: the ONNX graphs of the segments the runtime builds (the
+ *   aggregator's per-type graphs take their weights as inputs; the patch embed, the DINO bridge, the camera
+ *   head and the DPT heads bake theirs), for inspection or use by other ONNX runtimes.
+ *
+ * F16 halves the download, but the reader widens F16 to f32 on load, so the runtime still computes in fp32:
+ * only the weights are rounded (to 11 significant bits), not the arithmetic.
+ *
+ * Node, Deno or Bun only (writes files).
+ */
+import { f32ToF16Bits } from '../attention/f16';
+import { HessError, check, throwIfAborted } from '../errors';
+import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config';
+import { fileSource, openSafetensors, type Safetensors } from './safetensors';
+import { AGGREGATOR_EPS, DINO_EPS } from './vggt/aggregator';
+import { buildDenseAttentionGraph } from './vggt/attention-core';
+import {
+  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, postParams, preParams,
+} from './vggt/blocks';
+import { buildCameraGraph } from './vggt/camera-head';
+import { buildDptGraph } from './vggt/dpt-head';
+import { loadPrefixed } from './vggt/heads-common';
+
+type Fs = typeof import('node:fs/promises');
+type FileHandle = Awaited<ReturnType<Fs['open']>>;
+
+async function nodeFs(): Promise<Fs> {
+  const spec = 'node:fs/promises'; // not a literal import: keeps browser bundles free of node builtins
+  try {
+    return (await import(/* @vite-ignore */ spec)) as Fs;
+  } catch (e) {
+    throw new HessError('IO_ERROR', 'convert needs node:fs (Node, Deno or Bun)', 'run the converter with Node', { cause: e });
+  }
+}
+
+const join = (...p: string[]) => p.join('/').replace(/\/+/g, '/');
+
+// ---------------------------------------------------------------------------------------------------------------
+// float32 → float16
+// ---------------------------------------------------------------------------------------------------------------
+
+
+/** Little-endian F16 bytes of `a`; throws when a finite value overflows (it would become ±Infinity). */
+export function toF16Bytes(a: Float32Array, name = 'tensor'): Uint8Array {
+  const out = new Uint8Array(a.length * 2);
+  for (let i = 0; i < a.length; i++) {
+    const h = f32ToF16Bits(a[i]);
+    if ((h & 0x7fff) === 0x7c00 && Number.isFinite(a[i])) {
+      throw new HessError('INVALID_ARGUMENT', `${name}[${i}] = ${a[i]} does not fit float16 (max 65504)`, 'convert without --fp16');
+    }
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+function f32Bytes(a: Float32Array): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setFloat32(4 * i, a[i], true); // little-endian whatever the host
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// safetensors writer
+// ---------------------------------------------------------------------------------------------------------------
+
+/** One tensor to write: its name, output dtype and shape (the header is written before any data). */
+export interface TensorSpec {
+  name: string;
+  dtype: 'F32' | 'F16';
+  shape: readonly number[];
+}
+
+/**
+ * Streaming safetensors writer: the header (all names, dtypes, shapes, offsets) goes first, then each tensor's
+ * bytes in the declared order, one `write` call at a time, so memory stays at one tensor.
+ *
+ * @example
+ * const w = await SafetensorsWriter.create('out.safetensors', [{ name: 'a', dtype: 'F32', shape: [2] }]);
+ * await w.write('a', new Float32Array([1, 2]));
+ * await w.close();
+ */
+export class SafetensorsWriter {
+  private next = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly specs: readonly TensorSpec[],
+    private readonly offsets: number[],
+    private readonly dataStart: number,
+  ) {}
+
+  /** Create `path` and write the header; `metadata` becomes `__metadata__` (strings only). */
+  static async create(path: string, specs: readonly TensorSpec[], metadata: Record<string, string> = {}): Promise<SafetensorsWriter> {
+    const names = new Set<string>();
+    const header: Record<string, unknown> = {};
+    if (Object.keys(metadata).length) header.__metadata__ = metadata;
+    const offsets: number[] = [];
+    let off = 0;
+    for (const s of specs) {
+      check(!names.has(s.name) && s.name !== '__metadata__', `duplicate or reserved tensor name ${s.name}`);
+      check(s.shape.every((d) => Number.isSafeInteger(d) && d >= 0), `${s.name}: bad shape [${s.shape.join(', ')}]`);
+      names.add(s.name);
+      const bytes = s.shape.reduce((a, d) => a * d, 1) * (s.dtype === 'F32' ? 4 : 2);
+      header[s.name] = { dtype: s.dtype, shape: [...s.shape], data_offsets: [off, off + bytes] };
+      offsets.push(off);
+      off += bytes;
+    }
+    offsets.push(off);
+    let json = new TextEncoder().encode(JSON.stringify(header));
+    // Pad with spaces so the data section starts 8-byte aligned (as the Rust writer does).
+    const padded = Math.ceil(json.length / 8) * 8;
+    if (padded !== json.length) {
+      const p = new Uint8Array(padded).fill(0x20);
+      p.set(json);
+      json = p;
+    }
+    const fs = await nodeFs();
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(path, 'w');
+    } catch (e) {
+      throw new HessError('IO_ERROR', `cannot create ${path}: ${String((e as Error)?.message ?? e)}`, 'check the output folder', { cause: e });
+    }
+    const len = new Uint8Array(8);
+    new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
+    await fh.write(len, 0, 8, 0);
+    await fh.write(json, 0, json.length, 8);
+    return new SafetensorsWriter(fh, specs, offsets, 8 + json.length);
+  }
+
+  /** Write the next tensor (in header order), converting to its declared dtype. */
+  async write(name: string, data: Float32Array): Promise<void> {
+    check(!this.closed, 'SafetensorsWriter.write after close()');
+    const i = this.next;
+    const s = this.specs[i];
+    check(s !== undefined && s.name === name, `expected tensor ${s?.name ?? '(none: all written)'}, got ${name}`);
+    const bytes = s.dtype === 'F16' ? toF16Bytes(data, name) : f32Bytes(data);
+    check(bytes.length === this.offsets[i + 1] - this.offsets[i], `${name}: ${data.length} values do not match shape [${s.shape.join(', ')}]`);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.dataStart + this.offsets[i] + done);
+      done += bytesWritten;
+    }
+    this.next++;
+  }
+
+  /** Close the file; throws if tensors are missing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+    check(this.next === this.specs.length, `only ${this.next} of ${this.specs.length} tensors were written`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// config.json
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The snake_case config.json of a converted model (read back by `inferVggtConfig` as an override). */
+export function configJson(cfg: VggtConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const dpt = cfg.depthHead ?? cfg.pointHead;
+  return {
+    embed_dim: cfg.embedDim,
+    num_heads: cfg.numHeads,
+    depth: cfg.depth,
+    dino_depth: cfg.dino.depth,
+    dino_heads: cfg.dino.heads,
+    dino_img_size: cfg.dino.imgSize,
+    patch_size: cfg.patchSize,
+    num_register_tokens: cfg.numRegisterTokens,
+    ...(cfg.camera ? { camera_heads: cfg.camera.heads, camera_trunk_depth: cfg.camera.trunkDepth } : {}),
+    ...(dpt ? { dpt_features: dpt.features, dpt_out_channels: [...dpt.outChannels] } : {}),
+    patch_start_idx: cfg.patchStartIdx,
+    mlp_hidden_dim: cfg.mlpHiddenDim,
+    heads: { camera: cfg.camera !== null, depth: cfg.depthHead !== null, point: cfg.pointHead !== null },
+    assumed: [...cfg.assumed],
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// convertCheckpoint
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Options of {@link convertCheckpoint}. */
+export interface ConvertOptions {
+  /** Store weights as F16 (half the size; the runtime widens them to f32 on load). Default false. */
+  fp16?: boolean;
+  /** Camera-trunk heads (not visible in the shapes); default: config.json next to the input, else the aggregator's. */
+  cameraHeads?: number;
+  /** DINO heads; default: config.json next to the input, else the aggregator's. */
+  dinoHeads?: number;
+  /** Image size the exported DPT-head graphs are built for (they bake H×W); default config height/width or 518×518. */
+  segmentSize?: { height: number; width: number };
+  /** Skip `segments/` (default false). */
+  skipSegments?: boolean;
+  onProgress?: (e: { stage: 'weights' | 'segments' | 'done'; progress: number; message?: string }) => void;
+  signal?: AbortSignal;
+}
+
+/** What {@link convertCheckpoint} wrote. */
+export interface ConvertResult {
+  config: VggtConfig;
+  /** Tensors written / dropped (the track head). */
+  tensors: number;
+  dropped: number;
+  /** Bytes of the output model.safetensors. */
+  bytes: number;
+  dtype: 'F32' | 'F16';
+  /** Segment files written (relative to outdir). */
+  segments: string[];
+  files: string[];
+}
+
+/**
+ * Convert a VGGT checkpoint (file path, or a folder holding model.safetensors) into `outdir`
+ * (config.json, model.safetensors without the track head, segments/*.onnx). Validates the checkpoint with
+ * {@link inferVggtConfig} first; throws BAD_CHECKPOINT on a malformed one.
+ *
+ * @example
+ * await convertCheckpoint('VGGT-1B/model.safetensors', './vggt-1b-fp16', { fp16: true, cameraHeads: 16 });
+ * const model = await Vggt.load('./vggt-1b-fp16');
+ */
+export async function convertCheckpoint(source: string, outdir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  const fs = await nodeFs();
+  const progress = opts.onProgress ?? (() => {});
+  let file = source;
+  const stat = await fs.stat(file).catch((e) => {
+    throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the checkpoint path');
+  });
+  if (stat.isDirectory()) file = join(file, 'model.safetensors');
+  const cfgPath = file.includes('/') ? file.replace(/[^/]*$/, 'config.json') : 'config.json';
+  let override: VggtConfigOverride = {};
+  const cfgText = await fs.readFile(cfgPath, 'utf8').catch(() => null);
+  if (cfgText) {
+    try {
+      override = JSON.parse(cfgText) as VggtConfigOverride;
+    } catch (e) {
+      throw new HessError('BAD_CHECKPOINT', `${cfgPath} is not valid JSON`, 'fix or remove config.json', { cause: e });
+    }
+  }
+  if (opts.cameraHeads !== undefined) override = { ...override, camera_heads: opts.cameraHeads };
+  if (opts.dinoHeads !== undefined) override = { ...override, dino_heads: opts.dinoHeads };
+
+  const input = await fileSource(file);
+  const st = await openSafetensors(input, { signal: opts.signal }).catch(async (e) => {
+    await input.close?.();
+    throw e;
+  });
+  try {
+    const config = inferVggtConfig(st.tensors, override);
+    const dtype = opts.fp16 ? 'F16' : 'F32';
+    const keep = [...st.tensors.values()].filter((t) => !t.name.startsWith('track_head.'));
+    const dropped = st.tensors.size - keep.length;
+    const floatTypes = new Set(['F64', 'F32', 'F16', 'BF16']);
+    for (const t of keep) {
+      if (!floatTypes.has(t.dtype)) {
+        throw new HessError('BAD_CHECKPOINT', `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`, 'use an unmodified VGGT checkpoint');
+      }
+    }
+    await fs.mkdir(outdir, { recursive: true }).catch((e) => {
+      throw new HessError('IO_ERROR', `cannot create ${outdir}: ${String(e?.message ?? e)}`, 'check the output path');
+    });
+    const files: string[] = [];
+
+    // --- weights, streamed ---
+    const modelPath = join(outdir, 'model.safetensors');
+    const specs: TensorSpec[] = keep.map((t) => ({ name: t.name, dtype, shape: t.shape }));
+    const writer = await SafetensorsWriter.create(modelPath, specs, {
+      format: 'pt', converted_by: 'hess-vggt convert', source_dtype: [...new Set(keep.map((t) => t.dtype))].join(','),
+    });
+    try {
+      let i = 0;
+      for (const t of keep) {
+        throwIfAborted(opts.signal);
+        await writer.write(t.name, await st.read(t.name));
+        progress({ stage: 'weights', progress: ++i / keep.length });
+      }
+    } finally {
+      await writer.close();
+    }
+    files.push('model.safetensors');
+    const bytes = (await fs.stat(modelPath)).size;
+
+    const json = configJson(config, {
+      weights_dtype: dtype === 'F16' ? 'float16' : 'float32',
+      compute_dtype: 'float32',
+      converted_from: file.split('/').pop(),
+    });
+    await fs.writeFile(join(outdir, 'config.json'), JSON.stringify(json, null, 2));
+    files.push('config.json');
+
+    // --- segment graphs ---
+    const segments = opts.skipSegments ? [] : await writeSegments(st, config, outdir, opts, override);
+    files.push(...segments);
+    progress({ stage: 'done', progress: 1 });
+    return { config, tensors: keep.length, dropped, bytes, dtype, segments, files };
+  } finally {
+    await st.close();
+  }
+}
+
+interface SegmentEntry {
+  file: string;
+  description: string;
+  /** Weight inputs: input name → checkpoint tensor name pattern ({i} = block index). */
+  weights?: Record<string, string>;
+  blocks?: string;
+  imageSize?: [number, number];
+}
+
+async function writeSegments(
+  st: Safetensors, c: VggtConfig, outdir: string, opts: ConvertOptions, override: VggtConfigOverride,
+): Promise<string[]> {
+  const fs = await nodeFs();
+  const dir = join(outdir, 'segments');
+  await fs.mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  const manifest: SegmentEntry[] = [];
+  const steps = 8 + (c.camera ? 1 : 0) + (c.depthHead ? 1 : 0) + (c.pointHead ? 1 : 0);
+  const put = async (name: string, bytes: Uint8Array, entry: Omit<SegmentEntry, 'file'>) => {
+    throwIfAborted(opts.signal);
+    await fs.writeFile(join(dir, name), bytes);
+    written.push(`segments/${name}`);
+    manifest.push({ file: name, ...entry });
+    opts.onProgress?.({ stage: 'segments', progress: written.length / steps, message: name });
+  };
+  const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+  const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
+  const pe = 'aggregator.patch_embed';
+  const feeds = (prefix: string, specs: ReturnType<typeof preParams>) =>
+    Object.fromEntries(specs.map((s) => [s.input, `${prefix}.${s.key}${s.linear ? ' (transposed to [in, out])' : ''}`]));
+  await put('patch_embed.onnx', buildEmbedGraph(await st.read(`${pe}.patch_embed.proj.weight`), await st.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize),
+    { description: 'DINOv2 patch embedding (conv weights baked) + position embedding + cls/register prefix' });
+  await put('dino_block.onnx', buildLocalBlockGraph(dino, 'dino_block'),
+    { description: 'one DINOv2 block; weights are inputs', blocks: `${pe}.blocks.{i}`, weights: feeds(`${pe}.blocks.{i}`, [...preParams(dino), ...postParams(dino)]) });
+  await put('dino_bridge.onnx', buildBridgeGraph(await st.read(`${pe}.norm.weight`), await st.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS),
+    { description: 'DINO final norm (baked), drops DINO prefix tokens, prepends camera/register tokens' });
+  await put('frame_block.onnx', buildLocalBlockGraph(agg, 'frame_block'),
+    { description: 'aggregator frame-attention block; weights are inputs', blocks: 'aggregator.frame_blocks.{i}', weights: feeds('aggregator.frame_blocks.{i}', [...preParams(agg), ...postParams(agg)]) });
+  await put('global_pre.onnx', buildGlobalPreGraph(agg),
+    { description: 'global block up to q, k, v (norm, qkv, qk-norm, RoPE); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', preParams(agg)) });
+  await put('attention_dense.onnx', buildDenseAttentionGraph(agg.H, agg.d),
+    { description: 'dense global attention core (the runtime swaps in its WGSL dense / HeSS block-sparse kernels on WebGPU)' });
+  await put('global_post.onnx', buildGlobalPostGraph(agg),
+    { description: 'global block after attention (proj, LayerScale, MLP); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', postParams(agg)) });
+  const H = opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518);
+  const W = opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518);
+  check(H > 0 && W > 0 && H % c.patchSize === 0 && W % c.patchSize === 0, `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`,
+    'pass e.g. --segment-size 350x518');
+  if (c.camera) {
+    const w = await loadPrefixed(st, 'camera_head');
+    await put('camera_head.onnx', buildCameraGraph(w, c.camera, 4, 'camera_head'), { description: 'camera head (weights baked): camera tokens [S, 2C] → pose_enc [S, 9]' });
+  }
+  for (const [kind, head] of [['depth', c.depthHead], ['point', c.pointHead]] as const) {
+    if (!head) continue;
+    const prefix = `${kind}_head`;
+    const w = await loadPrefixed(st, prefix);
+    const spec = { kind, head, dimIn: 2 * c.embedDim, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
+    await put(`${prefix}_${H}x${W}.onnx`, buildDptGraph(w, spec, prefix, H, W),
+      { description: `DPT ${kind} head (weights baked) for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf`, imageSize: [H, W] });
+  }
+  await fs.writeFile(join(dir, 'manifest.json'), JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2));
+  written.push('segments/manifest.json');
+  return written;
+}

@@ -1,0 +1,46 @@
+// Shared by the calibration gradient tests: synthetic ground truth made from a model prediction.
+import { poseEncodingToExtriIntri, quatToMat } from '../../../src/model/vggt/pose';
+import { randn } from '../../helpers/random';
+
+/**
+ * Ground truth from the reference outputs: the reference cameras and points moved by a random similarity (so H is
+ * not the identity), the points bent by a smooth warp and the camera centres jittered (so both errors and their
+ * gradients are coherent, far above the float32 rounding of the forward pass).
+ */
+export function makeGroundTruth(
+  poseEnc: ArrayLike<number>, wp: ArrayLike<number>, shape: { S: number; H: number; W: number }, rand: () => number, amp = 0.03,
+): { extrinsics: Float64Array; points: Float64Array } {
+  const S = shape.S;
+  const E = poseEncodingToExtriIntri(poseEnc, S, shape.H, shape.W).extrinsics;
+  const q = Array.from(randn(4, rand));
+  const R0 = quatToMat(q);
+  const s0 = 0.5 + rand();
+  const t0 = Array.from(randn(3, rand));
+  const sim = (x: number[]) => [0, 1, 2].map((r) => s0 * (R0[3 * r]! * x[0]! + R0[3 * r + 1]! * x[1]! + R0[3 * r + 2]! * x[2]!) + t0[r]!);
+  const n = wp.length / 3;
+  let scale = 0;
+  for (let i = 0; i < n; i++) scale += Math.hypot(wp[3 * i]!, wp[3 * i + 1]!, wp[3 * i + 2]!) / n;
+  const ph = Array.from({ length: 3 }, () => rand() * 6);
+  const points: number[] = [];
+  for (let i = 0; i < n; i += 2) {
+    const p = [wp[3 * i]!, wp[3 * i + 1]!, wp[3 * i + 2]!];
+    const w = p.map((v, k) => v + amp * scale * Math.sin((3 * p[(k + 1) % 3]!) / scale + ph[k]!));
+    points.push(...sim(w));
+  }
+  const extrinsics = new Float64Array(12 * S);
+  for (let i = 0; i < S; i++) {
+    const R = (r: number, c: number) => E[12 * i + 4 * r + c]!;
+    const c = [0, 1, 2].map((k) => -(R(0, k) * E[12 * i + 3]! + R(1, k) * E[12 * i + 7]! + R(2, k) * E[12 * i + 11]!));
+    const jit = randn(3, rand, 0.05 * scale);
+    const c2 = sim(c.map((v, k) => v + jit[k]!));
+    // R' = R·R0ᵀ, t' = −R'·c'
+    for (let r = 0; r < 3; r++) {
+      for (let k = 0; k < 3; k++) extrinsics[12 * i + 4 * r + k] = R(r, 0) * R0[3 * k]! + R(r, 1) * R0[3 * k + 1]! + R(r, 2) * R0[3 * k + 2]!;
+    }
+    for (let r = 0; r < 3; r++) {
+      extrinsics[12 * i + 4 * r + 3] = -[0, 1, 2].reduce((a, k) => a + extrinsics[12 * i + 4 * r + k]! * c2[k]!, 0);
+    }
+  }
+  return { extrinsics, points: Float64Array.from(points) };
+}
+

@@ -1,0 +1,124 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { HELP, USAGE, co3dCommand, convertCommand, evalCommand, type CliIo } from '../../../src/cli/commands';
+import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
+import { encodePlyPoints } from '../../../src/calibrate/dataset/ply';
+import { axisAngleToMatrix } from '../../../src/calibrate/geometry/align';
+import { rng } from '../../helpers/random';
+import type { EvalReport } from '../../../src/evaluate/harness';
+import { Vggt } from '../../../src/model/vggt/model';
+import { freshSeed } from '../../helpers/random';
+import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { EVAL_TARGET, writeSyntheticScenes } from './eval-scenes';
+
+const capture = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { log: (l) => out.push(l), err: (l) => err.push(l) };
+  return { out, err, io };
+};
+
+describe('CLI commands (called as functions)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hess-cli-'));
+    const model = await Vggt.load(FIXTURE, { device: 'wasm' });
+    try {
+      await writeSyntheticScenes(join(dir, 'data'), model, freshSeed('eval cli scenes'), 1, 3);
+    } finally {
+      await model.dispose();
+    }
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('eval --device wasm --policies dense writes report.md/json/svg with a perfect dense row', async () => {
+    const c = capture();
+    const out = join(dir, 'cli-out');
+    const code = await evalCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--device', 'wasm', '--policies', 'dense',
+      '--target-size', String(EVAL_TARGET), '--out', out], c.io);
+    expect(code).toBe(0);
+    const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
+    expect(json.rows.map((r) => [r.scene, r.policy])).toEqual([['scene_0', 'dense']]);
+    expect(json.rows[0].auc30).toBe(1);
+    expect(json.rows[0].f1).toBe(1);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('| dense |');
+    expect(await readFile(join(out, 'report.svg'), 'utf8')).toContain('</svg>');
+    expect(c.out.join('\n')).toContain('report.svg');
+    expect(c.err.some((l) => l.includes('[1/1] scene_0 dense'))).toBe(true);
+  });
+
+  it('convert --fp16 --no-segments writes config.json + F16 weights and says so', async () => {
+    const c = capture();
+    const out = join(dir, 'conv');
+    expect(await convertCommand([FIXTURE, out, '--fp16', '--no-segments'], c.io)).toBe(0);
+    expect(c.out[0]).toMatch(/1095 tensors as F16 \([\d.]+ MiB\), 0 segment files/);
+    const cfg = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+    expect(cfg.camera_heads).toBe(4);
+    expect(cfg.weights_dtype).toBe('float16');
+    expect(c.err).toEqual([]); // nothing assumed: the fixture's config.json gives the head counts
+  });
+
+  it('usage errors exit 2 with the usage text; bad values are typed errors', async () => {
+    const c = capture();
+    expect(await evalCommand(['--data', 'x'], c.io)).toBe(2);
+    expect(c.err[0]).toMatch(/needs --model and --data/);
+    expect(c.err[1]).toBe(USAGE);
+    expect(await convertCommand(['only-one'], c.io)).toBe(2);
+    expect(await convertCommand(['a', 'b', '--segment-size', '12by3'], c.io)).toBe(2);
+    await expect(evalCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--sparsity', '0.4,abc'], c.io)).rejects.toThrow(/comma-separated/);
+    await expect(convertCommand([FIXTURE, join(dir, 'x'), '--camera-heads=-3'], c.io)).rejects.toThrow(/positive integer/);
+    expect(await evalCommand(['--model', 'm', '--data', 'd', '--bogus'], c.io)).toBe(2);
+    expect(c.err.at(-2)).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it('co3d converts a CO3D-style category (gzip annotations, pointcloud.ply) into scene folders', async () => {
+    const rand = rng(freshSeed('co3d cli'));
+    const root = join(dir, 'co3d');
+    const seq = '110_13051_23361';
+    await mkdir(join(root, 'apple', seq, 'images'), { recursive: true });
+    const png = await readFile(join(dir, 'data', 'scene_0', 'images', 'v0.png'));
+    const frames = [];
+    for (let f = 0; f < 7; f++) {
+      const path = `apple/${seq}/images/frame${String(f).padStart(6, '0')}.jpg`;
+      await writeFile(join(root, path.replace(/\.jpg$/, '.png')), png);
+      const R = axisAngleToMatrix([rand() - 0.5, rand() - 0.5, rand() - 0.5], rand() * 3);
+      frames.push({
+        sequence_name: seq, frame_number: f, image: { path: path.replace(/\.jpg$/, '.png'), size: [70, 98] },
+        viewpoint: { R: [[R[0], R[1], R[2]], [R[3], R[4], R[5]], [R[6], R[7], R[8]]], T: [rand(), rand(), 3 + rand()],
+          focal_length: [2, 2], principal_point: [0, 0], intrinsics_format: 'ndc_isotropic' },
+      });
+    }
+    await writeFile(join(root, 'apple', 'frame_annotations.jgz'), gzipSync(JSON.stringify(frames)));
+    const cloud = Float32Array.from({ length: 300 }, () => rand());
+    await writeFile(join(root, 'apple', seq, 'pointcloud.ply'), encodePlyPoints(cloud));
+    const c = capture();
+    expect(await co3dCommand([root, join(dir, 'co3d-out'), '--categories', 'apple', '--frames', '3'], c.io)).toBe(0);
+    const [scene] = await readCalibrationScenes(join(dir, 'co3d-out'));
+    expect(scene.name).toBe(`apple_${seq}`);
+    // 3 of 7 frames, evenly spaced: 0, 2, 4
+    expect(scene.views.map((v) => v.image)).toEqual(['frame000000.png', 'frame000002.png', 'frame000004.png']);
+    expect(scene.points!.length).toBe(300);
+    expect(Array.from(scene.points!.subarray(0, 3))).toEqual(Array.from(cloud.subarray(0, 3)));
+    await expect(co3dCommand([root, join(dir, 'x'), '--categories', 'banana'], c.io)).rejects.toThrow(/cannot read/);
+  });
+
+  it('--help documents every command and the paper-reproduction commands', () => {
+    for (const cmd of ['hess-vggt run', 'hess-vggt convert', 'hess-vggt eval', 'hess-vggt co3d', 'hess-vggt probe']) expect(HELP).toContain(cmd);
+    expect(HELP).toContain('Reproducing the HeSS paper');
+    expect(HELP).toMatch(/--policies dense,uniform,hess --sparsity 0\.43,0\.73,0\.9/);
+    expect(HELP).toContain('CO3Dv2');
+    expect(HELP).toContain('DTU');
+  });
+
+  it('<command> --help prints the same help and exits 0', async () => {
+    for (const cmd of [evalCommand, convertCommand, co3dCommand]) {
+      const c = capture();
+      expect(await cmd(['--help'], c.io)).toBe(0);
+      expect(c.out).toEqual([HELP]);
+    }
+  });
+});
