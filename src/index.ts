@@ -13,6 +13,8 @@ export { loadOrt, createSession, type Ort, type OrtOptions, type ExecutionTarget
 
 // Model: checkpoint reading, preprocessing, the VGGT forward pass and its outputs.
 export * from './model/safetensors';
+export * from './model/cache';
+export { openCheckpointPath } from './model/checkpoint';
 export { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './model/config';
 export * from './model/preprocess';
 export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from './model/vggt/aggregator';

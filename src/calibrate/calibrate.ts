@@ -7,10 +7,11 @@
  * pass per term ({@link VggtGradients.backward}) streamed into a {@link FisherAccumulator} layer by layer
  * (Σ over the rows of W_Q^h of g²; scene-averaged).
  */
+import { openCheckpointPath } from '../model/checkpoint';
 import { check, HessError, throwIfAborted } from '../errors';
 import { inferVggtConfig, type VggtConfigOverride } from '../model/config';
 import { decodeImageFile, preprocessImages, type PreprocessMode } from '../model/preprocess';
-import { bytesSource, fileSource, openSafetensors } from '../model/safetensors';
+import { bytesSource, openSafetensors } from '../model/safetensors';
 import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose';
 import { PlannerWasm } from '../wasm/planner-module';
 import { depthMapToPoints, type CalibrationScene } from './dataset/format';
@@ -215,22 +216,9 @@ export interface CheckpointSource {
 }
 
 async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<VggtGradients> {
-  let override: VggtConfigOverride = {};
-  let bytes;
-  if (typeof src.checkpoint === 'string') {
-    const fs = (await import(/* @vite-ignore */ 'node:fs/promises' as string)) as typeof import('node:fs/promises');
-    let file = src.checkpoint;
-    const st = await fs.stat(file).catch((e) => {
-      throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the checkpoint path');
-    });
-    if (st.isDirectory()) file = `${file.replace(/\/$/, '')}/model.safetensors`;
-    const cfgText = await fs.readFile(file.replace(/[^/]*$/, 'config.json'), 'utf8').catch(() => null);
-    if (cfgText) override = JSON.parse(cfgText) as VggtConfigOverride;
-    bytes = await fileSource(file);
-  } else {
-    bytes = bytesSource(src.checkpoint);
-  }
-  const st = await openSafetensors(bytes, { signal });
+  const { st, override } = typeof src.checkpoint === 'string'
+    ? await openCheckpointPath(src.checkpoint, { signal })
+    : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
   const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
   return VggtGradients.create(st, config, { signal });
 }

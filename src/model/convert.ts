@@ -14,10 +14,11 @@
  *
  * Node, Deno or Bun only (writes files).
  */
+import { openCheckpointPath } from './checkpoint';
 import { f32ToF16Bits } from '../attention/f16';
 import { HessError, check, throwIfAborted } from '../errors';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config';
-import { fileSource, openSafetensors, type Safetensors } from './safetensors';
+import type { Safetensors } from './safetensors';
 import { AGGREGATOR_EPS, DINO_EPS } from './vggt/aggregator';
 import { buildDenseAttentionGraph } from './vggt/attention-core';
 import {
@@ -234,29 +235,11 @@ export interface ConvertResult {
 export async function convertCheckpoint(source: string, outdir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const fs = await nodeFs();
   const progress = opts.onProgress ?? (() => {});
-  let file = source;
-  const stat = await fs.stat(file).catch((e) => {
-    throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the checkpoint path');
-  });
-  if (stat.isDirectory()) file = join(file, 'model.safetensors');
-  const cfgPath = file.includes('/') ? file.replace(/[^/]*$/, 'config.json') : 'config.json';
-  let override: VggtConfigOverride = {};
-  const cfgText = await fs.readFile(cfgPath, 'utf8').catch(() => null);
-  if (cfgText) {
-    try {
-      override = JSON.parse(cfgText) as VggtConfigOverride;
-    } catch (e) {
-      throw new HessError('BAD_CHECKPOINT', `${cfgPath} is not valid JSON`, 'fix or remove config.json', { cause: e });
-    }
-  }
+  const opened = await openCheckpointPath(source, { signal: opts.signal });
+  const { st } = opened;
+  let override = opened.override;
   if (opts.cameraHeads !== undefined) override = { ...override, camera_heads: opts.cameraHeads };
   if (opts.dinoHeads !== undefined) override = { ...override, dino_heads: opts.dinoHeads };
-
-  const input = await fileSource(file);
-  const st = await openSafetensors(input, { signal: opts.signal }).catch(async (e) => {
-    await input.close?.();
-    throw e;
-  });
   try {
     const config = inferVggtConfig(st.tensors, override);
     const dtype = opts.fp16 ? 'F16' : 'F32';
@@ -295,7 +278,7 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
     const json = configJson(config, {
       weights_dtype: dtype === 'F16' ? 'float16' : 'float32',
       compute_dtype: 'float32',
-      converted_from: file.split('/').pop(),
+      converted_from: opened.file.split('/').pop(),
     });
     await fs.writeFile(join(outdir, 'config.json'), JSON.stringify(json, null, 2));
     files.push('config.json');

@@ -5,10 +5,11 @@
 import { HessError, check, throwIfAborted } from '../../errors';
 import { createDevice, type HessDevice } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
+import { openCheckpointPath } from '../checkpoint';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
 import { preprocessImages, type PreprocessMode, type RgbaImage } from '../preprocess';
 import {
-  blobSource, bytesSource, fileSource, openSafetensors, urlSource, type ByteSource, type Safetensors,
+  blobSource, bytesSource, openSafetensors, urlSource, type ByteSource, type Safetensors,
 } from '../safetensors';
 import { Aggregator, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
@@ -93,7 +94,6 @@ const isNode = () => Boolean((globalThis as { process?: { versions?: { node?: st
 
 async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{ st: Safetensors; override: VggtConfigOverride }> {
   let src: ByteSource;
-  let override: VggtConfigOverride = {};
   if (source instanceof Uint8Array) src = bytesSource(source);
   else if (typeof Blob !== 'undefined' && source instanceof Blob) src = blobSource(source);
   else if (typeof source === 'object' && 'read' in source && 'size' in source) src = source as ByteSource;
@@ -102,27 +102,10 @@ async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{
     if (/^https?:|^blob:/.test(s) || !isNode()) {
       src = await urlSource(s, { signal: opts.signal });
     } else {
-      // A file path or a directory holding model.safetensors (+ config.json).
-      const fsName = 'node:fs/promises';
-      const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-      let file = s.startsWith('file:') ? new URL(s).pathname : s;
-      const stat = await fs.stat(file).catch((e) => {
-        throw new HessError('IO_ERROR', `cannot open ${file}: ${String(e?.message ?? e)}`, 'check the model path');
-      });
-      if (stat.isDirectory()) file = `${file.replace(/\/$/, '')}/model.safetensors`;
-      const cfgPath = file.replace(/[^/]*$/, 'config.json');
-      const cfgText = await fs.readFile(cfgPath, 'utf8').catch(() => null);
-      if (cfgText) {
-        try {
-          override = JSON.parse(cfgText) as VggtConfigOverride;
-        } catch (e) {
-          throw new HessError('BAD_CHECKPOINT', `${cfgPath} is not valid JSON`, 'fix or remove config.json', { cause: e });
-        }
-      }
-      src = await fileSource(file);
+      return openCheckpointPath(s, { signal: opts.signal }); // a file path or a directory (+ config.json)
     }
   }
-  return { st: await openSafetensors(src, { signal: opts.signal }), override };
+  return { st: await openSafetensors(src, { signal: opts.signal }), override: {} };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { rng } from '../../helpers/random';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,16 +18,6 @@ import {
   type RgbaImage,
 } from '../../../src/model/preprocess';
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function solid(width: number, height: number, rgba: [number, number, number, number]): RgbaImage {
   const data = new Uint8Array(width * height * 4);
@@ -35,7 +26,7 @@ function solid(width: number, height: number, rgba: [number, number, number, num
 }
 
 function noise(width: number, height: number, seed: number, alpha = false): RgbaImage {
-  const r = mulberry32(seed);
+  const r = rng(seed);
   const data = new Uint8Array(width * height * 4);
   for (let i = 0; i < data.length; i++) data[i] = (i & 3) === 3 && !alpha ? 255 : Math.floor(r() * 256);
   return { width, height, data };

@@ -3,23 +3,14 @@
  * (and then satisfy every invariant and read cleanly) or fail with HessError('BAD_CHECKPOINT'). Any other
  * exception (RangeError, TypeError, stack overflow, ...) fails the test. Deterministic (seeded PRNG).
  */
+import { freshSeed, rng } from '../../helpers/random';
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors';
 import { DTYPE_SIZE, bytesSource, openSafetensors } from '../../../src/model/safetensors';
 import { assemble, buildSafetensors } from './st-helpers';
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rand = mulberry32(0x5afe7e45);
+const rand = rng(freshSeed('safetensors fuzz'));
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 
