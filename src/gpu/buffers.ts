@@ -88,12 +88,3 @@ export function poisonBuffer(device: GPUDevice, buf: GPUBuffer): void {
   const words = new Uint32Array(buf.size / 4).fill(0x7fc00bad);
   device.queue.writeBuffer(buf, 0, words);
 }
-
-/** Run `fn` inside a validation error scope; throw GPU_ERROR if WebGPU reports one. */
-export async function withErrorScope<T>(device: GPUDevice, fn: () => T): Promise<T> {
-  device.pushErrorScope('validation');
-  const result = fn();
-  const err = await device.popErrorScope();
-  if (err) throw new HessError('GPU_ERROR', `WebGPU validation error: ${err.message}`, 'this is a bug in hess-vggt; please report it');
-  return result;
-}

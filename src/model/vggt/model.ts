@@ -3,7 +3,7 @@
  * global-attention core pluggable (dense ONNX, our WGSL kernels, HeSS block-sparse).
  */
 import { HessError, check, throwIfAborted } from '../../errors';
-import { createDevice, type HessDevice } from '../../gpu/device';
+import { assertAlive, createDevice, type HessDevice } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
 import { openCheckpointPath } from '../checkpoint';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
@@ -191,6 +191,7 @@ export class Vggt {
   /** Run the model on RgbaImage[] (preprocessed here, crop mode by default) or a preprocessed `[S,3,H,W]` tensor. */
   async run(images: readonly RgbaImage[] | ImageTensor, opts: VggtRunOptions = {}): Promise<VggtResult> {
     if (this.disposed) throw new HessError('DISPOSED', 'Vggt.run after dispose()', 'load the model again');
+    if (this.target.ep === 'webgpu') assertAlive(this.target.gpu);
     const progress = opts.onProgress ?? (() => {});
     const t0 = performance.now();
     let input: ImageTensor;
