@@ -31,7 +31,9 @@ export function makeGroundTruth(
   for (let i = 0; i < S; i++) {
     const R = (r: number, c: number) => E[12 * i + 4 * r + c]!;
     const c = [0, 1, 2].map((k) => -(R(0, k) * E[12 * i + 3]! + R(1, k) * E[12 * i + 7]! + R(2, k) * E[12 * i + 11]!));
-    const jit = randn(3, rand, 0.05 * scale);
+    // The similarity is fitted to the camera centres, and the random model predicts them almost on top of each
+    // other: jitter along a different axis per camera (plus noise) so that the fit is always well posed.
+    const jit = randn(3, rand, 0.015 * scale).map((v, k) => v + (k === i % 3 ? 0.05 * scale : 0));
     const c2 = sim(c.map((v, k) => v + jit[k]!));
     // R' = R·R0ᵀ, t' = −R'·c'
     for (let r = 0; r < 3; r++) {

@@ -35,7 +35,9 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
     expect(relError(fwd.worldPoints, await fx.ref('world_points'))).toBeLessThan(1e-4);
     expect(fwd.x.length).toBe(fx.cfg.depth);
     expect(errs.camera.error).toBeGreaterThan(0);
-    expect(errs.pointCloud.inlierCount).toBeGreaterThan(1000);
+    // How many predicted points fall within ε of the warped GT depends on the random warp (570…5000+ seen):
+    // enough for a point-cloud term that is more than a handful of points.
+    expect(errs.pointCloud.inlierCount).toBeGreaterThan(100);
     // every layer got a finite, non-zero gradient for both terms
     for (const g of [gCam, gPc]) {
       expect(g.length).toBe(fx.cfg.depth);
