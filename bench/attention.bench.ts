@@ -9,20 +9,8 @@ import { createStorageBuffer, readF32 } from '../src/gpu/buffers';
 import { createDevice } from '../src/gpu/device';
 import { Graph } from '../src/onnx/builder';
 import { createSession, loadOrt } from '../src/runtime/ort';
-import { gpuDone, writeResults } from './lib';
+import { gpuDone, minMs as timeMs, writeResults } from './lib';
 
-// Minimum (not median) wall time over `reps` runs after `warmup`: this 2-core machine is shared with other jobs,
-// and the minimum is the estimate least disturbed by them.
-async function timeMs(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
 
 const shapes: AttentionShape[] = (process.env.HESS_ATTN_SHAPES ?? '1374x4x64')
   .split(',').map((s) => s.split('x').map(Number)).map(([N, H, D]) => ({ N, H, D }));

@@ -7,20 +7,13 @@ import { VggtGradients } from '../src/calibrate/gradients';
 import { inferVggtConfig } from '../src/model/config';
 import { fileSource, openSafetensors } from '../src/model/safetensors';
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose';
-import { writeResults } from './lib';
+import { minMs as minOf, writeResults } from './lib';
 
 const REPS = Number(process.env.HESS_CAL_REPS ?? 3);
+// No warm-up: each stage's first run is measured as part of the minimum, as before.
+const minMs = (fn: () => Promise<unknown>, reps = REPS) => minOf(fn, reps, 0);
 const FIX = '../shared/fixtures/vggt-tiny';
 
-async function minMs(fn: () => Promise<unknown>, reps = REPS): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
 
 async function main(): Promise<void> {
   const st = await openSafetensors(await fileSource(`${FIX}/model.safetensors`));

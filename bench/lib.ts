@@ -15,6 +15,21 @@ export async function timeMs(fn: () => unknown | Promise<unknown>, reps = 5, war
   return t[Math.floor(t.length / 2)];
 }
 
+/**
+ * Minimum wall time in ms of `fn` over `reps` runs after `warmup` runs: on a machine shared with other jobs the
+ * minimum is the estimate least disturbed by them.
+ */
+export async function minMs(fn: () => unknown | Promise<unknown>, reps = 5, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
 /** Resolves when the GPU queue has finished all submitted work. */
 export function gpuDone(device: GPUDevice): Promise<void> {
   return device.queue.onSubmittedWorkDone();

@@ -1,9 +1,9 @@
+import { expectCode } from '../../helpers/errors';
 import { rng } from '../../helpers/random';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
 import {
   aaBicubicMatrix,
   aaBicubicWeights,
@@ -32,17 +32,6 @@ function noise(width: number, height: number, seed: number, alpha = false): Rgba
   return { width, height, data };
 }
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: string, match?: RegExp): Promise<void> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(HessError);
-    expect((e as HessError).code).toBe(code);
-    if (match) expect((e as HessError).message).toMatch(match);
-    return;
-  }
-  throw new Error(`expected HessError ${code}`);
-}
 
 /** Pixel (c, y, x) of frame s in a preprocess result. */
 const px = (r: { data: Float32Array; height: number; width: number }, s: number, c: number, y: number, x: number) =>

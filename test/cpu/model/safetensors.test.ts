@@ -1,8 +1,8 @@
+import { expectCode } from '../../helpers/errors';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
 import {
   blobSource,
   bytesSource,
@@ -18,17 +18,6 @@ const FIXTURES = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 const MODEL = join(FIXTURES, 'model.safetensors');
 const IO = join(FIXTURES, 'io.safetensors');
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: string, match?: RegExp): Promise<void> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(HessError);
-    expect((e as HessError).code).toBe(code);
-    if (match) expect((e as HessError).message).toMatch(match);
-    return;
-  }
-  throw new Error(`expected HessError ${code}, nothing was thrown`);
-}
 
 /** Byte-exact comparison without vitest's per-index deep equality (too slow/large for MB-sized arrays). */
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {

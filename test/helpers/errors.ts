@@ -1,0 +1,15 @@
+import { expect } from 'vitest';
+import { HessError } from '../../src/errors';
+
+/** Assert that `p` (a promise or a function) fails with a HessError of `code` (and a message matching `match`). */
+export async function expectCode(p: Promise<unknown> | (() => unknown), code: string, match?: RegExp): Promise<void> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(HessError);
+    expect((e as HessError).code).toBe(code);
+    if (match) expect((e as HessError).message).toMatch(match);
+    return;
+  }
+  throw new Error(`expected HessError ${code}, nothing was thrown`);
+}
