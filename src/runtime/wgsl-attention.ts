@@ -77,6 +77,8 @@ export class WgslAttention implements AttentionCore {
   private opts: SparsityOptions = { policy: 'dense' };
   private budgetCache = new Map<string, Int32Array>();
   private permCache = new Map<string, { fwd: GPUBuffer; inv: GPUBuffer }>();
+  /** Permuted Q, K, V, O of the current size, reused by every layer (the queue orders the layers' uses). */
+  private scratch: { bytes: number; bufs: GPUBuffer[] } | null = null;
   private counters = { kept: 0, total: 0, perLayer: [] as number[], budgets: [] as number[][], planMs: 0 };
 
   private constructor(private readonly ort: Ort, readonly gpu: HessDevice, private readonly wasm: PlannerWasm) {}
@@ -224,7 +226,7 @@ export class WgslAttention implements AttentionCore {
     // Gather Q/K/V into the planner's token order (special tokens first), attend, scatter O back.
     const perm = this.perm(S, P, N);
     const width = H * D;
-    const tmp = ['q', 'k', 'v', 'o'].map((n) => device.createBuffer({ size: N * width * 4, usage: 0x80 | 0x04 | 0x08, label: `permuted ${n}` }));
+    const tmp = this.scratchBuffers(N * width * 4);
     const enc = device.createCommandEncoder();
     this.encodeGather(enc, bufs.q, perm.fwd, tmp[0], N, width);
     this.encodeGather(enc, bufs.k, perm.fwd, tmp[1], N, width);
@@ -232,13 +234,24 @@ export class WgslAttention implements AttentionCore {
     encodeBlockSparseAttention(this.gpu, enc, { q: tmp[0], k: tmp[1], v: tmp[2], o: tmp[3] }, plan);
     this.encodeGather(enc, tmp[3], perm.inv, bufs.o, N, width);
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    // No wait: WebGPU keeps destroyed buffers alive for work already submitted, and the next segment is queued
+    // behind this one, so layers stream without a CPU↔GPU round trip (except the Wasm planner's Q/K readback).
     plan.destroy();
     cleanup();
-    for (const b of tmp) b.destroy();
+  }
+
+  private scratchBuffers(bytes: number): GPUBuffer[] {
+    if (this.scratch?.bytes !== bytes) {
+      for (const b of this.scratch?.bufs ?? []) b.destroy();
+      const bufs = ['q', 'k', 'v', 'o'].map((n) => this.gpu.device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08, label: `permuted ${n}` }));
+      this.scratch = { bytes, bufs };
+    }
+    return this.scratch.bufs;
   }
 
   async dispose(): Promise<void> {
+    for (const b of this.scratch?.bufs ?? []) b.destroy();
+    this.scratch = null;
     for (const p of this.permCache.values()) { p.fwd.destroy(); p.inv.destroy(); }
     this.permCache.clear();
   }
