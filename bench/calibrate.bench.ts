@@ -1,72 +1,91 @@
-// HeSS calibration cost per scene on the wasm EP (CPU only, no WebGPU): forward pass (keeping block activations)
-// vs the backward passes that give ∂e_cam/∂W_Q and ∂e_pc/∂W_Q for every global layer, side by side in one run.
-// Model: the vggt-tiny fixture (../shared/fixtures/vggt-tiny: 24+24 blocks, width 64, 4 heads; 3 frames 70×98).
+// HeSS calibration cost per scene on the wasm EP (CPU only): forward pass (keeping block activations) vs the
+// backward passes that give ∂e_cam/∂W_Q and ∂e_pc/∂W_Q for every global layer, side by side in one run, for
+//  - tiny: the vggt-tiny fixture (../shared/fixtures/vggt-tiny: 24+24 blocks, width 64, 4 heads; 3 frames 70×98);
+//  - mid:  a random VGGT-shaped checkpoint with heads (24+24 blocks, width 256, 8 heads; 4 frames 126×168),
+//          also with activation checkpointing (keep every 5th block input, recompute the rest).
 import { readFileSync } from 'node:fs';
 import { sceneErrors } from '../src/calibrate/calibrate';
 import { VggtGradients } from '../src/calibrate/gradients';
-import { inferVggtConfig } from '../src/model/config';
-import { fileSource, openSafetensors } from '../src/model/safetensors';
+import { inferVggtConfig, type VggtConfig } from '../src/model/config';
+import { bytesSource, fileSource, openSafetensors, type Safetensors } from '../src/model/safetensors';
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose';
 import { minMs as minOf, writeResults } from './lib';
+import { randomVggtCheckpoint } from './random-vggt';
 
 const REPS = Number(process.env.HESS_CAL_REPS ?? 3);
-// No warm-up: each stage's first run is measured as part of the minimum, as before.
+// No warm-up: each stage's first run is measured as part of the minimum.
 const minMs = (fn: () => Promise<unknown>, reps = REPS) => minOf(fn, reps, 0);
 const FIX = '../shared/fixtures/vggt-tiny';
 
+interface Case { name: string; st: Safetensors; cfg: VggtConfig; images: Float32Array; shape: { S: number; H: number; W: number }; checkpointEvery: number }
 
-async function main(): Promise<void> {
-  const st = await openSafetensors(await fileSource(`${FIX}/model.safetensors`));
-  const io = await openSafetensors(await fileSource(`${FIX}/io.safetensors`));
-  const cfg = inferVggtConfig(st.tensors, JSON.parse(readFileSync(`${FIX}/config.json`, 'utf8')));
-  const images = await io.read('images');
-  const shape = { S: 3, H: 70, W: 98 };
+async function measure(c: Case) {
+  const { S, H, W } = c.shape;
   let t0 = performance.now();
-  for (const name of st.tensors.keys()) await st.read(name);
-  const readAll = performance.now() - t0;
-  t0 = performance.now();
-  const vg = await VggtGradients.create(st, cfg);
+  const vg = await VggtGradients.create(c.st, c.cfg, { checkpointEvery: c.checkpointEvery });
   const create = performance.now() - t0;
-  const fwd = await vg.forward(images, shape);
+  const fwd = await vg.forward(c.images, c.shape);
   // GT = the prediction with the camera centres and points shifted: any non-zero error works for timing
-  const gtE = new Float64Array(36);
-  const E = poseEncodingToExtriIntri(fwd.poseEnc, 3, 70, 98).extrinsics;
-  gtE.set(E);
-  for (let i = 3; i < 36; i += 4) gtE[i] += 0.05 * ((i * 7) % 5 - 2);
+  const gtE = Float64Array.from(poseEncodingToExtriIntri(fwd.poseEnc, S, H, W).extrinsics);
+  for (let i = 3; i < 12 * S; i += 4) gtE[i] += 0.05 * ((i * 7) % 5 - 2);
   const pts = Float64Array.from(fwd.worldPoints, (v, i) => v * (1 + 0.02 * Math.sin(i)));
-  const errs = sceneErrors(fwd, { extrinsics: gtE, points: pts });
+  const gt = { extrinsics: gtE, points: pts };
+  const errs = sceneErrors(fwd, gt);
   t0 = performance.now();
   await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, () => {});
   await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, () => {});
   const firstBackward = performance.now() - t0; // includes building + creating the VJP sessions
-  const forward = await minMs(() => vg.forward(images, shape));
-  const errors = await minMs(async () => sceneErrors(fwd, { extrinsics: gtE, points: pts }));
+  const forward = await minMs(() => vg.forward(c.images, c.shape));
+  const errors = await minMs(async () => sceneErrors(fwd, gt));
   const bCam = await minMs(() => vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, () => {}));
   const bPc = await minMs(() => vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, () => {}));
+  const keptMB = [...fwd.x, ...fwd.xf].reduce((a, x) => a + (x ? x.byteLength : 0), 0) / 2 ** 20;
   await vg.dispose();
   const scene = forward + errors + bCam + bPc;
+  console.log(`${c.name}: forward ${forward.toFixed(0)} ms, scene ${scene.toFixed(0)} ms (${(scene / forward).toFixed(2)}× forward), block activations ${keptMB.toFixed(1)} MB`);
+  return { name: c.name, forward, errors, bCam, bPc, scene, ratio: scene / forward, keptMB, create, firstBackward };
+}
+
+async function main(): Promise<void> {
+  const tinySt = await openSafetensors(await fileSource(`${FIX}/model.safetensors`));
+  const io = await openSafetensors(await fileSource(`${FIX}/io.safetensors`));
+  const tinyCfg = inferVggtConfig(tinySt.tensors, JSON.parse(readFileSync(`${FIX}/config.json`, 'utf8')));
+  const tinyImages = await io.read('images');
+  const m = randomVggtCheckpoint({
+    dim: 256, heads: 8, depth: 24, dinoDepth: 2,
+    predictionHeads: { cameraHeads: 8, trunkDepth: 4, features: 64, outChannels: [32, 64, 128, 128] },
+  });
+  const midSt = await openSafetensors(bytesSource(m.bytes));
+  const midCfg = inferVggtConfig(midSt.tensors, m.config);
+  const midShape = { S: 4, H: 126, W: 168 };
+  let seed = 3;
+  const midImages = new Float32Array(midShape.S * 3 * midShape.H * midShape.W).map(() => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32));
+  const cases: Case[] = [
+    { name: 'tiny (width 64, 4 heads), 3 frames 70×98', st: tinySt, cfg: tinyCfg, images: tinyImages, shape: { S: 3, H: 70, W: 98 }, checkpointEvery: 1 },
+    { name: 'mid (width 256, 8 heads), 4 frames 126×168', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1 },
+    { name: 'mid, checkpointEvery 5 (recompute)', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 5 },
+  ];
+  const results = [];
+  for (const c of cases) results.push(await measure(c));
+  const f = (x: number) => x;
   writeResults('calibrate', {
-    title: 'HeSS calibration: forward vs forward + backward per scene (wasm EP, vggt-tiny, 3 frames 70×98)',
+    title: 'HeSS calibration: forward vs forward + backward per scene (wasm EP, one run)',
     tables: [{
-      caption: `Per-scene stages (min of ${REPS} runs, ms)`,
-      header: ['stage', 'ms', '× forward'],
-      rows: [
-        ['forward (aggregator + camera + point head, keeping block activations)', forward, 1],
-        ['errors + H + gradients w.r.t. outputs (JS float64)', errors, errors / forward],
-        ['backward e_cam (camera head → 24 global / 23 frame blocks)', bCam, bCam / forward],
-        ['backward e_pc (point DPT head → 24 global / 23 frame blocks)', bPc, bPc / forward],
-        ['whole scene (forward + errors + both backward passes)', scene, scene / forward],
-      ],
+      caption: `Per-scene stages (min of ${REPS} runs, ms; ratio = whole scene / forward)`,
+      header: ['model', 'forward', 'errors + H (JS float64)', 'backward e_cam', 'backward e_pc', 'whole scene', '× forward', 'kept block activations MB'],
+      rows: results.map((r) => [r.name, f(r.forward), f(r.errors), f(r.bCam), f(r.bPc), f(r.scene), r.ratio, r.keptMB]),
     }, {
       caption: 'One-time costs (ms)',
-      header: ['step', 'ms'],
-      rows: [['read every checkpoint tensor once (safetensors, from disk)', readAll], ['VggtGradients.create (weights + forward sessions)', create], ['first two backward passes (incl. building the 4 VJP graphs + sessions)', firstBackward]],
+      header: ['model', 'VggtGradients.create (weights + forward sessions)', 'first two backward passes (incl. building the VJP graphs + sessions)'],
+      rows: results.map((r) => [r.name, r.create, r.firstBackward]),
     }],
     notes: [
-      'Backward = one VJP session run per segment (each recomputes its segment forward internally), wasm EP, float32.',
-      'Saved activations: 2·S·P·C float32 per block (x and xf); 24 blocks × 2 × 3·40·64·4 B ≈ 1.5 MB here.',
+      'forward = aggregator + camera head + point head, keeping the block activations the backward pass needs.',
+      'Backward = one VJP session run per segment (camera head or point DPT head, then 24 global / 23 frame blocks), each recomputing its segment forward internally; wasm EP, float32.',
+      'checkpointEvery 5 keeps 5 of 48 block activations and recomputes each chunk of blocks once per backward pass (frame + global block forward sessions).',
+      'The WebGPU EP path (target: { ep: "webgpu" }) is checked for correctness in test/gpu/calibrate; on this software adapter it is not a speed reference.',
     ],
-    data: { forward, errors, bCam, bPc, scene, readAll, create, firstBackward },
+    data: results,
   });
 }
 

@@ -19,8 +19,7 @@ import { FisherAccumulator, type FisherState } from './fisher';
 import {
   applySimilarity, cameraCenters, hessErrors, normalizePoints, PointIndex3, type SceneNormalization, type Similarity,
 } from './geometry';
-import type { ForwardState } from './gradients';
-import { VggtGradients } from './gradients';
+import { type ForwardState, VggtGradients, type VggtGradientsOptions } from './gradients';
 import type { HessFile } from './hess-file';
 
 /** A scene already in memory: preprocessed images and ground truth. */
@@ -213,6 +212,8 @@ export interface CheckpointSource {
   checkpoint: string | Uint8Array;
   /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`); read from config.json next to a path. */
   config?: VggtConfigOverride;
+  /** Where the gradients run and how activations are kept (default: wasm EP, checkpointing 'auto'). */
+  gradients?: Pick<VggtGradientsOptions, 'target' | 'checkpointEvery'>;
 }
 
 async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<VggtGradients> {
@@ -220,12 +221,13 @@ async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Prom
     ? await openCheckpointPath(src.checkpoint, { signal })
     : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
   const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
-  return VggtGradients.create(st, config, { signal });
+  return VggtGradients.create(st, config, { ...src.gradients, signal });
 }
 
 /**
- * Calibrate HeSS scores: for every scene, ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h of every global layer and head (wasm EP),
- * folded into Fisher traces; returns the HeSS file. Scenes are processed one at a time (streaming).
+ * Calibrate HeSS scores: for every scene, ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h of every global layer and head (wasm EP,
+ * or WebGPU with `gradients: { target }`), folded into Fisher traces; returns the HeSS file. Scenes are processed
+ * one at a time (streaming).
  *
  * @example
  * const scenes = await readCalibrationScenes('./calib');

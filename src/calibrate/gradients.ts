@@ -9,16 +9,19 @@
  * pre-activation output; the inv_log activation is chained by hand: d/dv sign(v)(e^|v|−1) = e^|v| = 1 + |value|),
  * the frame block, and the whole global block (pre-segment → dense attention → post-segment as one graph).
  *
- * Forward: {@link Aggregator.run} with `keep` stores each block's frame input `x` and frame output `xf` (the
- * global block's input). Memory bound: 2·S·P·C float32 per block, i.e. 2·depth·S·P·C·4 bytes (VGGT-1B, S = 8,
- * 518×518: 2·24·8·1374·1024·4 ≈ 2.2 GB; the tiny fixture: 2 MB). Recompute option (not implemented): keep only
- * every k-th block input and re-run the k−1 frame/global blocks in between before their VJPs. Each VJP graph
- * recomputes its segment's forward internally, so the backward costs ≈ 2–3 forwards per error term; the dense
- * [N, N] attention probabilities of one global block are live during its VJP (O(H·N²) memory).
+ * Forward: {@link Aggregator.run} with `keep` stores block activations for the backward pass: each block's frame input
+ * `x` and frame output `xf` (the global block's input) cost 2·S·P·C float32 (VGGT-1B, S = 8, 518×518: 2·24·8·1374·
+ * 1024·4 ≈ 2.2 GB for all 24 blocks). With `checkpointEvery: k > 1` only every k-th block input is kept and the
+ * k blocks of a chunk are recomputed (frame + global block forward) just before their VJPs: memory
+ * (⌈depth/k⌉ + 2k)·S·P·C floats — with k = ⌈√depth⌉ (the `'auto'` choice above 256 MB) about a third of the full
+ * store for depth 24 — for one more forward of the aggregator blocks per backward pass. Each VJP graph recomputes
+ * its segment's forward internally, so the backward costs ≈ 2–3 forwards per error term; the dense [N, N]
+ * attention probabilities of one global block are live during its VJP (O(H·N²) memory), which bounds S.
  *
- * Weights: the backward pass keeps its own float32 copy of every frame/global block weight (graph layout), on top
- * of the forward sessions' feeds, i.e. 2× the aggregator's blocks in JS memory (tiny: 2 × 2.4 MB). The wasm EP's
- * 4 GB heap rules out VGGT-1B (≈ 4 GB of fp32 weights) on this path; WebGPU VJP sessions are future work.
+ * Execution: the wasm EP by default, or `target: { ep: 'webgpu', gpu }` for every forward and VJP session (ORT
+ * places any op its WebGPU EP lacks on the CPU by itself). Weights: the backward pass keeps its own float32 copy
+ * of every frame/global block weight (graph layout) in JS memory, fed per run. On the wasm EP the 4 GB heap rules
+ * out VGGT-1B (≈ 4 GB of fp32 weights); on WebGPU only one block's weights are in flight per run.
  *
  * Backward: aggregated layer ℓ = concat(frame_out_ℓ, global_out_ℓ) over the channel axis, so its gradient splits:
  * the first half joins the frame-block-ℓ output path, the second the global-block-ℓ output path (which is also
@@ -29,7 +32,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../errors';
 import { buildGradientGraph, inferShapes } from '../onnx/autodiff';
 import type { Graph } from '../onnx/builder';
-import { createSession, loadOrt, type Ort } from '../runtime/ort';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../runtime/ort';
 import type { VggtConfig } from '../model/config';
 import { Aggregator, AGGREGATOR_EPS, HEAD_LAYERS, ROPE_BASE } from '../model/vggt/aggregator';
 import { type BlockDims, globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams } from '../model/vggt/blocks';
@@ -52,9 +55,14 @@ export interface ForwardState {
   readonly worldPoints: Float32Array;
   /** Aggregated layers the heads read, each `[S, P, 2C]`. */
   readonly layers: Map<number, Float32Array>;
-  /** Per block: frame-block input and output, each `[S, P, C]`. */
+  /**
+   * Per block: frame-block input and output, each `[S, P, C]`. With checkpointing (`checkpointEvery` k > 1) only
+   * `x[i]` for i ≡ 0 (mod k) is kept (the rest are holes, recomputed by the backward pass).
+   */
   readonly x: Float32Array[];
   readonly xf: Float32Array[];
+  /** Activation checkpoint interval k used by this forward pass (1: everything kept). */
+  readonly checkpointEvery: number;
 }
 
 /** Upstream gradients of one error term w.r.t. the model outputs. */
@@ -71,6 +79,13 @@ export interface VggtGradientsOptions {
   overrides?: ReadonlyMap<string, Float32Array>;
   /** Camera-head refinement iterations (4 in VGGT). */
   iterations?: number;
+  /** Where every session runs (default the wasm EP). */
+  target?: ExecutionTarget;
+  /**
+   * Keep every k-th block input only and recompute the rest in the backward pass (see the module doc). 'auto'
+   * (default): 1 while the full store is under 256 MB for the forward's shape, else ⌈√depth⌉.
+   */
+  checkpointEvery?: number | 'auto';
   signal?: AbortSignal;
 }
 
@@ -115,6 +130,8 @@ export class VggtGradients {
     private readonly headW: { camera: Awaited<ReturnType<typeof loadPrefixed>>; point: Awaited<ReturnType<typeof loadPrefixed>> },
     private readonly blockW: { frame: Map<string, Float32Array>[]; global: Map<string, Float32Array>[] },
     private readonly iterations: number,
+    private readonly target: ExecutionTarget,
+    private readonly checkpointEvery: number | 'auto',
   ) {
     const c = config;
     this.dims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
@@ -133,7 +150,9 @@ export class VggtGradients {
         'calibrate a full VGGT checkpoint (camera_head.* and point_head.* tensors)');
     }
     const iterations = opts.iterations ?? 4;
-    const target = { ep: 'wasm' as const };
+    const target: ExecutionTarget = opts.target ?? { ep: 'wasm' };
+    const every = opts.checkpointEvery ?? 'auto';
+    check(every === 'auto' || (Number.isInteger(every) && every >= 1), `checkpointEvery must be 'auto' or an integer ≥ 1, got ${every}`);
     const aggregator = await Aggregator.create(reader, config, { target, ort, signal: opts.signal });
     const cleanup: Array<{ dispose(): Promise<void> }> = [aggregator];
     try {
@@ -155,7 +174,7 @@ export class VggtGradients {
         frame.push(await loadBlockWeights(reader, `aggregator.frame_blocks.${i}`, specs));
         global.push(await loadBlockWeights(reader, `aggregator.global_blocks.${i}`, specs));
       }
-      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations);
+      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations, target, every);
     } catch (e) {
       for (const x of cleanup) await x.dispose().catch(() => undefined);
       throw e;
@@ -173,13 +192,19 @@ export class VggtGradients {
     const last = c.depth - 1;
     const x: Float32Array[] = [];
     const xf: Float32Array[] = [];
+    const P = c.patchStartIdx + (H / c.patchSize) * (W / c.patchSize);
+    const fullBytes = 2 * c.depth * S * P * c.embedDim * 4;
+    const k = this.checkpointEvery === 'auto' ? (fullBytes < 256 * 2 ** 20 ? 1 : Math.ceil(Math.sqrt(c.depth))) : this.checkpointEvery;
     const want = new Set([...HEAD_LAYERS.filter((l) => l < c.depth), last]);
     const agg = await this.aggregator.run(images, shape, {
-      layers: [...want], signal: opts.signal, keep: (i, xi, xfi) => { x[i] = xi; xf[i] = xfi; },
+      layers: [...want], signal: opts.signal,
+      keep: (i, xi, xfi) => {
+        if (k === 1) { x[i] = xi; xf[i] = xfi; } else if (i % k === 0) x[i] = xi;
+      },
     });
     const poseEnc = await this.camera.run(agg.layers.get(last)!, S);
     const { values } = await this.points.run(agg.layers, S, H, W, { signal: opts.signal });
-    return { S, H, W, P: agg.P, poseEnc, worldPoints: values, layers: agg.layers, x, xf };
+    return { S, H, W, P: agg.P, poseEnc, worldPoints: values, layers: agg.layers, x, xf, checkpointEvery: k };
   }
 
   /**
@@ -264,6 +289,37 @@ export class VggtGradients {
     const specs = [...preParams(this.dims), ...postParams(this.dims)];
     const weightFeeds = (w: Map<string, Float32Array>): Feeds =>
       Object.fromEntries(specs.map((s) => [s.input, t(w.get(s.input)!, s.shape)]));
+    const k = state.checkpointEvery;
+    // Block activations: kept by the forward pass (k = 1), or recomputed one chunk [j, j + k) at a time from the
+    // checkpoint x[j] (the sweep goes down, so each chunk is recomputed once and the previous one is dropped).
+    let chunk: { start: number; x: Float32Array[]; xf: Float32Array[] } | null = null;
+    const activations = async (l: number): Promise<{ x: Float32Array; xf: Float32Array }> => {
+      if (k === 1) return { x: state.x[l]!, xf: state.xf[l]! };
+      const start = l - (l % k);
+      if (chunk?.start !== start) {
+        const [frameFwd, globalFwd] = await Promise.all([
+          this.session(`frame-fwd:${S}x${P}`, () => localBlockGraph(this.dims, 'frame_block').toModel({ opset: VGGT_OPSET }).model),
+          this.session(`global-fwd:${S}x${P}`, () => globalBlockGraph(this.dims).toModel({ opset: VGGT_OPSET }).model),
+        ]);
+        chunk = null; // drop the chunk above before recomputing this one
+        const xs: Float32Array[] = [];
+        const xfs: Float32Array[] = [];
+        let xi = state.x[start]!;
+        for (let i = start; i <= l; i++) {
+          throwIfAborted(opts.signal);
+          xs.push(xi);
+          const f = await frameFwd.run({ x: t(xi, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[i]!) });
+          xfs.push(new Float32Array(f.y!.data as Float32Array));
+          f.y!.dispose();
+          if (i === l) break;
+          const g = await globalFwd.run({ x: t(xfs[xfs.length - 1]!, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[i]!) });
+          xi = new Float32Array(g.y!.data as Float32Array);
+          g.y!.dispose();
+        }
+        chunk = { start, x: xs, xf: xfs };
+      }
+      return { x: chunk.x[l - start]!, xf: chunk.xf[l - start]! };
+    };
 
     const top = Math.max(...G.keys());
     let carry: Float32Array | null = null; // ∂e/∂(global-block output of the current layer) from the layers above
@@ -281,7 +337,8 @@ export class VggtGradients {
           }
         }
       }
-      const go = await globalSess.run({ x: t(state.xf[l]!, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
+      const act = await activations(l);
+      const go = await globalSess.run({ x: t(act.xf, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
       const gx = go.grad_x!.data as Float32Array;
       for (let i = 0; i < gXf.length; i++) gXf[i] += gx[i]!;
       // grad of the [C, 3C] (in, out) weight → W_Q rows in PyTorch's [out, in] layout
@@ -290,7 +347,7 @@ export class VggtGradients {
       onLayer(l, gWq);
       for (const v of Object.values(go)) v.dispose();
       if (l === 0) break;
-      const fo = await frameSess.run({ x: t(state.x[l]!, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[l]!), g_y: t(gXf, [S, P, C]) });
+      const fo = await frameSess.run({ x: t(act.x, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[l]!), g_y: t(gXf, [S, P, C]) });
       carry = new Float32Array(fo.grad_x!.data as Float32Array);
       for (const v of Object.values(fo)) v.dispose();
     }
@@ -329,7 +386,7 @@ export class VggtGradients {
   private session(key: string, build: () => Uint8Array): Promise<InferenceSession> {
     let s = this.vjp.get(key);
     if (!s) {
-      s = createSession(this.ort, build(), { ep: 'wasm' });
+      s = createSession(this.ort, build(), this.target);
       s.catch(() => this.vjp.delete(key));
       this.vjp.set(key, s);
     }

@@ -21,6 +21,7 @@ export const USAGE = `usage:
                  [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]
   hess-vggt co3d <co3d-root> <outdir> --categories apple,teddybear [--frames 10] [--max-sequences N]
   hess-vggt calibrate --model <dir> --data <dir> --out hess.json [--lambda 0.5] [--epsilon 0.05] [--max-scenes N] [--restart]
+                 [--device wasm|webgpu]
   hess-vggt probe
   hess-vggt --help | <command> --help   (details and the commands reproducing the HeSS paper's setting)`;
 
@@ -48,7 +49,9 @@ calibrate
   gradients of the camera error e_cam and the point-cloud error e_pc (after similarity alignment) w.r.t. every
   global-attention head's query weights, folded into Fisher traces; writes the HeSS file (--out). Progress is
   saved to <out>.progress.json after each scene: a killed run started again continues where it stopped
-  (--restart ignores it). Runs the dense model on the wasm EP.
+  (--restart ignores it). Runs the dense model and its backward graphs on the wasm EP (default) or, with
+  --device webgpu, on onnxruntime-web's WebGPU EP (needed for VGGT-1B: its fp32 weights fill the wasm heap).
+  Block activations above 256 MB are checkpointed (every ⌈√depth⌉-th kept, the rest recomputed).
 
 co3d
   Converts CO3Dv2 sequences (<root>/<category>/frame_annotations.jgz, <category>/<seq>/pointcloud.ply) into the
@@ -64,7 +67,7 @@ Reproducing the HeSS paper's setting (CO3Dv2 cameras, DTU point clouds; target s
   #    DTU: no adapter ships yet; write each scan as a scene folder (cameras.json from the MVS camera files,
   #    points.ply from the STL ground truth) with writeCalibrationScene() (see src/calibrate/dataset/README.md).
   # 3. calibrate: HeSS scores (Fisher traces of the dense model's error gradients) on ./co3d-calib → hess.json.
-  hess-vggt calibrate --model ./vggt-1b --data ./co3d-calib --out hess.json
+  hess-vggt calibrate --model ./vggt-1b --data ./co3d-calib --out hess.json --device webgpu
   # 4. evaluate dense vs uniform vs HeSS budgets at the paper's sparsities
   hess-vggt eval --model ./vggt-1b --data ./co3d-eval --policies dense,uniform,hess --sparsity 0.43,0.73,0.9 \\
     --hess hess.json --out ./eval-co3d
@@ -207,12 +210,15 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
     options: {
       help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
       lambda: { type: 'string' }, epsilon: { type: 'string' }, 'max-scenes': { type: 'string' }, restart: { type: 'boolean' },
+      device: { type: 'string' },
     },
   } as const);
   if (!parsed) return 2;
   const { values } = parsed;
   if (values.help) return (io.log(HELP), 0);
   if (!values.model || !values.data || !values.out) return usageError(io, 'calibrate needs --model, --data and --out');
+  const device = values.device ?? 'wasm';
+  if (device !== 'webgpu' && device !== 'wasm') return usageError(io, `--device must be webgpu or wasm, got ${device}`);
   const fs = await import('node:fs/promises');
   const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
   const { calibrate } = await import('../calibrate/calibrate');
@@ -230,7 +236,10 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
     }
   }
   const scenes = await readCalibrationScenes(values.data, { maxScenes: positiveInt(values['max-scenes'], 'max-scenes') });
-  const hess = await calibrate({ checkpoint: values.model }, scenes, {
+  const target = device === 'webgpu'
+    ? { ep: 'webgpu' as const, gpu: await (await import('../gpu/device')).createDevice() }
+    : { ep: 'wasm' as const };
+  const hess = await calibrate({ checkpoint: values.model, gradients: { target } }, scenes, {
     lambda: values.lambda !== undefined ? Number(values.lambda) : undefined,
     epsilon: values.epsilon !== undefined ? Number(values.epsilon) : undefined,
     resumeFrom,

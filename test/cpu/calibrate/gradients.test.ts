@@ -100,6 +100,29 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
     expect(worst.pointCloud).toBeLessThan(3e-2);
   });
 
+  it('activation checkpointing (keep every 5th block input, recompute the rest) gives the same gradients', async () => {
+    const k = 5;
+    const vc = await VggtGradients.create(fx.model, fx.cfg, { checkpointEvery: k });
+    try {
+      const f = await vc.forward(images, { S: fx.S, H: fx.H, W: fx.W });
+      const kept = f.x.filter(Boolean).length;
+      expect(f.checkpointEvery).toBe(k);
+      expect(kept).toBe(Math.ceil(fx.cfg.depth / k));
+      expect(f.xf.filter(Boolean).length).toBe(0);
+      let worst = 0;
+      const layers: number[] = [];
+      for (const [seed, ref] of [[{ poseEnc: errs.camera.gradPoseEnc }, gCam], [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc]] as const) {
+        await vc.backward(f, seed, (l, g) => { layers.push(l); worst = Math.max(worst, relError(g, ref[l]!)); });
+      }
+      console.info(`[calibrate gradients] checkpointEvery ${k}: ${kept} of ${fx.cfg.depth} block inputs kept, worst rel. error vs keeping all ${worst.toExponential(2)}`);
+      expect(layers.length).toBe(2 * fx.cfg.depth);
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      await vc.dispose();
+    }
+    await expect(VggtGradients.create(fx.model, fx.cfg, { checkpointEvery: 0 })).rejects.toBeInstanceOf(HessError);
+  });
+
   it('bad seeds and bad weight updates are typed errors', async () => {
     const none = await vg.backward(fwd, {}, () => {}).catch((e) => e);
     expect(none).toBeInstanceOf(HessError);

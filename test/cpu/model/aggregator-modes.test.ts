@@ -1,19 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inferVggtConfig } from '../../../src/model/config';
-import { bytesSource, openSafetensors, type Safetensors } from '../../../src/model/safetensors';
 import { Aggregator } from '../../../src/model/vggt/aggregator';
 import { type AttentionCore } from '../../../src/model/vggt/attention-core';
 import { loadOrt } from '../../../src/runtime/ort';
 import { relError } from '../../helpers/random';
-
-const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
-
-async function f64(st: Safetensors, name: string): Promise<Float64Array> {
-  const raw = await st.readRaw(name);
-  return new Float64Array(raw.slice().buffer); // copy: the view may be unaligned
-}
+import { loadFixture } from '../../fixtures/vggt-tiny';
 
 /** softmax(q·kᵀ/√d)·v per head in float64, token-major [N, H, d], rounded to float32. */
 function attention64(q: Float32Array, k: Float32Array, v: Float32Array, N: number, H: number, d: number): Float32Array {
@@ -38,24 +28,18 @@ function attention64(q: Float32Array, k: Float32Array, v: Float32Array, N: numbe
 
 describe('VGGT aggregator modes (wasm EP, vggt-tiny fixture)', () => {
   it("sessions: 'per-block' (weights baked per block) gives the same layers", async () => {
-    const model = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/model.safetensors`))));
-    const io = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/io.safetensors`))));
-    const cfg = inferVggtConfig(model.tensors, JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')));
-    const [S, , H, W] = io.tensors.get('images')!.shape;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
     const t0 = performance.now();
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'wasm' }, sessions: 'per-block' });
     const t1 = performance.now();
-    const out = await agg.run(Float32Array.from(await f64(io, 'images')), { S, H, W }, { layers: [4, 23] });
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4, 23] });
     console.info(`[aggregator wasm per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
-    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await f64(io, `aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   }, 120_000);
 
   it('a custom AttentionCore (float64 JS attention on the CPU tensors) plugs into the global blocks', async () => {
-    const model = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/model.safetensors`))));
-    const io = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/io.safetensors`))));
-    const cfg = inferVggtConfig(model.tensors, JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')));
-    const [S, , H, W] = io.tensors.get('images')!.shape;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
     const ort = await loadOrt();
     const blocks: number[] = [];
     const core: AttentionCore = {
@@ -70,19 +54,16 @@ describe('VGGT aggregator modes (wasm EP, vggt-tiny fixture)', () => {
     const t0 = performance.now();
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'wasm' }, attention: core });
     const t1 = performance.now();
-    const out = await agg.run(Float32Array.from(await f64(io, 'images')), { S, H, W }, { layers: [4] });
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4] });
     console.info(`[aggregator wasm custom core] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
     expect(blocks).toEqual([0, 1, 2, 3, 4]); // blocks after the last requested layer are skipped
     expect(out.layers.size).toBe(1); // only the requested layer is kept
-    expect(relError(out.layers.get(4)!, await f64(io, 'aggregated.4'))).toBeLessThanOrEqual(1e-4);
+    expect(relError(out.layers.get(4)!, await ref('aggregated.4'))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   }, 120_000);
 
   it('the fixture comparison is sensitive: swapping the first-frame/other-frame token slots breaks layer 0', async () => {
-    const model = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/model.safetensors`))));
-    const io = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/io.safetensors`))));
-    const cfg = inferVggtConfig(model.tensors, JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')));
-    const [S, , H, W] = io.tensors.get('images')!.shape;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
     const swapped = {
       async read(name: string): Promise<Float32Array> {
         const t = await model.read(name);
@@ -92,8 +73,8 @@ describe('VGGT aggregator modes (wasm EP, vggt-tiny fixture)', () => {
       },
     };
     const agg = await Aggregator.create(swapped, cfg, { target: { ep: 'wasm' } });
-    const out = await agg.run(Float32Array.from(await f64(io, 'images')), { S, H, W }, { layers: [0] });
-    const e = relError(out.layers.get(0)!, await f64(io, 'aggregated.0'));
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [0] });
+    const e = relError(out.layers.get(0)!, await ref('aggregated.0'));
     console.info(`[aggregator wasm swapped slots] layer 0 relError ${e.toExponential(2)}`);
     expect(e).toBeGreaterThan(1e-2);
     await agg.dispose();

@@ -1,29 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inferVggtConfig } from '../../../src/model/config';
-import { bytesSource, openSafetensors, type Safetensors } from '../../../src/model/safetensors';
 import { Aggregator } from '../../../src/model/vggt/aggregator';
 import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/vggt/attention-core';
 import { loadOrt } from '../../../src/runtime/ort';
 import { testDevice } from '../../helpers/gpu';
 import { relError } from '../../helpers/random';
+import { loadFixture } from '../../fixtures/vggt-tiny';
 
-const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 const LAYERS = [0, 4, 11, 17, 23];
-
-async function f64(st: Safetensors, name: string): Promise<Float64Array> {
-  return new Float64Array((await st.readRaw(name)).slice().buffer);
-}
 
 describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the float64 reference (vggt-tiny)', () => {
   it('reproduces aggregated.{0,4,11,17,23} to ≤ 1e-4 relative error with GPU-resident weights and activations', async () => {
     const gpu = await testDevice();
-    const model = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/model.safetensors`))));
-    const io = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/io.safetensors`))));
-    const cfg = inferVggtConfig(model.tensors, JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')));
-    const [S, , H, W] = io.tensors.get('images')!.shape;
-    const images = Float32Array.from(await f64(io, 'images'));
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const images = Float32Array.from(await ref('images'));
 
     const t0 = performance.now();
     // Wrap the default dense core to see what the global blocks hand a pluggable core: GPU buffers, [N, H, d].
@@ -47,7 +36,7 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     expect(seen).toEqual(Array.from({ length: cfg.depth }, (_, i) => `${i}:gpu-buffer/gpu-buffer/gpu-buffer:${N}x${cfg.numHeads}x${cfg.headDim}`));
     expect([...out.layers.keys()].sort((a, b) => a - b)).toEqual(LAYERS);
     for (const l of LAYERS) {
-      const e = relError(out.layers.get(l)!, await f64(io, `aggregated.${l}`));
+      const e = relError(out.layers.get(l)!, await ref(`aggregated.${l}`));
       console.info(`[aggregator webgpu] layer ${l}: relError ${e.toExponential(2)}`);
       expect(e).toBeLessThanOrEqual(1e-4);
     }
@@ -63,16 +52,13 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
 
   it("sessions: 'per-block' (weights baked into one session per block) on WebGPU matches too", async () => {
     const gpu = await testDevice();
-    const model = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/model.safetensors`))));
-    const io = await openSafetensors(bytesSource(new Uint8Array(await readFile(`${FIXTURE}/io.safetensors`))));
-    const cfg = inferVggtConfig(model.tensors, JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')));
-    const [S, , H, W] = io.tensors.get('images')!.shape;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
     const t0 = performance.now();
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, sessions: 'per-block' });
     const t1 = performance.now();
-    const out = await agg.run(Float32Array.from(await f64(io, 'images')), { S, H, W }, { layers: [4, 23] });
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4, 23] });
     console.info(`[aggregator webgpu per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
-    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await f64(io, `aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   }, 300_000);
 });
