@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       'forward = aggregator + camera head + point head, keeping the block activations the backward pass needs.',
       'Backward = one VJP session run per segment (camera head or point DPT head, then 24 global / 23 frame blocks), each recomputing its segment forward internally; wasm EP, float32.',
       'checkpointEvery 5 keeps 5 of 48 block activations and recomputes each chunk of blocks once per backward pass (frame + global block forward sessions).',
+      'The first VggtGradients.create of the run (tiny) also pays the process\'s one-time onnxruntime-web start-up; compare the later rows for the per-model cost.',
       'The WebGPU EP path (target: { ep: "webgpu" }) is checked for correctness in test/gpu/calibrate; on this software adapter it is not a speed reference.',
     ],
     data: results,
