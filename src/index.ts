@@ -44,7 +44,7 @@ export {
   calibrate, loadCalibrationScene, sceneErrors, centerGradToPoseEncGrad,
   type CalibrateOptions, type CalibrationState, type SceneInput, type SceneReport, type CalibrateProgress, type CheckpointSource,
 } from './calibrate/calibrate';
-export { VggtGradients, type ForwardState, type OutputGradients } from './calibrate/gradients';
+export { VggtGradients, type ForwardState, type OutputGradients, type VggtGradientsOptions } from './calibrate/gradients';
 export type { FisherState } from './calibrate/fisher';
 export { evaluate, summarize, type EvalReport, type EvalRow, type EvalSummaryRow, type EvaluateOptions, type EvalPolicy } from './evaluate/harness';
 export { writeReport, renderMarkdown, renderSvg, niceTicks, PLOT_METRICS } from './evaluate/report';

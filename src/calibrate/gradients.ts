@@ -1,6 +1,6 @@
 /**
  * Gradients of the HeSS error terms w.r.t. every global layer's query weights W_Q^h, through the whole VGGT model,
- * on onnxruntime-web (wasm EP): no Python, no training runtime.
+ * on onnxruntime-web (wasm or WebGPU EP): no Python, no training runtime.
  *
  * Design: vector–Jacobian products segment by segment. For each segment type one VJP graph is built (once per
  * shape) with {@link buildGradientGraph}: the segment's forward graph + an input `g_<out>` per output (the upstream
@@ -107,7 +107,7 @@ function vjpModel(g: Graph, outs: string[], wrt: string[], dims: Record<string, 
 
 /**
  * VGGT forward pass that keeps what the backward pass needs, and reverse-mode gradients of any scalar function of
- * (pose_enc, world_points) w.r.t. every global layer's W_Q, on the wasm EP.
+ * (pose_enc, world_points) w.r.t. every global layer's W_Q, on the wasm EP or WebGPU (`target`).
  *
  * @example
  * const vg = await VggtGradients.create(st, inferVggtConfig(st.tensors, cfgJson));
@@ -137,7 +137,7 @@ export class VggtGradients {
     this.dims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
   }
 
-  /** Load the model (wasm EP) and every weight the backward pass needs. */
+  /** Load the model (on `opts.target`, default the wasm EP) and every weight the backward pass needs. */
   static async create(weights: HeadWeights, config: VggtConfig, opts: VggtGradientsOptions = {}): Promise<VggtGradients> {
     const ort = opts.ort ?? (await loadOrt());
     const over = opts.overrides;
