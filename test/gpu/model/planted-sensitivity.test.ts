@@ -7,8 +7,9 @@ import { plantedModel } from '../../helpers/planted';
 import { freshSeed, rng } from '../../helpers/random';
 import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
 
-// Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is above the 2-block floor.
-const BLOCKS = { queryBlock: 8, keyBlock: 4 };
+// Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is well above the 2-block floor
+// that reverse gives the sensitive head (3 frames × 40 tokens: 57 candidate key blocks of 2 tokens).
+const BLOCKS = { queryBlock: 4, keyBlock: 2 };
 
 /** ‖a − b‖ / ‖b‖: a whole-map error (a max over pixels would be decided by single noisy pixels). */
 function rmsRel(a: Float32Array, b: Float32Array): number {
@@ -24,7 +25,7 @@ describe('planted sensitivity: HeSS redistribution beats uniform sparsity at the
   let model: Vggt | undefined;
   afterAll(async () => model?.dispose());
 
-  it('output error: hess < uniform < reverse at 0.73; hess < uniform and hess < reverse at 0.9', async () => {
+  it('output error: hess < uniform < reverse at 0.73 and at 0.9', async () => {
     const gpu = await testDevice();
     const rand = rng(freshSeed('planted sensitivity'));
     const planted = await plantedModel(rand);
@@ -47,10 +48,7 @@ describe('planted sensitivity: HeSS redistribution beats uniform sparsity at the
       expect(blocks.hess).toEqual(blocks.uniform);
       expect(blocks.reverse).toEqual(blocks.uniform);
       expect(e.hess, table.join('\n')).toBeLessThan(e.uniform);
-      expect(e.hess, table.join('\n')).toBeLessThan(e.reverse);
-      // At 0.9 the uniform budget is 3 candidate blocks per head and reverse gives the sensitive head the 2-block
-      // floor: one block apart, which random weights do not separate reliably; at 0.73 (5 vs 2) they do.
-      if (sparsity === 0.73) expect(e.uniform, table.join('\n')).toBeLessThan(e.reverse);
+      expect(e.uniform, table.join('\n')).toBeLessThan(e.reverse);
     }
     console.info(`[planted]\n${table.join('\n')}`);
   }, 300_000); // 7 model runs on a software GPU
