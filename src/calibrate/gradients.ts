@@ -198,8 +198,10 @@ export class VggtGradients {
     const want = new Set([...HEAD_LAYERS.filter((l) => l < c.depth), last]);
     const agg = await this.aggregator.run(images, shape, {
       layers: [...want], signal: opts.signal,
+      keepBlock: (i) => i % k === 0,
       keep: (i, xi, xfi) => {
-        if (k === 1) { x[i] = xi; xf[i] = xfi; } else if (i % k === 0) x[i] = xi;
+        x[i] = xi;
+        if (k === 1) xf[i] = xfi;
       },
     });
     const poseEnc = await this.camera.run(agg.layers.get(last)!, S);

@@ -189,6 +189,8 @@ export class Aggregator {
        * global block's input), each `[S, P, C]`: what a backward pass (HeSS calibration) needs to recompute it.
        */
       keep?: (block: number, x: Float32Array, xf: Float32Array) => void;
+      /** Which blocks `keep` is called for (default all): the others are not read back or copied. */
+      keepBlock?: (block: number) => boolean;
     } = {},
   ): Promise<AggregatorOutput> {
     if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
@@ -270,7 +272,7 @@ export class Aggregator {
       for (let i = 0; i <= last; i++) {
         throwIfAborted(signal);
         const xf = own((await runSeg(this.segs.frame, i, { x, ...frameRope })).y);
-        if (opts.keep) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
+        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
         drop(x);
         const qkv = await runSeg(this.segs.gpre, i, { x: xf, ...globalRope });
         const [q, k, v] = [own(qkv.q), own(qkv.k), own(qkv.v)];
