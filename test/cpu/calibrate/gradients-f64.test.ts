@@ -36,7 +36,10 @@ function fold(g: Graph, dims: Record<string, number>): Graph {
 const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float64Array.from(data) });
 
 // The float32 ORT gradients of the WHOLE model (on a reduced input: the 3 frames cropped to 28×28) against float64 central
-// differences of the model's tail.
+// differences of the model's tail. Layers below the perturbed global layer L do not depend on W_Q^L, so the tail
+// from global block L's input (taken from the float32 forward pass) through the remaining blocks and both heads,
+// evaluated in float64 by the independent reference interpreter (test/cpu/onnx/ref-eval), is the exact function
+// of W_Q^L: no float32 noise in the finite differences.
 //
 // The camera term needs care about WHERE it is linearised. The random tiny model predicts nearly coincident camera
 // centres, so the similarity onto the (jittered) GT centres has a scale s ≈ 150: the float32 forward pass's 3e-7
@@ -44,10 +47,7 @@ const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float
 // inference noise amplified by an ill-conditioned scene, not a gradient error: with the cotangent taken at the
 // float64 forward point the full-model camera gradient matches to ~3e-7. The test checks both: the gradient chain at
 // the float64 point to 1e-3 (the bound), and that the as-calibrated gradient's whole gap to the finite
-// differences is that change of point. Layers below the perturbed global layer L do not depend on W_Q^L, so the tail
-// from global block L's input (taken from the float32 forward pass) through the remaining blocks and both heads,
-// evaluated in float64 by the independent reference interpreter (test/cpu/onnx/ref-eval), is the exact function
-// of W_Q^L: no float32 noise in the finite differences.
+// differences is that change of point. The point-cloud term is checked as calibrated (its scale is benign).
 describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropped to 28×28)', () => {
   let fx: Fixture;
   let vg: VggtGradients;
