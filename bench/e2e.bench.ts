@@ -50,13 +50,13 @@ for (const S of frames) {
   const dense = await timeMs(() => model.run(images), reps, 1);
   const without = await timeMs(() => bare.run(images), reps, 1);
   const share = Math.max(0, 1 - without / dense);
-  rows.push([S, 'dense', '-', '0', dense, 1, '-', '-', '-']);
+  rows.push([String(S), 'dense', '-', '0', dense, 1, '-', '-', '-']);
   for (const sparsity of sparsities) {
     let last: Awaited<ReturnType<typeof model.run>> | undefined;
     const t = await timeMs(async () => { last = await model.run(images, { policy: 'hess', sparsity, hess }); }, reps, 1);
     const st = last!.sparsity!;
     const bound = 1 / (1 - share * st.achievedSparsity);
-    rows.push([S, 'hess', sparsity, st.achievedSparsity.toFixed(3), t, dense / t, st.planMs.toFixed(0), share.toFixed(3), bound]);
+    rows.push([String(S), 'hess', sparsity, st.achievedSparsity.toFixed(3), t, dense / t, st.planMs.toFixed(0), share.toFixed(3), bound]);
     data.push({ S, sparsity, achieved: st.achievedSparsity, ms: t, denseMs: dense, noAttentionMs: without, attentionShare: share, amdahlBound: bound, speedup: dense / t, planMs: st.planMs });
   }
   console.log(rows.slice(-4).map((x) => x.join(' ')).join('\n'));
@@ -73,6 +73,7 @@ writeResults('e2e', {
     rows,
   }],
   notes: [
+    'Whether the issue\'s shapes can reach 2.5× at all: bench/results/e2e-model.md (FLOP model of the VGGT-1B aggregator).',
     'Global-attention share f = 1 − (time with attention replaced by a copy of V) / (dense time), measured in the same run; Amdahl bound = 1 / (1 − f·achieved sparsity): the speed-up if sparse attention cost exactly its kept fraction and nothing else changed. The gap between the measured speed-up and the bound is the sparse path\'s own overhead (mask planning, Q/K/V permutation, kernel efficiency at partial occupancy).',
     'Achieved sparsity is lower than requested: the special-token key blocks are always kept and query blocks holding special tokens attend densely (see src/mask/layout.ts).',
     'Mask planning is on the CPU (Wasm SIMD) below 4096 tokens and on the GPU (WGSL builder) from there (planner: auto).',
