@@ -15,8 +15,9 @@
  * k blocks of a chunk are recomputed (frame + global block forward) just before their VJPs: memory
  * (⌈depth/k⌉ + 2k)·S·P·C floats — with k = ⌈√depth⌉ (the `'auto'` choice above 256 MB) about a third of the full
  * store for depth 24 — for one more forward of the aggregator blocks per backward pass. Each VJP graph recomputes
- * its segment's forward internally, so the backward costs ≈ 2–3 forwards per error term; the dense [N, N]
- * attention probabilities of one global block are live during its VJP (O(H·N²) memory), which bounds S.
+ * its segment's forward internally, so the backward costs ≈ 2–3 forwards per error term. A global block's VJP
+ * holds its [H, N, N] attention probabilities; above 256 MB (`attentionChunk: 'auto'`) the block is split into a
+ * key/value pass and query chunks ({@link globalQueryChunkGraph}), so only [H, chunk, N] is live at a time.
  *
  * Execution: the wasm EP by default, or `target: { ep: 'webgpu', gpu }` for every forward and VJP session (ORT
  * places any op its WebGPU EP lacks on the CPU by itself). Weights: the backward pass keeps its own float32 copy
@@ -35,7 +36,9 @@ import type { Graph } from '../onnx/builder';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../runtime/ort';
 import type { VggtConfig } from '../model/config';
 import { Aggregator, AGGREGATOR_EPS, HEAD_LAYERS, ROPE_BASE } from '../model/vggt/aggregator';
-import { type BlockDims, globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams } from '../model/vggt/blocks';
+import {
+  type BlockDims, globalBlockGraph, globalKeyValueGraph, globalQueryChunkGraph, loadBlockWeights, localBlockGraph, postParams, preParams,
+} from '../model/vggt/blocks';
 import { CameraHead, cameraHeadGraph } from '../model/vggt/camera-head';
 import { DptHead, type DptHeadSpec, dptHeadGraph } from '../model/vggt/dpt-head';
 import { type HeadWeights, loadPrefixed } from '../model/vggt/heads-common';
@@ -86,6 +89,12 @@ export interface VggtGradientsOptions {
    * (default): 1 while the full store is under 256 MB for the forward's shape, else ⌈√depth⌉.
    */
   checkpointEvery?: number | 'auto';
+  /**
+   * Query tokens per chunk in a global block's backward pass: the block is split into a key/value pass and query
+   * chunks, so its attention probabilities are `[H, chunk, N]` instead of `[H, N, N]`. 'auto' (default): no split
+   * while `H·N²` floats fit 256 MB, else the largest chunk that does.
+   */
+  attentionChunk?: number | 'auto';
   signal?: AbortSignal;
 }
 
@@ -132,6 +141,7 @@ export class VggtGradients {
     private readonly iterations: number,
     private readonly target: ExecutionTarget,
     private readonly checkpointEvery: number | 'auto',
+    private readonly attentionChunk: number | 'auto',
   ) {
     const c = config;
     this.dims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
@@ -153,6 +163,8 @@ export class VggtGradients {
     const target: ExecutionTarget = opts.target ?? { ep: 'wasm' };
     const every = opts.checkpointEvery ?? 'auto';
     check(every === 'auto' || (Number.isInteger(every) && every >= 1), `checkpointEvery must be 'auto' or an integer ≥ 1, got ${every}`);
+    const chunk = opts.attentionChunk ?? 'auto';
+    check(chunk === 'auto' || (Number.isInteger(chunk) && chunk >= 1), `attentionChunk must be 'auto' or an integer ≥ 1, got ${chunk}`);
     const aggregator = await Aggregator.create(reader, config, { target, ort, signal: opts.signal });
     const cleanup: Array<{ dispose(): Promise<void> }> = [aggregator];
     try {
@@ -174,7 +186,7 @@ export class VggtGradients {
         frame.push(await loadBlockWeights(reader, `aggregator.frame_blocks.${i}`, specs));
         global.push(await loadBlockWeights(reader, `aggregator.global_blocks.${i}`, specs));
       }
-      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations, target, every);
+      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations, target, every, chunk);
     } catch (e) {
       for (const x of cleanup) await x.dispose().catch(() => undefined);
       throw e;
@@ -284,7 +296,11 @@ export class VggtGradients {
     const rg = ropeTables(pos, c.headDim, ROPE_BASE, S);
     const frameRope = { rope_cos: t(rf.cos, [P, 1, c.headDim]), rope_sin: t(rf.sinSigned, [P, 1, c.headDim]) };
     const globalRope = { rope_cos: t(rg.cos, [N, 1, c.headDim]), rope_sin: t(rg.sinSigned, [N, 1, c.headDim]) };
-    const globalSess = await this.session(`global:${S}x${P}`, () =>
+    const budget = 256 * 2 ** 20;
+    const qChunk = this.attentionChunk === 'auto'
+      ? (c.numHeads * N * N * 4 <= budget ? N : Math.max(16, Math.floor(budget / (c.numHeads * N * 4))))
+      : Math.min(this.attentionChunk, N);
+    const globalSess = qChunk < N ? null : await this.session(`global:${S}x${P}`, () =>
       vjpModel(globalBlockGraph(this.dims), ['y'], ['x', 'attn_qkv_weight'], { S, P, N }));
     const frameSess = await this.session(`frame:${S}x${P}`, () =>
       vjpModel(localBlockGraph(this.dims, 'frame_block'), ['y'], ['x'], { B: S, T: P }));
@@ -340,19 +356,80 @@ export class VggtGradients {
         }
       }
       const act = await activations(l);
-      const go = await globalSess.run({ x: t(act.xf, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
-      const gx = go.grad_x!.data as Float32Array;
-      for (let i = 0; i < gXf.length; i++) gXf[i] += gx[i]!;
-      // grad of the [C, 3C] (in, out) weight → W_Q rows in PyTorch's [out, in] layout
-      const gq = go.grad_attn_qkv_weight!.data as Float32Array;
-      for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) gWq[r * C + i] = gq[i * 3 * C + r]!;
+      if (globalSess) {
+        const go = await globalSess.run({ x: t(act.xf, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
+        const gx = go.grad_x!.data as Float32Array;
+        for (let i = 0; i < gXf.length; i++) gXf[i] += gx[i]!;
+        // grad of the [C, 3C] (in, out) weight → W_Q rows in PyTorch's [out, in] layout
+        const gq = go.grad_attn_qkv_weight!.data as Float32Array;
+        for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) gWq[r * C + i] = gq[i * 3 * C + r]!;
+        for (const v of Object.values(go)) v.dispose();
+      } else {
+        await this.globalVjpChunked({ S, P, qChunk, xf: act.xf, gY: gXg, rope: rg, weights: this.blockW.global[l]!, gX: gXf, gWq, signal: opts.signal });
+      }
       onLayer(l, gWq);
-      for (const v of Object.values(go)) v.dispose();
       if (l === 0) break;
       const fo = await frameSess.run({ x: t(act.x, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[l]!), g_y: t(gXf, [S, P, C]) });
       carry = new Float32Array(fo.grad_x!.data as Float32Array);
       for (const v of Object.values(fo)) v.dispose();
     }
+  }
+
+  /**
+   * A global block's VJP by query chunks: K and V of all tokens (one pass), then per chunk of `qChunk` query tokens
+   * the block's VJP given K and V (∂/∂x of the chunk's rows, ∂/∂K and ∂/∂V summed over chunks, ∂/∂W_Q summed), then
+   * the K/V pass's VJP adds the gradient through the keys and values. Adds ∂e/∂x into `gX`; writes ∂e/∂W_Q
+   * (PyTorch layout) into `gWq`. Peak attention memory: `[H, qChunk, N]` per tensor instead of `[H, N, N]`.
+   */
+  private async globalVjpChunked(a: {
+    S: number; P: number; qChunk: number; xf: Float32Array; gY: Float32Array; rope: { cos: Float32Array; sinSigned: Float32Array };
+    weights: Map<string, Float32Array>; gX: Float32Array; gWq: Float32Array; signal?: AbortSignal;
+  }): Promise<void> {
+    const { S, P, qChunk } = a;
+    const { C, H, d } = this.dims;
+    const N = S * P;
+    const t = (data: Float32Array, dims: number[]) => new this.ort.Tensor('float32', data, dims);
+    const specs = [...preParams(this.dims), ...postParams(this.dims)];
+    const feedsFor = (sess: InferenceSession, feeds: Feeds): Feeds => {
+      const w = Object.fromEntries(specs.map((s) => [s.input, t(a.weights.get(s.input)!, s.shape)]));
+      const all: Feeds = { ...w, ...feeds };
+      return Object.fromEntries(sess.inputNames.map((n) => [n, all[n]!]));
+    };
+    const rope = { rope_cos: t(a.rope.cos, [N, 1, d]), rope_sin: t(a.rope.sinSigned, [N, 1, d]) };
+    const kvFwd = await this.session(`global-kv:${S}x${P}`, () => globalKeyValueGraph(this.dims).toModel({ opset: VGGT_OPSET }).model);
+    const kv = await kvFwd.run(feedsFor(kvFwd, { x: t(a.xf, [S, P, C]), ...rope }));
+    const K = kv.k!.data as Float32Array;
+    const V = kv.v!.data as Float32Array;
+    const gK = new Float32Array(N * C);
+    const gV = new Float32Array(N * C);
+    a.gWq.fill(0);
+    for (let s0 = 0; s0 < N; s0 += qChunk) {
+      throwIfAborted(a.signal);
+      const n = Math.min(qChunk, N - s0);
+      const sess = await this.session(`global-chunk:${n}x${N}`, () =>
+        vjpModel(globalQueryChunkGraph(this.dims), ['y'], ['x', 'k', 'v', 'attn_qkv_weight'], { n, N }));
+      const rows = (src: Float32Array, w: number) => src.slice(s0 * w, (s0 + n) * w);
+      const out = await sess.run(feedsFor(sess, {
+        x: t(rows(a.xf, C), [1, n, C]), k: t(K, [1, N, H, d]), v: t(V, [1, N, H, d]),
+        rope_cos: t(rows(a.rope.cos, d), [n, 1, d]), rope_sin: t(rows(a.rope.sinSigned, d), [n, 1, d]),
+        g_y: t(rows(a.gY, C), [1, n, C]),
+      }));
+      const gx = out.grad_x!.data as Float32Array;
+      for (let i = 0; i < n * C; i++) a.gX[s0 * C + i] += gx[i]!;
+      const gk = out.grad_k!.data as Float32Array;
+      const gv = out.grad_v!.data as Float32Array;
+      for (let i = 0; i < N * C; i++) { gK[i] += gk[i]!; gV[i] += gv[i]!; }
+      const gq = out.grad_attn_qkv_weight!.data as Float32Array; // [C, 3C], only the q columns are non-zero
+      for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) a.gWq[r * C + i] += gq[i * 3 * C + r]!;
+      for (const v of Object.values(out)) v.dispose();
+    }
+    kv.k!.dispose();
+    kv.v!.dispose();
+    const kvVjp = await this.session(`global-kv-vjp:${S}x${P}`, () => vjpModel(globalKeyValueGraph(this.dims), ['k', 'v'], ['x'], { S, P, N }));
+    const back = await kvVjp.run(feedsFor(kvVjp, { x: t(a.xf, [S, P, C]), ...rope, g_k: t(gK, [1, N, H, d]), g_v: t(gV, [1, N, H, d]) }));
+    const gx = back.grad_x!.data as Float32Array;
+    for (let i = 0; i < N * C; i++) a.gX[i] += gx[i]!;
+    back.grad_x!.dispose();
   }
 
   /**

@@ -51,7 +51,8 @@ calibrate
   saved to <out>.progress.json after each scene: a killed run started again continues where it stopped
   (--restart ignores it). Runs the dense model and its backward graphs on the wasm EP (default) or, with
   --device webgpu, on onnxruntime-web's WebGPU EP (needed for VGGT-1B: its fp32 weights fill the wasm heap).
-  Block activations above 256 MB are checkpointed (every ⌈√depth⌉-th kept, the rest recomputed).
+  Memory stays bounded for large scenes: block activations above 256 MB are checkpointed (every ⌈√depth⌉-th
+  kept, the rest recomputed) and global attention's backward runs by query chunks above 256 MB.
 
 co3d
   Converts CO3Dv2 sequences (<root>/<category>/frame_annotations.jgz, <category>/<seq>/pointcloud.ply) into the

@@ -215,6 +215,58 @@ export function globalBlockGraph(b: BlockDims): Graph {
 }
 
 /**
+ * One of q / k / v (`part` 0 / 1 / 2) of `h = norm1(x)` `[1, T, C]` as heads `[1, T, H, d]`: only that third of the
+ * qkv projection is computed (its columns of the [C, 3C] weight), then q/k norm and RoPE as in the full block.
+ */
+function headsOf(g: Graph, h: string, p: Record<string, string>, b: BlockDims, part: 0 | 1 | 2, rope: { cos: string; sin: string }): string {
+  const slice = (t: string, axis: number) => g.op('Slice', [t, g.ints([part * b.C]), g.ints([(part + 1) * b.C]), g.ints([axis])])[0];
+  let t = reshape(g, linear(g, h, slice(p['attn.qkv.weight'], 1), slice(p['attn.qkv.bias'], 0)), [0, 0, b.H, b.d]);
+  if (part === 2) return t;
+  const norm = part === 0 ? 'q_norm' : 'k_norm';
+  t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps);
+  return applyRope(g, t, rope.cos, rope.sin, b.d);
+}
+
+/**
+ * Keys and values of a global block for all N = S·P tokens: `x [S, P, C]`, `rope_cos`/`rope_sin` `[N, 1, d]` and
+ * the {@link preParams} weights → `k`, `v` `[1, N, H, d]`. With {@link globalQueryChunkGraph} it splits a global
+ * block by query chunks, so that a backward pass never holds the [H, N, N] attention probabilities (calibration).
+ */
+export function globalKeyValueGraph(b: BlockDims): Graph {
+  check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
+  const g = new Graph('global_key_value');
+  const x = g.input('x', 'float32', ['S', 'P', b.C]);
+  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const p = declare(g, preParams(b));
+  const h = layerNorm(g, reshape(g, x, [1, -1, b.C]), p['norm1.weight'], p['norm1.bias'], b.eps);
+  g.output(headsOf(g, h, p, b, 1, rope), 'float32', [1, 'N', b.H, b.d], 'k');
+  g.output(headsOf(g, h, p, b, 2, rope), 'float32', [1, 'N', b.H, b.d], 'v');
+  return g;
+}
+
+/**
+ * A global block for a chunk of n query tokens: `x [1, n, C]` (the chunk's block input), the whole sequence's `k`,
+ * `v` `[1, N, H, d]` ({@link globalKeyValueGraph}), the chunk's `rope_cos`/`rope_sin` `[n, 1, d]` and the pre + post
+ * weights → the chunk's `y [1, n, C]`, with attention probabilities `[H, n, N]` instead of `[H, N, N]`.
+ *
+ * @example
+ * const g = globalQueryChunkGraph(dims); // the rows a…a+n of globalBlockGraph's y, given K and V of all tokens
+ */
+export function globalQueryChunkGraph(b: BlockDims): Graph {
+  check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
+  const g = new Graph('global_query_chunk');
+  const x = g.input('x', 'float32', [1, 'n', b.C]);
+  const k = g.input('k', 'float32', [1, 'N', b.H, b.d]);
+  const v = g.input('v', 'float32', [1, 'N', b.H, b.d]);
+  const rope = { cos: g.input('rope_cos', 'float32', ['n', 1, b.d]), sin: g.input('rope_sin', 'float32', ['n', 1, b.d]) };
+  const p = declare(g, [...preParams(b), ...postParams(b)]);
+  const q = headsOf(g, layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps), p, b, 0, rope);
+  const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
+  g.output(postAttention(g, x, o, p, b), 'float32', [1, 'n', b.C], 'y');
+  return g;
+}
+
+/**
  * Global-block pre-segment: `x [S, P, C]`, `rope_cos`/`rope_sin` `[N, 1, d]` (N = S·P) and the
  * {@link preParams} weights (inputs, or initializers when `baked`) → `q`, `k`, `v` `[N, H, d]` (token-major, what
  * the attention cores take).

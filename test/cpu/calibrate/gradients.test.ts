@@ -123,6 +123,25 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
     await expect(VggtGradients.create(fx.model, fx.cfg, { checkpointEvery: 0 })).rejects.toBeInstanceOf(HessError);
   });
 
+  it('query-chunked global-block backward (attentionChunk 50 of the 120 tokens: chunks 50, 50, 20) gives the same gradients', async () => {
+    const N = fx.S * fwd.P;
+    expect(N).toBeGreaterThan(100); // three chunks, two chunk shapes
+    const vc = await VggtGradients.create(fx.model, fx.cfg, { attentionChunk: 50 });
+    try {
+      let worst = 0;
+      let n = 0;
+      for (const [seed, ref] of [[{ poseEnc: errs.camera.gradPoseEnc }, gCam], [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc]] as const) {
+        await vc.backward(fwd, seed, (l, g) => { n++; worst = Math.max(worst, relError(g, ref[l]!)); });
+      }
+      console.info(`[calibrate gradients] attentionChunk 50 (N = ${N}): worst rel. error vs the unchunked block ${worst.toExponential(2)}`);
+      expect(n).toBe(2 * fx.cfg.depth);
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      await vc.dispose();
+    }
+    await expect(VggtGradients.create(fx.model, fx.cfg, { attentionChunk: 1.5 })).rejects.toBeInstanceOf(HessError);
+  });
+
   it('bad seeds and bad weight updates are typed errors', async () => {
     const none = await vg.backward(fwd, {}, () => {}).catch((e) => e);
     expect(none).toBeInstanceOf(HessError);

@@ -16,8 +16,8 @@ describe('VggtGradients on the WebGPU EP (vggt-tiny)', () => {
     const images = Float32Array.from(await fx.ref('images'));
     const shape = { S: fx.S, H: fx.H, W: fx.W };
     const cpu = await VggtGradients.create(fx.model, fx.cfg);
-    // the WebGPU run also recomputes activations (checkpointEvery 4), so both memory modes run on the GPU
-    const wg = await VggtGradients.create(fx.model, fx.cfg, { target: { ep: 'webgpu', gpu }, checkpointEvery: 4 });
+    // the WebGPU run also uses the memory-bounded modes (recomputed activations, query-chunked global blocks)
+    const wg = await VggtGradients.create(fx.model, fx.cfg, { target: { ep: 'webgpu', gpu }, checkpointEvery: 4, attentionChunk: 64 });
     try {
       const f0 = await cpu.forward(images, shape);
       const f1 = await wg.forward(images, shape);
