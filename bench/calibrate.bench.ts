@@ -2,7 +2,8 @@
 // backward passes that give ∂e_cam/∂W_Q and ∂e_pc/∂W_Q for every global layer, side by side in one run, for
 //  - tiny: the vggt-tiny fixture (../shared/fixtures/vggt-tiny: 24+24 blocks, width 64, 4 heads; 3 frames 70×98);
 //  - mid:  a random VGGT-shaped checkpoint with heads (24+24 blocks, width 256, 8 heads; 4 frames 126×168),
-//          also with activation checkpointing (keep every 5th block input, recompute the rest).
+//          also with activation checkpointing (keep every 5th block input, recompute the rest) and with the global
+//          blocks' backward split into query chunks.
 import { readFileSync } from 'node:fs';
 import { sceneErrors } from '../src/calibrate/calibrate';
 import { VggtGradients } from '../src/calibrate/gradients';
@@ -17,12 +18,12 @@ const REPS = Number(process.env.HESS_CAL_REPS ?? 3);
 const minMs = (fn: () => Promise<unknown>, reps = REPS) => minOf(fn, reps, 0);
 const FIX = '../shared/fixtures/vggt-tiny';
 
-interface Case { name: string; st: Safetensors; cfg: VggtConfig; images: Float32Array; shape: { S: number; H: number; W: number }; checkpointEvery: number }
+interface Case { name: string; st: Safetensors; cfg: VggtConfig; images: Float32Array; shape: { S: number; H: number; W: number }; checkpointEvery: number; attentionChunk?: number }
 
 async function measure(c: Case) {
   const { S, H, W } = c.shape;
   let t0 = performance.now();
-  const vg = await VggtGradients.create(c.st, c.cfg, { checkpointEvery: c.checkpointEvery });
+  const vg = await VggtGradients.create(c.st, c.cfg, { checkpointEvery: c.checkpointEvery, attentionChunk: c.attentionChunk ?? 'auto' });
   const create = performance.now() - t0;
   const fwd = await vg.forward(c.images, c.shape);
   // GT = the prediction with the camera centres and points shifted: any non-zero error works for timing
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     { name: 'tiny (width 64, 4 heads), 3 frames 70×98', st: tinySt, cfg: tinyCfg, images: tinyImages, shape: { S: 3, H: 70, W: 98 }, checkpointEvery: 1 },
     { name: 'mid (width 256, 8 heads), 4 frames 126×168', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1 },
     { name: 'mid, checkpointEvery 5 (recompute)', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 5 },
+    { name: 'mid, attentionChunk 128 (4 query chunks of the 452 tokens)', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1, attentionChunk: 128 },
   ];
   const results = [];
   for (const c of cases) results.push(await measure(c));
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
       'forward = aggregator + camera head + point head, keeping the block activations the backward pass needs.',
       'Backward = one VJP session run per segment (camera head or point DPT head, then 24 global / 23 frame blocks), each recomputing its segment forward internally; wasm EP, float32.',
       'checkpointEvery 5 keeps 5 of 48 block activations and recomputes each chunk of blocks once per backward pass (frame + global block forward sessions).',
+      'attentionChunk 128 runs each global block\'s backward as a K/V pass + 4 query-chunk VJPs + the K/V VJP (attention probabilities [H, 128, N] instead of [H, N, N]).',
       'The first VggtGradients.create of the run (tiny) also pays the process\'s one-time onnxruntime-web start-up; compare the later rows for the per-model cost.',
       'The WebGPU EP path (target: { ep: "webgpu" }) is checked for correctness in test/gpu/calibrate; on this software adapter it is not a speed reference.',
     ],
