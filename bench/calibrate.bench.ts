@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       'Backward = one VJP session run per segment (camera head or point DPT head, then 24 global / 23 frame blocks), each recomputing its segment forward internally; wasm EP, float32.',
       'checkpointEvery 5 keeps 5 of 48 block activations and recomputes each chunk of blocks once per backward pass (frame + global block forward sessions).',
       'attentionChunk 128 runs each global block\'s backward as a K/V pass + 4 query-chunk VJPs + the K/V VJP (attention probabilities [H, 128, N] instead of [H, N, N]).',
-      'The first VggtGradients.create of the run (tiny) also pays the process\'s one-time onnxruntime-web start-up; compare the later rows for the per-model cost.',
+      'The first VggtGradients.create of the run (tiny) includes a one-time ~30 s stall: V8 optimising onnxruntime-web\'s wasm blocks the main thread on this 2-core machine (node --liftoff-only avoids it but halves wasm-EP compute: Vggt.load of the tiny model 32.3 s → 1.2 s, one run 155 → 330 ms). Compare the later rows for the per-model cost.',
       'The WebGPU EP path (target: { ep: "webgpu" }) is checked for correctness in test/gpu/calibrate; on this software adapter it is not a speed reference.',
     ],
     data: results,
