@@ -73,7 +73,14 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
     fwd = await vg.forward(img, { S, H, W });
     const gt = makeGroundTruth(fwd.poseEnc, fwd.worldPoints, { S, H, W }, rand, 0.03);
     gtCenters = cameraCenters(gt.extrinsics);
-    errs = sceneErrors(fwd, gt, { epsilon: 0.2 });
+    // The fit to the nearly coincident predicted camera centres can leave the predicted cloud far from the GT one:
+    // widen the inlier radius until the point term has points (it is identically 0 with none).
+    for (const epsilon of [0.2, 0.5, 1, 2, 5, 10]) {
+      errs = sceneErrors(fwd, gt, { epsilon });
+      if (errs.pointCloud.inlierCount >= 50) break;
+    }
+    expect(errs.pointCloud.inlierCount).toBeGreaterThanOrEqual(50);
+    console.info(`[calibrate gradients f64] ${errs.pointCloud.inlierCount} point-term inliers`);
     await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => { gCam[l] = g.slice(); });
     await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => { gPc[l] = g.slice(); });
   });

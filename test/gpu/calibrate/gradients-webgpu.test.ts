@@ -24,6 +24,7 @@ describe('VggtGradients on the WebGPU EP (vggt-tiny)', () => {
       expect(relError(f1.poseEnc, f0.poseEnc)).toBeLessThan(1e-4);
       expect(relError(f1.worldPoints, f0.worldPoints)).toBeLessThan(1e-4);
       const errs = sceneErrors(f0, makeGroundTruth(f0.poseEnc, f0.worldPoints, shape, rand));
+      expect(errs.pointCloud.inlierCount).toBeGreaterThan(100); // a point term to compare (570…5000+ seen)
       const seeds = [{ poseEnc: errs.camera.gradPoseEnc }, { worldPoints: errs.pointCloud.gradWorldPoints }];
       let worst = 0;
       for (const seed of seeds) {
