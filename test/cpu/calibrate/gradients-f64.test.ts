@@ -150,7 +150,7 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
       return centerGradToPoseEncGrad(pe, S, cameraError(centres, gtC, errs.transform).grad);
     };
     const worst = { camera: 0, pointCloud: 0, cameraAsCalibrated: 0 };
-    for (const L of [depth - 1, depth - 2]) {
+    for (const L of [depth - 1, depth - 2, Math.floor(depth / 2)]) {
       const h = Math.floor(rand() * c.numHeads);
       const f = await tail(L);
       const W0 = await fx.model.read(`aggregator.global_blocks.${L}.attn.qkv.weight`); // [3C, C]
