@@ -128,6 +128,8 @@ export class VggtGradients {
   private readonly vjp = new Map<string, Promise<InferenceSession>>();
   private disposed = false;
   private readonly dims: BlockDims;
+  /** A float32 CPU tensor (ORT uploads it where the session runs). */
+  private readonly tensor = (data: Float32Array, dims: number[]): Tensor => new this.ort.Tensor('float32', data, dims);
 
   private constructor(
     private readonly ort: Ort,
@@ -237,7 +239,7 @@ export class VggtGradients {
     const C2 = 2 * C;
     const N = S * P;
     const last = c.depth - 1;
-    const t = (data: Float32Array, dims: number[]) => new this.ort.Tensor('float32', data, dims);
+    const t = this.tensor;
     const G = new Map<number, Float32Array>();
     const gLayer = (l: number) => {
       let a = G.get(l);
@@ -365,7 +367,9 @@ export class VggtGradients {
         for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) gWq[r * C + i] = gq[i * 3 * C + r]!;
         for (const v of Object.values(go)) v.dispose();
       } else {
-        await this.globalVjpChunked({ S, P, qChunk, xf: act.xf, gY: gXg, rope: rg, weights: this.blockW.global[l]!, gX: gXf, gWq, signal: opts.signal });
+        await this.globalVjpChunked({
+          S, P, qChunk, xf: act.xf, gY: gXg, rope: rg, ropeFeeds: globalRope, weightFeeds: weightFeeds(this.blockW.global[l]!), gX: gXf, gWq, signal: opts.signal,
+        });
       }
       onLayer(l, gWq);
       if (l === 0) break;
@@ -382,20 +386,21 @@ export class VggtGradients {
    * (PyTorch layout) into `gWq`. Peak attention memory: `[H, qChunk, N]` per tensor instead of `[H, N, N]`.
    */
   private async globalVjpChunked(a: {
-    S: number; P: number; qChunk: number; xf: Float32Array; gY: Float32Array; rope: { cos: Float32Array; sinSigned: Float32Array };
-    weights: Map<string, Float32Array>; gX: Float32Array; gWq: Float32Array; signal?: AbortSignal;
+    S: number; P: number; qChunk: number; xf: Float32Array; gY: Float32Array;
+    /** Raw RoPE tables (sliced per chunk) and their whole-sequence feeds. */
+    rope: { cos: Float32Array; sinSigned: Float32Array }; ropeFeeds: Feeds;
+    /** The block's weights as feeds (pre + post; each graph takes the ones it declares). */
+    weightFeeds: Feeds; gX: Float32Array; gWq: Float32Array; signal?: AbortSignal;
   }): Promise<void> {
     const { S, P, qChunk } = a;
     const { C, H, d } = this.dims;
     const N = S * P;
-    const t = (data: Float32Array, dims: number[]) => new this.ort.Tensor('float32', data, dims);
-    const specs = [...preParams(this.dims), ...postParams(this.dims)];
+    const t = this.tensor;
     const feedsFor = (sess: InferenceSession, feeds: Feeds): Feeds => {
-      const w = Object.fromEntries(specs.map((s) => [s.input, t(a.weights.get(s.input)!, s.shape)]));
-      const all: Feeds = { ...w, ...feeds };
+      const all: Feeds = { ...a.weightFeeds, ...feeds };
       return Object.fromEntries(sess.inputNames.map((n) => [n, all[n]!]));
     };
-    const rope = { rope_cos: t(a.rope.cos, [N, 1, d]), rope_sin: t(a.rope.sinSigned, [N, 1, d]) };
+    const rope = a.ropeFeeds;
     const kvFwd = await this.session(`global-kv:${S}x${P}`, () => globalKeyValueGraph(this.dims).toModel({ opset: VGGT_OPSET }).model);
     const kv = await kvFwd.run(feedsFor(kvFwd, { x: t(a.xf, [S, P, C]), ...rope }));
     const K = kv.k!.data as Float32Array;
