@@ -110,18 +110,13 @@ function qkvHeads(
   // The 3C axis is [q | k | v], each head-major (H × d).
   const [q0, k0, v0] = g.op('Split', [qkv], { axis: -1 }, { outputs: 3 });
   const heads = (t: string) => reshape(g, t, [0, 0, b.H, b.d]);
-  let q = heads(q0);
-  let k = heads(k0);
-  const v = heads(v0);
-  if (b.qkNorm) {
-    q = layerNorm(g, q, p['attn.q_norm.weight'], p['attn.q_norm.bias'], b.eps);
-    k = layerNorm(g, k, p['attn.k_norm.weight'], p['attn.k_norm.bias'], b.eps);
-  }
-  if (rope) {
-    q = applyRope(g, q, rope.cos, rope.sin, b.d);
-    k = applyRope(g, k, rope.cos, rope.sin, b.d);
-  }
-  return { q, k, v };
+  return { q: normRope(g, heads(q0), p, b, 'q_norm', rope), k: normRope(g, heads(k0), p, b, 'k_norm', rope), v: heads(v0) };
+}
+
+/** q or k heads `[B, T, H, d]` → its LayerNorm (when the block has q/k norm), then RoPE (when given). */
+function normRope(g: Graph, t: string, p: Record<string, string>, b: BlockDims, norm: 'q_norm' | 'k_norm', rope?: { cos: string; sin: string }): string {
+  if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps);
+  return rope ? applyRope(g, t, rope.cos, rope.sin, b.d) : t;
 }
 
 /** `t·cos + t[perm]·sinSigned` over the last axis; cos/sin are [T, 1, d] and broadcast over B and H. */
@@ -220,11 +215,8 @@ export function globalBlockGraph(b: BlockDims): Graph {
  */
 function headsOf(g: Graph, h: string, p: Record<string, string>, b: BlockDims, part: 0 | 1 | 2, rope: { cos: string; sin: string }): string {
   const slice = (t: string, axis: number) => g.op('Slice', [t, g.ints([part * b.C]), g.ints([(part + 1) * b.C]), g.ints([axis])])[0];
-  let t = reshape(g, linear(g, h, slice(p['attn.qkv.weight'], 1), slice(p['attn.qkv.bias'], 0)), [0, 0, b.H, b.d]);
-  if (part === 2) return t;
-  const norm = part === 0 ? 'q_norm' : 'k_norm';
-  t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps);
-  return applyRope(g, t, rope.cos, rope.sin, b.d);
+  const t = reshape(g, linear(g, h, slice(p['attn.qkv.weight'], 1), slice(p['attn.qkv.bias'], 0)), [0, 0, b.H, b.d]);
+  return part === 2 ? t : normRope(g, t, p, b, part === 0 ? 'q_norm' : 'k_norm', rope);
 }
 
 /**
