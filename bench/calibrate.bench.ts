@@ -4,19 +4,18 @@
 //  - mid:  a random VGGT-shaped checkpoint with heads (24+24 blocks, width 256, 8 heads; 4 frames 126×168),
 //          also with activation checkpointing (keep every 5th block input, recompute the rest) and with the global
 //          blocks' backward split into query chunks.
-import { readFileSync } from 'node:fs';
 import { sceneErrors } from '../src/calibrate/calibrate';
 import { VggtGradients } from '../src/calibrate/gradients';
 import { inferVggtConfig, type VggtConfig } from '../src/model/config';
-import { bytesSource, fileSource, openSafetensors, type Safetensors } from '../src/model/safetensors';
+import { bytesSource, openSafetensors, type Safetensors } from '../src/model/safetensors';
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose';
 import { minMs as minOf, writeResults } from './lib';
 import { randomVggtCheckpoint } from './random-vggt';
+import { loadFixture } from '../test/fixtures/vggt-tiny';
 
 const REPS = Number(process.env.HESS_CAL_REPS ?? 3);
 // No warm-up: each stage's first run is measured as part of the minimum.
 const minMs = (fn: () => Promise<unknown>, reps = REPS) => minOf(fn, reps, 0);
-const FIX = '../shared/fixtures/vggt-tiny';
 
 interface Case { name: string; st: Safetensors; cfg: VggtConfig; images: Float32Array; shape: { S: number; H: number; W: number }; checkpointEvery: number; attentionChunk?: number }
 
@@ -48,10 +47,8 @@ async function measure(c: Case) {
 }
 
 async function main(): Promise<void> {
-  const tinySt = await openSafetensors(await fileSource(`${FIX}/model.safetensors`));
-  const io = await openSafetensors(await fileSource(`${FIX}/io.safetensors`));
-  const tinyCfg = inferVggtConfig(tinySt.tensors, JSON.parse(readFileSync(`${FIX}/config.json`, 'utf8')));
-  const tinyImages = await io.read('images');
+  const fx = await loadFixture();
+  const tinyImages = Float32Array.from(await fx.ref('images'));
   const m = randomVggtCheckpoint({
     dim: 256, heads: 8, depth: 24, dinoDepth: 2,
     predictionHeads: { cameraHeads: 8, trunkDepth: 4, features: 64, outChannels: [32, 64, 128, 128] },
@@ -62,7 +59,7 @@ async function main(): Promise<void> {
   let seed = 3;
   const midImages = new Float32Array(midShape.S * 3 * midShape.H * midShape.W).map(() => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32));
   const cases: Case[] = [
-    { name: 'tiny (width 64, 4 heads), 3 frames 70×98', st: tinySt, cfg: tinyCfg, images: tinyImages, shape: { S: 3, H: 70, W: 98 }, checkpointEvery: 1 },
+    { name: 'tiny (width 64, 4 heads), 3 frames 70×98', st: fx.model, cfg: fx.cfg, images: tinyImages, shape: { S: fx.S, H: fx.H, W: fx.W }, checkpointEvery: 1 },
     { name: 'mid (width 256, 8 heads), 4 frames 126×168', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1 },
     { name: 'mid, checkpointEvery 5 (recompute)', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 5 },
     { name: 'mid, attentionChunk 128 (4 query chunks of the 452 tokens)', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1, attentionChunk: 128 },
