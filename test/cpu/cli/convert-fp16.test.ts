@@ -1,26 +1,19 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../../src/model/convert';
 import { Vggt } from '../../../src/model/vggt/model';
 import { relError } from '../../helpers/random';
 import { loadFixture } from '../../fixtures/vggt-tiny';
-import { makeSource, outputs } from './convert-helpers';
+import { outputs, sourceDirForTests } from './convert-helpers';
 
 describe('convertCheckpoint --fp16 on the vggt-tiny fixture (wasm EP)', () => {
-  let dir: string;
-  let src: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hess-convert16-'));
-    src = await makeSource(dir);
-  });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  const tmp = sourceDirForTests('hess-convert16-');
 
   it('fp16: half the bytes; loads and stays within the measured fp16-weight tolerance', async () => {
-    const out = join(dir, 'fp16');
-    const r32 = (await stat(join(src, 'model.safetensors'))).size;
-    const r = await convertCheckpoint(join(src, 'model.safetensors'), out, { fp16: true, cameraHeads: 4, skipSegments: true });
+    const out = join(tmp.dir, 'fp16');
+    const r32 = (await stat(join(tmp.src, 'model.safetensors'))).size;
+    const r = await convertCheckpoint(join(tmp.src, 'model.safetensors'), out, { fp16: true, cameraHeads: 4, skipSegments: true });
     expect(r.dtype).toBe('F16');
     expect(r.bytes).toBeLessThan(r32 * 0.52);
     const cfg = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));

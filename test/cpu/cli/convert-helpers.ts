@@ -1,6 +1,8 @@
 /** Shared setup of the convert tests: a checkpoint folder in a temp dir built from the fixture (never copied into the repo). */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { SafetensorsWriter } from '../../../src/model/convert';
 import { fileSource, openSafetensors } from '../../../src/model/safetensors';
 import type { VggtResult } from '../../../src/model/vggt/model';
@@ -31,4 +33,18 @@ export async function makeSource(dir: string): Promise<string> {
   delete cfg.camera_heads;
   await writeFile(join(src, 'config.json'), JSON.stringify(cfg));
   return src;
+}
+
+/**
+ * For a test file: a fresh temp dir (`dir`) holding {@link makeSource}'s checkpoint folder (`src`), made before the
+ * file's tests and removed after them. Read the fields inside tests (they are set by beforeAll).
+ */
+export function sourceDirForTests(prefix: string): { dir: string; src: string } {
+  const ctx = { dir: '', src: '' };
+  beforeAll(async () => {
+    ctx.dir = await mkdtemp(join(tmpdir(), prefix));
+    ctx.src = await makeSource(ctx.dir);
+  });
+  afterAll(async () => rm(ctx.dir, { recursive: true, force: true }));
+  return ctx;
 }

@@ -8,7 +8,7 @@ import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert
 import { fileSource, openSafetensors, toFloat32 } from '../../../src/model/safetensors';
 import { Vggt } from '../../../src/model/vggt/model';
 import { loadOrt, createSession } from '../../../src/runtime/ort';
-import { makeSource, outputs } from './convert-helpers';
+import { outputs, sourceDirForTests } from './convert-helpers';
 import { freshSeed, randn, relError, rng } from '../../helpers/random';
 import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
 
@@ -80,18 +80,12 @@ describe('SafetensorsWriter', () => {
 
 
 describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
-  let dir: string;
-  let src: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hess-convert-'));
-    src = await makeSource(dir);
-  });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  const tmp = sourceDirForTests('hess-convert-');
 
   it('fp32: config.json, weights without the track head, segments; Vggt.load(outdir) matches the reference ≤ 1e-4', async () => {
-    const out = join(dir, 'fp32');
+    const out = join(tmp.dir, 'fp32');
     const stages = new Set<string>();
-    const r = await convertCheckpoint(join(src, 'model.safetensors'), out, { cameraHeads: 4, onProgress: (e) => stages.add(e.stage) });
+    const r = await convertCheckpoint(join(tmp.src, 'model.safetensors'), out, { cameraHeads: 4, onProgress: (e) => stages.add(e.stage) });
     expect(r.dropped).toBe(1);
     expect(r.dtype).toBe('F32');
     expect([...stages]).toEqual(['weights', 'segments', 'done']);
@@ -118,7 +112,7 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
   });
 
   it('segments: every .onnx opens in onnxruntime; the exported camera head reproduces pose_enc', async () => {
-    const seg = join(dir, 'fp32', 'segments');
+    const seg = join(tmp.dir, 'fp32', 'segments');
     const files = (await readdir(seg)).sort();
     expect(files).toEqual(['attention_dense.onnx', 'camera_head.onnx', 'depth_head_70x98.onnx', 'dino_block.onnx', 'dino_bridge.onnx',
       'frame_block.onnx', 'global_post.onnx', 'global_pre.onnx', 'manifest.json', 'patch_embed.onnx', 'point_head_70x98.onnx']);
@@ -142,12 +136,12 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
   });
 
   it('bad inputs are typed errors', async () => {
-    const missing = await convertCheckpoint(join(dir, 'nope.safetensors'), join(dir, 'x')).catch((e) => e);
+    const missing = await convertCheckpoint(join(tmp.dir, 'nope.safetensors'), join(tmp.dir, 'x')).catch((e) => e);
     expect(missing).toBeInstanceOf(HessError);
     expect(missing.code).toBe('IO_ERROR');
-    const junk = join(dir, 'junk.safetensors');
+    const junk = join(tmp.dir, 'junk.safetensors');
     await writeFile(junk, new Uint8Array(64));
-    const bad = await convertCheckpoint(junk, join(dir, 'y')).catch((e) => e);
+    const bad = await convertCheckpoint(junk, join(tmp.dir, 'y')).catch((e) => e);
     expect(bad).toBeInstanceOf(HessError);
     expect(bad.code).toBe('BAD_CHECKPOINT');
   });
