@@ -9,7 +9,7 @@ import { VggtGradients } from '../src/calibrate/gradients';
 import { inferVggtConfig, type VggtConfig } from '../src/model/config';
 import { bytesSource, openSafetensors, type Safetensors } from '../src/model/safetensors';
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose';
-import { minMs as minOf, writeResults } from './lib';
+import { lcg, minMs as minOf, writeResults } from './lib';
 import { randomVggtCheckpoint } from './random-vggt';
 import { loadFixture } from '../test/fixtures/vggt-tiny';
 
@@ -56,8 +56,8 @@ async function main(): Promise<void> {
   const midSt = await openSafetensors(bytesSource(m.bytes));
   const midCfg = inferVggtConfig(midSt.tensors, m.config);
   const midShape = { S: 4, H: 126, W: 168 };
-  let seed = 3;
-  const midImages = new Float32Array(midShape.S * 3 * midShape.H * midShape.W).map(() => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32));
+  const r = lcg(3);
+  const midImages = new Float32Array(midShape.S * 3 * midShape.H * midShape.W).map(() => r());
   const cases: Case[] = [
     { name: 'tiny (width 64, 4 heads), 3 frames 70×98', st: fx.model, cfg: fx.cfg, images: tinyImages, shape: { S: fx.S, H: fx.H, W: fx.W }, checkpointEvery: 1 },
     { name: 'mid (width 256, 8 heads), 4 frames 126×168', st: midSt, cfg: midCfg, images: midImages, shape: midShape, checkpointEvery: 1 },

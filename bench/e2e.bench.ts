@@ -10,7 +10,7 @@ import { STORAGE_USAGE } from '../src/gpu/buffers';
 import { loadOrt } from '../src/runtime/ort';
 import { plantedHess } from '../test/helpers/hess';
 import { randomVggtCheckpoint } from './random-vggt';
-import { timeMs, writeResults } from './lib';
+import { lcg, timeMs, writeResults } from './lib';
 
 const full = process.env.HESS_BENCH_FULL === '1';
 const shape = full ? { dim: 1024, heads: 16, depth: 24, dinoDepth: 24 } : { dim: 128, heads: 2, depth: 4, dinoDepth: 1 };
@@ -38,8 +38,7 @@ const noAttention: AttentionCore = {
 };
 const bare = await Vggt.load(bytes, { device: gpu, config, attention: noAttention });
 // Scores with a realistic spread (a few heads dominate per layer); HeSS needs them, not their provenance, for speed.
-let seed = 7;
-const r = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const r = lcg(7);
 const hess = plantedHess(Array.from({ length: shape.depth }, () => Array.from({ length: shape.heads }, () => 0.05 + r() ** 3)));
 
 const rows: (string | number)[][] = [];

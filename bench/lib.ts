@@ -2,6 +2,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
+/** A seeded LCG in [0, 1): fixed bench inputs, the same sequence on every run and machine. */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+}
+
 /** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
 export async function timeMs(fn: () => unknown | Promise<unknown>, reps = 5, warmup = 1): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();

@@ -10,7 +10,7 @@ import { inferVggtConfig } from '../src/model/config';
 import { bytesSource, openSafetensors } from '../src/model/safetensors';
 import { createDevice, type HessDevice } from '../src/gpu/device';
 import { randomVggtCheckpoint } from './random-vggt';
-import { timeMs, writeResults } from './lib';
+import { lcg, timeMs, writeResults } from './lib';
 
 const FIXTURE = `${process.cwd()}/../shared/fixtures/vggt-tiny`;
 const frames = (process.env.HESS_BENCH_S ?? '2,4').split(',').map(Number);
@@ -54,8 +54,7 @@ const resetGpuPeak = () => { gpuPeak = gpuLive; };
 
 const rows: (string | number)[][] = [];
 const data: Record<string, unknown>[] = [];
-let seed = 11;
-const r = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const r = lcg(11);
 
 type Loaded = { run: (img: { data: Float32Array; S: number; H: number; W: number }) => Promise<unknown>; dispose: () => Promise<void> };
 
