@@ -5,7 +5,7 @@ import { parseHessFile } from '../../../src/calibrate/hess-file';
 import { HessError } from '../../../src/errors';
 import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
 import { freshSeed, rng } from '../../helpers/random';
-import { makeGroundTruth } from './gradients-gt';
+import { inlierRadius, makeGroundTruth } from './gradients-gt';
 
 // calibrate() end to end on the wasm EP with a planted-sensitivity model: in a few global layers one head's
 // output-projection columns are scaled up ×4 and every other head's down ×0.25, so ∂e/∂W_Q of the planted head is
@@ -16,6 +16,7 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
   let rand: () => number;
   const planted = new Map<number, number>(); // layer → head
   let scenes: SceneInput[];
+  let epsilon = 0.2;
 
   beforeAll(async () => {
     fx = await loadFixture();
@@ -41,7 +42,9 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
         img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
       }
       const f = await vg.forward(img, { S, H, W });
-      scenes.push({ name, images: { data: img, S, H, W }, ...makeGroundTruth(f.poseEnc, f.worldPoints, { S, H, W }, rand) });
+      const gt = makeGroundTruth(f.poseEnc, f.worldPoints, { S, H, W }, rand);
+      scenes.push({ name, images: { data: img, S, H, W }, ...gt });
+      epsilon = inlierRadius(f, gt, epsilon); // a radius that gives every scene a point term
     }
   });
   afterAll(async () => vg?.dispose());
@@ -53,7 +56,7 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     const reports: SceneReport[] = [];
     const stages: string[] = [];
     const hess = await calibrate(vg, scenes, {
-      epsilon: 0.2, modelId: 'vggt-tiny-planted',
+      epsilon, modelId: 'vggt-tiny-planted',
       onProgress: (e) => stages.push(e.stage),
       onSceneDone: (s, r) => { states.push(JSON.parse(JSON.stringify(s)) as CalibrationState); reports.push(r); },
     });
@@ -78,7 +81,7 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     expect(states[0]!.done).toEqual(['a']);
     const skipped: string[] = [];
     const resumed = await calibrate(vg, scenes, {
-      epsilon: 0.2, modelId: 'vggt-tiny-planted', resumeFrom: states[0],
+      epsilon, modelId: 'vggt-tiny-planted', resumeFrom: states[0],
       onProgress: (e) => { if (e.stage === 'skip') skipped.push(e.scene); },
     });
     expect(skipped).toEqual(['a']);

@@ -1,4 +1,6 @@
 // Shared by the calibration gradient tests: synthetic ground truth made from a model prediction.
+import { sceneErrors } from '../../../src/calibrate/calibrate';
+import type { ForwardState } from '../../../src/calibrate/gradients';
 import { poseEncodingToExtriIntri, quatToMat } from '../../../src/model/vggt/pose';
 import { randn } from '../../helpers/random';
 
@@ -46,3 +48,18 @@ export function makeGroundTruth(
   return { extrinsics, points: Float64Array.from(points) };
 }
 
+
+/**
+ * The inlier radius ε for the point term of a prediction against {@link makeGroundTruth}'s GT: from `start`,
+ * doubled while fewer than `min` predicted points are inliers (up to 10). The fit to the random model's nearly
+ * coincident camera centres can leave the predicted cloud far from the GT one, and with no inlier the point term
+ * is identically 0.
+ */
+export function inlierRadius(
+  pred: Pick<ForwardState, 'S' | 'H' | 'W' | 'poseEnc' | 'worldPoints'>, gt: { extrinsics: ArrayLike<number>; points: ArrayLike<number> },
+  start = 0.2, min = 50,
+): number {
+  let epsilon = start;
+  while (sceneErrors(pred, gt, { epsilon }).pointCloud.inlierCount < min && epsilon < 10) epsilon *= 2;
+  return epsilon;
+}
