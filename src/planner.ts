@@ -11,6 +11,6 @@ export { PlannerWasm, type WasmVariant, type PlannerExports } from './wasm/plann
 export { hasWasmSimd } from './gpu/device';
 export { accumulateHeadSquares } from './wasm/fisher';
 export * from './mask/index';
-export { allocateBudgets, allocateJS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
+export { allocateBudgets, allocateJS, ALLOCATE_LIMITS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
 export { FisherAccumulator, type FisherTerm, type FisherShape } from './calibrate/fisher';
 export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './calibrate/hess-file';

@@ -23,6 +23,13 @@ export interface PlannerExports {
 
 export type WasmVariant = 'simd' | 'scalar';
 
+/** The most arena bytes one planner call may use: 4 GiB of wasm32 memory less room for the module's own data. */
+export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 20;
+
+function fmtBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
 /** A planner module instance with arena helpers that copy typed arrays in and out. */
 export class PlannerWasm {
   readonly variant: WasmVariant;
@@ -58,10 +65,29 @@ export class PlannerWasm {
     this.exports.arenaReset();
   }
 
-  /** Allocate `bytes` in the arena; throws when memory cannot grow. */
+  /**
+   * Allocate `bytes` in the arena. Sizes are checked here, before any kernel runs: a request past the 4 GiB Wasm
+   * address space (which would wrap to a small pointer in 32-bit arithmetic) or one the engine cannot grow memory
+   * for throws INVALID_ARGUMENT instead of a later "memory access out of bounds".
+   */
   alloc(bytes: number): number {
-    const p = this.exports.arenaAlloc(bytes) >>> 0;
-    if (p === 0 && bytes > 0) throw new HessError('INVALID_ARGUMENT', `wasm arena cannot grow by ${bytes} bytes`, 'plan fewer heads or frames per call');
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new HessError('INVALID_ARGUMENT', `wasm arena: bad allocation size ${bytes}`, 'this is a bug in hess-vggt; please report it');
+    }
+    const used = this.exports.arenaUsed() >>> 0;
+    if (used + bytes > MAX_ARENA_BYTES) {
+      throw new HessError('INVALID_ARGUMENT', `this call needs ${fmtBytes(used + bytes)} of Wasm memory, over the ${fmtBytes(MAX_ARENA_BYTES)} the 32-bit planner can address`,
+        'plan fewer heads or frames per call');
+    }
+    let p: number;
+    try {
+      p = this.exports.arenaAlloc(bytes) >>> 0;
+    } catch (e) {
+      throw new HessError('INVALID_ARGUMENT', `wasm arena cannot grow by ${fmtBytes(bytes)}: ${String(e)}`, 'plan fewer heads or frames per call', { cause: e });
+    }
+    if (p === 0 && bytes > 0) {
+      throw new HessError('INVALID_ARGUMENT', `wasm arena cannot grow by ${fmtBytes(bytes)} (the engine refused more memory)`, 'plan fewer heads or frames per call');
+    }
     return p;
   }
 
