@@ -7,7 +7,7 @@
  * const wasm = await PlannerWasm.load();
  */
 export { HessError, type HessErrorCode } from './errors';
-export { PlannerWasm, type WasmVariant, type PlannerExports } from './wasm/planner-module';
+export { PlannerWasm, MAX_ARENA_BYTES, type WasmVariant, type PlannerExports, type PlannerLoadOptions } from './wasm/planner-module';
 export { hasWasmSimd } from './gpu/device';
 export { accumulateHeadSquares } from './wasm/fisher';
 export * from './mask/index';
