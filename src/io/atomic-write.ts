@@ -1,7 +1,7 @@
 /**
  * Safe file output (Node, Deno, Bun): every file we write goes to a temporary file in its own folder and is
- * renamed into place only when complete, so a failure or a kill never leaves a half-written output, and an
- * output that would land on (or inside) one of the inputs is refused before any work starts.
+ * renamed into place only when complete, so a failure or a kill never leaves a half-written output; output
+ * folders are checked before any work starts (outputs landing on inputs: `paths.ts`).
  *
  * `node:fs/promises` and `node:path` are imported dynamically (names in variables) so browser bundles that
  * include the SDK never resolve them.
@@ -30,56 +30,6 @@ function tempName(path: Path, file: string): string {
   const rand = Math.random().toString(36).slice(2, 10);
   const pid = (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
   return path.join(path.dirname(file), `.${path.basename(file)}.${pid}.${rand}.tmp`);
-}
-
-/**
- * The absolute, symlink-resolved form of `p`, also for paths that do not exist yet: the longest existing prefix
- * is resolved with realpath and the rest appended, so `out/../model` and a symlink to the model compare equal.
- */
-export async function canonicalPath(p: string): Promise<string> {
-  const { fs, path } = await node();
-  const abs = path.resolve(p.startsWith('file:') ? new URL(p).pathname : p);
-  const rest: string[] = [];
-  let head = abs;
-  for (;;) {
-    try {
-      const real = await fs.realpath(head);
-      return rest.length ? path.join(real, ...rest.reverse()) : real;
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return abs;
-      rest.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
-
-/** `child` is `parent` or lies below it (both canonical). */
-function within(path: Path, parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-/**
- * Refuse (INVALID_ARGUMENT) any output that equals an input or lies inside an input folder. Call it before any
- * work: an output written onto its own input truncates the input while it is still being read.
- *
- * @example await refuseOutputOnInput([{ path: out, what: '<outdir>' }], [{ path: src, what: 'the checkpoint' }]);
- */
-export async function refuseOutputOnInput(
-  outputs: readonly { path: string; what: string }[], inputs: readonly { path: string; what: string }[],
-): Promise<void> {
-  const { path } = await node();
-  const ins = await Promise.all(inputs.map(async (i) => ({ ...i, real: await canonicalPath(i.path) })));
-  for (const o of outputs) {
-    const real = await canonicalPath(o.path);
-    for (const i of ins) {
-      if (!within(path, i.real, real)) continue;
-      const how = real === i.real ? 'is' : 'lies inside';
-      throw new HessError('INVALID_ARGUMENT', `${o.what} ${o.path} ${how} ${i.what} ${i.path}; writing there would overwrite an input`,
-        `choose an output outside ${i.path}`);
-    }
-  }
 }
 
 /**

@@ -27,7 +27,8 @@ import {
 import { buildCameraGraph } from './vggt/camera-head';
 import { buildDptGraph } from './vggt/dpt-head';
 import { loadPrefixed } from './vggt/heads-common';
-import { AtomicBatch, checkWritableFolder, refuseOutputOnInput } from '../io/atomic-write';
+import { AtomicBatch, checkWritableFolder } from '../io/atomic-write';
+import { refuseOutputOnInput } from '../io/paths';
 
 type Fs = typeof import('node:fs/promises');
 type FileHandle = Awaited<ReturnType<Fs['open']>>;
