@@ -44,6 +44,12 @@ export default defineConfig({
         },
       },
       {
+        // Hostile inputs (issue 12): the CLI, the demo server and dataset folders as subprocesses and fuzzers.
+        // Not silent: each file prints its per-class case counts and the fixed seed.
+        extends: true,
+        test: { name: 'hostile', include: ['test/hostile/**/*.test.ts'], pool: 'forks', execArgv: ['--liftoff-only'], silent: false },
+      },
+      {
         extends: true,
         test: { name: 'runtimes', include: ['test/runtimes/**/*.test.ts'], pool: 'forks', fileParallelism: false },
       },

@@ -3,6 +3,7 @@
  * report.svg (metric vs sparsity per policy, drawn by hand: axes, ticks, legend; no plotting library).
  */
 import { HessError } from '../errors';
+import { AtomicBatch } from '../io/atomic-write';
 import type { EvalPolicy, EvalReport, EvalSummaryRow } from './harness';
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -164,20 +165,22 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
 }
 
 /**
- * Write report.md, report.json and report.svg into `outDir` (created if needed); returns their paths.
+ * Write report.md, report.json and report.svg into `outDir` (created if needed) as one: all three are written to
+ * temporary files first and renamed together, so a failure leaves no half-written report. Returns their paths.
  * @example const files = await writeReport(await evaluate(model, scenes, opts), './eval-out');
  */
 export async function writeReport(report: EvalReport, outDir: string): Promise<{ md: string; json: string; svg: string }> {
-  const spec = 'node:fs/promises';
-  const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs/promises');
   const dir = outDir.replace(/\/$/, '');
   const files = { md: `${dir}/report.md`, json: `${dir}/report.json`, svg: `${dir}/report.svg` };
+  const batch = await AtomicBatch.create();
   try {
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(files.md, renderMarkdown(report));
-    await fs.writeFile(files.json, JSON.stringify(report, null, 2));
-    await fs.writeFile(files.svg, renderSvg(report));
+    await batch.mkdir(dir);
+    await batch.write(files.md, renderMarkdown(report));
+    await batch.write(files.json, JSON.stringify(report, null, 2));
+    await batch.write(files.svg, renderSvg(report));
+    await batch.commit();
   } catch (e) {
+    await batch.abort();
     throw new HessError('IO_ERROR', `cannot write the report to ${dir}: ${String((e as Error)?.message ?? e)}`, 'check the --out folder', { cause: e });
   }
   return files;

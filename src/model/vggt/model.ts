@@ -253,6 +253,7 @@ export class Vggt {
 }
 
 async function chooseTarget(device: VggtLoadOptions['device']): Promise<ExecutionTarget> {
+  check(device === undefined || device === 'webgpu' || device === 'wasm' || (typeof device === 'object' && device !== null), `device must be 'webgpu', 'wasm' or a GPUDevice, got ${JSON.stringify(device)}`, "e.g. Vggt.load(path, { device: 'wasm' })");
   if (device === 'wasm') return { ep: 'wasm' };
   if (device && device !== 'webgpu') {
     const gpu = 'device' in device && 'features' in device && 'lost' in device && typeof (device as HessDevice).lost === 'function'
