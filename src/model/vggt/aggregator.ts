@@ -61,7 +61,8 @@ export interface AggregatorOptions {
   /**
    * Lower the buffer limits that chunk sizes come from (default: the WebGPU device's `maxStorageBufferBindingSize`
    * and `maxBufferSize`; on the wasm EP {@link WASM_TENSOR_BYTES}, which this replaces). Tests force chunking with a
-   * tiny value. A run whose attention tensors (`[S·P, C]` float32) cannot fit is refused with LIMIT_TOO_SMALL.
+   * tiny value. A run whose attention tensors (`[S·P, C]` float32: the cores take them whole) cannot fit one
+   * buffer is refused with LIMIT_TOO_SMALL naming the largest S that fits (on WebGPU; on wasm when `limits` is set).
    */
   limits?: Partial<BufferLimits>;
   /** onnxruntime-web module (default: {@link loadOrt}). */
