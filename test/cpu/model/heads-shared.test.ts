@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { CameraHeadConfig } from '../../../src/model/config';
 import { cameraHeadInputsGraph, CameraHead } from '../../../src/model/vggt/camera-head';
-import type { Graph } from '../../../src/onnx/builder';
+import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadGraph, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head';
+import { loadPrefixed } from '../../../src/model/vggt/heads-common';
+import { inferShapes } from '../../../src/onnx/autodiff';
+import { Graph, tensorInit } from '../../../src/onnx/builder';
 import { loadOrt, type Ort } from '../../../src/runtime/ort';
 import { loadFixture } from '../../fixtures/vggt-tiny';
-import { relError } from '../../helpers/random';
+import { freshSeed, randn, relError, rng } from '../../helpers/random';
+import { evaluate, type T } from '../onnx/ref-eval';
 
-// Head weights are graph inputs: no head graph bakes more than 64 MB.
+// Head weights are graph inputs: no head graph bakes more than 64 MB, one DPT session serves every image size, and
+// frame chunks (sized from a byte budget or forced) give the unchunked result.
 const TOL = 1e-4;
 const MB64 = 64 * 2 ** 20;
 
@@ -67,8 +72,26 @@ function vggt1bHeadShapes(): Map<string, { shape: number[] }> {
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 const initBytes = (g: Graph) => [...g.initializers.values()].reduce((a, t) => a + t.data.byteLength, 0);
 
+/** Replace Shape nodes by constants so the float64 interpreter (no Shape op) can run a static-size graph. */
+function foldShapes(g: Graph, dims: Record<string, number>): Graph {
+  const info = inferShapes(g, dims);
+  const o = new Graph(g.name);
+  for (const v of g.inputList) o.input(v.name, v.dtype, [...v.shape]);
+  for (const [n, t] of g.initializers) o.constant(t, n);
+  for (const n of g.nodeList) {
+    if (n.op === 'Shape') {
+      const d = info.get(n.inputs[0]!)!.dims;
+      o.constant(tensorInit(BigInt64Array.from(d.map(BigInt)), [d.length]), n.outputs[0]);
+    } else {
+      o.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], name: n.name });
+    }
+  }
+  for (const v of g.outputList) o.output(v.name, v.dtype, [...v.shape]);
+  return o;
+}
+
 describe('VGGT heads with weights as graph inputs', () => {
-  it('at VGGT-1B widths the camera head graph bakes under 64 MB, and every weight is an input', () => {
+  it('at VGGT-1B widths no head graph bakes more than 64 MB, and every weight is an input', () => {
     const shapes = vggt1bHeadShapes();
     const count = (p: string) => [...shapes].filter(([k]) => k.startsWith(`${p}.`)).reduce((a, [, v]) => a + numel(v.shape), 0);
     // the table is the reference's (its parameter counts), so "every weight is an input" below is a real check
@@ -77,6 +100,13 @@ describe('VGGT heads with weights as graph inputs', () => {
     const cam: CameraHeadConfig = { dim: 2048, heads: 16, headDim: 128, trunkDepth: 4, mlpHiddenDim: 8192, poseDim: 9 };
     const c = cameraHeadInputsGraph(shapes, cam, 4, 'camera_head');
     const graphs = [{ name: 'camera_head', g: c.graph, inputs: c.params.reduce((a, p) => a + numel(p.dims), 0) }];
+    for (const [kind, od] of [['depth', 2], ['point', 4]] as const) {
+      const spec: DptHeadSpec = { kind, head: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: od }, dimIn: 2048, patchSize: 14, patchStartIdx: 5 };
+      const d = dptHeadInputsGraph(shapes, spec, `${kind}_head`);
+      graphs.push({ name: `${kind}_head`, g: d.graph, inputs: d.params.reduce((a, p) => a + numel(p.dims), 0) });
+      // the frame-chunk estimate at 518²: the 128-channel map at image size
+      if (kind === 'depth') expect(dptFrameBytes(spec, 518, 518, d.widths)).toBe(4 * 128 * 518 * 518);
+    }
     for (const { name, g, inputs } of graphs) {
       const bytes = g.toModel({ opset: 17 }).model.byteLength;
       console.info(`[heads 1B] ${name}: serialized ${(bytes / 1024).toFixed(1)} KiB, initializers ${initBytes(g)} B, weight inputs ${(inputs * 4 / 2 ** 20).toFixed(1)} MiB`);
@@ -85,6 +115,67 @@ describe('VGGT heads with weights as graph inputs', () => {
       expect(inputs).toBe(count(name));
     }
   }, 120_000);
+
+  it('one DPT session serves two image sizes (fixture reference, then a float64 run at 42×56, then the fixture again)', async () => {
+    const fx = await loadFixture();
+    const { ort, sessions } = await countingOrt();
+    const spec: DptHeadSpec = { kind: 'depth', head: fx.cfg.depthHead!, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+    const head = await DptHead.create(fx.model, spec, { ep: 'wasm' }, { ort });
+    expect(sessions()).toBe(1);
+    const refD = await fx.ref('depth');
+    const first = await head.run(fx.layers, fx.S, fx.H, fx.W);
+    expect(relError(first.values, refD)).toBeLessThan(TOL);
+
+    // a second size (other aspect, even grid: 3×4 instead of 5×7) on fresh random tokens, against the float64
+    // interpreter running the graph built for that size with its position tables and resizes baked
+    const [S2, H2, W2] = [2, 42, 56];
+    const P2 = spec.patchStartIdx + (H2 / 14) * (W2 / 14);
+    const C = spec.dimIn;
+    const rand = rng(freshSeed('heads-shared second size'));
+    const layers = new Map([4, 11, 17, 23].map((l) => [l, randn(S2 * P2 * C, rand)] as const));
+    const got = await head.run(layers, S2, H2, W2);
+    expect(sessions()).toBe(1);
+    const g = foldShapes(dptHeadGraph(await loadPrefixed(fx.model, 'depth_head'), spec, 'depth_head', H2, W2), { N: S2 });
+    const feeds: Record<string, T> = {};
+    [4, 11, 17, 23].forEach((l, k) => { feeds[`l${k}`] = { dims: [S2, P2, C], data: Float64Array.from(layers.get(l)!) }; });
+    const ref = evaluate(g, feeds);
+    const e2 = relError(got.values, ref.get('values')!.data);
+    const e2c = relError(got.conf, ref.get('conf')!.data);
+    console.info(`[heads-shared] second size ${H2}×${W2}: depth relError ${e2.toExponential(3)}, conf ${e2c.toExponential(3)}`);
+    expect(got.values.length).toBe(S2 * H2 * W2);
+    expect(e2).toBeLessThan(TOL);
+    expect(e2c).toBeLessThan(TOL);
+
+    const again = await head.run(fx.layers, fx.S, fx.H, fx.W);
+    expect(relError(again.values, refD)).toBeLessThan(TOL);
+    expect(sessions()).toBe(1);
+    await head.dispose();
+  }, 300_000);
+
+  it('frame chunks (forced 1 frame, or sized from a byte budget) equal one unchunked run to 1e-5', async () => {
+    const fx = await loadFixture();
+    const spec: DptHeadSpec = { kind: 'point', head: fx.cfg.pointHead!, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+    const whole = await DptHead.create(fx.model, spec, { ep: 'wasm' }, { chunkBytes: 2 ** 40 });
+    expect(whole.framesPerRun(fx.H, fx.W)).toBeGreaterThanOrEqual(fx.S);
+    const ref = await whole.run(fx.layers, fx.S, fx.H, fx.W);
+    const one = await DptHead.create(fx.model, spec, { ep: 'wasm' }, { framesChunk: 1 });
+    // a budget of two frames' largest intermediate (plus change): chunks of 2 + 1 over the 3 frames
+    const widths = dptHeadInputsGraph(fx.model.tensors, spec, 'point_head').widths;
+    const frame = dptFrameBytes(spec, fx.H, fx.W, widths);
+    const two = await DptHead.create(fx.model, spec, { ep: 'wasm' }, { chunkBytes: 2 * frame + 100 });
+    expect(two.framesPerRun(fx.H, fx.W)).toBe(2);
+    for (const h of [one, two]) {
+      const r = await h.run(fx.layers, fx.S, fx.H, fx.W);
+      const e = relError(r.values, ref.values);
+      const ec = relError(r.conf, ref.conf);
+      console.info(`[heads-shared] ${h.framesPerRun(fx.H, fx.W)}-frame chunks vs unchunked: points ${e.toExponential(3)}, conf ${ec.toExponential(3)}`);
+      expect(e).toBeLessThan(1e-5);
+      expect(ec).toBeLessThan(1e-5);
+    }
+    expect(relError(ref.values, await fx.ref('world_points'))).toBeLessThan(TOL);
+    for (const h of [whole, one, two]) await h.dispose();
+    await expect(one.run(fx.layers, fx.S, fx.H, fx.W)).rejects.toMatchObject({ code: 'DISPOSED' });
+  }, 300_000);
 
   it('the camera head takes the last layer as a Float32Array, a CPU tensor, or the camera tokens alone', async () => {
     const fx = await loadFixture();
