@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
 import { createStorageBuffer } from '../../../src/gpu/buffers';
 import { CameraHead } from '../../../src/model/vggt/camera-head';
-import { DptHead, type DptHeadSpec } from '../../../src/model/vggt/dpt-head';
+import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head';
 import { loadOrt, type Ort } from '../../../src/runtime/ort';
 import { loadFixture } from '../../fixtures/vggt-tiny';
 import { testDevice } from '../../helpers/gpu';
@@ -80,4 +80,23 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     await head.dispose();
     for (const b of buffers) b.destroy();
   }, 600_000);
+
+  it("frame chunks default to the device's binding limit; one frame over it is LIMIT_TOO_SMALL before any run", async () => {
+    const gpu = await testDevice();
+    const fx = await loadFixture();
+    const spec: DptHeadSpec = { kind: 'depth', head: fx.cfg.depthHead!, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+    const frame = dptFrameBytes(spec, fx.H, fx.W, dptHeadInputsGraph(fx.model.tensors, spec, 'depth_head').widths);
+    // the same device, seen through smaller limits (only these two are read)
+    const withLimits = (binding: number) => ({
+      ep: 'webgpu' as const,
+      gpu: { ...gpu, limits: { maxStorageBufferBindingSize: binding, maxBufferSize: gpu.limits.maxBufferSize } as GPUSupportedLimits },
+    });
+    const roomy = await DptHead.create(fx.model, spec, withLimits(Math.floor(2.5 * frame)));
+    expect(roomy.framesPerRun(fx.H, fx.W)).toBe(2);
+    await roomy.dispose();
+    const tight = await DptHead.create(fx.model, spec, withLimits(frame - 4));
+    expect(tight.framesPerRun(fx.H, fx.W)).toBe(1);
+    await expect(tight.run(fx.layers, fx.S, fx.H, fx.W)).rejects.toMatchObject({ code: 'LIMIT_TOO_SMALL' });
+    await tight.dispose();
+  }, 300_000);
 });
