@@ -1,9 +1,11 @@
 // npm run build: AssemblyScript → planner .wasm (SIMD + scalar), esbuild → browser and Node/Deno/Bun ESM bundles
-// with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts.
+// with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts
+// (then scripts/fix-dts.mjs makes them resolve under node16/nodenext too).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { fixDeclarations } from './fix-dts.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => `${root}node_modules/.bin/${name}`;
@@ -43,4 +45,5 @@ await esbuild.build({
   loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
+fixDeclarations(`${root}dist/types`);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
