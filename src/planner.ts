@@ -8,7 +8,7 @@
  */
 export { HessError, type HessErrorCode } from './errors';
 export { PlannerWasm, MAX_ARENA_BYTES, type WasmVariant, type PlannerExports, type PlannerLoadOptions } from './wasm/planner-module';
-export { hasWasmSimd } from './gpu/device';
+export { hasWasmSimd } from './wasm/features';
 export { accumulateHeadSquares } from './wasm/fisher';
 export * from './mask/index';
 export { allocateBudgets, allocateJS, ALLOCATE_LIMITS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
