@@ -1,7 +1,7 @@
 import simdBytes from '../../build/wasm/planner-simd.wasm';
 import scalarBytes from '../../build/wasm/planner-scalar.wasm';
 import { HessError } from '../errors';
-import { hasWasmSimd } from '../gpu/device';
+import { hasWasmSimd } from './features';
 
 /** The raw exports of the planner module (assembly/index.ts). Pointers are byte offsets into `memory`. */
 export interface PlannerExports {
