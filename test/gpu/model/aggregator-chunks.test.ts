@@ -42,6 +42,17 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
       console.info(`[aggregator webgpu wgsl/wgsl chunked] layer ${l}: vs unchunked ${e.toExponential(2)}`);
       expect(e).toBeLessThanOrEqual(1e-5);
     }
+    // setBlockWeight reaches a split frame block's pre- and post-segment weights (calibration perturbs them).
+    const keys = ['attn.qkv.bias', 'mlp.fc2.bias'];
+    const orig = await Promise.all(keys.map((k) => model.read(`aggregator.frame_blocks.0.${k}`)));
+    keys.forEach((k, j) => chunked.setBlockWeight('frame', 0, k, orig[j].map((w) => w + 0.5)));
+    const moved = (await chunked.run(images, { S, H, W }, { layers: [0] })).layers.get(0)!;
+    expect(relError(moved, a.layers.get(0)!)).toBeGreaterThan(1e-2);
+    keys.forEach((k, j) => chunked.setBlockWeight('frame', 0, k, orig[j]));
+    const back = (await chunked.run(images, { S, H, W }, { layers: [0] })).layers.get(0)!;
+    expect(relError(back, a.layers.get(0)!)).toBeLessThanOrEqual(1e-5);
+    expect(() => chunked.setBlockWeight('frame', 0, 'nope', orig[0])).toThrow(/no frame-block weight/);
+
     // Over the limit: a typed error before any work, naming the largest S that fits.
     const tight = await Aggregator.create(model, cfg, { target, attention: core, limits: { maxBufferSize: 30_000 } });
     await expect(tight.run(images, { S, H, W })).rejects.toMatchObject({ code: 'LIMIT_TOO_SMALL', fix: expect.stringContaining('at most 2 frames') });
