@@ -19,6 +19,7 @@ import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
 import { type HeadFeeds, type HeadParam, HeadParams, type HeadParamSource, loadHeadFeeds, releaseFeeds } from './head-params';
 import { type HeadWeights, type LoadedTensor, conv2d, convTranspose2d, resizeAlignCorners, sliceAxis, spatialShape } from './heads-common';
 import { VGGT_OPSET, layerNorm } from './ops';
+
 type Session = import('onnxruntime-web').InferenceSession;
 
 /** Which head: depth (`exp`, output_dim 2) or world points (`inv_log`, output_dim 4); confidence is `1 + exp`. */
@@ -112,7 +113,6 @@ function separablePosEmbed(C: number, gh: number, gw: number, imgW: number, imgH
   return { x, y };
 }
 
-
 /** A uv position table the shared graph takes as an input (they carry the image size; see {@link dptPosFeeds}). */
 export interface DptPosInput {
   /** Graph input name. */
@@ -142,9 +142,12 @@ export function dptPosFeeds(inputs: readonly DptPosInput[], patchSize: number, H
 
 /**
  * Bytes of the largest single intermediate of one frame of a DPT head at H×W (float32): what the frame chunk is
- * sized from. At VGGT-1B widths and 518² it is the 128-channel map at image size, 137 MB.
+ * sized from. At VGGT-1B widths and 518² it is the 128-channel map at image size, 137 MB. `widths` are the
+ * output convs' widths (output_conv1, output_conv2.0), upstream's features/2 and 32 unless given.
  */
-export function dptFrameBytes(spec: DptHeadSpec, H: number, W: number, widths: { half: number; hidden: number }): number {
+export function dptFrameBytes(
+  spec: DptHeadSpec, H: number, W: number, widths: { half: number; hidden: number } = { half: spec.head.features / 2, hidden: 32 },
+): number {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const gh = H / spec.patchSize;
   const gw = W / spec.patchSize;
