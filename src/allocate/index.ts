@@ -102,6 +102,28 @@ export function policyScores(scores: ArrayLike<number>, heads: number, policy: B
 }
 
 /**
+ * Condition each layer's scores for f64 water-filling, in place: scale by a power of two so the largest is in
+ * [1, 2) (exact, so the allocation is unchanged), then count scores under 2^-64 (about 5e-20) of the largest as 0. Without it,
+ * a score like 5e-324 puts breakpoints floor/w at infinity, where t·0 is NaN and heads fell below the floor.
+ */
+function conditionScores(w: Float64Array, heads: number): Float64Array {
+  for (let l = 0; l < w.length / heads; l++) {
+    const row = w.subarray(l * heads, (l + 1) * heads);
+    let m = 0;
+    for (const x of row) if (x > m) m = x;
+    if (m === 0) continue;
+    const k = -Math.floor(Math.log2(m));
+    // two steps: 2^k alone may overflow (k up to 1074) although the product does not
+    const a = 2 ** Math.trunc(k / 2), b = 2 ** (k - Math.trunc(k / 2));
+    for (let h = 0; h < heads; h++) {
+      const x = (row[h] * a) * b;
+      row[h] = x < 2 ** -64 ? 0 : x;
+    }
+  }
+  return w;
+}
+
+/**
  * Per-head integer budgets (candidate key blocks kept per sparse query block) for every layer, in Wasm.
  * `scores` is layers×heads, each layer's heads normalised to sum 1 (only ratios within a layer matter).
  * Each layer's budgets sum exactly to C_total, lie in [floor, K], and are monotone in the score.
@@ -113,7 +135,7 @@ export function policyScores(scores: ArrayLike<number>, heads: number, policy: B
 export function allocateBudgets(wasm: PlannerWasm, scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
   checkScores(scores, heads);
   const r = resolve(heads, opts);
-  const w = policyScores(scores, heads, r.policy);
+  const w = conditionScores(policyScores(scores, heads, r.policy), heads);
   const layers = w.length / heads;
   wasm.reset();
   const ps = wasm.put(w);
@@ -132,7 +154,7 @@ export function allocateBudgets(wasm: PlannerWasm, scores: ArrayLike<number>, he
 export function allocateJS(scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
   checkScores(scores, heads);
   const r = resolve(heads, opts);
-  const w = policyScores(scores, heads, r.policy);
+  const w = conditionScores(policyScores(scores, heads, r.policy), heads);
   const out = new Int32Array(w.length);
   const c = new Float64Array(heads);
   const bp = new Float64Array(2 * heads);
@@ -204,7 +226,7 @@ function roundLargestRemainder(c: Float64Array, total: number, cap: number, out:
 export function allocateReference(scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
   checkScores(scores, heads);
   const r = resolve(heads, opts);
-  const w = policyScores(scores, heads, r.policy);
+  const w = conditionScores(policyScores(scores, heads, r.policy), heads);
   const out = new Int32Array(w.length);
   for (let l = 0; l < w.length / heads; l++) {
     const sc = w.subarray(l * heads, (l + 1) * heads);
