@@ -2,7 +2,7 @@ import { HessError } from '../errors';
 import { isAbortError } from './byte-source';
 import type { VggtConfigOverride } from './config';
 import { fileSource, openSafetensors, type Safetensors } from './safetensors';
-import { urlSource, type UrlSourceOptions } from './url-source';
+import { urlSource, type SpillStore, type UrlSourceOptions } from './url-source';
 
 /**
  * Open a checkpoint on disk (Node/Deno/Bun): a `model.safetensors` path, or a directory holding one, plus the
@@ -72,10 +72,69 @@ export async function openCheckpointUrl(url: string | URL, opts: UrlSourceOption
     if (res.ok) override = parseConfig(await res.text(), cfgUrl);
     else await res.body?.cancel().catch(() => undefined);
   }
-  const src = await urlSource(file, opts);
+  // In Node/Deno/Bun a server that ignores Range spills passed-over tensors to a temporary file, so that the
+  // model's read order (not the file's) works with bounded memory; browsers use the cache or the memory window.
+  const spill = opts.spill ?? (opts.cache === undefined || opts.cache === 'none' ? await tempFileSpill().catch(() => undefined) : undefined);
+  const src = await urlSource(file, { ...opts, spill }).catch(async (e) => {
+    await spill?.close?.();
+    throw e;
+  });
   const st = await openSafetensors(src, { signal: opts.signal }).catch(async (e) => {
     await src.close?.();
     throw e;
   });
   return { st, file, override };
+}
+
+/**
+ * A {@link SpillStore} in a temporary file (Node, Deno, Bun: `node:fs`), appended to and read back by range;
+ * deleted on close. Rejects where there is no `node:fs` (browsers).
+ *
+ * @example
+ * const src = await urlSource(url, { spill: await tempFileSpill() });
+ */
+export async function tempFileSpill(): Promise<SpillStore> {
+  const fsName = 'node:fs/promises';
+  const osName = 'node:os';
+  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+  const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
+  // The file is created on the first put: a Range server never spills, and leaves nothing behind.
+  let file: Promise<{ dir: string; fh: Awaited<ReturnType<typeof fs.open>> }> | null = null;
+  const open = () => (file ??= (async () => {
+    const dir = await fs.mkdtemp(`${os.tmpdir()}/hess-vggt-spill-`);
+    return { dir, fh: await fs.open(`${dir}/ranges.bin`, 'w+') };
+  })());
+  const where = new Map<string, { at: number; length: number }>();
+  let end = 0;
+  let closed = false;
+  return {
+    async put(key, bytes) {
+      if (closed) throw new HessError('DISPOSED', 'spill store was closed');
+      const { fh } = await open();
+      const at = end;
+      end += bytes.byteLength;
+      for (let done = 0; done < bytes.byteLength;) done += (await fh.write(bytes, done, bytes.byteLength - done, at + done)).bytesWritten;
+      where.set(key, { at, length: bytes.byteLength });
+    },
+    async get(key) {
+      const w = where.get(key);
+      if (!w || closed) return undefined;
+      const { fh } = await open();
+      const out = new Uint8Array(w.length);
+      for (let done = 0; done < w.length;) {
+        const { bytesRead } = await fh.read(out, done, w.length - done, w.at + done);
+        if (bytesRead === 0) return undefined;
+        done += bytesRead;
+      }
+      return out;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (!file) return;
+      const { dir, fh } = await file;
+      await fh.close().catch(() => undefined);
+      await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
 }

@@ -10,8 +10,9 @@
  *   statuses and a changed ETag fail at once. Fetched ranges go through the persistent cache (cache.ts) per range.
  * - **Servers that ignore Range** (HTTP 200 to the probe): the probe's body is the only download. It is read
  *   front to back as reads ask for bytes further on; planned ranges the stream passes over are kept for a later
- *   read: in the cache when there is one (any read order works, nothing held in memory), else in memory up to
- *   `streamWindow` bytes (oldest dropped first). A read of bytes already passed and no longer held fails with
+ *   read: in the cache when there is one, else in `spill` (e.g. a temporary file) when given (either way any
+ *   read order works and nothing is held in memory), else in memory up to `streamWindow` bytes (oldest dropped
+ *   first). A read of bytes already passed and no longer held fails with
  *   `IO_ERROR` (the fix: a Range-capable server, a cache, or reading in file order): never a silent re-download.
  *
  * Progress (`onProgress(loaded, total)`) counts bytes handed to reads (Range) or received (stream), never more
@@ -53,6 +54,19 @@ export interface UrlSourceOptions {
   retryDelayMs?: number;
   /** Server without Range and no cache: bytes of passed-over tensors kept in memory for later reads (default 64 MiB). */
   streamWindow?: number;
+  /**
+   * Server without Range and no cache: where passed-over tensors go instead of memory (e.g. a temporary file,
+   * see `tempFileSpill` in checkpoint.ts, which Node URL loads use), so that any read order works. Closed with the
+   * source.
+   */
+  spill?: SpillStore;
+}
+
+/** Scratch storage for ranges a stream passed over (keys are `bytes=a-b`). */
+export interface SpillStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  close?(): Promise<void>;
 }
 
 const MiB = 1 << 20;
@@ -222,6 +236,12 @@ class RangeReader implements ByteSource {
     this.retries = opts.retries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 250;
     this.window = Math.min(this.partSize, this.readAhead);
+  }
+
+  async close(): Promise<void> {
+    this.ahead.clear();
+    this.aheadBytes = 0;
+    await this.opts.spill?.close?.();
   }
 
   plan(ranges: readonly ByteRange[]): void {
@@ -422,7 +442,7 @@ class RangeReader implements ByteSource {
 
 /**
  * A server that ignored Range: the probe's body, read front to back as reads ask for later bytes. Planned ranges
- * passed over are kept (cache, else a bounded window in memory) for later reads.
+ * passed over are kept (cache, else spill, else a bounded window in memory) for later reads.
  */
 class StreamReader implements ByteSource {
   readonly size: number;
@@ -469,6 +489,7 @@ class StreamReader implements ByteSource {
     this.kept.clear();
     this.keptBytes = 0;
     await r?.cancel().catch(() => undefined);
+    await this.opts.spill?.close?.();
   }
 
   private async readNow(offset: number, length: number): Promise<Uint8Array> {
@@ -481,6 +502,8 @@ class StreamReader implements ByteSource {
       this.keptBytes -= length;
       return held;
     }
+    const spilled = !this.store && offset < this.pos ? await this.opts.spill?.get(part) : undefined;
+    if (spilled && spilled.byteLength === length) return spilled;
     if (this.store) {
       let hit: Uint8Array | undefined;
       try {
@@ -493,7 +516,7 @@ class StreamReader implements ByteSource {
     if (offset < this.pos) {
       throw new HessError('IO_ERROR',
         `${this.href}: the server ignores Range requests, so the file is read front to back, and bytes ${offset}+${length} ` +
-        `were passed ${this.pos - offset} bytes ago and not kept (window ${this.window} bytes${this.store ? '' : ', no cache'})`,
+        `were passed ${this.pos - offset} bytes ago and not kept (window ${this.window} bytes${this.store || this.opts.spill ? '' : ', no cache'})`,
         'serve the checkpoint from a server with Range support (any static file server), pass a cache, or read the tensors in file order');
     }
     await this.skipTo(offset);
@@ -523,7 +546,16 @@ class StreamReader implements ByteSource {
       }
       return;
     }
-    if (!passedOver || bytes.byteLength > this.window) return;
+    if (!passedOver) return;
+    if (this.opts.spill) {
+      try {
+        await this.opts.spill.put(partKey(offset, bytes.byteLength), bytes);
+      } catch (e) {
+        throw ioError(`${this.href}: spilling a passed-over range failed`, e, 'free disk space, or serve the checkpoint with Range support');
+      }
+      return;
+    }
+    if (bytes.byteLength > this.window) return;
     this.kept.set(offset, bytes);
     this.keptBytes += bytes.byteLength;
     for (const [off, b] of this.kept) {

@@ -3,7 +3,7 @@
 // Range (read front to back; a typed error for bytes no longer held; any order with a cache), directory URLs with
 // config.json, and Vggt.load from a directory URL.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -152,6 +152,20 @@ describe('urlSource on a server that ignores Range', () => {
     await readAll(st, [...st.tensors.keys()].reverse());
     expect(store.size).toBeGreaterThanOrEqual(st.tensors.size);
     expect(srv.log.length).toBe(1);
+  });
+});
+
+describe('openCheckpointUrl in Node on a server that ignores Range', () => {
+  it('spills passed-over tensors to a temporary file: any read order works, and the file goes on close', async () => {
+    srv.ranges = false;
+    const spills = async () => (await readdir(tmpdir())).filter((d) => d.startsWith('hess-vggt-spill-')).length;
+    const before = await spills();
+    const { st } = await openCheckpointUrl(`${srv.base}vggt/`);
+    await readAll(st, [...st.tensors.keys()].reverse());
+    expect(srv.log.filter((l) => l.startsWith('GET /vggt/model')).length).toBe(1);
+    expect(await spills()).toBe(before + 1);
+    await st.close();
+    expect(await spills()).toBe(before);
   });
 });
 
