@@ -1,7 +1,8 @@
 // A consumer app bundled with esbuild, as issue 13 found it broken: `import … from 'hess-vggt'` must let the app's
 // bundler resolve onnxruntime-web (a string-literal import in our bundles), so the bundled app runs ORT on the page
-// and in a module worker (no import map reaches a worker) in Chromium, and as a Node bundle. A planner-only app must
-// bundle without onnxruntime-web at all.
+// and in a module worker (no import map reaches a worker) in Chromium, loads and runs the in-repo tiny VGGT with
+// `Vggt.load(url, { device: 'wasm' })` (the issue's reproduction), and runs as a Node bundle. A planner-only app
+// must bundle without onnxruntime-web at all.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ async function bundle(dir: string, platform: 'browser' | 'node', entries: string
 const ortInputs = (r: esbuild.BuildResult): string[] => Object.keys(r.metafile!.inputs).filter((p) => p.includes('onnxruntime-web/'));
 
 describe('a bundled consumer app (esbuild)', () => {
-  it.runIf(built && available(CHROMIUM, 'Debian chromium'))('browser: bundles onnxruntime-web, runs the wasm EP on the page and in a worker', async () => {
+  it.runIf(built && available(CHROMIUM, 'Debian chromium'))('browser: bundles onnxruntime-web; ORT on the page and in a worker, Vggt.load on the wasm EP', async () => {
     const dir = appProject();
     const r = await bundle(dir, 'browser', ['page.mjs', 'worker.mjs']);
     // the app's bundler resolved the SDK's ORT import to onnxruntime-web's browser WebGPU build
@@ -60,6 +61,8 @@ describe('a bundled consumer app (esbuild)', () => {
         expect(where.outputs).toBe(15);
         expect(where.relErr).toBeLessThan(1e-6);
       }
+      // Vggt.load(url, { device: 'wasm' }) + run, 2 frames of 98×70: depth [2, 70, 98], extrinsics [2, 3, 4]
+      expect(res.model).toEqual({ ep: 'wasm', depth: 2 * 70 * 98, extrinsics: 2 * 12, finite: true });
     } finally {
       await browser.close();
       server.close();

@@ -1,6 +1,6 @@
-// `npm run demo` in Node (scripts/demo-run.mjs, started the way scripts/demo.mjs starts it): tiny fixture on the
-// generated sample scene, dense + HeSS-sparse on WebGPU, and the wasm-EP fallback; checks the printed table and
-// the files it writes (views, PLY, cameras JSON).
+// `npm run demo` in Node (scripts/demo-run.mjs, started the way scripts/demo.mjs starts it): the in-repo models/vggt-synth
+// on the generated sample scene, dense + HeSS-sparse on WebGPU, and the wasm-EP fallback; checks the printed
+// table and the files it writes (views, PLY, cameras JSON).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

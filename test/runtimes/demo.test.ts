@@ -1,5 +1,5 @@
-// The browser demo page (dist/demo, built by `npm run build`) in headless Chromium: loads the tiny fixture over
-// HTTP, runs the sample scene dense and then HeSS-sparse through the UI, and checks the table and the 3D view.
+// The browser demo page (dist/demo, built by `npm run build`) in headless Chromium: loads the in-repo models/vggt-synth
+// over HTTP, runs the sample scene dense and then HeSS-sparse through the UI, and checks the table and the 3D view.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';

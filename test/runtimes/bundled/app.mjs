@@ -1,7 +1,7 @@
 // A consumer app as a bundler sees it: imports the package by name, loads onnxruntime-web through the SDK (no
 // import map, no setOrt) and runs a MatMul graph built with the SDK's ONNX builder on the wasm EP. Returns the
 // relative error against a float64 product computed here on fresh random inputs.
-import { Graph, createSession, loadOrt } from 'hess-vggt';
+import { Graph, Vggt, createSession, loadOrt } from 'hess-vggt';
 
 export async function runApp(wasmPaths) {
   const ort = await loadOrt({ wasmPaths, numThreads: 1 });
@@ -24,4 +24,18 @@ export async function runApp(wasmPaths) {
   }
   await session.release();
   return { relErr: err / scale, outputs: y.length };
+}
+
+/**
+ * The issue's own reproduction: `Vggt.load(url, { device: 'wasm' })` from a bundled app, then a run on random
+ * preprocessed frames. Returns output sizes and whether every value is finite.
+ */
+export async function runModel(modelUrl, wasmPaths) {
+  const config = await (await fetch(new URL('config.json', modelUrl))).json();
+  const model = await Vggt.load(modelUrl, { device: 'wasm', wasmPaths, numThreads: 1, config });
+  const S = 2, H = 70, W = 98;
+  const r = await model.run({ data: Float32Array.from({ length: S * 3 * H * W }, () => Math.random()), S, H, W });
+  await model.dispose();
+  const finite = [r.depth, r.worldPoints, r.extrinsics].every((a) => a.every(Number.isFinite));
+  return { ep: model.target.ep, depth: r.depth.length, extrinsics: r.extrinsics.length, finite };
 }
