@@ -200,3 +200,15 @@ describe('mask builder limits', () => {
     expect(wasm.alloc(64)).toBeGreaterThan(0);
   });
 });
+
+describe('Wasm memory growth failures', () => {
+  it('an engine refusing memory (arenaAlloc → 0, or a throwing grow) is a typed error, not a trap', async () => {
+    const real = await PlannerWasm.load();
+    const fake = (arenaAlloc: () => number) =>
+      Object.assign(Object.create(PlannerWasm.prototype) as PlannerWasm, { variant: real.variant, exports: { ...real.exports, arenaAlloc } });
+    const scores = [0.5, 0.25, 0.25];
+    await expectCode(() => allocateBudgets(fake(() => 0), scores, 3, { keyBlocks: 64, sparsity: 0.5 }), 'INVALID_ARGUMENT', /refused more memory/);
+    await expectCode(() => allocateBudgets(fake(() => { throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded'); }), scores, 3,
+      { keyBlocks: 64, sparsity: 0.5 }), 'INVALID_ARGUMENT', /cannot grow/);
+  });
+});
