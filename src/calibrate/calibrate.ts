@@ -44,7 +44,8 @@ export interface SceneInput {
 export async function loadCalibrationScene(scene: CalibrationScene, opts: { mode?: PreprocessMode; targetSize?: number } = {}): Promise<SceneInput> {
   check(scene.views.length > 0, `scene ${scene.name} has no views`);
   const imgs = [];
-  for (const v of scene.views) imgs.push(await decodeImageFile(v.imagePath));
+  // Dataset cameras are in stored-pixel coordinates (as PIL loads them): no EXIF rotation.
+  for (const v of scene.views) imgs.push(await decodeImageFile(v.imagePath, { exifOrientation: false }));
   const pre = preprocessImages(imgs, { mode: opts.mode ?? 'crop', targetSize: opts.targetSize });
   const extrinsics = new Float64Array(12 * scene.views.length);
   scene.views.forEach((v, i) => extrinsics.set(v.extrinsic, 12 * i));

@@ -377,7 +377,8 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
   for (const scene of scenes) {
     throwIfAborted(opts.signal);
     const views = opts.maxFrames ? scene.views.slice(0, opts.maxFrames) : scene.views;
-    const images = await Promise.all(views.map((v) => decodeImageFile(v.imagePath)));
+    // Dataset cameras are in stored-pixel coordinates (as PIL loads them): no EXIF rotation.
+    const images = await Promise.all(views.map((v) => decodeImageFile(v.imagePath, { exifOrientation: false })));
     const pre = preprocessImages(images, { mode, targetSize });
     const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
     const gtCloud = gtPoints(scene, views, maxPoints);
