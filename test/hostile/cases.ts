@@ -80,10 +80,13 @@ export class Tally {
   }
 }
 
-/** Print a class's summary (the hostile project is not silent), and append it to $HESS_HOSTILE_REPORT if set. */
+/**
+ * Print a class's summary to the process's stderr (vitest 4.1 keeps console output of passed tests quiet under the
+ * root `silent: 'passed-only'`, whatever the project says), and append it to $HESS_HOSTILE_REPORT if set.
+ */
 export function report(t: Tally): void {
   const line = t.summary();
-  console.log(line);
+  process.stderr.write(`${line}\n`);
   if (process.env.HESS_HOSTILE_REPORT) appendFileSync(process.env.HESS_HOSTILE_REPORT, `${line}\n`);
 }
 
