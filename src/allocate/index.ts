@@ -111,6 +111,28 @@ export function allocateBudgets(wasm: PlannerWasm, scores: ArrayLike<number>, he
 }
 
 /**
+ * Plain proportional budgets, the ablation *without* the iterative caps: c_h = clamp(round(C_total·w_h), floor, K)
+ * with w_h the policy's scores normalised within the layer. Budget a cap cuts off is not handed to the other heads
+ * (that is water-filling's job, {@link allocateBudgets}), so a layer with capped heads keeps fewer than C_total
+ * blocks; floors may add a few.
+ *
+ * @example
+ * allocateProportional([0.7, 0.1, 0.1, 0.1], 4, { keyBlocks: 10, sparsity: 0.5 }); // Int32Array [10, 2, 2, 2]
+ */
+export function allocateProportional(scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
+  checkScores(scores, heads);
+  const r = resolve(heads, opts);
+  const w = policyScores(scores, heads, r.policy);
+  const out = new Int32Array(w.length);
+  for (let l = 0; l < w.length / heads; l++) {
+    const row = w.subarray(l * heads, (l + 1) * heads);
+    const sum = row.reduce((a, b) => a + b, 0);
+    row.forEach((x, h) => { out[l * heads + h] = Math.min(r.K, Math.max(r.floor, Math.round((r.total * x) / sum))); });
+  }
+  return out;
+}
+
+/**
  * Plain-JS twin of the Wasm allocator (same operations in the same order; used by the benchmark and to check the
  * builds against each other).
  */
