@@ -37,10 +37,14 @@ const ABLATION_COLUMNS: [string, (r: EvalSummaryRow) => string][] = [
 /** Whether a report comes from an ablation run (λ or allocation options): then its tables show those columns. */
 const isAblation = (report: EvalReport) => Boolean(report.options.lambdas || report.options.allocations);
 
-/** "hess ρ=0.73 λ=1 proportional": one summary row's run, for the per-layer table and the plot legend. */
-export function variantLabel(r: Pick<EvalSummaryRow, 'policy' | 'sparsity' | 'lambda' | 'allocation'>, withSparsity = true): string {
-  return [r.policy, withSparsity && r.policy !== 'dense' ? `ρ=${r.sparsity}` : '', r.lambda === null || r.lambda === undefined ? '' : `λ=${r.lambda}`,
-    r.allocation === 'proportional' ? 'proportional' : ''].filter(Boolean).join(' ');
+/**
+ * "hess ρ=0.73 λ=1 proportional": one summary row's run, for the per-layer table and the plot legend (λ and the
+ * allocation only with `ablation`: outside ablation runs every hess row has the file's λ and water-filling).
+ */
+export function variantLabel(r: Pick<EvalSummaryRow, 'policy' | 'sparsity' | 'lambda' | 'allocation'>, withSparsity = true, ablation = true): string {
+  return [r.policy, withSparsity && r.policy !== 'dense' ? `ρ=${r.sparsity}` : '',
+    !ablation || r.lambda === null || r.lambda === undefined ? '' : `λ=${r.lambda}`,
+    ablation && r.allocation === 'proportional' ? 'proportional' : ''].filter(Boolean).join(' ');
 }
 
 function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRow) => string][] = [], ablation = false): string {
@@ -51,10 +55,10 @@ function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRo
 }
 
 /** Requested vs budgeted vs achieved sparsity per global layer, one column per sparse run (scene means). */
-function layerTable(rows: readonly EvalSummaryRow[]): string {
+function layerTable(rows: readonly EvalSummaryRow[], ablation: boolean): string {
   const runs = rows.filter((r) => r.layers);
   const n = Math.max(...runs.map((r) => r.layers!.achieved.length));
-  const head = `| layer | ${runs.map((r) => variantLabel(r)).join(' | ')} |`;
+  const head = `| layer | ${runs.map((r) => variantLabel(r, true, ablation)).join(' | ')} |`;
   const sep = `| --- | ${runs.map(() => '---:').join(' | ')} |`;
   const body = Array.from({ length: n }, (_, l) =>
     `| ${l} | ${runs.map((r) => `${fmt(r.layers!.budget[l], 3)} / ${fmt(r.layers!.achieved[l], 3)}`).join(' | ')} |`);
@@ -99,7 +103,7 @@ export function renderMarkdown(report: EvalReport): string {
       'the allocator gave for the requested ρ (floors, caps and rounding move it). Achieved: 1 − attended key blocks /',
       'all key blocks, with the always-kept special-token blocks and the dense special-token query blocks.',
       '',
-      layerTable(report.summary),
+      layerTable(report.summary, ablation),
       '',
     ] : []),
     '## Per scene',
@@ -160,7 +164,9 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">hess-vggt eval: metric vs global-attention sparsity (mean over scenes)</text>`,
   ];
   // One line per variant (policy, and λ / allocation in ablation runs): colour by policy, dash by variant.
-  const variants = [...new Map(rows.map((r) => [variantLabel(r, false), r] as const)).entries()].map(([label, r], i, all) => {
+  const ablation = isAblation(report);
+  const label = (r: EvalSummaryRow) => variantLabel(r, false, ablation);
+  const variants = [...new Map(rows.map((r) => [label(r), r] as const)).entries()].map(([label, r], i, all) => {
     const nth = all.slice(0, i).filter(([, o]) => o.policy === r.policy).length;
     const dash = r.policy === 'dense' ? '6 4' : ['', '2 3', '8 3', '8 3 2 3', '1 2'][nth % 5];
     return { label, policy: r.policy, dash: dash ? ` stroke-dasharray="${dash}"` : '' };
@@ -198,8 +204,8 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
     if (typeof dv === 'number' && Number.isFinite(dv)) {
       parts.push(`<line x1="${ox + M.l}" y1="${Y(dv)}" x2="${ox + M.l + pw}" y2="${Y(dv)}" stroke="${COLORS.dense}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
     }
-    for (const { label, policy: p, dash } of sparseVariants) {
-      const pts = rows.filter((r) => variantLabel(r, false) === label && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
+    for (const { label: name, policy: p, dash } of sparseVariants) {
+      const pts = rows.filter((r) => label(r) === name && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
         .sort((a, b) => a.sparsity - b.sparsity).map((r) => [X(r.sparsity), Y(r[m.key] as number)] as const);
       if (pts.length > 1) parts.push(`<polyline points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`);
       for (const [a, b] of pts) parts.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${COLORS[p]}"/>`);

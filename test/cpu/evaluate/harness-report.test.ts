@@ -196,6 +196,11 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
     const svg = renderSvg(report);
     expect(svg).not.toMatch(/NaN|Infinity/);
     expect(svg).toContain('>hess λ=0 proportional<');
+    // Outside an ablation run, hess rows (the file's λ, water-filling) keep the plain policy label.
+    const plainRows = rows.filter((r) => r.policy !== 'hess' || (r.lambda === 0.5 && r.allocation === 'waterfill'));
+    const plainSvg = renderSvg({ ...report, options: { ...report.options, lambdas: undefined, allocations: undefined }, rows: plainRows, summary: summarize(plainRows) });
+    expect(plainSvg).toContain('>hess<');
+    expect(plainSvg.split('<polyline').length - 1).toBe(0); // one sparsity: points, no lines
     const dir = await mkdtemp(join(tmpdir(), 'hess-report-'));
     try {
       const files = await writeReport(report, dir);
