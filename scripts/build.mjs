@@ -1,9 +1,11 @@
 // npm run build: AssemblyScript → planner .wasm (SIMD + scalar), esbuild → browser and Node/Deno/Bun ESM bundles
-// with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts.
+// with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts
+// (then scripts/fix-dts.mjs makes them resolve under node16/nodenext too).
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { fixDeclarations } from './fix-dts.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => `${root}node_modules/.bin/${name}`;
@@ -13,6 +15,20 @@ function run(cmd, args) {
   if (r.status !== 0) {
     console.error(`build: ${cmd.split('/').pop()} ${args.join(' ')} failed`);
     process.exit(r.status ?? 1);
+  }
+}
+
+/**
+ * The published source maps carry the text of our own sources only: bundled dependencies keep their mappings but
+ * not their content (they are on npm; the package's tarball should not re-ship them).
+ */
+function ownSourcesOnly(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.map')) continue;
+    const file = `${e.parentPath}/${e.name}`;
+    const map = JSON.parse(readFileSync(file, 'utf8'));
+    map.sourcesContent = map.sources.map((s, i) => (s.includes('node_modules/') ? null : map.sourcesContent?.[i] ?? null));
+    writeFileSync(file, JSON.stringify(map));
   }
 }
 
@@ -35,6 +51,7 @@ const common = {
 };
 await esbuild.build({ ...common, platform: 'browser', outdir: 'dist/browser' });
 await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node', entryPoints: { ...common.entryPoints, cli: 'src/cli/main.ts' } });
+for (const dir of ['dist/browser', 'dist/node']) ownSourcesOnly(`${root}${dir}`);
 // The demo page (src/demo → dist/demo): SDK + three.js bundled, onnxruntime-web from the page's import map; the
 // shared demo code (scene renderer, planted HeSS, table) also as its own module for `npm run demo` in Node; index.html copied, style.css inlined.
 await esbuild.build({
@@ -43,4 +60,5 @@ await esbuild.build({
   loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
+fixDeclarations(`${root}dist/types`);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

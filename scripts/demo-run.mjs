@@ -52,10 +52,11 @@ async function main() {
   const sdk = await import(`${root}dist/node/index.js`);
   const demo = await import(`${root}dist/demo/lib.js`);
 
-  const fixture = resolve(root, '../shared/fixtures/vggt-tiny');
-  const modelPath = args.model ? resolve(args.model) : fixture;
+  // The default model ships in the repo (models/vggt-synth, F16, ~8 MB), so a fresh clone needs nothing beside it.
+  const bundled = resolve(root, 'models/vggt-synth');
+  const modelPath = args.model ? resolve(args.model) : bundled;
   if (!existsSync(modelPath)) {
-    console.error(`demo: no model at ${modelPath}\n  ${args.model ? 'check --model' : 'the tiny fixture lives in ../shared/fixtures/vggt-tiny next to the repo; or pass --model <VGGT-1B model.safetensors>'}`);
+    console.error(`demo: no model at ${modelPath}\n  ${args.model ? 'check --model' : 'models/vggt-synth is part of the repo: restore it (git checkout -- models), or pass --model <VGGT-1B model.safetensors>'}`);
     process.exit(1);
   }
   const outDir = resolve(args.out ?? 'demo-out');
@@ -64,7 +65,7 @@ async function main() {
 
   // --- Model ------------------------------------------------------------------------------------------------------
   const wanted = args.device ?? 'auto';
-  console.log(`demo: model ${modelPath}${modelPath === fixture ? ' (vggt-tiny: real architecture, RANDOM weights)' : ''}`);
+  console.log(`demo: model ${modelPath}${modelPath === bundled ? ' (vggt-synth: tiny VGGT trained on synthetic scenes like the rendered one, F16 weights)' : ''}`);
   const t0 = performance.now();
   const model = await sdk.Vggt.load(modelPath, {
     device: wanted === 'auto' ? undefined : wanted,
@@ -119,7 +120,7 @@ async function main() {
       console.log(`demo: HeSS file ${args.hess} (${hess.modelId}, ${hess.calibration.scenes} calibration scenes)`);
     } else {
       hess = demo.plantedHess(cfg.depth, cfg.numHeads);
-      console.log(`demo: HeSS scores are PLANTED (deterministic pseudo-scores, not calibrated)${modelPath === fixture ? ': the tiny model has random weights, so there is nothing to calibrate' : '; pass --hess <file> for real ones'}`);
+      console.log('demo: HeSS scores are PLANTED (deterministic pseudo-scores, not calibrated); pass --hess <file> for real ones (hess-vggt calibrate)');
     }
   }
 
@@ -143,7 +144,7 @@ async function main() {
   console.log(`\n${demo.markdownTable(rows)}\n`);
   console.log(`device: ${gpu ? model.gpu.name : 'wasm EP (CPU)'}; ρ = fraction of key blocks skipped in global attention (achieved counts every head, layer and query block);`);
   console.log('Δ = max|x − x_dense| / max|x_dense| over depth, world points and pose encodings.');
-  if (modelPath === fixture) console.log('Random weights: the numbers show speed and agreement with dense, not reconstruction quality.');
+  if (modelPath === bundled) console.log('vggt-synth is a tiny model: the numbers show speed and agreement with dense; its reconstruction is rough.');
 
   // --- Outputs ----------------------------------------------------------------------------------------------------
   const ply = sdk.pointCloudPly(last, { images: pre.data, minConf: Number(args['min-conf'] ?? 0) });

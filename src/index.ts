@@ -9,7 +9,7 @@ export { createStorageBuffer, createUniformBuffer, readBuffer, readF32, writeBuf
 export { getPipeline, bindBuffers } from './gpu/pipelines';
 export { encodeMatmul } from './gpu/matmul';
 export { Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim } from './onnx/builder';
-export { loadOrt, createSession, type Ort, type OrtOptions, type ExecutionTarget } from './runtime/ort';
+export { loadOrt, setOrt, createSession, type Ort, type OrtOptions, type ExecutionTarget } from './runtime/ort';
 
 // Model: checkpoint reading, preprocessing, the VGGT forward pass and its outputs.
 export * from './model/safetensors';

@@ -3,9 +3,9 @@
  * sparsity, run VGGT on WebGPU, look at the point cloud + camera frustums (three.js, OrbitControls) and compare
  * dense vs sparse in a table.
  *
- * Page parameters: `?model=<url of model.safetensors>` (default: the tiny fixture at /fixtures/vggt-tiny/),
+ * Page parameters: `?model=<url of model.safetensors>` (default: the repo's models/vggt-synth/),
  * `config=<url of config.json>` (default: next to the model; optional), `size=<input width>` (default 98 for the
- * tiny fixture, 518 otherwise), `ort=<onnxruntime-web dist URL>` (default /node_modules/onnxruntime-web/dist/).
+ * default model, 518 otherwise), `ort=<onnxruntime-web dist URL>` (default /node_modules/onnxruntime-web/dist/).
  * `window.__demo` exposes the page state for tests ({ state, runs, error, backend }).
  */
 import * as THREE from 'three';
@@ -30,7 +30,7 @@ interface DemoState {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
-const DEFAULT_MODEL = '/fixtures/vggt-tiny/model.safetensors';
+const DEFAULT_MODEL = '/models/vggt-synth/model.safetensors'; // in the repo: the page needs nothing beside it
 const modelUrl = new URL(params.get('model') ?? DEFAULT_MODEL, location.href).href;
 const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href).href;
 const wasmPaths = params.get('ort') ?? '/node_modules/onnxruntime-web/dist/';

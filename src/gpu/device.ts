@@ -1,4 +1,7 @@
 import { HessError } from '../errors';
+import { hasWasmRelaxedSimd, hasWasmSimd } from '../wasm/features';
+
+export { hasWasmSimd };
 
 /** What this environment can do, found without downloading anything. */
 export interface Capabilities {
@@ -103,26 +106,6 @@ function installDawnWriteBufferShim(): void {
   Q.__hessShim = true;
 }
 
-function wasmValidates(bytes: number[]): boolean {
-  try {
-    return typeof WebAssembly !== 'undefined' && WebAssembly.validate(new Uint8Array(bytes));
-  } catch {
-    return false;
-  }
-}
-
-// (module (func (result v128) v128.const i32x4 0 0 0 0))
-const SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11];
-// (module (func (result v128) (f32x4.relaxed_madd (i32x4.splat 0) (i32x4.splat 0) (i32x4.splat 0))))
-const RELAXED_SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0,
-  253, 17, 65, 0, 253, 17, 65, 0, 253, 17, 253, 133, 2, 11];
-
-/** True where this engine runs Wasm fixed-width SIMD (v128). */
-export function hasWasmSimd(): boolean {
-  return wasmValidates(SIMD_PROBE);
-}
-
 /**
  * Tell what this environment can do: WebGPU (and on which adapter), shader-f16, subgroups, Wasm SIMD.
  * Creates no device and downloads nothing.
@@ -132,7 +115,7 @@ export function hasWasmSimd(): boolean {
  * if (!caps.webgpu) console.log('CPU planner only:', caps.reason);
  */
 export async function probe(opts: { gpu?: GPU } = {}): Promise<Capabilities> {
-  const base = { wasmSimd: hasWasmSimd(), wasmRelaxedSimd: wasmValidates(RELAXED_SIMD_PROBE) };
+  const base = { wasmSimd: hasWasmSimd(), wasmRelaxedSimd: hasWasmRelaxedSimd() };
   const none = (reason: string): Capabilities => ({
     webgpu: false, adapter: null, shaderF16: false, subgroups: false, timestampQuery: false, reason, ...base,
   });

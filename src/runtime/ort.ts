@@ -1,8 +1,10 @@
 import { HessError } from '../errors';
 import { getGpu, type HessDevice } from '../gpu/device';
 
-// onnxruntime-web stays an external dependency of our bundles: its own .wasm files are large and versioned with it.
-// Where they are served from is the caller's `wasmPaths` (default: next to onnxruntime-web's own dist files).
+// onnxruntime-web stays an external dependency of our bundles (a peer dependency of the package): its own .wasm
+// files are large and versioned with it. The import below is a string literal so that the app's bundler (esbuild,
+// Vite, webpack, Rollup) sees and resolves it; in Node, Deno and Bun it resolves through node_modules. Where it is
+// served from is the caller's `wasmPaths` (default: next to onnxruntime-web's own dist files).
 export type Ort = typeof import('onnxruntime-web');
 
 export interface OrtOptions {
@@ -17,7 +19,34 @@ export interface OrtOptions {
 let ortPromise: Promise<Ort> | undefined;
 
 /**
- * Load onnxruntime-web once (its WebGPU build, which also has the wasm EP).
+ * Use this onnxruntime-web module instead of importing `onnxruntime-web/webgpu` (a custom ORT build, a CDN copy,
+ * or a module the app already loaded). Call before the first {@link loadOrt} / `Vggt.load`; a later call replaces
+ * the module for sessions created afterwards.
+ *
+ * @example
+ * import * as ort from 'onnxruntime-web/all';
+ * setOrt(ort);
+ */
+export function setOrt(module: Ort): void {
+  if (!module?.InferenceSession || !module?.env) {
+    throw new HessError('INVALID_ARGUMENT', 'setOrt: not an onnxruntime-web module (no InferenceSession/env)',
+      "pass the module namespace itself, e.g. setOrt(await import('onnxruntime-web/webgpu'))");
+  }
+  ortPromise = Promise.resolve(module);
+}
+
+/** Why the import failed, in words a user can act on: missing package vs. a specifier nothing resolves. */
+function ortImportFix(e: unknown): string {
+  const msg = String((e as Error)?.message ?? e);
+  if (/Cannot find (package|module)|Could not find|not a dependency|ERR_MODULE_NOT_FOUND/i.test(msg)) {
+    return 'install the peer dependency next to hess-vggt: npm install onnxruntime-web@1.30.0';
+  }
+  return "bundle the app (esbuild, Vite, webpack resolve 'onnxruntime-web/webgpu' from node_modules), map it in an "
+    + "import map, or pass the module yourself with setOrt(ortModule) before Vggt.load";
+}
+
+/**
+ * Load onnxruntime-web once (its WebGPU build, which also has the wasm EP), or the module given to {@link setOrt}.
  *
  * @example
  * const ort = await loadOrt({ wasmPaths: '/static/ort/' });
@@ -25,11 +54,10 @@ let ortPromise: Promise<Ort> | undefined;
 export async function loadOrt(opts: OrtOptions = {}): Promise<Ort> {
   ortPromise ??= (async () => {
     try {
-      const name = 'onnxruntime-web/webgpu';
-      return (await import(/* @vite-ignore */ name)) as Ort;
+      return (await import('onnxruntime-web/webgpu')) as Ort;
     } catch (e) {
       ortPromise = undefined;
-      throw new HessError('ORT_ERROR', `cannot load onnxruntime-web: ${String(e)}`, 'npm install onnxruntime-web@1.30.0', { cause: e });
+      throw new HessError('ORT_ERROR', `cannot load onnxruntime-web: ${String((e as Error)?.message ?? e)}`, ortImportFix(e), { cause: e });
     }
   })();
   const ort = await ortPromise;

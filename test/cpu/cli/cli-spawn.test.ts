@@ -31,7 +31,7 @@ describe('the bundled CLI (spawned)', () => {
     await rm(BUNDLE_DIR, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 110_000 });
+  const node = (args: string[]) => spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 600_000 });
 
   it('--help prints the commands and the paper-reproduction section; an unknown command exits 2', () => {
     const h = node(['--help']);

@@ -1,0 +1,84 @@
+// The package's types as a consumer compiles them: strict, lib check on (skipLibCheck: false), through the
+// package's `exports` (node_modules/hess-vggt → this repo), under moduleResolution nodenext, node16 and bundler.
+// The full SDK brings WebGPU's types itself (@webgpu/types); the planner entry must need no GPU types at all.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { available, root } from './harness';
+
+const built = available(resolve(root, 'dist/types/index.d.ts'), 'the declaration files (npm run build)');
+const TSC = join(root, 'node_modules/typescript/bin/tsc');
+
+const FULL = `import { Vggt, createDevice, probe, setOrt, loadOrt, HessError, type VggtResult, type HessDevice } from 'hess-vggt';
+import { PlannerWasm, maskLayout, allocateBudgets, type HessFile } from 'hess-vggt/planner';
+
+export async function main(): Promise<number> {
+  const caps = await probe();
+  const gpu: HessDevice = await createDevice();
+  const buf: GPUBuffer = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  buf.destroy();
+  setOrt(await loadOrt());
+  const model = await Vggt.load('/models/x/', { device: 'wasm' });
+  const r: VggtResult = await model.run([{ width: 2, height: 2, data: new Uint8ClampedArray(16) }]);
+  const wasm = await PlannerWasm.load();
+  const hess = null as unknown as HessFile;
+  const b = allocateBudgets(wasm, hess.scores.flat(), hess.heads, { keyBlocks: maskLayout(2, 9).candidateKeyBlocks, sparsity: 0.5 });
+  if (!(caps instanceof HessError)) await model.dispose();
+  return (r.depth?.length ?? 0) + b.length;
+}
+`;
+
+const PLANNER = `import { PlannerWasm, maskLayout, allocateBudgets, buildMasks, parseHessFile, hasWasmSimd } from 'hess-vggt/planner';
+
+export async function plan(json: string, q: Float32Array, k: Float32Array): Promise<number> {
+  const hess = parseHessFile(json);
+  const wasm = await PlannerWasm.load(hasWasmSimd() ? 'simd' : 'scalar');
+  const L = maskLayout(2, 9);
+  const budgets = allocateBudgets(wasm, hess.scores.flat(), hess.heads, { keyBlocks: L.candidateKeyBlocks, sparsity: 0.5 });
+  return buildMasks(wasm, { q, k, S: 2, P: 9, heads: hess.heads, headDim: 8, budgets: budgets.subarray(0, hess.heads) }).indices.length;
+}
+`;
+
+/** Compile `source` in a fresh consumer folder; returns tsc's output and the files it read. */
+function compile(source: string, options: Record<string, unknown>): { status: number | null; out: string; files: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'hess-types-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules/hess-vggt'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+  writeFileSync(join(dir, 'main.ts'), source);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...options },
+    files: ['main.ts'],
+  }));
+  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  const lines = `${r.stdout}${r.stderr}`.split('\n');
+  return { status: r.status, out: lines.filter((l) => !l.startsWith('/')).join('\n'), files: lines.filter((l) => l.startsWith('/')) };
+}
+
+const RESOLUTIONS = [
+  { module: 'nodenext', moduleResolution: 'nodenext' },
+  { module: 'node16', moduleResolution: 'node16' },
+  { module: 'esnext', moduleResolution: 'bundler' },
+];
+
+describe('consumer type check (strict, skipLibCheck: false)', () => {
+  for (const res of RESOLUTIONS) {
+    it.runIf(built)(`full SDK + planner, ${res.moduleResolution}: zero errors, WebGPU types from the package`, () => {
+      const r = compile(FULL, { ...res, lib: ['es2022', 'dom'] });
+      expect(r.out.trim(), r.out).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.files.some((f) => /@webgpu\/types\/dist\/index\.d\.ts$/.test(f))).toBe(true);
+    });
+  }
+
+  for (const res of RESOLUTIONS) {
+    it.runIf(built)(`planner alone, ${res.moduleResolution}: zero errors and no GPU or ORT types read`, () => {
+      const r = compile(PLANNER, { ...res, lib: ['es2022', 'dom'] });
+      expect(r.out.trim(), r.out).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.files.filter((f) => /@webgpu|onnxruntime/.test(f))).toEqual([]);
+    });
+  }
+});
