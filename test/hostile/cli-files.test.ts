@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../fixtures/vggt-tiny';
-import { CLI_BUILT, contractViolation, runBuiltCli, SUBPROCESS_TEST_TIMEOUT } from './cli-harness';
+import { CLI_BUILT, contractViolation, runBuiltCli } from './cli-harness';
 
 const hasFixture = (() => {
   try {
@@ -57,7 +57,7 @@ describe('hostile files through the built CLI (subprocess)', () => {
     }
     expect(snapshot(base)).toEqual(before);
     console.log(`[hostile] convert onto input: ${cases.length} cases`);
-  }, SUBPROCESS_TEST_TIMEOUT);
+  });
 
   it.runIf(CLI_BUILT)('co3d with 14 hostile annotation files and 1 hostile --categories: BAD_DATASET, nothing written or copied outside the temp folders', async () => {
     const zone = join(base, 'co3d-zone');
@@ -106,5 +106,5 @@ describe('hostile files through the built CLI (subprocess)', () => {
     const written = [...snapshot(zone).keys()].filter((k) => !before.has(k) && k !== 'root/apple/frame_annotations.jgz');
     expect(written.sort()).toEqual([`out/apple_${seq}/cameras.json`, `out/apple_${seq}/images/f0.png`]);
     console.log(`[hostile] co3d hostile annotations: ${annotations.length + 1} cases + 1 valid`);
-  }, SUBPROCESS_TEST_TIMEOUT);
+  });
 });
