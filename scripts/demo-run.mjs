@@ -1,6 +1,6 @@
 // The body of `npm run demo` (scripts/demo.mjs starts it with --no-opt --liftoff-only and the Vulkan env):
 // images → VGGT dense and HeSS-sparse → a timing + agreement table, demo-out/scene.ply and demo-out/cameras.json.
-import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
@@ -27,6 +27,17 @@ function num(v, name, lo, hi) {
   const x = Number(v);
   if (!Number.isFinite(x) || x < lo || x >= hi) { console.error(`demo: --${name} must be a number in [${lo}, ${hi}), got ${v}`); process.exit(2); }
   return x;
+}
+
+/** Write every file to a temporary sibling first, then rename them all: a failure leaves no half-written output. */
+function writeAll(files) {
+  const temps = files.map(([file]) => `${file}.${process.pid}.tmp`);
+  try {
+    files.forEach(([, data], i) => writeFileSync(temps[i], data));
+    files.forEach(([file], i) => renameSync(temps[i], file));
+  } finally {
+    for (const t of temps) rmSync(t, { force: true });
+  }
 }
 
 function bar(label, p) {
@@ -82,13 +93,13 @@ async function main() {
     const width = 2 * size, height = 2 * Math.round((size * 5) / 7 / cfg.patchSize) * cfg.patchSize;
     images = demo.renderSceneViews({ views: 3, width, height });
     mkdirSync(`${outDir}/views`, { recursive: true });
-    names = images.map((img, i) => {
+    const views = images.map((img, i) => {
       const png = new PNG({ width: img.width, height: img.height });
       png.data.set(img.data);
-      const file = `${outDir}/views/view_${i}.png`;
-      writeFileSync(file, PNG.sync.write(png));
-      return file;
+      return [`${outDir}/views/view_${i}.png`, PNG.sync.write(png)];
     });
+    writeAll(views);
+    names = views.map(([file]) => file);
     console.log(`demo: rendered 3 views of a synthetic scene (checkerboard floor, boxes, ball) → ${outDir}/views/view_{0,1,2}.png`);
   }
   const pre = sdk.preprocessImages(images, { targetSize: size, mode: 'crop' });
@@ -137,9 +148,11 @@ async function main() {
 
   // --- Outputs ----------------------------------------------------------------------------------------------------
   const ply = sdk.pointCloudPly(last, { images: pre.data, minConf: Number(args['min-conf'] ?? 0) });
-  writeFileSync(`${outDir}/scene.ply`, ply);
-  writeFileSync(`${outDir}/cameras.json`, JSON.stringify(sdk.camerasJson(last, names), null, 2));
-  writeFileSync(`${outDir}/results.json`, JSON.stringify({ device: gpu ? model.gpu.name : 'wasm', model: modelPath, input: [input.S, 3, input.H, input.W], blocks, rows }, null, 2));
+  writeAll([
+    [`${outDir}/scene.ply`, ply],
+    [`${outDir}/cameras.json`, JSON.stringify(sdk.camerasJson(last, names), null, 2)],
+    [`${outDir}/results.json`, JSON.stringify({ device: gpu ? model.gpu.name : 'wasm', model: modelPath, input: [input.S, 3, input.H, input.W], blocks, rows }, null, 2)],
+  ]);
   console.log(`demo: wrote ${outDir}/scene.ply (${lastPolicy} run), cameras.json and results.json`);
   await model.dispose();
 }

@@ -198,7 +198,7 @@ async function checkModelPath(model: string): Promise<void> {
 }
 
 /** WebGPU missing on a device the user asked for: the fix says how to run on the CPU instead. */
-function withWasmFix(e: unknown): unknown {
+export function withWasmFix(e: unknown): unknown {
   if (e instanceof HessError && (e.code === 'NO_WEBGPU' || e.code === 'NO_ADAPTER')) {
     return new HessError(e.code, bare(e), `${e.fix ? `${e.fix.replace(/\.$/, '')}; ` : ''}or run on the CPU with --device wasm`, { cause: e });
   }

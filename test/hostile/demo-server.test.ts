@@ -29,8 +29,8 @@ function send(port: number, raw: Buffer): Promise<{ status: number | 'none'; bod
       ok({ status: m ? Number(m[1]) : 'none', body: head >= 0 ? all.subarray(head + 4) : Buffer.alloc(0) });
     };
     // No half-close (the server would drop the request); the server closes after a `Connection: close` response,
-    // and a kept-alive one is cut 500 ms after its last byte. No byte within 20 s counts as no response.
-    let timer = setTimeout(() => s.destroy(), 20_000);
+    // and a kept-alive one is cut 500 ms after its last byte. No byte within 60 s counts as no response.
+    let timer = setTimeout(() => s.destroy(), 60_000);
     s.on('data', (d) => {
       chunks.push(d);
       clearTimeout(timer);

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import {
-  HELP, calibrateCommand, co3dCommand, commandHelp, convertCommand, evalCommand, isSoftwareAdapter, runCli, runCommand, type CliIo,
+  HELP, calibrateCommand, co3dCommand, commandHelp, convertCommand, evalCommand, isSoftwareAdapter, runCli, runCommand, withWasmFix, type CliIo,
 } from '../../../src/cli/commands';
+import { HessError } from '../../../src/errors';
 import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
 import { encodePlyPoints } from '../../../src/calibrate/dataset/ply';
 import { axisAngleToMatrix } from '../../../src/calibrate/geometry/align';
@@ -159,6 +160,14 @@ describe('CLI commands (called as functions)', () => {
     for (const device of ['gpu', 'cuda', 42, null]) {
       await expect(Vggt.load(FIXTURE, { device: device as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/device must be/) });
     }
+  });
+
+  it("NO_WEBGPU / NO_ADAPTER keep their code and message; the fix adds '--device wasm'", () => {
+    const e = withWasmFix(new HessError('NO_WEBGPU', 'WebGPU is not available in this runtime', 'use a browser with WebGPU.')) as HessError;
+    expect(e.code).toBe('NO_WEBGPU');
+    expect(e.message).toBe('WebGPU is not available in this runtime — use a browser with WebGPU; or run on the CPU with --device wasm');
+    const other = new HessError('ORT_ERROR', 'x', 'y');
+    expect(withWasmFix(other)).toBe(other);
   });
 
   it('software WebGPU adapters are recognised (auto picks wasm on them)', () => {
