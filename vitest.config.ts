@@ -21,9 +21,13 @@ function assets(): Plugin {
 export default defineConfig({
   plugins: [assets()],
   test: {
-    testTimeout: 120_000,
+    // No per-test wall-clock limit that a busy machine can hit: the model tests are compute-bound, and a loaded
+    // 2-core CI machine once took 17.6 min for the suite and failed gradients-webgpu.test.ts on a 120 s limit.
+    // 30 min only stops a test that truly hangs; tests set no tighter limit of their own (subprocess and page waits
+    // are bounded at 10 min, so a hang there still fails instead of blocking CI).
+    testTimeout: 30 * 60_000,
     silent: 'passed-only',
-    hookTimeout: 120_000,
+    hookTimeout: 30 * 60_000,
     projects: [
       {
         extends: true,
@@ -42,6 +46,12 @@ export default defineConfig({
           execArgv: ['--no-opt', '--liftoff-only'],
           fileParallelism: false,
         },
+      },
+      {
+        // Hostile inputs (issue 12): the CLI, the demo server and dataset folders as subprocesses and fuzzers.
+        // Not silent: each file prints its per-class case counts and the fixed seed.
+        extends: true,
+        test: { name: 'hostile', include: ['test/hostile/**/*.test.ts'], pool: 'forks', execArgv: ['--liftoff-only'], silent: false },
       },
       {
         extends: true,

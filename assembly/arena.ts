@@ -17,6 +17,7 @@ export function arenaReset(): void {
 export function arenaAlloc(bytes: usize): usize {
   if (top == 0) top = base();
   const ptr = top;
+  if (bytes > <usize>0xfffe0000 - ptr) return 0; // past the 4 GiB address space: ptr + bytes would wrap
   const end = (ptr + bytes + 15) & ~<usize>15;
   const have = <usize>memory.size() << 16;
   if (end > have) {

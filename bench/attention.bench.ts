@@ -3,12 +3,16 @@
 // attention (MatMul/Softmax/MatMul graph, and com.microsoft MultiHeadAttention), and block-sparse at keep ratios
 // 1 / 0.5 / 0.25 / 0.1 vs our dense. Shapes: HESS_ATTN_SHAPES="NxHxD,…" (default fits a 2-core software adapter;
 // the issue's shapes are 2748x16x64 and 10992x16x64), HESS_ATTN_REPS (default 5).
+// Local (per-frame) attention: our kernel's frame axis vs the aggregator's ONNX local attention (MatMul/Softmax/
+// MatMul over [B, H, T, T]): HESS_ATTN_LOCAL="BxTxHxD,…" (default 4x256x4x64, a reduced VGGT frame; on a real GPU
+// 8x1374x16x64 is one VGGT-1B frame block at 518²; "none" skips).
 import { createBlockSparsePlan, encodeAttention, encodeBlockSparseAttention, type AttentionBuffers } from '../src/attention/kernel';
 import { type AttentionShape, blockCounts } from '../src/attention/layout';
 import { createStorageBuffer, readF32 } from '../src/gpu/buffers';
 import { createDevice } from '../src/gpu/device';
 import { Graph } from '../src/onnx/builder';
 import { createSession, loadOrt } from '../src/runtime/ort';
+import { denseAttention } from '../src/model/vggt/blocks';
 import { gpuDone, minMs as timeMs, writeResults } from './lib';
 
 
@@ -156,6 +160,49 @@ for (const shape of shapes) {
     sparseRows.push([tag, keep, kept.toFixed(3), t, tD, t / tD, (t / (kept * tD)).toFixed(2), flop / t / 1e6, t <= goal ? 'yes' : 'no']);
     data.push({ shape, impl: 'hess block-sparse', keep, kept, ms: t, denseMs: tD, ratioToDense: t / tD, goalMet: t <= goal });
     plan.destroy();
+  }
+  for (const b of [q, k, v, o]) b.destroy();
+}
+
+// Local attention: B frames of T tokens, each attending within its frame (DINO / frame blocks).
+const localShapes = (process.env.HESS_ATTN_LOCAL ?? '4x256x4x64') === 'none' ? []
+  : (process.env.HESS_ATTN_LOCAL ?? '4x256x4x64').split(',').map((s) => s.split('x').map(Number));
+for (const [B, T, H, D] of localShapes) {
+  const tag = `local B=${B} T=${T} H=${H} D=${D}`;
+  console.log(`attention bench: ${tag}`);
+  const shape: AttentionShape = { N: T, H, D, batch: B };
+  const n = B * T * H * D;
+  const [q, k, v] = [0, 1, 2].map(() => createStorageBuffer(device, Float32Array.from({ length: n }, () => rand() * 2 - 1)));
+  const o = createStorageBuffer(device, n * 4);
+  const flop = 4 * B * T * T * H * D;
+  const tOurs = await timeMs(async () => {
+    const enc = device.createCommandEncoder();
+    encodeAttention(gpu, enc, { q, k, v, o }, shape, opts);
+    device.queue.submit([enc.finish()]);
+    await gpuDone(device);
+  }, REPS);
+  const ours = await readF32(device, o, n);
+  cmpRows.push([tag, 'hess batched flash (WGSL, frame axis)', tOurs, flop / tOurs / 1e6, 1, `no [B, H, T, T] scores (ONNX: ${(2 * B * H * T * T * 4 / 2 ** 20).toFixed(0)} MiB held)`]);
+  data.push({ shape: { B, T, H, D }, impl: 'hess batched local', ms: tOurs });
+  if (!SKIP_ORT) {
+    // The aggregator's ONNX local attention: q, k, v [B, T, H, D] → MatMul → Softmax → MatMul per frame.
+    const g = new Graph('attn_local');
+    const [gq, gk, gv] = ['q', 'k', 'v'].map((nm) => g.op('Reshape', [g.input(nm, 'float32', [B * T, H * D]), g.ints([B, T, H, D])])[0]);
+    g.output(g.op('Reshape', [denseAttention(g, gq, gk, gv, D), g.ints([B * T, H * D])])[0], 'float32', [B * T, H * D], 'o');
+    const s = await createSession(ort, g.toModel({ opset: 17 }).model, { ep: 'webgpu', gpu }, { preferredOutputLocation: 'gpu-buffer' });
+    const feeds = Object.fromEntries(([['q', q], ['k', k], ['v', v]] as const).map(([nm, b]) =>
+      [nm, ort.Tensor.fromGpuBuffer(b, { dataType: 'float32', dims: [B * T, H * D] })]));
+    const t = await timeMs(async () => {
+      const out = await s.run(feeds);
+      await gpuDone(device);
+      out.o.dispose();
+    }, REPS);
+    const check = await s.run(feeds);
+    const err = relErr(ours, new Float32Array(await check.o.getData() as Float32Array));
+    check.o.dispose();
+    cmpRows.push([tag, 'ORT MatMul/Softmax/MatMul per frame (ONNX local)', t, flop / t / 1e6, t / tOurs, `rel. diff to ours ${err.toExponential(1)}`]);
+    data.push({ shape: { B, T, H, D }, impl: 'ORT local MatMul/Softmax/MatMul', ms: t, relDiffToOurs: err });
+    await s.release();
   }
   for (const b of [q, k, v, o]) b.destroy();
 }

@@ -11,9 +11,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // dawn.node needs --no-opt and ORT's WebGPU EP needs --liftoff-only; a CPU-only bench (JS vs Wasm) must not pay
 // for those flags, or plain JS would be unfairly slow. A bench opts in with a first-line `// bench-flags: …`.
 
+// Benches that only run when named (`npm run bench -- scale`): scale generates a 4.76 GB checkpoint (+ 2.38 GB
+// F16) into build/scale/ and loads VGGT-1B at full size, far too heavy for the default run.
+const onlyWhenNamed = new Set(['scale']);
 const wanted = process.argv.slice(2);
 const all = readdirSync(`${root}bench`).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
-const names = wanted.length ? wanted : all;
+const names = wanted.length ? wanted : all.filter((n) => !onlyWhenNamed.has(n));
 mkdirSync(`${root}build/bench`, { recursive: true });
 let failures = 0;
 for (const name of names) {

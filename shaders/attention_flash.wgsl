@@ -1,5 +1,7 @@
 // Flash attention over token-major [N, H, D] buffers (= [N, H·D], the natural output of Linear + Reshape):
 //   O[n, h, :] = softmax_j(Q[n,h,:]·K[j,h,:] · scale) · V[j,h,:]
+// Batched (dense only): the buffers hold B independent sequences of N tokens each, [B·N, H, D]; workgroup id z is
+// the sequence, and a sequence attends only within itself (VGGT's per-frame attention: one dispatch, all frames).
 // Two entry points share one core: `dense` walks every key, `sparse` walks only the key blocks listed for
 // (head, query block) in CSR lists, so skipped blocks cost nothing (no per-element masking).
 //
@@ -23,7 +25,7 @@ const D4: u32 = D / 4u;
 const NEG_BIG: f32 = -3.0e38;
 
 struct Params {
-  n: u32,        // tokens N
+  n: u32,        // tokens N (per sequence when batched)
   h: u32,        // heads H
   qBlock: u32,   // query rows per CSR row (sparse only)
   kBlock: u32,   // keys per listed key block (sparse only)
@@ -48,10 +50,11 @@ var<workgroup> Vs: array<vec4<f32>, BK * D4>;
 // One loop over (listed block, tile within the block) pairs: dense is the single block [0, N). A flat loop with
 // one level of barriers compiles far faster on CPU Vulkan drivers (lavapipe turns barriers into coroutines) than
 // a tile loop nested in a block loop.
-fn attention(valid: bool, row: u32, head: u32, lid: u32, e0: u32, e1: u32, isSparse: bool) {
+// `row` and the keys are positions within the sequence that starts at token `base`.
+fn attention(valid: bool, row: u32, head: u32, lid: u32, e0: u32, e1: u32, isSparse: bool, base: u32) {
   var q: array<vec4<f32>, D4>;
   var acc: array<vec4<f32>, D4>;
-  let qBase = min(row * p.h + head, p.n * p.h - 1u) * D4; // clamped: invalid rows load something harmless
+  let qBase = ((base + min(row, p.n - 1u)) * p.h + head) * D4; // clamped: invalid rows load something harmless
   let qs = select(0.0, p.scale, valid);
   for (var c = 0u; c < D4; c++) {
     q[c] = vec4<f32>(Q[qBase + c]) * qs;
@@ -76,7 +79,7 @@ fn attention(valid: bool, row: u32, head: u32, lid: u32, e0: u32, e1: u32, isSpa
       var kv = vec4<f32>(0.0);
       var vv = vec4<f32>(0.0);
       if (j < cnt) {
-        let g = ((t0 + j) * p.h + head) * D4 + (i % D4);
+        let g = ((base + t0 + j) * p.h + head) * D4 + (i % D4);
         kv = vec4<f32>(K[g]);
         vv = vec4<f32>(V[g]);
       }
@@ -119,7 +122,7 @@ fn attention(valid: bool, row: u32, head: u32, lid: u32, e0: u32, e1: u32, isSpa
 
   if (valid) {
     let inv = 1.0 / l;
-    let oBase = (row * p.h + head) * D4;
+    let oBase = ((base + row) * p.h + head) * D4;
     for (var c = 0u; c < D4; c++) { O[oBase + c] = T4(acc[c] * inv); }
   }
 }
@@ -127,7 +130,7 @@ fn attention(valid: bool, row: u32, head: u32, lid: u32, e0: u32, e1: u32, isSpa
 @compute @workgroup_size(BQ)
 fn dense(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x * BQ + lid;
-  attention(row < p.n, row, wg.y, lid, 0u, 1u, false);
+  attention(row < p.n, row, wg.y, lid, 0u, 1u, false, wg.z * p.n);
 }
 
 @compute @workgroup_size(BQ)
@@ -137,5 +140,5 @@ fn sparse(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid
   let inBlock = (wg.x % p.subPerQB) * BQ + lid;
   let row = qb * p.qBlock + inBlock;
   let r = head * p.nQB + qb;
-  attention(inBlock < p.qBlock && row < p.n, row, head, lid, rowOffsets[r], rowOffsets[r + 1u], true);
+  attention(inBlock < p.qBlock && row < p.n, row, head, lid, rowOffsets[r], rowOffsets[r + 1u], true, 0u);
 }

@@ -7,10 +7,10 @@
  * const wasm = await PlannerWasm.load();
  */
 export { HessError, type HessErrorCode } from './errors';
-export { PlannerWasm, type WasmVariant, type PlannerExports } from './wasm/planner-module';
+export { PlannerWasm, MAX_ARENA_BYTES, type WasmVariant, type PlannerExports, type PlannerLoadOptions } from './wasm/planner-module';
 export { hasWasmSimd } from './wasm/features';
 export { accumulateHeadSquares } from './wasm/fisher';
 export * from './mask/index';
-export { allocateBudgets, allocateJS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
+export { allocateBudgets, allocateJS, ALLOCATE_LIMITS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
 export { FisherAccumulator, type FisherTerm, type FisherShape } from './calibrate/fisher';
 export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './calibrate/hess-file';

@@ -88,10 +88,10 @@ function checkBuffers(gpu: HessDevice, b: AttentionBuffers, shape: AttentionShap
     throw new HessError('NO_SHADER_F16', `${what}: dtype 'f16' needs the shader-f16 feature, which this device lacks`,
       "use dtype 'f32' (always available)");
   }
-  const bytes = shape.N * shape.H * shape.D * (dtype === 'f16' ? 2 : 4);
+  const bytes = (shape.batch ?? 1) * shape.N * shape.H * shape.D * (dtype === 'f16' ? 2 : 4);
   if (bytes > gpu.limits.maxStorageBufferBindingSize) {
     throw new HessError('LIMIT_TOO_SMALL',
-      `${what}: one [N, H, D] tensor is ${bytes} bytes, over maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}`,
+      `${what}: one [batch·N, H, D] tensor is ${bytes} bytes, over maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}`,
       'use fewer frames, or fp16');
   }
   for (const name of ['q', 'k', 'v', 'o'] as const) {
@@ -99,8 +99,8 @@ function checkBuffers(gpu: HessDevice, b: AttentionBuffers, shape: AttentionShap
     check(buf && typeof buf.size === 'number', `${what}: buffer ${name} is missing`);
     if (buf.size < bytes) {
       throw new HessError('SHAPE_MISMATCH',
-        `${what}: buffer ${name} has ${buf.size} bytes, [N=${shape.N}, H=${shape.H}, D=${shape.D}] ${dtype} needs ${bytes}`,
-        'pass token-major [N, H, D] buffers of the given dtype');
+        `${what}: buffer ${name} has ${buf.size} bytes, [batch=${shape.batch ?? 1} × N=${shape.N}, H=${shape.H}, D=${shape.D}] ${dtype} needs ${bytes}`,
+        'pass token-major [batch·N, H, D] buffers of the given dtype');
     }
     check((buf.usage & STORAGE) !== 0, `${what}: buffer ${name} lacks STORAGE usage`, 'create it with GPUBufferUsage.STORAGE');
   }
@@ -108,11 +108,11 @@ function checkBuffers(gpu: HessDevice, b: AttentionBuffers, shape: AttentionShap
     'write the output to its own buffer');
 }
 
-function dispatch(gpu: HessDevice, encoder: GPUCommandEncoder, pipe: GPUComputePipeline, bufs: [number, GPUBuffer][], x: number, y: number): void {
+function dispatch(gpu: HessDevice, encoder: GPUCommandEncoder, pipe: GPUComputePipeline, bufs: [number, GPUBuffer][], x: number, y: number, z = 1): void {
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  if (x > max || y > max) {
-    throw new HessError('LIMIT_TOO_SMALL', `attention: ${x}×${y} workgroups exceed maxComputeWorkgroupsPerDimension ${max}`,
-      'use fewer tokens per call, or larger tiling.rows');
+  if (x > max || y > max || z > max) {
+    throw new HessError('LIMIT_TOO_SMALL', `attention: ${x}×${y}×${z} workgroups exceed maxComputeWorkgroupsPerDimension ${max}`,
+      'use fewer tokens or sequences per call, or larger tiling.rows');
   }
   const pass = encoder.beginComputePass({ label: 'hess attention' });
   pass.setPipeline(pipe);
@@ -120,18 +120,21 @@ function dispatch(gpu: HessDevice, encoder: GPUCommandEncoder, pipe: GPUComputeP
     layout: pipe.getBindGroupLayout(0),
     entries: bufs.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
   }));
-  pass.dispatchWorkgroups(x, y);
+  pass.dispatchWorkgroups(x, y, z);
   pass.end();
 }
 
 /**
  * Encode dense attention O = softmax(Q·Kᵀ·scale)·V into the caller's `encoder` (nothing is submitted or read back).
  * All four buffers are token-major `[N, H, D]` = `[N, H·D]` (what Linear + Reshape gives; no Transpose), f32, or f16
- * with `dtype: 'f16'`. Flash-style: online softmax, K/V tiles in workgroup memory; no N×N scores.
+ * with `dtype: 'f16'`. Flash-style: online softmax, K/V tiles in workgroup memory; no N×N scores. With
+ * `shape.batch = B` the buffers are `[B·N, H, D]` and each of the B sequences attends within itself, in one
+ * dispatch (workgroup id z = sequence).
  *
  * @example
  * const enc = gpu.device.createCommandEncoder();
  * encodeAttention(gpu, enc, { q, k, v, o }, { N: 2748, H: 16, D: 64 });
+ * encodeAttention(gpu, enc, { q, k, v, o }, { N: 1374, H: 16, D: 64, batch: 8 }); // 8 frames, per-frame attention
  * gpu.device.queue.submit([enc.finish()]);
  */
 export function encodeAttention(
@@ -145,7 +148,7 @@ export function encodeAttention(
   const p = params(gpu.device, [shape.N, shape.H, 0, 0, 0, 1, f32bits(scale * Math.LOG2E), 0]);
   // The dense entry shares the sparse loop, so it statically uses blockIdx (binding 6) but never reads it.
   dispatch(gpu, encoder, pipe, [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [6, dummy(gpu.device)]],
-    Math.ceil(shape.N / BQ), shape.H);
+    Math.ceil(shape.N / BQ), shape.H, shape.batch ?? 1);
 }
 
 /** A validated block-sparse layout uploaded to the GPU, reusable across encodes. */
@@ -218,10 +221,10 @@ export async function runAttention(
   opts: AttentionOptions & { layout?: BlockSparseLayout } = {},
 ): Promise<Float32Array> {
   validateShape(shape, 'runAttention');
-  const n = shape.N * shape.H * shape.D;
+  const n = (shape.batch ?? 1) * shape.N * shape.H * shape.D;
   for (const name of ['q', 'k', 'v'] as const) {
     if (data[name]?.length !== n) {
-      throw new HessError('SHAPE_MISMATCH', `runAttention: ${name} has ${data[name]?.length} elements, N·H·D = ${n}`);
+      throw new HessError('SHAPE_MISMATCH', `runAttention: ${name} has ${data[name]?.length} elements, batch·N·H·D = ${n}`);
     }
   }
   const dtype = opts.dtype ?? 'f32';

@@ -5,7 +5,7 @@ import { HessError, check } from '../errors';
  * `(n, h, k)` at `(n·H + h)·D + k`), exactly what a Linear followed by Reshape produces, with no Transpose.
  */
 export interface AttentionShape {
-  /** Tokens (query and key count; global attention is self-attention over all S·P tokens). */
+  /** Tokens (query and key count; global attention is self-attention over all S·P tokens). Per sequence when batched. */
   N: number;
   /** Heads. */
   H: number;
@@ -13,6 +13,12 @@ export interface AttentionShape {
   D: number;
   /** Softmax scale (default 1/√D). */
   scale?: number;
+  /**
+   * Independent sequences of N tokens each (default 1), stacked token-major: the buffers are `[batch·N, H, D]` and
+   * sequence b attends only to its own tokens (VGGT's frame attention: batch = frames, N = tokens per frame).
+   * Dense attention only.
+   */
+  batch?: number;
 }
 
 /**
@@ -46,6 +52,8 @@ export function validateShape(s: AttentionShape, what = 'attention'): number {
   for (const k of ['N', 'H', 'D'] as const) {
     check(isPosInt(s[k]), `${what}: ${k} must be a positive integer, got ${s[k]}`, 'pass the token count N, heads H and head dim D');
   }
+  const batch = s.batch ?? 1;
+  check(isPosInt(batch), `${what}: batch must be a positive integer, got ${s.batch}`, 'pass the number of independent sequences');
   check(s.D % 4 === 0 && s.D <= 128, `${what}: head dim D must be a multiple of 4 and at most 128, got ${s.D}`,
     'VGGT uses D = 64; pad the head dim to a multiple of 4 otherwise');
   const scale = s.scale ?? 1 / Math.sqrt(s.D);
@@ -67,6 +75,8 @@ export function blockCounts(shape: AttentionShape, layout: Pick<BlockSparseLayou
  */
 export function validateLayout(shape: AttentionShape, layout: BlockSparseLayout): { nQB: number; nKB: number } {
   validateShape(shape, 'block-sparse attention');
+  check((shape.batch ?? 1) === 1, `block-sparse attention: batch must be 1, got ${shape.batch}`,
+    'run block-sparse attention on one sequence (dense attention takes a batch)');
   const { queryBlock, keyBlock, offsets, indices } = layout;
   check(isPosInt(queryBlock) && isPosInt(keyBlock),
     `block-sparse attention: queryBlock and keyBlock must be positive integers, got ${queryBlock} and ${keyBlock}`,

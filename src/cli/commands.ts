@@ -1,50 +1,71 @@
 /**
- * The `convert`, `eval`, `calibrate` and `co3d` commands of the `hess-vggt` CLI, as functions (main.ts dispatches to them;
- * tests call them directly). Each takes the arguments after the command name and returns an exit code.
+ * The commands of the `hess-vggt` CLI as functions (main.ts dispatches to them through {@link runCli}; tests
+ * call them directly). Each takes the arguments after the command name, validates every argument and output
+ * path before any work, and throws a {@link HessError} for anything wrong; {@link runCli} turns that into one
+ * line `error [CODE]: message — fix` and exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { HessError } from '../errors';
+import { HessError, type HessErrorCode } from '../errors';
+import { progressReporter, type ProgressSink } from './progress';
 
-/** Where commands print (tests capture it). */
+/** Where commands print (tests capture it). `progress` (default: none) receives progress bars / lines. */
 export interface CliIo {
   log(line: string): void;
   err(line: string): void;
+  progress?: ProgressSink;
 }
 
-export const consoleIo: CliIo = { log: (l) => console.log(l), err: (l) => console.error(l) };
+export const consoleIo: CliIo = { log: (l) => console.log(l), err: (l) => console.error(l), progress: process.stderr };
+
+/** Usage line(s) per command. */
+const USAGES = {
+  run: `hess-vggt run <images…> --model <model.safetensors|dir> --out <scene.ply> [--device auto|webgpu|wasm] [--mode crop|pad]
+                 [--min-conf 1.5] [--policy dense|uniform|hess|reverse] [--sparsity 0.73] [--hess hess.json]
+                 [--query-block 128] [--key-block 64]`,
+  convert: 'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]',
+  eval: `hess-vggt eval --model <dir> --data <dir> [--policies dense,uniform,hess] [--sparsity 0.43,0.73,0.9] [--hess hess.json] [--out <dir>]
+                 [--device webgpu|wasm] [--query-block 128] [--key-block 64] [--planner wasm|gpu|auto] [--mode crop|pad]
+                 [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]`,
+  co3d: 'hess-vggt co3d <co3d-root> <outdir> --categories apple,teddybear [--frames 10] [--max-sequences N]',
+  calibrate: `hess-vggt calibrate --model <dir> --data <dir> --out hess.json [--lambda 0.5] [--epsilon 0.05] [--max-scenes N] [--restart]
+                 [--device wasm|webgpu]`,
+  probe: 'hess-vggt probe',
+} as const;
+
+export type CommandName = keyof typeof USAGES;
 
 export const USAGE = `usage:
-  hess-vggt run <images…> --model <model.safetensors|dir> --out <scene.ply> [--device webgpu|wasm] [--mode crop|pad] [--min-conf 1.5]
-  hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]
-  hess-vggt eval --model <dir> --data <dir> [--policies dense,uniform,hess] [--sparsity 0.43,0.73,0.9] [--hess hess.json] [--out <dir>]
-                 [--device webgpu|wasm] [--query-block 128] [--key-block 64] [--planner wasm|gpu|auto] [--mode crop|pad]
-                 [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]
-  hess-vggt co3d <co3d-root> <outdir> --categories apple,teddybear [--frames 10] [--max-sequences N]
-  hess-vggt calibrate --model <dir> --data <dir> --out hess.json [--lambda 0.5] [--epsilon 0.05] [--max-scenes N] [--restart]
-                 [--device wasm|webgpu]
-  hess-vggt probe
-  hess-vggt --help | <command> --help   (details and the commands reproducing the HeSS paper's setting)`;
+${Object.values(USAGES).map((u) => `  ${u}`).join('\n')}
+  hess-vggt --help | --version | <command> --help   (details and the commands reproducing the HeSS paper's setting)`;
 
-export const HELP = `${USAGE}
-
-convert
+/** What each command does (the body of `<command> --help`). */
+const SECTIONS: Record<CommandName, string> = {
+  run: `run
+  Runs VGGT on the images (PNG or JPEG; every one is read and decoded before the model loads) and writes <out>, a
+  binary PLY of the points with confidence ≥ --min-conf coloured from the images, and <out without .ply>.cameras.json
+  (3×4 extrinsics, 3×3 intrinsics per frame). Both are written to temporary files and renamed only when complete.
+  --device auto (default) runs on WebGPU only with a hardware adapter (a software one such as SwiftShader or
+  lavapipe is far slower than the CPU path) and otherwise on the wasm EP, saying so in one line.
+  --policy uniform|hess|reverse runs block-sparse global attention at --sparsity (default 0.73; WebGPU only);
+  hess and reverse need a HeSS file (--hess, from 'hess-vggt calibrate'). --query-block / --key-block set the
+  block sizes in tokens (defaults 128 / 64).`,
+  convert: `convert
   Validates a VGGT checkpoint (architecture read from the tensor shapes) and writes <outdir>/config.json,
   <outdir>/model.safetensors (without the track head; F32, or F16 with --fp16) and <outdir>/segments/*.onnx
   (+ manifest.json): the ONNX graphs the runtime runs. Head counts the shapes cannot show (camera trunk, DINO)
   come from a config.json next to the input or --camera-heads / --dino-heads (16 for VGGT-1B).
   --fp16 halves the file, but the loader widens F16 to float32: the model still computes in fp32; only the
-  weights are rounded. DPT-head graphs bake the image size: --segment-size (default 518x518).
-  Weights are streamed tensor by tensor; the checkpoint is never held in memory whole.
-
-eval
+  weights are rounded. DPT-head graphs bake the image size: --segment-size (default 518x518, multiples of 14).
+  Weights are streamed tensor by tensor; the checkpoint is never held in memory whole. <outdir> must not be or
+  lie inside the input; every file is written to a temporary and renamed only when all are complete.`,
+  eval: `eval
   Runs the model on every scene folder of --data (calibration/eval format: cameras.json, images/, points.bin|ply
   and/or depth/; see src/calibrate/dataset/README.md) under each policy and sparsity ('dense' once), aligns each
   prediction to the GT with a similarity (Umeyama on the camera centres) and writes <out>/report.md,
   report.json and report.svg: camera AUC@30 (+RRA/RTA@15), point-cloud accuracy / completeness / Chamfer / F1
   (threshold: --threshold, default 1% of the GT bounding-box diagonal), depth AbsRel (if GT depth), the achieved
-  sparsity and the run time. Sparse policies need WebGPU; 'hess' and 'reverse' need --hess.
-
-calibrate
+  sparsity and the run time. Sparse policies need WebGPU; 'hess' and 'reverse' need --hess.`,
+  calibrate: `calibrate
   HeSS calibration: for every scene of --data (same folder format as eval, with GT cameras and points), the
   gradients of the camera error e_cam and the point-cloud error e_pc (after similarity alignment) w.r.t. every
   global-attention head's query weights, folded into Fisher traces; writes the HeSS file (--out). Progress is
@@ -52,14 +73,17 @@ calibrate
   (--restart ignores it). Runs the dense model and its backward graphs on the wasm EP (default) or, with
   --device webgpu, on onnxruntime-web's WebGPU EP (needed for VGGT-1B: its fp32 weights fill the wasm heap).
   Memory stays bounded for large scenes: block activations above 256 MB are checkpointed (every ⌈√depth⌉-th
-  kept, the rest recomputed) and global attention's backward runs by query chunks above 256 MB.
-
-co3d
+  kept, the rest recomputed) and global attention's backward runs by query chunks above 256 MB.`,
+  co3d: `co3d
   Converts CO3Dv2 sequences (<root>/<category>/frame_annotations.jgz, <category>/<seq>/pointcloud.ply) into the
   scene-folder format with the CO3D adapter (PyTorch3D → OpenCV cameras), keeping --frames evenly spaced frames
-  per sequence (default 10, as VGGT's CO3D evaluation).
+  per sequence (default 10, as VGGT's CO3D evaluation). Names and paths read from the annotations must stay
+  inside <co3d-root> and <outdir> (BAD_DATASET otherwise).`,
+  probe: `probe
+  Prints what this runtime offers (WebGPU adapter, shader-f16, subgroups, Wasm SIMD) as JSON; creates nothing.`,
+};
 
-Reproducing the HeSS paper's setting (CO3Dv2 cameras, DTU point clouds; target sparsities 0.43 / 0.73 / 0.9):
+const PAPER = `Reproducing the HeSS paper's setting (CO3Dv2 cameras, DTU point clouds; target sparsities 0.43 / 0.73 / 0.9):
   # 1. the model (VGGT-1B from facebook/VGGT-1B; 16 heads in the camera trunk and in DINO)
   hess-vggt convert VGGT-1B/model.safetensors ./vggt-1b --camera-heads 16 --dino-heads 16
   # 2. data: CO3Dv2 test sequences → scene folders (10 frames each); a few held-out sequences for calibration
@@ -75,70 +99,258 @@ Reproducing the HeSS paper's setting (CO3Dv2 cameras, DTU point clouds; target s
   hess-vggt eval --model ./vggt-1b --data ./dtu-eval  --policies dense,uniform,hess --sparsity 0.43,0.73,0.9 \\
     --hess hess.json --out ./eval-dtu`;
 
-function usageError(io: CliIo, message: string): number {
-  io.err(`error: ${message}`);
-  io.err(USAGE);
-  return 2;
+export const HELP = `${USAGE}
+
+${(['convert', 'eval', 'calibrate', 'co3d', 'run', 'probe'] as const).map((c) => SECTIONS[c]).join('\n\n')}
+
+${PAPER}`;
+
+/** `hess-vggt <command> --help`: its usage and what it does. */
+export function commandHelp(cmd: CommandName): string {
+  return `usage:\n  ${USAGES[cmd]}\n\n${SECTIONS[cmd]}${cmd === 'calibrate' || cmd === 'eval' || cmd === 'co3d' || cmd === 'convert' ? `\n\n${PAPER}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// argument checking
+// ---------------------------------------------------------------------------------------------------------------
+
+const helpFix = (cmd: string) => `see 'hess-vggt ${cmd} --help'`;
+
+function usage(cmd: string, message: string): HessError {
+  return new HessError('INVALID_ARGUMENT', message, helpFix(cmd));
 }
 
 type ParseConfig = NonNullable<Parameters<typeof parseArgs>[0]>;
 
-/** parseArgs, with its errors (unknown option, missing value) turned into a usage error (null). */
-function parse<T extends ParseConfig>(io: CliIo, config: T): ReturnType<typeof parseArgs<T>> | null {
+/** parseArgs, with its errors (unknown option, missing value) as INVALID_ARGUMENT naming the command's help. */
+function parse<T extends ParseConfig>(cmd: string, config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    return parseArgs(config);
+    return parseArgs(config); // strict by default: unknown options throw
   } catch (e) {
-    if (String((e as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
-      usageError(io, (e as Error).message.split('\n')[0]);
-      return null;
-    }
-    throw e;
+    const msg = String((e as Error)?.message ?? e).split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
+    throw usage(cmd, msg);
   }
 }
 
-function positiveInt(v: string | undefined, name: string): number | undefined {
+function positiveInt(v: string | undefined, name: string, max = 2 ** 31 - 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new HessError('INVALID_ARGUMENT', `--${name} must be a positive integer, got ${v}`, `e.g. --${name} 16`);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0 || n > max) {
+    throw new HessError('INVALID_ARGUMENT', `--${name} must be a positive integer${max < 2 ** 31 - 1 ? ` ≤ ${max}` : ''}, got "${v}"`, `e.g. --${name} 16`);
+  }
   return n;
 }
 
-function numberList(v: string, name: string): number[] {
-  const out = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (out.length === 0 || out.some((x) => !Number.isFinite(x))) {
-    throw new HessError('INVALID_ARGUMENT', `--${name} must be comma-separated numbers, got "${v}"`, `e.g. --${name} 0.43,0.73,0.9`);
+/** A finite number in [min, max] (or [min, max) with `maxOpen`). */
+function numberIn(v: string | undefined, name: string, min: number, max: number, opts: { maxOpen?: boolean; minOpen?: boolean; example: string }): number | undefined {
+  if (v === undefined) return undefined;
+  const x = v.trim() === '' ? NaN : Number(v);
+  const ok = Number.isFinite(x) && (opts.minOpen ? x > min : x >= min) && (opts.maxOpen ? x < max : x <= max);
+  if (!ok) {
+    const range = `${opts.minOpen ? '(' : '['}${min}, ${max}${opts.maxOpen ? ')' : ']'}`;
+    throw new HessError('INVALID_ARGUMENT', `--${name} must be a number in ${range}, got "${v}"`, `e.g. --${name} ${opts.example}`);
   }
-  return out;
+  return x;
+}
+
+function numberList(v: string, name: string, min: number, max: number, example: string): number[] {
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw new HessError('INVALID_ARGUMENT', `--${name} must be comma-separated numbers, got "${v}"`, `e.g. --${name} ${example}`);
+  return parts.map((p) => {
+    const x = Number(p);
+    if (!Number.isFinite(x)) throw new HessError('INVALID_ARGUMENT', `--${name} must be comma-separated numbers, got "${v}"`, `e.g. --${name} ${example}`);
+    if (!(x >= min && x < max)) throw new HessError('INVALID_ARGUMENT', `--${name} values must be in [${min}, ${max}), got ${p}`, `e.g. --${name} ${example}`);
+    return x;
+  });
+}
+
+function oneOf<T extends string>(v: string | undefined, name: string, choices: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new HessError('INVALID_ARGUMENT', `--${name} must be ${choices.join(', ')}; got "${v}"`, `e.g. --${name} ${dflt}`);
+  }
+  return v as T;
+}
+
+const POLICIES = ['dense', 'uniform', 'hess', 'reverse'] as const;
+type Policy = (typeof POLICIES)[number];
+
+/** The message of a HessError without the " — fix" its constructor appended. */
+function bare(e: HessError): string {
+  return e.fix && e.message.endsWith(` — ${e.fix}`) ? e.message.slice(0, -(e.fix.length + 3)) : e.message;
+}
+
+async function readHess(path: string): Promise<import('../calibrate/hess-file').HessFile> {
+  const fs = await import('node:fs/promises');
+  const { parseHessFile } = await import('../calibrate/hess-file');
+  const text = await fs.readFile(path, 'utf8').catch((e) => {
+    throw new HessError('IO_ERROR', `cannot read ${path}: ${String(e?.message ?? e)}`, 'check the --hess path');
+  });
+  return parseHessFile(text);
+}
+
+/** The model path must exist (IO_ERROR before any other work). */
+async function checkModelPath(model: string): Promise<void> {
+  const fs = await import('node:fs/promises');
+  await fs.stat(model).catch((e) => {
+    throw new HessError('IO_ERROR', `cannot open the model ${model}: ${String(e?.message ?? e)}`, 'pass --model a model.safetensors file or a folder holding one');
+  });
+}
+
+/** WebGPU missing on a device the user asked for: the fix says how to run on the CPU instead. */
+function withWasmFix(e: unknown): unknown {
+  if (e instanceof HessError && (e.code === 'NO_WEBGPU' || e.code === 'NO_ADAPTER')) {
+    return new HessError(e.code, bare(e), `${e.fix ? `${e.fix.replace(/\.$/, '')}; ` : ''}or run on the CPU with --device wasm`, { cause: e });
+  }
+  return e;
+}
+
+/** A software WebGPU adapter (CPU rasteriser): slower than the wasm EP for this model. */
+export function isSoftwareAdapter(a: { isFallback?: boolean; vendor?: string; architecture?: string; device?: string; description?: string } | null): boolean {
+  if (!a) return true;
+  if (a.isFallback) return true;
+  return /llvmpipe|lavapipe|swiftshader|softpipe|software|microsoft basic render|\bwarp\b/i.test(
+    [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' '));
+}
+
+/** `--device auto`: WebGPU only on a hardware adapter, else wasm with a one-line notice. */
+async function autoDevice(io: CliIo): Promise<'webgpu' | 'wasm'> {
+  const { probe } = await import('../gpu/device');
+  const caps = await probe().catch(() => null);
+  if (caps?.webgpu && !isSoftwareAdapter(caps.adapter)) return 'webgpu';
+  const why = !caps?.webgpu ? 'no WebGPU here' : `only a software WebGPU adapter (${[caps.adapter?.vendor, caps.adapter?.device || caps.adapter?.description].filter(Boolean).join(' ') || 'fallback'})`;
+  io.err(`notice: ${why}: running on the CPU (wasm EP); pass --device webgpu to use it anyway`);
+  return 'wasm';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// commands
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `hess-vggt run <images…> --model <file|dir> --out <scene.ply> [...]`. */
+export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
+  const { values, positionals } = parse('run', {
+    args: argv, allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' },
+      mode: { type: 'string' }, 'min-conf': { type: 'string' }, policy: { type: 'string' }, sparsity: { type: 'string' },
+      hess: { type: 'string' }, 'query-block': { type: 'string' }, 'key-block': { type: 'string' },
+    },
+  } as const);
+  if (values.help) return (io.log(commandHelp('run')), 0);
+  if (!values.model || !values.out || positionals.length === 0) throw usage('run', 'run needs <images…>, --model and --out');
+  // --- every argument, before any work ---
+  const requested = oneOf(values.device, 'device', ['auto', 'webgpu', 'wasm'] as const, 'auto');
+  const mode = oneOf(values.mode, 'mode', ['crop', 'pad'] as const, 'crop');
+  const minConf = numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '1.5' }) ?? 0;
+  const policy = oneOf<Policy>(values.policy, 'policy', POLICIES, 'dense');
+  const sparsity = numberIn(values.sparsity, 'sparsity', 0, 1, { maxOpen: true, example: '0.73' });
+  const queryBlock = positiveInt(values['query-block'], 'query-block', 1 << 16);
+  const keyBlock = positiveInt(values['key-block'], 'key-block', 1 << 16);
+  if (policy === 'dense' && (sparsity !== undefined || values.hess !== undefined)) {
+    throw usage('run', '--sparsity and --hess apply to --policy uniform, hess or reverse, not dense');
+  }
+  if ((policy === 'hess' || policy === 'reverse') && !values.hess) throw usage('run', `--policy ${policy} needs --hess <hess.json>`);
+  if (policy !== 'dense' && requested === 'wasm') {
+    throw new HessError('INVALID_ARGUMENT', `--policy ${policy} needs WebGPU (block-sparse attention runs in WGSL kernels)`, 'use --device webgpu, or --policy dense on the CPU');
+  }
+  // --- outputs: folder exists and is writable, nothing lands on an input ---
+  const out = values.out;
+  const camPath = `${out.replace(/\.ply$/i, '')}.cameras.json`;
+  const { checkOutputFile } = await import('../io/atomic-write');
+  const { refuseOutputOnInput } = await import('../io/paths');
+  await checkOutputFile(out, '--out');
+  await checkOutputFile(camPath, 'cameras file');
+  await refuseOutputOnInput([{ path: out, what: '--out' }, { path: camPath, what: 'the cameras file' }], [
+    { path: values.model, what: 'the model' },
+    ...positionals.map((p) => ({ path: p, what: 'the input image' })),
+    ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
+  ]);
+  await checkModelPath(values.model);
+  // --- inputs that can be checked without the model: the HeSS file, every image (decoded now) ---
+  const hess = values.hess ? await readHess(values.hess) : undefined;
+  const sdk = await import('../index');
+  const images = [];
+  for (const p of positionals) images.push(await sdk.decodeImageFile(p));
+  const pre = sdk.preprocessImages(images, { mode });
+  // --- the device, then the model ---
+  const device = requested === 'auto' ? await autoDevice(io) : requested;
+  if (policy !== 'dense' && device === 'wasm') {
+    throw new HessError('INVALID_ARGUMENT', `--policy ${policy} needs a hardware WebGPU adapter; --device auto chose the CPU`, 'pass --device webgpu to use the adapter anyway, or --policy dense');
+  }
+  const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
+  let model;
+  try {
+    model = await sdk.Vggt.load(values.model, {
+      device,
+      onProgress: (e) => (e.stage === 'weights' ? bar.update('load weights', e.progress) : e.stage === 'sessions' ? bar.update('sessions', e.progress) : undefined),
+    });
+  } catch (e) {
+    bar.end();
+    throw withWasmFix(e);
+  }
+  try {
+    const r = await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, {
+      policy, sparsity: policy === 'dense' ? undefined : (sparsity ?? 0.73), hess, queryBlock, keyBlock,
+      onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
+    });
+    bar.end();
+    const ply = sdk.pointCloudPly(r, { images: pre.data, minConf });
+    const { writeFilesAtomic } = await import('../io/atomic-write');
+    await writeFilesAtomic([{ path: out, data: ply }, { path: camPath, data: JSON.stringify(sdk.camerasJson(r, positionals), null, 2) }]);
+    const sp = r.sparsity ? `, ${policy} achieved sparsity ${r.sparsity.achievedSparsity.toFixed(3)}` : '';
+    io.log(`wrote ${out} and ${camPath} (${r.S} frames ${r.W}×${r.H}, ${model.target.ep}${sp}, ${r.timings.total.toFixed(0)} ms)`);
+  } finally {
+    bar.end();
+    await model.dispose();
+  }
+  return 0;
+}
+
+/** `hess-vggt probe`. */
+export async function probeCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
+  const { values } = parse('probe', { args: argv, allowPositionals: false, options: { help: { type: 'boolean', short: 'h' } } } as const);
+  if (values.help) return (io.log(commandHelp('probe')), 0);
+  const { probe } = await import('../gpu/device');
+  io.log(JSON.stringify(await probe(), null, 2));
+  return 0;
 }
 
 /** `hess-vggt convert <src> <outdir> [...]`. */
 export async function convertCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
-  const parsed = parse(io, {
+  const { values, positionals } = parse('convert', {
     args: argv, allowPositionals: true,
     options: {
       help: { type: 'boolean', short: 'h' }, fp16: { type: 'boolean' }, 'camera-heads': { type: 'string' }, 'dino-heads': { type: 'string' },
       'segment-size': { type: 'string' }, 'no-segments': { type: 'boolean' },
     },
   } as const);
-  if (!parsed) return 2;
-  const { values, positionals } = parsed;
-  if (values.help) return (io.log(HELP), 0);
-  if (positionals.length !== 2) return usageError(io, 'convert needs <model.safetensors|dir> and <outdir>');
+  if (values.help) return (io.log(commandHelp('convert')), 0);
+  if (positionals.length !== 2) throw usage('convert', 'convert needs <model.safetensors|dir> and <outdir>');
   let segmentSize: { height: number; width: number } | undefined;
-  if (values['segment-size']) {
-    const m = /^(\d+)x(\d+)$/.exec(values['segment-size']);
-    if (!m) return usageError(io, `--segment-size must be HxW (e.g. 350x518), got ${values['segment-size']}`);
-    segmentSize = { height: Number(m[1]), width: Number(m[2]) };
+  if (values['segment-size'] !== undefined) {
+    const m = /^(\d{1,6})x(\d{1,6})$/.exec(values['segment-size']);
+    const [h, w] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+    // 14 = VGGT's patch size; convertCheckpoint checks it against the checkpoint's own patch size too.
+    if (!m || h <= 0 || w <= 0 || h % 14 !== 0 || w % 14 !== 0) {
+      throw new HessError('INVALID_ARGUMENT', `--segment-size must be HxW, positive multiples of 14, got "${values['segment-size']}"`, 'e.g. --segment-size 350x518');
+    }
+    segmentSize = { height: h, width: w };
   }
+  const cameraHeads = positiveInt(values['camera-heads'], 'camera-heads', 4096);
+  const dinoHeads = positiveInt(values['dino-heads'], 'dino-heads', 4096);
   const { convertCheckpoint } = await import('../model/convert');
   const t0 = performance.now();
-  const r = await convertCheckpoint(positionals[0], positionals[1], {
-    fp16: values.fp16 ?? false,
-    cameraHeads: positiveInt(values['camera-heads'], 'camera-heads'),
-    dinoHeads: positiveInt(values['dino-heads'], 'dino-heads'),
-    segmentSize,
-    skipSegments: values['no-segments'] ?? false,
-  });
+  const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
+  let r;
+  try {
+    r = await convertCheckpoint(positionals[0], positionals[1], {
+      fp16: values.fp16 ?? false, cameraHeads, dinoHeads, segmentSize, skipSegments: values['no-segments'] ?? false,
+      onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
+    });
+  } finally {
+    bar.end();
+  }
   if (r.config.assumed.length) io.err(`warning: assumed (not in the shapes or a config.json): ${r.config.assumed.join(', ')}; pass --camera-heads / --dino-heads`);
   io.log(`wrote ${positionals[1]}: ${r.tensors} tensors as ${r.dtype} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)` +
     `${r.dropped ? `, dropped ${r.dropped} track-head tensors` : ''}, ${r.segments.length} segment files, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -147,7 +359,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
 
 /** `hess-vggt eval --model <dir> --data <dir> [...]`. */
 export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
-  const parsed = parse(io, {
+  const { values } = parse('eval', {
     args: argv, allowPositionals: false,
     options: {
       help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, policies: { type: 'string' }, sparsity: { type: 'string' },
@@ -156,46 +368,45 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
       'max-scenes': { type: 'string' }, 'max-frames': { type: 'string' }, 'min-conf': { type: 'string' }, threshold: { type: 'string' },
     },
   } as const);
-  if (!parsed) return 2;
-  const { values } = parsed;
-  if (values.help) return (io.log(HELP), 0);
-  if (!values.model || !values.data) return usageError(io, 'eval needs --model and --data');
-  const policies = (values.policies ?? 'dense').split(',').map((s) => s.trim()).filter(Boolean) as ('dense' | 'uniform' | 'hess' | 'reverse')[];
-  const sparsities = numberList(values.sparsity ?? '0.43,0.73,0.9', 'sparsity');
-  const device = (values.device ?? 'webgpu') as 'webgpu' | 'wasm';
-  if (device !== 'webgpu' && device !== 'wasm') return usageError(io, `--device must be webgpu or wasm, got ${device}`);
-  const mode = (values.mode ?? 'crop') as 'crop' | 'pad';
-  if (mode !== 'crop' && mode !== 'pad') return usageError(io, `--mode must be crop or pad, got ${mode}`);
-  const planner = values.planner as 'wasm' | 'gpu' | 'auto' | undefined;
-  if (planner && !['wasm', 'gpu', 'auto'].includes(planner)) return usageError(io, `--planner must be wasm, gpu or auto, got ${planner}`);
-  const fs = await import('node:fs/promises');
-  let hess;
-  if (values.hess) {
-    const { parseHessFile } = await import('../calibrate/hess-file');
-    const text = await fs.readFile(values.hess, 'utf8').catch((e) => {
-      throw new HessError('IO_ERROR', `cannot read ${values.hess}: ${String(e?.message ?? e)}`, 'check the --hess path');
-    });
-    hess = parseHessFile(text);
-  }
+  if (values.help) return (io.log(commandHelp('eval')), 0);
+  if (!values.model || !values.data) throw usage('eval', 'eval needs --model and --data');
+  const policies = (values.policies ?? 'dense').split(',').map((s) => s.trim()).filter(Boolean);
+  if (policies.length === 0) throw usage('eval', '--policies is empty');
+  for (const p of policies) oneOf<Policy>(p, 'policies', POLICIES, 'dense');
+  if (policies.some((p) => p === 'hess' || p === 'reverse') && !values.hess) throw usage('eval', 'policies hess and reverse need --hess <hess.json>');
+  const sparsities = numberList(values.sparsity ?? '0.43,0.73,0.9', 'sparsity', 0, 1, '0.43,0.73,0.9');
+  const device = oneOf(values.device, 'device', ['webgpu', 'wasm'] as const, 'webgpu');
+  const mode = oneOf(values.mode, 'mode', ['crop', 'pad'] as const, 'crop');
+  const planner = values.planner === undefined ? undefined : oneOf(values.planner, 'planner', ['wasm', 'gpu', 'auto'] as const, 'auto');
+  const queryBlock = positiveInt(values['query-block'], 'query-block', 1 << 16);
+  const keyBlock = positiveInt(values['key-block'], 'key-block', 1 << 16);
+  const targetSize = positiveInt(values['target-size'], 'target-size', 1 << 14);
+  if (targetSize !== undefined && targetSize % 14 !== 0) throw new HessError('INVALID_ARGUMENT', `--target-size must be a multiple of 14, got ${targetSize}`, 'e.g. --target-size 518');
+  const maxScenes = positiveInt(values['max-scenes'], 'max-scenes');
+  const maxFrames = positiveInt(values['max-frames'], 'max-frames');
+  const minConf = numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '0' });
+  const threshold = numberIn(values.threshold, 'threshold', 0, Number.MAX_VALUE, { minOpen: true, example: '0.01' });
+  const outDir = values.out ?? './eval-report';
+  const { checkWritableFolder } = await import('../io/atomic-write');
+  const { refuseOutputOnInput } = await import('../io/paths');
+  await refuseOutputOnInput([{ path: outDir, what: '--out' }], [
+    { path: values.model, what: 'the model' }, { path: values.data, what: '--data' }, ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
+  ]);
+  await checkWritableFolder(outDir, { create: true, what: '--out' });
+  await checkModelPath(values.model);
+  const hess = values.hess ? await readHess(values.hess) : undefined;
   const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
   const { Vggt } = await import('../model/vggt/model');
   const { evaluate } = await import('../evaluate/harness');
   const { writeReport, renderMarkdown } = await import('../evaluate/report');
-  const scenes = await readCalibrationScenes(values.data, { maxScenes: positiveInt(values['max-scenes'], 'max-scenes') });
-  const model = await Vggt.load(values.model, { device });
+  const scenes = await readCalibrationScenes(values.data, { maxScenes });
+  const model = await Vggt.load(values.model, { device }).catch((e) => { throw withWasmFix(e); });
   try {
     const report = await evaluate(model, scenes, {
-      policies, sparsities, hess,
-      queryBlock: positiveInt(values['query-block'], 'query-block'),
-      keyBlock: positiveInt(values['key-block'], 'key-block'),
-      planner, mode,
-      targetSize: positiveInt(values['target-size'], 'target-size'),
-      maxFrames: positiveInt(values['max-frames'], 'max-frames'),
-      minConf: values['min-conf'] !== undefined ? Number(values['min-conf']) : undefined,
-      threshold: values.threshold !== undefined ? Number(values.threshold) : undefined,
+      policies: policies as Policy[], sparsities, hess, queryBlock, keyBlock, planner, mode, targetSize, maxFrames, minConf, threshold,
       onProgress: (e) => io.err(`[${e.done}/${e.total}] ${e.scene} ${e.policy}${e.policy === 'dense' ? '' : ` ρ=${e.sparsity}`}`),
     });
-    const files = await writeReport(report, values.out ?? './eval-report');
+    const files = await writeReport(report, outDir);
     io.log(renderMarkdown(report).split('\n## Per scene')[0]);
     io.log(`wrote ${files.md}, ${files.json}, ${files.svg}`);
   } finally {
@@ -206,7 +417,7 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
 
 /** `hess-vggt calibrate --model <dir> --data <dir> --out hess.json`, resumable through <out>.progress.json. */
 export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
-  const parsed = parse(io, {
+  const { values } = parse('calibrate', {
     args: argv, allowPositionals: false,
     options: {
       help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
@@ -214,16 +425,25 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
       device: { type: 'string' },
     },
   } as const);
-  if (!parsed) return 2;
-  const { values } = parsed;
-  if (values.help) return (io.log(HELP), 0);
-  if (!values.model || !values.data || !values.out) return usageError(io, 'calibrate needs --model, --data and --out');
-  const device = values.device ?? 'wasm';
-  if (device !== 'webgpu' && device !== 'wasm') return usageError(io, `--device must be webgpu or wasm, got ${device}`);
+  if (values.help) return (io.log(commandHelp('calibrate')), 0);
+  if (!values.model || !values.data || !values.out) throw usage('calibrate', 'calibrate needs --model, --data and --out');
+  const device = oneOf(values.device, 'device', ['wasm', 'webgpu'] as const, 'wasm');
+  const lambda = numberIn(values.lambda, 'lambda', 0, 1, { example: '0.5' });
+  const epsilon = numberIn(values.epsilon, 'epsilon', 0, Number.MAX_VALUE, { minOpen: true, example: '0.05' });
+  const maxScenes = positiveInt(values['max-scenes'], 'max-scenes');
+  const out = values.out;
+  const progressPath = `${out}.progress.json`;
+  const { checkOutputFile, writeFileAtomic } = await import('../io/atomic-write');
+  const { refuseOutputOnInput } = await import('../io/paths');
+  // Before the first scene (which can take minutes): the outputs' folder is usable and no output is an input.
+  await checkOutputFile(out, '--out');
+  await refuseOutputOnInput([{ path: out, what: '--out' }, { path: progressPath, what: 'the progress file' }], [
+    { path: values.model, what: 'the model' }, { path: values.data, what: '--data' },
+  ]);
+  await checkModelPath(values.model);
   const fs = await import('node:fs/promises');
   const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
   const { calibrate } = await import('../calibrate/calibrate');
-  const progressPath = `${values.out}.progress.json`;
   let resumeFrom;
   if (!values.restart) {
     const text = await fs.readFile(progressPath, 'utf8').catch(() => null);
@@ -233,60 +453,74 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
       } catch (e) {
         throw new HessError('IO_ERROR', `${progressPath} is not valid JSON`, 'delete it or pass --restart', { cause: e });
       }
-      io.err(`resuming: ${resumeFrom.done?.length ?? 0} scene(s) already done (${progressPath})`);
+      io.err(`resuming: ${resumeFrom?.done?.length ?? 0} scene(s) already done (${progressPath})`);
     }
   }
-  const scenes = await readCalibrationScenes(values.data, { maxScenes: positiveInt(values['max-scenes'], 'max-scenes') });
+  const scenes = await readCalibrationScenes(values.data, { maxScenes });
   const target = device === 'webgpu'
-    ? { ep: 'webgpu' as const, gpu: await (await import('../gpu/device')).createDevice() }
+    ? { ep: 'webgpu' as const, gpu: await (await import('../gpu/device')).createDevice().catch((e) => { throw withWasmFix(e); }) }
     : { ep: 'wasm' as const };
+  const t0 = performance.now();
   const hess = await calibrate({ checkpoint: values.model, gradients: { target } }, scenes, {
-    lambda: values.lambda !== undefined ? Number(values.lambda) : undefined,
-    epsilon: values.epsilon !== undefined ? Number(values.epsilon) : undefined,
-    resumeFrom,
+    lambda, epsilon, resumeFrom,
     description: `hess-vggt calibrate on ${values.data}`,
-    onProgress: (e) => io.err(`[${e.index + 1}/${e.total ?? '?'}] ${e.scene}: ${e.stage}`),
-    // Written to a temporary file and renamed, so a kill mid-write never leaves a truncated progress file.
-    onSceneDone: async (state) => {
-      await fs.writeFile(`${progressPath}.tmp`, JSON.stringify(state));
-      await fs.rename(`${progressPath}.tmp`, progressPath);
+    onProgress: (e) => {
+      const done = e.index + (e.stage === 'scene-done' || e.stage === 'skip' ? 1 : 0);
+      const elapsed = performance.now() - t0;
+      const eta = e.total && done > 0 && done < e.total ? `, ETA ${((elapsed * (e.total - done)) / done / 1000).toFixed(0)} s` : '';
+      io.err(`[${e.index + 1}/${e.total ?? '?'}] ${e.scene}: ${e.stage} (${(elapsed / 1000).toFixed(0)} s${eta})`);
     },
+    // Temporary + rename: a kill mid-write never leaves a truncated progress file.
+    onSceneDone: (state) => writeFileAtomic(progressPath, JSON.stringify(state)),
   });
-  await fs.writeFile(values.out, JSON.stringify(hess, null, 2));
+  await writeFileAtomic(out, JSON.stringify(hess, null, 2));
   await fs.rm(progressPath, { force: true });
-  io.log(`wrote ${values.out} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`);
+  io.log(`wrote ${out} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`);
   return 0;
 }
 
 /** `hess-vggt co3d <root> <outdir> --categories a,b [--frames 10] [--max-sequences N]`. */
 export async function co3dCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
-  const parsed = parse(io, {
+  const { values, positionals } = parse('co3d', {
     args: argv, allowPositionals: true,
     options: { help: { type: 'boolean', short: 'h' }, categories: { type: 'string' }, frames: { type: 'string' }, 'max-sequences': { type: 'string' } },
   } as const);
-  if (!parsed) return 2;
-  const { values, positionals } = parsed;
-  if (values.help) return (io.log(HELP), 0);
-  if (positionals.length !== 2 || !values.categories) return usageError(io, 'co3d needs <co3d-root> <outdir> --categories a,b');
+  if (values.help) return (io.log(commandHelp('co3d')), 0);
+  if (positionals.length !== 2 || !values.categories) throw usage('co3d', 'co3d needs <co3d-root> <outdir> --categories a,b');
   const [root, out] = positionals;
-  const frames = positiveInt(values.frames, 'frames') ?? 10;
+  const frames = positiveInt(values.frames, 'frames', 100_000) ?? 10;
   const maxSeq = positiveInt(values['max-sequences'], 'max-sequences');
+  const categories = values.categories.split(',').map((s) => s.trim()).filter(Boolean);
+  if (categories.length === 0) throw usage('co3d', '--categories is empty');
+  const { checkPlainName } = await import('../calibrate/dataset/format');
+  for (const c of categories) {
+    try {
+      checkPlainName(c, 'category');
+    } catch {
+      throw new HessError('INVALID_ARGUMENT', `--categories: "${c}" is not a category folder name`, 'e.g. --categories apple,teddybear');
+    }
+  }
+  const { checkWritableFolder } = await import('../io/atomic-write');
+  const { refuseOutputOnInput, resolveInside } = await import('../io/paths');
+  await refuseOutputOnInput([{ path: out, what: '<outdir>' }], [{ path: root, what: '<co3d-root>' }]);
+  await checkWritableFolder(out, { create: true, what: '<outdir>' });
   const fs = await import('node:fs/promises');
   const { gunzipSync } = await import('node:zlib');
-  const { co3dToCalibration, parsePlyPoints, writeCalibrationScene } = await import('../calibrate/dataset/index');
-  type Frame = import('../calibrate/dataset/co3d').Co3dFrameAnnotation;
+  const { co3dToCalibration, parseCo3dAnnotations, parsePlyPoints, writeCalibrationScene, joinPath } = await import('../calibrate/dataset/index');
   let written = 0;
-  for (const cat of values.categories.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const annPath = `${root}/${cat}/frame_annotations.jgz`;
+  for (const cat of categories) {
+    const annPath = joinPath(root, cat, 'frame_annotations.jgz');
     const raw = await fs.readFile(annPath).catch((e) => {
       throw new HessError('IO_ERROR', `cannot read ${annPath}: ${String(e?.message ?? e)}`, 'point <co3d-root> at the CO3Dv2 folder holding <category>/frame_annotations.jgz');
     });
-    let all: Frame[];
+    let json: unknown;
     try {
-      all = JSON.parse(gunzipSync(raw).toString('utf8')) as Frame[];
+      json = JSON.parse(gunzipSync(raw).toString('utf8'));
     } catch (e) {
       throw new HessError('BAD_DATASET', `${annPath} is not gzip-compressed JSON`, 'use the CO3Dv2 annotation file', { cause: e });
     }
+    const all = parseCo3dAnnotations(json, annPath); // BAD_DATASET for {}, [null], a frame without image, "../" names
+    type Frame = (typeof all)[number];
     const bySeq = new Map<string, Frame[]>();
     for (const f of all) if (f.viewpoint) bySeq.set(f.sequence_name, [...(bySeq.get(f.sequence_name) ?? []), f]);
     let seqs = [...bySeq.keys()].sort();
@@ -296,19 +530,59 @@ export async function co3dCommand(argv: string[], io: CliIo = consoleIo): Promis
       // Evenly spaced frames: deterministic, and spread over the whole trajectory.
       const n = Math.min(frames, fr.length);
       const picked = Array.from({ length: n }, (_, i) => fr[Math.floor((i * fr.length) / n)]);
-      const plyPath = `${root}/${cat}/${seq}/pointcloud.ply`;
+      const plyPath = await resolveInside(root, [cat, seq, 'pointcloud.ply'], `sequence_name`);
       const ply = await fs.readFile(plyPath).catch(() => null);
       const pointCloud = ply ? parsePlyPoints(new Uint8Array(ply.buffer, ply.byteOffset, ply.byteLength)) : undefined;
       const conv = co3dToCalibration(picked, { sequenceName: seq, pointCloud });
       if (!conv.points) io.err(`warning: ${cat}/${seq} has no pointcloud.ply: cameras only (the eval needs GT points or depth)`);
-      await writeCalibrationScene(out, `${cat}_${seq}`, {
-        cameras: conv.cameras,
-        images: conv.images.map((i) => ({ name: i.target, source: `${root}/${i.source}` })),
-        points: conv.points,
-      });
+      const images = [];
+      for (const i of conv.images) images.push({ name: i.target, source: await resolveInside(root, [i.source], `${cat}/${seq}: image.path`) });
+      await writeCalibrationScene(out, `${cat}_${seq}`, { cameras: conv.cameras, images, points: conv.points });
       written++;
     }
   }
   io.log(`wrote ${written} scene(s) to ${out}`);
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// dispatch
+// ---------------------------------------------------------------------------------------------------------------
+
+const COMMANDS: Record<CommandName, (argv: string[], io: CliIo) => Promise<number>> = {
+  run: runCommand, convert: convertCommand, eval: evalCommand, calibrate: calibrateCommand, co3d: co3dCommand, probe: probeCommand,
+};
+
+/** Codes that mean the run itself failed (not the user's input): exit 1 instead of 2. */
+const RUNTIME_CODES: ReadonlySet<HessErrorCode> = new Set(['ORT_ERROR', 'GPU_ERROR', 'DEVICE_LOST', 'ABORTED', 'DISPOSED']);
+
+/**
+ * The whole CLI: dispatch `argv` (the arguments after `hess-vggt`) and turn every HessError into one line
+ * `error [CODE]: message — fix` on `io.err`. Returns the exit code: 0, 2 for errors in the input (arguments,
+ * files, data), 1 for failures of the run itself. Anything not a HessError is a bug and is rethrown.
+ *
+ * @example process.exit(await runCli(process.argv.slice(2), consoleIo, '0.1.0'));
+ */
+export async function runCli(argv: string[], io: CliIo = consoleIo, version = '?'): Promise<number> {
+  const cmd = argv[0];
+  try {
+    if (cmd === '--help' || cmd === '-h' || cmd === 'help') return (io.log(HELP), 0);
+    if (cmd === '--version' || cmd === '-v' || cmd === 'version') return (io.log(version), 0);
+    if (cmd === undefined) throw new HessError('INVALID_ARGUMENT', 'no command given', "run 'hess-vggt --help' for the commands");
+    if (!Object.hasOwn(COMMANDS, cmd)) {
+      throw new HessError('INVALID_ARGUMENT', `unknown command "${cmd.slice(0, 80)}"`, `use one of ${Object.keys(COMMANDS).join(', ')} (usage: hess-vggt --help)`);
+    }
+    return await COMMANDS[cmd as CommandName](argv.slice(1), io);
+  } catch (err) {
+    let e = err;
+    // A system error from a file operation we did not wrap (it names the path and the errno): still the input's fault.
+    const sys = e as { code?: unknown; syscall?: unknown; message?: unknown };
+    if (!(e instanceof HessError) && typeof sys?.code === 'string' && typeof sys.syscall === 'string') {
+      e = new HessError('IO_ERROR', String(sys.message), 'check the paths given', { cause: err });
+    }
+    if (!(e instanceof HessError)) throw e;
+    // One line: messages may quote user input or file text with newlines.
+    io.err(`error [${e.code}]: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
+    return RUNTIME_CODES.has(e.code) ? 1 : 2;
+  }
 }

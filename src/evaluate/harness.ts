@@ -11,13 +11,17 @@ import { HessError, check, throwIfAborted } from '../errors';
 import { applySimilarity, umeyama, type Similarity } from '../calibrate/geometry/align';
 import { cameraCenters } from '../calibrate/geometry/errors';
 import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/format';
-import type { HessFile } from '../calibrate/hess-file';
+import { combineHess, type HessFile } from '../calibrate/hess-file';
+import { maskLayout } from '../mask/layout';
 import { decodeImageFile, preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
 import type { Vggt, VggtResult } from '../model/vggt/model';
 import { cameraMetrics, depthMetrics, pointCloudMetrics } from './metrics';
 
 /** A global-attention policy to evaluate. */
 export type EvalPolicy = 'dense' | 'uniform' | 'hess' | 'reverse';
+
+/** How head budgets are split in a layer: water-filling with caps (the method) or plain proportional (ablation). */
+export type EvalAllocation = 'waterfill' | 'proportional';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
@@ -27,6 +31,16 @@ export interface EvaluateOptions {
   sparsities?: readonly number[];
   /** HeSS scores (required for 'hess' and 'reverse'). */
   hess?: HessFile;
+  /**
+   * Ablation: camera weights λ to re-combine the HeSS file's two terms with (1 = camera only, 0 = point only,
+   * 0.5 = combined); 'hess' and 'reverse' run once per λ. Default: the file's own `scores`.
+   */
+  lambdas?: readonly number[];
+  /**
+   * Ablation: budget allocations to run the sparse policies with (default ['waterfill']). 'proportional' drops
+   * water-filling's redistribution of what the caps cut off. 'uniform' runs once (both give equal budgets).
+   */
+  allocations?: readonly EvalAllocation[];
   /** Block sizes of the sparse attention (defaults: the runtime's 128 / 64). */
   queryBlock?: number;
   keyBlock?: number;
@@ -79,9 +93,25 @@ export interface EvalRow {
   alignment: 'umeyama' | 'first-camera';
   /** Model run time, ms (aggregator + heads). */
   ms: number;
+  /** Camera weight λ of the scores 'hess'/'reverse' allocated by (null for the other policies). */
+  lambda?: number | null;
+  /** Budget allocation of a sparse policy (undefined for dense). */
+  allocation?: EvalAllocation;
+  /** Per global layer (sparse policies with the WGSL attention): see {@link LayerSparsity}. */
+  layers?: LayerSparsity | null;
 }
 
-/** Mean of each metric over scenes, per (policy, sparsity). */
+/**
+ * Requested vs achieved sparsity per global layer. `budget`: 1 − granted candidate blocks / (heads·K) — what the
+ * allocator gave (floors, caps and rounding move it off the request). `achieved`: 1 − attended key blocks /
+ * all key blocks, special-token blocks and dense special-token query blocks included (what the kernel skipped).
+ */
+export interface LayerSparsity {
+  budget: number[];
+  achieved: number[];
+}
+
+/** Mean of each metric over scenes, per (policy, sparsity, λ, allocation); `layers` averaged per layer. */
 export type EvalSummaryRow = Omit<EvalRow, 'scene' | 'alignScale' | 'alignment' | 'frames' | 'threshold'> & { scenes: number };
 
 /** What {@link evaluate} returns (and report.json holds). */
@@ -90,7 +120,12 @@ export interface EvalReport {
   version: 1;
   createdAt: string;
   model: { embedDim: number; depth: number; heads: number; ep: string };
-  options: { policies: EvalPolicy[]; sparsities: number[]; queryBlock?: number; keyBlock?: number; mode: PreprocessMode; targetSize: number; hess: string | null };
+  options: {
+    policies: EvalPolicy[]; sparsities: number[]; queryBlock?: number; keyBlock?: number; mode: PreprocessMode; targetSize: number; hess: string | null;
+    lambdas?: number[]; allocations?: EvalAllocation[];
+  };
+  /** The HeSS file the run used (report.md shows its heat map), or null. */
+  hessFile?: HessFile | null;
   rows: EvalRow[];
   summary: EvalSummaryRow[];
 }
@@ -237,21 +272,53 @@ function gtPoints(scene: CalibrationScene, views: CalibrationScene['views'], max
   return subsample(all, max);
 }
 
-/** Mean of each metric per (policy, sparsity), over the scenes that have it. */
+/** Element-wise mean of equally long per-layer arrays (null if there are none). */
+function meanLayers(rows: readonly EvalRow[]): LayerSparsity | null {
+  const ls = rows.map((r) => r.layers).filter((l): l is LayerSparsity => Boolean(l));
+  if (!ls.length) return null;
+  const mean = (key: keyof LayerSparsity) => ls[0][key].map((_, i) => ls.reduce((a, l) => a + l[key][i], 0) / ls.length);
+  return { budget: mean('budget'), achieved: mean('achieved') };
+}
+
+/** Mean of each metric per (policy, sparsity, λ, allocation), over the scenes that have it. */
 export function summarize(rows: readonly EvalRow[]): EvalSummaryRow[] {
   const groups = new Map<string, EvalRow[]>();
   for (const r of rows) {
-    const k = `${r.policy}@${r.sparsity}`;
+    const k = `${r.policy}@${r.sparsity}@${r.lambda ?? ''}@${r.allocation ?? ''}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   return [...groups.values()].map((g) => {
     const out: Record<string, unknown> = { policy: g[0].policy, sparsity: g[0].sparsity, scenes: g.length };
+    if (g[0].lambda !== undefined) out.lambda = g[0].lambda;
+    if (g[0].allocation !== undefined) out.allocation = g[0].allocation;
     for (const k of METRIC_KEYS) {
       const vals = g.map((r) => r[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       out[k] = vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
     }
+    if (g.some((r) => r.layers !== undefined)) out.layers = meanLayers(g);
     return out as EvalSummaryRow;
   });
+}
+
+/** Per-layer budget and achieved sparsity from the attention's stats of one run (see {@link LayerSparsity}). */
+export function layerSparsity(
+  stats: { budgets: number[][]; blocksPerLayer: number[] }, heads: number, S: number, P: number, queryBlock = 128, keyBlock = 64,
+): LayerSparsity {
+  const L = maskLayout(S, P, queryBlock, keyBlock);
+  const all = heads * L.numQueryBlocks * L.numKeyBlocks;
+  const K = L.candidateKeyBlocks;
+  return {
+    budget: Array.from(stats.budgets, (b) => (b && K > 0 ? 1 - b.reduce((a, x) => a + x, 0) / (b.length * K) : 0)),
+    achieved: Array.from(stats.blocksPerLayer, (k) => 1 - (k ?? all) / all),
+  };
+}
+
+/** The HeSS file with its scores re-combined from the two terms at camera weight `lambda`. */
+export function withLambda(hess: HessFile, lambda: number): HessFile {
+  if (!(Number.isFinite(lambda) && lambda >= 0 && lambda <= 1)) {
+    throw new HessError('INVALID_ARGUMENT', `λ = ${lambda} is not in [0, 1]`, 'pass camera weights like 1, 0.5, 0 (1 = camera term only)');
+  }
+  return { ...hess, lambda, scores: combineHess(hess.terms.camera, hess.terms.pointCloud, lambda) };
 }
 
 /**
@@ -287,9 +354,20 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
     }
   }
   check(scenes.length > 0, 'no scenes to evaluate', 'point --data at a folder of scene folders (see src/calibrate/dataset/README.md)');
-  const runs: { policy: EvalPolicy; sparsity: number }[] = [
+  const allocations = [...new Set(opts.allocations ?? ['waterfill'])] as EvalAllocation[];
+  for (const a of allocations) {
+    if (a !== 'waterfill' && a !== 'proportional') throw new HessError('INVALID_ARGUMENT', `unknown allocation '${a}'`, "use 'waterfill' or 'proportional'");
+  }
+  // One HeSS file per λ of the ablation (validated here, before any model run); the file's own scores by default.
+  const lambdas = opts.lambdas ? [...new Set(opts.lambdas)] : null;
+  const hessAt = opts.hess && lambdas ? lambdas.map((l) => withLambda(opts.hess!, l)) : opts.hess ? [opts.hess] : [];
+  interface Run { policy: EvalPolicy; sparsity: number; hess?: HessFile; lambda?: number | null; allocation?: EvalAllocation }
+  const runs: Run[] = [
     ...(policies.includes('dense') ? [{ policy: 'dense' as const, sparsity: 0 }] : []),
-    ...sparse.flatMap((policy) => sparsities.map((sparsity) => ({ policy, sparsity }))),
+    ...sparse.flatMap((policy) => sparsities.flatMap((sparsity): Run[] => {
+      if (policy === 'uniform') return [{ policy, sparsity, lambda: null, allocation: 'waterfill' }];
+      return hessAt.flatMap((hess) => allocations.map((allocation) => ({ policy, sparsity, hess, lambda: hess.lambda, allocation })));
+    })),
   ];
   const mode = opts.mode ?? 'crop';
   const targetSize = opts.targetSize ?? 518;
@@ -303,16 +381,21 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
     const pre = preprocessImages(images, { mode, targetSize });
     const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
     const gtCloud = gtPoints(scene, views, maxPoints);
-    for (const { policy, sparsity } of runs) {
+    for (const { policy, sparsity, hess, lambda, allocation } of runs) {
       throwIfAborted(opts.signal);
       const r = await model.run(input, policy === 'dense'
         ? { policy: 'dense', signal: opts.signal }
-        : { policy, sparsity, hess: opts.hess, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal });
+        : { policy, sparsity, hess, allocation, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal });
+      const P = (input.H / model.config.patchSize) * (input.W / model.config.patchSize) + model.config.patchStartIdx;
       rows.push({
         scene: scene.name, policy, sparsity,
         achievedSparsity: r.sparsity ? r.sparsity.achievedSparsity : policy === 'dense' ? 0 : null,
         ...score(r, scene, views, pre, gtCloud, opts),
         ms: r.timings.total,
+        ...(policy === 'dense' ? {} : {
+          lambda, allocation,
+          layers: r.sparsity ? layerSparsity(r.sparsity, model.config.numHeads, input.S, P, opts.queryBlock, opts.keyBlock) : null,
+        }),
       });
       opts.onProgress?.({ scene: scene.name, policy, sparsity, done: rows.length, total });
     }
@@ -323,7 +406,9 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
     options: {
       policies, sparsities: sparse.length ? sparsities : [], queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, mode, targetSize,
       hess: opts.hess ? opts.hess.modelId : null,
+      ...(lambdas ? { lambdas } : {}), ...(opts.allocations ? { allocations } : {}),
     },
+    hessFile: opts.hess ?? null,
     rows,
     summary: summarize(rows),
   };

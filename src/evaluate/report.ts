@@ -1,9 +1,15 @@
 /**
- * Report files of `hess-vggt eval`: report.md (Markdown tables), report.json (the {@link EvalReport}) and
- * report.svg (metric vs sparsity per policy, drawn by hand: axes, ticks, legend; no plotting library).
+ * Report files of `hess-vggt eval`: report.md (Markdown tables), report.json (the {@link EvalReport}),
+ * report.svg (metric vs sparsity per policy, drawn by hand: axes, ticks, legend; no plotting library) and, when
+ * a HeSS file was used, hess-heatmap.svg (its scores, {@link renderHessHeatmap}).
  */
 import { HessError } from '../errors';
+import { AtomicBatch } from '../io/atomic-write';
 import type { EvalPolicy, EvalReport, EvalSummaryRow } from './harness';
+import { renderHessHeatmap } from './heatmap';
+
+/** File name of the HeSS heat map next to report.md. */
+export const HEATMAP_FILE = 'hess-heatmap.svg';
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
 
@@ -22,11 +28,39 @@ const COLUMNS: [string, (r: EvalSummaryRow) => string][] = [
   ['ms', (r) => fmt(r.ms, 0)],
 ];
 
-function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRow) => string][] = []): string {
-  const cols = [...lead, ...COLUMNS];
+/** The ablation columns (λ, allocation), shown when the run varied them. */
+const ABLATION_COLUMNS: [string, (r: EvalSummaryRow) => string][] = [
+  ['λ', (r) => (r.lambda === null || r.lambda === undefined ? '–' : fmt(r.lambda, 2))],
+  ['alloc', (r) => r.allocation ?? '–'],
+];
+
+/** Whether a report comes from an ablation run (λ or allocation options): then its tables show those columns. */
+const isAblation = (report: EvalReport) => Boolean(report.options.lambdas || report.options.allocations);
+
+/** "hess ρ=0.73 λ=1 proportional": one summary row's run, for the per-layer table and the plot legend. */
+export function variantLabel(r: Pick<EvalSummaryRow, 'policy' | 'sparsity' | 'lambda' | 'allocation'>, withSparsity = true): string {
+  return [r.policy, withSparsity && r.policy !== 'dense' ? `ρ=${r.sparsity}` : '', r.lambda === null || r.lambda === undefined ? '' : `λ=${r.lambda}`,
+    r.allocation === 'proportional' ? 'proportional' : ''].filter(Boolean).join(' ');
+}
+
+function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRow) => string][] = [], ablation = false): string {
+  const cols = [...lead, ...COLUMNS.slice(0, 2), ...(ablation ? ABLATION_COLUMNS : []), ...COLUMNS.slice(2)];
   const head = `| ${cols.map((c) => c[0]).join(' | ')} |`;
-  const sep = `| ${cols.map((c, i) => (i < lead.length + 1 ? '---' : '---:')).join(' | ')} |`;
+  const sep = `| ${cols.map((c, i) => (i < lead.length + 1 || c[0] === 'alloc' ? '---' : '---:')).join(' | ')} |`;
   return [head, sep, ...rows.map((r) => `| ${cols.map((c) => c[1](r)).join(' | ')} |`)].join('\n');
+}
+
+/** Requested vs budgeted vs achieved sparsity per global layer, one column per sparse run (scene means). */
+function layerTable(rows: readonly EvalSummaryRow[]): string {
+  const runs = rows.filter((r) => r.layers);
+  const n = Math.max(...runs.map((r) => r.layers!.achieved.length));
+  const head = `| layer | ${runs.map((r) => variantLabel(r)).join(' | ')} |`;
+  const sep = `| --- | ${runs.map(() => '---:').join(' | ')} |`;
+  const body = Array.from({ length: n }, (_, l) =>
+    `| ${l} | ${runs.map((r) => `${fmt(r.layers!.budget[l], 3)} / ${fmt(r.layers!.achieved[l], 3)}`).join(' | ')} |`);
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const all = `| mean | ${runs.map((r) => `${fmt(mean(r.layers!.budget), 3)} / ${fmt(mean(r.layers!.achieved), 3)}`).join(' | ')} |`;
+  return [head, sep, ...body, all].join('\n');
 }
 
 /**
@@ -36,6 +70,8 @@ function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRo
 export function renderMarkdown(report: EvalReport): string {
   const o = report.options;
   const perScene = report.rows.map((r) => ({ ...r, scenes: 1 }) as EvalSummaryRow & { scene: string });
+  const ablation = isAblation(report);
+  const layered = report.summary.some((r) => r.layers);
   return [
     '# hess-vggt evaluation',
     '',
@@ -46,13 +82,29 @@ export function renderMarkdown(report: EvalReport): string {
     'the predicted camera centres onto the GT ones): accuracy, completeness, Chamfer (GT units), F1 at the threshold',
     'in report.json. Depth: AbsRel with per-frame median scaling. ρ = sparsity of the global attention.',
     '',
+    ...(report.hessFile ? [
+      `## HeSS scores (${report.hessFile.modelId}, λ = ${report.hessFile.lambda}, ${report.hessFile.calibration.scenes} calibration scene(s))`,
+      '',
+      `![HeSS heat map: layers × heads, camera / point-cloud / combined](${HEATMAP_FILE})`,
+      '',
+    ] : []),
     `## Mean over ${new Set(report.rows.map((r) => r.scene)).size} scene(s)`,
     '',
-    table(report.summary),
+    table(report.summary, [], ablation),
     '',
+    ...(layered ? [
+      '## Requested vs achieved sparsity per global layer',
+      '',
+      'Each cell: budget ρ / achieved ρ (scene means). Budget: 1 − granted candidate key blocks / (heads · K), what',
+      'the allocator gave for the requested ρ (floors, caps and rounding move it). Achieved: 1 − attended key blocks /',
+      'all key blocks, with the always-kept special-token blocks and the dense special-token query blocks.',
+      '',
+      layerTable(report.summary),
+      '',
+    ] : []),
     '## Per scene',
     '',
-    table(perScene, [['scene', (r) => (r as unknown as { scene: string }).scene]]),
+    table(perScene, [['scene', (r) => (r as unknown as { scene: string }).scene]], ablation),
     '',
   ].join('\n');
 }
@@ -107,8 +159,13 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">hess-vggt eval: metric vs global-attention sparsity (mean over scenes)</text>`,
   ];
-  const policies = [...new Set(rows.map((r) => r.policy))];
-  const sparsePolicies = policies.filter((p) => p !== 'dense');
+  // One line per variant (policy, and λ / allocation in ablation runs): colour by policy, dash by variant.
+  const variants = [...new Map(rows.map((r) => [variantLabel(r, false), r] as const)).entries()].map(([label, r], i, all) => {
+    const nth = all.slice(0, i).filter(([, o]) => o.policy === r.policy).length;
+    const dash = r.policy === 'dense' ? '6 4' : ['', '2 3', '8 3', '8 3 2 3', '1 2'][nth % 5];
+    return { label, policy: r.policy, dash: dash ? ` stroke-dasharray="${dash}"` : '' };
+  });
+  const sparseVariants = variants.filter((v) => v.policy !== 'dense');
   const xsAll = rows.map((r) => r.sparsity);
   const xTicks = niceTicks(0, Math.max(0.5, ...xsAll), 5).filter((v) => v <= 1 + 1e-9);
   const x1 = xTicks[xTicks.length - 1];
@@ -141,10 +198,10 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
     if (typeof dv === 'number' && Number.isFinite(dv)) {
       parts.push(`<line x1="${ox + M.l}" y1="${Y(dv)}" x2="${ox + M.l + pw}" y2="${Y(dv)}" stroke="${COLORS.dense}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
     }
-    for (const p of sparsePolicies) {
-      const pts = rows.filter((r) => r.policy === p && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
+    for (const { label, policy: p, dash } of sparseVariants) {
+      const pts = rows.filter((r) => variantLabel(r, false) === label && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
         .sort((a, b) => a.sparsity - b.sparsity).map((r) => [X(r.sparsity), Y(r[m.key] as number)] as const);
-      if (pts.length > 1) parts.push(`<polyline points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[p]}" stroke-width="2"/>`);
+      if (pts.length > 1) parts.push(`<polyline points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`);
       for (const [a, b] of pts) parts.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${COLORS[p]}"/>`);
     }
     parts.push('</g>');
@@ -153,31 +210,35 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
   // Legend.
   let lx = 20;
   const ly = H - legendH / 2;
-  for (const p of policies) {
-    const dash = p === 'dense' ? ' stroke-dasharray="6 4"' : '';
+  for (const { label, policy: p, dash } of variants) {
     parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 28}" y2="${ly}" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`,
-      `<text x="${lx + 34}" y="${ly + 4}">${p === 'dense' ? 'dense (reference)' : p}</text>`);
-    lx += 150;
+      `<text x="${lx + 34}" y="${ly + 4}">${esc(p === 'dense' ? 'dense (reference)' : label)}</text>`);
+    lx += 40 + 7 * Math.max(8, label.length);
   }
   parts.push('</svg>');
   return parts.join('\n');
 }
 
 /**
- * Write report.md, report.json and report.svg into `outDir` (created if needed); returns their paths.
+ * Write report.md, report.json, report.svg (and the HeSS heat map, when the report has a HeSS file) into `outDir`
+ * (created if needed) as one: all are written to
+ * temporary files first and renamed together, so a failure leaves no half-written report. Returns their paths.
  * @example const files = await writeReport(await evaluate(model, scenes, opts), './eval-out');
  */
-export async function writeReport(report: EvalReport, outDir: string): Promise<{ md: string; json: string; svg: string }> {
-  const spec = 'node:fs/promises';
-  const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs/promises');
+export async function writeReport(report: EvalReport, outDir: string): Promise<{ md: string; json: string; svg: string; heatmap?: string }> {
   const dir = outDir.replace(/\/$/, '');
-  const files = { md: `${dir}/report.md`, json: `${dir}/report.json`, svg: `${dir}/report.svg` };
+  const files: { md: string; json: string; svg: string; heatmap?: string } = { md: `${dir}/report.md`, json: `${dir}/report.json`, svg: `${dir}/report.svg` };
+  if (report.hessFile) files.heatmap = `${dir}/${HEATMAP_FILE}`;
+  const batch = await AtomicBatch.create();
   try {
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(files.md, renderMarkdown(report));
-    await fs.writeFile(files.json, JSON.stringify(report, null, 2));
-    await fs.writeFile(files.svg, renderSvg(report));
+    await batch.mkdir(dir);
+    await batch.write(files.md, renderMarkdown(report));
+    await batch.write(files.json, JSON.stringify(report, null, 2));
+    await batch.write(files.svg, renderSvg(report));
+    if (report.hessFile) await batch.write(files.heatmap!, renderHessHeatmap(report.hessFile));
+    await batch.commit();
   } catch (e) {
+    await batch.abort();
     throw new HessError('IO_ERROR', `cannot write the report to ${dir}: ${String((e as Error)?.message ?? e)}`, 'check the --out folder', { cause: e });
   }
   return files;

@@ -59,6 +59,12 @@ export function prepare(inp: MaskInput, needTensors = true): Prepared {
   const order = inp.order ?? 'frames';
   check(order === 'frames' || order === 'permuted', `order must be 'frames' or 'permuted', got '${String(order)}'`);
   const perm = order === 'frames' ? tokenPermutation(inp.S, inp.P) : Uint32Array.from({ length: L.N }, (_, i) => i);
+  // Checked before the Int32Array conversion, which would silently turn 1.5 into 1 and NaN into 0.
+  for (let h = 0; h < inp.heads; h++) {
+    const c = inp.budgets[h];
+    check(Number.isInteger(c) && c >= 0 && c <= 2 ** 31 - 1, `budget of head ${h} must be a non-negative integer ≤ 2^31 − 1, got ${c}`,
+      'use the integer budgets allocateBudgets() returns');
+  }
   const budgets = Int32Array.from(inp.budgets);
   return {
     L, perm, budgets, offsets: maskOffsets(L, budgets),

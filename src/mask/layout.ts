@@ -22,6 +22,7 @@ export function tokenPermutation(S: number, P: number): Uint32Array {
   check(Number.isInteger(S) && S > 0, `tokenPermutation: S must be a positive integer, got ${S}`);
   check(Number.isInteger(P) && P >= SPECIAL_TOKENS, `tokenPermutation: P must be an integer ≥ ${SPECIAL_TOKENS}, got ${P}`,
     'P = 5 special tokens + patches per frame');
+  check(S * P <= MAX_TOKENS, `tokenPermutation: S·P = ${S * P} tokens is over ${MAX_TOKENS}`, 'plan fewer frames per call');
   const perm = new Uint32Array(S * P);
   const patches = P - SPECIAL_TOKENS;
   for (let s = 0; s < S; s++) {
@@ -68,6 +69,9 @@ export interface MaskLayout {
   candidateKeyBlocks: number;
 }
 
+/** The most tokens (S·P) one layer's mask may cover: 2^28 (VGGT-1B: ≈ 195,000 frames at 518²). */
+export const MAX_TOKENS = 2 ** 28;
+
 /**
  * Geometry of the block mask for S frames of P tokens (permuted order, see {@link tokenPermutation}).
  *
@@ -82,6 +86,7 @@ export function maskLayout(S: number, P: number, queryBlock = 128, keyBlock = 64
     check(Number.isInteger(v) && v > 0 && v <= 65536, `maskLayout: ${name} must be an integer in [1, 65536], got ${v}`);
   }
   const N = S * P;
+  check(N <= MAX_TOKENS, `maskLayout: S·P = ${N} tokens is over the ${MAX_TOKENS} one mask may cover`, 'plan fewer frames per call');
   const ns = S * SPECIAL_TOKENS;
   const numQueryBlocks = Math.ceil(N / queryBlock);
   const numKeyBlocks = Math.ceil(N / keyBlock);
@@ -93,12 +98,17 @@ export function maskLayout(S: number, P: number, queryBlock = 128, keyBlock = 64
   };
 }
 
+/** The most block indices one layer's mask may hold (2^30 u32 = 4 GiB; offsets are u32). */
+export const MAX_MASK_INDICES = 2 ** 30;
+
 /**
  * CSR offsets for per-head budgets: dense rows hold all key blocks, sparse rows the special blocks plus
  * min(c_h, candidates). The same on every backend, so the GPU builder only has to write `indices`.
  */
 export function maskOffsets(L: MaskLayout, budgets: ArrayLike<number>): Uint32Array {
   const H = budgets.length;
+  check(H * (L.numQueryBlocks + 1) <= MAX_MASK_INDICES, `heads·(query blocks + 1) = ${H * (L.numQueryBlocks + 1)} CSR rows is over ${MAX_MASK_INDICES}`,
+    'plan fewer heads or frames per call');
   const offsets = new Uint32Array(H * (L.numQueryBlocks + 1));
   let o = 0;
   for (let h = 0; h < H; h++) {
@@ -111,6 +121,7 @@ export function maskOffsets(L: MaskLayout, budgets: ArrayLike<number>): Uint32Ar
     }
     offsets[h * (L.numQueryBlocks + 1) + L.numQueryBlocks] = o;
   }
-  check(o < 2 ** 32, 'mask too large for 32-bit offsets', 'plan fewer heads or frames per call');
+  check(o <= MAX_MASK_INDICES, `the mask would hold ${o} block indices, over the ${MAX_MASK_INDICES} (4 GiB) one call may build`,
+    'plan fewer heads or frames per call');
   return offsets;
 }

@@ -27,6 +27,8 @@ import {
 import { buildCameraGraph } from './vggt/camera-head';
 import { buildDptGraph } from './vggt/dpt-head';
 import { loadPrefixed } from './vggt/heads-common';
+import { AtomicBatch, checkWritableFolder } from '../io/atomic-write';
+import { refuseOutputOnInput } from '../io/paths';
 
 type Fs = typeof import('node:fs/promises');
 type FileHandle = Awaited<ReturnType<Fs['open']>>;
@@ -97,6 +99,8 @@ export class SafetensorsWriter {
     private readonly specs: readonly TensorSpec[],
     private readonly offsets: number[],
     private readonly dataStart: number,
+    private readonly path: string,
+    private readonly temp: string,
   ) {}
 
   /** Create `path` and write the header; `metadata` becomes `__metadata__` (strings only). */
@@ -125,17 +129,38 @@ export class SafetensorsWriter {
       json = p;
     }
     const fs = await nodeFs();
+    // Written under a temporary sibling name and renamed by close(): a failed or killed conversion never leaves
+    // a truncated model.safetensors where the finished one belongs.
+    const temp = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
     let fh: FileHandle;
     try {
-      fh = await fs.open(path, 'w');
+      fh = await fs.open(temp, 'wx');
     } catch (e) {
       throw new HessError('IO_ERROR', `cannot create ${path}: ${String((e as Error)?.message ?? e)}`, 'check the output folder', { cause: e });
     }
-    const len = new Uint8Array(8);
-    new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
-    await fh.write(len, 0, 8, 0);
-    await fh.write(json, 0, json.length, 8);
-    return new SafetensorsWriter(fh, specs, offsets, 8 + json.length);
+    const w = new SafetensorsWriter(fh, specs, offsets, 8 + json.length, path, temp);
+    try {
+      const len = new Uint8Array(8);
+      new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
+      await w.writeAll(len, 0);
+      await w.writeAll(json, 8);
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    return w;
+  }
+
+  private async writeAll(bytes: Uint8Array, at: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, at + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw new HessError('IO_ERROR', `cannot write ${this.path}: ${String((e as Error)?.message ?? e)}`, 'check free disk space', { cause: e });
+    }
   }
 
   /** Write the next tensor (in header order), converting to its declared dtype. */
@@ -146,20 +171,38 @@ export class SafetensorsWriter {
     check(s !== undefined && s.name === name, `expected tensor ${s?.name ?? '(none: all written)'}, got ${name}`);
     const bytes = s.dtype === 'F16' ? toF16Bytes(data, name) : f32Bytes(data);
     check(bytes.length === this.offsets[i + 1] - this.offsets[i], `${name}: ${data.length} values do not match shape [${s.shape.join(', ')}]`);
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.dataStart + this.offsets[i] + done);
-      done += bytesWritten;
-    }
+    await this.writeAll(bytes, this.dataStart + this.offsets[i]);
     this.next++;
   }
 
-  /** Close the file; throws if tensors are missing. */
+  /**
+   * Finish: throws (and removes the partial file) if tensors are missing, else moves the complete file to its
+   * path. After a failed write call {@link abort} instead, so the write's own error is the one reported.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.next !== this.specs.length) {
+      await this.abort();
+      check(false, `only ${this.next} of ${this.specs.length} tensors were written`);
+    }
     this.closed = true;
-    await this.fh.close();
-    check(this.next === this.specs.length, `only ${this.next} of ${this.specs.length} tensors were written`);
+    const fs = await nodeFs();
+    try {
+      await this.fh.close();
+      await fs.rename(this.temp, this.path);
+    } catch (e) {
+      await fs.rm(this.temp, { force: true }).catch(() => {});
+      throw new HessError('IO_ERROR', `cannot finish ${this.path}: ${String((e as Error)?.message ?? e)}`, 'check the output folder', { cause: e });
+    }
+  }
+
+  /** Give up: close and delete the partial file (nothing appears at the path). Never throws. */
+  async abort(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close().catch(() => {});
+    const fs = await nodeFs();
+    await fs.rm(this.temp, { force: true }).catch(() => {});
   }
 }
 
@@ -235,11 +278,21 @@ export interface ConvertResult {
 export async function convertCheckpoint(source: string, outdir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const fs = await nodeFs();
   const progress = opts.onProgress ?? (() => {});
+  // Before any work: the outputs must not land on the checkpoint (or its config.json) and the folder must be usable.
+  const sourceFile = source.startsWith('file:') ? new URL(source).pathname : source;
+  const inputs = [{ path: sourceFile, what: 'the checkpoint' }];
+  if (!(await fs.stat(sourceFile).then((st) => st.isDirectory(), () => true))) {
+    inputs.push({ path: join(sourceFile.includes('/') ? sourceFile.replace(/[^/]*$/, '') : '.', 'config.json'), what: "the checkpoint's config.json" });
+  }
+  await refuseOutputOnInput(['model.safetensors', 'config.json', 'segments'].map((f) => ({ path: join(outdir, f), what: `the output ${f}` })), inputs);
+  await checkWritableFolder(outdir, { create: true, what: '<outdir>' });
   const opened = await openCheckpointPath(source, { signal: opts.signal });
   const { st } = opened;
   let override = opened.override;
   if (opts.cameraHeads !== undefined) override = { ...override, camera_heads: opts.cameraHeads };
   if (opts.dinoHeads !== undefined) override = { ...override, dino_heads: opts.dinoHeads };
+  // Every file goes to a temporary sibling; all are renamed into place only after the last one is complete.
+  const batch = await AtomicBatch.create();
   try {
     const config = inferVggtConfig(st.tensors, override);
     const dtype = opts.fp16 ? 'F16' : 'F32';
@@ -251,15 +304,15 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
         throw new HessError('BAD_CHECKPOINT', `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`, 'use an unmodified VGGT checkpoint');
       }
     }
-    await fs.mkdir(outdir, { recursive: true }).catch((e) => {
-      throw new HessError('IO_ERROR', `cannot create ${outdir}: ${String(e?.message ?? e)}`, 'check the output path');
-    });
+    const segmentSize = opts.skipSegments ? undefined : segmentSizeOf(config, opts, override);
+    await batch.mkdir(outdir);
     const files: string[] = [];
 
     // --- weights, streamed ---
     const modelPath = join(outdir, 'model.safetensors');
     const specs: TensorSpec[] = keep.map((t) => ({ name: t.name, dtype, shape: t.shape }));
-    const writer = await SafetensorsWriter.create(modelPath, specs, {
+    const modelTemp = batch.reserve(modelPath);
+    const writer = await SafetensorsWriter.create(modelTemp, specs, {
       format: 'pt', converted_by: 'hess-vggt convert', source_dtype: [...new Set(keep.map((t) => t.dtype))].join(','),
     });
     try {
@@ -269,28 +322,43 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
         await writer.write(t.name, await st.read(t.name));
         progress({ stage: 'weights', progress: ++i / keep.length });
       }
-    } finally {
-      await writer.close();
+    } catch (e) {
+      await writer.abort(); // the write's own error is the one to report, not "only k of n tensors were written"
+      throw e;
     }
+    await writer.close();
     files.push('model.safetensors');
-    const bytes = (await fs.stat(modelPath)).size;
+    const bytes = (await fs.stat(modelTemp)).size;
 
     const json = configJson(config, {
       weights_dtype: dtype === 'F16' ? 'float16' : 'float32',
       compute_dtype: 'float32',
       converted_from: opened.file.split('/').pop(),
     });
-    await fs.writeFile(join(outdir, 'config.json'), JSON.stringify(json, null, 2));
+    await batch.write(join(outdir, 'config.json'), JSON.stringify(json, null, 2));
     files.push('config.json');
 
     // --- segment graphs ---
-    const segments = opts.skipSegments ? [] : await writeSegments(st, config, outdir, opts, override);
+    const segments = segmentSize ? await writeSegments(st, config, outdir, opts, segmentSize, batch) : [];
     files.push(...segments);
+    await batch.commit();
     progress({ stage: 'done', progress: 1 });
     return { config, tensors: keep.length, dropped, bytes, dtype, segments, files };
+  } catch (e) {
+    await batch.abort();
+    throw e;
   } finally {
     await st.close();
   }
+}
+
+/** The image size the DPT-head graphs are built for, checked before anything is written. */
+function segmentSizeOf(c: VggtConfig, opts: ConvertOptions, override: VggtConfigOverride): { height: number; width: number } {
+  const H = opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518);
+  const W = opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518);
+  check(Number.isSafeInteger(H) && Number.isSafeInteger(W) && H > 0 && W > 0 && H % c.patchSize === 0 && W % c.patchSize === 0,
+    `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`, `pass e.g. --segment-size ${c.patchSize * 25}x${c.patchSize * 37}`);
+  return { height: H, width: W };
 }
 
 interface SegmentEntry {
@@ -303,17 +371,16 @@ interface SegmentEntry {
 }
 
 async function writeSegments(
-  st: Safetensors, c: VggtConfig, outdir: string, opts: ConvertOptions, override: VggtConfigOverride,
+  st: Safetensors, c: VggtConfig, outdir: string, opts: ConvertOptions, size: { height: number; width: number }, batch: AtomicBatch,
 ): Promise<string[]> {
-  const fs = await nodeFs();
   const dir = join(outdir, 'segments');
-  await fs.mkdir(dir, { recursive: true });
+  await batch.mkdir(dir);
   const written: string[] = [];
   const manifest: SegmentEntry[] = [];
   const steps = 8 + (c.camera ? 1 : 0) + (c.depthHead ? 1 : 0) + (c.pointHead ? 1 : 0);
   const put = async (name: string, bytes: Uint8Array, entry: Omit<SegmentEntry, 'file'>) => {
     throwIfAborted(opts.signal);
-    await fs.writeFile(join(dir, name), bytes);
+    await batch.write(join(dir, name), bytes);
     written.push(`segments/${name}`);
     manifest.push({ file: name, ...entry });
     opts.onProgress?.({ stage: 'segments', progress: written.length / steps, message: name });
@@ -337,10 +404,7 @@ async function writeSegments(
     { description: 'dense global attention core (the runtime swaps in its WGSL dense / HeSS block-sparse kernels on WebGPU)' });
   await put('global_post.onnx', buildGlobalPostGraph(agg),
     { description: 'global block after attention (proj, LayerScale, MLP); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', postParams(agg)) });
-  const H = opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518);
-  const W = opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518);
-  check(H > 0 && W > 0 && H % c.patchSize === 0 && W % c.patchSize === 0, `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`,
-    'pass e.g. --segment-size 350x518');
+  const { height: H, width: W } = size;
   if (c.camera) {
     const w = await loadPrefixed(st, 'camera_head');
     await put('camera_head.onnx', buildCameraGraph(w, c.camera, 4, 'camera_head'), { description: 'camera head (weights baked): camera tokens [S, 2C] → pose_enc [S, 9]' });
@@ -353,7 +417,7 @@ async function writeSegments(
     await put(`${prefix}_${H}x${W}.onnx`, buildDptGraph(w, spec, prefix, H, W),
       { description: `DPT ${kind} head (weights baked) for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf`, imageSize: [H, W] });
   }
-  await fs.writeFile(join(dir, 'manifest.json'), JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2));
+  await batch.write(join(dir, 'manifest.json'), JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2));
   written.push('segments/manifest.json');
   return written;
 }

@@ -18,6 +18,9 @@
  * const { data, shape } = preprocessImages([img]); // shape [1, 3, 350, 518] for a 779×520 photo
  */
 import { HessError, check, throwIfAborted } from '../errors';
+import { isJpeg, isPng, readImageHeader, readPngLayout } from './image-header';
+
+export { readImageHeader, type ImageHeader } from './image-header';
 
 /** An 8-bit RGBA image (compatible with `ImageData`). */
 export interface RgbaImage {
@@ -34,7 +37,7 @@ export type PreprocessMode = 'crop' | 'pad';
 export interface PreprocessOptions {
   /** Default `'crop'`. */
   mode?: PreprocessMode;
-  /** Target side (518 in the reference); must be a positive multiple of 14. */
+  /** Target side (518 in the reference); a positive multiple of 14, at most {@link MAX_TARGET_SIZE}. */
   targetSize?: number;
   /** Checked between frames. */
   signal?: AbortSignal;
@@ -65,6 +68,18 @@ export interface PreprocessResult {
 }
 
 const PATCH = 14;
+
+/** The largest `targetSize` accepted: 4088 = 14·292, the last multiple of 14 under 4096 (VGGT is trained at 518). */
+export const MAX_TARGET_SIZE = 4088;
+
+/**
+ * The most pixels a frame may have after the aspect-preserving resize (before the crop): a 1×10⁶ strip would
+ * otherwise resize to 518×5·10⁸. 2^26 ≈ 67 MP covers aspect ratios up to 1:250 at 518.
+ */
+export const MAX_RESIZED_PIXELS = 2 ** 26;
+
+/** Default pixel cap of the decoders (40 MP: a 7300×5475 photo), checked from the header before decoding. */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 function badImage(message: string, fix = '', cause?: unknown): HessError {
   return new HessError('BAD_IMAGE', message, fix, cause === undefined ? undefined : { cause });
@@ -364,7 +379,8 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
   const target = opts.targetSize ?? 518;
   check(Array.isArray(images) && images.length > 0, 'at least 1 image is required');
   check(mode === 'crop' || mode === 'pad', `mode must be 'crop' or 'pad' (got ${String(mode)})`);
-  check(Number.isSafeInteger(target) && target > 0 && target % PATCH === 0, `targetSize must be a positive multiple of ${PATCH}`);
+  check(Number.isSafeInteger(target) && target > 0 && target % PATCH === 0 && target <= MAX_TARGET_SIZE,
+    `targetSize must be a positive multiple of ${PATCH} up to ${MAX_TARGET_SIZE}, got ${target}`, 'use 518, the size VGGT was trained at');
 
   /** `rgb` is w×h content placed at (top, left) inside a frameW×frameH frame (after the per-frame crop/pad). */
   type Frame = {
@@ -383,8 +399,9 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
     const img = images[i];
     checkImage(img, i);
     const size = resizedSize(img.width, img.height, mode, target);
-    if (size.width <= 0 || size.height <= 0) {
-      throw badImage(`image ${i} (${img.width}×${img.height}) is too elongated: it would resize to ${size.width}×${size.height}`);
+    if (size.width <= 0 || size.height <= 0 || size.width * size.height > MAX_RESIZED_PIXELS) {
+      throw badImage(`image ${i} (${img.width}×${img.height}) is too elongated: it would resize to ${size.width}×${size.height}`,
+        'crop it to a less extreme aspect ratio');
     }
     let rgb = resizeRgbBicubic(compositeOnWhite(img), img.width, img.height, size.width, size.height);
     const w = size.width;
@@ -415,6 +432,8 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
   const W = Math.max(...frames.map((f) => f.frameW));
   const S = frames.length;
   const plane = H * W;
+  check(S * 3 * plane <= 2 ** 31 - 1, `${S} frames of 3×${H}×${W} are over the 2^31 − 1 values one Float32Array holds`,
+    'preprocess fewer frames at a time');
   const data = new Float32Array(S * 3 * plane);
   const items: PreprocessedFrame[] = [];
   for (let s = 0; s < S; s++) {
@@ -477,27 +496,36 @@ export function fromImageBitmap(bitmap: CanvasImageSource & { readonly width: nu
  * @example
  * const frames = await Promise.all([...input.files!].map(fromBlob));
  */
-export async function fromBlob(blob: Blob): Promise<RgbaImage> {
-  if (typeof createImageBitmap === 'function' && typeof OffscreenCanvas !== 'undefined') {
-    let bitmap: ImageBitmap;
-    try {
-      bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-    } catch (e) {
-      throw badImage(`could not decode the image blob (${blob.type || 'unknown type'})`, 'use a PNG or JPEG file', e);
-    }
-    try {
-      return fromImageBitmap(bitmap);
-    } finally {
-      bitmap.close();
-    }
-  }
+export async function fromBlob(blob: Blob, opts: DecodeOptions = {}): Promise<RgbaImage> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await blob.arrayBuffer());
   } catch (e) {
     throw new HessError('IO_ERROR', 'could not read the blob', '', { cause: e });
   }
-  return decodeImageFile(bytes);
+  if (typeof createImageBitmap === 'function' && typeof OffscreenCanvas !== 'undefined') {
+    // The pixel cap applies from the header before the browser decodes (formats we cannot parse are checked after).
+    const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+    if (isPng(bytes) || isJpeg(bytes)) {
+      const h = readImageHeader(bytes);
+      checkPixels(h.width, h.height, maxPixels, h.format.toUpperCase());
+    }
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(blob, {
+        premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: opts.exifOrientation === false ? 'none' : 'from-image',
+      });
+    } catch (e) {
+      throw badImage(`could not decode the image blob (${blob.type || 'unknown type'})`, 'use a PNG or JPEG file', e);
+    }
+    try {
+      checkPixels(bitmap.width, bitmap.height, maxPixels, 'the image');
+      return fromImageBitmap(bitmap);
+    } finally {
+      bitmap.close();
+    }
+  }
+  return decodeImageFile(bytes, opts);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -506,8 +534,16 @@ export async function fromBlob(blob: Blob): Promise<RgbaImage> {
 
 /** Options of {@link decodeImageFile}. */
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this (default 100 megapixels). */
+  /**
+   * Refuse images with more pixels than this, read from the file header before decoding (default
+   * {@link DEFAULT_MAX_PIXELS} = 40 MP; decoding costs ~8 bytes per pixel on top of the file).
+   */
   maxPixels?: number;
+  /**
+   * Apply a JPEG's EXIF orientation (tag 0x0112) so phone photos come in upright (default true). VGGT's Python
+   * loader ignores EXIF; pass false to get its exact pixels for rotated files.
+   */
+  exifOrientation?: boolean;
 }
 
 /**
@@ -524,15 +560,6 @@ async function importNode<T>(spec: string, code: 'IO_ERROR' | 'BAD_IMAGE' = 'IO_
   }
 }
 
-function isPng(b: Uint8Array): boolean {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  return b.length >= 8 && sig.every((v, i) => b[i] === v);
-}
-
-function isJpeg(b: Uint8Array): boolean {
-  return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-}
-
 /**
  * Decode a PNG or JPEG file (path, or its bytes) to RGBA with pure-JS decoders (`pngjs`, `jpeg-js`), matching
  * what VGGT's loader gets from PIL: only true RGBA PNGs keep their alpha (PIL composites only mode `RGBA`;
@@ -542,7 +569,8 @@ function isJpeg(b: Uint8Array): boolean {
  * const img = await decodeImageFile('examples/kitchen/images/00.png');
  */
 export async function decodeImageFile(input: string | URL | Uint8Array | ArrayBuffer, opts: DecodeOptions = {}): Promise<RgbaImage> {
-  const maxPixels = opts.maxPixels ?? 100_000_000;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  check(Number.isSafeInteger(maxPixels) && maxPixels > 0, `maxPixels must be a positive integer, got ${maxPixels}`);
   let bytes: Uint8Array;
   if (typeof input === 'string' || input instanceof URL) {
     const fs = await importNode<typeof import('node:fs/promises')>('node:fs/promises');
@@ -558,9 +586,54 @@ export async function decodeImageFile(input: string | URL | Uint8Array | ArrayBu
   } else {
     throw badImage('decodeImageFile expects a path, a Uint8Array or an ArrayBuffer');
   }
-  if (isPng(bytes)) return decodePng(bytes, maxPixels);
-  if (isJpeg(bytes)) return decodeJpeg(bytes, maxPixels);
-  throw badImage('unsupported image format (only PNG and JPEG are decoded here)', 'decode it yourself and pass RGBA pixels');
+  // Header first: the size is checked before any decoder allocates, truncated files fail here.
+  const header = readImageHeader(bytes);
+  checkPixels(header.width, header.height, maxPixels, header.format.toUpperCase());
+  if (header.format === 'png') return decodePng(bytes);
+  const img = await decodeJpeg(bytes, maxPixels);
+  return opts.exifOrientation === false ? img : orientImage(img, header.orientation);
+}
+
+function checkPixels(width: number, height: number, maxPixels: number, what: string): void {
+  if (width * height > maxPixels) {
+    throw badImage(`${what} is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), more than the ${(maxPixels / 1e6).toFixed(1)} MP cap`,
+      'downscale it first, or raise the cap with { maxPixels }');
+  }
+}
+
+/**
+ * Transform stored pixels to display orientation (EXIF tag 0x0112, as PIL's `ImageOps.exif_transpose`):
+ * 2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate 90° anticlockwise.
+ *
+ * @example
+ * const upright = orientImage(img, 6); // a portrait phone photo stored landscape
+ */
+export function orientImage(img: RgbaImage, orientation: number): RgbaImage {
+  check(Number.isInteger(orientation) && orientation >= 1 && orientation <= 8, `EXIF orientation must be 1–8, got ${orientation}`);
+  if (orientation === 1) return img;
+  const { width: W, height: H, data } = img;
+  const swap = orientation >= 5;
+  const ow = swap ? H : W, oh = swap ? W : H;
+  const src = new Uint32Array(data.buffer, data.byteOffset, W * H);
+  const out = new Uint8Array(ow * oh * 4);
+  const dst = new Uint32Array(out.buffer);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      // Source pixel of output (x, y).
+      let sx: number, sy: number;
+      switch (orientation) {
+        case 2: sx = W - 1 - x; sy = y; break;
+        case 3: sx = W - 1 - x; sy = H - 1 - y; break;
+        case 4: sx = x; sy = H - 1 - y; break;
+        case 5: sx = y; sy = x; break;
+        case 6: sx = y; sy = H - 1 - x; break;
+        case 7: sx = W - 1 - y; sy = H - 1 - x; break;
+        default: sx = W - 1 - y; sy = x; break; // 8
+      }
+      dst[y * ow + x] = src[sy * W + sx];
+    }
+  }
+  return { width: ow, height: oh, data: out };
 }
 
 type PngMeta = {
@@ -572,15 +645,10 @@ type PngMeta = {
   transColor?: number[];
 };
 
-async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<RgbaImage> {
-  if (bytes.length < 33) throw badImage('PNG is truncated');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) !== 'IHDR') throw badImage('PNG has no IHDR chunk');
-  const w = dv.getUint32(16);
-  const h = dv.getUint32(20);
-  const depth = bytes[24];
-  if (w === 0 || h === 0) throw badImage(`PNG has invalid size ${w}×${h}`);
-  if (w * h > maxPixels) throw badImage(`PNG is ${w}×${h}, more than ${maxPixels} pixels`, 'downscale it first or raise maxPixels');
+async function decodePng(bytes: Uint8Array): Promise<RgbaImage> {
+  const layout = readPngLayout(bytes);
+  const depth = layout.depth;
+  await checkPngStream(layout);
 
   type PngModule = typeof import('pngjs');
   const mod = await importNode<PngModule & { default?: PngModule }>('pngjs', 'BAD_IMAGE');
@@ -619,6 +687,30 @@ async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<RgbaImag
     }
   }
   return { width: meta.width, height: meta.height, data: out };
+}
+
+/**
+ * Inflate the IDAT stream once with its exact expected size as the output limit: a zip bomb stops at that limit
+ * (pngjs inflates interlaced images without one), and truncated or short data is BAD_IMAGE (pngjs would decode
+ * the missing rows as black).
+ */
+async function checkPngStream(p: ReturnType<typeof readPngLayout>): Promise<void> {
+  const zlib = await importNode<typeof import('node:zlib')>('node:zlib', 'BAD_IMAGE');
+  const total = p.idat.reduce((s, c) => s + c.length, 0);
+  const stream = new Uint8Array(total);
+  let o = 0;
+  for (const c of p.idat) { stream.set(c, o); o += c.length; }
+  let raw: Uint8Array;
+  try {
+    raw = zlib.inflateSync(stream, { maxOutputLength: Math.max(p.rawBytes, 1) });
+  } catch (e) {
+    const big = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    throw badImage(big ? `PNG image data inflates past the ${p.rawBytes} bytes a ${p.width}×${p.height} image needs (a zip bomb?)`
+      : `PNG image data is not a complete zlib stream (${e instanceof Error ? e.message : String(e)}): truncated or corrupt`, 'the file may be truncated or corrupt', e);
+  }
+  if (raw.length !== p.rawBytes) {
+    throw badImage(`PNG image data inflates to ${raw.length} bytes, a ${p.width}×${p.height} image needs ${p.rawBytes} (truncated)`, 'the file may be truncated or corrupt');
+  }
 }
 
 async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<RgbaImage> {

@@ -9,7 +9,7 @@
 import type { Tensor } from 'onnxruntime-web';
 import gatherWgsl from '../../shaders/gather_rows.wgsl';
 import { encodeAttention, encodeBlockSparseAttention, type BlockSparsePlan } from '../attention/kernel';
-import { allocateBudgets, type BudgetPolicy } from '../allocate/index';
+import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../allocate/index';
 import type { HessFile } from '../calibrate/hess-file';
 import { HessError, check } from '../errors';
 import { createStorageBuffer, createUniformBuffer, readF32 } from '../gpu/buffers';
@@ -38,6 +38,8 @@ export interface SparsityOptions {
   /** Block sizes in tokens (defaults 128 / 64, the planner's). */
   queryBlock?: number;
   keyBlock?: number;
+  /** Head budgets: 'waterfill' (default: water-filling with caps) or 'proportional' (the no-caps ablation). */
+  allocation?: 'waterfill' | 'proportional';
 }
 
 /** What sparse runs actually did, over all heads and layers since the last reset. */
@@ -152,7 +154,8 @@ export class WgslAttention implements AttentionCore {
       } else {
         scores = new Array(H).fill(1 / H);
       }
-      b = allocateBudgets(this.wasm, scores, H, { keyBlocks: L.candidateKeyBlocks, sparsity, policy: policy as BudgetPolicy });
+      const alloc = { keyBlocks: L.candidateKeyBlocks, sparsity, policy: policy as BudgetPolicy };
+      b = this.opts.allocation === 'proportional' ? allocateProportional(scores, H, alloc) : allocateBudgets(this.wasm, scores, H, alloc);
       this.budgetCache.set(key, b);
     }
     return b;

@@ -13,7 +13,7 @@ describe('headless Chromium (Debian chromium, SwiftShader WebGPU)', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${url}/test/runtimes/pages/smoke.html`);
-      await page.waitForFunction(() => (window as any).__result, null, { timeout: 90_000 });
+      await page.waitForFunction(() => (window as any).__result, null, { timeout: 600_000 });
       const r = await page.evaluate(() => (window as any).__result);
       expect(r.error, r.error).toBeUndefined();
       expect(errors).toEqual([]);

@@ -72,7 +72,7 @@ export function packedProject(opts: { peers: boolean }): string {
 
 /** Run `cmd args` in `cwd`, return the parsed `SMOKE {json}` line (throws with the output when there is none). */
 export function runSmoke(cmd: string, args: string[], cwd: string): Record<string, any> {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, env: process.env });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 600_000, env: process.env });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('SMOKE '));
   if (!line) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(line.slice(6));

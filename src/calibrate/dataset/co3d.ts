@@ -16,7 +16,7 @@
  * - `image.size` in CO3D annotations is `[height, width]`.
  */
 import { HessError } from '../../errors.js';
-import type { CamerasFile, CamerasFileView } from './format.js';
+import { checkPlainName, type CamerasFile, type CamerasFileView } from './format.js';
 
 /** The `viewpoint` of a CO3D frame annotation. */
 export interface Co3dViewpoint {
@@ -69,6 +69,69 @@ export function co3dIntrinsicsToPixels(vp: Pick<Co3dViewpoint, 'focal_length' | 
   return Float64Array.of(fx * kx, 0, hw - px * kx, 0, fy * ky, hh - py * ky, 0, 0, 1);
 }
 
+const FIX = 'use the unmodified CO3Dv2 frame_annotations.jgz';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const numbers = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/**
+ * A relative path read from an annotation (`image.path`): non-empty, not absolute, no `..` or `.` segment, no
+ * NUL or backslash. The caller still resolves it against the root and checks it stays inside.
+ */
+export function checkRelativePath(p: unknown, what: string): string {
+  const parts = typeof p === 'string' ? p.split('/') : [];
+  if (typeof p !== 'string' || p.length === 0 || p.startsWith('/') || /[\\\0]|^[A-Za-z]:/.test(p)
+    || parts.some((s) => s === '..' || s === '.' || s === '')) {
+    throw new HessError('BAD_DATASET', `${what} ${JSON.stringify(p) ?? String(p)} is not a relative path inside the dataset`, FIX);
+  }
+  return p;
+}
+
+/**
+ * Validate one frame annotation (the fields the adapter reads): throws BAD_DATASET naming the frame instead of a
+ * TypeError later. `sequence_name` must be a plain name (it becomes a folder name), `image.path` a relative path
+ * without `..`.
+ */
+export function checkCo3dFrame(f: unknown, index: number): Co3dFrameAnnotation {
+  const at = (msg: string) => new HessError('BAD_DATASET', `CO3D frame annotation ${index}: ${msg}`, FIX);
+  if (!isObject(f)) throw at(`is ${f === null ? 'null' : Array.isArray(f) ? 'an array' : typeof f}, not an object`);
+  checkPlainName(f.sequence_name, `CO3D frame annotation ${index}: sequence_name`);
+  if (typeof f.frame_number !== 'number' || !Number.isFinite(f.frame_number)) throw at('frame_number must be a number');
+  if (!isObject(f.image)) throw at('has no "image" object');
+  checkRelativePath(f.image.path, `CO3D frame annotation ${index}: image.path`);
+  const base = (f.image.path as string).split('/').pop()!;
+  checkPlainName(base, `CO3D frame annotation ${index}: image file name`);
+  if (!numbers(f.image.size, 2)) throw at('image.size must be [height, width]');
+  if (f.viewpoint !== undefined && f.viewpoint !== null) {
+    const vp = f.viewpoint;
+    if (!isObject(vp)) throw at('viewpoint must be an object');
+    if (!(Array.isArray(vp.R) && vp.R.length === 3 && vp.R.every((r) => numbers(r, 3))) || !numbers(vp.T, 3)) {
+      throw at('viewpoint R must be 3×3 and T 3 numbers');
+    }
+    if (!numbers(vp.focal_length, 2) || !numbers(vp.principal_point, 2)) throw at('viewpoint focal_length and principal_point must be 2 numbers each');
+  }
+  return f as unknown as Co3dFrameAnnotation;
+}
+
+/**
+ * Validate the parsed `frame_annotations.jgz` of a category: an array of frame annotations (see
+ * {@link checkCo3dFrame}). Throws BAD_DATASET for anything else (`{}`, `[null]`, a frame without `image`…).
+ *
+ * @example const frames = parseCo3dAnnotations(JSON.parse(gunzipSync(raw).toString()), 'apple/frame_annotations.jgz');
+ */
+export function parseCo3dAnnotations(json: unknown, file: string): Co3dFrameAnnotation[] {
+  if (!Array.isArray(json)) throw new HessError('BAD_DATASET', `${file} holds ${json === null ? 'null' : typeof json}, not a list of frame annotations`, FIX);
+  try {
+    return json.map((f, i) => checkCo3dFrame(f, i));
+  } catch (e) {
+    if (e instanceof HessError) throw new HessError(e.code, `${file}: ${e.message.replace(/ — .*$/, '')}`, e.fix);
+    throw e;
+  }
+}
+
 /** Output of {@link co3dToCalibration}. */
 export interface Co3dConversion {
   sequenceName: string;
@@ -97,8 +160,11 @@ export function co3dToCalibration(
   frames: readonly Co3dFrameAnnotation[],
   opts: { sequenceName?: string; pointCloud?: Float32Array } = {},
 ): Co3dConversion {
+  if (!Array.isArray(frames as unknown)) throw new HessError('BAD_DATASET', 'CO3D annotations must be a list of frame annotations', FIX);
+  frames.forEach((f, i) => checkCo3dFrame(f, i));
   const names = new Set(frames.map((f) => f.sequence_name));
   const sequenceName = opts.sequenceName ?? (names.size === 1 ? [...names][0] : undefined);
+  if (sequenceName !== undefined) checkPlainName(sequenceName, 'CO3D sequence name');
   if (sequenceName === undefined) {
     throw new HessError('BAD_DATASET', `CO3D annotations hold ${names.size} sequences; pass sequenceName`);
   }
@@ -115,9 +181,6 @@ export function co3dToCalibration(
     const where = `CO3D sequence "${sequenceName}" frame ${f.frame_number}`;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
       throw new HessError('BAD_DATASET', `${where}: bad image.size ${JSON.stringify(f.image.size)} (expected [height, width])`);
-    }
-    if (vp.R?.length !== 3 || vp.R.some((r) => r.length !== 3) || vp.T?.length !== 3) {
-      throw new HessError('BAD_DATASET', `${where}: viewpoint R must be 3×3 and T 3 numbers`);
     }
     let base = f.image.path.split(/[/\\]/).pop() ?? '';
     if (used.has(base)) base = `${f.frame_number}_${base}`;

@@ -106,9 +106,24 @@ function matrix(v: unknown, rows: number, cols: number): Float64Array | string {
   return out;
 }
 
-/** `name` is a plain file name (no directories, not `.`/`..`). */
+/** `name` is a plain file name (no directories, not `.`/`..`, no NUL). */
 function plainName(name: string): boolean {
   return name.length > 0 && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+/**
+ * A name read from data (scene, sequence, image or view name) that will become one path component: throws
+ * BAD_DATASET unless it is a non-empty string without separators, NUL, `.` or `..`, so it can never point
+ * outside the folder it is joined to.
+ *
+ * @example checkPlainName(annotation.sequence_name, 'CO3D sequence_name');
+ */
+export function checkPlainName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !plainName(name)) {
+    throw new HessError('BAD_DATASET', `${what} ${JSON.stringify(name) ?? String(name)} is not a plain name`,
+      'names from data must be file names: no "/" or "\\", no "." or "..", no NUL, not empty');
+  }
+  return name;
 }
 
 function stem(file: string): string {

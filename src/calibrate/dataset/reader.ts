@@ -18,6 +18,10 @@ import {
   type DepthMap,
 } from './format.js';
 import { encodePlyPoints } from './ply.js';
+import { IMAGE_HEADER_BYTES, imageHeaderSize } from './image-size.js';
+import { checkPlainName } from './format.js';
+import { AtomicBatch } from '../../io/atomic-write.js';
+import { resolveInside } from '../../io/paths.js';
 
 type Fs = typeof import('node:fs/promises');
 
@@ -64,6 +68,21 @@ async function readBytes(fs: Fs, path: string): Promise<Uint8Array> {
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     throw new HessError('IO_ERROR', `cannot read ${path}: ${String(e)}`, '', { cause: e });
+  }
+}
+
+/** The first {@link IMAGE_HEADER_BYTES} of a file (enough for its image size). */
+async function readHead(fs: Fs, path: string): Promise<Uint8Array> {
+  let fh: Awaited<ReturnType<Fs['open']>> | undefined;
+  try {
+    fh = await fs.open(path, 'r');
+    const buf = new Uint8Array(IMAGE_HEADER_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    throw new HessError('IO_ERROR', `cannot read ${path}: ${String(e)}`, '', { cause: e });
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }
 
@@ -134,6 +153,14 @@ async function readScene(fs: Fs, root: string, scene: string, loadDepth: boolean
   }
 
   const views: CalibrationView[] = parsed.map((v) => ({ ...v, imagePath: joinPath(dir, 'images', v.image) }));
+  for (const v of views) {
+    // The header's size, when it has one (an unreadable image fails later, at decoding, as BAD_IMAGE).
+    const size = imageHeaderSize(await readHead(fs, v.imagePath));
+    if (size && (size.width !== v.width || size.height !== v.height)) {
+      throw datasetError(scene, `images/${v.image}`, `the image is ${size.width}×${size.height} but cameras.json says ${v.width}×${v.height} for view "${v.name}"`,
+        'fix width/height in cameras.json (they set the pixel scale of the intrinsics)');
+    }
+  }
 
   const bin = has('points.bin', 'file');
   const ply = has('points.ply', 'file');
@@ -178,42 +205,45 @@ export interface SceneToWrite {
 }
 
 /**
- * Write one scene in the calibration folder format (creating `<root>/<scene>/`). Does not validate; read it
- * back with {@link readCalibrationScenes} to check.
+ * Write one scene in the calibration folder format (creating `<root>/<scene>/`). The scene, image and depth names
+ * must be plain names (BAD_DATASET otherwise: they come from data and must not lead outside `root`); every file
+ * is written to a temporary first and all are renamed together, so a failure leaves no half-written scene file.
+ * Does not validate the contents; read it back with {@link readCalibrationScenes} to check.
  *
  * @example
  * const { cameras, images, points } = co3dToCalibration(frames, { pointCloud });
  * await writeCalibrationScene('./calib', 'apple_110', { cameras, images: images.map((i) => ({ name: i.target, source: co3dRoot + '/' + i.source })), points });
  */
 export async function writeCalibrationScene(root: string, scene: string, data: SceneToWrite): Promise<string> {
-  const fs = await loadFs();
-  const dir = joinPath(root, scene);
-  const io = async (what: string, f: () => Promise<unknown>) => {
-    try {
-      await f();
-    } catch (e) {
-      throw new HessError('IO_ERROR', `cannot write ${what}: ${String(e)}`, '', { cause: e });
-    }
-  };
-  await io(joinPath(dir, 'images'), () => fs.mkdir(joinPath(dir, 'images'), { recursive: true }));
-  await io(joinPath(dir, 'cameras.json'), () => fs.writeFile(joinPath(dir, 'cameras.json'), JSON.stringify(data.cameras, null, 1)));
+  checkPlainName(scene, 'scene name');
   for (const img of data.images) {
-    const target = joinPath(dir, 'images', img.name);
-    if (img.bytes) await io(target, () => fs.writeFile(target, img.bytes!));
-    else if (img.source) await io(target, () => fs.copyFile(img.source!, target));
-    else throw new HessError('INVALID_ARGUMENT', `image ${img.name} needs source or bytes`);
+    checkPlainName(img.name, `scene "${scene}": image name`);
+    if (!img.bytes && !img.source) throw new HessError('INVALID_ARGUMENT', `image ${img.name} needs source or bytes`);
   }
-  if (data.points) {
-    const ply = data.pointsFormat === 'ply';
-    const file = joinPath(dir, ply ? 'points.ply' : 'points.bin');
-    await io(file, () => fs.writeFile(file, ply ? encodePlyPoints(data.points!) : encodePointsBin(data.points!)));
-  }
-  if (data.depth) {
-    await io(joinPath(dir, 'depth'), () => fs.mkdir(joinPath(dir, 'depth'), { recursive: true }));
-    for (const [name, d] of Object.entries(data.depth)) {
-      const file = joinPath(dir, 'depth', `${name}.bin`);
-      await io(file, () => fs.writeFile(file, encodeDepthBin(d)));
+  for (const name of Object.keys(data.depth ?? {})) checkPlainName(name, `scene "${scene}": depth view name`);
+  const dir = joinPath(root, scene);
+  await resolveInside(root, [scene], 'scene name'); // belt and braces: the joined path stays under root
+  const batch = await AtomicBatch.create();
+  try {
+    await batch.mkdir(joinPath(dir, 'images'));
+    await batch.write(joinPath(dir, 'cameras.json'), JSON.stringify(data.cameras, null, 1));
+    for (const img of data.images) {
+      const target = joinPath(dir, 'images', img.name);
+      if (img.bytes) await batch.write(target, img.bytes);
+      else await batch.copy(img.source!, target);
     }
+    if (data.points) {
+      const ply = data.pointsFormat === 'ply';
+      await batch.write(joinPath(dir, ply ? 'points.ply' : 'points.bin'), ply ? encodePlyPoints(data.points) : encodePointsBin(data.points));
+    }
+    if (data.depth) {
+      await batch.mkdir(joinPath(dir, 'depth'));
+      for (const [name, d] of Object.entries(data.depth)) await batch.write(joinPath(dir, 'depth', `${name}.bin`), encodeDepthBin(d));
+    }
+    await batch.commit();
+  } catch (e) {
+    await batch.abort();
+    throw e;
   }
   return dir;
 }

@@ -3,26 +3,33 @@
  * onnxruntime-web. Architecture comes from the checkpoint shapes ({@link VggtConfig}); nothing is hard-coded to
  * VGGT-1B.
  *
- * Sessions (default 'per-type'): one per segment *type* (embed, DINO block, bridge, frame block, global pre,
- * attention core, global post), 7 in all whatever the depth; each block's weights are fed as inputs
+ * Sessions (default 'per-type'): one per segment *type* (embed, bridge, block pre/post per width, attention core;
+ * whole local blocks on the ONNX local path), a handful whatever the depth; each block's weights are fed as inputs
  * (GPU-resident tensors on WebGPU, uploaded once at create time). 'per-block' bakes each block's weights into its
  * own session instead (see {@link AggregatorOptions.sessions}).
+ *
+ * Memory: no tensor grows with S·T² on the default WebGPU path. Local (DINO, frame) attention runs on the WGSL
+ * kernel with a frame axis ({@link AggregatorOptions.localAttention}); the per-token pre/post segments (and so the
+ * MLP hidden `[rows, M]`) run on token chunks sized from the device's buffer limits ({@link planChunks}), their
+ * outputs copied into whole `[N, …]` tensors on the GPU; only the attention cores see all N = S·P tokens at once.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../../errors';
 import { createStorageBuffer } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { VggtConfig } from '../config';
-import { type AttentionCore, DenseOnnxAttention } from './attention-core';
+import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
 import {
-  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph,
+  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph,
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
+import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
 import { transposeLinear } from './ops';
 import { interpolatePosEmbed } from './pos-embed';
 import { ropePositions, ropeTables } from './rope';
 
 export type { WeightReader } from './blocks';
+export type { BufferLimits } from './chunks';
 
 /** LayerNorm eps of DINOv2 (1e-6) and of the aggregator's own blocks (PyTorch default 1e-5). */
 export const DINO_EPS = 1e-6;
@@ -44,6 +51,20 @@ export interface AggregatorOptions {
    * and fold them, which made runs faster in our measurements.
    */
   sessions?: 'per-type' | 'per-block';
+  /**
+   * DINO and frame-block attention. 'wgsl' (the default on WebGPU): pre-segment → our flash kernel with a frame
+   * axis (all frames in one dispatch) → post-segment, so no `[S, H, T, T]` score tensor exists. 'onnx' (the only
+   * choice on the wasm EP): each block as one ONNX session (MatMul → Softmax → MatMul), run over frame chunks whose
+   * `[f, H, T, T]` scores fit min(tensor limit, {@link LOCAL_SCORE_BYTES}).
+   */
+  localAttention?: 'wgsl' | 'onnx';
+  /**
+   * Lower the buffer limits that chunk sizes come from (default: the WebGPU device's `maxStorageBufferBindingSize`
+   * and `maxBufferSize`; on the wasm EP {@link WASM_TENSOR_BYTES}, which this replaces). Tests force chunking with a
+   * tiny value. A run whose attention tensors (`[S·P, C]` float32: the cores take them whole) cannot fit one
+   * buffer is refused with LIMIT_TOO_SMALL naming the largest S that fits (on WebGPU; on wasm when `limits` is set).
+   */
+  limits?: Partial<BufferLimits>;
   /** onnxruntime-web module (default: {@link loadOrt}). */
   ort?: Ort;
   signal?: AbortSignal;
@@ -58,6 +79,11 @@ export interface AggregatorOutput {
   readonly P: number;
   /** 2·C. */
   readonly width: number;
+  /**
+   * Session runs per block of each kind: token chunks of the pre/post segments (global blocks; DINO and frame
+   * blocks on the WGSL local path) or frame chunks of the whole-block ONNX local sessions. 1 = unchunked.
+   */
+  readonly chunks: { readonly dino: number; readonly frame: number; readonly global: number };
 }
 
 /** Layers the VGGT heads read (DPT: 4, 11, 17, 23; camera: the last). */
@@ -66,6 +92,12 @@ export const HEAD_LAYERS: readonly number[] = [4, 11, 17, 23];
 type Feeds = Record<string, Tensor>;
 /** Sessions of one segment type (1 shared, or 1 per block) and each block's weight feeds ({} when baked). */
 interface Segment { sessions: InferenceSession[]; feeds: Feeds[] }
+/**
+ * Segment types: whole local blocks ('dino', 'frame': ONNX local path), split local blocks ('dpre'/'dpost',
+ * 'fpre'/'fpost': WGSL local path) and the global blocks' pre/post segments.
+ */
+const KINDS = ['dino', 'frame', 'dpre', 'dpost', 'fpre', 'fpost', 'gpre', 'gpost'] as const;
+type Kind = (typeof KINDS)[number];
 
 /** Run block `i` of a segment type. */
 async function runSeg(seg: Segment, i: number, feeds: Feeds): Promise<InferenceSession.ReturnType> {
@@ -91,12 +123,16 @@ export class Aggregator {
     private readonly ort: Ort,
     readonly config: VggtConfig,
     private readonly target: ExecutionTarget,
-    private readonly segs: { embed: InferenceSession; bridge: InferenceSession } & Record<'dino' | 'frame' | 'gpre' | 'gpost', Segment>,
+    private readonly segs: { embed: InferenceSession; bridge: InferenceSession } & Record<Kind, Segment>,
     private readonly allSessions: InferenceSession[],
     private readonly attention: AttentionCore,
     private readonly ownsAttention: boolean,
     private readonly consts: { posEmbed: Float32Array; cls: Float32Array; dinoRegs: Float32Array; camera: Float32Array; registers: Float32Array },
     private readonly gpuBuffers: GPUBuffer[],
+    /** The WGSL local-attention core, or null on the ONNX local path. */
+    private readonly local: WgslLocalAttention | null,
+    /** Bytes one tensor may take ({@link tensorByteLimit}), and whether the caller set the limits. */
+    private readonly limit: { bytes: number; given: boolean },
   ) {}
 
   /** Build the sessions and load every weight of the aggregator (`${prefix}*`) from `reader`. */
@@ -106,6 +142,12 @@ export class Aggregator {
     const { target, signal } = opts;
     const c = config;
     check(c.dino.dim === c.embedDim, `DINO width ${c.dino.dim} differs from the aggregator width ${c.embedDim}`);
+    const localMode = opts.localAttention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
+    check(localMode === 'wgsl' || localMode === 'onnx', `unknown localAttention '${String(localMode)}'`, "use 'wgsl' or 'onnx'");
+    if (localMode === 'wgsl' && target.ep !== 'webgpu') {
+      throw new HessError('INVALID_ARGUMENT', "localAttention 'wgsl' needs the WebGPU EP", "use localAttention 'onnx' on the wasm EP");
+    }
+    const limit = { bytes: tensorByteLimit(target, opts.limits), given: opts.limits !== undefined };
     const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
     const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
     const pe = `${pre}patch_embed`;
@@ -126,18 +168,22 @@ export class Aggregator {
       created.push(sess);
       return sess;
     };
-    const kinds = ['dino', 'frame', 'gpre', 'gpost'] as const;
-    const segs = Object.fromEntries(kinds.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as
-      Record<(typeof kinds)[number], Segment>;
+    // Per type, sessions are shared by graph: frame and global blocks have the same pre/post graphs.
+    const byGraph = new Map<string, InferenceSession>();
+    const segs = Object.fromEntries(KINDS.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as Record<Kind, Segment>;
     // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
-    const addBlock = async (kind: (typeof kinds)[number], prefix: string, specs: ParamSpec[], build: (baked?: Map<string, Float32Array>) => Uint8Array) => {
+    const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: Map<string, Float32Array>) => Uint8Array) => {
       throwIfAborted(signal);
       const w = await loadBlockWeights(reader, prefix, specs);
       if (perBlock) {
         segs[kind].sessions.push(await track(build(w)));
         segs[kind].feeds.push({});
       } else {
-        if (segs[kind].sessions.length === 0) segs[kind].sessions.push(await track(build()));
+        if (segs[kind].sessions.length === 0) {
+          let sess = byGraph.get(graph);
+          if (!sess) byGraph.set(graph, (sess = await track(build())));
+          segs[kind].sessions.push(sess);
+        }
         const feeds: Feeds = {};
         for (const s of specs) feeds[s.input] = toTensor(w.get(s.input)!, s.shape);
         segs[kind].feeds.push(feeds);
@@ -145,12 +191,26 @@ export class Aggregator {
     };
 
     try {
-      const dinoSpecs = [...preParams(dino), ...postParams(dino)];
-      for (let i = 0; i < c.dino.depth; i++) await addBlock('dino', `${pe}.blocks.${i}`, dinoSpecs, (w) => buildLocalBlockGraph(dino, `dino_block_${i}`, w));
+      const [dinoPre, dinoPost, aggPre, aggPost] = [preParams(dino), postParams(dino), preParams(agg), postParams(agg)];
+      for (let i = 0; i < c.dino.depth; i++) {
+        const at = `${pe}.blocks.${i}`;
+        if (localMode === 'onnx') {
+          await addBlock('dino', 'dino-block', at, [...dinoPre, ...dinoPost], (w) => buildLocalBlockGraph(dino, `dino_block_${i}`, w));
+        } else {
+          await addBlock('dpre', 'dino-pre', at, dinoPre, (w) => buildPreGraph(dino, w, `dino_pre_${i}`));
+          await addBlock('dpost', 'dino-post', at, dinoPost, (w) => buildPostGraph(dino, w, `dino_post_${i}`));
+        }
+      }
       for (let i = 0; i < c.depth; i++) {
-        await addBlock('frame', `${pre}frame_blocks.${i}`, [...preParams(agg), ...postParams(agg)], (w) => buildLocalBlockGraph(agg, `frame_block_${i}`, w));
-        await addBlock('gpre', `${pre}global_blocks.${i}`, preParams(agg), (w) => buildGlobalPreGraph(agg, w));
-        await addBlock('gpost', `${pre}global_blocks.${i}`, postParams(agg), (w) => buildGlobalPostGraph(agg, w));
+        const at = `${pre}frame_blocks.${i}`;
+        if (localMode === 'onnx') {
+          await addBlock('frame', 'frame-block', at, [...aggPre, ...aggPost], (w) => buildLocalBlockGraph(agg, `frame_block_${i}`, w));
+        } else {
+          await addBlock('fpre', 'agg-pre', at, aggPre, (w) => buildPreGraph(agg, w, `frame_pre_${i}`));
+          await addBlock('fpost', 'agg-post', at, aggPost, (w) => buildPostGraph(agg, w, `frame_post_${i}`));
+        }
+        await addBlock('gpre', 'agg-pre', `${pre}global_blocks.${i}`, aggPre, (w) => buildPreGraph(agg, w, `global_pre_${i}`));
+        await addBlock('gpost', 'agg-post', `${pre}global_blocks.${i}`, aggPost, (w) => buildPostGraph(agg, w, `global_post_${i}`));
       }
       const consts = {
         posEmbed: await reader.read(`${pe}.pos_embed`),
@@ -167,7 +227,8 @@ export class Aggregator {
       const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize));
       const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS));
       const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d));
-      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers);
+      const local = localMode === 'wgsl' && target.ep === 'webgpu' ? new WgslLocalAttention(ort, target.gpu) : null;
+      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers, local, limit);
     } catch (e) {
       for (const sess of created) await sess.release().catch(() => undefined);
       for (const b of gpuBuffers) b.destroy();
@@ -219,12 +280,29 @@ export class Aggregator {
     const P = K + gh * gw;
     const N = S * P;
     const d = c.headDim;
+    const R1 = 1 + c.dino.numRegisters;
+    const T = R1 + gh * gw; // DINO tokens per frame
+
+    // The attention cores take whole [S·T, H·d] tensors (one storage binding each on WebGPU): refuse what cannot fit.
+    if (this.target.ep === 'webgpu' || this.limit.given) {
+      const perFrame = Math.max(P, T) * C * 4;
+      if (S * perFrame > this.limit.bytes) {
+        const fit = Math.floor(this.limit.bytes / perFrame);
+        throw new HessError('LIMIT_TOO_SMALL',
+          `${S} frames at ${H}×${W} need attention tensors [${S}·${Math.max(P, T)}, ${C}] of ${S * perFrame} bytes, over the ${this.limit.bytes}-byte limit of one buffer (maxStorageBufferBindingSize / maxBufferSize)`,
+          fit > 0 ? `use at most ${fit} frames at this image size (or smaller images)` : 'use smaller images');
+      }
+    }
+    const plan = planChunks(S, P, T, this.limit.bytes,
+      { C, H: c.numHeads, M: c.mlpHiddenDim }, { C: c.dino.dim, H: c.dino.heads, M: c.dino.mlpHiddenDim });
+    const gChunks = rowChunks(N, plan.tokenRows);
+    const dChunks = rowChunks(S * T, plan.dinoTokenRows);
+    const rows = new RowTensors(ort, this.target);
 
     // Constant inputs for this shape, built in TS in float64.
     const posKey = `${gh}x${gw}`;
     let pos = this.posCache.get(posKey);
     if (!pos) this.posCache.set(posKey, (pos = interpolatePosEmbed(this.consts.posEmbed, c.dino.posGrid, C, gh, gw)));
-    const R1 = 1 + c.dino.numRegisters;
     const prefix = new Float32Array(S * R1 * C);
     for (let s = 0; s < S; s++) {
       for (let k = 0; k < C; k++) prefix[s * R1 * C + k] = this.consts.cls[k] + pos[k];
@@ -249,12 +327,81 @@ export class Aggregator {
       runBuffers.push(buf);
       return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims });
     };
-    const frameRope = { rope_cos: resident(ropeF.cos, [P, 1, d]), rope_sin: resident(ropeF.sinSigned, [P, 1, d]) };
-    const globalRope = { rope_cos: resident(ropeG.cos, [N, 1, d]), rope_sin: resident(ropeG.sinSigned, [N, 1, d]) };
+    // Frame blocks on the ONNX local path take one frame's table; split blocks (global, and frame blocks on the
+    // WGSL local path) take the table over all N tokens (the frame table tiled S times), cut like their chunks.
+    const frameRope: Feeds = this.local ? {} : { rope_cos: resident(ropeF.cos, [P, 1, d]), rope_sin: resident(ropeF.sinSigned, [P, 1, d]) };
+    const tokenRope: Feeds[] = gChunks.map(([a, b]) => ({
+      rope_cos: resident(ropeG.cos.subarray(a * d, b * d), [b - a, 1, d]),
+      rope_sin: resident(ropeG.sinSigned.subarray(a * d, b * d), [b - a, 1, d]),
+    }));
 
     const live = new Set<Tensor>();
     const own = (x: Tensor) => (live.add(x), x);
     const drop = (x: Tensor) => { if (live.delete(x)) x.dispose(); };
+
+    /**
+     * A block split at its attention: pre-segment → `attend` over all rows → post-segment. With one chunk the
+     * segments take `x` whole; otherwise each runs on row chunks of `x` (`[1, n, C]`), their outputs written into
+     * whole q, k, v and y tensors, so no segment tensor (the MLP hidden included) passes the limit.
+     */
+    const split = async (
+      kinds: [Kind, Kind], i: number, x: Tensor, b: { C: number; H: number; d: number }, chunks: Array<[number, number]>,
+      ropes: Feeds[] | undefined, attend: (q: Tensor, k: Tensor, v: Tensor) => Promise<Tensor>,
+    ): Promise<Tensor> => {
+      const [pre, post] = [this.segs[kinds[0]], this.segs[kinds[1]]];
+      if (chunks.length === 1) {
+        const r = await runSeg(pre, i, { x, ...ropes?.[0] });
+        const [q, k, v] = [own(r.q), own(r.k), own(r.v)];
+        const o = own(await attend(q, k, v));
+        drop(q); drop(k); drop(v);
+        const y = own((await runSeg(post, i, { x, o })).y);
+        drop(o);
+        return y;
+      }
+      const n = chunks[chunks.length - 1][1];
+      const width = b.C;
+      const qkv = [0, 1, 2].map(() => own(rows.alloc(n, width, [n, b.H, b.d])));
+      for (const [ci, [a, e]] of chunks.entries()) {
+        const xc = own(rows.slice(x, a, e, width, [1, e - a, width]));
+        const r = await runSeg(pre, i, { x: xc, ...ropes?.[ci] });
+        drop(xc);
+        for (const [j, part] of [r.q, r.k, r.v].entries()) {
+          rows.write(qkv[j], a, own(part), width);
+          drop(part);
+        }
+      }
+      const o = own(await attend(qkv[0], qkv[1], qkv[2]));
+      for (const u of qkv) drop(u);
+      const y = own(rows.alloc(n, width, [...x.dims]));
+      for (const [a, e] of chunks) {
+        const xc = own(rows.slice(x, a, e, width, [1, e - a, width]));
+        const oc = own(rows.slice(o, a, e, width, [e - a, b.H, b.d]));
+        const part = own((await runSeg(post, i, { x: xc, o: oc })).y);
+        drop(xc); drop(oc);
+        rows.write(y, a, part, width);
+        drop(part);
+      }
+      drop(o);
+      return y;
+    };
+
+    /** A whole local block as one ONNX session (ONNX local path), over chunks of `perChunk` frames of `Tn` tokens. */
+    const whole = async (kind: Kind, i: number, x: Tensor, Tn: number, perChunk: number, rope: Feeds): Promise<Tensor> => {
+      if (perChunk >= S) return own((await runSeg(this.segs[kind], i, { x, ...rope })).y);
+      const y = own(rows.alloc(S * Tn, C, [S, Tn, C]));
+      for (const [a, e] of rowChunks(S * Tn, perChunk * Tn, Tn)) {
+        const xc = own(rows.slice(x, a, e, C, [(e - a) / Tn, Tn, C]));
+        const part = own((await runSeg(this.segs[kind], i, { x: xc, ...rope })).y);
+        drop(xc);
+        rows.write(y, a, part, C);
+        drop(part);
+      }
+      return y;
+    };
+
+    const dinoDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim };
+    const aggDims = { C, H: c.numHeads, d };
+    const local = this.local;
     const layers = new Map<number, Float32Array>();
     try {
       let x = own((await this.segs.embed.run({
@@ -262,7 +409,9 @@ export class Aggregator {
       })).tokens);
       for (let i = 0; i < c.dino.depth; i++) {
         throwIfAborted(signal);
-        const y = own((await runSeg(this.segs.dino, i, { x })).y);
+        const y = local
+          ? await split(['dpre', 'dpost'], i, x, dinoDims, dChunks, undefined, (q, k, v) => local.run(q, k, v, S, T, dinoDims.H, dinoDims.d))
+          : await whole('dino', i, x, T, plan.dinoFrames, {});
         drop(x);
         x = y;
       }
@@ -271,15 +420,13 @@ export class Aggregator {
       x = tokens;
       for (let i = 0; i <= last; i++) {
         throwIfAborted(signal);
-        const xf = own((await runSeg(this.segs.frame, i, { x, ...frameRope })).y);
+        const xf = local
+          ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) => local.run(q, k, v, S, P, aggDims.H, d))
+          : await whole('frame', i, x, P, plan.frames, frameRope);
         if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
         drop(x);
-        const qkv = await runSeg(this.segs.gpre, i, { x: xf, ...globalRope });
-        const [q, k, v] = [own(qkv.q), own(qkv.k), own(qkv.v)];
-        const o = own(await this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
-        drop(q); drop(k); drop(v);
-        const xg = own((await runSeg(this.segs.gpost, i, { x: xf, o })).y);
-        drop(o);
+        const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope,
+          (q, k, v) => this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
         if (wanted.has(i)) layers.set(i, interleave(await f32(xf), await f32(xg), N, C));
         drop(xf);
         x = xg;
@@ -289,7 +436,11 @@ export class Aggregator {
       for (const x of live) x.dispose();
       for (const b of runBuffers) b.destroy(); // queued work that reads them still completes (WebGPU semantics)
     }
-    return { layers, patchStart: K, S, P, width: 2 * C };
+    const localRuns = (frames: number, tokenChunks: number) => (local ? tokenChunks : Math.ceil(S / Math.min(frames, S)));
+    return {
+      layers, patchStart: K, S, P, width: 2 * C,
+      chunks: { dino: localRuns(plan.dinoFrames, dChunks.length), frame: localRuns(plan.frames, gChunks.length), global: gChunks.length },
+    };
   }
 
   /**
@@ -305,9 +456,9 @@ export class Aggregator {
     const c = this.config;
     check(Number.isInteger(block) && block >= 0 && block < c.depth, `block ${block} is outside 0..${c.depth - 1}`);
     const b: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
-    const segKinds = kind === 'frame' ? (['frame'] as const) : (['gpre', 'gpost'] as const);
+    const segKinds: Kind[] = kind === 'global' ? ['gpre', 'gpost'] : this.local ? ['fpre', 'fpost'] : ['frame'];
     for (const sk of segKinds) {
-      const specs = sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk === 'gpre' ? preParams(b) : postParams(b);
+      const specs = sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk.endsWith('pre') ? preParams(b) : postParams(b);
       const spec = specs.find((s) => s.key === key);
       if (!spec) continue;
       const feeds = this.segs[sk].feeds[block]!;

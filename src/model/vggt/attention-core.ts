@@ -7,9 +7,12 @@
  * buffer and return `ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [N, H, d], dispose })`.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
+import { encodeAttention } from '../../attention/kernel';
 import { Graph } from '../../onnx/builder';
+import { readF32, STORAGE_USAGE } from '../../gpu/buffers';
+import type { HessDevice } from '../../gpu/device';
 import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import { check } from '../../errors';
+import { check, HessError } from '../../errors';
 import { denseAttention } from './blocks';
 import { reshape, VGGT_OPSET } from './ops';
 
@@ -73,5 +76,44 @@ export class DenseOnnxAttention implements AttentionCore {
     const s = this.session;
     this.session = null;
     await s?.release();
+  }
+}
+
+/**
+ * Local (per-frame) attention of DINO and frame blocks on the WGSL flash kernel with a frame axis: q, k, v
+ * `[B·T, H, d]` GPU tensors (B frames of T tokens, token-major) → o `[B·T, H, d]`, one dispatch over all frames.
+ * No `[B, H, T, T]` score tensor exists: the kernel's memory is O(B·T·H·d).
+ *
+ * @example
+ * const local = new WgslLocalAttention(ort, gpu);
+ * const o = await local.run(q, k, v, S, P, 16, 64); // q, k, v from a pre-segment on the WebGPU EP
+ */
+export class WgslLocalAttention {
+  constructor(private readonly ort: Ort, readonly gpu: HessDevice) {}
+
+  async run(q: Tensor, k: Tensor, v: Tensor, B: number, T: number, H: number, d: number): Promise<Tensor> {
+    for (const t of [q, k, v]) {
+      if (t.location !== 'gpu-buffer') {
+        throw new HessError('INVALID_ARGUMENT', 'WGSL local attention needs GPU tensors (the model must run on the WebGPU EP)',
+          "use localAttention 'onnx' on the wasm EP");
+      }
+      check(t.dims.length === 3 && t.dims[0] === B * T && t.dims[1] === H && t.dims[2] === d,
+        `local attention input dims ${JSON.stringify(t.dims)} differ from [${B}·${T}, ${H}, ${d}]`);
+    }
+    const { device } = this.gpu;
+    const n = B * T * H * d;
+    const o = device.createBuffer({ size: n * 4, usage: STORAGE_USAGE, label: 'local attention out' });
+    try {
+      const enc = device.createCommandEncoder();
+      encodeAttention(this.gpu, enc, { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o },
+        { N: T, H, D: d, batch: B });
+      device.queue.submit([enc.finish()]);
+    } catch (e) {
+      o.destroy();
+      throw e;
+    }
+    return this.ort.Tensor.fromGpuBuffer(o, {
+      dataType: 'float32', dims: [B * T, H, d], download: () => readF32(device, o, n), dispose: () => o.destroy(),
+    }) as Tensor;
   }
 }

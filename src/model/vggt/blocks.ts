@@ -3,9 +3,11 @@
  *
  * One graph per block *type*, with the block's weights as graph inputs, so that a 24+24-block model needs a
  * handful of sessions instead of one per block (each run feeds that block's weights; on WebGPU they are
- * GPU-resident tensors uploaded once). A global block is split into a pre-segment (norm1 → qkv → q/k norm →
- * RoPE → Q, K, V `[N, H, d]`), a pluggable attention core, and a post-segment (proj → LayerScale → residual →
- * norm2/MLP → LayerScale → residual), so the attention core can be a WGSL kernel.
+ * GPU-resident tensors uploaded once). A block can be split into a pre-segment (norm1 → qkv → q/k norm →
+ * RoPE → Q, K, V `[N, H, d]`), an attention core, and a post-segment (proj → LayerScale → residual →
+ * norm2/MLP → LayerScale → residual), so the attention core can be a WGSL kernel (global: over all N tokens;
+ * local: batched per frame) and the per-token segments can run on row chunks. {@link localBlockGraph} keeps a
+ * local block whole (ONNX attention, `[B, H, T, T]` scores).
  */
 import { check } from '../../errors';
 import { Graph, tensorInit } from '../../onnx/builder';
@@ -259,40 +261,66 @@ export function globalQueryChunkGraph(b: BlockDims): Graph {
 }
 
 /**
- * Global-block pre-segment: `x [S, P, C]`, `rope_cos`/`rope_sin` `[N, 1, d]` (N = S·P) and the
+ * Pre-segment of any block (everything before attention), per token: `x [S, P, C]` (any two leading dims: a chunk
+ * of n tokens goes in as `[1, n, C]`), `rope_cos`/`rope_sin` `[N, 1, d]` (N = S·P; only when `b.rope`) and the
  * {@link preParams} weights (inputs, or initializers when `baked`) → `q`, `k`, `v` `[N, H, d]` (token-major, what
- * the attention cores take).
+ * the attention cores take). No token looks at another, so the segment can run on any row chunk.
  *
  * @example
- * const bytes = buildGlobalPreGraph(dims);
+ * const bytes = buildPreGraph(dinoDims, undefined, 'dino_pre'); // DINO: no q/k norm, no RoPE inputs
  */
-export function buildGlobalPreGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
-  check(b.rope && b.qkNorm, 'the global pre-segment is the aggregator form (q/k norm + RoPE)');
-  const g = new Graph('global_pre');
+export function buildPreGraph(b: BlockDims, baked?: Map<string, Float32Array>, name = 'pre'): Uint8Array {
+  const g = new Graph(name);
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
-  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const rope = b.rope
+    ? { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) }
+    : undefined;
   const p = declare(g, preParams(b), baked);
-  // All frames' tokens form one sequence: [S, P, C] → [1, S·P, C] is a free, contiguous reshape.
+  // All rows form one sequence: [S, P, C] → [1, S·P, C] is a free, contiguous reshape.
   const { q, k, v } = qkvHeads(g, reshape(g, x, [1, -1, b.C]), p, b, rope);
   for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) g.output(reshape(g, t, [-1, b.H, b.d]), 'float32', ['N', b.H, b.d], n);
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
 /**
- * Global-block post-segment: `x [S, P, C]` (block input), `o [N, H, d]` (attention output) and the
- * {@link postParams} weights (inputs, or initializers when `baked`) → `y [S, P, C]`.
+ * Post-segment of any block (everything after attention), per token: `x [S, P, C]` (block input, any two leading
+ * dims), `o [N, H, d]` (attention output) and the {@link postParams} weights (inputs, or initializers when
+ * `baked`) → `y`, shaped like `x`.
  *
  * @example
- * const bytes = buildGlobalPostGraph(dims);
+ * const bytes = buildPostGraph(dims);
  */
-export function buildGlobalPostGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
-  const g = new Graph('global_post');
+export function buildPostGraph(b: BlockDims, baked?: Map<string, Float32Array>, name = 'post'): Uint8Array {
+  const g = new Graph(name);
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
   const o = g.input('o', 'float32', ['N', b.H, b.d]);
   const p = declare(g, postParams(b), baked);
   const o3 = g.op('Reshape', [o, g.op('Shape', [x])[0]])[0];
   g.output(postAttention(g, x, o3, p, b), 'float32', ['S', 'P', b.C], 'y');
   return g.toModel({ opset: VGGT_OPSET }).model;
+}
+
+/**
+ * Global-block pre-segment ({@link buildPreGraph} in the aggregator form): `x [S, P, C]`, `rope_cos`/`rope_sin`
+ * `[N, 1, d]` (N = S·P) and the {@link preParams} weights → `q`, `k`, `v` `[N, H, d]`.
+ *
+ * @example
+ * const bytes = buildGlobalPreGraph(dims);
+ */
+export function buildGlobalPreGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+  check(b.rope && b.qkNorm, 'the global pre-segment is the aggregator form (q/k norm + RoPE)');
+  return buildPreGraph(b, baked, 'global_pre');
+}
+
+/**
+ * Global-block post-segment ({@link buildPostGraph}): `x [S, P, C]` (block input), `o [N, H, d]` (attention
+ * output) and the {@link postParams} weights → `y [S, P, C]`.
+ *
+ * @example
+ * const bytes = buildGlobalPostGraph(dims);
+ */
+export function buildGlobalPostGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+  return buildPostGraph(b, baked, 'global_post');
 }
 
 /**

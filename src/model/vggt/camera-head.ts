@@ -2,13 +2,19 @@
  * VGGT camera head as one ONNX graph: token_norm → 4 refinement iterations of (adaLN modulation → trunk Blocks →
  * trunk_norm → pose_branch), accumulating the raw (pre-activation) pose encoding, ReLU on the FoV at the end.
  * The trunk attends across the S camera tokens of one scene (sequence length S, negligible cost).
+ *
+ * The runtime session takes every weight as a graph input (GPU-resident on WebGPU, uploaded once): VGGT-1B's
+ * camera head is 0.87 GB, which as initializers would be serialized into one protobuf and copied into ORT's heap.
  */
+import type { Tensor } from 'onnxruntime-web';
 import { HessError, check } from '../../errors';
 import { Graph } from '../../onnx/builder';
-import type { ExecutionTarget, Ort } from '../../runtime/ort';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { CameraHeadConfig } from '../config';
-import { type HeadWeights, type LoadedTensor, headSession, loadPrefixed, need, silu, sliceAxis } from './heads-common';
-import { VGGT_OPSET, addLinear, addWeight, gelu, layerNorm, layerNormNoAffine, linear, reshape } from './ops';
+import { type HeadParam, HeadParams, type HeadParamSource, type HeadFeeds, loadHeadFeeds, releaseFeeds } from './head-params';
+import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
+import { type HeadWeights, type LoadedTensor, silu, sliceAxis } from './heads-common';
+import { VGGT_OPSET, gelu, layerNorm, layerNormNoAffine, linear, reshape } from './ops';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -20,6 +26,7 @@ export interface CameraHeadOptions {
   prefix?: string;
   /** An already loaded onnxruntime-web (default: {@link loadOrt}). */
   ort?: Ort;
+  signal?: AbortSignal;
 }
 
 const LN_EPS = 1e-5; // nn.LayerNorm default: token_norm, trunk_norm and the trunk Blocks
@@ -39,9 +46,16 @@ export class CameraHead {
     private readonly ort: Ort,
     private session: Session | null,
     readonly config: CameraHeadConfig,
+    private readonly target: ExecutionTarget,
+    private readonly weights: HeadFeeds,
   ) {}
 
-  /** Load the weights, build the graph and create its session on `target`. */
+  /** Bytes of weights the head holds (float32; on the GPU under WebGPU). */
+  get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  /** Build the graph (weights as inputs), stream the weights into feeds and create the session on `target`. */
   static async create(
     weights: HeadWeights, config: CameraHeadConfig, target: ExecutionTarget, opts: CameraHeadOptions = {},
   ): Promise<CameraHead> {
@@ -50,59 +64,68 @@ export class CameraHead {
     check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
     check(config.dim % config.heads === 0, `camera head width ${config.dim} is not divisible by ${config.heads} heads`,
       'pass camera_heads from the model config (4 for the tiny fixture, 16 for VGGT-1B)');
-    const w = await loadPrefixed(weights, prefix);
-    const model = buildCameraGraph(w, config, iterations, prefix);
-    const { ort, session } = await headSession(opts.ort, model, target);
-    return new CameraHead(ort, session, config);
+    const { graph, params } = cameraHeadInputsGraph(weights.tensors, config, iterations, prefix);
+    const ort = opts.ort ?? (await loadOrt());
+    const feeds = await loadHeadFeeds(weights, prefix, params, ort, target, opts.signal);
+    try {
+      const session = await createSession(ort, graph.toModel({ opset: VGGT_OPSET }).model, target);
+      return new CameraHead(ort, session, config, target, feeds);
+    } catch (e) {
+      releaseFeeds(feeds);
+      throw e;
+    }
   }
 
   /**
    * Run on the last aggregated layer `[S, P, 2·dim]` (only token 0 of each frame, the camera token, is read),
-   * or on the camera tokens alone `[S, 2·dim]` when `P` is 1.
+   * or on the camera tokens alone `[S, 2·dim]` when `P` is 1. The layer may be a Float32Array or a float32
+   * onnxruntime-web tensor (CPU, or a GPU buffer on this head's WebGPU device: only the S camera tokens are copied).
    */
-  async run(lastLayer: Float32Array, S: number): Promise<Float32Array> {
+  async run(lastLayer: HeadInput, S: number): Promise<Float32Array> {
     if (!this.session) throw new HessError('DISPOSED', 'CameraHead.run after dispose()', 'create a new CameraHead');
     check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
     const C = this.config.dim;
-    check(lastLayer instanceof Float32Array, 'lastLayer must be a Float32Array', 'pass the last aggregated layer [S, P, 2·dim]');
-    const P = lastLayer.length / (S * C);
+    const len = inputLength(lastLayer, 'lastLayer');
+    const P = len / (S * C);
     if (!Number.isInteger(P) || P < 1) {
-      throw new HessError('SHAPE_MISMATCH', `lastLayer has ${lastLayer.length} elements, not S·P·${C} for S = ${S}`,
+      throw new HessError('SHAPE_MISMATCH', `lastLayer has ${len} elements, not S·P·${C} for S = ${S}`,
         `pass the last aggregated layer as [S, P, ${C}] (camera token first in each frame)`);
     }
-    const tokens = new Float32Array(S * C);
-    for (let s = 0; s < S; s++) tokens.set(lastLayer.subarray(s * P * C, s * P * C + C), s * C);
-    const out = await this.session.run({ tokens: new this.ort.Tensor('float32', tokens, [S, C]) });
-    const data = out.pose_enc!.data as Float32Array;
-    return new Float32Array(data);
+    const offsets = Array.from({ length: S }, (_, s) => s * P * C);
+    const tokens = P === 1 ? gatherSpans(this.ort, this.target, lastLayer, [0], S * C, [S, C])
+      : gatherSpans(this.ort, this.target, lastLayer, offsets, C, [S, C]);
+    try {
+      const out = await this.session.run({ ...this.weights.feeds, tokens: tokens.tensor });
+      return Float32Array.from(out.pose_enc!.data as Float32Array);
+    } finally {
+      tokens.dispose();
+    }
   }
 
-  /** Release the session. */
+  /** Release the session and the weights. */
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
+    if (s) releaseFeeds(this.weights);
     await s?.release();
   }
 }
 
+/** One trunk Block's weights (bound once; every iteration reuses them). */
 interface BlockParams {
   n1w: string; n1b: string; qkv: { w: string; b?: string }; proj: { w: string; b?: string }; ls1: string;
   n2w: string; n2b: string; fc1: { w: string; b?: string }; fc2: { w: string; b?: string }; ls2: string;
 }
 
-/** Add one trunk Block's initializers (once; every iteration reuses them). */
-function blockParams(g: Graph, w: Map<string, LoadedTensor>, prefix: string, i: number, cfg: CameraHeadConfig): BlockParams {
+function blockParams(p: HeadParams, i: number, cfg: CameraHeadConfig): BlockParams {
   const C = cfg.dim;
   const hid = cfg.mlpHiddenDim;
-  const p = `trunk.${i}`;
-  const n = (k: string, shape: number[]) => need(w, prefix, `${p}.${k}`, shape);
-  const vec = (k: string) => addWeight(g, `${prefix}.${p}.${k}`, n(k, [C]).data, [C]);
-  const lin = (k: string, out: number, inDim: number) =>
-    addLinear(g, `${prefix}.${p}.${k}`, n(`${k}.weight`, [out, inDim]).data, [out, inDim], n(`${k}.bias`, [out]).data);
+  const b = `trunk.${i}`;
+  const vec = (k: string) => p.tensor(`${b}.${k}`, [C]);
   return {
-    n1w: vec('norm1.weight'), n1b: vec('norm1.bias'), qkv: lin('attn.qkv', 3 * C, C), proj: lin('attn.proj', C, C),
-    ls1: vec('ls1.gamma'), n2w: vec('norm2.weight'), n2b: vec('norm2.bias'), fc1: lin('mlp.fc1', hid, C),
-    fc2: lin('mlp.fc2', C, hid), ls2: vec('ls2.gamma'),
+    n1w: vec('norm1.weight'), n1b: vec('norm1.bias'), qkv: p.linear(`${b}.attn.qkv`, 3 * C, C), proj: p.linear(`${b}.attn.proj`, C, C),
+    ls1: vec('ls1.gamma'), n2w: vec('norm2.weight'), n2b: vec('norm2.bias'), fc1: p.linear(`${b}.mlp.fc1`, hid, C),
+    fc2: p.linear(`${b}.mlp.fc2`, C, hid), ls2: vec('ls2.gamma'),
   };
 }
 
@@ -126,43 +149,57 @@ function block(g: Graph, x: string, p: BlockParams, cfg: CameraHeadConfig): stri
   return g.op('Add', [x1, g.op('Mul', [m, p.ls2])[0]])[0];
 }
 
-/** Build the whole camera head (all iterations unrolled; the trunk's initializers are shared across them). */
+/** Build the whole camera head with its weights baked (all iterations unrolled; trunk weights shared across them). */
 export function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Uint8Array {
   return cameraHeadGraph(w, cfg, iterations, prefix).toModel({ opset: VGGT_OPSET }).model;
 }
 
 /**
- * The camera head as a {@link Graph} (input `tokens [S, 2·dim]`, output `pose_enc [S, 9]`), e.g. to differentiate
- * it. `w` comes from `loadPrefixed(weights, prefix)`.
+ * The camera head as a {@link Graph} with its weights baked (input `tokens [S, 2·dim]`, output `pose_enc [S, 9]`),
+ * e.g. to differentiate it. `w` comes from `loadPrefixed(weights, prefix)`.
  *
  * @example
  * const g = cameraHeadGraph(await loadPrefixed(st, 'camera_head'), cfg.camera!, 4, 'camera_head');
  */
 export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Graph {
+  return cameraGraph({ baked: w }, cfg, iterations, prefix).graph;
+}
+
+/**
+ * The camera head with every weight a graph input (named `${prefix}.${key}`; Linear weights `[in, out]`), built
+ * from the checkpoint's tensor table alone (no weight data): what {@link CameraHead} runs.
+ *
+ * @example
+ * const { graph, params } = cameraHeadInputsGraph(st.tensors, cfg.camera!, 4, 'camera_head');
+ */
+export function cameraHeadInputsGraph(
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, cfg: CameraHeadConfig, iterations: number, prefix: string,
+): { graph: Graph; params: HeadParam[] } {
+  return cameraGraph({ shapes }, cfg, iterations, prefix);
+}
+
+function cameraGraph(src: HeadParamSource, cfg: CameraHeadConfig, iterations: number, prefix: string): { graph: Graph; params: HeadParam[] } {
   const C = cfg.dim;
   const D = cfg.poseDim;
   check(D === 9, `only the absT_quaR_FoV pose encoding (9 values) is supported, the weights have ${D}`);
   const g = new Graph('vggt_camera_head');
-  const n = (k: string, shape: number[]) => need(w, prefix, k, shape);
-  const vec = (k: string) => addWeight(g, `${prefix}.${k}`, n(k, [C]).data, [C]);
-  const lin = (k: string, out: number, inDim: number) =>
-    addLinear(g, `${prefix}.${k}`, n(`${k}.weight`, [out, inDim]).data, [out, inDim], n(`${k}.bias`, [out]).data);
+  const p = new HeadParams(g, prefix, src);
+  const vec = (k: string) => p.tensor(k, [C]);
 
   const tokens = g.input('tokens', 'float32', ['S', C]);
   const pose = layerNorm(g, tokens, vec('token_norm.weight'), vec('token_norm.bias'), LN_EPS);
   const normed = layerNormNoAffine(g, pose, C, ADALN_EPS); // the same in every iteration: pose_tokens never changes
-  const empty = addWeight(g, `${prefix}.empty_pose_tokens`, n('empty_pose_tokens', [1, 1, D]).data, [1, D]);
-  const embed = lin('embed_pose', C, D);
-  const mod = addLinear(g, `${prefix}.poseLN_modulation.1`, n('poseLN_modulation.1.weight', [3 * C, C]).data, [3 * C, C],
-    n('poseLN_modulation.1.bias', [3 * C]).data);
-  const hb = need(w, prefix, 'pose_branch.fc1.weight', [-1, C]).shape[0]!;
-  const fc1 = lin('pose_branch.fc1', hb, C);
-  const fc2 = lin('pose_branch.fc2', D, hb);
+  const empty = p.tensor('empty_pose_tokens', [1, 1, D], [1, D]);
+  const embed = p.linear('embed_pose', C, D);
+  const mod = p.linear('poseLN_modulation.1', 3 * C, C);
+  const hb = p.shape('pose_branch.fc1.weight', [-1, C])[0]!;
+  const fc1 = p.linear('pose_branch.fc1', hb, C);
+  const fc2 = p.linear('pose_branch.fc2', D, hb);
   const tnW = vec('trunk_norm.weight');
   const tnB = vec('trunk_norm.bias');
   const one = g.floats([1], [1]);
 
-  const trunk = Array.from({ length: cfg.trunkDepth }, (_, b) => blockParams(g, w, prefix, b, cfg));
+  const trunk = Array.from({ length: cfg.trunkDepth }, (_, b) => blockParams(p, b, cfg));
 
   let raw: string | null = null;
   for (let it = 0; it < iterations; it++) {
@@ -172,7 +209,7 @@ export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadCon
     const [shift, scale, gate] = g.op('Split', [m, g.ints([C, C, C])], { axis: -1 }, { outputs: 3 }) as unknown as [string, string, string];
     const modulated = g.op('Add', [g.op('Mul', [normed, g.op('Add', [scale, one])[0]])[0], shift])[0];
     let x = g.op('Add', [g.op('Mul', [gate, modulated])[0], pose])[0];
-    for (const p of trunk) x = block(g, x, p, cfg);
+    for (const b of trunk) x = block(g, x, b, cfg);
     const delta = linear(g, gelu(g, linear(g, layerNorm(g, x, tnW, tnB, LN_EPS), fc1.w, fc1.b)), fc2.w, fc2.b);
     raw = raw === null ? delta : g.op('Add', [raw, delta])[0];
   }
@@ -180,5 +217,5 @@ export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadCon
   const tq = sliceAxis(g, raw!, 1, 0, 7);
   const fov = g.op('Relu', [sliceAxis(g, raw!, 1, 7, 9)])[0];
   g.output(g.op('Concat', [tq, fov], { axis: 1 })[0], 'float32', ['S', D], 'pose_enc');
-  return g;
+  return { graph: g, params: p.inputs };
 }

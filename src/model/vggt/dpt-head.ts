@@ -1,19 +1,24 @@
 /**
- * VGGT DPT heads (depth and point) as ONNX graphs, one per image size, run on chunks of frames so that memory
- * stays bounded (the math is per frame). Follows upstream `vggt/heads/dpt_head.py`:
+ * VGGT DPT heads (depth and point) as ONNX graphs, run on chunks of frames so that memory stays bounded (the math
+ * is per frame). Follows upstream `vggt/heads/dpt_head.py`:
  * shared LayerNorm → projects (1×1) → +0.1·uv-embedding → resize layers → layerN_rn (3×3, no bias) →
  * RefineNet fusion (bilinear, align_corners) → output_conv1 → resize to the image → +0.1·uv-embedding →
  * output_conv2 → activations.
+ *
+ * The runtime session serves every image size: the weights are graph inputs (GPU-resident on WebGPU, uploaded
+ * once), the uv position tables are inputs computed per size in float64, and every other size (the token grid,
+ * the fusion and output resizes) is read in-graph from those tables' and the feature maps' shapes, as upstream
+ * reads them from its tensors.
  */
+import type { Tensor } from 'onnxruntime-web';
 import { HessError, check, throwIfAborted } from '../../errors';
-import { Graph } from '../../onnx/builder';
-import { type ExecutionTarget, type Ort, loadOrt } from '../../runtime/ort';
+import { type Dim, Graph } from '../../onnx/builder';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { DptHeadConfig } from '../config';
-import {
-  type HeadWeights, type LoadedTensor, checkLength, conv2d, convTranspose2d, headSession, loadPrefixed, need,
-  resizeAlignCorners, sliceAxis,
-} from './heads-common';
-import { VGGT_OPSET, addWeight, layerNorm } from './ops';
+import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
+import { type HeadFeeds, type HeadParam, HeadParams, type HeadParamSource, loadHeadFeeds, releaseFeeds } from './head-params';
+import { type HeadWeights, type LoadedTensor, conv2d, convTranspose2d, resizeAlignCorners, sliceAxis, spatialShape } from './heads-common';
+import { VGGT_OPSET, layerNorm } from './ops';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -39,9 +44,15 @@ export interface DptHeadSpec {
 export interface DptHeadOptions {
   /** Weight prefix (default `${kind}_head`). */
   prefix?: string;
-  /** Frames per graph run (default 8, as upstream's frames_chunk_size): bounds the activation memory. */
+  /** Frames per session run. Default: as many as keep the run's largest intermediate under `chunkBytes`. */
   framesChunk?: number;
+  /**
+   * Byte budget of the largest single intermediate of one run (the frame chunk is sized from it). Default: on
+   * WebGPU the device's `maxStorageBufferBindingSize` (and `maxBufferSize`), at most 1 GiB; on the wasm EP 256 MiB.
+   */
+  chunkBytes?: number;
   ort?: Ort;
+  signal?: AbortSignal;
 }
 
 /** Output of {@link DptHead.run}. */
@@ -102,8 +113,56 @@ function separablePosEmbed(C: number, gh: number, gw: number, imgW: number, imgH
   return { x, y };
 }
 
+/** A uv position table the shared graph takes as an input (they carry the image size; see {@link dptPosFeeds}). */
+export interface DptPosInput {
+  /** Graph input name. */
+  readonly name: string;
+  /** Channels of the feature map it is added to. */
+  readonly channels: number;
+  /** 'grid': the (H/14)×(W/14) token grid; 'image': the H×W output map. */
+  readonly map: 'grid' | 'image';
+  /** 'x' `[1, C, 1, w]` (column-dependent channels) or 'y' `[1, C, h, 1]` (row-dependent channels). */
+  readonly axis: 'x' | 'y';
+}
+
 /**
- * A VGGT DPT head (depth or point map).
+ * The position tables (times the 0.1 ratio) for images of H×W, as float32 `[1, C, 1, w]` / `[1, C, h, 1]`
+ * arrays keyed by input name, computed in float64.
+ */
+export function dptPosFeeds(inputs: readonly DptPosInput[], patchSize: number, H: number, W: number): Map<string, { data: Float32Array; dims: number[] }> {
+  const out = new Map<string, { data: Float32Array; dims: number[] }>();
+  for (const p of inputs) {
+    const [h, w] = p.map === 'grid' ? [H / patchSize, W / patchSize] : [H, W];
+    const e = separablePosEmbed(p.channels, h, w, W, H);
+    const t = p.axis === 'x' ? e.x : e.y;
+    out.set(p.name, { data: Float32Array.from(t, (v) => v * POS_RATIO), dims: p.axis === 'x' ? [1, p.channels, 1, w] : [1, p.channels, h, 1] });
+  }
+  return out;
+}
+
+/**
+ * Bytes of the largest single intermediate of one frame of a DPT head at H×W (float32): what the frame chunk is
+ * sized from. At VGGT-1B widths and 518² it is the 128-channel map at image size, 137 MB. `widths` are the
+ * output convs' widths (output_conv1, output_conv2.0), upstream's features/2 and 32 unless given.
+ */
+export function dptFrameBytes(
+  spec: DptHeadSpec, H: number, W: number, widths: { half: number; hidden: number } = { half: spec.head.features / 2, hidden: 32 },
+): number {
+  const { features: F, outChannels: oc, outputDim: od } = spec.head;
+  const gh = H / spec.patchSize;
+  const gw = W / spec.patchSize;
+  const g = gh * gw;
+  const P = spec.patchStartIdx + g;
+  return 4 * Math.max(
+    P * spec.dimIn, // a level's tokens, their norm and the [C, gh, gw] map
+    ...oc.map((c) => c * g), oc[0]! * 16 * g, oc[1]! * 4 * g, // projections, resize_layers 0 and 1
+    F * 16 * g, F * 64 * g, widths.half * 64 * g, // fusion at 4× the grid, refinenet1's ×2 upsample, output_conv1
+    Math.max(widths.half, widths.hidden, od) * H * W, // maps at image size
+  );
+}
+
+/**
+ * A VGGT DPT head (depth or point map): one session for every image size and frame count.
  *
  * @example
  * const cfg = inferVggtConfig(st.tensors);
@@ -112,43 +171,68 @@ function separablePosEmbed(C: number, gh: number, gw: number, imgW: number, imgH
  * const { values, conf } = await depth.run(layers, S, H, W); // layers: Map<4|11|17|23, Float32Array [S, P, 2·dim]>
  */
 export class DptHead {
-  private readonly sessions = new Map<string, Promise<Session>>();
-  private disposed = false;
   readonly layerIdx: readonly [number, number, number, number];
+  private session: Session | null;
+  private readonly posCache = new Map<string, Record<string, Tensor>>();
 
   private constructor(
     private readonly ort: Ort,
-    private readonly weights: Map<string, LoadedTensor>,
+    session: Session,
+    private readonly weights: HeadFeeds,
     readonly spec: DptHeadSpec,
-    private readonly prefix: string,
     private readonly target: ExecutionTarget,
-    private readonly framesChunk: number,
+    private readonly chunk: { frames?: number; bytes: number },
+    private readonly pos: readonly DptPosInput[],
+    private readonly widths: { half: number; hidden: number },
   ) {
     this.layerIdx = spec.layerIdx ?? [4, 11, 17, 23];
+    this.session = session;
   }
 
-  /** Load the weights. Graphs are built (and sessions created) lazily, once per image size. */
+  /** Bytes of weights the head holds (float32; on the GPU under WebGPU). */
+  get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  /** Build the graph (weights and image size as inputs), stream the weights into feeds, create the one session. */
   static async create(weights: HeadWeights, spec: DptHeadSpec, target: ExecutionTarget, opts: DptHeadOptions = {}): Promise<DptHead> {
     check(spec.kind === 'depth' || spec.kind === 'point', `kind must be 'depth' or 'point', got ${String(spec.kind)}`);
-    const chunk = opts.framesChunk ?? 8;
-    check(Number.isInteger(chunk) && chunk >= 1, `framesChunk must be a positive integer, got ${chunk}`);
+    const frames = opts.framesChunk;
+    check(frames === undefined || (Number.isInteger(frames) && frames >= 1), `framesChunk must be a positive integer, got ${frames}`);
+    const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
+    const bytes = opts.chunkBytes ?? (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
+    check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
     if (spec.layerIdx) check(spec.layerIdx.length === 4, 'layerIdx needs exactly 4 layer indices', 'pass e.g. [4, 11, 17, 23]');
     check(spec.head.outputDim >= 2, `output_dim must be at least 2 (values + confidence), got ${spec.head.outputDim}`);
     const prefix = opts.prefix ?? `${spec.kind}_head`;
-    const w = await loadPrefixed(weights, prefix);
-    // validate every shape now rather than at the first run
-    buildDptGraph(w, spec, prefix, spec.patchSize, spec.patchSize);
-    return new DptHead(opts.ort ?? (await loadOrt()), w, spec, prefix, target, chunk);
+    const built = dptHeadInputsGraph(weights.tensors, spec, prefix);
+    const ort = opts.ort ?? (await loadOrt());
+    const feeds = await loadHeadFeeds(weights, prefix, built.params, ort, target, opts.signal);
+    try {
+      const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
+      return new DptHead(ort, session, feeds, spec, target, { frames, bytes }, built.pos, built.widths);
+    } catch (e) {
+      releaseFeeds(feeds);
+      throw e;
+    }
+  }
+
+  /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
+  framesPerRun(H: number, W: number): number {
+    if (this.chunk.frames) return this.chunk.frames;
+    return Math.max(1, Math.floor(this.chunk.bytes / dptFrameBytes(this.spec, H, W, this.widths)));
   }
 
   /**
-   * Run on the aggregated layers (each `[S, P, dimIn]`, P = patchStartIdx + (H/14)·(W/14)) for images of H×W.
-   * `signal` is checked between frame chunks.
+   * Run on the aggregated layers (each `[S, P, dimIn]`, P = patchStartIdx + (H/14)·(W/14)) for images of H×W,
+   * in chunks of {@link framesPerRun} frames. Each layer may be a Float32Array or a float32 onnxruntime-web tensor
+   * (CPU, or a GPU buffer on this head's WebGPU device). `signal` is checked between frame chunks.
    */
   async run(
-    layers: ReadonlyMap<number, Float32Array>, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {},
+    layers: ReadonlyMap<number, HeadInput>, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {},
   ): Promise<DptOutput> {
-    if (this.disposed) throw new HessError('DISPOSED', 'DptHead.run after dispose()', 'create a new DptHead');
+    const session = this.session;
+    if (!session) throw new HessError('DISPOSED', 'DptHead.run after dispose()', 'create a new DptHead');
     const ps = this.spec.patchSize;
     check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
     if (!(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0)) {
@@ -160,58 +244,76 @@ export class DptHead {
     const inputs = this.layerIdx.map((idx) => {
       const a = layers.get(idx);
       if (!a) throw new HessError('INVALID_ARGUMENT', `aggregated layer ${idx} is missing`, `pass layers ${this.layerIdx.join(', ')}`);
-      checkLength(a, S * P * C, `aggregated layer ${idx}`, `[S=${S}, P=${P}, ${C}]`);
+      const n = inputLength(a, `aggregated layer ${idx}`);
+      if (n !== S * P * C) {
+        throw new HessError('SHAPE_MISMATCH', `aggregated layer ${idx} has ${n} elements, expected ${S * P * C} ([S=${S}, P=${P}, ${C}])`,
+          `pass [S=${S}, P=${P}, ${C}], row-major`);
+      }
       return a;
     });
-    const session = await this.session(H, W);
+    if (this.target.ep === 'webgpu') {
+      const frame = dptFrameBytes(this.spec, H, W, this.widths);
+      const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
+      if (frame > limit) {
+        throw new HessError('LIMIT_TOO_SMALL', `one frame of the ${this.spec.kind} head at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
+          'use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter\'s maximum) or smaller images');
+      }
+    }
+    const pos = this.posFeeds(H, W);
+    const chunk = this.framesPerRun(H, W);
     const od = this.spec.head.outputDim;
     const HW = H * W;
     const values = new Float32Array(S * HW * (od - 1));
     const conf = new Float32Array(S * HW);
-    for (let s0 = 0; s0 < S; s0 += this.framesChunk) {
+    for (let s0 = 0; s0 < S; s0 += chunk) {
       throwIfAborted(opts.signal);
-      const n = Math.min(this.framesChunk, S - s0);
-      const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
-      inputs.forEach((a, k) => {
-        feeds[`l${k}`] = new this.ort.Tensor('float32', a.subarray(s0 * P * C, (s0 + n) * P * C), [n, P, C]);
-      });
-      const out = await session.run(feeds);
-      values.set(out.values!.data as Float32Array, s0 * HW * (od - 1));
-      conf.set(out.conf!.data as Float32Array, s0 * HW);
+      const n = Math.min(chunk, S - s0);
+      const spans = inputs.map((a) => gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C]));
+      try {
+        const feeds: Record<string, Tensor> = { ...this.weights.feeds, ...pos };
+        spans.forEach((t, k) => { feeds[`l${k}`] = t.tensor; });
+        const out = await session.run(feeds);
+        values.set(out.values!.data as Float32Array, s0 * HW * (od - 1));
+        conf.set(out.conf!.data as Float32Array, s0 * HW);
+      } finally {
+        for (const t of spans) t.dispose();
+      }
     }
     return { values, conf };
   }
 
-  /** Release every session. */
+  /** Release the session and the weights. */
   async dispose(): Promise<void> {
-    this.disposed = true;
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s).release();
+    const s = this.session;
+    this.session = null;
+    if (s) releaseFeeds(this.weights);
+    await s?.release();
   }
 
-  private session(H: number, W: number): Promise<Session> {
+  /** The position-table feeds for H×W (a few KB; the last few sizes are kept). */
+  private posFeeds(H: number, W: number): Record<string, Tensor> {
     const key = `${H}x${W}`;
-    let s = this.sessions.get(key);
-    if (!s) {
-      const model = buildDptGraph(this.weights, this.spec, this.prefix, H, W);
-      s = headSession(this.ort, model, this.target).then(({ session }) => session);
-      s.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, s);
+    let f = this.posCache.get(key);
+    if (!f) {
+      f = {};
+      for (const [name, t] of dptPosFeeds(this.pos, this.spec.patchSize, H, W)) f[name] = new this.ort.Tensor('float32', t.data, t.dims);
+      if (this.posCache.size >= 4) this.posCache.delete(this.posCache.keys().next().value!);
+      this.posCache.set(key, f);
     }
-    return s;
+    return f;
   }
 }
 
-/** Build the graph of one DPT head for images of H×W (inputs `l0..l3` `[N, P, dimIn]`; outputs `values`, `conf`). */
+/** Build the graph of one DPT head for images of H×W, weights baked (inputs `l0..l3` `[N, P, dimIn]`; outputs `values`, `conf`). */
 export function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number): Uint8Array {
   return dptHeadGraph(w, spec, prefix, H, W).toModel({ opset: VGGT_OPSET }).model;
 }
 
 /**
- * One DPT head for images of H×W as a {@link Graph}. With `raw: true` the only output is `raw` `[N, od−1, H, W]`:
- * the value channels before the activation (NCHW), so that the graph can be differentiated (the activation's
- * Abs/Sign are chained by hand: d inv_log(v)/dv = exp|v| = 1 + |inv_log(v)|, d exp(v)/dv = exp(v)).
+ * One DPT head for images of H×W as a {@link Graph} with its weights and position tables baked. With `raw: true`
+ * the only output is `raw` `[N, od−1, H, W]`: the value channels before the activation (NCHW), so that the graph
+ * can be differentiated (the activation's Abs/Sign are chained by hand: d inv_log(v)/dv = exp|v| = 1 +
+ * |inv_log(v)|, d exp(v)/dv = exp(v)).
  *
  * @example
  * const g = dptHeadGraph(await loadPrefixed(st, 'point_head'), spec, 'point_head', 70, 98, { raw: true });
@@ -219,80 +321,114 @@ export function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, p
 export function dptHeadGraph(
   w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number, opts: { raw?: boolean } = {},
 ): Graph {
+  const P = spec.patchStartIdx + (H / spec.patchSize) * (W / spec.patchSize);
+  return dptGraph({ baked: w }, spec, prefix, { P, H, W }, opts.raw ?? false).graph;
+}
+
+/**
+ * The DPT head for every image size: weights are inputs (`${prefix}.${key}`), and so are the position tables
+ * `pos` (which carry the image size); built from the checkpoint's tensor table alone. What {@link DptHead} runs.
+ *
+ * @example
+ * const { graph, params, pos } = dptHeadInputsGraph(st.tensors, spec, 'depth_head');
+ */
+export function dptHeadInputsGraph(
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string,
+): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
+  return dptGraph({ shapes }, spec, prefix, null, false);
+}
+
+function dptGraph(
+  src: HeadParamSource, spec: DptHeadSpec, prefix: string, fixed: { P: number; H: number; W: number } | null, raw: boolean,
+): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const C = spec.dimIn;
-  const gh = H / spec.patchSize;
-  const gw = W / spec.patchSize;
-  const P = spec.patchStartIdx + gh * gw;
   const g = new Graph(`vggt_${spec.kind}_head`);
-  const n = (k: string, shape: number[]) => need(w, prefix, k, shape);
+  const p = new HeadParams(g, prefix, src);
+  const P: Dim = fixed?.P ?? 'P';
+  const H: Dim = fixed?.H ?? 'H';
+  const W: Dim = fixed?.W ?? 'W';
 
-  // x + 0.1·emb as two broadcast adds of small constants ([1,C,1,w] and [1,C,h,1]) instead of one [1,C,h,w]
-  // table: at 518² the full table for output_conv1's 128 channels would be 137 MB.
-  const addPos = (x: string, ch: number, h: number, wd: number): string => {
-    const e = separablePosEmbed(ch, h, wd, W, H);
-    const ex = g.floats(Float32Array.from(e.x, (v) => v * POS_RATIO), [1, ch, 1, wd]);
-    const ey = g.floats(Float32Array.from(e.y, (v) => v * POS_RATIO), [1, ch, h, 1]);
-    return g.op('Add', [g.op('Add', [x, ex])[0], ey])[0];
+  // Position tables: constants for a fixed size, else inputs whose shapes carry the grid and image sizes. Added as
+  // two broadcast adds of [1,C,1,w] and [1,C,h,1] instead of one [1,C,h,w] table (137 MB at 518² for 128 channels).
+  const pos: DptPosInput[] = [];
+  const tables = new Map<string, { x: string; y: string }>();
+  const table = (channels: number, map: 'grid' | 'image'): { x: string; y: string } => {
+    const key = `${map}:${channels}`;
+    let t = tables.get(key);
+    if (t) return t;
+    const name = map === 'grid' ? `grid_pos${channels}` : 'image_pos';
+    if (fixed) {
+      const f = dptPosFeeds([{ name: 'x', channels, map, axis: 'x' }, { name: 'y', channels, map, axis: 'y' }], spec.patchSize, fixed.H, fixed.W);
+      t = { x: g.floats(f.get('x')!.data, f.get('x')!.dims), y: g.floats(f.get('y')!.data, f.get('y')!.dims) };
+    } else {
+      const [h, w] = map === 'grid' ? ['gh', 'gw'] : ['H', 'W'];
+      pos.push({ name: `${name}_x`, channels, map, axis: 'x' }, { name: `${name}_y`, channels, map, axis: 'y' });
+      t = { x: g.input(`${name}_x`, 'float32', [1, channels, 1, w]), y: g.input(`${name}_y`, 'float32', [1, channels, h, 1]) };
+    }
+    tables.set(key, t);
+    return t;
   };
+  const addPos = (x: string, t: { x: string; y: string }) => g.op('Add', [g.op('Add', [x, t.x])[0], t.y])[0];
+  // [h, w] of a table pair, read from its shapes
+  const sizeOf = (t: { x: string; y: string }) =>
+    g.op('Concat', [sliceAxis(g, g.op('Shape', [t.y])[0], 0, 2, 3), sliceAxis(g, g.op('Shape', [t.x])[0], 0, 3, 4)], { axis: 0 })[0];
 
-  const normW = addWeight(g, `${prefix}.norm.weight`, n('norm.weight', [C]).data, [C]);
-  const normB = addWeight(g, `${prefix}.norm.bias`, n('norm.bias', [C]).data, [C]);
+  const grid = sizeOf(table(oc[0]!, 'grid'));
+  const mapShape = g.op('Concat', [g.ints([0, C]), grid], { axis: 0 })[0];
+  const normW = p.tensor('norm.weight', [C]);
+  const normB = p.tensor('norm.bias', [C]);
   const levels: string[] = [];
   for (let k = 0; k < 4; k++) {
     const x = g.input(`l${k}`, 'float32', ['N', P, C]);
-    const tokens = layerNorm(g, sliceAxis(g, x, 1, spec.patchStartIdx, P), normW, normB, LN_EPS); // shared norm
-    const map = g.op('Reshape', [g.op('Transpose', [tokens], { perm: [0, 2, 1] })[0], g.ints([0, C, gh, gw])])[0];
-    const proj = conv2d(g, map, n(`projects.${k}.weight`, [oc[k]!, C, 1, 1]), n(`projects.${k}.bias`, [oc[k]!]), `${prefix}.projects.${k}`);
-    let y = addPos(proj, oc[k]!, gh, gw);
+    const tokens = layerNorm(g, sliceAxis(g, x, 1, spec.patchStartIdx, 2 ** 31 - 1), normW, normB, LN_EPS); // shared norm
+    const map = g.op('Reshape', [g.op('Transpose', [tokens], { perm: [0, 2, 1] })[0], mapShape])[0];
+    const proj = conv2d(g, map, p.tensor(`projects.${k}.weight`, [oc[k]!, C, 1, 1]), p.tensor(`projects.${k}.bias`, [oc[k]!]), 1);
+    let y = addPos(proj, table(oc[k]!, 'grid'));
     if (k === 0 || k === 1) {
       const ks = k === 0 ? 4 : 2;
-      y = convTranspose2d(g, y, n(`resize_layers.${k}.weight`, [oc[k]!, oc[k]!, ks, ks]), n(`resize_layers.${k}.bias`, [oc[k]!]),
-        `${prefix}.resize_layers.${k}`);
+      y = convTranspose2d(g, y, p.tensor(`resize_layers.${k}.weight`, [oc[k]!, oc[k]!, ks, ks]), p.tensor(`resize_layers.${k}.bias`, [oc[k]!]), ks);
     } else if (k === 3) {
-      y = conv2d(g, y, n('resize_layers.3.weight', [oc[3]!, oc[3]!, 3, 3]), n('resize_layers.3.bias', [oc[3]!]),
-        `${prefix}.resize_layers.3`, { stride: 2, pad: 1 });
+      y = conv2d(g, y, p.tensor('resize_layers.3.weight', [oc[3]!, oc[3]!, 3, 3]), p.tensor('resize_layers.3.bias', [oc[3]!]), 3, { stride: 2, pad: 1 });
     }
-    levels.push(conv2d(g, y, n(`scratch.layer${k + 1}_rn.weight`, [F, oc[k]!, 3, 3]), undefined, `${prefix}.scratch.layer${k + 1}_rn`, { pad: 1 }));
+    levels.push(conv2d(g, y, p.tensor(`scratch.layer${k + 1}_rn.weight`, [F, oc[k]!, 3, 3]), undefined, 3, { pad: 1 }));
   }
-  const sizes: Array<[number, number]> = [
-    [4 * gh, 4 * gw], [2 * gh, 2 * gw], [gh, gw], [Math.floor((gh - 1) / 2) + 1, Math.floor((gw - 1) / 2) + 1],
-  ];
 
   // ResidualConvUnit with upstream's in-place ReLU: the skip adds relu(x), not x.
   const rcu = (x: string, name: string): string => {
     const r = g.op('Relu', [x])[0];
-    const c1 = conv2d(g, r, n(`${name}.conv1.weight`, [F, F, 3, 3]), n(`${name}.conv1.bias`, [F]), `${prefix}.${name}.conv1`, { pad: 1 });
-    const c2 = conv2d(g, g.op('Relu', [c1])[0], n(`${name}.conv2.weight`, [F, F, 3, 3]), n(`${name}.conv2.bias`, [F]),
-      `${prefix}.${name}.conv2`, { pad: 1 });
+    const c1 = conv2d(g, r, p.tensor(`${name}.conv1.weight`, [F, F, 3, 3]), p.tensor(`${name}.conv1.bias`, [F]), 3, { pad: 1 });
+    const c2 = conv2d(g, g.op('Relu', [c1])[0], p.tensor(`${name}.conv2.weight`, [F, F, 3, 3]), p.tensor(`${name}.conv2.bias`, [F]), 3, { pad: 1 });
     return g.op('Add', [c2, r])[0];
   };
-  const fusion = (i: number, x0: string, x1: string | null, size: [number, number]): string => {
+  // upstream upsamples to the next level's size (refinenet1: ×2)
+  const fusion = (i: number, x0: string, x1: string | null, size: string | { factor: number }): string => {
     const name = `scratch.refinenet${i}`;
     let y = x1 === null ? x0 : g.op('Add', [x0, rcu(x1, `${name}.resConfUnit1`)])[0];
     y = rcu(y, `${name}.resConfUnit2`);
-    y = resizeAlignCorners(g, y, size[0], size[1]);
-    return conv2d(g, y, n(`${name}.out_conv.weight`, [F, F, 1, 1]), n(`${name}.out_conv.bias`, [F]), `${prefix}.${name}.out_conv`);
+    y = resizeAlignCorners(g, y, size);
+    return conv2d(g, y, p.tensor(`${name}.out_conv.weight`, [F, F, 1, 1]), p.tensor(`${name}.out_conv.bias`, [F]), 1);
   };
-  let out = fusion(4, levels[3]!, null, sizes[2]!);
-  out = fusion(3, out, levels[2]!, sizes[1]!);
-  out = fusion(2, out, levels[1]!, sizes[0]!);
-  out = fusion(1, out, levels[0]!, [2 * sizes[0]![0], 2 * sizes[0]![1]]);
-  const F2 = F / 2;
-  out = conv2d(g, out, n('scratch.output_conv1.weight', [F2, F, 3, 3]), n('scratch.output_conv1.bias', [F2]), `${prefix}.scratch.output_conv1`, { pad: 1 });
-  out = resizeAlignCorners(g, out, H, W);
-  out = addPos(out, F2, H, W);
-  const hf2 = n('scratch.output_conv2.0.weight', [-1, F2, 3, 3]).shape[0]!;
-  out = conv2d(g, out, n('scratch.output_conv2.0.weight', [hf2, F2, 3, 3]), n('scratch.output_conv2.0.bias', [hf2]),
-    `${prefix}.scratch.output_conv2.0`, { pad: 1 });
+  let out = fusion(4, levels[3]!, null, spatialShape(g, levels[2]!));
+  out = fusion(3, out, levels[2]!, spatialShape(g, levels[1]!));
+  out = fusion(2, out, levels[1]!, spatialShape(g, levels[0]!));
+  out = fusion(1, out, levels[0]!, { factor: 2 });
+  const half = p.shape('scratch.output_conv1.weight', [-1, F, 3, 3])[0]!;
+  out = conv2d(g, out, p.tensor('scratch.output_conv1.weight', [half, F, 3, 3]), p.tensor('scratch.output_conv1.bias', [half]), 3, { pad: 1 });
+  const image = table(half, 'image');
+  out = resizeAlignCorners(g, out, sizeOf(image));
+  out = addPos(out, image);
+  const hidden = p.shape('scratch.output_conv2.0.weight', [-1, half, 3, 3])[0]!;
+  out = conv2d(g, out, p.tensor('scratch.output_conv2.0.weight', [hidden, half, 3, 3]), p.tensor('scratch.output_conv2.0.bias', [hidden]), 3, { pad: 1 });
   out = g.op('Relu', [out])[0];
-  out = conv2d(g, out, n('scratch.output_conv2.2.weight', [od, hf2, 1, 1]), n('scratch.output_conv2.2.bias', [od]), `${prefix}.scratch.output_conv2.2`);
+  out = conv2d(g, out, p.tensor('scratch.output_conv2.2.weight', [od, hidden, 1, 1]), p.tensor('scratch.output_conv2.2.bias', [od]), 1);
+  const result = { graph: g, params: p.inputs, pos, widths: { half, hidden } };
 
   // activations on the channel split, then NCHW → NHWC as upstream's activate_head returns
   const v = sliceAxis(g, out, 1, 0, od - 1);
-  if (opts.raw) {
+  if (raw) {
     g.output(v, 'float32', ['N', od - 1, H, W], 'raw');
-    return g;
+    return result;
   }
   let act: string;
   if (spec.kind === 'depth') {
@@ -304,6 +440,6 @@ export function dptHeadGraph(
   }
   g.output(g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], 'float32', ['N', H, W, od - 1], 'values');
   const c = g.op('Add', [g.op('Exp', [sliceAxis(g, out, 1, od - 1, od)])[0], g.floats([1], [1])])[0];
-  g.output(g.op('Reshape', [c, g.ints([0, H, W])])[0], 'float32', ['N', H, W], 'conf');
-  return g;
+  g.output(g.op('Squeeze', [c, g.ints([1])])[0], 'float32', ['N', H, W], 'conf');
+  return result;
 }

@@ -1,11 +1,16 @@
 /**
  * The VGGT prediction heads: camera (pose encoding), DPT depth and DPT point maps, and the pose-encoding and
- * unprojection helpers. Each head is its own ONNX graph fed with the aggregator's intermediate layers.
+ * unprojection helpers. Each head is one ONNX session fed with the aggregator's intermediate layers (host arrays
+ * or GPU tensors); its weights are graph inputs uploaded once (GPU-resident on WebGPU), and a DPT head's one
+ * session serves every image size, run in frame chunks sized from a byte budget.
  *
  * @example
  * import { CameraHead, DptHead, poseEncodingToExtriIntri } from 'hess-vggt/model/vggt/heads';
  */
 export { CameraHead, type CameraHeadOptions } from './camera-head';
-export { DptHead, dptPosEmbed, type DptHeadOptions, type DptHeadSpec, type DptKind, type DptOutput } from './dpt-head';
+export {
+  DptHead, dptFrameBytes, dptPosEmbed, type DptHeadOptions, type DptHeadSpec, type DptKind, type DptOutput,
+} from './dpt-head';
+export type { HeadInput } from './head-inputs';
 export type { HeadWeights } from './heads-common';
 export { type Cameras, poseEncodingToExtriIntri, quatToMat, unprojectDepth } from './pose';

@@ -5,11 +5,11 @@
 import { HessError, check, throwIfAborted } from '../../errors';
 import { assertAlive, createDevice, type HessDevice } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
-import { openCheckpointPath } from '../checkpoint';
+import { openCheckpointPath, openCheckpointUrl } from '../checkpoint';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
 import { preprocessImages, type PreprocessMode, type RgbaImage } from '../preprocess';
 import {
-  blobSource, bytesSource, openSafetensors, urlSource, type ByteSource, type Safetensors,
+  blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
 } from '../safetensors';
 import { Aggregator, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
@@ -26,6 +26,9 @@ export interface ProgressEvent {
   stage: 'open' | 'weights' | 'sessions' | 'ready' | 'preprocess' | 'aggregator' | 'heads' | 'done';
   /** 0…1 within the stage where known. */
   progress?: number;
+  /** 'weights': checkpoint bytes read so far and in all. */
+  loaded?: number;
+  total?: number;
   message?: string;
 }
 
@@ -100,7 +103,7 @@ async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{
   else {
     const s = String(source);
     if (/^https?:|^blob:/.test(s) || !isNode()) {
-      src = await urlSource(s, { signal: opts.signal });
+      return openCheckpointUrl(s, { signal: opts.signal }); // a file or directory URL (+ config.json)
     } else {
       return openCheckpointPath(s, { signal: opts.signal }); // a file path or a directory (+ config.json)
     }
@@ -159,7 +162,7 @@ export class Vggt {
         read: async (name: string) => {
           const out = await st.read(name);
           loaded += st.tensors.get(name)?.byteLength ?? 0;
-          progress({ stage: 'weights', progress: Math.min(1, loaded / total) });
+          progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
           return out;
         },
       } as Safetensors;
@@ -253,6 +256,7 @@ export class Vggt {
 }
 
 async function chooseTarget(device: VggtLoadOptions['device']): Promise<ExecutionTarget> {
+  check(device === undefined || device === 'webgpu' || device === 'wasm' || (typeof device === 'object' && device !== null), `device must be 'webgpu', 'wasm' or a GPUDevice, got ${JSON.stringify(device)}`, "e.g. Vggt.load(path, { device: 'wasm' })");
   if (device === 'wasm') return { ep: 'wasm' };
   if (device && device !== 'webgpu') {
     const gpu = 'device' in device && 'features' in device && 'lost' in device && typeof (device as HessDevice).lost === 'function'

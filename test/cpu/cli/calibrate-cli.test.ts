@@ -12,15 +12,16 @@ describe('hess-vggt calibrate (CLI): resumable per-scene progress', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hess-calib-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('usage errors exit 2', async () => {
+  it('usage errors are INVALID_ARGUMENT naming the help', async () => {
     const io = { log: () => {}, err: () => {} };
-    expect(await calibrateCommand(['--model', FIXTURE], io)).toBe(2);
+    await expect(calibrateCommand(['--model', FIXTURE], io)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', fix: expect.stringMatching(/calibrate --help/) });
   });
 
   it('a corrupt progress file is a typed error naming the fix, not a silent restart', async () => {
     const out = join(dir, 'bad.json');
     await writeFile(`${out}.progress.json`, '{ truncated');
     const io = { log: () => {}, err: () => {} };
-    await expect(calibrateCommand(['--model', FIXTURE, '--data', dir, '--out', out], io)).rejects.toMatchObject({ code: 'IO_ERROR', fix: expect.stringMatching(/--restart/) });
+    // --data elsewhere: an output inside an input folder is refused before the progress file is even read
+    await expect(calibrateCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--out', out], io)).rejects.toMatchObject({ code: 'IO_ERROR', fix: expect.stringMatching(/--restart/) });
   });
 });

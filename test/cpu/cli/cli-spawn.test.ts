@@ -9,9 +9,10 @@ import { freshSeed, rng } from '../../helpers/random';
 import { FIXTURE } from '../../fixtures/vggt-tiny';
 
 // The CLI bundled exactly as scripts/build.mjs bundles it (esbuild, node platform, WGSL/Wasm inlined, ORT
-// external), but into node_modules/.cache so this test never touches dist/ (other work may be using it) and
-// onnxruntime-web still resolves from the repo's node_modules.
-const BUNDLE_DIR = resolve(process.cwd(), 'node_modules/.cache/hess-cli-test');
+// external), but into test-results/ (git-ignored, one folder per process) so this test never touches dist/ (other
+// work may be using it), onnxruntime-web still resolves from the repo's node_modules and --version finds the
+// repo's package.json.
+const BUNDLE_DIR = resolve(process.cwd(), `test-results/hess-cli-test-${process.pid}`);
 
 describe('the bundled CLI (spawned)', () => {
   let dir: string;
@@ -30,7 +31,7 @@ describe('the bundled CLI (spawned)', () => {
     await rm(BUNDLE_DIR, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 110_000 });
+  const node = (args: string[]) => spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 600_000 });
 
   it('--help prints the commands and the paper-reproduction section; an unknown command exits 2', () => {
     const h = node(['--help']);
@@ -39,7 +40,10 @@ describe('the bundled CLI (spawned)', () => {
     expect(h.stdout).toContain('Reproducing the HeSS paper');
     const bad = node(['frobnicate']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('usage:');
+    expect(bad.stderr).toBe('error [INVALID_ARGUMENT]: unknown command "frobnicate" — use one of run, convert, eval, calibrate, co3d, probe (usage: hess-vggt --help)\n');
+    const v = node(['--version']);
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('run on two PNGs with the fixture (wasm) writes a binary PLY and the cameras JSON', async () => {

@@ -1,10 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { HELP, USAGE, co3dCommand, convertCommand, evalCommand, type CliIo } from '../../../src/cli/commands';
+import {
+  HELP, calibrateCommand, co3dCommand, commandHelp, convertCommand, evalCommand, isSoftwareAdapter, runCli, runCommand, type CliIo,
+} from '../../../src/cli/commands';
 import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
 import { encodePlyPoints } from '../../../src/calibrate/dataset/ply';
 import { axisAngleToMatrix } from '../../../src/calibrate/geometry/align';
@@ -62,17 +64,45 @@ describe('CLI commands (called as functions)', () => {
     expect(c.err).toEqual([]); // nothing assumed: the fixture's config.json gives the head counts
   });
 
-  it('usage errors exit 2 with the usage text; bad values are typed errors', async () => {
+  it('usage errors and bad values are one-line typed errors with exit code 2 (runCli)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['eval', '--data', 'x'], /^error \[INVALID_ARGUMENT\]: eval needs --model and --data — see 'hess-vggt eval --help'$/],
+      [['convert', 'only-one'], /^error \[INVALID_ARGUMENT\]: convert needs <model.safetensors\|dir> and <outdir>/],
+      [['convert', 'a', 'b', '--segment-size', '12by3'], /--segment-size must be HxW, positive multiples of 14, got "12by3"/],
+      [['convert', 'a', 'b', '--segment-size', '15x15'], /--segment-size must be HxW, positive multiples of 14, got "15x15"/],
+      [['eval', '--model', FIXTURE, '--data', join(dir, 'data'), '--sparsity', '0.4,abc'], /comma-separated/],
+      [['convert', FIXTURE, join(dir, 'x'), '--camera-heads=-3'], /--camera-heads must be a positive integer/],
+      [['eval', '--model', 'm', '--data', 'd', '--bogus'], /^error \[INVALID_ARGUMENT\]: Unknown option '--bogus'/],
+      [['run', '--help', '--bogus'], /Unknown option '--bogus'/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'cuda'], /--device must be auto, webgpu, wasm; got "cuda"/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--min-conf', 'abc'], /--min-conf must be a number/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'missing', 'o.ply')], /^error \[IO_ERROR\]: folder of the --out .*missing does not exist/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'hess'], /--policy hess needs --hess/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'uniform', '--device', 'wasm'], /needs WebGPU/],
+      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--sparsity', '1.5', '--policy', 'uniform'], /--sparsity must be a number in \[0, 1\)/],
+      [['run', join(dir, 'nope.png'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'], /^error \[IO_ERROR\]: cannot read .*nope\.png/],
+      [['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'], /^error \[BAD_IMAGE\]/],
+      [['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(FIXTURE, 'x.ply')], /^error \[INVALID_ARGUMENT\]: --out .* lies inside the model/],
+      [['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'no', 'h.json')], /^error \[IO_ERROR\]: folder of the --out/],
+      [['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'h.json'), '--lambda', '2'], /--lambda must be a number in \[0, 1\]/],
+      [['frobnicate'], /^error \[INVALID_ARGUMENT\]: unknown command "frobnicate" — use one of run, convert/],
+      [[], /no command given/],
+    ];
+    for (const [argv, re] of cases) {
+      const c = capture();
+      expect(await runCli(argv, c.io), argv.join(' ')).toBe(2);
+      expect(c.err, argv.join(' ')).toHaveLength(1);
+      expect(c.err[0], argv.join(' ')).toMatch(re);
+      expect(c.out).toEqual([]);
+    }
+    expect(await readdir(dir)).not.toContain('o.ply');
+  });
+
+  it('--version prints the package version; --help the whole help', async () => {
     const c = capture();
-    expect(await evalCommand(['--data', 'x'], c.io)).toBe(2);
-    expect(c.err[0]).toMatch(/needs --model and --data/);
-    expect(c.err[1]).toBe(USAGE);
-    expect(await convertCommand(['only-one'], c.io)).toBe(2);
-    expect(await convertCommand(['a', 'b', '--segment-size', '12by3'], c.io)).toBe(2);
-    await expect(evalCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--sparsity', '0.4,abc'], c.io)).rejects.toThrow(/comma-separated/);
-    await expect(convertCommand([FIXTURE, join(dir, 'x'), '--camera-heads=-3'], c.io)).rejects.toThrow(/positive integer/);
-    expect(await evalCommand(['--model', 'm', '--data', 'd', '--bogus'], c.io)).toBe(2);
-    expect(c.err.at(-2)).toMatch(/Unknown option '--bogus'/);
+    expect(await runCli(['--version'], c.io, '1.2.3')).toBe(0);
+    expect(await runCli(['--help'], c.io)).toBe(0);
+    expect(c.out).toEqual(['1.2.3', HELP]);
   });
 
   it('co3d converts a CO3D-style category (gzip annotations, pointcloud.ply) into scene folders', async () => {
@@ -114,11 +144,29 @@ describe('CLI commands (called as functions)', () => {
     expect(HELP).toContain('DTU');
   });
 
-  it('<command> --help prints the same help and exits 0', async () => {
-    for (const cmd of [evalCommand, convertCommand, co3dCommand]) {
+  it("<command> --help prints that command's usage and description and exits 0", async () => {
+    const cmds = { run: runCommand, eval: evalCommand, convert: convertCommand, co3d: co3dCommand, calibrate: calibrateCommand } as const;
+    for (const [name, cmd] of Object.entries(cmds)) {
       const c = capture();
       expect(await cmd(['--help'], c.io)).toBe(0);
-      expect(c.out).toEqual([HELP]);
+      expect(c.out).toEqual([commandHelp(name as keyof typeof cmds)]);
+      expect(c.out[0]).toMatch(new RegExp(`^usage:\\n  hess-vggt ${name} `));
+      expect(c.out[0]).toContain(`\n${name}\n  `);
     }
+  });
+
+  it("Vggt.load with device 'gpu' (or another unknown string) is INVALID_ARGUMENT, not a TypeError", async () => {
+    for (const device of ['gpu', 'cuda', 42, null]) {
+      await expect(Vggt.load(FIXTURE, { device: device as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/device must be/) });
+    }
+  });
+
+  it('software WebGPU adapters are recognised (auto picks wasm on them)', () => {
+    expect(isSoftwareAdapter(null)).toBe(true);
+    expect(isSoftwareAdapter({ isFallback: true, vendor: 'nvidia' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'mesa', device: 'llvmpipe (LLVM 19.1.7, 256 bits)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'mesa', description: 'lavapipe' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', isFallback: false })).toBe(false);
   });
 });

@@ -3,7 +3,8 @@ import { HessError } from '../../../src/errors';
 import { createSession, loadOrt } from '../../../src/runtime/ort';
 import { DenseOnnxAttention } from '../../../src/model/vggt/attention-core';
 import {
-  type BlockDims, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, loadBlockWeights, postParams, preParams,
+  type BlockDims, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph, loadBlockWeights,
+  postParams, preParams,
 } from '../../../src/model/vggt/blocks';
 import { aaBicubicResizeMatrix, interpolatePosEmbed } from '../../../src/model/vggt/pos-embed';
 import { ropePositions, ropeTables } from '../../../src/model/vggt/rope';
@@ -270,7 +271,7 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * P * b.C, (f + 1) * P * b.C)), P, b, w, pos), f * P * b.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await s.release();
-  }, 60_000);
+  });
 
   it('global block = pre-segment → dense attention core → post-segment, attention across all frames', async () => {
     const ort = await loadOrt();
@@ -304,7 +305,7 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     expect(relError(y, block64(Float64Array.from(x), N, b, w, posAll))).toBeLessThan(1e-5);
     await expect(core.run(qkv.q, qkv.k, qkv.v, N, b.H + 1, b.d, { block: 0, S, P })).rejects.toBeInstanceOf(HessError);
     await Promise.all([pre.release(), post.release(), core.dispose()]);
-  }, 60_000);
+  });
 
   it('DINO-style block (no q/k norm, no RoPE, eps 1e-6)', async () => {
     const ort = await loadOrt();
@@ -323,6 +324,49 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await s.release();
+  });
+
+  it('DINO block split (pre-segment without RoPE → per-frame attention → post-segment), pre/post on row chunks', async () => {
+    const ort = await loadOrt();
+    const rand = rng(freshSeed('dino-split'));
+    const bd: BlockDims = { ...b, eps: 1e-6, qkNorm: false, rope: false };
+    const [S, T] = [3, 7];
+    const N = S * T;
+    const { reader, w } = randomBlock(bd, rand, 'd');
+    const x = randn(N * bd.C, rand);
+    const pre = await createSession(ort, buildPreGraph(bd), { ep: 'wasm' });
+    const post = await createSession(ort, buildPostGraph(bd), { ep: 'wasm' });
+    const feed = async (specs: ReturnType<typeof preParams>) => {
+      const m = await loadBlockWeights(reader, 'd', specs);
+      return Object.fromEntries(specs.map((sp) => [sp.input, new ort.Tensor('float32', m.get(sp.input)!, sp.shape)]));
+    };
+    const [preW, postW] = [await feed(preParams(bd)), await feed(postParams(bd))];
+    expect(pre.inputNames).not.toContain('rope_cos');
+    // Rows [0, 8), [8, 21): chunks that cut through a frame, as the aggregator's token chunks may.
+    const cuts = [[0, 8], [8, N]];
+    const q = new Float32Array(N * bd.C), k = new Float32Array(N * bd.C), v = new Float32Array(N * bd.C);
+    for (const [a0, a1] of cuts) {
+      const r = await pre.run({ x: new ort.Tensor('float32', x.subarray(a0 * bd.C, a1 * bd.C), [1, a1 - a0, bd.C]), ...preW });
+      expect(r.q.dims).toEqual([a1 - a0, bd.H, bd.d]);
+      q.set(r.q.data as Float32Array, a0 * bd.C); k.set(r.k.data as Float32Array, a0 * bd.C); v.set(r.v.data as Float32Array, a0 * bd.C);
+    }
+    const o = new Float32Array(N * bd.C);
+    for (let f = 0; f < S; f++) {
+      const part = (a: Float32Array) => a.subarray(f * T * bd.C, (f + 1) * T * bd.C);
+      o.set(attention64(part(q), part(k), part(v), T, bd.H, bd.d), f * T * bd.C);
+    }
+    const y = new Float32Array(N * bd.C);
+    for (const [a0, a1] of cuts) {
+      const r = await post.run({
+        x: new ort.Tensor('float32', x.subarray(a0 * bd.C, a1 * bd.C), [1, a1 - a0, bd.C]),
+        o: new ort.Tensor('float32', o.subarray(a0 * bd.C, a1 * bd.C), [a1 - a0, bd.H, bd.d]), ...postW,
+      });
+      y.set(r.y.data as Float32Array, a0 * bd.C);
+    }
+    const ref = new Float64Array(N * bd.C);
+    for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
+    expect(relError(y, ref)).toBeLessThan(1e-5);
+    await Promise.all([pre.release(), post.release()]);
   }, 60_000);
 
   it('a checkpoint tensor of the wrong size is a typed error naming the tensor', async () => {

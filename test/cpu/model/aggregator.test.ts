@@ -36,5 +36,5 @@ describe('VGGT aggregator on onnxruntime-web (wasm EP) vs the float64 reference 
     await expect(agg.run(images, { S, H, W }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
     await agg.dispose();
     await expect(agg.run(images, { S, H, W })).rejects.toMatchObject({ code: 'DISPOSED' });
-  }, 120_000);
+  });
 });

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HessError } from '../../../src/errors';
 import { openSafetensors, urlSource, type Safetensors, type UrlSourceOptions } from '../../../src/model/safetensors';
-import { CACHE_NAME, rangeCacheKey } from '../../../src/model/cache';
+import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/cache';
 import { freshSeed, randomF32, rng } from '../../helpers/random';
 import { buildSafetensors } from './st-helpers';
 
@@ -233,5 +233,80 @@ describe('urlSource range cache', () => {
     };
     const srv = server({ bytes: randomFile('custom-quota'), etag: '"z"' });
     await expectCode(readAll({ fetch: srv.fetch, cache }), 'IO_ERROR', /quota/);
+  });
+
+  it('every entry is verified: corrupted, truncated, extended or swapped entries are dropped and refetched, never returned', async () => {
+    const rand = rng(freshSeed('cache-corrupt'));
+    const store = new Map<string, Uint8Array>();
+    const deleted: string[] = [];
+    const cache = {
+      get: async (k: string) => store.get(k),
+      put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()),
+      delete: async (k: string) => { deleted.push(k); return store.delete(k); },
+    };
+    const srv = server({ bytes: randomFile('cache-corrupt-file'), etag: '"k"' });
+    expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
+    const keys = () => [...store.keys()].filter((k) => !k.endsWith('|meta'));
+    let trials = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const ks = keys();
+      const k = ks[Math.floor(rand() * ks.length)];
+      const e = store.get(k)!.slice();
+      const kind = Math.floor(rand() * 5);
+      if (kind === 0) e[Math.floor(rand() * e.length)] ^= 1 << Math.floor(rand() * 8); // one bit anywhere (payload or trailer)
+      else if (kind === 1) store.set(k, e.subarray(0, Math.floor(rand() * e.length)));
+      else if (kind === 2) store.set(k, new Uint8Array([...e, Math.floor(rand() * 256)]));
+      else if (kind === 3) e.fill(0, 0, Math.max(1, e.length - 16)); // zeroed payload, intact trailer
+      else {
+        // another range's entry of the same length (or the meta entry) under this key: its checksum names its key
+        const other = ks.find((x) => x !== k && store.get(x)!.length === e.length) ?? rangeCacheKey(URL1, null, 'meta');
+        store.set(k, store.get(other)!.slice());
+      }
+      if (kind === 0 || kind === 3) store.set(k, e);
+      srv.calls.length = 0;
+      deleted.length = 0;
+      expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
+      expect(deleted).toEqual([k]);
+      expect(srv.calls.length).toBe(2); // the probe and the one bad range
+      expect(openEntry(k, store.get(k)!)).toBeDefined(); // rewritten, valid again
+      trials++;
+    }
+    expect(trials).toBe(60);
+    // A corrupted meta entry is a miss too: the version is written again, the ranges are still served.
+    const mk = rangeCacheKey(URL1, null, 'meta');
+    store.set(mk, store.get(mk)!.map((b, i) => (i === 0 ? b ^ 0xff : b)));
+    srv.calls.length = 0;
+    expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
+    expect(srv.calls).toEqual(['GET bytes=0-0']);
+    expect(openEntry(mk, store.get(mk)!)).toBeDefined();
+  });
+
+  it('Cache API entries are verified too (a flipped byte is deleted and refetched)', async () => {
+    const fc = fakeCaches();
+    vi.stubGlobal('caches', fc.api);
+    const srv = server({ bytes: randomFile('cache-api-corrupt'), etag: '"z"' });
+    expectSameTensors(await readAll({ fetch: srv.fetch }), srv.file.bytes);
+    const s = fc.stores.get(CACHE_NAME)!;
+    for (const [k, v] of s) if (!k.endsWith('meta')) { const w = v.slice(); w[3] ^= 0x40; s.set(k, w); }
+    const corrupted = [...s.keys()].filter((k) => !k.endsWith('meta')).length;
+    srv.calls.length = 0;
+    expectSameTensors(await readAll({ fetch: srv.fetch }), srv.file.bytes);
+    expect(srv.calls.length).toBe(1 + corrupted);
+    srv.calls.length = 0;
+    expectSameTensors(await readAll({ fetch: srv.fetch }), srv.file.bytes);
+    expect(srv.calls).toEqual(['GET bytes=0-0']);
+  });
+
+  it('entry format: CRC-32 check value, key-bound checksum, length in the trailer', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const rand = rng(freshSeed('crc'));
+    for (let t = 0; t < 50; t++) {
+      const b = new Uint8Array(Math.floor(rand() * 100)).map(() => Math.floor(rand() * 256));
+      const cut = Math.floor(rand() * (b.length + 1));
+      expect(crc32(b.subarray(cut), crc32(b.subarray(0, cut)))).toBe(crc32(b)); // chaining
+      const e = sealEntry('k1', b);
+      expect(Array.from(openEntry('k1', e)!)).toEqual(Array.from(b));
+      expect(openEntry('k2', e)).toBeUndefined();
+    }
   });
 });

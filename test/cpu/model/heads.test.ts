@@ -27,7 +27,7 @@ describe('VGGT heads on the wasm EP reproduce the vggt-tiny reference', () => {
     await head.dispose();
     await wrong.dispose();
     await expect(head.run(fx.layers.get(23)!, fx.S)).rejects.toMatchObject({ code: 'DISPOSED' });
-  }, 60_000);
+  });
 
   it('depth head: depth [S,H,W,1] and depth_conf [S,H,W], in frame chunks', async () => {
     const fx = await loadFixture();
@@ -45,7 +45,7 @@ describe('VGGT heads on the wasm EP reproduce the vggt-tiny reference', () => {
     ac.abort();
     await expect(head.run(fx.layers, fx.S, fx.H, fx.W, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
     await head.dispose();
-  }, 60_000);
+  });
 
   it('point head: world_points [S,H,W,3] and world_points_conf [S,H,W]', async () => {
     const fx = await loadFixture();
@@ -64,7 +64,7 @@ describe('VGGT heads on the wasm EP reproduce the vggt-tiny reference', () => {
     await expect(head.run(new Map([[4, fx.layers.get(4)!]]), fx.S, fx.H, fx.W)).rejects.toBeInstanceOf(HessError);
     await expect(head.run(fx.layers, fx.S + 1, fx.H, fx.W)).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
     await head.dispose();
-  }, 60_000);
+  });
 
   it('DPT uv position embedding follows the documented formula (spot values, float64)', () => {
     const [C, gh, gw, W, H] = [8, 3, 4, 56, 42];
@@ -85,11 +85,11 @@ describe('VGGT heads on the wasm EP reproduce the vggt-tiny reference', () => {
       }
     }
     expect(() => dptPosEmbed(6, 2, 2, 14, 14)).toThrow(HessError);
-  }, 60_000);
+  });
 
   it('missing head weights are a BAD_CHECKPOINT error', async () => {
     const fx = await loadFixture();
     const empty = { tensors: new Map(), read: fx.model.read };
     await expect(CameraHead.create(empty, fx.cfg.camera!, { ep: 'wasm' })).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
-  }, 60_000);
+  });
 });

@@ -1,5 +1,7 @@
 import { expectCode } from '../../helpers/errors';
-import { rng } from '../../helpers/random';
+import { freshSeed, rng } from '../../helpers/random';
+import { encodeJpeg, exifSegment, pngWithStream, rgbPng, sofSizeOffset, withSegment } from '../../helpers/images';
+import { deflateSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,9 @@ import {
   aaBicubicWeights,
   compositeOnWhite,
   decodeImageFile,
+  DEFAULT_MAX_PIXELS,
+  MAX_TARGET_SIZE,
+  readImageHeader,
   fromBlob,
   fromImageBitmap,
   preprocessImages,
@@ -420,5 +425,134 @@ describe('decoding', () => {
     const r = preprocessImages([await decodeImageFile(bytes)]);
     expect(r.shape).toEqual([1, 3, 364, 518]); // 70·518/98/14 = 26.43 → 26 → 364
     expect(r.data.every((v) => v >= 0 && v <= 1)).toBe(true);
+  });
+});
+
+describe('image bombs and truncation (issue 12): sizes from the header, before decoding', () => {
+  const fill = (w: number, h: number, seed: number) => {
+    const r = rng(seed), d = new Uint8Array(w * h * 4);
+    // smooth gradients + a little noise: survives JPEG well, and no two pixels of a row alike
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const o = 4 * (y * w + x);
+      d[o] = (x * 255) / w; d[o + 1] = (y * 255) / h; d[o + 2] = Math.floor(r() * 255); d[o + 3] = 255;
+    }
+    return d;
+  };
+
+  it('a 74-byte PNG declaring 10000² fails fast with BAD_IMAGE (cap, and truncation past the cap)', async () => {
+    const tiny = pngWithStream(10000, 10000, deflateSync(new Uint8Array(5)));
+    expect(tiny.length).toBeLessThan(80);
+    await expectCode(decodeImageFile(tiny), 'BAD_IMAGE', /cap/);
+    await expectCode(decodeImageFile(tiny, { maxPixels: 2e8 }), 'BAD_IMAGE', /truncated/);
+    // under the default 40 MP cap: still refused for its missing data, never decoded as black
+    await expectCode(decodeImageFile(pngWithStream(6000, 6000, deflateSync(new Uint8Array(5)))), 'BAD_IMAGE', /truncated/);
+    expect(readImageHeader(tiny)).toEqual({ format: 'png', width: 10000, height: 10000, orientation: 1 });
+  });
+
+  it(`the default cap is ${DEFAULT_MAX_PIXELS / 1e6} MP, overridable both ways`, async () => {
+    await expectCode(decodeImageFile(pngWithStream(8000, 5001, deflateSync(new Uint8Array(5)))), 'BAD_IMAGE', /40\.0 MP cap/);
+    const ok = rgbPng(6, 4, fill(6, 4, 1));
+    expect((await decodeImageFile(ok)).width).toBe(6);
+    await expectCode(decodeImageFile(ok, { maxPixels: 23 }), 'BAD_IMAGE', /cap/);
+    await expectCode(decodeImageFile(ok, { maxPixels: 0 }), 'INVALID_ARGUMENT');
+  });
+
+  it('truncated PNGs (cut anywhere, IEND missing, data short) are BAD_IMAGE, never decoded', async () => {
+    const bytes = rgbPng(40, 30, fill(40, 30, 2));
+    for (let cut = 8; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 60))) {
+      await expectCode(decodeImageFile(bytes.slice(0, cut)), 'BAD_IMAGE');
+    }
+    const img = await decodeImageFile(bytes);
+    expect(Array.from(img.data.subarray(0, 8))).toEqual(Array.from(fill(40, 30, 2).subarray(0, 8)));
+    // a complete zlib stream one row short
+    const raw = new Uint8Array(29 * (1 + 3 * 40));
+    await expectCode(decodeImageFile(pngWithStream(40, 30, deflateSync(raw))), 'BAD_IMAGE', /inflates to .* needs/);
+  });
+
+  it('a PNG zip bomb (small file, huge inflation) stops at the declared size, plain and interlaced', async () => {
+    const bomb = deflateSync(new Uint8Array(60_000_000)); // 60 MB of zeros → ~60 KB; the image needs 3 MB
+    expect(bomb.length).toBeLessThan(120_000);
+    const before = process.memoryUsage().arrayBuffers;
+    await expectCode(decodeImageFile(pngWithStream(1000, 1000, bomb)), 'BAD_IMAGE', /zip bomb/);
+    await expectCode(decodeImageFile(pngWithStream(1000, 1000, bomb, { interlace: 1 })), 'BAD_IMAGE', /zip bomb/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it('a small JPEG declaring 100 MP is refused from its header; one too short for its size is truncated', async () => {
+    const jpg = encodeJpeg(16, 16, fill(16, 16, 3));
+    const o = sofSizeOffset(jpg);
+    const big = jpg.slice();
+    new DataView(big.buffer).setUint16(o, 10000);
+    new DataView(big.buffer).setUint16(o + 2, 10000);
+    await expectCode(decodeImageFile(big), 'BAD_IMAGE', /cap|truncated/); // whichever header check comes first
+    await expectCode(decodeImageFile(big, { maxPixels: 2e8 }), 'BAD_IMAGE', /truncated/);
+    const mid = jpg.slice();
+    new DataView(mid.buffer).setUint16(o, 6000);
+    new DataView(mid.buffer).setUint16(o + 2, 6000);
+    await expectCode(decodeImageFile(mid), 'BAD_IMAGE', /truncated/);
+    for (let cut = 3; cut < jpg.length - 1; cut += 7) await expectCode(decodeImageFile(jpg.slice(0, cut)), 'BAD_IMAGE');
+    expect((await decodeImageFile(jpg)).width).toBe(16);
+  });
+
+  it(`targetSize is bounded (${MAX_TARGET_SIZE}) and extreme aspect ratios are refused before resizing`, async () => {
+    await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: MAX_TARGET_SIZE + 14 }), 'INVALID_ARGUMENT', /up to 4088/);
+    await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: 14 * 2 ** 40 }), 'INVALID_ARGUMENT');
+    expect(MAX_TARGET_SIZE % 14).toBe(0);
+    expect(preprocessImages([solid(8, 8, [0, 0, 0, 255])], { targetSize: 28 }).shape).toEqual([1, 3, 28, 28]);
+    await expectCode(() => preprocessImages([solid(1, 200_000, [0, 0, 0, 255])]), 'BAD_IMAGE', /elongated/);
+  });
+});
+
+describe('JPEG EXIF orientation (issue 13)', () => {
+  // Pure-JS reference by composition of two primitives (a different route from orientImage's per-case formulas).
+  const rotCW = (m: RgbaImage): RgbaImage => {
+    const out = new Uint8Array(m.data.length);
+    for (let y = 0; y < m.height; y++) for (let x = 0; x < m.width; x++) {
+      // (x, y) → (H−1−y, x) in the W'=H × H'=W output
+      out.set(m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4), 4 * (x * m.height + (m.height - 1 - y)));
+    }
+    return { width: m.height, height: m.width, data: out };
+  };
+  const mirror = (m: RgbaImage): RgbaImage => {
+    const out = new Uint8Array(m.data.length);
+    for (let y = 0; y < m.height; y++) for (let x = 0; x < m.width; x++) {
+      out.set(m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4), 4 * (y * m.width + (m.width - 1 - x)));
+    }
+    return { width: m.width, height: m.height, data: out };
+  };
+  const upright: Record<number, (m: RgbaImage) => RgbaImage> = {
+    1: (m) => m, 2: mirror, 3: (m) => rotCW(rotCW(m)), 4: (m) => mirror(rotCW(rotCW(m))),
+    5: (m) => mirror(rotCW(m)), 6: rotCW, 7: (m) => mirror(rotCW(rotCW(rotCW(m)))), 8: (m) => rotCW(rotCW(rotCW(m))),
+  };
+
+  it('orientations 1–8 (little- and big-endian EXIF) come in upright, equal to the rotated reference', async () => {
+    const rand = rng(freshSeed('exif'));
+    const w = 13 + Math.floor(rand() * 20), h = 7 + Math.floor(rand() * 20);
+    const rgba = new Uint8Array(w * h * 4).map((_, i) => ((i & 3) === 3 ? 255 : Math.floor(rand() * 256)));
+    const plain = encodeJpeg(w, h, rgba);
+    const stored = await decodeImageFile(plain);
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      for (const be of [false, true]) {
+        const file = withSegment(plain, exifSegment(orientation, be));
+        expect(readImageHeader(file).orientation).toBe(orientation);
+        const got = await decodeImageFile(file);
+        const ref = upright[orientation](stored);
+        expect([got.width, got.height]).toEqual([ref.width, ref.height]);
+        expect(Buffer.from(got.data).equals(Buffer.from(ref.data))).toBe(true);
+        const ignored = await decodeImageFile(file, { exifOrientation: false });
+        expect(Buffer.from(ignored.data).equals(Buffer.from(stored.data))).toBe(true);
+      }
+    }
+  });
+
+  it('absent, malformed or out-of-range EXIF leaves the pixels as stored (no error)', async () => {
+    const rgba = new Uint8Array(9 * 5 * 4).fill(200);
+    const plain = encodeJpeg(9, 5, rgba);
+    for (const seg of [exifSegment(0), exifSegment(9), exifSegment(6).subarray(0, 20)]) {
+      const s = seg.slice();
+      s[2] = (s.length - 2) >> 8; s[3] = (s.length - 2) & 255;
+      const img = await decodeImageFile(withSegment(plain, s));
+      expect([img.width, img.height]).toEqual([9, 5]);
+    }
   });
 });

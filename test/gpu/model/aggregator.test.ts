@@ -48,7 +48,7 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     expect(again.layers.size).toBe(1);
     await agg.dispose();
     await spy.dispose();
-  }, 300_000);
+  });
 
   it("sessions: 'per-block' (weights baked into one session per block) on WebGPU matches too", async () => {
     const gpu = await testDevice();
@@ -60,5 +60,5 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     console.info(`[aggregator webgpu per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
     for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
-  }, 300_000);
+  });
 });

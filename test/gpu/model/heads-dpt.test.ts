@@ -25,5 +25,5 @@ describe('VGGT DPT depth head on the WebGPU EP reproduces the vggt-tiny referenc
     expect(eD).toBeLessThan(TOL);
     expect(eC).toBeLessThan(TOL);
     await head.dispose();
-  }, 120_000);
+  });
 });

@@ -17,5 +17,5 @@ describe('VGGT heads on the WebGPU EP reproduce the vggt-tiny reference', () => 
     console.info(`[heads:webgpu] camera pose_enc relError ${err.toExponential(3)}`);
     expect(err).toBeLessThan(TOL);
     await head.dispose();
-  }, 120_000);
+  });
 });

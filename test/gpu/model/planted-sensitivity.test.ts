@@ -51,5 +51,5 @@ describe('planted sensitivity: HeSS redistribution beats uniform sparsity at the
       expect(e.uniform, table.join('\n')).toBeLessThan(e.reverse);
     }
     console.info(`[planted]\n${table.join('\n')}`);
-  }, 300_000); // 7 model runs on a software GPU
+  }); // 7 model runs on a software GPU
 });

@@ -1,0 +1,130 @@
+/**
+ * Head weights as graph values. The runtime heads declare every weight as a graph **input** and feed it from a
+ * tensor uploaded once (GPU-resident on WebGPU), so no head graph carries its weights (VGGT-1B's camera head alone
+ * is 0.87 GB) and one DPT session serves every image size. Graphs that are differentiated or exported bake the
+ * same weights as initializers instead; both go through {@link HeadParams}, so the two cannot drift apart.
+ */
+import type { Tensor } from 'onnxruntime-web';
+import { HessError, throwIfAborted } from '../../errors';
+import { createStorageBuffer } from '../../gpu/buffers';
+import type { Graph } from '../../onnx/builder';
+import type { ExecutionTarget, Ort } from '../../runtime/ort';
+import type { HeadWeights, LoadedTensor } from './heads-common';
+import { addWeight, transposeLinear } from './ops';
+
+/** One weight declared as a graph input: checkpoint key (after the prefix), input name, graph dims. */
+export interface HeadParam {
+  readonly key: string;
+  readonly input: string;
+  readonly dims: readonly number[];
+  /** PyTorch `[out, in]` of a Linear weight, fed transposed (`[in, out]`, the layout `linear` multiplies by). */
+  readonly linear?: readonly [number, number];
+}
+
+/**
+ * Where a head graph's weights come from: `baked` (a {@link loadPrefixed} map: initializers) or `shapes` (the
+ * checkpoint's tensor table, full names: graph inputs, no data needed to build the graph).
+ */
+export type HeadParamSource =
+  | { readonly baked: ReadonlyMap<string, LoadedTensor> }
+  | { readonly shapes: ReadonlyMap<string, { readonly shape: readonly number[] }> };
+
+/** Binds a head's checkpoint tensors to graph values, checking each shape. */
+export class HeadParams {
+  /** The weights declared as inputs (empty when baked), in declaration order. */
+  readonly inputs: HeadParam[] = [];
+  private readonly bound = new Map<string, string>();
+
+  constructor(private readonly g: Graph, readonly prefix: string, private readonly src: HeadParamSource) {}
+
+  /** The PyTorch shape of `key`, checked against `expected` (-1 = any). */
+  shape(key: string, expected: readonly number[]): readonly number[] {
+    const s = 'baked' in this.src ? this.src.baked.get(key)?.shape : this.src.shapes.get(`${this.prefix}.${key}`)?.shape;
+    if (!s) throw new HessError('BAD_CHECKPOINT', `missing tensor ${this.prefix}.${key}`, 'use an unmodified VGGT checkpoint');
+    if (s.length !== expected.length || expected.some((d, i) => d !== -1 && d !== s[i])) {
+      throw new HessError('BAD_CHECKPOINT', `${this.prefix}.${key} has shape [${s.join(', ')}], expected [${expected.join(', ')}]`,
+        'the weights do not match the head configuration (check camera_heads / dpt config)');
+    }
+    return s;
+  }
+
+  /** A tensor as stored (vectors, conv kernels), optionally viewed with other `dims` of the same size. */
+  tensor(key: string, expected: readonly number[], dims?: readonly number[]): string {
+    const shape = this.shape(key, expected);
+    return this.bind({ key, input: `${this.prefix}.${key}`, dims: [...(dims ?? shape)] });
+  }
+
+  /** A PyTorch Linear `${key}.weight [out, in]` (+ `${key}.bias [out]`), as `linear` takes it (weight `[in, out]`). */
+  linear(key: string, out: number, inDim: number, bias = true): { w: string; b?: string } {
+    this.shape(`${key}.weight`, [out, inDim]);
+    const w = this.bind({ key: `${key}.weight`, input: `${this.prefix}.${key}.weight`, dims: [inDim, out], linear: [out, inDim] });
+    return bias ? { w, b: this.tensor(`${key}.bias`, [out]) } : { w };
+  }
+
+  private bind(p: HeadParam): string {
+    const done = this.bound.get(p.input);
+    if (done) return done; // a weight used twice (e.g. across iterations) is one value
+    let name: string;
+    if ('baked' in this.src) {
+      const t = this.src.baked.get(p.key)!;
+      const data = p.linear ? transposeLinear(t.data, p.linear[0], p.linear[1]) : t.data;
+      name = addWeight(this.g, p.input, data, [...p.dims]);
+    } else {
+      name = this.g.input(p.input, 'float32', [...p.dims]);
+      this.inputs.push(p);
+    }
+    this.bound.set(p.input, name);
+    return name;
+  }
+}
+
+/** Weights of one head as session feeds, and the GPU buffers behind them (destroy them with {@link releaseFeeds}). */
+export interface HeadFeeds {
+  readonly feeds: Record<string, Tensor>;
+  readonly buffers: GPUBuffer[];
+  /** Bytes of weights fed (float32). */
+  readonly bytes: number;
+}
+
+/**
+ * Read a head's weights one tensor at a time and turn each into a feed: on WebGPU a storage buffer written once
+ * (the host copy is dropped right after), on the wasm EP a CPU tensor (ORT copies it into its heap per run and
+ * frees it after, so the 4 GiB heap never holds a head's weights between runs).
+ */
+export async function loadHeadFeeds(
+  weights: HeadWeights, prefix: string, params: readonly HeadParam[], ort: Ort, target: ExecutionTarget, signal?: AbortSignal,
+): Promise<HeadFeeds> {
+  const feeds: Record<string, Tensor> = {};
+  const buffers: GPUBuffer[] = [];
+  let bytes = 0;
+  try {
+    for (const p of params) {
+      throwIfAborted(signal);
+      const name = `${prefix}.${p.key}`;
+      let data = await weights.read(name);
+      const n = p.dims.reduce((a, d) => a * d, 1);
+      if (data.length !== n) {
+        throw new HessError('BAD_CHECKPOINT', `${name} has ${data.length} values, expected ${n}`, 'use an unmodified VGGT checkpoint');
+      }
+      if (p.linear) data = transposeLinear(data, p.linear[0], p.linear[1]);
+      bytes += data.byteLength;
+      if (target.ep === 'wasm') {
+        feeds[p.input] = new ort.Tensor('float32', data, [...p.dims]);
+      } else {
+        const buf = createStorageBuffer(target.gpu.device, data, name);
+        buffers.push(buf);
+        feeds[p.input] = ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [...p.dims] });
+      }
+    }
+  } catch (e) {
+    for (const b of buffers) b.destroy();
+    throw e;
+  }
+  return { feeds, buffers, bytes };
+}
+
+/** Destroy the GPU buffers behind a head's weight feeds (queued work that reads them still completes). */
+export function releaseFeeds(f: HeadFeeds): void {
+  for (const b of f.buffers) b.destroy();
+  f.buffers.length = 0;
+}
