@@ -51,7 +51,7 @@ describe('a bundled consumer app (esbuild)', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${url}/app/index.html`);
-      await page.waitForFunction(() => (window as any).__result, null, { timeout: 90_000 });
+      await page.waitForFunction(() => (window as any).__result, null, { timeout: 600_000 });
       const res = await page.evaluate(() => (window as any).__result);
       expect(res.error, res.error).toBeUndefined();
       expect(errors).toEqual([]);
@@ -73,7 +73,7 @@ describe('a bundled consumer app (esbuild)', () => {
     const r = await bundle(dir, 'node', ['node.mjs']);
     expect(ortInputs(r).length).toBeGreaterThan(0);
     const ortDist = `${pathToFileURL(join(root, 'node_modules/onnxruntime-web/dist')).href}/`;
-    const run = spawnSync(process.execPath, ['--liftoff-only', join(dir, 'out-node/node.js'), ortDist], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, ['--liftoff-only', join(dir, 'out-node/node.js'), ortDist], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     const line = run.stdout.split('\n').find((l) => l.startsWith('SMOKE '));
     expect(line, `${run.stdout}\n${run.stderr}`).toBeDefined();
     const res = JSON.parse(line!.slice(6));
@@ -88,7 +88,7 @@ describe('a bundled consumer app (esbuild)', () => {
       expect(ortInputs(r)).toEqual([]);
       expect(readFileSync(join(dir, `out-${platform}/planner.js`), 'utf8')).not.toMatch(/onnxruntime|InferenceSession/);
     }
-    const run = spawnSync(process.execPath, [join(dir, 'out-node/planner.js')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [join(dir, 'out-node/planner.js')], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     expect(run.status, run.stderr).toBe(0);
     const res = JSON.parse(run.stdout.split('\n').find((l) => l.startsWith('SMOKE '))!.slice(6));
     expect(res.simd).toBe(1);
@@ -102,7 +102,7 @@ describe('onnxruntime-web not installed', () => {
     const dir = packedProject({ peers: false });
     writeFileSync(join(dir, 'main.mjs'), `import { loadOrt } from 'hess-vggt';
 try { await loadOrt(); console.log('SMOKE {}'); } catch (e) { console.log('SMOKE ' + JSON.stringify({ code: e.code, fix: e.fix, message: e.message })); }`);
-    const run = spawnSync(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     const line = run.stdout.split('\n').find((l) => l.startsWith('SMOKE '));
     expect(line, `${run.stdout}\n${run.stderr}`).toBeDefined();
     const res = JSON.parse(line!.slice(6));

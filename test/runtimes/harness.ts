@@ -51,7 +51,7 @@ let tarball: string | undefined;
 export function packedProject(opts: { peers: boolean }): string {
   if (!tarball) {
     const out = mkdtempSync(join(tmpdir(), 'hess-pack-'));
-    const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+    const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: root, encoding: 'utf8', timeout: 600_000 });
     if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
     tarball = join(out, JSON.parse(r.stdout)[0].filename);
   }

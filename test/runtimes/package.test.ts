@@ -11,7 +11,7 @@ const built = available(resolve(root, 'dist/node/index.js'), 'the build (npm run
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 function packedFiles(): { files: string[]; size: number } {
-  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
   expect(r.status, r.stderr).toBe(0);
   const [report] = JSON.parse(r.stdout);
   return { files: report.files.map((f: { path: string }) => f.path), size: report.size };

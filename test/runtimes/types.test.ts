@@ -52,7 +52,7 @@ function compile(source: string, options: Record<string, unknown>, peers: boolea
     compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...options },
     files: ['main.ts'],
   }));
-  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
   const lines = `${r.stdout}${r.stderr}`.split('\n');
   return { status: r.status, out: lines.filter((l) => !l.startsWith('/')).join('\n'), files: lines.filter((l) => l.startsWith('/')) };
 }
