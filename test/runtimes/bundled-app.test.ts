@@ -1,28 +1,27 @@
-// A consumer app bundled with esbuild, as issue 13 found it broken: `import … from 'hess-vggt'` must let the app's
-// bundler resolve onnxruntime-web (a string-literal import in our bundles), so the bundled app runs ORT on the page
-// and in a module worker (no import map reaches a worker) in Chromium, loads and runs the in-repo tiny VGGT with
-// `Vggt.load(url, { device: 'wasm' })` (the issue's reproduction), and runs as a Node bundle. A planner-only app
-// must bundle without onnxruntime-web at all.
+// A consumer app bundled with esbuild (the package installed from its tarball), as issue 13 found it broken: `import
+// … from 'hess-vggt'` must let the app's bundler resolve onnxruntime-web (a string-literal import in our bundles), so
+// the bundled app runs ORT on the page and in a module worker (no import map reaches a worker) in Chromium, loads and
+// runs the in-repo tiny VGGT with `Vggt.load(url, { device: 'wasm' })` (the issue's reproduction), and runs as a Node
+// bundle. A planner-only app must bundle without onnxruntime-web at all.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { available, chromiumArgs, root, serveRepo } from './harness';
+import { available, chromiumArgs, packedProject, root, serveRepo } from './harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 const built = available(resolve(root, 'dist/browser/index.js'), 'the browser bundle (npm run build)');
 
-/** An app folder whose node_modules holds only hess-vggt (a link to this repo), as after `npm install hess-vggt`. */
-function appProject(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hess-app-'));
+/**
+ * An app folder with hess-vggt installed from its tarball, as after `npm install hess-vggt onnxruntime-web`
+ * (`peers`) or a planner-only `npm install hess-vggt`.
+ */
+function appProject(peers = true): string {
+  const dir = packedProject({ peers });
   cpSync(join(root, 'test/runtimes/bundled'), dir, { recursive: true });
-  mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(root, join(dir, 'node_modules/hess-vggt'), 'dir');
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));
   return dir;
 }
 
@@ -52,7 +51,7 @@ describe('a bundled consumer app (esbuild)', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${url}/app/index.html`);
-      await page.waitForFunction(() => (window as any).__result, null, { timeout: 90_000 });
+      await page.waitForFunction(() => (window as any).__result, null, { timeout: 600_000 });
       const res = await page.evaluate(() => (window as any).__result);
       expect(res.error, res.error).toBeUndefined();
       expect(errors).toEqual([]);
@@ -74,7 +73,7 @@ describe('a bundled consumer app (esbuild)', () => {
     const r = await bundle(dir, 'node', ['node.mjs']);
     expect(ortInputs(r).length).toBeGreaterThan(0);
     const ortDist = `${pathToFileURL(join(root, 'node_modules/onnxruntime-web/dist')).href}/`;
-    const run = spawnSync(process.execPath, ['--liftoff-only', join(dir, 'out-node/node.js'), ortDist], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, ['--liftoff-only', join(dir, 'out-node/node.js'), ortDist], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     const line = run.stdout.split('\n').find((l) => l.startsWith('SMOKE '));
     expect(line, `${run.stdout}\n${run.stderr}`).toBeDefined();
     const res = JSON.parse(line!.slice(6));
@@ -82,14 +81,14 @@ describe('a bundled consumer app (esbuild)', () => {
     expect(res.relErr).toBeLessThan(1e-6);
   });
 
-  it.runIf(built)('planner only: bundles and runs with no onnxruntime-web in the bundle', async () => {
-    const dir = appProject();
+  it.runIf(built)('planner only: bundles and runs without onnxruntime-web installed', async () => {
+    const dir = appProject(false);
     for (const platform of ['browser', 'node'] as const) {
       const r = await bundle(dir, platform, ['planner.mjs']);
       expect(ortInputs(r)).toEqual([]);
       expect(readFileSync(join(dir, `out-${platform}/planner.js`), 'utf8')).not.toMatch(/onnxruntime|InferenceSession/);
     }
-    const run = spawnSync(process.execPath, [join(dir, 'out-node/planner.js')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [join(dir, 'out-node/planner.js')], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     expect(run.status, run.stderr).toBe(0);
     const res = JSON.parse(run.stdout.split('\n').find((l) => l.startsWith('SMOKE '))!.slice(6));
     expect(res.simd).toBe(1);
@@ -99,13 +98,11 @@ describe('a bundled consumer app (esbuild)', () => {
 
 describe('onnxruntime-web not installed', () => {
   it.runIf(built)('loadOrt fails with ORT_ERROR whose fix is to install the peer dependency', async () => {
-    // dist/node alone, with no node_modules anywhere above it: what a planner-only install sees
-    const dir = mkdtempSync(join(tmpdir(), 'hess-no-ort-'));
-    cpSync(join(root, 'dist/node'), join(dir, 'dist'), { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-    writeFileSync(join(dir, 'main.mjs'), `import { loadOrt } from './dist/index.js';
+    // `npm install hess-vggt` without its optional peer, in a temp folder with no node_modules above it
+    const dir = packedProject({ peers: false });
+    writeFileSync(join(dir, 'main.mjs'), `import { loadOrt } from 'hess-vggt';
 try { await loadOrt(); console.log('SMOKE {}'); } catch (e) { console.log('SMOKE ' + JSON.stringify({ code: e.code, fix: e.fix, message: e.message })); }`);
-    const run = spawnSync(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     const line = run.stdout.split('\n').find((l) => l.startsWith('SMOKE '));
     expect(line, `${run.stdout}\n${run.stderr}`).toBeDefined();
     const res = JSON.parse(line!.slice(6));

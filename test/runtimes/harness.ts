@@ -1,10 +1,10 @@
 // Shared pieces of the runtime tests: a scratch project that depends on this repo (so Deno/Bun/Node import the
 // package through its `exports`), runtime binaries from node_modules, and a localhost static server.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { expect } from 'vitest';
 
 export const root = resolve(import.meta.dirname, '../..');
@@ -38,6 +38,35 @@ export function scratchProject(): string {
   symlinkSync(root, join(dir, 'node_modules/hess-vggt'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', type: 'module', private: true, dependencies: { 'hess-vggt': '*' } }));
   writeFileSync(join(dir, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
+  return dir;
+}
+
+let tarball: string | undefined;
+
+/**
+ * An empty project with this package installed from its `npm pack` tarball (what a user gets, not the repo): the
+ * tarball unpacked into node_modules/hess-vggt, and next to it only the packages its package.json declares,
+ * linked from this repo's node_modules — the dependencies, plus the peer dependencies when `peers` is set.
+ */
+export function packedProject(opts: { peers: boolean }): string {
+  if (!tarball) {
+    const out = mkdtempSync(join(tmpdir(), 'hess-pack-'));
+    const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
+    tarball = join(out, JSON.parse(r.stdout)[0].filename);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'hess-consumer-'));
+  mkdirSync(join(dir, 'node_modules'));
+  const x = spawnSync('tar', ['-xzf', tarball, '-C', join(dir, 'node_modules')], { encoding: 'utf8' });
+  if (x.status !== 0) throw new Error(`tar failed: ${x.stderr}`);
+  renameSync(join(dir, 'node_modules/package'), join(dir, 'node_modules/hess-vggt'));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const names = [...Object.keys(pkg.dependencies ?? {}), ...(opts.peers ? Object.keys(pkg.peerDependencies ?? {}) : [])];
+  for (const name of names) {
+    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+    symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name), 'dir');
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
   return dir;
 }
 

@@ -35,7 +35,7 @@ describe('README examples', () => {
       compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022', 'dom'], types: ['node'] },
       files: blocks.map((b) => `${b.name}.ts`),
     }));
-    const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
     expect(r.status).toBe(0);
   });
@@ -45,7 +45,7 @@ describe('README examples', () => {
     for (const b of blocks.filter((x) => x.runnable)) {
       const { code } = await esbuild.transform(b.code, { loader: 'ts', format: 'esm', target: 'es2022' });
       writeFileSync(join(dir, `${b.name}.mjs`), code);
-      const r = spawnSync(process.execPath, [join(dir, `${b.name}.mjs`)], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(process.execPath, [join(dir, `${b.name}.mjs`)], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
       expect(r.status, `${b.name}:\n${b.code}\n${r.stdout}${r.stderr}`).toBe(0);
       expect(r.stdout.trim().length, b.name).toBeGreaterThan(0);
     }

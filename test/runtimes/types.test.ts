@@ -1,12 +1,12 @@
 // The package's types as a consumer compiles them: strict, lib check on (skipLibCheck: false), through the
-// package's `exports` (node_modules/hess-vggt → this repo), under moduleResolution nodenext, node16 and bundler.
-// The full SDK brings WebGPU's types itself (@webgpu/types); the planner entry must need no GPU types at all.
+// package's `exports` as installed from its `npm pack` tarball, under moduleResolution nodenext, node16 and bundler.
+// The full SDK brings WebGPU's types itself (@webgpu/types); the planner entry needs no GPU types and, installed
+// without the peer dependencies (onnxruntime-web, webgpu), compiles all the same.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { available, root } from './harness';
+import { available, packedProject, root } from './harness';
 
 const built = available(resolve(root, 'dist/types/index.d.ts'), 'the declaration files (npm run build)');
 const TSC = join(root, 'node_modules/typescript/bin/tsc');
@@ -41,18 +41,18 @@ export async function plan(json: string, q: Float32Array, k: Float32Array): Prom
 }
 `;
 
-/** Compile `source` in a fresh consumer folder; returns tsc's output and the files it read. */
-function compile(source: string, options: Record<string, unknown>): { status: number | null; out: string; files: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'hess-types-'));
-  mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(root, join(dir, 'node_modules/hess-vggt'), 'dir');
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+/**
+ * Compile `source` in a fresh consumer folder with the package installed from its tarball (peer dependencies only
+ * where asked); returns tsc's output and the files it read.
+ */
+function compile(source: string, options: Record<string, unknown>, peers: boolean): { status: number | null; out: string; files: string[] } {
+  const dir = packedProject({ peers });
   writeFileSync(join(dir, 'main.ts'), source);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...options },
     files: ['main.ts'],
   }));
-  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
   const lines = `${r.stdout}${r.stderr}`.split('\n');
   return { status: r.status, out: lines.filter((l) => !l.startsWith('/')).join('\n'), files: lines.filter((l) => l.startsWith('/')) };
 }
@@ -66,7 +66,7 @@ const RESOLUTIONS = [
 describe('consumer type check (strict, skipLibCheck: false)', () => {
   for (const res of RESOLUTIONS) {
     it.runIf(built)(`full SDK + planner, ${res.moduleResolution}: zero errors, WebGPU types from the package`, () => {
-      const r = compile(FULL, { ...res, lib: ['es2022', 'dom'] });
+      const r = compile(FULL, { ...res, lib: ['es2022', 'dom'] }, true);
       expect(r.out.trim(), r.out).toBe('');
       expect(r.status).toBe(0);
       expect(r.files.some((f) => /@webgpu\/types\/dist\/index\.d\.ts$/.test(f))).toBe(true);
@@ -75,7 +75,7 @@ describe('consumer type check (strict, skipLibCheck: false)', () => {
 
   for (const res of RESOLUTIONS) {
     it.runIf(built)(`planner alone, ${res.moduleResolution}: zero errors and no GPU or ORT types read`, () => {
-      const r = compile(PLANNER, { ...res, lib: ['es2022', 'dom'] });
+      const r = compile(PLANNER, { ...res, lib: ['es2022', 'dom'] }, false);
       expect(r.out.trim(), r.out).toBe('');
       expect(r.status).toBe(0);
       expect(r.files.filter((f) => /@webgpu|onnxruntime/.test(f))).toEqual([]);
