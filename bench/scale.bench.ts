@@ -63,6 +63,7 @@ const data: Record<string, unknown>[] = [];
 const notes: string[] = [];
 const failures: { stage: string; error: string }[] = [];
 const fmtGB = (b: number) => (b / GB).toFixed(2);
+let gpuName = 'none';
 
 async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -74,6 +75,28 @@ async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | unde
     failures.push({ stage, error: msg });
     return undefined;
   }
+}
+
+/** Write bench/results/scale.md + .json with what is measured so far (after every stage: a killed run keeps them). */
+function save(): void {
+  writeResults('scale', {
+    title: 'VGGT-1B at full size (random weights) on the CPU WebGPU adapter',
+    device: gpuName,
+    tables: [{
+      caption: `Generation, load and runs (${side}×${side} frames, fp32)`,
+      header: ['stage', 'S', 'seconds', 'peak RSS GB (sampled)', 'RSS rise GB', 'peak JS heap+ArrayBuffers GB', 'maxRSS GB (process so far)', 'peak GPU buffers GB', 'result'],
+      rows,
+    }],
+    notes: [
+      `Checkpoint: bench/random-vggt.ts VGGT_1B, facebook/VGGT-1B's 1,403 tensor names and shapes without the track head (1,190,596,120 parameters; ${fmtGB(vggt1bBytes('F32'))} GB F32, ${fmtGB(vggt1bBytes('F16'))} GB F16), uniform ±1/√fan_in weights; generated once into build/scale/ by a child process without --no-opt. The run loads the ${loadDtype} file (F16 weights are widened to fp32 on load).`,
+      'Peak RSS: process.memoryUsage() sampled every 20 ms between awaits (a long synchronous call is not sampled inside: maxRSS, the kernel\'s exact process-lifetime peak, bounds it). GPU buffers: live bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live). On lavapipe GPU memory is host memory, so it is inside RSS as well.',
+      `Host: ${os.cpus().length} CPU cores shared with other jobs (load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end), ${fmtGB(os.totalmem())} GB RAM: absolute times say nothing about real GPUs.`,
+      'Pre-flight estimate: not wired yet (a marked place in bench/scale.bench.ts prints it beside the measurement).',
+      ...notes,
+      ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
+    ],
+    data: { rows: data, failures },
+  });
 }
 
 // 1. Checkpoints (generated once, reused).
@@ -90,6 +113,7 @@ for (const dtype of ['F32', 'F16'] as const) {
 const gpu = await guarded('createDevice', () => createDevice());
 let model: Vggt | undefined;
 if (gpu) {
+  gpuName = gpu.name;
   trackGpu(gpu);
   resetPeak();
   const rss0 = process.memoryUsage().rss;
@@ -109,6 +133,7 @@ if (gpu) {
   if (!model) notes.push(`Vggt.load stopped at stage '${lastStage}' after ${(loadMs / 1000).toFixed(1)} s with ${fmtGB(weightBytes)} GB of weights read, ${fmtGB(gpuLive)} GB of GPU buffers live, peak RSS ${fmtGB(peak.rss)} GB.`);
   rows.push([`load (${loadDtype} file → fp32 on GPU)`, '-', (loadMs / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), fmtGB(gpuPeak), model ? 'ok' : 'failed']);
   data.push({ stage: 'load', dtype: loadDtype, ms: loadMs, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuLiveAfter: gpuLive, gpuCreated, ok: !!model });
+  save();
 }
 
 // 3. Runs: S frames of side×side (fp32; fp16 compute is not available yet).
@@ -119,6 +144,7 @@ if (model) {
     const rss0 = process.memoryUsage().rss;
     const gpu0 = gpuLive;
     const images = { data: new Float32Array(S * 3 * side * side).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), S, H: side, W: side };
+    console.log(`scale: run S=${S} ${side}×${side} starts, RSS ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB`);
     const t0 = performance.now();
     const r = await guarded(`run S=${S} ${side}×${side}`, () => model!.run(images));
     const ms = performance.now() - t0;
@@ -129,6 +155,7 @@ if (model) {
     const estimate = 'n/a (not wired)';
     rows.push([`run fp32, S=${S}, ${side}×${side}`, S, (ms / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), `${fmtGB(gpuPeak)} (+${fmtGB(gpuPeak - gpu0)})`, r ? `ok${finite ? '' : ' (non-finite outputs!)'}; estimate ${estimate}` : 'failed']);
     data.push({ stage: 'run', S, side, ms, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuDelta: gpuPeak - gpu0, ok: !!r, finite, timings: r?.timings, estimate: null });
+    save();
     if (!r) break;
   }
   rows.push(['run fp16', '-', '-', '-', '-', '-', '-', '-', "not available: Vggt.load refuses dtype 'fp16' (fp16 compute not implemented yet)"]);
@@ -136,22 +163,5 @@ if (model) {
 }
 
 clearInterval(timer);
-writeResults('scale', {
-  title: 'VGGT-1B at full size (random weights) on the CPU WebGPU adapter',
-  device: gpu?.name ?? 'none',
-  tables: [{
-    caption: `Generation, load and runs (${side}×${side} frames, fp32)`,
-    header: ['stage', 'S', 'seconds', 'peak RSS GB (sampled)', 'RSS rise GB', 'peak JS heap+ArrayBuffers GB', 'maxRSS GB (process so far)', 'peak GPU buffers GB', 'result'],
-    rows,
-  }],
-  notes: [
-    `Checkpoint: bench/random-vggt.ts VGGT_1B, facebook/VGGT-1B's 1,403 tensor names and shapes without the track head (1,190,596,120 parameters; ${fmtGB(vggt1bBytes('F32'))} GB F32, ${fmtGB(vggt1bBytes('F16'))} GB F16), uniform ±1/√fan_in weights; generated once into build/scale/ by a child process without --no-opt. The run loads the ${loadDtype} file (F16 weights are widened to fp32 on load).`,
-    'Peak RSS: process.memoryUsage() sampled every 20 ms between awaits (a long synchronous call is not sampled inside: maxRSS, the kernel\'s exact process-lifetime peak, bounds it). GPU buffers: live bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live). On lavapipe GPU memory is host memory, so it is inside RSS as well.',
-    `Host: ${os.cpus().length} CPU cores shared with other jobs (load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end), ${fmtGB(os.totalmem())} GB RAM: absolute times say nothing about real GPUs.`,
-    'Pre-flight estimate: not wired yet (a marked place in bench/scale.bench.ts prints it beside the measurement).',
-    ...notes,
-    ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
-  ],
-  data: { rows: data, failures },
-});
+save();
 process.exit(0);
