@@ -233,7 +233,7 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
       } catch (e) {
         throw new HessError('IO_ERROR', `${progressPath} is not valid JSON`, 'delete it or pass --restart', { cause: e });
       }
-      io.err(`resuming: ${resumeFrom.done?.length ?? 0} scene(s) already done (${progressPath})`);
+      io.err(`resuming: ${resumeFrom?.done?.length ?? 0} scene(s) already done (${progressPath})`);
     }
   }
   const scenes = await readCalibrationScenes(values.data, { maxScenes: positiveInt(values['max-scenes'], 'max-scenes') });
