@@ -183,10 +183,68 @@ export interface SceneReport {
 
 /** Resumable calibration progress (JSON-serialisable). */
 export interface CalibrationState {
-  version: 1;
+  version: 2;
   fisher: FisherState;
   /** Names of the scenes already folded in (skipped on resume). */
   done: string[];
+  /** Dataset identity: per folded scene (in `done` order), a hash of its GT cameras (checked when it is skipped). */
+  cameras: string[];
+  /** Model identity: a hash of the model's architecture (VggtConfig). */
+  model: string;
+}
+
+const RESTART = 'delete the progress file (or pass --restart to the CLI) to start afresh';
+
+/** FNV-1a (64-bit, as two 32-bit halves) of float64 values: a stable hex identity of cameras or a config. */
+function fnv64(values: ArrayLike<number> | string): string {
+  let h1 = 0x811c9dc5, h2 = 0xcbf29ce4;
+  const eat = (byte: number) => {
+    h1 = Math.imul(h1 ^ byte, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ byte ^ (h1 >>> 7), 0x01000193) >>> 0;
+  };
+  if (typeof values === 'string') {
+    for (const b of new TextEncoder().encode(values)) eat(b);
+  } else {
+    const bytes = new Uint8Array(Float64Array.from(values).buffer);
+    for (const b of bytes) eat(b);
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
+
+/** Identity of a scene's ground-truth cameras (camera-from-world [S, 3, 4], in view order). */
+function camerasHash(item: CalibrationScene | SceneInput): string {
+  if ('images' in item) return fnv64(item.extrinsics);
+  const all = new Float64Array(12 * item.views.length);
+  item.views.forEach((v, i) => all.set(v.extrinsic, 12 * i));
+  return fnv64(all);
+}
+
+/** Identity of a model's architecture. */
+function modelHash(config: VggtGradients['config']): string {
+  const { assumed: _a, ...arch } = config;
+  return fnv64(JSON.stringify(arch));
+}
+
+/**
+ * Check a resume state before using it: well-formed, made for this model, and self-consistent (every scene in
+ * `done` folded into the Fisher sums exactly once). INVALID_ARGUMENT otherwise, never a TypeError.
+ */
+function checkResumeState(state: unknown, model: string): CalibrationState {
+  const bad = (why: string) => new HessError('INVALID_ARGUMENT', `calibration progress: ${why}`, RESTART);
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw bad(`expected a state object, got ${state === null ? 'null' : typeof state}`);
+  const st = state as Partial<CalibrationState> & { version?: unknown };
+  if (st.version !== 2) throw bad(`unsupported version ${JSON.stringify(st.version)} (this version writes 2)`);
+  if (typeof st.fisher !== 'object' || st.fisher === null) throw bad('no Fisher sums (fisher)');
+  if (!Array.isArray(st.done) || st.done.some((n) => typeof n !== 'string')) throw bad('done must be a list of scene names');
+  if (new Set(st.done).size !== st.done.length) throw bad('a scene is listed as done twice');
+  if (!Array.isArray(st.cameras) || st.cameras.length !== st.done.length || st.cameras.some((h) => typeof h !== 'string')) {
+    throw bad('cameras must hold one hash per done scene');
+  }
+  if (st.fisher.scenes !== st.done.length) {
+    throw bad(`${st.done.length} scene(s) listed as done but ${String(st.fisher.scenes)} folded into the Fisher sums`);
+  }
+  if (st.model !== model) throw bad('it was made for another model (architecture differs)');
+  return st as CalibrationState;
 }
 
 export interface CalibrateOptions {
@@ -221,8 +279,13 @@ async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Prom
   const { st, override } = typeof src.checkpoint === 'string'
     ? await openCheckpointPath(src.checkpoint, { signal })
     : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
-  const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
-  return VggtGradients.create(st, config, { ...src.gradients, signal });
+  // VggtGradients reads every weight it needs at creation: the file handle is closed right after, or on failure.
+  try {
+    const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
+    return await VggtGradients.create(st, config, { ...src.gradients, signal });
+  } finally {
+    await st.close();
+  }
 }
 
 /**
@@ -255,13 +318,31 @@ export async function calibrate(
     const shape = { layers: c.depth, heads: c.numHeads, headDim: c.headDim, dim: c.embedDim };
     let acc: FisherAccumulator;
     const done: string[] = [];
-    if (opts.resumeFrom) {
-      acc = FisherAccumulator.fromState(wasm, opts.resumeFrom.fisher);
+    const cameras: string[] = [];
+    const model = modelHash(c);
+    /** Done scenes from the resume state not met again in this dataset (checked at the end). */
+    const unseen = new Set<string>();
+    if (opts.resumeFrom !== undefined) {
+      const state = checkResumeState(opts.resumeFrom, model);
+      try {
+        acc = FisherAccumulator.fromState(wasm, state.fisher);
+      } catch (e) {
+        throw new HessError('INVALID_ARGUMENT', `calibration progress: ${(e as Error).message}`, RESTART, { cause: e });
+      }
       const s = acc.shape;
       if (s.layers !== shape.layers || s.heads !== shape.heads || s.headDim !== shape.headDim || s.dim !== shape.dim) {
-        throw new HessError('INVALID_ARGUMENT', 'resumeFrom was made for another model shape', 'resume with the same checkpoint, or start afresh');
+        throw new HessError('INVALID_ARGUMENT', 'resumeFrom was made for another model shape', RESTART);
       }
-      done.push(...opts.resumeFrom.done);
+      done.push(...state.done);
+      cameras.push(...state.cameras);
+      for (const n of done) unseen.add(n);
+      if (Array.isArray(scenes)) { // a list: find a foreign done scene before any work
+        const names = new Set((scenes as Array<{ name: string }>).map((x) => x.name));
+        const missing = done.filter((n) => !names.has(n));
+        if (missing.length) {
+          throw new HessError('BAD_DATASET', `the progress state folded in scene(s) not in this dataset: ${missing.slice(0, 5).join(', ')}`, RESTART);
+        }
+      }
     } else {
       acc = new FisherAccumulator(wasm, shape);
     }
@@ -271,7 +352,17 @@ export async function calibrate(
     for await (const item of scenes as AsyncIterable<CalibrationScene | SceneInput>) {
       index++;
       throwIfAborted(signal);
-      if (done.includes(item.name)) { progress('skip', item.name); continue; }
+      const at = done.indexOf(item.name);
+      if (at >= 0) {
+        if (!unseen.delete(item.name)) {
+          throw new HessError('BAD_DATASET', `scene "${item.name}" appears twice in the dataset`, 'give every scene a unique name');
+        }
+        if (camerasHash(item) !== cameras[at]) {
+          throw new HessError('BAD_DATASET', `scene "${item.name}" has other cameras than the one the progress state folded in (another dataset's state?)`, RESTART);
+        }
+        progress('skip', item.name);
+        continue;
+      }
       progress('load', item.name);
       const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode });
       const { S, H, W, data } = scene.images;
@@ -290,12 +381,16 @@ export async function calibrate(
       acc.endScene();
       const t2 = performance.now();
       done.push(scene.name);
+      cameras.push(camerasHash(item));
       progress('scene-done', scene.name);
-      await opts.onSceneDone?.({ version: 1, fisher: acc.toState(), done: [...done] }, {
+      await opts.onSceneDone?.({ version: 2, fisher: acc.toState(), done: [...done], cameras: [...cameras], model }, {
         scene: scene.name,
         errors: { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount },
         timings: { forward: t1 - t0, backward: t2 - t1 },
       });
+    }
+    if (unseen.size > 0) {
+      throw new HessError('BAD_DATASET', `the progress state folded in scene(s) not in this dataset: ${[...unseen].slice(0, 5).join(', ')}`, RESTART);
     }
     if (acc.sceneCount === 0) throw new HessError('INVALID_ARGUMENT', 'calibrate() got no scene', 'pass at least one calibration scene');
     return acc.toHessFile({

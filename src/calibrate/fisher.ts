@@ -118,6 +118,10 @@ export class FisherAccumulator {
     if (typeof state !== 'object' || state === null || state.version !== 1) {
       throw new HessError('INVALID_ARGUMENT', 'not a FisherAccumulator state (version 1)', 'pass what toState() returned');
     }
+    const sh = state.shape as Partial<FisherShape> | null | undefined;
+    if (typeof sh !== 'object' || sh === null || Array.isArray(sh)) {
+      throw new HessError('INVALID_ARGUMENT', 'FisherAccumulator state: shape is missing', 'pass what toState() returned');
+    }
     const acc = new FisherAccumulator(wasm, state.shape);
     const n = acc.shape.layers * acc.shape.heads;
     for (const t of ['camera', 'pointCloud'] as const) {
