@@ -83,20 +83,32 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.map': 'application/json', '.png': 'image/png', '.ply': 'application/octet-stream',
 };
 
-/** Serve the repo (read-only) on 127.0.0.1 with COOP/COEP, so the page is cross-origin isolated. */
+/** Serve the repo (read-only) on 127.0.0.1 with COOP/COEP, so the page is cross-origin isolated; Range supported. */
 export async function serveRepo(mounts: Record<string, string> = {}): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = join(root, normalize(path));
     for (const [prefix, dir] of Object.entries(mounts)) if (path.startsWith(prefix)) file = join(dir, normalize(path.slice(prefix.length)));
-    if (!file.startsWith('/') || !existsSync(file)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, {
+    if (!file.startsWith('/') || !existsSync(file) || !statSync(file).isFile()) { res.writeHead(404).end(); return; }
+    const body = readFileSync(file);
+    const headers = {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-embedder-policy': 'require-corp',
       'cache-control': 'no-store',
-    });
-    res.end(readFileSync(file));
+      'accept-ranges': 'bytes',
+    };
+    // Range requests and a Content-Length, as a static file server gives: the SDK streams checkpoints by range.
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (m) {
+      const start = Number(m[1]), end = Math.min(body.length - 1, m[2] ? Number(m[2]) : body.length - 1);
+      if (start > end) { res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end(); return; }
+      res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': end - start + 1 });
+      res.end(body.subarray(start, end + 1));
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': body.length });
+    res.end(body);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as { port: number }).port;
