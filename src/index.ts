@@ -46,5 +46,6 @@ export {
 } from './calibrate/calibrate';
 export { VggtGradients, type ForwardState, type OutputGradients, type VggtGradientsOptions } from './calibrate/gradients';
 export type { FisherState } from './calibrate/fisher';
-export { evaluate, summarize, type EvalReport, type EvalRow, type EvalSummaryRow, type EvaluateOptions, type EvalPolicy } from './evaluate/harness';
+export { evaluate, summarize, type EvalReport, type EvalRow, type EvalSummaryRow, type EvaluateOptions, type EvalPolicy, type EvalAllocation, type LayerSparsity } from './evaluate/harness';
 export { writeReport, renderMarkdown, renderSvg, niceTicks, PLOT_METRICS } from './evaluate/report';
+export { renderHessHeatmap, type HeatmapOptions } from './evaluate/heatmap';
