@@ -25,7 +25,8 @@ const USAGES = {
   convert: 'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]',
   eval: `hess-vggt eval --model <dir> --data <dir> [--policies dense,uniform,hess] [--sparsity 0.43,0.73,0.9] [--hess hess.json] [--out <dir>]
                  [--device webgpu|wasm] [--query-block 128] [--key-block 64] [--planner wasm|gpu|auto] [--mode crop|pad]
-                 [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]`,
+                 [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]
+                 [--lambdas 1,0,0.5] [--allocations waterfill,proportional]`,
   co3d: 'hess-vggt co3d <co3d-root> <outdir> --categories apple,teddybear [--frames 10] [--max-sequences N]',
   calibrate: `hess-vggt calibrate --model <dir> --data <dir> --out hess.json [--lambda 0.5] [--epsilon 0.05] [--max-scenes N] [--restart]
                  [--device wasm|webgpu]`,
@@ -64,11 +65,15 @@ const SECTIONS: Record<CommandName, string> = {
   prediction to the GT with a similarity (Umeyama on the camera centres) and writes <out>/report.md,
   report.json and report.svg: camera AUC@30 (+RRA/RTA@15), point-cloud accuracy / completeness / Chamfer / F1
   (threshold: --threshold, default 1% of the GT bounding-box diagonal), depth AbsRel (if GT depth), the achieved
-  sparsity and the run time. Sparse policies need WebGPU; 'hess' and 'reverse' need --hess.`,
+  sparsity and the run time. Sparse policies need WebGPU; 'hess' and 'reverse' need --hess (then the report also
+  gets hess-heatmap.svg and a requested/budgeted/achieved sparsity table per layer).
+  Ablations: --lambdas 1,0,0.5 re-combines the HeSS file's camera and point terms (1 = camera only), and
+  --allocations waterfill,proportional adds budgets without the iterative caps; each variant is its own row.`,
   calibrate: `calibrate
   HeSS calibration: for every scene of --data (same folder format as eval, with GT cameras and points), the
   gradients of the camera error e_cam and the point-cloud error e_pc (after similarity alignment) w.r.t. every
-  global-attention head's query weights, folded into Fisher traces; writes the HeSS file (--out). Progress is
+  global-attention head's query weights, folded into Fisher traces; writes the HeSS file (--out) and its heat map
+  (<out without .json>.svg: layers × heads, camera, point and combined terms). Progress is
   saved to <out>.progress.json after each scene: a killed run started again continues where it stopped
   (--restart ignores it). Runs the dense model and its backward graphs on the wasm EP (default) or, with
   --device webgpu, on onnxruntime-web's WebGPU EP (needed for VGGT-1B: its fp32 weights fill the wasm heap).
@@ -366,6 +371,7 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
       hess: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'query-block': { type: 'string' },
       'key-block': { type: 'string' }, planner: { type: 'string' }, mode: { type: 'string' }, 'target-size': { type: 'string' },
       'max-scenes': { type: 'string' }, 'max-frames': { type: 'string' }, 'min-conf': { type: 'string' }, threshold: { type: 'string' },
+      lambdas: { type: 'string' }, allocations: { type: 'string' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('eval')), 0);
@@ -386,6 +392,12 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
   const maxFrames = positiveInt(values['max-frames'], 'max-frames');
   const minConf = numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '0' });
   const threshold = numberIn(values.threshold, 'threshold', 0, Number.MAX_VALUE, { minOpen: true, example: '0.01' });
+  // Ablations (the HeSS paper's): λ of the file's camera/point terms, and allocation without the iterative caps.
+  const lambdas = values.lambdas === undefined ? undefined : numberList(values.lambdas, 'lambdas', 0, Infinity, '1,0,0.5');
+  if (lambdas?.some((l) => l > 1)) throw new HessError('INVALID_ARGUMENT', `--lambdas values must be in [0, 1], got ${values.lambdas}`, 'e.g. --lambdas 1,0,0.5');
+  if (lambdas && !values.hess) throw usage('eval', '--lambdas re-combines a HeSS file: pass --hess <hess.json>');
+  const allocations = values.allocations === undefined ? undefined
+    : values.allocations.split(',').map((a) => oneOf(a.trim(), 'allocations', ['waterfill', 'proportional'] as const, 'waterfill'));
   const outDir = values.out ?? './eval-report';
   const { checkWritableFolder } = await import('../io/atomic-write');
   const { refuseOutputOnInput } = await import('../io/paths');
@@ -403,12 +415,12 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
   const model = await Vggt.load(values.model, { device }).catch((e) => { throw withWasmFix(e); });
   try {
     const report = await evaluate(model, scenes, {
-      policies: policies as Policy[], sparsities, hess, queryBlock, keyBlock, planner, mode, targetSize, maxFrames, minConf, threshold,
+      policies: policies as Policy[], sparsities, hess, lambdas, allocations, queryBlock, keyBlock, planner, mode, targetSize, maxFrames, minConf, threshold,
       onProgress: (e) => io.err(`[${e.done}/${e.total}] ${e.scene} ${e.policy}${e.policy === 'dense' ? '' : ` ρ=${e.sparsity}`}`),
     });
     const files = await writeReport(report, outDir);
     io.log(renderMarkdown(report).split('\n## Per scene')[0]);
-    io.log(`wrote ${files.md}, ${files.json}, ${files.svg}`);
+    io.log(`wrote ${[files.md, files.json, files.svg, files.heatmap].filter(Boolean).join(', ')}`);
   } finally {
     await model.dispose();
   }
@@ -474,8 +486,12 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
     onSceneDone: (state) => writeFileAtomic(progressPath, JSON.stringify(state)),
   });
   await writeFileAtomic(out, JSON.stringify(hess, null, 2));
+  // The heat map of the scores beside the file (the picture users look at first).
+  const heatmap = out.replace(/(\.json)?$/i, '.svg');
+  const { renderHessHeatmap } = await import('../evaluate/heatmap');
+  await writeFileAtomic(heatmap, renderHessHeatmap(hess));
   await fs.rm(progressPath, { force: true });
-  io.log(`wrote ${out} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`);
+  io.log(`wrote ${out} and ${heatmap} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`);
   return 0;
 }
 
