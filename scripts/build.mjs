@@ -2,7 +2,7 @@
 // with our WGSL and Wasm inlined (onnxruntime-web and the npm `webgpu` package stay external), tsc → .d.ts
 // (then scripts/fix-dts.mjs makes them resolve under node16/nodenext too).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { fixDeclarations } from './fix-dts.mjs';
@@ -61,4 +61,7 @@ await esbuild.build({
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
 fixDeclarations(`${root}dist/types`);
+// The planner's .wasm files as package subpaths (hess-vggt/planner-simd.wasm): runtimes that forbid compiling Wasm
+// at run time (Cloudflare workerd) take a module their bundler precompiled, passed as PlannerWasm.load({ module }).
+for (const v of ['simd', 'scalar']) copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
