@@ -142,15 +142,17 @@ export class Vggt {
     readonly config: VggtConfig,
     readonly target: ExecutionTarget,
     readonly ort: Ort,
-    private readonly aggregator: Aggregator,
-    private readonly camera: CameraHead | null,
-    private readonly depth: DptHead | null,
-    private readonly points: DptHead | null,
+    private parts: ModelParts,
+    /** Builds the sessions again from the still-open checkpoint (after a failed run left them unusable). */
+    private readonly buildParts: () => Promise<ModelParts>,
     private readonly closeSource: () => Promise<void>,
-    /** The WGSL attention core when the model uses it (policies are set per run). */
-    readonly wgsl: WgslAttention | null,
     private readonly memory: { framesChunk: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
   ) {}
+
+  /** The WGSL attention core when the model uses it (policies are set per run). */
+  get wgsl(): WgslAttention | null {
+    return this.parts.wgsl;
+  }
 
   /** The device the model runs on (null on the wasm EP). */
   get gpu(): HessDevice | null {
@@ -185,7 +187,7 @@ export class Vggt {
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
     return {
       dtype: 'fp32', ...input, ep: this.target.ep, attention: this.memory.attention, framesChunk: this.memory.framesChunk,
-      heads: { camera: this.camera !== null, depth: this.depth !== null, points: this.points !== null },
+      heads: { camera: this.parts.camera !== null, depth: this.parts.depth !== null, points: this.parts.points !== null },
     };
   }
 
@@ -225,22 +227,32 @@ export class Vggt {
       if (choice === 'wgsl' && target.ep !== 'webgpu') {
         throw new HessError('INVALID_ARGUMENT', "attention 'wgsl' needs WebGPU", "use attention 'onnx' on the wasm EP");
       }
-      const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
-      const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
-      const aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal });
-      progress({ stage: 'sessions', message: 'aggregator ready' });
-      const want = { camera: true, depth: true, points: true, ...opts.heads };
-      const dimIn = 2 * config.embedDim;
-      const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
-      const chunk = { framesChunk: opts.framesChunk, ort };
-      const camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort }) : null;
-      const depth = want.depth && config.depthHead
-        ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk) : null;
-      const points = want.points && config.pointHead
-        ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk) : null;
+      const build = async (): Promise<ModelParts> => {
+        const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
+        const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
+        const built: Partial<ModelParts> = { wgsl };
+        try {
+          built.aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal });
+          progress({ stage: 'sessions', message: 'aggregator ready' });
+          const want = { camera: true, depth: true, points: true, ...opts.heads };
+          const dimIn = 2 * config.embedDim;
+          const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
+          const chunk = { framesChunk: opts.framesChunk, ort };
+          built.camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort }) : null;
+          built.depth = want.depth && config.depthHead
+            ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk) : null;
+          built.points = want.points && config.pointHead
+            ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk) : null;
+          return built as ModelParts;
+        } catch (e) {
+          await disposeParts(built);
+          throw e;
+        }
+      };
+      const parts = await build();
       progress({ stage: 'ready' });
-      const memory = { framesChunk: opts.framesChunk ?? 8, maxGpuBytes: opts.maxGpuBytes, attention: wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
-      return new Vggt(config, target, ort, aggregator, camera, depth, points, closeSource, wgsl, memory);
+      const memory = { framesChunk: opts.framesChunk ?? 8, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
+      return new Vggt(config, target, ort, parts, build, closeSource, memory);
     } catch (e) {
       await closeSource();
       throw e;
@@ -347,15 +359,16 @@ export class Vggt {
     progress({ stage: 'aggregator' });
     const last = this.config.depth - 1;
     const layers = new Set<number>([last]);
-    if (this.depth || this.points) for (const l of HEAD_LAYERS) if (l < this.config.depth) layers.add(l);
-    const agg = await this.aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal });
+    const { aggregator, camera, depth, points, wgsl } = this.parts;
+    if (depth || points) for (const l of HEAD_LAYERS) if (l < this.config.depth) layers.add(l);
+    const agg = await aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal });
     const t1 = performance.now();
     progress({ stage: 'heads' });
     throwIfAborted(opts.signal);
-    const poseEnc = this.camera ? await this.camera.run(agg.layers.get(last)!, S) : null;
+    const poseEnc = camera ? await camera.run(agg.layers.get(last)!, S) : null;
     const cams = poseEnc ? poseEncodingToExtriIntri(poseEnc, S, H, W) : null;
-    const d = this.depth ? await this.depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
-    const p = this.points ? await this.points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+    const d = depth ? await depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+    const p = points ? await points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
     const t2 = performance.now();
     progress({ stage: 'done' });
     return {
@@ -367,14 +380,17 @@ export class Vggt {
       worldPoints: p?.values ?? null,
       worldPointsConf: p?.conf ?? null,
       timings: { aggregator: t1 - t0, heads: t2 - t1, total: t2 - t0 },
-      sparsity: this.wgsl?.stats() ?? null,
+      sparsity: wgsl?.stats() ?? null,
     };
   }
 
   /**
-   * Turn a run's failure into a typed error, and decide whether the model is still usable. Deliberate errors
-   * (bad input, abort) leave it as it was. A lost device breaks it for good. Anything else (a GPU or ORT failure)
-   * is wrapped as ORT_ERROR with its cause.
+   * Turn a run's failure into a typed error, and leave the model usable or say it is not. Deliberate errors (bad
+   * input, abort) leave it as it was. A lost device breaks it for good (DEVICE_LOST on every later run). A GPU or
+   * onnxruntime-web failure inside the run (OUT_OF_MEMORY, GPU_ERROR, ORT_ERROR with the cause) can leave ORT's
+   * sessions unusable — on WebGPU the next run then failed or hung (measured: a GPU validation error mid-run, then
+   * "createBindGroup: no overload matched" and a run that never answered) — so the sessions are rebuilt from the
+   * still-open checkpoint before this returns; if that fails too, every later run throws.
    */
   private async failed(e: unknown): Promise<HessError> {
     const gpu = this.target.ep === 'webgpu' ? this.target.gpu : null;
@@ -382,18 +398,25 @@ export class Vggt {
       this.broken = e instanceof HessError && e.code === 'DEVICE_LOST' ? e : deviceLostError(e);
       return this.broken;
     }
-    if (e instanceof HessError) return e;
-    const msg = String((e as Error)?.message ?? e);
-    return new HessError('ORT_ERROR', `onnxruntime-web failed during the run: ${msg}`,
+    const deliberate = e instanceof HessError && !['OUT_OF_MEMORY', 'GPU_ERROR', 'ORT_ERROR', 'LIMIT_TOO_SMALL'].includes(e.code);
+    if (deliberate) return e as HessError;
+    const err = e instanceof HessError ? e : new HessError('ORT_ERROR', `onnxruntime-web failed during the run: ${String((e as Error)?.message ?? e)}`,
       'use fewer frames or a smaller resolution (Vggt.estimate says what fits); if it persists, reload the model', { cause: e });
+    const old = this.parts;
+    try {
+      await disposeParts(old);
+      this.parts = await this.buildParts();
+    } catch (rebuild) {
+      this.broken = new HessError(err.code, `the model is unusable after a failed run (${err.message}); rebuilding its sessions failed: ${String((rebuild as Error)?.message ?? rebuild)}`,
+        'dispose() it and Vggt.load() again', { cause: rebuild });
+    }
+    return err;
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.aggregator.dispose();
-    await this.wgsl?.dispose();
-    for (const h of [this.camera, this.depth, this.points]) await h?.dispose();
+    await disposeParts(this.parts);
     await this.closeSource();
   }
 }
@@ -433,4 +456,18 @@ function checkFinite(a: Float32Array, name: string): void {
         'the checkpoint is corrupt: fetch or convert it again');
     }
   }
+}
+
+/** What a loaded model runs: its sessions (rebuilt together after a failed run). */
+interface ModelParts {
+  aggregator: Aggregator;
+  camera: CameraHead | null;
+  depth: DptHead | null;
+  points: DptHead | null;
+  wgsl: WgslAttention | null;
+}
+
+/** Release whatever of `p` exists; a session that fails to release (after a failed run) does not stop the rest. */
+async function disposeParts(p: Partial<ModelParts>): Promise<void> {
+  for (const x of [p.aggregator, p.wgsl, p.camera, p.depth, p.points]) await x?.dispose().catch(() => undefined);
 }
