@@ -70,7 +70,8 @@ export interface VggtRunOptions extends Partial<SparsityOptions> {
   maxGpuBytes?: number;
   /**
    * Check the memory estimate against the device's limits (and maxGpuBytes) before the run (default true). With
-   * false an over-size run reaches the GPU and fails there (as a typed error, inside GPU error scopes).
+   * false an over-size run reaches onnxruntime-web, which may fail (a typed error from the GPU error scopes) or
+   * never answer: on Dawn, a run with a tensor over maxStorageBufferBindingSize gave no answer within 10 minutes.
    */
   checkMemory?: boolean;
 }
