@@ -12,6 +12,7 @@ export type HessErrorCode =
   | 'NO_ADAPTER'
   | 'NO_SHADER_F16'
   | 'LIMIT_TOO_SMALL'
+  | 'OUT_OF_MEMORY'
   | 'DEVICE_LOST'
   | 'GPU_ERROR'
   | 'WASM_UNSUPPORTED'

@@ -21,6 +21,7 @@ export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput 
 export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from './model/vggt/attention-core';
 export * from './model/vggt/heads';
 export { Vggt, type ModelSource, type ProgressEvent, type VggtLoadOptions, type VggtRunOptions, type VggtResult, type ImageTensor } from './model/vggt/model';
+export { type EstimateInput, type FitReport, type MemoryEstimate, type MemoryLimits, type StageEstimate, VGGT_1B_CONFIG } from './model/vggt/estimate';
 export { pointCloudPly, camerasJson } from './model/export';
 
 // Calibration data and geometry, evaluation metrics.

@@ -227,7 +227,51 @@ function noF16(): HessError {
 
 /** Throw DEVICE_LOST if the device is gone (check before long GPU work, so the caller gets a clear error). */
 export function assertAlive(d: HessDevice): void {
-  if (d.lost()) {
-    throw new HessError('DEVICE_LOST', 'the GPU device was lost', 'create a new device with createDevice() and reload the model');
+  if (d.lost()) throw deviceLostError();
+}
+
+/** DEVICE_LOST with the fix every caller gives. */
+export function deviceLostError(cause?: unknown): HessError {
+  return new HessError('DEVICE_LOST', 'the GPU device was lost', 'create a new device with createDevice() and reload the model',
+    cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Run `fn` inside WebGPU 'out-of-memory' and 'validation' error scopes, so that a failed allocation or an invalid
+ * buffer inside it (ours or onnxruntime-web's) becomes a typed error instead of a silent invalid object:
+ * device lost → DEVICE_LOST, out of memory → OUT_OF_MEMORY, a validation error → GPU_ERROR (with the GPU's message;
+ * `cause` holds what `fn` threw, if anything). A HessError thrown by `fn` wins when the GPU reported nothing.
+ *
+ * @example
+ * const out = await withGpuErrorScopes(gpu, () => session.run(feeds));
+ */
+export async function withGpuErrorScopes<T>(d: HessDevice, fn: () => Promise<T>): Promise<T> {
+  const dev = d.device;
+  dev.pushErrorScope('out-of-memory');
+  dev.pushErrorScope('validation');
+  let value: T | undefined;
+  let thrown: unknown;
+  let ok = false;
+  try {
+    value = await fn();
+    ok = true;
+  } catch (e) {
+    thrown = e;
   }
+  // Pop both scopes whatever happened (an unpopped scope would swallow every later error on this device). Popping
+  // waits for the work submitted inside them; a lost device resolves it with null.
+  const validation = await dev.popErrorScope().catch(() => null);
+  const oom = await dev.popErrorScope().catch(() => null);
+  if (d.lost()) throw deviceLostError(thrown);
+  if (oom) {
+    throw new HessError('OUT_OF_MEMORY', `the GPU ran out of memory: ${oom.message}`,
+      'use fewer frames or a smaller resolution (Vggt.estimate says what fits), or set maxGpuBytes to what the GPU can spare',
+      { cause: thrown ?? oom });
+  }
+  if (validation) {
+    throw new HessError('GPU_ERROR', `WebGPU validation error: ${validation.message}`,
+      'use fewer frames or a smaller resolution; if it persists, report it with the message', { cause: thrown ?? validation });
+  }
+  if (!ok) throw thrown;
+  return value as T;
 }

@@ -170,6 +170,9 @@ export function globalScores(N: number, heads: number, e: number): MemoryTerm[] 
     { name: 'global attention probs [H,N,N] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
 }
 
+/** Copies of a baked-weight model in the wasm heap while its session is created (bytes, ModelProto, initializers). */
+export const SESSION_CREATION_COPIES = 3;
+
 /** Live [·, M] tensors of an unfused MLP at its widest op (fc1 MatMul + bias Add, GELU's Mul/Erf/Add/Mul chain). */
 export const MLP_HIDDEN_LIVE = 3;
 
@@ -245,8 +248,12 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
     weightsResident.push(term(`${k} head weights (JS, for graphs per image size)`, 1, w, 'host'));
     weightsResident.push(term(`${k} head initializers`, 1, w, dev));
   }
-  // Loading the camera head: its weights map + the graph bytes in JS, then the model bytes + initializers in wasm.
-  const loadPeak: MemoryTerm[] = camW ? [term('camera head weights + graph bytes (JS)', 2, camW, 'host'), term('camera head model bytes (wasm)', 1, camW, 'wasm')] : [];
+  // Creating a session with baked weights holds, for a moment, the graph bytes in JS (next to the weights map) and
+  // three copies in the wasm heap: the model bytes copied in, the parsed ModelProto, the session's initializer
+  // tensors (measured on the wasm EP: bench/results/scale-estimate.md). The camera head's is the largest at load;
+  // each DPT head's happens at the first run of an image size.
+  const creation = (what: string, w: number): MemoryTerm[] => [term(`${what} weights + graph bytes (JS)`, 2, w, 'host'), term(`${what} model bytes, proto, initializers (wasm, creating)`, SESSION_CREATION_COPIES, w, 'wasm')];
+  const loadPeak: MemoryTerm[] = camW ? creation('camera head', camW) : [];
 
   // --- per run -------------------------------------------------------------------------------------------
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
@@ -311,8 +318,8 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   if (x.heads.depth) outputs.push(term('depth + conf [S,H,W] f32', 2, S * H * W * 4, 'host'));
   if (x.heads.points) outputs.push(term('points [S,H,W,3] + conf f32', 1, S * H * W * 16, 'host'));
   heads.resident.push(...outputs);
-  if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, 'depth head'));
-  if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, 'point head'));
+  if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, 'depth head'), creation('depth head', depthW));
+  if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, 'point head'), creation('point head', pointW));
   if (heads.phases.length === 0) heads.phases.push([]);
   return {
     weights: { resident: weightsResident, phases: [loadPeak] },
