@@ -113,7 +113,9 @@ export class RowTensors {
   /** Rows [a, b) of `t` (`[rows, width]` in any shape) as a new tensor shaped `dims`; the caller disposes it. */
   slice(t: Tensor, a: number, b: number, width: number, dims: number[]): Tensor {
     if (t.location === 'cpu') {
-      return new this.ort.Tensor('float32', (t.data as Float32Array).subarray(a * width, b * width), dims);
+      // A host tensor (e.g. an output ORT left on the CPU): float32 or float16 bit patterns, sliced alike.
+      const data = t.data as Float32Array | Uint16Array;
+      return new this.ort.Tensor(t.type as 'float32', data.subarray(a * width, b * width) as Float32Array, dims);
     }
     const target = this.target;
     check(target.ep === 'webgpu' && t.location === 'gpu-buffer', `cannot slice a tensor at ${t.location}`);

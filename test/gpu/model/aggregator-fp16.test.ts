@@ -68,6 +68,35 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     await wgsl.dispose();
   });
 
+  it('token chunks of float16 rows (a tiny buffer limit) equal the unchunked fp16 run; setBlockWeight uploads f16', async () => {
+    const gpu = await testDevice();
+    if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const images = Float32Array.from(await ref('images'));
+    const ort = await loadOrt();
+    const core = await WgslAttention.create(ort, gpu);
+    const target = { ep: 'webgpu' as const, gpu };
+    const whole = await Aggregator.create(model, cfg, { target, attention: core, dtype: 'fp16' });
+    const chunked = await Aggregator.create(model, cfg, { target, attention: core, dtype: 'fp16', limits: { maxStorageBufferBindingSize: 32 * 1024 } });
+    const a = await whole.run(images, { S, H, W }, { layers: [4, 23] });
+    const b = await chunked.run(images, { S, H, W }, { layers: [4, 23] });
+    expect(b.chunks.global).toBeGreaterThan(1);
+    for (const l of [4, 23]) {
+      const e = relError(b.layers.get(l)!, a.layers.get(l)!);
+      console.info(`[aggregator fp16 chunked ${JSON.stringify(b.chunks)}] layer ${l}: vs unchunked ${e.toExponential(2)}`);
+      expect(e).toBeLessThanOrEqual(1e-5);
+    }
+    const bias = await model.read('aggregator.global_blocks.0.attn.proj.bias');
+    chunked.setBlockWeight('global', 0, 'attn.proj.bias', bias.map((w) => w + 0.5));
+    const moved = (await chunked.run(images, { S, H, W }, { layers: [4] })).layers.get(4)!;
+    expect(relError(moved, a.layers.get(4)!)).toBeGreaterThan(1e-2);
+    chunked.setBlockWeight('global', 0, 'attn.proj.bias', bias);
+    const back = (await chunked.run(images, { S, H, W }, { layers: [4] })).layers.get(4)!;
+    expect(relError(back, b.layers.get(4)!)).toBeLessThan(1e-6);
+    for (const x of [whole, chunked]) await x.dispose();
+    await core.dispose();
+  });
+
   it('the default dense ONNX core and the ONNX local path (Softmax in fp32 inside fp16 graphs) match too', async () => {
     const gpu = await testDevice();
     if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
