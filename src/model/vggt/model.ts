@@ -11,7 +11,7 @@ import { preprocessImages, type PreprocessMode, type RgbaImage } from '../prepro
 import {
   blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
 } from '../safetensors';
-import { Aggregator, HEAD_LAYERS } from './aggregator';
+import { Aggregator, checkComputeType, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
 import { CameraHead } from './camera-head';
 import { DptHead } from './dpt-head';
@@ -38,7 +38,11 @@ export interface VggtLoadOptions extends OrtOptions {
    * {@link HessDevice} from createDevice()).
    */
   device?: 'webgpu' | 'wasm' | GPUDevice | HessDevice;
-  /** Only 'fp32' today (the faithful reference precision); 'fp16' throws INVALID_ARGUMENT. */
+  /**
+   * 'fp32' (default, the reference precision) or 'fp16': the aggregator computes in float16 on WebGPU (weights
+   * uploaded as f16, LayerNorm/Softmax in fp32); the heads stay fp32. 'fp16' needs shader-f16 (NO_SHADER_F16
+   * otherwise) and WebGPU (INVALID_ARGUMENT on the wasm EP).
+   */
   dtype?: 'fp32' | 'fp16';
   /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`; read from config.json next to a file path). */
   config?: VggtConfigOverride;
@@ -142,12 +146,11 @@ export class Vggt {
   }
 
   static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
-    check(opts.dtype === undefined || opts.dtype === 'fp32', `dtype ${opts.dtype} is not supported yet`,
-      "use dtype 'fp32' (fp16 weights are planned; fp16 attention kernels exist in src/attention)");
     const progress = opts.onProgress ?? (() => {});
     progress({ stage: 'open' });
     const ort = await loadOrt(opts);
     const target = await chooseTarget(opts.device);
+    checkComputeType(opts.dtype, target); // before any weight is read
     const { st, override } = await openSource(source, opts);
     const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
     try {
@@ -165,6 +168,12 @@ export class Vggt {
           progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
           return out;
         },
+        readRaw: async (name: string) => { // fp16 models read F16/BF16 weights raw
+          const out = await st.readRaw(name);
+          loaded += st.tensors.get(name)?.byteLength ?? 0;
+          progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
+          return out;
+        },
       } as Safetensors;
       const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
       if (choice === 'wgsl' && target.ep !== 'webgpu') {
@@ -172,7 +181,7 @@ export class Vggt {
       }
       const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
       const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
-      const aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal });
+      const aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal, dtype: opts.dtype });
       progress({ stage: 'sessions', message: 'aggregator ready' });
       const want = { camera: true, depth: true, points: true, ...opts.heads };
       const dimIn = 2 * config.embedDim;
