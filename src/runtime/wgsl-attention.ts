@@ -198,11 +198,7 @@ export class WgslAttention implements AttentionCore {
     const qb = this.opts.queryBlock ?? 128;
     const kb = this.opts.keyBlock ?? 64;
     const L = maskLayout(S, P, qb, kb);
-    // The WGSL mask builder reads float32 Q/K; an fp16 model plans on the Wasm planner (Q/K read back, widened).
-    if (dtype === 'f16' && this.opts.planner === 'gpu') {
-      throw new HessError('INVALID_ARGUMENT', "planner 'gpu' has no float16 path yet", "use planner 'wasm' or 'auto' with dtype 'fp16'");
-    }
-    const useGpu = dtype === 'f32' && (this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096)));
+    const useGpu = this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096));
     // The Wasm planner reads Q and K back, which waits for the pre-segment's GPU work: let that finish first so
     // that planMs measures planning, not the segment.
     if (!useGpu) await device.queue.onSubmittedWorkDone();
@@ -214,12 +210,13 @@ export class WgslAttention implements AttentionCore {
     let cleanup: () => void;
     if (useGpu) {
       const enc = device.createCommandEncoder();
-      const m = encodeMaskBuild(this.gpu, enc, { ...maskInput, q: bufs.q, k: bufs.k });
+      const m = encodeMaskBuild(this.gpu, enc, { ...maskInput, q: bufs.q, k: bufs.k, dtype });
       device.queue.submit([enc.finish()]);
       offsets = maskToKernelOffsets(m.offsets, H, L.numQueryBlocks);
       indices = m.indices;
       cleanup = () => m.destroy();
     } else {
+      // f16 Q/K widen exactly: the Wasm planner then gives the WGSL builder's masks bit for bit.
       const read = async (b: GPUBuffer) => dtype === 'f16'
         ? fromF16(new Uint16Array(await readBuffer(device, b, N * H * D * 2)))
         : readF32(device, b, N * H * D);
