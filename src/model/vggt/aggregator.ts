@@ -16,7 +16,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../../errors';
 import { fromF16, toF16 } from '../../attention/f16';
-import { createStorageBuffer } from '../../gpu/buffers';
+import { createStorageBuffer, readBuffer } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { VggtConfig } from '../config';
 import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
@@ -453,11 +453,11 @@ export class Aggregator {
         const xf = local
           ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) => local.run(q, k, v, S, P, aggDims.H, d))
           : await whole('frame', i, x, P, plan.frames, frameRope);
-        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
+        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await this.read(x)), Float32Array.from(await this.read(xf)));
         drop(x);
         const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope,
           (q, k, v) => this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
-        if (wanted.has(i)) layers.set(i, interleave(await f32(xf), await f32(xg), N, C));
+        if (wanted.has(i)) layers.set(i, interleave(await this.read(xf), await this.read(xg), N, C));
         drop(xf);
         x = xg;
       }
@@ -511,6 +511,20 @@ export class Aggregator {
     throw new HessError('INVALID_ARGUMENT', `no ${kind}-block weight '${key}'`, "use a key such as 'attn.qkv.weight' or 'attn.proj.weight'");
   }
 
+  /**
+   * A segment output's values as float32, read without `Tensor.getData()`: that moves an ORT tensor to the CPU,
+   * so a layer read back for the heads would be uploaded again as the next block's input.
+   */
+  private async read(t: Tensor): Promise<Float32Array> {
+    if (t.location !== 'gpu-buffer' || this.target.ep !== 'webgpu') {
+      if (t.location !== 'cpu') await t.getData();
+      return hostF32(t);
+    }
+    const half = t.type === 'float16';
+    const raw = await readBuffer(this.target.gpu.device, t.gpuBuffer as GPUBuffer, t.size * (half ? 2 : 4));
+    return half ? fromF16(new Uint16Array(raw)) : new Float32Array(raw);
+  }
+
   /** Release sessions and GPU weight buffers. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -526,9 +540,9 @@ export class Aggregator {
   }
 }
 
-/** A float32 or float16 tensor's values as float32 (float16 arrives as bit patterns, or a Float16Array where one exists). */
-async function f32(t: Tensor): Promise<Float32Array> {
-  const data = t.location === 'cpu' ? t.data : await t.getData();
+/** A host float32 or float16 tensor's values as float32 (float16 as bit patterns, or a Float16Array where one exists). */
+function hostF32(t: Tensor): Float32Array {
+  const data = t.data;
   if (t.type !== 'float16') return data as Float32Array;
   return data instanceof Uint16Array ? fromF16(data) : Float32Array.from(data as ArrayLike<number>);
 }
