@@ -11,10 +11,15 @@ import type { MaskLayout } from './layout';
 import { toMask } from './reference';
 import type { BlockMask } from './types';
 
-/** {@link MaskInput} with Q and K as GPU storage buffers (f32, token-major [N, heads, headDim]). */
+/** {@link MaskInput} with Q and K as GPU storage buffers (f32 or f16, token-major [N, heads, headDim]). */
 export interface GpuMaskInput extends Omit<MaskInput, 'q' | 'k'> {
   q: GPUBuffer;
   k: GPUBuffer;
+  /**
+   * Element type of q and k (default 'f32'). 'f16' (needs shader-f16) gives the masks the Wasm builder gives for
+   * their f32 widening, bit for bit.
+   */
+  dtype?: 'f32' | 'f16';
   /** Largest Q/K binding window in bytes (default: the device's maxStorageBufferBindingSize; lower it to test). */
   maxBindingBytes?: number;
 }
@@ -33,6 +38,14 @@ export interface GpuMaskBuild {
 
 const MAX_D = 128;
 
+/** The pooling shader for f32 or f16 Q/K. */
+function poolSource(dtype: 'f32' | 'f16'): string {
+  if (dtype === 'f32') return poolWgsl;
+  const re = /^alias XT = .*\/\/ @storage-type$/m;
+  if (!re.test(poolWgsl)) throw new Error('mask_pool.wgsl: @storage-type marker not found');
+  return `enable f16;\n${poolWgsl.replace(re, 'alias XT = f16; // @storage-type')}`;
+}
+
 /**
  * Encode mask planning for one layer into `encoder` (nothing is read back). The mask's `offsets` are known on the
  * host already (they depend only on the budgets); `indices` is filled by the GPU.
@@ -47,9 +60,16 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
   const { L, nQ, nK } = p;
   const H = inp.heads, d = inp.headDim;
   check(d <= MAX_D, `the WGSL mask builder supports headDim ≤ ${MAX_D}, got ${d}`, 'use the Wasm builder (buildMasks) for wider heads');
-  const need = L.N * H * d * 4;
+  const dtype = inp.dtype ?? 'f32';
+  check(dtype === 'f32' || dtype === 'f16', `dtype must be 'f32' or 'f16', got ${String(dtype)}`);
+  if (dtype === 'f16' && !gpu.features.shaderF16) {
+    throw new HessError('NO_SHADER_F16', 'the WGSL mask builder got f16 Q/K, but this device lacks shader-f16', "pass f32 Q/K or use the Wasm builder");
+  }
+  const z = dtype === 'f16' ? 2 : 4; // bytes per element
+  check(z === 4 || (H * d) % 2 === 0, 'f16 Q/K need an even heads·headDim (binding windows are whole 4-byte words)');
+  const need = L.N * H * d * z;
   for (const [name, b] of [['q', inp.q], ['k', inp.k]] as const) {
-    if (b.size < need) throw new HessError('SHAPE_MISMATCH', `${name} buffer has ${b.size} bytes, need ${need} for [${L.N}, ${H}, ${d}] f32`, 'pass one layer’s Q/K, token-major');
+    if (b.size < need) throw new HessError('SHAPE_MISMATCH', `${name} buffer has ${b.size} bytes, need ${need} for [${L.N}, ${H}, ${d}] ${dtype}`, 'pass one layer’s Q/K, token-major');
   }
   const dev = gpu.device;
   const total = p.offsets[p.offsets.length - 1];
@@ -61,7 +81,7 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
   const indices = dev.createBuffer({ size: Math.max(16, total * 4), usage: STORAGE_USAGE, label: 'mask indices' });
   const temps: GPUBuffer[] = [perm, budgets, offsets];
 
-  const pool = getPipeline(dev, poolWgsl);
+  const pool = getPipeline(dev, poolSource(dtype));
   const pass = encoder.beginComputePass({ label: 'hess mask' });
   pass.setPipeline(pool);
   const maxBind = Math.min(inp.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
@@ -73,8 +93,8 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
     // Chunks of blocks whose rows fit one binding window (rows ascend: pooled blocks hold patch tokens only).
     for (let b0 = 0; b0 < n;) {
       const rowStart = p.perm[(first + b0) * bs];
-      const offset = Math.floor((rowStart * row * 4) / align) * align;
-      const endOf = (b: number) => (p.perm[Math.min((first + b + 1) * bs, L.N) - 1] + 1) * row * 4; // byte end of block b
+      const offset = Math.floor((rowStart * row * z) / align) * align;
+      const endOf = (b: number) => (p.perm[Math.min((first + b + 1) * bs, L.N) - 1] + 1) * row * z; // byte end of block b
       let b1 = b0;
       while (b1 < n && endOf(b1) - offset <= maxBind) b1++;
       if (b1 === b0) {
@@ -82,7 +102,7 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
           'use smaller blocks or the Wasm builder');
       }
       const size = endOf(b1 - 1) - offset;
-      const params = createUniformBuffer(dev, [L.N, H, d, bs, first + b0, b1 - b0, f32bits(1 / bs), f32bits(1 / lastN), b0, n, offset / 4, 0]);
+      const params = createUniformBuffer(dev, [L.N, H, d, bs, first + b0, b1 - b0, f32bits(1 / bs), f32bits(1 / lastN), b0, n, offset / z, 0]);
       temps.push(params);
       pass.setBindGroup(0, dev.createBindGroup({
         layout: pool.getBindGroupLayout(0),

@@ -12,7 +12,8 @@ import { encodeAttention, encodeBlockSparseAttention, type BlockSparsePlan } fro
 import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../allocate/index';
 import type { HessFile } from '../calibrate/hess-file';
 import { HessError, check } from '../errors';
-import { createStorageBuffer, createUniformBuffer, readF32 } from '../gpu/buffers';
+import { fromF16 } from '../attention/f16';
+import { createStorageBuffer, createUniformBuffer, readBuffer, readF32 } from '../gpu/buffers';
 import type { HessDevice } from '../gpu/device';
 import { bindBuffers, getPipeline } from '../gpu/pipelines';
 import { encodeMaskBuild } from '../mask/gpu-mask';
@@ -119,20 +120,25 @@ export class WgslAttention implements AttentionCore {
           "load the model with a WebGPU device, or use the dense ONNX attention on the wasm EP");
       }
     }
+    // float16 tensors (an fp16 model) use the kernels' f16-storage variant; arithmetic stays fp32.
+    const type = q.type;
+    check((type === 'float32' || type === 'float16') && k.type === type && v.type === type,
+      `attention inputs must all be float32 or all float16, got ${q.type}, ${k.type}, ${v.type}`);
+    const dtype = type === 'float16' ? 'f16' : 'f32';
     const { device } = this.gpu;
-    const bytes = N * H * d * 4;
-    const o = device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08, label: 'attention out' });
+    const bytes = N * H * d * (dtype === 'f16' ? 2 : 4);
+    const o = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x80 | 0x04 | 0x08, label: 'attention out' });
     const bufs = { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o };
     const shape = { N, H, D: d };
     if (this.opts.policy === 'dense') {
       const enc = device.createCommandEncoder();
-      encodeAttention(this.gpu, enc, bufs, shape);
+      encodeAttention(this.gpu, enc, bufs, shape, { dtype });
       device.queue.submit([enc.finish()]);
       this.count(ctx.block, H * Math.ceil(N / 64), H * Math.ceil(N / 64));
     } else {
-      await this.runSparse(bufs, shape, ctx);
+      await this.runSparse(bufs, shape, ctx, dtype);
     }
-    return this.ort.Tensor.fromGpuBuffer(o, { dataType: 'float32', dims: [N, H, d], dispose: () => o.destroy() });
+    return this.ort.Tensor.fromGpuBuffer(o, { dataType: type, dims: [N, H, d], dispose: () => o.destroy() });
   }
 
   private count(layer: number, kept: number, total: number): void {
@@ -185,7 +191,10 @@ export class WgslAttention implements AttentionCore {
     pass.end();
   }
 
-  private async runSparse(bufs: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer }, shape: { N: number; H: number; D: number }, ctx: AttentionContext): Promise<void> {
+  private async runSparse(
+    bufs: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer }, shape: { N: number; H: number; D: number }, ctx: AttentionContext,
+    dtype: 'f32' | 'f16',
+  ): Promise<void> {
     const { N, H, D } = shape;
     const { S, P, block } = ctx;
     const { device } = this.gpu;
@@ -204,13 +213,17 @@ export class WgslAttention implements AttentionCore {
     let cleanup: () => void;
     if (useGpu) {
       const enc = device.createCommandEncoder();
-      const m = encodeMaskBuild(this.gpu, enc, { ...maskInput, q: bufs.q, k: bufs.k });
+      const m = encodeMaskBuild(this.gpu, enc, { ...maskInput, q: bufs.q, k: bufs.k, dtype });
       device.queue.submit([enc.finish()]);
       offsets = maskToKernelOffsets(m.offsets, H, L.numQueryBlocks);
       indices = m.indices;
       cleanup = () => m.destroy();
     } else {
-      const [q, k] = await Promise.all([readF32(device, bufs.q, N * H * D), readF32(device, bufs.k, N * H * D)]);
+      // f16 Q/K widen exactly: the Wasm planner then gives the WGSL builder's masks bit for bit.
+      const read = async (b: GPUBuffer) => dtype === 'f16'
+        ? fromF16(new Uint16Array(await readBuffer(device, b, N * H * D * 2)))
+        : readF32(device, b, N * H * D);
+      const [q, k] = await Promise.all([read(bufs.q), read(bufs.k)]);
       const mask = buildMasks(this.wasm, { ...maskInput, q, k });
       offsets = maskToKernelOffsets(mask.offsets, H, L.numQueryBlocks);
       indices = createStorageBuffer(device, mask.indices.length ? mask.indices : new Uint32Array(1));
@@ -226,9 +239,11 @@ export class WgslAttention implements AttentionCore {
       shape: { N, H, D }, queryBlock: qb, keyBlock: kb, nQB: L.numQueryBlocks, nKB: L.numKeyBlocks,
       keptFraction: kept / (H * L.numQueryBlocks * L.numKeyBlocks), offsets: offsetsBuf, indices, destroy: () => offsetsBuf.destroy(),
     };
-    // Gather Q/K/V into the planner's token order (special tokens first), attend, scatter O back.
+    // Gather Q/K/V into the planner's token order (special tokens first), attend, scatter O back. The gather moves
+    // 32-bit words, so a float16 row of H·D values is H·D/2 words.
     const perm = this.perm(S, P, N);
-    const width = H * D;
+    check(dtype === 'f32' || (H * D) % 2 === 0, 'float16 sparse attention needs an even H·D');
+    const width = dtype === 'f16' ? (H * D) / 2 : H * D;
     const tmp = this.scratchBuffers(N * width * 4);
     const enc = device.createCommandEncoder();
     this.encodeGather(enc, bufs.q, perm.fwd, tmp[0], N, width);
@@ -237,7 +252,7 @@ export class WgslAttention implements AttentionCore {
     // Small blocks (few tokens): tiles the size of the blocks. The default 128-row × 64-key tiles spend ~19× the
     // time at q16/k8 (lavapipe: 722 vs 38 ms per layer, same output); K/V tiles kept ≤ 8 KB of workgroup memory.
     const tiling = { rows: qb < 128 ? qb : undefined, keys: kb % 4 === 0 && kb * D <= 1024 ? kb : undefined };
-    encodeBlockSparseAttention(this.gpu, enc, { q: tmp[0], k: tmp[1], v: tmp[2], o: tmp[3] }, plan, { tiling });
+    encodeBlockSparseAttention(this.gpu, enc, { q: tmp[0], k: tmp[1], v: tmp[2], o: tmp[3] }, plan, { tiling, dtype });
     this.encodeGather(enc, tmp[3], perm.inv, bufs.o, N, width);
     device.queue.submit([enc.finish()]);
     // No wait: WebGPU keeps destroyed buffers alive for work already submitted, and the next segment is queued

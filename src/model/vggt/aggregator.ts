@@ -15,16 +15,18 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../../errors';
-import { createStorageBuffer } from '../../gpu/buffers';
+import { fromF16, toF16 } from '../../attention/f16';
+import { createStorageBuffer, readBuffer } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { VggtConfig } from '../config';
 import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
 import {
-  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph,
+  type BlockDims, type BlockWeights, buildBridgeGraph, buildEmbedGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph,
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
-import { transposeLinear } from './ops';
+import { readHalf, transposeHalf } from './half-weights';
+import { type ElemType, transposeLinear } from './ops';
 import { interpolatePosEmbed } from './pos-embed';
 import { ropePositions, ropeTables } from './rope';
 
@@ -65,9 +67,31 @@ export interface AggregatorOptions {
    * buffer is refused with LIMIT_TOO_SMALL naming the largest S that fits (on WebGPU; on wasm when `limits` is set).
    */
   limits?: Partial<BufferLimits>;
+  /**
+   * Compute precision (default 'fp32'). 'fp16' (WebGPU with shader-f16 only): weights uploaded as float16 (F16/BF16
+   * tensors without widening, F32 narrowed once), activations between segments float16, LayerNorm and Softmax in
+   * float32, the WGSL attention cores on their f16-storage variant. The embed and bridge norm stay float32 and the
+   * returned layers are float32.
+   */
+  dtype?: 'fp32' | 'fp16';
   /** onnxruntime-web module (default: {@link loadOrt}). */
   ort?: Ort;
   signal?: AbortSignal;
+}
+
+/** Check that `dtype` can run on `target`: 'fp16' needs the WebGPU EP and the device's shader-f16. */
+export function checkComputeType(dtype: unknown, target: ExecutionTarget): ElemType {
+  check(dtype === undefined || dtype === 'fp32' || dtype === 'fp16', `unknown dtype ${JSON.stringify(dtype)}`, "use 'fp32' or 'fp16'");
+  if (dtype !== 'fp16') return 'float32';
+  if (target.ep !== 'webgpu') {
+    throw new HessError('INVALID_ARGUMENT', "dtype 'fp16' needs the WebGPU EP (the wasm EP runs fp32 only)",
+      "use dtype 'fp32' on the wasm EP, or load on a WebGPU device with shader-f16");
+  }
+  if (!target.gpu.features.shaderF16) {
+    throw new HessError('NO_SHADER_F16', `dtype 'fp16' needs the shader-f16 feature, which ${target.gpu.name} lacks`,
+      "use dtype 'fp32' on this device (or a GPU/browser that exposes shader-f16)");
+  }
+  return 'float16';
 }
 
 export interface AggregatorOutput {
@@ -133,6 +157,8 @@ export class Aggregator {
     private readonly local: WgslLocalAttention | null,
     /** Bytes one tensor may take ({@link tensorByteLimit}), and whether the caller set the limits. */
     private readonly limit: { bytes: number; given: boolean },
+    /** Element type of the segments' activations and weights. */
+    readonly type: ElemType,
   ) {}
 
   /** Build the sessions and load every weight of the aggregator (`${prefix}*`) from `reader`. */
@@ -147,17 +173,18 @@ export class Aggregator {
     if (localMode === 'wgsl' && target.ep !== 'webgpu') {
       throw new HessError('INVALID_ARGUMENT', "localAttention 'wgsl' needs the WebGPU EP", "use localAttention 'onnx' on the wasm EP");
     }
+    const type = checkComputeType(opts.dtype, target);
     const limit = { bytes: tensorByteLimit(target, opts.limits), given: opts.limits !== undefined };
-    const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
-    const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
+    const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true, dtype: type };
+    const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false, dtype: type };
     const pe = `${pre}patch_embed`;
 
     const gpuBuffers: GPUBuffer[] = [];
-    const toTensor = (data: Float32Array, dims: number[]): Tensor => {
-      if (target.ep === 'wasm') return new ort.Tensor('float32', data, dims);
+    const toTensor = (data: Float32Array | Uint16Array, dims: number[]): Tensor => {
+      if (target.ep === 'wasm') return new ort.Tensor('float32', data as Float32Array, dims);
       const buf = createStorageBuffer(target.gpu.device, data, 'aggregator weight');
       gpuBuffers.push(buf);
-      return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims });
+      return ort.Tensor.fromGpuBuffer(buf, { dataType: data instanceof Uint16Array ? 'float16' : 'float32', dims });
     };
     const gpuOut = target.ep === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {};
     const make = (bytes: Uint8Array) => createSession(ort, bytes, target, gpuOut);
@@ -172,9 +199,9 @@ export class Aggregator {
     const byGraph = new Map<string, InferenceSession>();
     const segs = Object.fromEntries(KINDS.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as Record<Kind, Segment>;
     // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
-    const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: Map<string, Float32Array>) => Uint8Array) => {
+    const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: BlockWeights) => Uint8Array) => {
       throwIfAborted(signal);
-      const w = await loadBlockWeights(reader, prefix, specs);
+      const w = await loadBlockWeights(reader, prefix, specs, type);
       if (perBlock) {
         segs[kind].sessions.push(await track(build(w)));
         segs[kind].feeds.push({});
@@ -224,11 +251,11 @@ export class Aggregator {
         `${pre}register_token must be [1, 2, ${c.numRegisterTokens}, ${c.embedDim}]`);
 
       throwIfAborted(signal);
-      const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize));
-      const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS));
-      const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d));
+      const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize, type));
+      const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS, type));
+      const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d, type));
       const local = localMode === 'wgsl' && target.ep === 'webgpu' ? new WgslLocalAttention(ort, target.gpu) : null;
-      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers, local, limit);
+      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers, local, limit, type);
     } catch (e) {
       for (const sess of created) await sess.release().catch(() => undefined);
       for (const b of gpuBuffers) b.destroy();
@@ -297,7 +324,7 @@ export class Aggregator {
       { C, H: c.numHeads, M: c.mlpHiddenDim }, { C: c.dino.dim, H: c.dino.heads, M: c.dino.mlpHiddenDim });
     const gChunks = rowChunks(N, plan.tokenRows);
     const dChunks = rowChunks(S * T, plan.dinoTokenRows);
-    const rows = new RowTensors(ort, this.target);
+    const rows = new RowTensors(ort, this.target, this.type);
 
     // Constant inputs for this shape, built in TS in float64.
     const posKey = `${gh}x${gw}`;
@@ -319,13 +346,16 @@ export class Aggregator {
     const ropeF = ropeTables(positions, d, ROPE_BASE, 1);
     const ropeG = ropeTables(positions, d, ROPE_BASE, S);
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+    const half = this.type === 'float16';
+    /** A host tensor in the segments' element type. */
+    const seg = (data: Float32Array, dims: number[]) => (half ? new ort.Tensor('float16', toF16(data), dims) : t(data, dims));
     // The RoPE tables feed every block: on WebGPU upload them once per run instead of once per block.
     const runBuffers: GPUBuffer[] = [];
     const resident = (data: Float32Array, dims: number[]): Tensor => {
       if (this.target.ep === 'wasm') return t(data, dims);
-      const buf = createStorageBuffer(this.target.gpu.device, data, 'rope table');
+      const buf = createStorageBuffer(this.target.gpu.device, half ? toF16(data) : data, 'rope table');
       runBuffers.push(buf);
-      return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims });
+      return ort.Tensor.fromGpuBuffer(buf, { dataType: this.type, dims });
     };
     // Frame blocks on the ONNX local path take one frame's table; split blocks (global, and frame blocks on the
     // WGSL local path) take the table over all N tokens (the frame table tiled S times), cut like their chunks.
@@ -415,7 +445,7 @@ export class Aggregator {
         drop(x);
         x = y;
       }
-      const tokens = own((await this.segs.bridge.run({ x, special: t(special, [S, K, C]) })).y);
+      const tokens = own((await this.segs.bridge.run({ x, special: seg(special, [S, K, C]) })).y);
       drop(x);
       x = tokens;
       for (let i = 0; i <= last; i++) {
@@ -423,11 +453,11 @@ export class Aggregator {
         const xf = local
           ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) => local.run(q, k, v, S, P, aggDims.H, d))
           : await whole('frame', i, x, P, plan.frames, frameRope);
-        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await f32(x)), Float32Array.from(await f32(xf)));
+        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await this.read(x)), Float32Array.from(await this.read(xf)));
         drop(x);
         const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope,
           (q, k, v) => this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
-        if (wanted.has(i)) layers.set(i, interleave(await f32(xf), await f32(xg), N, C));
+        if (wanted.has(i)) layers.set(i, interleave(await this.read(xf), await this.read(xg), N, C));
         drop(xf);
         x = xg;
       }
@@ -467,17 +497,32 @@ export class Aggregator {
       }
       const n = spec.shape.reduce((a, x) => a * x, 1);
       check(data.length === n, `${key} needs ${n} values, got ${data.length}`);
-      const v = spec.linear ? transposeLinear(data, spec.linear[0], spec.linear[1]) : Float32Array.from(data);
+      let v: Float32Array | Uint16Array = spec.linear ? transposeLinear(data, spec.linear[0], spec.linear[1]) : Float32Array.from(data);
+      if (this.type === 'float16') v = toF16(v);
       if (this.target.ep === 'wasm') {
-        feeds[spec.input] = new this.ort.Tensor('float32', v, spec.shape);
+        feeds[spec.input] = new this.ort.Tensor('float32', v as Float32Array, spec.shape);
       } else {
         const buf = createStorageBuffer(this.target.gpu.device, v, 'aggregator weight');
         this.gpuBuffers.push(buf);
-        feeds[spec.input] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: spec.shape });
+        feeds[spec.input] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: this.type, dims: spec.shape });
       }
       return;
     }
     throw new HessError('INVALID_ARGUMENT', `no ${kind}-block weight '${key}'`, "use a key such as 'attn.qkv.weight' or 'attn.proj.weight'");
+  }
+
+  /**
+   * A segment output's values as float32, read without `Tensor.getData()`: that moves an ORT tensor to the CPU,
+   * so a layer read back for the heads would be uploaded again as the next block's input.
+   */
+  private async read(t: Tensor): Promise<Float32Array> {
+    if (t.location !== 'gpu-buffer' || this.target.ep !== 'webgpu') {
+      if (t.location !== 'cpu') await t.getData();
+      return hostF32(t);
+    }
+    const half = t.type === 'float16';
+    const raw = await readBuffer(this.target.gpu.device, t.gpuBuffer as GPUBuffer, t.size * (half ? 2 : 4));
+    return half ? fromF16(new Uint16Array(raw)) : new Float32Array(raw);
   }
 
   /** Release sessions and GPU weight buffers. */
@@ -495,8 +540,11 @@ export class Aggregator {
   }
 }
 
-async function f32(t: Tensor): Promise<Float32Array> {
-  return (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+/** A host float32 or float16 tensor's values as float32 (float16 as bit patterns, or a Float16Array where one exists). */
+function hostF32(t: Tensor): Float32Array {
+  const data = t.data;
+  if (t.type !== 'float16') return data as Float32Array;
+  return data instanceof Uint16Array ? fromF16(data) : Float32Array.from(data as ArrayLike<number>);
 }
 
 /** [N, C] ⊕ [N, C] → [N, 2C] (per token: frame half, then global half). */

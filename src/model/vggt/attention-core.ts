@@ -9,12 +9,12 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { encodeAttention } from '../../attention/kernel';
 import { Graph } from '../../onnx/builder';
-import { readF32, STORAGE_USAGE } from '../../gpu/buffers';
+import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers';
 import type { HessDevice } from '../../gpu/device';
 import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import { check, HessError } from '../../errors';
 import { denseAttention } from './blocks';
-import { reshape, VGGT_OPSET } from './ops';
+import { type ElemType, reshape, VGGT_OPSET } from './ops';
 
 /** Where the core is called from: which global block (for per-block/per-head budgets) and the frame layout. */
 export interface AttentionContext {
@@ -36,12 +36,12 @@ export interface AttentionCore {
   dispose(): Promise<void>;
 }
 
-/** The dense-attention ONNX graph: inputs q, k, v `[N, H, d]`, output o `[N, H, d]`. */
-export function buildDenseAttentionGraph(H: number, d: number): Uint8Array {
+/** The dense-attention ONNX graph: inputs q, k, v `[N, H, d]`, output o `[N, H, d]` (scores in float32). */
+export function buildDenseAttentionGraph(H: number, d: number, type: ElemType = 'float32'): Uint8Array {
   const g = new Graph('attention_dense');
-  const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => reshape(g, g.input(n, 'float32', ['N', H, d]), [1, -1, H, d]));
-  const o = denseAttention(g, q, k, v, d);
-  g.output(reshape(g, o, [-1, H, d]), 'float32', ['N', H, d], 'o');
+  const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => reshape(g, g.input(n, type, ['N', H, d]), [1, -1, H, d]));
+  const o = denseAttention(g, q, k, v, d, type);
+  g.output(reshape(g, o, [-1, H, d]), type, ['N', H, d], 'o');
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -55,9 +55,9 @@ export function buildDenseAttentionGraph(H: number, d: number): Uint8Array {
 export class DenseOnnxAttention implements AttentionCore {
   private constructor(private session: InferenceSession | null, readonly H: number, readonly d: number) {}
 
-  static async create(ort: Ort, target: ExecutionTarget, H: number, d: number): Promise<DenseOnnxAttention> {
+  static async create(ort: Ort, target: ExecutionTarget, H: number, d: number, type: ElemType = 'float32'): Promise<DenseOnnxAttention> {
     const extra = target.ep === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {};
-    const s = await createSession(ort, buildDenseAttentionGraph(H, d), target, extra);
+    const s = await createSession(ort, buildDenseAttentionGraph(H, d, type), target, extra);
     return new DenseOnnxAttention(s, H, d);
   }
 
@@ -82,7 +82,8 @@ export class DenseOnnxAttention implements AttentionCore {
 /**
  * Local (per-frame) attention of DINO and frame blocks on the WGSL flash kernel with a frame axis: q, k, v
  * `[B·T, H, d]` GPU tensors (B frames of T tokens, token-major) → o `[B·T, H, d]`, one dispatch over all frames.
- * No `[B, H, T, T]` score tensor exists: the kernel's memory is O(B·T·H·d).
+ * No `[B, H, T, T]` score tensor exists: the kernel's memory is O(B·T·H·d). float16 tensors use the kernel's
+ * f16-storage variant (fp32 arithmetic) and give a float16 output.
  *
  * @example
  * const local = new WgslLocalAttention(ort, gpu);
@@ -100,20 +101,32 @@ export class WgslLocalAttention {
       check(t.dims.length === 3 && t.dims[0] === B * T && t.dims[1] === H && t.dims[2] === d,
         `local attention input dims ${JSON.stringify(t.dims)} differ from [${B}·${T}, ${H}, ${d}]`);
     }
+    const half = attentionDType([q, k, v]) === 'f16';
     const { device } = this.gpu;
     const n = B * T * H * d;
-    const o = device.createBuffer({ size: n * 4, usage: STORAGE_USAGE, label: 'local attention out' });
+    const o = device.createBuffer({ size: Math.ceil((n * (half ? 2 : 4)) / 4) * 4, usage: STORAGE_USAGE, label: 'local attention out' });
     try {
       const enc = device.createCommandEncoder();
       encodeAttention(this.gpu, enc, { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o },
-        { N: T, H, D: d, batch: B });
+        { N: T, H, D: d, batch: B }, { dtype: half ? 'f16' : 'f32' });
       device.queue.submit([enc.finish()]);
     } catch (e) {
       o.destroy();
       throw e;
     }
+    const download = half ? async () => new Uint16Array(await readBuffer(device, o, n * 2)) : () => readF32(device, o, n);
     return this.ort.Tensor.fromGpuBuffer(o, {
-      dataType: 'float32', dims: [B * T, H, d], download: () => readF32(device, o, n), dispose: () => o.destroy(),
+      dataType: half ? 'float16' : 'float32', dims: [B * T, H, d], download: download as never, dispose: () => o.destroy(),
     }) as Tensor;
   }
+}
+
+/** The WGSL kernel storage type for ORT tensors q, k, v: all float32 ('f32') or all float16 ('f16'). */
+export function attentionDType(ts: readonly Tensor[]): 'f32' | 'f16' {
+  const type = ts[0].type;
+  for (const t of ts) {
+    check(t.type === type && (type === 'float32' || type === 'float16'),
+      `attention inputs must all be float32 or all float16, got ${ts.map((x) => x.type).join(', ')}`);
+  }
+  return type === 'float16' ? 'f16' : 'f32';
 }

@@ -11,7 +11,8 @@
  */
 import { check } from '../../errors';
 import { Graph, tensorInit } from '../../onnx/builder';
-import { gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops';
+import { readHalf, transposeHalf } from './half-weights';
+import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops';
 
 /** Widths of one block. */
 export interface BlockDims {
@@ -28,7 +29,15 @@ export interface BlockDims {
   readonly qkNorm: boolean;
   /** 2D RoPE on q and k (aggregator: yes; DINO: no). */
   readonly rope: boolean;
+  /**
+   * Element type of activations, weights and RoPE tables (default 'float32'). 'float16' keeps LayerNorm and
+   * Softmax in float32 (see {@link layerNorm}). The whole-block graphs for calibration are float32 only.
+   */
+  readonly dtype?: ElemType;
 }
+
+/** Block weights in graph layout by input name: float32, or float16 bit patterns for a 'float16' block. */
+export type BlockWeights = Map<string, Float32Array | Uint16Array>;
 
 /** One weight of a block: checkpoint key (after the block prefix), graph input name, graph shape. */
 export interface ParamSpec {
@@ -68,7 +77,11 @@ export function postParams(b: BlockDims): ParamSpec[] {
   ];
 }
 
-/** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
+/**
+ * A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). A reader that also has
+ * `tensors` (with dtypes) and `readRaw`, as a Safetensors does, gives F16 and BF16 tensors to a float16 model
+ * without widening ({@link readHalf}).
+ */
 export interface WeightReader {
   read(name: string): Promise<Float32Array>;
 }
@@ -79,26 +92,30 @@ export interface WeightReader {
  * @example
  * const w = await loadBlockWeights(st, 'aggregator.frame_blocks.0', [...preParams(b), ...postParams(b)]);
  */
-export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[]): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
+export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[]): Promise<Map<string, Float32Array>>;
+/** `type` 'float16': the weights as float16 bit patterns (F16/BF16 read without widening, F32 narrowed once). */
+export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[], type: ElemType): Promise<BlockWeights>;
+export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[], type: ElemType = 'float32'): Promise<BlockWeights> {
+  const out: BlockWeights = new Map();
   for (const s of specs) {
     const name = `${prefix}.${s.key}`;
-    let data = await reader.read(name);
+    let data: Float32Array | Uint16Array = type === 'float16' ? await readHalf(reader, name) : await reader.read(name);
     const n = s.shape.reduce((a, c) => a * c, 1);
     check(data.length === n, `${name} has ${data.length} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
       'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file');
-    if (s.linear) data = transposeLinear(data, s.linear[0], s.linear[1]);
+    if (s.linear) data = data instanceof Uint16Array ? transposeHalf(data, s.linear[0], s.linear[1]) : transposeLinear(data, s.linear[0], s.linear[1]);
     out.set(s.input, data);
   }
   return out;
 }
 
 /** Weights become graph inputs, or initializers when `baked` (a {@link loadBlockWeights} map) is given. */
-function declare(g: Graph, specs: ParamSpec[], baked?: Map<string, Float32Array>): Record<string, string> {
+function declare(g: Graph, specs: ParamSpec[], baked?: BlockWeights, type: ElemType = 'float32'): Record<string, string> {
   const p: Record<string, string> = {};
   for (const s of specs) {
     const data = baked?.get(s.input);
-    p[s.key] = data ? g.constant(tensorInit(data, s.shape), s.input) : g.input(s.input, 'float32', s.shape);
+    if (data) check((data instanceof Uint16Array) === (type === 'float16'), `baked weight ${s.input} is not ${type}`);
+    p[s.key] = data ? g.constant(tensorInit(data, s.shape), s.input) : g.input(s.input, type, s.shape);
   }
   return p;
 }
@@ -107,7 +124,7 @@ function declare(g: Graph, specs: ParamSpec[], baked?: Map<string, Float32Array>
 function qkvHeads(
   g: Graph, x: string, p: Record<string, string>, b: BlockDims, rope?: { cos: string; sin: string },
 ): { q: string; k: string; v: string } {
-  const h = layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps);
+  const h = layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps, b.dtype);
   const qkv = linear(g, h, p['attn.qkv.weight'], p['attn.qkv.bias']);
   // The 3C axis is [q | k | v], each head-major (H × d).
   const [q0, k0, v0] = g.op('Split', [qkv], { axis: -1 }, { outputs: 3 });
@@ -117,7 +134,7 @@ function qkvHeads(
 
 /** q or k heads `[B, T, H, d]` → its LayerNorm (when the block has q/k norm), then RoPE (when given). */
 function normRope(g: Graph, t: string, p: Record<string, string>, b: BlockDims, norm: 'q_norm' | 'k_norm', rope?: { cos: string; sin: string }): string {
-  if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps);
+  if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps, b.dtype);
   return rope ? applyRope(g, t, rope.cos, rope.sin, b.d) : t;
 }
 
@@ -142,8 +159,15 @@ function ropePermConst(g: Graph, d: number): string {
   return name;
 }
 
-/** Dense softmax attention within each batch item: q, k, v [B, T, H, d] → o [B, T, H, d]. */
-export function denseAttention(g: Graph, q: string, k: string, v: string, d: number): string {
+/**
+ * Dense softmax attention within each batch item: q, k, v [B, T, H, d] → o [B, T, H, d]. With `type` 'float16'
+ * the inputs are cast to float32 and the output back: scores and Softmax never round to fp16.
+ */
+export function denseAttention(g: Graph, q: string, k: string, v: string, d: number, type: ElemType = 'float32'): string {
+  if (type !== 'float32') {
+    const [q32, k32, v32] = [q, k, v].map((t) => cast(g, t, type, 'float32'));
+    return cast(g, denseAttention(g, q32, k32, v32, d), 'float32', type);
+  }
   const scale = g.floats([1 / Math.sqrt(d)], [1]);
   const qh = g.op('Transpose', [g.op('Mul', [q, scale])[0]], { perm: [0, 2, 1, 3] })[0]; // [B,H,T,d]
   const kt = g.op('Transpose', [k], { perm: [0, 2, 3, 1] })[0]; // [B,H,d,T]
@@ -156,8 +180,8 @@ export function denseAttention(g: Graph, q: string, k: string, v: string, d: num
 function postAttention(g: Graph, x: string, o: string, p: Record<string, string>, b: BlockDims): string {
   const a = linear(g, o, p['attn.proj.weight'], p['attn.proj.bias']);
   const x1 = g.op('Add', [x, g.op('Mul', [a, p['ls1.gamma']])[0]])[0];
-  const h = layerNorm(g, x1, p['norm2.weight'], p['norm2.bias'], b.eps);
-  const m = linear(g, gelu(g, linear(g, h, p['mlp.fc1.weight'], p['mlp.fc1.bias'])), p['mlp.fc2.weight'], p['mlp.fc2.bias']);
+  const h = layerNorm(g, x1, p['norm2.weight'], p['norm2.bias'], b.eps, b.dtype);
+  const m = linear(g, gelu(g, linear(g, h, p['mlp.fc1.weight'], p['mlp.fc1.bias']), b.dtype), p['mlp.fc2.weight'], p['mlp.fc2.bias']);
   return g.op('Add', [x1, g.op('Mul', [m, p['ls2.gamma']])[0]])[0];
 }
 
@@ -170,21 +194,22 @@ function postAttention(g: Graph, x: string, o: string, p: Record<string, string>
  * @example
  * const bytes = buildLocalBlockGraph({ C: 64, H: 4, d: 16, M: 256, eps: 1e-5, qkNorm: true, rope: true });
  */
-export function buildLocalBlockGraph(b: BlockDims, name = 'block', baked?: Map<string, Float32Array>): Uint8Array {
+export function buildLocalBlockGraph(b: BlockDims, name = 'block', baked?: BlockWeights): Uint8Array {
   return localBlockGraph(b, name, baked).toModel({ opset: VGGT_OPSET }).model;
 }
 
 /** {@link buildLocalBlockGraph} as a {@link Graph} (e.g. to differentiate it with buildGradientGraph). */
-export function localBlockGraph(b: BlockDims, name = 'block', baked?: Map<string, Float32Array>): Graph {
+export function localBlockGraph(b: BlockDims, name = 'block', baked?: BlockWeights): Graph {
   const g = new Graph(name);
-  const x = g.input('x', 'float32', ['B', 'T', b.C]);
+  const type = b.dtype ?? 'float32';
+  const x = g.input('x', type, ['B', 'T', b.C]);
   const rope = b.rope
-    ? { cos: g.input('rope_cos', 'float32', ['T', 1, b.d]), sin: g.input('rope_sin', 'float32', ['T', 1, b.d]) }
+    ? { cos: g.input('rope_cos', type, ['T', 1, b.d]), sin: g.input('rope_sin', type, ['T', 1, b.d]) }
     : undefined;
-  const p = declare(g, [...preParams(b), ...postParams(b)], baked);
+  const p = declare(g, [...preParams(b), ...postParams(b)], baked, type);
   const { q, k, v } = qkvHeads(g, x, p, b, rope);
-  const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
-  g.output(postAttention(g, x, o, p, b), 'float32', ['B', 'T', b.C], 'y');
+  const o = reshape(g, denseAttention(g, q, k, v, b.d, type), [0, 0, b.C]);
+  g.output(postAttention(g, x, o, p, b), type, ['B', 'T', b.C], 'y');
   return g;
 }
 
@@ -198,6 +223,7 @@ export function localBlockGraph(b: BlockDims, name = 'block', baked?: Map<string
  * const vjp = buildGradientGraph(globalBlockGraph(dims), { loss, wrt: ['x', 'attn_qkv_weight'], dims: { S: 3, P: 40, N: 120 } });
  */
 export function globalBlockGraph(b: BlockDims): Graph {
+  check((b.dtype ?? 'float32') === 'float32', 'the calibration graphs are float32 only');
   check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
   const g = new Graph('global_block');
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
@@ -227,6 +253,7 @@ function headsOf(g: Graph, h: string, p: Record<string, string>, b: BlockDims, p
  * block by query chunks, so that a backward pass never holds the [H, N, N] attention probabilities (calibration).
  */
 export function globalKeyValueGraph(b: BlockDims): Graph {
+  check((b.dtype ?? 'float32') === 'float32', 'the calibration graphs are float32 only');
   check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
   const g = new Graph('global_key_value');
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
@@ -247,6 +274,7 @@ export function globalKeyValueGraph(b: BlockDims): Graph {
  * const g = globalQueryChunkGraph(dims); // the rows a…a+n of globalBlockGraph's y, given K and V of all tokens
  */
 export function globalQueryChunkGraph(b: BlockDims): Graph {
+  check((b.dtype ?? 'float32') === 'float32', 'the calibration graphs are float32 only');
   check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
   const g = new Graph('global_query_chunk');
   const x = g.input('x', 'float32', [1, 'n', b.C]);
@@ -269,16 +297,17 @@ export function globalQueryChunkGraph(b: BlockDims): Graph {
  * @example
  * const bytes = buildPreGraph(dinoDims, undefined, 'dino_pre'); // DINO: no q/k norm, no RoPE inputs
  */
-export function buildPreGraph(b: BlockDims, baked?: Map<string, Float32Array>, name = 'pre'): Uint8Array {
+export function buildPreGraph(b: BlockDims, baked?: BlockWeights, name = 'pre'): Uint8Array {
   const g = new Graph(name);
-  const x = g.input('x', 'float32', ['S', 'P', b.C]);
+  const type = b.dtype ?? 'float32';
+  const x = g.input('x', type, ['S', 'P', b.C]);
   const rope = b.rope
-    ? { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) }
+    ? { cos: g.input('rope_cos', type, ['N', 1, b.d]), sin: g.input('rope_sin', type, ['N', 1, b.d]) }
     : undefined;
-  const p = declare(g, preParams(b), baked);
+  const p = declare(g, preParams(b), baked, type);
   // All rows form one sequence: [S, P, C] → [1, S·P, C] is a free, contiguous reshape.
   const { q, k, v } = qkvHeads(g, reshape(g, x, [1, -1, b.C]), p, b, rope);
-  for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) g.output(reshape(g, t, [-1, b.H, b.d]), 'float32', ['N', b.H, b.d], n);
+  for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) g.output(reshape(g, t, [-1, b.H, b.d]), type, ['N', b.H, b.d], n);
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -290,13 +319,14 @@ export function buildPreGraph(b: BlockDims, baked?: Map<string, Float32Array>, n
  * @example
  * const bytes = buildPostGraph(dims);
  */
-export function buildPostGraph(b: BlockDims, baked?: Map<string, Float32Array>, name = 'post'): Uint8Array {
+export function buildPostGraph(b: BlockDims, baked?: BlockWeights, name = 'post'): Uint8Array {
   const g = new Graph(name);
-  const x = g.input('x', 'float32', ['S', 'P', b.C]);
-  const o = g.input('o', 'float32', ['N', b.H, b.d]);
-  const p = declare(g, postParams(b), baked);
+  const type = b.dtype ?? 'float32';
+  const x = g.input('x', type, ['S', 'P', b.C]);
+  const o = g.input('o', type, ['N', b.H, b.d]);
+  const p = declare(g, postParams(b), baked, type);
   const o3 = g.op('Reshape', [o, g.op('Shape', [x])[0]])[0];
-  g.output(postAttention(g, x, o3, p, b), 'float32', ['S', 'P', b.C], 'y');
+  g.output(postAttention(g, x, o3, p, b), type, ['S', 'P', b.C], 'y');
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -307,7 +337,7 @@ export function buildPostGraph(b: BlockDims, baked?: Map<string, Float32Array>, 
  * @example
  * const bytes = buildGlobalPreGraph(dims);
  */
-export function buildGlobalPreGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+export function buildGlobalPreGraph(b: BlockDims, baked?: BlockWeights): Uint8Array {
   check(b.rope && b.qkNorm, 'the global pre-segment is the aggregator form (q/k norm + RoPE)');
   return buildPreGraph(b, baked, 'global_pre');
 }
@@ -319,16 +349,17 @@ export function buildGlobalPreGraph(b: BlockDims, baked?: Map<string, Float32Arr
  * @example
  * const bytes = buildGlobalPostGraph(dims);
  */
-export function buildGlobalPostGraph(b: BlockDims, baked?: Map<string, Float32Array>): Uint8Array {
+export function buildGlobalPostGraph(b: BlockDims, baked?: BlockWeights): Uint8Array {
   return buildPostGraph(b, baked, 'global_post');
 }
 
 /**
  * DINO token assembly: `images [S, 3, Hi, Wi]` in [0, 1] → ImageNet normalisation → patch Conv → + `pos`
  * (`[h·w, C]`, the interpolated patch pos-embed) → prepend `prefix` (`[S, 1 + R, C]`: cls + its pos-embed, then
- * DINO's registers, which get no pos-embed) → `tokens [S, 1 + R + h·w, C]`.
+ * DINO's registers, which get no pos-embed) → `tokens [S, 1 + R + h·w, C]`. Computed in float32; `out` 'float16'
+ * casts the tokens for a float16 model.
  */
-export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: number, patch: number): Uint8Array {
+export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: number, patch: number, out: ElemType = 'float32'): Uint8Array {
   const g = new Graph('embed');
   const img = g.input('images', 'float32', ['S', 3, 'Hi', 'Wi']);
   const pos = g.input('pos', 'float32', ['L', C]);
@@ -341,20 +372,20 @@ export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: num
   const conv = g.op('Conv', [x, w, bias], { kernel_shape: [patch, patch], strides: [patch, patch] })[0]; // [S,C,h,w]
   const tokens = g.op('Transpose', [reshape(g, conv, [0, 0, -1])], { perm: [0, 2, 1] })[0]; // [S, h·w, C]
   const withPos = g.op('Add', [tokens, pos])[0];
-  g.output(g.op('Concat', [prefix, withPos], { axis: 1 })[0], 'float32', ['S', 'T', C], 'tokens');
+  g.output(cast(g, g.op('Concat', [prefix, withPos], { axis: 1 })[0], 'float32', out), out, ['S', 'T', C], 'tokens');
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
 /**
  * DINO's final norm, drop DINO's cls + registers, prepend VGGT's special tokens: `x [S, 1 + R + h·w, C]`,
- * `special [S, K, C]` → `y [S, K + h·w, C]`.
+ * `special [S, K, C]` → `y [S, K + h·w, C]`. `type` is the element type of x, special and y (the norm is fp32).
  */
-export function buildBridgeGraph(normW: Float32Array, normB: Float32Array, C: number, dinoPrefix: number, eps: number): Uint8Array {
+export function buildBridgeGraph(normW: Float32Array, normB: Float32Array, C: number, dinoPrefix: number, eps: number, type: ElemType = 'float32'): Uint8Array {
   const g = new Graph('bridge');
-  const x = g.input('x', 'float32', ['S', 'T', C]);
-  const special = g.input('special', 'float32', ['S', 'K', C]);
-  const n = layerNorm(g, x, g.constant(tensorInit(normW, [C]), 'norm_w'), g.constant(tensorInit(normB, [C]), 'norm_b'), eps);
-  const patches = g.op('Slice', [n, g.ints([dinoPrefix]), g.ints([2 ** 31 - 1]), g.ints([1])])[0];
-  g.output(g.op('Concat', [special, patches], { axis: 1 })[0], 'float32', ['S', 'P', C], 'y');
+  const x = g.input('x', type, ['S', 'T', C]);
+  const special = g.input('special', type, ['S', 'K', C]);
+  const n = layerNorm(g, cast(g, x, type, 'float32'), g.constant(tensorInit(normW, [C]), 'norm_w'), g.constant(tensorInit(normB, [C]), 'norm_b'), eps);
+  const patches = g.op('Slice', [cast(g, n, 'float32', type), g.ints([dinoPrefix]), g.ints([2 ** 31 - 1]), g.ints([1])])[0];
+  g.output(g.op('Concat', [special, patches], { axis: 1 })[0], type, ['S', 'P', C], 'y');
   return g.toModel({ opset: VGGT_OPSET }).model;
 }

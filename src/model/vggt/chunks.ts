@@ -6,7 +6,7 @@
  */
 import type { Tensor } from 'onnxruntime-web';
 import { check } from '../../errors';
-import { readF32, STORAGE_USAGE } from '../../gpu/buffers';
+import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers';
 import type { ExecutionTarget, Ort } from '../../runtime/ort';
 
 /** The two device limits a single tensor must respect (a WebGPU device's, or overrides). */
@@ -82,34 +82,48 @@ export function rowChunks(rows: number, maxRows: number, unit = 1): Array<[numbe
 }
 
 /**
- * Row slicing and assembling of `[rows, width]` float32 tensors on one EP. On WebGPU the tensors are GPU buffers
- * (ORT's outputs, or ours via `Tensor.fromGpuBuffer` on the shared device) and rows move by copyBufferToBuffer;
- * on the wasm EP they are typed arrays.
+ * Row slicing and assembling of `[rows, width]` tensors (float32, or float16 on WebGPU) on one EP. On WebGPU the
+ * tensors are GPU buffers (ORT's outputs, or ours via `Tensor.fromGpuBuffer` on the shared device) and rows move
+ * by copyBufferToBuffer; on the wasm EP they are typed arrays.
  */
 export class RowTensors {
-  constructor(private readonly ort: Ort, private readonly target: ExecutionTarget) {}
+  /** Bytes per element. */
+  private readonly size: number;
+
+  constructor(private readonly ort: Ort, private readonly target: ExecutionTarget, private readonly type: 'float32' | 'float16' = 'float32') {
+    check(type === 'float32' || target.ep === 'webgpu', 'float16 row tensors need the WebGPU EP');
+    this.size = type === 'float16' ? 2 : 4;
+  }
 
   /** A zero-filled `[rows, width]` tensor (shaped `dims`) to {@link write} chunks into; the caller disposes it. */
   alloc(rows: number, width: number, dims: number[]): Tensor {
     const n = rows * width;
     if (this.target.ep === 'wasm') return new this.ort.Tensor('float32', new Float32Array(n), dims);
     const { device } = this.target.gpu;
-    const buf = device.createBuffer({ size: Math.max(4, n * 4), usage: STORAGE_USAGE, label: 'aggregator rows' });
+    // Buffer sizes must be multiples of 4 bytes (an odd float16 count rounds up).
+    const buf = device.createBuffer({ size: Math.max(4, Math.ceil((n * this.size) / 4) * 4), usage: STORAGE_USAGE, label: 'aggregator rows' });
+    const download = this.type === 'float16'
+      ? async () => new Uint16Array(await readBuffer(device, buf, n * 2))
+      : () => readF32(device, buf, n);
     return this.ort.Tensor.fromGpuBuffer(buf, {
-      dataType: 'float32', dims, download: () => readF32(device, buf, n), dispose: () => buf.destroy(),
+      dataType: this.type, dims, download: download as never, dispose: () => buf.destroy(),
     }) as Tensor;
   }
 
   /** Rows [a, b) of `t` (`[rows, width]` in any shape) as a new tensor shaped `dims`; the caller disposes it. */
   slice(t: Tensor, a: number, b: number, width: number, dims: number[]): Tensor {
     if (t.location === 'cpu') {
-      return new this.ort.Tensor('float32', (t.data as Float32Array).subarray(a * width, b * width), dims);
+      // A host tensor (e.g. an output ORT left on the CPU): float32 or float16 bit patterns, sliced alike.
+      const data = t.data as Float32Array | Uint16Array;
+      return new this.ort.Tensor(t.type as 'float32', data.subarray(a * width, b * width) as Float32Array, dims);
     }
     const target = this.target;
     check(target.ep === 'webgpu' && t.location === 'gpu-buffer', `cannot slice a tensor at ${t.location}`);
     const out = this.alloc(b - a, width, dims);
     const enc = target.gpu.device.createCommandEncoder();
-    enc.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, a * width * 4, out.gpuBuffer as GPUBuffer, 0, (b - a) * width * 4);
+    const z = this.size;
+    check(((b - a) * width * z) % 4 === 0 && (a * width * z) % 4 === 0, 'float16 row chunks must cover an even number of values');
+    enc.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, a * width * z, out.gpuBuffer as GPUBuffer, 0, (b - a) * width * z);
     target.gpu.device.queue.submit([enc.finish()]);
     return out;
   }
@@ -126,7 +140,9 @@ export class RowTensors {
     check(target.ep === 'webgpu' && part.location === 'gpu-buffer', `cannot write a ${part.location} chunk into a GPU tensor`);
     // ORT has submitted the work that produced `part` when its run resolved: the queue orders this copy after it.
     const enc = target.gpu.device.createCommandEncoder();
-    enc.copyBufferToBuffer(part.gpuBuffer as GPUBuffer, 0, dst.gpuBuffer as GPUBuffer, a * width * 4, n * width * 4);
+    const z = this.size;
+    check((n * width * z) % 4 === 0 && (a * width * z) % 4 === 0, 'float16 row chunks must cover an even number of values');
+    enc.copyBufferToBuffer(part.gpuBuffer as GPUBuffer, 0, dst.gpuBuffer as GPUBuffer, a * width * z, n * width * z);
     target.gpu.device.queue.submit([enc.finish()]);
   }
 }

@@ -11,7 +11,7 @@ import { preprocessImages, type PreprocessMode, type RgbaImage } from '../prepro
 import {
   blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
 } from '../safetensors';
-import { Aggregator, HEAD_LAYERS } from './aggregator';
+import { Aggregator, checkComputeType, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
 import { CameraHead } from './camera-head';
 import { DptHead } from './dpt-head';
@@ -42,7 +42,11 @@ export interface VggtLoadOptions extends OrtOptions {
    * {@link HessDevice} from createDevice()).
    */
   device?: 'webgpu' | 'wasm' | GPUDevice | HessDevice;
-  /** Only 'fp32' today (the faithful reference precision); 'fp16' throws INVALID_ARGUMENT. */
+  /**
+   * 'fp32' (default, the reference precision) or 'fp16': the aggregator computes in float16 on WebGPU (weights
+   * uploaded as f16, LayerNorm/Softmax in fp32); the heads stay fp32. 'fp16' needs shader-f16 (NO_SHADER_F16
+   * otherwise) and WebGPU (INVALID_ARGUMENT on the wasm EP).
+   */
   dtype?: 'fp32' | 'fp16';
   /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`; read from config.json next to a file path). */
   config?: VggtConfigOverride;
@@ -150,7 +154,7 @@ export class Vggt {
     /** Builds the sessions again from the still-open checkpoint (after a failed run left them unusable). */
     private readonly buildParts: () => Promise<ModelParts>,
     private readonly closeSource: () => Promise<void>,
-    private readonly memory: { framesChunk: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
+    private readonly memory: { dtype: 'fp32' | 'fp16'; framesChunk: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
   ) {}
 
   /** The WGSL attention core when the model uses it (policies are set per run). */
@@ -190,7 +194,7 @@ export class Vggt {
 
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
     return {
-      dtype: 'fp32', ...input, ep: this.target.ep, attention: this.memory.attention, framesChunk: this.memory.framesChunk,
+      dtype: this.memory.dtype, ...input, ep: this.target.ep, attention: this.memory.attention, framesChunk: this.memory.framesChunk,
       heads: { camera: this.parts.camera !== null, depth: this.parts.depth !== null, points: this.parts.points !== null },
     };
   }
@@ -198,14 +202,13 @@ export class Vggt {
   static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
     check(opts.device === undefined || (typeof opts.device === 'string' ? ['webgpu', 'wasm'].includes(opts.device) : typeof opts.device === 'object' && opts.device !== null),
       `device must be 'webgpu', 'wasm', a GPUDevice or a HessDevice, got ${JSON.stringify(opts.device)}`, "pass device: 'webgpu' or 'wasm'");
-    check(opts.dtype === undefined || opts.dtype === 'fp32', `dtype ${opts.dtype} is not supported yet`,
-      "use dtype 'fp32' (fp16 weights are planned; fp16 attention kernels exist in src/attention)");
     check(opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
       `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`);
     const progress = opts.onProgress ?? (() => {});
     progress({ stage: 'open' });
     const ort = await loadOrt(opts);
     const target = await chooseTarget(opts.device);
+    checkComputeType(opts.dtype, target); // before any weight is read
     const { st, override } = await openSource(source, opts);
     const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
     try {
@@ -226,6 +229,12 @@ export class Vggt {
           progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
           return out;
         },
+        readRaw: async (name: string) => { // fp16 models read F16/BF16 weights raw
+          const out = await st.readRaw(name);
+          loaded += st.tensors.get(name)?.byteLength ?? 0;
+          progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
+          return out;
+        },
       } as Safetensors;
       const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
       if (choice === 'wgsl' && target.ep !== 'webgpu') {
@@ -236,7 +245,7 @@ export class Vggt {
         const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
         const built: Partial<ModelParts> = { wgsl };
         try {
-          built.aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal });
+          built.aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal, dtype: opts.dtype });
           progress({ stage: 'sessions', message: 'aggregator ready' });
           const want = { camera: true, depth: true, points: true, ...opts.heads };
           const dimIn = 2 * config.embedDim;
@@ -255,7 +264,7 @@ export class Vggt {
       };
       const parts = await build();
       progress({ stage: 'ready' });
-      const memory = { framesChunk: opts.framesChunk ?? 8, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
+      const memory = { dtype: opts.dtype ?? 'fp32', framesChunk: opts.framesChunk ?? 8, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
       return new Vggt(config, target, ort, parts, build, closeSource, memory);
     } catch (e) {
       await closeSource();

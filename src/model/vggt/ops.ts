@@ -8,10 +8,27 @@
  * - All graphs target ONNX opset 17 (LayerNormalization exists there; GELU is written with Erf).
  */
 import { check } from '../../errors';
-import { type Graph, tensorInit } from '../../onnx/builder';
+import { type Graph, OnnxType, tensorInit } from '../../onnx/builder';
+import { toF16 } from '../../attention/f16';
 
 /** Opset every VGGT graph is built for. */
 export const VGGT_OPSET = 17;
+
+/**
+ * Element type of a graph's activations and weights: 'float32', or 'float16' (fp16 compute on WebGPU with
+ * shader-f16), where LayerNorm and Softmax still compute in float32 (Cast in, Cast out).
+ */
+export type ElemType = 'float32' | 'float16';
+
+/** `x` cast to `to` (no node when it already is). */
+export function cast(g: Graph, x: string, from: ElemType, to: ElemType): string {
+  return from === to ? x : g.op('Cast', [x], { to: OnnxType[to] })[0];
+}
+
+/** A small constant (scalars, vectors) in the graph's element type. */
+export function consts(g: Graph, values: number[] | Float32Array, dims: number[], type: ElemType = 'float32'): string {
+  return type === 'float16' ? g.constant(tensorInit(toF16(values), dims)) : g.floats(values, dims);
+}
 
 /**
  * Add a float32 initializer named `name`. Returns the name.
@@ -68,13 +85,17 @@ export function linear(g: Graph, x: string, wName: string, bName?: string): stri
 
 /**
  * LayerNorm over the last axis with affine `w`, `b` (graph values of shape [C]) and `eps` (1e-6 in DINO, 1e-5
- * in the aggregator and heads). Uses ONNX LayerNormalization (opset 17), computed in float32.
+ * in the aggregator and heads). Uses ONNX LayerNormalization (opset 17), computed in float32: with `type`
+ * 'float16', `x`, `w`, `b` are cast to float32 first and the result back to float16 (explicit, rather than
+ * trusting an EP to honour stash_type, so mean and variance always accumulate in fp32).
  *
  * @example
  * const h = layerNorm(g, x, 'norm1.weight', 'norm1.bias', 1e-5);
  */
-export function layerNorm(g: Graph, x: string, w: string, b: string, eps: number): string {
-  return g.op('LayerNormalization', [x, w, b], { axis: -1, epsilon: { kind: 'float', value: eps } })[0];
+export function layerNorm(g: Graph, x: string, w: string, b: string, eps: number, type: ElemType = 'float32'): string {
+  const [x32, w32, b32] = [x, w, b].map((v) => cast(g, v, type, 'float32'));
+  const y = g.op('LayerNormalization', [x32, w32, b32], { axis: -1, epsilon: { kind: 'float', value: eps } })[0];
+  return cast(g, y, 'float32', type);
 }
 
 /**
@@ -95,10 +116,10 @@ export function layerNormNoAffine(g: Graph, x: string, C: number, eps: number): 
  * @example
  * const h = gelu(g, linear(g, x, fc1.w, fc1.b));
  */
-export function gelu(g: Graph, x: string): string {
-  const inv = g.floats([Math.SQRT1_2], [1]);
-  const half = g.floats([0.5], [1]);
-  const one = g.floats([1], [1]);
+export function gelu(g: Graph, x: string, type: ElemType = 'float32'): string {
+  const inv = consts(g, [Math.SQRT1_2], [1], type);
+  const half = consts(g, [0.5], [1], type);
+  const one = consts(g, [1], [1], type);
   const e = g.op('Erf', [g.op('Mul', [x, inv])[0]])[0];
   return g.op('Mul', [g.op('Mul', [x, half])[0], g.op('Add', [e, one])[0]])[0];
 }

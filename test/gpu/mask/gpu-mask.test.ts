@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { testDevice } from '../../helpers/gpu';
+import { mustHave, testDevice } from '../../helpers/gpu';
+import { fromF16, toF16 } from '../../../src/attention/f16';
 import { freshSeed, randn, rng } from '../../helpers/random';
 import { createStorageBuffer, poisonBuffer, readBuffer } from '../../../src/gpu/buffers';
 import { buildMasksGpu, encodeMaskBuild } from '../../../src/mask/gpu-mask';
@@ -52,6 +53,23 @@ describe('WGSL mask builder: bit-identical to the Wasm builder', () => {
       expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
     });
   }
+
+  it('f16 Q/K (an fp16 model) give the Wasm masks of their f32 widening, bit for bit, windows included', async () => {
+    const gpu = await testDevice();
+    if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
+    const rand = rng(freshSeed('gpu mask f16'));
+    const S = 3, P = 5 + 200, H = 2, d = 8;
+    const [qh, kh] = [toF16(randn(S * P * H * d, rand)), toF16(randn(S * P * H * d, rand))];
+    const inp: MaskInput = { q: fromF16(qh), k: fromF16(kh), S, P, heads: H, headDim: d, budgets: [3, 11], queryBlock: 16, keyBlock: 8 };
+    const want = buildMasks(await PlannerWasm.load(), inp);
+    const q = createStorageBuffer(gpu.device, qh), k = createStorageBuffer(gpu.device, kh);
+    for (const maxBindingBytes of [undefined, 1024]) {
+      const got = await buildMasksGpu(gpu, { ...inp, q, k, dtype: 'f16', maxBindingBytes });
+      expect(Array.from(got.offsets)).toEqual(Array.from(want.offsets));
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+    }
+    q.destroy(); k.destroy();
+  });
 
   it('Q/K larger than one binding are pooled through windows (forced small binding limit)', async () => {
     const rand = rng(freshSeed('gpu windows'));
