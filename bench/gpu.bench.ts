@@ -42,7 +42,11 @@ const SPARSITY = 0.73;
 const GB = 1e9;
 const elapsed = () => performance.now() - t0;
 const left = () => budgetMs - elapsed();
-const log = (m: string) => console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`);
+let stage = 'start';
+const log = (m: string) => { stage = m.trim(); console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`); };
+/** Resolves to 'timeout' after `ms` if `p` has not settled by then (a hung GPU call is abandoned, not cancelled). */
+const within = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
+  Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, ms)).unref())]);
 
 // Tiny stand-in for the dry run: VGGT's layout (24 blocks: the DPT heads read layers 4, 11, 17, 23) at width 32.
 const DRY_SHAPE: RandomVggtShape = {
@@ -59,6 +63,21 @@ const attnShapes: AttentionShape[] = dry
 const attnReserveMs = Math.min(dry ? 40_000 : 75_000, budgetMs / 4);
 
 const notes: string[] = [];
+// Results, filled as stages finish.
+const setupRows: (string | number)[][] = [];
+const runRows: (string | number)[][] = [];
+const runData: Record<string, unknown>[] = [];
+const attnRows: (string | number)[][] = [];
+const attnData: Record<string, unknown>[] = [];
+let dtype: 'fp16' | 'fp32' = 'fp16';
+let hessShape = '';
+// Watchdog: the promise is "done within the budget"; if a stage hangs (a GPU call that never returns), write what
+// finished, say where it stopped, and exit.
+setTimeout(() => {
+  notes.push(`WATCHDOG: stopped at ${(elapsed() / 1000).toFixed(0)} s, ${((elapsed() - budgetMs) / 1000).toFixed(0)} s past the budget, during "${stage}"; later stages did not run.`);
+  finish();
+  process.exit(2);
+}, budgetMs + 20_000).unref();
 const failures: { stage: string; error: string }[] = [];
 async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -73,7 +92,10 @@ async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | unde
 }
 
 // ---- Device, and what it is.
-const gpu = await createDevice({ powerPreference: 'high-performance' });
+const gpu = await createDevice({ powerPreference: 'high-performance' }).catch((e: unknown) => {
+  console.error(`gpu: no WebGPU adapter (${(e as Error).message}). ${dry ? '' : 'Without a GPU, check the bench with `npm run bench -- gpu --dry-run`.'}`);
+  process.exit(1);
+});
 const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${gpu.name} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`);
 if (software && !dry && process.env.HESS_BENCH_ALLOW_SOFTWARE !== '1') {
   console.error(`gpu: the adapter is ${gpu.name}, a software rasterizer, not a real GPU. bench/results/gpu.md is only written on a real GPU; ` +
@@ -104,7 +126,6 @@ const mem = { live: 0, peak: 0 };
 }
 
 // ---- 1. Checkpoint (generated once, reused while its size matches) and load.
-const setupRows: (string | number)[][] = [];
 let dir: string | undefined;
 if (dry) {
   const d = `${process.cwd()}/build/gpu-dry/vggt-tiny-f16`;
@@ -119,7 +140,6 @@ if (dry) {
 }
 if (dir) log(`checkpoint ${dir} (${setupRows.at(-1)![1]} s)`);
 
-let dtype: 'fp16' | 'fp32' = 'fp16';
 let model: Vggt | undefined;
 if (dir) {
   const ckpt = dir;
@@ -149,10 +169,9 @@ const depth = model?.config.depth ?? 1;
 const heads = model?.config.numHeads ?? 1;
 // Synthetic HeSS scores (a real HeSS file needs a calibrated real checkpoint): a few heads dominate per layer.
 const rh = lcg(7);
+hessShape = `${depth} layers × ${heads} heads`;
 const hess = plantedHess(Array.from({ length: depth }, () => Array.from({ length: heads }, () => 0.05 + rh() ** 3)), 'synthetic (bench/gpu.bench.ts)');
 
-const runRows: (string | number)[][] = [];
-const runData: Record<string, unknown>[] = [];
 const denseMs = new Map<string, number>();
 const runBy = new Map<number, number>(); // S → longest median run ms seen at the first size (what predicts the next S)
 const modelDeadline = budgetMs - attnReserveMs;
@@ -174,7 +193,7 @@ function predictWarmMs(S: number, H: number, W: number): number {
 for (const [i, c] of configs.entries()) {
   const tag = `S=${c.S} ${c.H}×${c.W} ${c.policy}`;
   const sparsity = c.policy === 'dense' ? 0 : SPARSITY;
-  const rowHead = [c.S, `${c.H}×${c.W}`, c.policy, c.policy === 'dense' ? '-' : sparsity];
+  const rowHead = [String(c.S), `${c.H}×${c.W}`, c.policy, c.policy === 'dense' ? '-' : sparsity];
   if (!model) { runRows.push([...rowHead, '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not run: no model']); continue; }
   const predicted = predictWarmMs(c.S, c.H, c.W);
   if (elapsed() + predicted > modelDeadline) {
@@ -231,8 +250,6 @@ log('model runs done');
 
 // ---- 3. Attention at 16 heads: our dense WGSL kernel vs onnxruntime-web's, on the same device and input buffers.
 const ort = await loadOrt();
-const attnRows: (string | number)[][] = [];
-const attnData: Record<string, unknown>[] = [];
 const ATT_REPS = dry ? 2 : 5;
 async function timeBudget(fn: () => Promise<void>, end: number): Promise<{ min: number; reps: number; cut: boolean }> {
   const s = performance.now();
@@ -303,14 +320,16 @@ for (const [si, shape] of attnShapes.entries()) {
     ['ORT com.microsoft MultiHeadAttention, f32', ortMhaGraph, [1, N, H * D], 'f32'],
     ['ORT com.microsoft MultiHeadAttention, f16', ortMhaGraph, [1, N, H * D], 'f16'],
   ];
+  let hung = '';
   for (const [name, graph, dims, dt] of ortVariants) {
     const v = variants.find((x) => x.dt === dt);
+    if (hung) { attnRows.push([tag, name, '-', '-', '-', `not run: ${hung} hung`]); continue; }
     const ours = ref.get(dt);
     if (!v) { attnRows.push([tag, name, '-', '-', '-', 'not run: no shader-f16']); continue; }
     if (elapsed() > end) { attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']); continue; }
     log(`  ${name}`);
     const ortType = dt === 'f16' ? 'float16' : 'float32';
-    const done = await guarded(`attention ${tag} ${name}`, async () => {
+    const done = await within(guarded(`attention ${tag} ${name}`, async () => {
       const s = await createSession(ort, graph(shape, ortType), { ep: 'webgpu', gpu }, { preferredOutputLocation: 'gpu-buffer' });
       try {
         const feeds = Object.fromEntries((['q', 'k', 'v'] as const).map((nm) => [nm, ort.Tensor.fromGpuBuffer(v.bufs[nm], { dataType: ortType, dims })]));
@@ -326,45 +345,52 @@ for (const [si, shape] of attnShapes.entries()) {
       } finally {
         await s.release();
       }
-    });
-    if (!done) attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
+    }), Math.min(end - elapsed(), 30_000) + 10_000);
+    if (done === 'timeout') {
+      hung = name;
+      attnRows.push([tag, name, '-', '-', '-', 'timed out (abandoned)']);
+      notes.push(`${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work).`);
+    } else if (!done) attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
   }
   for (const { bufs } of variants) for (const b of Object.values(bufs)) b.destroy();
 }
 
-// ---- Results.
-const totalS = elapsed() / 1000;
+// ---- Results (also written by the watchdog when a stage hangs past the budget).
 const name = dry ? 'gpu-dry-run' : 'gpu';
-notes.push(
-  dry
-    ? `DRY RUN on ${gpu.name}: tiny widths (dim ${DRY_SHAPE.dim}, ${DRY_SHAPE.heads} heads, ${DRY_SHAPE.depth}+${DRY_SHAPE.depth} blocks, DINO ${DRY_SHAPE.dinoDepth}), S = ${frames.join(', ')}, ${sizes.map(([h, w]) => `${w}×${h}`).join(' and ')} frames, attention ${attnShapes.map((s) => `${s.N}x${s.H}x${s.D}`).join(', ')}. It checks that every stage of \`npm run bench -- gpu\` runs; the times mean nothing.`
-    : `Checkpoint: VGGT-1B's exact names and shapes (bench/random-vggt.ts VGGT_1B, no track head), random weights, F16 file ${(vggt1bBytes('F16') / GB).toFixed(2)} GB in build/scale/vggt1b-f16 (generated once, reused).`,
-  `HeSS scores: SYNTHETIC (seeded planted heterogeneous per-head scores, ${depth} layers × ${heads} heads, 0.05 + u³): no real HeSS file exists for a random checkpoint, so 'hess' vs 'uniform' measures the cost of head-dependent budgets, not their accuracy.`,
-  `Per config: one warm-up (session building and shader compilation for a new size) then up to ${REPS} repetitions, median reported; a config gets an equal share of the time left, and one whose predicted warm-up does not fit is marked "skipped: budget". Budget ${(budgetMs / 1000).toFixed(0)} s in all (HESS_BENCH_BUDGET_S); this run took ${totalS.toFixed(0)} s.`,
-  'Peak GPU: bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live), beside the pre-flight estimate (estimateMemory). Speed-up: dense median / policy median at the same S and size.',
-  'Attention: minimum of the repetitions after one warm-up; submit + onSubmittedWorkDone, no readback in the timing; ORT reads our buffers through Tensor.fromGpuBuffer. The ORT MatMul graph holds [H, N, N] scores and fails where they pass the device\'s buffer limits.',
-  `Host: ${os.cpus().length} CPU cores, ${(os.totalmem() / GB).toFixed(0)} GB RAM, load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end.`,
-  ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
-);
-writeResults(name, {
-  title: dry ? 'GPU bench, DRY RUN at tiny sizes on the CPU adapter (not GPU results)' : 'VGGT-1B on a real GPU: dense vs uniform vs HeSS, and attention kernels',
-  device: gpu.name,
-  tables: [
-    { caption: 'Adapter', header: ['field', 'value'], rows: [
-      ['vendor', gpu.adapterInfo.vendor], ['architecture', gpu.adapterInfo.architecture], ['device', gpu.adapterInfo.device], ['description', gpu.adapterInfo.description],
-      ['features', features.join(', ')], ...Object.entries(limits).map(([k, v]) => [k, String(v)]),
-    ] },
-    { caption: 'Setup', header: ['stage', 'seconds', 'size / state'], rows: setupRows },
-    { caption: `Model runs (${dtype}; sparsity ${SPARSITY} for uniform and hess)`, header: ['S', 'H×W', 'policy', 'requested sparsity', 'achieved sparsity', 'warm-up s', 'median ms', 'aggregator ms (last)', 'heads ms (last)', 'speed-up vs dense', 'peak GPU GB', 'run GPU GB', 'estimate GB', 'result'], rows: runRows },
-    { caption: 'Attention at 16 heads: our dense WGSL kernel vs onnxruntime-web (same device, same input buffers)', header: ['shape', 'implementation', 'ms', 'GFLOP/s', 'time / ours (same dtype)', 'note'], rows: attnRows },
-  ],
-  notes,
-  data: { dry, dtype, budgetMs, totalMs: elapsed(), adapter: gpu.adapterInfo, name: gpu.name, limits, features, runs: runData, attention: attnData, failures },
-});
+function finish(): void {
+  const totalS = elapsed() / 1000;
+  notes.push(
+    dry
+      ? `DRY RUN on ${gpu.name}: tiny widths (dim ${DRY_SHAPE.dim}, ${DRY_SHAPE.heads} heads, ${DRY_SHAPE.depth}+${DRY_SHAPE.depth} blocks, DINO ${DRY_SHAPE.dinoDepth}), S = ${frames.join(', ')}, ${sizes.map(([h, w]) => `${w}×${h}`).join(' and ')} frames, attention ${attnShapes.map((s) => `${s.N}x${s.H}x${s.D}`).join(', ')}. It checks that every stage of \`npm run bench -- gpu\` runs; the times mean nothing. Achieved sparsity is ~0 at these sizes: with 128-token query blocks every block holds some frame's special tokens, and those attend densely (src/mask/layout.ts).`
+      : `Checkpoint: VGGT-1B's exact names and shapes (bench/random-vggt.ts VGGT_1B, no track head), random weights, F16 file ${(vggt1bBytes('F16') / GB).toFixed(2)} GB in build/scale/vggt1b-f16 (generated once, reused).`,
+    `HeSS scores: SYNTHETIC (seeded planted heterogeneous per-head scores, ${hessShape}, 0.05 + u³): no real HeSS file exists for a random checkpoint, so 'hess' vs 'uniform' measures the cost of head-dependent budgets, not their accuracy.`,
+    `Per config: one warm-up (session building and shader compilation for a new size) then up to ${REPS} repetitions, median reported; a config gets an equal share of the time left, and one whose predicted warm-up does not fit is marked "skipped: budget". Budget ${(budgetMs / 1000).toFixed(0)} s in all (HESS_BENCH_BUDGET_S); this run took ${totalS.toFixed(0)} s.`,
+    'Peak GPU: bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live), beside the pre-flight estimate (estimateMemory). Speed-up: dense median / policy median at the same S and size.',
+    'Attention: minimum of the repetitions after one warm-up; submit + onSubmittedWorkDone, no readback in the timing; ORT reads our buffers through Tensor.fromGpuBuffer. The ORT MatMul graph holds [H, N, N] scores and fails where they pass the device\'s buffer limits.',
+    `Host: ${os.cpus().length} CPU cores, ${(os.totalmem() / GB).toFixed(0)} GB RAM, load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end.`,
+    ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
+  );
+  writeResults(name, {
+    title: dry ? 'GPU bench, DRY RUN at tiny sizes on the CPU adapter (not GPU results)' : 'VGGT-1B on a real GPU: dense vs uniform vs HeSS, and attention kernels',
+    device: gpu.name,
+    tables: [
+      { caption: 'Adapter', header: ['field', 'value'], rows: [
+        ['vendor', gpu.adapterInfo.vendor], ['architecture', gpu.adapterInfo.architecture], ['device', gpu.adapterInfo.device], ['description', gpu.adapterInfo.description],
+        ['features', features.join(', ')], ...Object.entries(limits).map(([k, v]) => [k, String(v)]),
+      ] },
+      { caption: 'Setup', header: ['stage', 'seconds', 'size / state'], rows: setupRows },
+      { caption: `Model runs (${dtype}; sparsity ${SPARSITY} for uniform and hess)`, header: ['S', 'H×W', 'policy', 'requested sparsity', 'achieved sparsity', 'warm-up s', 'median ms', 'aggregator ms (last)', 'heads ms (last)', 'speed-up vs dense', 'peak GPU GB', 'run GPU GB', 'estimate GB', 'result'], rows: runRows },
+      { caption: 'Attention at 16 heads: our dense WGSL kernel vs onnxruntime-web (same device, same input buffers)', header: ['shape', 'implementation', 'ms', 'GFLOP/s', 'time / ours (same dtype)', 'note'], rows: attnRows },
+    ],
+    notes,
+    data: { dry, dtype, budgetMs, totalMs: elapsed(), adapter: gpu.adapterInfo, name: gpu.name, limits, features, runs: runData, attention: attnData, failures },
+  });
 
-// One-screen summary.
-console.log(`\n== gpu bench summary (${dry ? 'DRY RUN, ' : ''}${gpu.name}, ${dtype}, ${totalS.toFixed(0)} s of ${(budgetMs / 1000).toFixed(0)} s) ==`);
-for (const r of runRows) console.log(`  S=${String(r[0]).padEnd(3)} ${String(r[1]).padEnd(8)} ${String(r[2]).padEnd(8)} ${typeof r[6] === 'number' ? `${r[6].toFixed(0).padStart(8)} ms` : '       - ms'}  x${String(r[9]).padEnd(5)} ${String(r[13]).slice(0, 60)}`);
-for (const r of attnRows) console.log(`  ${String(r[0]).padEnd(20)} ${String(r[1]).padEnd(44)} ${typeof r[2] === 'number' ? `${r[2].toFixed(2).padStart(9)} ms` : `${String(r[5]).slice(0, 30)}`}`);
-if (failures.length) console.log(`  ${failures.length} failure(s): see the notes in bench/results/${name}.md`);
+  // One-screen summary.
+  console.log(`\n== gpu bench summary (${dry ? 'DRY RUN, ' : ''}${gpu.name}, ${dtype}, ${totalS.toFixed(0)} s of ${(budgetMs / 1000).toFixed(0)} s) ==`);
+  for (const r of runRows) console.log(`  S=${String(r[0]).padEnd(3)} ${String(r[1]).padEnd(8)} ${String(r[2]).padEnd(8)} ${typeof r[6] === 'number' ? `${r[6].toFixed(0).padStart(8)} ms` : '       - ms'}  x${String(r[9]).padEnd(5)} ${String(r[13]).slice(0, 60)}`);
+  for (const r of attnRows) console.log(`  ${String(r[0]).padEnd(20)} ${String(r[1]).padEnd(44)} ${typeof r[2] === 'number' ? `${r[2].toFixed(2).padStart(9)} ms` : `${String(r[5]).slice(0, 30)}`}`);
+  if (failures.length) console.log(`  ${failures.length} failure(s): see the notes in bench/results/${name}.md`);
+}
+finish();
 process.exit(0);
