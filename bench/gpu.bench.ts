@@ -335,9 +335,10 @@ for (const [si, shape] of attnShapes.entries()) {
         const feeds = Object.fromEntries((['q', 'k', 'v'] as const).map((nm) => [nm, ort.Tensor.fromGpuBuffer(v.bufs[nm], { dataType: ortType, dims })]));
         const t = await timeBudget(async () => { const o = await s.run(feeds); await gpuDone(gpu.device); o.o.dispose(); }, end);
         const check = await s.run(feeds);
-        const data = await check.o.getData();
+        // Read ORT's output buffer ourselves, the same way for both dtypes (Tensor.getData() of float16 yields bit
+        // patterns in Node 20, which has no Float16Array).
+        const out = await readBack(gpu, check.o.gpuBuffer as GPUBuffer, n, dt === 'f16');
         check.o.dispose();
-        const out = data instanceof Uint16Array ? fromF16(data) : new Float32Array(data as Float32Array);
         const err = ours ? rel(out, ours.out).toExponential(1) : 'n/a';
         attnRows.push([tag, name, t.min, flop / t.min / 1e6, ours ? t.min / ours.ms : '-', `${t.reps}/${ATT_REPS} reps${t.cut ? ' (budget)' : ''}; rel. diff to ours ${err}`]);
         attnData.push({ shape, impl: name, ms: t.min, reps: t.reps, relDiffToOurs: ours ? rel(out, ours.out) : null });
@@ -349,7 +350,7 @@ for (const [si, shape] of attnShapes.entries()) {
     if (done === 'timeout') {
       hung = name;
       attnRows.push([tag, name, '-', '-', '-', 'timed out (abandoned)']);
-      notes.push(`${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work).`);
+      notes.push(`${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work). On lavapipe ORT's float16 MultiHeadAttention never finishes: session.run returns, but the submitted work never completes (onSubmittedWorkDone and getData never resolve).`);
     } else if (!done) attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
   }
   for (const { bufs } of variants) for (const b of Object.values(bufs)) b.destroy();
