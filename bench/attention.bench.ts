@@ -11,6 +11,7 @@ import { type AttentionShape, blockCounts } from '../src/attention/layout';
 import { createStorageBuffer, readF32 } from '../src/gpu/buffers';
 import { createDevice } from '../src/gpu/device';
 import { Graph } from '../src/onnx/builder';
+import { ortMatmulGraph, ortMhaGraph } from './ort-attention';
 import { createSession, loadOrt } from '../src/runtime/ort';
 import { denseAttention } from '../src/model/vggt/blocks';
 import { gpuDone, minMs as timeMs, writeResults } from './lib';
@@ -35,26 +36,6 @@ function rng(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function ortMatmulGraph({ N, H, D }: AttentionShape): Uint8Array {
-  const g = new Graph('attn_matmul');
-  const [q, k, v] = ['q', 'k', 'v'].map((n) => g.input(n, 'float32', [N, H * D]));
-  const shp = g.ints([N, H, D]);
-  const qs = g.op('Mul', [q, g.floats([1 / Math.sqrt(D)], [])])[0];
-  const r = (x: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [x, shp])[0]], { perm })[0];
-  const s = g.op('MatMul', [r(qs, [1, 0, 2]), r(k, [1, 2, 0])])[0];
-  const o = g.op('MatMul', [g.op('Softmax', [s], { axis: -1 })[0], r(v, [1, 0, 2])])[0];
-  g.output(g.op('Reshape', [g.op('Transpose', [o], { perm: [1, 0, 2] })[0], g.ints([N, H * D])])[0], 'float32', [N, H * D], 'o');
-  return g.toModel({ opset: 17 }).model;
-}
-
-function ortMhaGraph({ N, H, D }: AttentionShape): Uint8Array {
-  const g = new Graph('attn_mha');
-  const [q, k, v] = ['q', 'k', 'v'].map((n) => g.input(n, 'float32', [1, N, H * D]));
-  const o = g.op('MultiHeadAttention', [q, k, v], { num_heads: H }, { domain: 'com.microsoft' })[0];
-  g.output(o, 'float32', [1, N, H * D], 'o');
-  return g.toModel({ opset: 17 }).model;
 }
 
 function layout(shape: AttentionShape, keep: number, rand: () => number) {

@@ -12,9 +12,14 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // for those flags, or plain JS would be unfairly slow. A bench opts in with a first-line `// bench-flags: …`.
 
 // Benches that only run when named (`npm run bench -- scale`): scale generates a 4.76 GB checkpoint (+ 2.38 GB
-// F16) into build/scale/ and loads VGGT-1B at full size, far too heavy for the default run.
-const onlyWhenNamed = new Set(['scale']);
-const wanted = process.argv.slice(2);
+// F16) into build/scale/ and loads VGGT-1B at full size, far too heavy for the default run; gpu runs VGGT-1B on a
+// real GPU (`npm run bench -- gpu`; `-- gpu --dry-run` checks it at tiny sizes on the CPU adapter).
+const onlyWhenNamed = new Set(['scale', 'gpu']);
+// Arguments starting with -- (e.g. --dry-run) are passed on to every bench run.
+const benchArgs = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// The gpu bench on a real GPU must see the machine's own Vulkan driver, not the software one gpuEnv() selects.
+const realGpu = (name) => name === 'gpu' && !benchArgs.includes('--dry-run') && process.env.HESS_BENCH_DRY !== '1';
 const all = readdirSync(`${root}bench`).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
 const names = wanted.length ? wanted : all.filter((n) => !onlyWhenNamed.has(n));
 mkdirSync(`${root}build/bench`, { recursive: true });
@@ -31,7 +36,8 @@ for (const name of names) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   console.log(`bench: ${name} (node ${flags.join(' ')})`);
-  const r = spawnSync(process.execPath, [...flags, out], { cwd: root, stdio: 'inherit', env: gpuEnv() });
+  const env = realGpu(name) ? process.env : gpuEnv();
+  const r = spawnSync(process.execPath, [...flags, out, ...benchArgs], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) { failures++; console.error(`bench: ${name} failed (${r.status})`); }
 }
 process.exit(failures ? 1 : 0);
