@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readCalibrationScenes } from '../src/calibrate/dataset/reader';
-import { parseHessFile } from '../src/calibrate/hess-file';
+import { parseHessFile } from '../src/hess/hess-file';
 import { createDevice } from '../src/gpu/device';
 import { evaluate, summarize, type EvalAllocation, type EvalRow, type EvalSummaryRow } from '../src/evaluate/harness';
 import { renderHessHeatmap } from '../src/evaluate/heatmap';

@@ -38,7 +38,11 @@ for (const target of ['simd', 'scalar']) run(bin('asc'), ['--config', 'asconfig.
 rmSync(`${root}dist`, { recursive: true, force: true });
 const common = {
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', planner: 'src/planner.ts' },
+  // One bundle per package entry (package.json "exports"); shared code lands in chunks/.
+  entryPoints: {
+    index: 'src/index.ts', planner: 'src/planner.ts', calibrate: 'src/entries/calibrate.ts',
+    evaluate: 'src/entries/evaluate.ts', advanced: 'src/entries/advanced.ts',
+  },
   bundle: true,
   format: 'esm',
   target: 'es2022',
@@ -60,7 +64,7 @@ await esbuild.build({
   loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
-fixDeclarations(`${root}dist/types`);
+fixDeclarations(`${root}dist/types`, ['index.d.ts', ...['calibrate', 'evaluate', 'advanced'].map((e) => `entries/${e}.d.ts`)]);
 // The planner's .wasm files as package subpaths (hess-vggt/planner-simd.wasm): runtimes that forbid compiling Wasm
 // at run time (Cloudflare workerd) take a module their bundler precompiled, passed as PlannerWasm.load({ module }).
 for (const v of ['simd', 'scalar']) copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);

@@ -13,4 +13,4 @@ export { accumulateHeadSquares } from './wasm/fisher';
 export * from './mask/index';
 export { allocateBudgets, allocateJS, ALLOCATE_LIMITS, allocateReference, uniformBudget, policyScores, type BudgetPolicy, type AllocateOptions } from './allocate/index';
 export { FisherAccumulator, type FisherTerm, type FisherShape } from './calibrate/fisher';
-export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './calibrate/hess-file';
+export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess/hess-file';

@@ -20,7 +20,7 @@ import {
   applySimilarity, cameraCenters, hessErrors, normalizePoints, PointIndex3, type SceneNormalization, type Similarity,
 } from './geometry';
 import { type ForwardState, VggtGradients, type VggtGradientsOptions } from './gradients';
-import type { HessFile } from './hess-file';
+import type { HessFile } from '../hess/hess-file';
 
 /** A scene already in memory: preprocessed images and ground truth. */
 export interface SceneInput {

@@ -1,7 +1,7 @@
 import { check, HessError } from '../errors';
 import { accumulateHeadSquares } from '../wasm/fisher';
 import type { PlannerWasm } from '../wasm/planner-module';
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess-file';
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file';
 
 /** The two HeSS error terms: camera-pose error and point-cloud error. */
 export type FisherTerm = 'camera' | 'pointCloud';

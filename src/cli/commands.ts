@@ -185,9 +185,9 @@ function bare(e: HessError): string {
   return e.fix && e.message.endsWith(` — ${e.fix}`) ? e.message.slice(0, -(e.fix.length + 3)) : e.message;
 }
 
-async function readHess(path: string): Promise<import('../calibrate/hess-file').HessFile> {
+async function readHess(path: string): Promise<import('../hess/hess-file').HessFile> {
   const fs = await import('node:fs/promises');
-  const { parseHessFile } = await import('../calibrate/hess-file');
+  const { parseHessFile } = await import('../hess/hess-file');
   const text = await fs.readFile(path, 'utf8').catch((e) => {
     throw new HessError('IO_ERROR', `cannot read ${path}: ${String(e?.message ?? e)}`, 'check the --hess path');
   });

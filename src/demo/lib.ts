@@ -3,7 +3,7 @@
  * for checkpoints without a calibrated one, block sizes that make sparsity real on small inputs, and the
  * dense-vs-sparse agreement numbers. Bundled to dist/demo/lib.js (no DOM, no GPU).
  */
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../calibrate/hess-file';
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file';
 import type { VggtResult } from '../model/vggt/model';
 
 export { renderSceneViews, sceneCameras, type SceneImage, type SceneViewOptions } from './scene';

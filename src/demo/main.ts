@@ -10,7 +10,7 @@
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
-import { parseHessFile, type HessFile } from '../calibrate/hess-file';
+import { parseHessFile, type HessFile } from '../hess/hess-file';
 import { HessError } from '../errors';
 import type { VggtConfigOverride } from '../model/config';
 import { fromBlob, preprocessImages, type RgbaImage } from '../model/preprocess';

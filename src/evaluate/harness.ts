@@ -11,7 +11,7 @@ import { HessError, check, throwIfAborted } from '../errors';
 import { applySimilarity, umeyama, type Similarity } from '../calibrate/geometry/align';
 import { cameraCenters } from '../calibrate/geometry/errors';
 import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/format';
-import { combineHess, type HessFile } from '../calibrate/hess-file';
+import { combineHess, type HessFile } from '../hess/hess-file';
 import { maskLayout } from '../mask/layout';
 import { decodeImageFile, preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
 import type { Vggt, VggtResult } from '../model/vggt/model';

@@ -8,7 +8,7 @@
  * traces differ by orders of magnitude between layers and only ratios within a layer reach the allocator, so the
  * share is what decides the budgets; "× heads" makes the colour scale read the same for 4 or 16 heads.
  */
-import { combineHess, type HessFile } from '../calibrate/hess-file';
+import { combineHess, type HessFile } from '../hess/hess-file';
 
 /** Options of {@link renderHessHeatmap}. */
 export interface HeatmapOptions {

@@ -10,7 +10,7 @@ import type { Tensor } from 'onnxruntime-web';
 import gatherWgsl from '../../shaders/gather_rows.wgsl';
 import { encodeAttention, encodeBlockSparseAttention, type BlockSparsePlan } from '../attention/kernel';
 import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../allocate/index';
-import type { HessFile } from '../calibrate/hess-file';
+import type { HessFile } from '../hess/hess-file';
 import { HessError, check } from '../errors';
 import { fromF16 } from '../attention/f16';
 import { createStorageBuffer, createUniformBuffer, readBuffer, readF32 } from '../gpu/buffers';
@@ -19,7 +19,7 @@ import { bindBuffers, getPipeline } from '../gpu/pipelines';
 import { encodeMaskBuild } from '../mask/gpu-mask';
 import { inversePermutation, maskLayout, tokenPermutation, type MaskLayout } from '../mask/layout';
 import { buildMasks } from '../mask/wasm';
-import type { AttentionContext, AttentionCore } from '../model/vggt/attention-core';
+import type { AttentionContext, AttentionCore } from './attention-core';
 import { PlannerWasm } from '../wasm/planner-module';
 import type { Ort } from './ort';
 

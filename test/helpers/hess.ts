@@ -1,4 +1,4 @@
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../../src/calibrate/hess-file';
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../../src/hess/hess-file';
 
 /** A HeSS file with given raw per-(layer, head) traces for both terms (tests plant sensitivities this way). */
 export function plantedHess(traces: number[][], modelId = 'test'): HessFile {

@@ -7,7 +7,7 @@ import { openSafetensors, bytesSource } from '../../src/model/safetensors';
 import { buildSafetensors, type Entry } from '../cpu/model/st-helpers';
 import { FIXTURE } from '../fixtures/vggt-tiny';
 import { plantedHess } from './hess';
-import type { HessFile } from '../../src/calibrate/hess-file';
+import type { HessFile } from '../../src/hess/hess-file';
 
 export interface PlantedModel {
   /** model.safetensors bytes (pass with the fixture's config.json override). */

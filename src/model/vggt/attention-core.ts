@@ -15,26 +15,10 @@ import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort
 import { check, HessError } from '../../errors';
 import { denseAttention } from './blocks';
 import { type ElemType, reshape, VGGT_OPSET } from './ops';
+import type { AttentionContext, AttentionCore } from '../../runtime/attention-core';
 
-/** Where the core is called from: which global block (for per-block/per-head budgets) and the frame layout. */
-export interface AttentionContext {
-  /** Global block index (0-based). */
-  readonly block: number;
-  /** Frames and tokens per frame (N = S·P). */
-  readonly S: number;
-  readonly P: number;
-}
-
-/** A pluggable global-attention implementation. */
-export interface AttentionCore {
-  /**
-   * q, k, v `[N, H, d]` → o `[N, H, d]`, in the same location as the inputs. The caller owns (and disposes)
-   * the inputs and the returned tensor.
-   */
-  run(q: Tensor, k: Tensor, v: Tensor, N: number, H: number, d: number, ctx: AttentionContext): Promise<Tensor>;
-  /** Release sessions/buffers. */
-  dispose(): Promise<void>;
-}
+// The contract lives with the cores' runtime (a lower layer); re-exported here for the model's files.
+export type { AttentionContext, AttentionCore } from '../../runtime/attention-core';
 
 /** The dense-attention ONNX graph: inputs q, k, v `[N, H, d]`, output o `[N, H, d]` (scores in float32). */
 export function buildDenseAttentionGraph(H: number, d: number, type: ElemType = 'float32'): Uint8Array {

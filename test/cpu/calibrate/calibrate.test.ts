@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrate, type CalibrationState, type SceneInput, type SceneReport } from '../../../src/calibrate/calibrate';
 import { VggtGradients } from '../../../src/calibrate/gradients';
-import { parseHessFile } from '../../../src/calibrate/hess-file';
+import { parseHessFile } from '../../../src/hess/hess-file';
 import { HessError } from '../../../src/errors';
 import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
 import { freshSeed, rng } from '../../helpers/random';

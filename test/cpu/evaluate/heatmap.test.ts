@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineHess, parseHessFile, type HessFile } from '../../../src/calibrate/hess-file';
+import { combineHess, parseHessFile, type HessFile } from '../../../src/hess/hess-file';
 import { HEATMAP_PANELS, heatmapValues, renderHessHeatmap, colourOf } from '../../../src/evaluate/heatmap';
 import { freshSeed, rng } from '../../helpers/random';
 

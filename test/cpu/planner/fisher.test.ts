@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PlannerWasm } from '../../../src/wasm/planner-module';
 import { FisherAccumulator } from '../../../src/calibrate/fisher';
-import { combineHess, parseHessFile } from '../../../src/calibrate/hess-file';
+import { combineHess, parseHessFile } from '../../../src/hess/hess-file';
 import { HessError } from '../../../src/errors';
 import { freshSeed, randn, rng } from '../../helpers/random';
 

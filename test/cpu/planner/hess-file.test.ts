@@ -1,7 +1,7 @@
 // Hostile HeSS files (issue 12): non-finite scores, wrong shapes, huge counts, prototype-pollution keys and
 // hostile already-parsed objects are all BAD_HESS_FILE; valid files still parse to plain data.
 import { describe, expect, it } from 'vitest';
-import { HESS_FILE_LIMITS, parseHessFile } from '../../../src/calibrate/hess-file';
+import { HESS_FILE_LIMITS, parseHessFile } from '../../../src/hess/hess-file';
 import { expectCode } from '../../helpers/errors';
 
 const good = () => ({

@@ -1,7 +1,8 @@
 // A consumer app as a bundler sees it: imports the package by name, loads onnxruntime-web through the SDK (no
 // import map, no setOrt) and runs a MatMul graph built with the SDK's ONNX builder on the wasm EP. Returns the
 // relative error against a float64 product computed here on fresh random inputs.
-import { Graph, Vggt, createSession, loadOrt } from 'hess-vggt';
+import { Vggt, loadOrt } from 'hess-vggt';
+import { Graph, createSession } from 'hess-vggt/advanced';
 
 export async function runApp(wasmPaths) {
   const ort = await loadOrt({ wasmPaths, numThreads: 1 });

@@ -1,0 +1,37 @@
+/**
+ * hess-vggt/advanced — UNSTABLE. The parts the stable entries are built from, for people extending the SDK:
+ * WGSL attention kernels and their float64 references, the attention cores the aggregator calls, the aggregator
+ * and heads, the ONNX graph builder and its reverse-mode autodiff, GPU buffer/pipeline helpers, the GPU mask
+ * builder and checkpoint conversion. Names and signatures here may change in any minor release; the API report
+ * (api/advanced.api.md) records them so a change is at least a visible diff.
+ */
+export { check, throwIfAborted } from '../errors';
+export { assertAlive, getGpu } from '../gpu/device';
+export {
+  createStorageBuffer, createUniformBuffer, readBuffer, readF32, writeBuffer, poisonBuffer, STORAGE_USAGE, BufferUsage,
+} from '../gpu/buffers';
+export { getPipeline, bindBuffers } from '../gpu/pipelines';
+// A plain WGSL matmul: the smallest end-to-end GPU check (runtime smoke tests use it on the built package).
+export { encodeMatmul } from '../gpu/matmul';
+
+// ONNX graphs: builder, autodiff, ORT sessions.
+export {
+  Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim,
+} from '../onnx/builder';
+export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from '../onnx/autodiff';
+export { inferShapes, type ValueInfo } from '../onnx/autodiff-shapes';
+export { createSession, type ExecutionTarget } from '../runtime/ort';
+
+// Attention: WGSL kernels, layouts, references, the attention cores and HeSS masks on the GPU.
+export * from '../attention/index';
+export { WgslAttention, maskToKernelOffsets } from '../runtime/wgsl-attention';
+export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/vggt/attention-core';
+export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask';
+
+// Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
+export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from '../model/vggt/aggregator';
+export * from '../model/vggt/heads';
+export { parseSafetensorsHeader, toFloat32, DTYPE_SIZE } from '../model/safetensors';
+export {
+  convertCheckpoint, SafetensorsWriter, configJson, toF16Bytes, type ConvertOptions, type ConvertResult, type TensorSpec,
+} from '../model/convert';

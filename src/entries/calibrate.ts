@@ -1,0 +1,22 @@
+/**
+ * hess-vggt/calibrate: HeSS calibration — per-head attention sensitivities from VGGT gradients over calibration
+ * scenes — with the calibration dataset format (reading, writing, CO3D conversion, PLY points) and the geometry
+ * (rotations, Umeyama/ICP alignment, nearest neighbours) that calibration and evaluation share.
+ */
+export {
+  calibrate, loadCalibrationScene, sceneErrors, centerGradToPoseEncGrad,
+  type CalibrateOptions, type CalibrationState, type SceneInput, type SceneReport, type SceneErrors,
+  type CalibrateProgress, type CheckpointSource,
+} from '../calibrate/calibrate';
+export { VggtGradients, type ForwardState, type OutputGradients, type VggtGradientsOptions } from '../calibrate/gradients';
+export { FisherAccumulator, type FisherState, type FisherTerm, type FisherShape } from '../calibrate/fisher';
+export { parseHessFile, combineHess, HESS_FORMAT_VERSION, HESS_FILE_LIMITS, type HessFile } from '../hess/hess-file';
+export * as geometry from '../calibrate/geometry/index';
+
+// The calibration dataset: one folder per scene (images, cameras.json, optional depth and points).
+export * from '../calibrate/dataset/format';
+export { parsePlyPoints, encodePlyPoints, PlyError } from '../calibrate/dataset/ply';
+export {
+  readCalibrationScenes, writeCalibrationScene, type ReadScenesOptions, type SceneToWrite,
+} from '../calibrate/dataset/reader';
+export * from '../calibrate/dataset/co3d';
