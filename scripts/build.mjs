@@ -38,7 +38,7 @@ for (const target of ['simd', 'scalar']) run(bin('asc'), ['--config', 'asconfig.
 rmSync(`${root}dist`, { recursive: true, force: true });
 const common = {
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', planner: 'src/planner.ts' },
+  entryPoints: { index: 'src/index.ts', planner: 'src/planner.ts', worker: 'src/worker/index.ts' },
   bundle: true,
   format: 'esm',
   target: 'es2022',
