@@ -99,8 +99,10 @@ export class VggtWorker {
     const fail = (what: string) => (e: Event) => {
       if (this.worker !== worker) return;
       const detail = (e as ErrorEvent).message ?? '';
-      this.failAll(new HessError('WORKER_ERROR', `the VGGT worker failed (${what}${detail ? `: ${detail}` : ''})`,
-        "check that the worker script loads and calls attachVggtWorker(self), e.g. in the browser's console"));
+      // The handler catches every request's error, so an error event means the worker itself is gone or broken.
+      this.broken = new HessError('WORKER_ERROR', `the VGGT worker failed (${what}${detail ? `: ${detail}` : ''})`,
+        "check that the worker script loads and calls attachVggtWorker(self), e.g. in the browser's console");
+      this.failAll(this.broken);
     };
     worker.addEventListener('error', fail('error event'));
     worker.addEventListener('messageerror', fail('a message could not be deserialized'));
@@ -216,6 +218,7 @@ export class VggtWorker {
       this.disposed = true;
       for (const s of this.stopping.values()) clearTimeout(s.timer);
       this.worker.terminate();
+      this.failAll(new HessError('DISPOSED', 'VggtWorker disposed while this request was pending', 'dispose after your runs settle'));
     }
   }
 }
