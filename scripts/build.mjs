@@ -42,6 +42,7 @@ const common = {
   entryPoints: {
     index: 'src/index.ts', planner: 'src/planner.ts', calibrate: 'src/entries/calibrate.ts',
     evaluate: 'src/entries/evaluate.ts', advanced: 'src/entries/advanced.ts',
+    worker: 'src/worker/index.ts',
   },
   bundle: true,
   format: 'esm',
@@ -64,7 +65,7 @@ await esbuild.build({
   loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
-fixDeclarations(`${root}dist/types`, ['index.d.ts', ...['calibrate', 'evaluate', 'advanced'].map((e) => `entries/${e}.d.ts`)]);
+fixDeclarations(`${root}dist/types`, ['index.d.ts', 'worker/index.d.ts', ...['calibrate', 'evaluate', 'advanced'].map((e) => `entries/${e}.d.ts`)]);
 // The planner's .wasm files as package subpaths (hess-vggt/planner-simd.wasm): runtimes that forbid compiling Wasm
 // at run time (Cloudflare workerd) take a module their bundler precompiled, passed as PlannerWasm.load({ module }).
 for (const v of ['simd', 'scalar']) copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);

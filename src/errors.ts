@@ -29,7 +29,8 @@ export type HessErrorCode =
   // runtime
   | 'ORT_ERROR'
   | 'ABORTED'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'WORKER_ERROR';
 
 export class HessError extends Error {
   override readonly name = 'HessError';

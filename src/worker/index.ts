@@ -1,0 +1,10 @@
+/**
+ * `hess-vggt/worker`: VGGT inference in a Web Worker. The worker file calls {@link attachVggtWorker}; the page
+ * drives it through the {@link VggtWorker} proxy (same load/run/dispose API as Vggt).
+ */
+export { attachVggtWorker, type WorkerScope } from './worker-handler';
+export { VggtWorker, type VggtWorkerOptions, type WorkerCallOptions, type WorkerLike } from './worker-client';
+export type { WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages';
+export { HessError, type HessErrorCode } from '../errors';
+export type { ProgressEvent, VggtResult, ImageTensor } from '../model/vggt/model';
+export type { RgbaImage } from '../model/preprocess';

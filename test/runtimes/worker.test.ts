@@ -1,0 +1,69 @@
+// `hess-vggt/worker` in headless Chromium: the in-repo tiny VGGT runs in a module worker behind the VggtWorker proxy
+// (wasm EP). Issue 13's bounds: no long task over 200 ms on the page's main thread while the model runs, and an
+// abort that settles the page's promise with ABORTED within 1 s and stops the worker's work within 1 s (acknowledged,
+// or by terminating the worker), after which the proxy still runs. Outputs equal a direct run on the page.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { available, chromiumArgs, root, serveRepo } from './harness';
+
+const CHROMIUM = '/usr/bin/chromium';
+const built = available(resolve(root, 'dist/browser/worker.js'), 'the browser bundle (npm run build)');
+
+describe('hess-vggt/worker in Chromium', () => {
+  it.runIf(built && available(CHROMIUM, 'Debian chromium'))('proxy load/run/abort on the wasm EP; the main thread stays responsive', async () => {
+    // An app bundle (esbuild resolves onnxruntime-web from node_modules, as a user's bundler does).
+    const out = mkdtempSync(join(tmpdir(), 'hess-worker-app-'));
+    await esbuild.build({
+      absWorkingDir: root, entryPoints: ['test/runtimes/worker-app/page.mjs', 'test/runtimes/worker-app/vggt.worker.mjs'],
+      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: out, logLevel: 'silent',
+    });
+    writeFileSync(join(out, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>');
+    const { url, server } = await serveRepo({ '/app/': out });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs() });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${url}/app/index.html`);
+      await page.waitForFunction(() => (window as any).__result, null, { timeout: 600_000 });
+      const r = await page.evaluate(() => (window as any).__result);
+      expect(r.error, r.error).toBeUndefined();
+      expect(errors).toEqual([]);
+      console.info(`[worker] run ${r.runMs.toFixed(0)} ms; long tasks during runs ${JSON.stringify(r.longTasksDuringRuns)}; `
+        + `in an idle control window of ${r.controlMs.toFixed(0)} ms ${JSON.stringify(r.longTasksIdleControl)}; `
+        + `during the same run directly on the page ${JSON.stringify(r.longTasksDirectRun)}; `
+        + `abort rejected in ${r.abort.rejectedMs.toFixed(1)} ms, stopped ${r.abort.settled.how} in ${r.abort.settled.ms.toFixed(0)} ms; `
+        + `rel err ${r.relErrA.toExponential(2)} / ${r.relErrB.toExponential(2)}`);
+      expect(r.ep).toBe('wasm');
+      for (const s of ['open', 'weights', 'ready']) expect(r.loadStages).toContain(s);
+      for (const s of ['aggregator', 'heads', 'done']) expect(r.runStages).toContain(s);
+      // results arrive as typed arrays of the right sizes (2 frames of 98×70)
+      expect(r.sizes.depth).toEqual(['Float32Array', 2 * 70 * 98]);
+      expect(r.sizes.worldPoints).toEqual(['Float32Array', 2 * 70 * 98 * 3]);
+      expect(r.sizes.extrinsics).toEqual(['Float64Array', 2 * 12]);
+      expect(r.relErrA).toBeLessThanOrEqual(1e-5);
+      expect(r.relErrB).toBeLessThanOrEqual(1e-5);
+      // The page stays responsive: no long task over 200 ms on the main thread while the model runs. A 16 ms heartbeat
+      // (empty callback) runs all along; where it already shows long tasks with the worker idle, the machine itself
+      // starves the main thread (seen at load average 19 on 2 cores) and this bound measures the machine, not the SDK.
+      if (r.longTasksIdleControl.length === 0) expect(Math.max(0, ...r.longTasksDuringRuns)).toBeLessThanOrEqual(200);
+      else console.warn(`[worker] main-thread bound not measurable: long tasks with the worker idle ${JSON.stringify(r.longTasksIdleControl)}`);
+      // abort: ABORTED on the page within 1 s, the worker's work stopped within 1 s, and the proxy runs again after
+      expect(r.abort.isHessError).toBe(true);
+      expect(r.abort.code).toBe('ABORTED');
+      expect(r.abort.rejectedMs).toBeLessThan(1000);
+      expect(r.abort.settled.ms).toBeLessThan(1000);
+      // worker errors come back as HessErrors with their code and fix
+      expect(r.loadError.isHessError).toBe(true);
+      expect(r.loadError.code).toMatch(/^[A-Z_]+$/);
+      expect(r.loadError.fix.length).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});
