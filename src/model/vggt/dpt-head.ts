@@ -331,11 +331,12 @@ export function dptHeadGraph(
  *
  * @example
  * const { graph, params, pos } = dptHeadInputsGraph(st.tensors, spec, 'depth_head');
+ * // `raw: true`: the pre-activation output `raw` [N, od−1, H, W] instead of values/conf (for VJPs)
  */
 export function dptHeadInputsGraph(
-  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string,
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string, opts: { raw?: boolean } = {},
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
-  return dptGraph({ shapes }, spec, prefix, null, false);
+  return dptGraph({ shapes }, spec, prefix, null, opts.raw ?? false);
 }
 
 function dptGraph(
