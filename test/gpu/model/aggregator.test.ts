@@ -94,4 +94,20 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     expect([...out.layers.values()].map((t) => (t as Tensor).location)).toEqual(['none', 'none']);
     await agg.dispose();
   });
+
+  it("layersOn 'gpu': a layer over the one-buffer limit comes back on the host instead", async () => {
+    const gpu = await testDevice();
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const N = S * 40; // the fixture's P
+    const C = cfg.embedDim;
+    // [N, C] (what the attention cores need whole) fits; the [N, 2C] layer does not
+    const limit = Math.floor(1.5 * N * C * 4);
+    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, limits: { maxStorageBufferBindingSize: limit } });
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [23], layersOn: 'gpu' });
+    expect(out.P * S).toBe(N);
+    const l = out.layers.get(23)!;
+    expect(l).toBeInstanceOf(Float32Array);
+    expect(relError(l as Float32Array, await ref('aggregated.23'))).toBeLessThanOrEqual(1e-4);
+    await agg.dispose();
+  });
 });
