@@ -39,9 +39,10 @@ import { Aggregator, AGGREGATOR_EPS, HEAD_LAYERS, ROPE_BASE } from '../model/vgg
 import {
   type BlockDims, globalBlockGraph, globalKeyValueGraph, globalQueryChunkGraph, loadBlockWeights, localBlockGraph, postParams, preParams,
 } from '../model/vggt/blocks';
-import { CameraHead, cameraHeadGraph } from '../model/vggt/camera-head';
-import { DptHead, type DptHeadSpec, dptHeadGraph } from '../model/vggt/dpt-head';
-import { type HeadWeights, loadPrefixed } from '../model/vggt/heads-common';
+import { CameraHead, cameraHeadInputsGraph } from '../model/vggt/camera-head';
+import { DptHead, type DptHeadSpec, dptHeadInputsGraph, dptPosFeeds } from '../model/vggt/dpt-head';
+import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params';
+import type { HeadWeights } from '../model/vggt/heads-common';
 import { transposeLinear, VGGT_OPSET } from '../model/vggt/ops';
 import { ropePositions, ropeTables } from '../model/vggt/rope';
 
@@ -138,7 +139,10 @@ export class VggtGradients {
     private readonly camera: CameraHead,
     private readonly points: DptHead,
     private readonly pointSpec: DptHeadSpec,
-    private readonly headW: { camera: Awaited<ReturnType<typeof loadPrefixed>>; point: Awaited<ReturnType<typeof loadPrefixed>> },
+    /** The checkpoint's tensor table (the head VJP graphs are built from shapes: their weights are inputs). */
+    private readonly shapes: HeadWeights['tensors'],
+    /** Head weights as feeds of those graphs (GPU-resident on WebGPU), so no VJP graph bakes them. */
+    private readonly headW: { camera: HeadFeeds; point: HeadFeeds },
     private readonly blockW: { frame: Map<string, Float32Array>[]; global: Map<string, Float32Array>[] },
     private readonly iterations: number,
     private readonly target: ExecutionTarget,
@@ -177,7 +181,13 @@ export class VggtGradients {
       };
       const points = await DptHead.create(reader, pointSpec, target, { ort });
       cleanup.push(points);
-      const headW = { camera: await loadPrefixed(reader, 'camera_head'), point: await loadPrefixed(reader, 'point_head') };
+      const camParams = cameraHeadInputsGraph(reader.tensors, config.camera, iterations, 'camera_head').params;
+      const pointParams = dptHeadInputsGraph(reader.tensors, pointSpec, 'point_head', { raw: true }).params;
+      const camFeeds = await loadHeadFeeds(reader, 'camera_head', camParams, ort, target, opts.signal);
+      cleanup.push({ dispose: async () => releaseFeeds(camFeeds) });
+      const pointFeeds = await loadHeadFeeds(reader, 'point_head', pointParams, ort, target, opts.signal);
+      cleanup.push({ dispose: async () => releaseFeeds(pointFeeds) });
+      const headW = { camera: camFeeds, point: pointFeeds };
       const c = config;
       const b: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
       const specs = [...preParams(b), ...postParams(b)];
@@ -188,7 +198,7 @@ export class VggtGradients {
         frame.push(await loadBlockWeights(reader, `aggregator.frame_blocks.${i}`, specs));
         global.push(await loadBlockWeights(reader, `aggregator.global_blocks.${i}`, specs));
       }
-      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, headW, { frame, global }, iterations, target, every, chunk);
+      return new VggtGradients(ort, config, aggregator, camera, points, pointSpec, reader.tensors, headW, { frame, global }, iterations, target, every, chunk);
     } catch (e) {
       for (const x of cleanup) await x.dispose().catch(() => undefined);
       throw e;
@@ -253,10 +263,10 @@ export class VggtGradients {
       const tokens = new Float32Array(S * C2);
       for (let s = 0; s < S; s++) tokens.set(lastL.subarray(s * P * C2, s * P * C2 + C2), s * C2);
       const sess = await this.session(`camera:${S}`, () => {
-        const g = cameraHeadGraph(this.headW.camera, c.camera!, this.iterations, 'camera_head');
-        return vjpModel(g, ['pose_enc'], ['tokens'], { S });
+        const { graph } = cameraHeadInputsGraph(this.shapes, c.camera!, this.iterations, 'camera_head');
+        return vjpModel(graph, ['pose_enc'], ['tokens'], { S });
       });
-      const out = await sess.run({ tokens: t(tokens, [S, C2]), g_pose_enc: t(Float32Array.from(seeds.poseEnc), [S, 9]) });
+      const out = await sess.run({ ...this.headW.camera.feeds, tokens: t(tokens, [S, C2]), g_pose_enc: t(Float32Array.from(seeds.poseEnc), [S, 9]) });
       const gt = out.grad_tokens!.data as Float32Array;
       const gl = gLayer(last);
       for (let s = 0; s < S; s++) for (let k = 0; k < C2; k++) gl[s * P * C2 + k] += gt[s * C2 + k]!;
@@ -276,11 +286,12 @@ export class VggtGradients {
         }
       }
       const idx = this.points.layerIdx;
-      const sess = await this.session(`point:${S}x${H}x${W}`, () => {
-        const g = dptHeadGraph(this.headW.point, this.pointSpec, 'point_head', H, W, { raw: true });
-        return vjpModel(g, ['raw'], ['l0', 'l1', 'l2', 'l3'], { N: S });
-      });
-      const feeds: Feeds = { g_raw: t(graw, [S, 3, H, W]) };
+      const point = dptHeadInputsGraph(this.shapes, this.pointSpec, 'point_head', { raw: true });
+      const ps = c.patchSize;
+      const sess = await this.session(`point:${S}x${H}x${W}`, () =>
+        vjpModel(point.graph, ['raw'], ['l0', 'l1', 'l2', 'l3'], { N: S, P, H, W, gh: H / ps, gw: W / ps }));
+      const feeds: Feeds = { ...this.headW.point.feeds, g_raw: t(graw, [S, 3, H, W]) };
+      for (const [name, p] of dptPosFeeds(point.pos, ps, H, W)) feeds[name] = t(p.data, p.dims);
       idx.forEach((l, k) => { feeds[`l${k}`] = t(state.layers.get(l)!, [S, P, C2]); });
       const out = await sess.run(feeds);
       idx.forEach((l, k) => {
@@ -459,6 +470,8 @@ export class VggtGradients {
     await this.aggregator.dispose();
     await this.camera.dispose();
     await this.points.dispose();
+    releaseFeeds(this.headW.camera);
+    releaseFeeds(this.headW.point);
     for (const s of this.vjp.values()) await (await s.catch(() => null))?.release();
     this.vjp.clear();
   }

@@ -6,8 +6,8 @@
  * - `model.safetensors`: every tensor but the track head (the runtime has no tracker), as F32 or F16, written
  *   tensor by tensor (the checkpoint is never held in memory whole: VGGT-1B is ~5 GB in fp32);
  * - `segments/*.onnx` + `segments/manifest.json`: the ONNX graphs of the segments the runtime builds (the
- *   aggregator's per-type graphs take their weights as inputs; the patch embed, the DINO bridge, the camera
- *   head and the DPT heads bake theirs), for inspection or use by other ONNX runtimes.
+ *   aggregator's per-type graphs and the heads take their weights as inputs, named in the manifest; only the
+ *   small patch embed and DINO bridge bake theirs), for inspection or use by other ONNX runtimes.
  *
  * F16 halves the download, but the reader widens F16 to f32 on load, so the runtime still computes in fp32:
  * only the weights are rounded (to 11 significant bits), not the arithmetic.
@@ -24,9 +24,10 @@ import { buildDenseAttentionGraph } from './vggt/attention-core';
 import {
   type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, postParams, preParams,
 } from './vggt/blocks';
-import { buildCameraGraph } from './vggt/camera-head';
-import { buildDptGraph } from './vggt/dpt-head';
-import { loadPrefixed } from './vggt/heads-common';
+import { cameraHeadInputsGraph } from './vggt/camera-head';
+import { dptHeadInputsGraph } from './vggt/dpt-head';
+import type { HeadParam } from './vggt/head-params';
+import { VGGT_OPSET } from './vggt/ops';
 import { AtomicBatch, checkWritableFolder } from '../io/atomic-write';
 import { refuseOutputOnInput } from '../io/paths';
 
@@ -405,17 +406,21 @@ async function writeSegments(
   await put('global_post.onnx', buildGlobalPostGraph(agg),
     { description: 'global block after attention (proj, LayerScale, MLP); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', postParams(agg)) });
   const { height: H, width: W } = size;
+  // Head weights are graph inputs too (VGGT-1B's camera head would bake 0.87 GB), fed from model.safetensors.
+  const headFeeds = (prefix: string, params: readonly HeadParam[]) =>
+    Object.fromEntries(params.map((p) => [p.input, `${prefix}.${p.key}${p.linear ? ' (transposed to [in, out])' : ''}`]));
   if (c.camera) {
-    const w = await loadPrefixed(st, 'camera_head');
-    await put('camera_head.onnx', buildCameraGraph(w, c.camera, 4, 'camera_head'), { description: 'camera head (weights baked): camera tokens [S, 2C] → pose_enc [S, 9]' });
+    const { graph, params } = cameraHeadInputsGraph(st.tensors, c.camera, 4, 'camera_head');
+    await put('camera_head.onnx', graph.toModel({ opset: VGGT_OPSET }).model,
+      { description: 'camera head: camera tokens [S, 2C] → pose_enc [S, 9]; weights are inputs', weights: headFeeds('camera_head', params) });
   }
   for (const [kind, head] of [['depth', c.depthHead], ['point', c.pointHead]] as const) {
     if (!head) continue;
     const prefix = `${kind}_head`;
-    const w = await loadPrefixed(st, prefix);
     const spec = { kind, head, dimIn: 2 * c.embedDim, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
-    await put(`${prefix}_${H}x${W}.onnx`, buildDptGraph(w, spec, prefix, H, W),
-      { description: `DPT ${kind} head (weights baked) for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf`, imageSize: [H, W] });
+    const { graph, params } = dptHeadInputsGraph(st.tensors, spec, prefix, { size: { H, W } });
+    await put(`${prefix}_${H}x${W}.onnx`, graph.toModel({ opset: VGGT_OPSET }).model,
+      { description: `DPT ${kind} head for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf; weights are inputs`, imageSize: [H, W], weights: headFeeds(prefix, params) });
   }
   await batch.write(join(dir, 'manifest.json'), JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2));
   written.push('segments/manifest.json');

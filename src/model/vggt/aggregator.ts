@@ -16,7 +16,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../../errors';
 import { fromF16, toF16 } from '../../attention/f16';
-import { createStorageBuffer, readBuffer } from '../../gpu/buffers';
+import { createStorageBuffer, readBuffer, readF32 } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
 import type { VggtConfig } from '../config';
 import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
@@ -26,6 +26,8 @@ import {
 } from './blocks';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
 import { readHalf, transposeHalf } from './half-weights';
+import type { HeadInput } from './head-inputs';
+import { interleaveGpu, interleaveHost } from './interleave';
 import { type ElemType, transposeLinear } from './ops';
 import { interpolatePosEmbed } from './pos-embed';
 import { ropePositions, ropeTables } from './rope';
@@ -94,9 +96,13 @@ export function checkComputeType(dtype: unknown, target: ExecutionTarget): ElemT
   return 'float16';
 }
 
-export interface AggregatorOutput {
+/**
+ * What {@link Aggregator.run} returns. `L` is how the layers come: host arrays (the default), or, with
+ * `layersOn: 'gpu'` on WebGPU, float32 GPU tensors ({@link HeadInput}) that the caller disposes.
+ */
+export interface AggregatorOutput<L extends HeadInput = Float32Array> {
   /** Requested layer index → `[S, P, 2·C]` (frame-block output, then global-block output, per token). */
-  readonly layers: Map<number, Float32Array>;
+  readonly layers: Map<number, L>;
   /** Index of the first patch token in each frame (1 camera + registers). */
   readonly patchStart: number;
   readonly S: number;
@@ -112,6 +118,30 @@ export interface AggregatorOutput {
 
 /** Layers the VGGT heads read (DPT: 4, 11, 17, 23; camera: the last). */
 export const HEAD_LAYERS: readonly number[] = [4, 11, 17, 23];
+
+/** Options of {@link Aggregator.run}. */
+export interface AggregatorRunOptions {
+  layers?: readonly number[];
+  signal?: AbortSignal;
+  /**
+   * Called for every run block `i` with copies of its frame-block input `x` and frame-block output `xf` (the
+   * global block's input), each `[S, P, C]`: what a backward pass (HeSS calibration) needs to recompute it.
+   */
+  keep?: (block: number, x: Float32Array, xf: Float32Array) => void;
+  /** Which blocks `keep` is called for (default all): the others are not read back or copied. */
+  keepBlock?: (block: number) => boolean;
+  /**
+   * Where the layers are returned (default 'host': Float32Array). 'gpu': on WebGPU each layer stays on the device
+   * as a float32 `[S, P, 2·C]` tensor (interleaved by a copy kernel, no readback) that the caller must dispose;
+   * a layer over the one-buffer limit, and every layer on the wasm EP, still comes back as a Float32Array.
+   */
+  layersOn?: 'host' | 'gpu';
+}
+
+/** Dispose the GPU tensors among an {@link AggregatorOutput}'s layers (host arrays need nothing). */
+export function disposeLayers(layers: ReadonlyMap<number, HeadInput>): void {
+  for (const l of layers.values()) if (!(l instanceof Float32Array)) l.dispose();
+}
 
 type Feeds = Record<string, Tensor>;
 /** Sessions of one segment type (1 shared, or 1 per block) and each block's weight feeds ({} when baked). */
@@ -268,19 +298,9 @@ export class Aggregator {
    * requested layers (default {@link HEAD_LAYERS}), each `[S, P, 2·C]`; blocks after the last requested layer
    * are not run.
    */
-  async run(
-    images: Float32Array, shape: { S: number; H: number; W: number },
-    opts: {
-      layers?: readonly number[]; signal?: AbortSignal;
-      /**
-       * Called for every run block `i` with copies of its frame-block input `x` and frame-block output `xf` (the
-       * global block's input), each `[S, P, C]`: what a backward pass (HeSS calibration) needs to recompute it.
-       */
-      keep?: (block: number, x: Float32Array, xf: Float32Array) => void;
-      /** Which blocks `keep` is called for (default all): the others are not read back or copied. */
-      keepBlock?: (block: number) => boolean;
-    } = {},
-  ): Promise<AggregatorOutput> {
+  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts: AggregatorRunOptions & { layersOn: 'gpu' }): Promise<AggregatorOutput<HeadInput>>;
+  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts?: AggregatorRunOptions & { layersOn?: 'host' }): Promise<AggregatorOutput>;
+  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts: AggregatorRunOptions = {}): Promise<AggregatorOutput<HeadInput>> {
     if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
     const { S, H, W } = shape;
     const c = this.config;
@@ -432,7 +452,21 @@ export class Aggregator {
     const dinoDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim };
     const aggDims = { C, H: c.numHeads, d };
     const local = this.local;
-    const layers = new Map<number, Float32Array>();
+    const layers = new Map<number, HeadInput>();
+    // A layer stays on the GPU when asked and its [N, 2C] float32 fits one buffer.
+    const gpuLayers = opts.layersOn === 'gpu' && this.target.ep === 'webgpu' && 2 * N * C * 4 <= this.limit.bytes;
+    const handOff = async (xf: Tensor, xg: Tensor): Promise<HeadInput> => {
+      // fp16 layers are widened on readback (the heads compute in fp32); fp32 ones stay on the GPU.
+      if (!gpuLayers || this.type !== 'float32' || xf.location !== 'gpu-buffer' || xg.location !== 'gpu-buffer') {
+        return interleaveHost(await this.read(xf), await this.read(xg), N, C);
+      }
+      const { device } = (this.target as Extract<ExecutionTarget, { ep: 'webgpu' }>).gpu;
+      const buf = interleaveGpu(device, xf.gpuBuffer as GPUBuffer, xg.gpuBuffer as GPUBuffer, N, C);
+      return ort.Tensor.fromGpuBuffer(buf, {
+        dataType: 'float32', dims: [S, P, 2 * C], download: () => readF32(device, buf, 2 * N * C), dispose: () => buf.destroy(),
+      }) as Tensor;
+    };
+    let done = false;
     try {
       let x = own((await this.segs.embed.run({
         images: t(images, [S, 3, H, W]), pos: t(pos.subarray(C), [gh * gw, C]), prefix: t(prefix, [S, R1, C]),
@@ -457,12 +491,14 @@ export class Aggregator {
         drop(x);
         const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope,
           (q, k, v) => this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
-        if (wanted.has(i)) layers.set(i, interleave(await this.read(xf), await this.read(xg), N, C));
+        if (wanted.has(i)) layers.set(i, await handOff(xf, xg));
         drop(xf);
         x = xg;
       }
       drop(x);
+      done = true;
     } finally {
+      if (!done) disposeLayers(layers);
       for (const x of live) x.dispose();
       for (const b of runBuffers) b.destroy(); // queued work that reads them still completes (WebGPU semantics)
     }
@@ -545,14 +581,4 @@ function hostF32(t: Tensor): Float32Array {
   const data = t.data;
   if (t.type !== 'float16') return data as Float32Array;
   return data instanceof Uint16Array ? fromF16(data) : Float32Array.from(data as ArrayLike<number>);
-}
-
-/** [N, C] ⊕ [N, C] → [N, 2C] (per token: frame half, then global half). */
-function interleave(a: Float32Array, b: Float32Array, N: number, C: number): Float32Array {
-  const out = new Float32Array(N * 2 * C);
-  for (let n = 0; n < N; n++) {
-    out.set(a.subarray(n * C, (n + 1) * C), n * 2 * C);
-    out.set(b.subarray(n * C, (n + 1) * C), n * 2 * C + C);
-  }
-  return out;
 }

@@ -331,11 +331,16 @@ export function dptHeadGraph(
  *
  * @example
  * const { graph, params, pos } = dptHeadInputsGraph(st.tensors, spec, 'depth_head');
+ * // `raw: true`: the pre-activation output `raw` [N, od−1, H, W] instead of values/conf (for VJPs);
+ * // `size: { H, W }`: built for one image size, the position tables baked as (small) constants, `pos` empty
  */
 export function dptHeadInputsGraph(
   shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string,
+  opts: { raw?: boolean; size?: { H: number; W: number } } = {},
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
-  return dptGraph({ shapes }, spec, prefix, null, false);
+  const z = opts.size;
+  const fixed = z ? { P: spec.patchStartIdx + (z.H / spec.patchSize) * (z.W / spec.patchSize), H: z.H, W: z.W } : null;
+  return dptGraph({ shapes }, spec, prefix, fixed, opts.raw ?? false);
 }
 
 function dptGraph(

@@ -261,7 +261,8 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const ropeG = term('global RoPE tables [N,1,d]', 2, N * d * 4, ep === 'webgpu' ? 'gpu' : 'host');
   const needLayers = x.heads.depth || x.heads.points;
   const keptLayers = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
-  const headLayers = term('head layers on host [S,P,2C]', keptLayers, S * P * C2 * e, 'host');
+  // On WebGPU the aggregator hands the layers to the heads as GPU tensors (interleaved on the device).
+  const headLayers = term(`head layers [S,P,2C] (${ep === 'webgpu' ? 'GPU' : 'host'})`, keptLayers, S * P * C2 * e, ep === 'webgpu' ? 'gpu' : 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
   const blockCopy = (params: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * e, 'wasm')] : []);
@@ -277,15 +278,14 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const frame = { resident: [ropeF], phases: local(P, C, M, Hh, aggBlock, 'frame') };
 
   // Global pre (x → q, k, v over all N tokens, n per chunk) and post (proj + MLP), the block input xf held by the
-  // caller throughout (it is read back as a head layer after the post segment).
+  // caller throughout (interleaved with the block output into a head layer after the post segment).
   const preW = 4 * C + 3 * C * C + 3 * C + 4 * d, postW = aggBlock - preW;
   const global = {
     resident: [ropeG],
     phases: [
       [...blockCopy(preW, 'global pre'), act('global xf [N,C]', 1, N * C), act('qkv MatMul + bias out [n,3C]', 2, n * 3 * C)],
       [...blockCopy(postW, 'global post'), act('global xf, o [N,C]', 2, N * C), act('x1 [n,C]', 1, n * C),
-        act('global MLP hidden [n,M]', MLP_HIDDEN_LIVE, n * M),
-        ...(ep === 'webgpu' ? [act('layer readback staging [N,C]', 1, N * C)] : [])],
+        act('global MLP hidden [n,M]', MLP_HIDDEN_LIVE, n * M)],
     ],
   };
 

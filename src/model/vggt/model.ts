@@ -11,7 +11,7 @@ import { preprocessImages, type PreprocessMode, type RgbaImage } from '../prepro
 import {
   blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
 } from '../safetensors';
-import { Aggregator, checkComputeType, HEAD_LAYERS } from './aggregator';
+import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
 import { CameraHead } from './camera-head';
 import { DptHead } from './dpt-head';
@@ -374,14 +374,20 @@ export class Vggt {
     const layers = new Set<number>([last]);
     const { aggregator, camera, depth, points, wgsl } = this.parts;
     if (depth || points) for (const l of HEAD_LAYERS) if (l < this.config.depth) layers.add(l);
-    const agg = await aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal });
+    // On WebGPU the layers stay on the device (GPU tensors the heads read in place); they are ours to dispose.
+    const agg = await aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal, layersOn: 'gpu' });
     const t1 = performance.now();
-    progress({ stage: 'heads' });
-    throwIfAborted(opts.signal);
-    const poseEnc = camera ? await camera.run(agg.layers.get(last)!, S) : null;
+    let poseEnc: Float32Array | null, d: { values: Float32Array; conf: Float32Array } | null, p: typeof d;
+    try {
+      progress({ stage: 'heads' });
+      throwIfAborted(opts.signal);
+      poseEnc = camera ? await camera.run(agg.layers.get(last)!, S) : null;
+      d = depth ? await depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+      p = points ? await points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+    } finally {
+      disposeLayers(agg.layers);
+    }
     const cams = poseEnc ? poseEncodingToExtriIntri(poseEnc, S, H, W) : null;
-    const d = depth ? await depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
-    const p = points ? await points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
     const t2 = performance.now();
     progress({ stage: 'done' });
     return {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { HessError } from '../../../src/errors';
 import { f32ToF16Bits } from '../../../src/attention/f16';
 import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert';
 import { fileSource, openSafetensors, toFloat32 } from '../../../src/model/safetensors';
+import { cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head';
+import { loadHeadFeeds } from '../../../src/model/vggt/head-params';
 import { Vggt } from '../../../src/model/vggt/model';
 import { loadOrt, createSession } from '../../../src/runtime/ort';
 import { outputs, sourceDirForTests } from './convert-helpers';
@@ -122,13 +124,24 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
       const s = await createSession(ort, new Uint8Array(await readFile(join(seg, m.file))), { ep: 'wasm' });
       // Every weight input named in the manifest is a graph input.
       for (const input of Object.keys(m.weights ?? {})) expect(s.inputNames, `${m.file} ${input}`).toContain(input);
+      if (/_head/.test(m.file)) {
+        // Heads take their weights as inputs: the file is a small fraction of the weights it names.
+        const prefix = m.file.replace(/(_\d+x\d+)?\.onnx$/, '');
+        const fx = await loadFixture();
+        const weightBytes = [...fx.model.tensors.values()].filter((t) => t.name.startsWith(`${prefix}.`)).reduce((a, t) => a + t.byteLength, 0);
+        expect(Object.keys(m.weights).length, m.file).toBeGreaterThan(0);
+        expect((await stat(join(seg, m.file))).size, m.file).toBeLessThan(weightBytes / 4);
+      }
       if (m.file === 'camera_head.onnx') {
         const fx = await loadFixture();
         const last = fx.layers.get(23)!;
         const C = 128;
         const tokens = new Float32Array(fx.S * C);
         for (let i = 0; i < fx.S; i++) tokens.set(last.subarray(i * fx.P * C, i * fx.P * C + C), i * C);
-        const o = await s.run({ tokens: new ort.Tensor('float32', tokens, [fx.S, C]) });
+        const { params } = cameraHeadInputsGraph(fx.model.tensors, fx.cfg.camera!, 4, 'camera_head');
+        expect(Object.keys(m.weights).sort()).toEqual(params.map((p) => p.input).sort());
+        const { feeds } = await loadHeadFeeds(fx.model, 'camera_head', params, ort, { ep: 'wasm' });
+        const o = await s.run({ ...feeds, tokens: new ort.Tensor('float32', tokens, [fx.S, C]) });
         expect(relError(o.pose_enc!.data as Float32Array, await fx.ref('pose_enc'))).toBeLessThan(1e-4);
       }
       await s.release();

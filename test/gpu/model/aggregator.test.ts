@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator';
+import { describe, expect, it, vi } from 'vitest';
+import type { Tensor } from 'onnxruntime-web';
+import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator';
 import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/vggt/attention-core';
 import { loadOrt } from '../../../src/runtime/ort';
 import { testDevice } from '../../helpers/gpu';
@@ -59,6 +60,54 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4, 23] });
     console.info(`[aggregator webgpu per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
     for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    await agg.dispose();
+  });
+
+  it("layersOn 'gpu': the layers stay on the device as [S, P, 2·C] tensors, equal to the host ones, with no readback", async () => {
+    const gpu = await testDevice();
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const images = Float32Array.from(await ref('images'));
+    const ort = await loadOrt();
+    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, ort });
+    const host = await agg.run(images, { S, H, W }, { layers: [4, 23] });
+    const reads: string[] = [];
+    const getData = vi.spyOn(ort.Tensor.prototype, 'getData').mockImplementation(async function (this: Tensor) {
+      reads.push(this.dims.join('x'));
+      throw new Error('no readback expected');
+    });
+    let out;
+    try {
+      out = await agg.run(images, { S, H, W }, { layers: [4, 23], layersOn: 'gpu' });
+    } finally {
+      getData.mockRestore();
+    }
+    expect(reads).toEqual([]);
+    for (const l of [4, 23]) {
+      const t = out.layers.get(l)! as Tensor;
+      expect(t.location).toBe('gpu-buffer');
+      expect(t.dims).toEqual([S, out.P, 2 * cfg.embedDim]);
+      const got = (await t.getData()) as Float32Array;
+      expect(relError(got, host.layers.get(l)!)).toBeLessThan(1e-6);
+      expect(relError(got, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    }
+    disposeLayers(out.layers);
+    expect([...out.layers.values()].map((t) => (t as Tensor).location)).toEqual(['none', 'none']);
+    await agg.dispose();
+  });
+
+  it("layersOn 'gpu': a layer over the one-buffer limit comes back on the host instead", async () => {
+    const gpu = await testDevice();
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const N = S * 40; // the fixture's P
+    const C = cfg.embedDim;
+    // [N, C] (what the attention cores need whole) fits; the [N, 2C] layer does not
+    const limit = Math.floor(1.5 * N * C * 4);
+    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, limits: { maxStorageBufferBindingSize: limit } });
+    const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [23], layersOn: 'gpu' });
+    expect(out.P * S).toBe(N);
+    const l = out.layers.get(23)!;
+    expect(l).toBeInstanceOf(Float32Array);
+    expect(relError(l as Float32Array, await ref('aggregated.23'))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   });
 });
