@@ -7,6 +7,7 @@
 // order it is written in. Files are written like Python's safetensors writes them (tensors sorted by name, the
 // header in the same order), either in memory (small models) or streamed to disk in bounded chunks
 // (writeRandomVggt: VGGT-1B is 4.76 GB in F32, past what one ArrayBuffer can hold).
+import { f32ToF16Bits } from '../src/attention/f16';
 import type { Dtype } from '../src/model/safetensors';
 
 export interface RandomVggtShape {
@@ -161,33 +162,6 @@ function tensorSeed(seed: number, name: string): number {
   return h || 1;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** float32 → float16 bits, round to nearest even (normal and subnormal range; the generator never overflows). */
-function toHalf(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let man = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    man |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = man >>> shift;
-    const rest = man & ((1 << shift) - 1);
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rest = man & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
 
 /**
  * Fill `out` (a slice of one tensor's values, `state` carried across slices) with `offset + scale · u`, encoded as
@@ -206,7 +180,7 @@ function fillValues(out: Uint8Array, count: number, spec: TensorSpec, dtype: 'F3
     const v = new Uint16Array(out.buffer, out.byteOffset, count);
     for (let i = 0; i < count; i++) {
       s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      v[i] = toHalf(offset + scale * ((s >>> 0) / 2147483648 - 1));
+      v[i] = f32ToF16Bits(offset + scale * ((s >>> 0) / 2147483648 - 1));
     }
   }
   return s;

@@ -6,22 +6,9 @@
  * `node:fs/promises` and `node:path` are imported dynamically (names in variables) so browser bundles that
  * include the SDK never resolve them.
  */
+import { nodeFs, type Fs, type Path } from './node-fs';
 import { HessError } from '../errors';
 
-type Fs = typeof import('node:fs/promises');
-type Path = typeof import('node:path');
-
-const FS_MODULE = 'node:fs/promises';
-const PATH_MODULE = 'node:path';
-
-async function node(): Promise<{ fs: Fs; path: Path }> {
-  try {
-    const [fs, path] = await Promise.all([import(/* @vite-ignore */ FS_MODULE), import(/* @vite-ignore */ PATH_MODULE)]);
-    return { fs: fs as Fs, path: path as Path };
-  } catch (e) {
-    throw new HessError('IO_ERROR', 'writing files needs node:fs (Node, Deno or Bun)', 'write files from Node, Deno or Bun', { cause: e });
-  }
-}
 
 const message = (e: unknown) => String((e as Error)?.message ?? e);
 
@@ -37,7 +24,7 @@ function tempName(path: Path, file: string): string {
  * `create`, a missing folder is fine when its nearest existing ancestor is a writable folder (it will be created).
  */
 export async function checkWritableFolder(dir: string, opts: { create?: boolean; what?: string } = {}): Promise<void> {
-  const { fs, path } = await node();
+  const { fs, path } = await nodeFs('writing files');
   const what = opts.what ?? 'output folder';
   let d = path.resolve(dir);
   for (;;) {
@@ -67,7 +54,7 @@ export async function checkWritableFolder(dir: string, opts: { create?: boolean;
  * @example await checkOutputFile('scene.ply');
  */
 export async function checkOutputFile(file: string, what = 'output'): Promise<void> {
-  const { fs, path } = await node();
+  const { fs, path } = await nodeFs('writing files');
   await checkWritableFolder(path.dirname(path.resolve(file)), { what: `folder of the ${what}` });
   const st = await fs.stat(file).catch(() => null);
   if (st?.isDirectory()) throw new HessError('IO_ERROR', `${what} ${file} is a folder`, 'give a file name for the output');
@@ -91,7 +78,7 @@ export class AtomicBatch {
   private constructor(private readonly fs: Fs, private readonly path: Path) {}
 
   static async create(): Promise<AtomicBatch> {
-    const { fs, path } = await node();
+    const { fs, path } = await nodeFs('writing files');
     return new AtomicBatch(fs, path);
   }
 

@@ -2,29 +2,16 @@
  * Path checks for outputs and for paths built from data (Node, Deno, Bun): an output must not land on or inside
  * an input, and a path made of names read from a dataset must stay inside its root.
  */
+import { nodeFs, type Path } from './node-fs';
 import { HessError, type HessErrorCode } from '../errors';
 
-type Fs = typeof import('node:fs/promises');
-type Path = typeof import('node:path');
-
-const FS_MODULE = 'node:fs/promises'; // names in variables: browser bundles never resolve them
-const PATH_MODULE = 'node:path';
-
-async function node(): Promise<{ fs: Fs; path: Path }> {
-  try {
-    const [fs, path] = await Promise.all([import(/* @vite-ignore */ FS_MODULE), import(/* @vite-ignore */ PATH_MODULE)]);
-    return { fs: fs as Fs, path: path as Path };
-  } catch (e) {
-    throw new HessError('IO_ERROR', 'file paths need node:fs (Node, Deno or Bun)', 'run this from Node, Deno or Bun', { cause: e });
-  }
-}
 
 /**
  * The absolute, symlink-resolved form of `p`, also for paths that do not exist yet: the longest existing prefix
  * is resolved with realpath and the rest appended, so `out/../model` and a symlink to the model compare equal.
  */
 export async function canonicalPath(p: string): Promise<string> {
-  const { fs, path } = await node();
+  const { fs, path } = await nodeFs('file paths');
   const abs = path.resolve(p.startsWith('file:') ? new URL(p).pathname : p);
   const rest: string[] = [];
   let head = abs;
@@ -56,7 +43,7 @@ function within(path: Path, parent: string, child: string): boolean {
 export async function refuseOutputOnInput(
   outputs: readonly { path: string; what: string }[], inputs: readonly { path: string; what: string }[],
 ): Promise<void> {
-  const { path } = await node();
+  const { path } = await nodeFs('file paths');
   const ins = await Promise.all(inputs.map(async (i) => ({ ...i, real: await canonicalPath(i.path) })));
   for (const o of outputs) {
     const real = await canonicalPath(o.path);
@@ -76,7 +63,7 @@ export async function refuseOutputOnInput(
  * @example const src = await resolveInside(co3dRoot, [annotation.image.path], 'image.path of frame 12');
  */
 export async function resolveInside(root: string, parts: readonly string[], what: string, code: HessErrorCode = 'BAD_DATASET'): Promise<string> {
-  const { path } = await node();
+  const { path } = await nodeFs('file paths');
   const base = await canonicalPath(root);
   const real = await canonicalPath(path.join(base, ...parts));
   if (real === base || !within(path, base, real)) {
