@@ -17,7 +17,8 @@
 //   4 model                       checkpoint reading, preprocessing, the VGGT aggregator and heads
 //   5 calibrate                   HeSS calibration: gradients, Fisher, the HeSS file, datasets, geometry
 //   6 evaluate                    the evaluation harness, metrics and reports
-//   7 planner, index, entries     the package entries (re-exports only)
+//   7 planner, index, entries,    the package entries (re-exports only), and the Web Worker entry (a proxy and
+//     worker                      the handler that hosts a Vggt in a worker)
 //   8 cli, demo                   applications built on the entries' modules
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -31,7 +32,7 @@ export const LAYERS = [
   ['model'],
   ['calibrate'],
   ['evaluate'],
-  ['planner', 'index', 'entries'],
+  ['planner', 'index', 'entries', 'worker'],
   ['cli', 'demo'],
 ];
 
@@ -40,6 +41,10 @@ export const ALLOWED = [
   {
     from: 'bench/calibrate.bench.ts', to: 'test/fixtures/vggt-tiny.ts',
     why: 'the vggt-tiny fixture loader is shared by ~35 tests; it moves to a folder both may import in its own change',
+  },
+  {
+    from: 'bench/gpu.bench.ts', to: 'test/helpers/hess.ts',
+    why: 'plantedHess is shared with the tests; it moves with the fixture loader above',
   },
   {
     from: 'bench/e2e.bench.ts', to: 'test/helpers/hess.ts',

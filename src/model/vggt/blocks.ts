@@ -11,7 +11,7 @@
  */
 import { check } from '../../errors';
 import { Graph, tensorInit } from '../../onnx/builder';
-import { readHalf, transposeHalf } from './half-weights';
+import { readHalf, transposeHalf, type WeightReader } from './half-weights';
 import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops';
 
 /** Widths of one block. */
@@ -82,9 +82,7 @@ export function postParams(b: BlockDims): ParamSpec[] {
  * `tensors` (with dtypes) and `readRaw`, as a Safetensors does, gives F16 and BF16 tensors to a float16 model
  * without widening ({@link readHalf}).
  */
-export interface WeightReader {
-  read(name: string): Promise<Float32Array>;
-}
+export type { WeightReader } from './half-weights';
 
 /**
  * Read one block's weights (`${prefix}.${key}`) in graph layout: a map from graph input name to data.

@@ -4,7 +4,11 @@
  */
 import { f32ToF16Bits, toF16 } from '../../attention/f16';
 import { HessError } from '../../errors';
-import type { WeightReader } from './blocks';
+
+/** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
+export interface WeightReader {
+  read(name: string): Promise<Float32Array>;
+}
 
 /** What a Safetensors adds to a {@link WeightReader}: dtypes and raw bytes. */
 interface RawTensors {
