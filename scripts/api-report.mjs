@@ -16,6 +16,7 @@ export const ENTRIES = {
   calibrate: { subpath: 'hess-vggt/calibrate', js: 'dist/node/calibrate.js', dts: 'dist/types/entries/calibrate.d.ts' },
   evaluate: { subpath: 'hess-vggt/evaluate', js: 'dist/node/evaluate.js', dts: 'dist/types/entries/evaluate.d.ts' },
   advanced: { subpath: 'hess-vggt/advanced', js: 'dist/node/advanced.js', dts: 'dist/types/entries/advanced.d.ts' },
+  worker: { subpath: 'hess-vggt/worker', js: 'dist/node/worker.js', dts: 'dist/types/worker/index.d.ts' },
 };
 
 export function runtimeKind(v) {
