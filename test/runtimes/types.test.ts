@@ -13,6 +13,13 @@ const TSC = join(root, 'node_modules/typescript/bin/tsc');
 
 const FULL = `import { Vggt, createDevice, probe, setOrt, loadOrt, HessError, type VggtResult, type HessDevice } from 'hess-vggt';
 import { PlannerWasm, maskLayout, allocateBudgets, type HessFile } from 'hess-vggt/planner';
+import { calibrate, readCalibrationScenes } from 'hess-vggt/calibrate';
+import { evaluate, renderHessHeatmap } from 'hess-vggt/evaluate';
+import { encodeAttention } from 'hess-vggt/advanced';
+import { VggtWorker, type WorkerLike } from 'hess-vggt/worker';
+
+export const entries = [calibrate, readCalibrationScenes, evaluate, renderHessHeatmap, encodeAttention];
+export const proxy = (w: WorkerLike) => VggtWorker.create(w);
 
 export async function main(): Promise<number> {
   const caps = await probe();
