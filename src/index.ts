@@ -36,6 +36,7 @@ export {
 // Weights: byte sources, the safetensors reader and the URL range cache.
 export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/byte-source';
 export { urlSource, type UrlSourceOptions } from './model/url-source';
-export { CACHE_NAME, type UrlCacheOption, type CustomRangeCache } from './model/cache';
+export { CACHE_NAME, type UrlCacheOption, type CustomRangeCache, type DiskCacheOption, type CachedUrl, type FileVersion } from './model/cache';
+export { weightCache, type ListableCache, type WeightCacheListing } from './model/weight-cache';
 export { openSafetensors, MAX_HEADER_BYTES, type Dtype, type TensorInfo, type Safetensors } from './model/safetensors';
 export { openCheckpointPath } from './model/checkpoint';

@@ -9,6 +9,8 @@
  *   `https://hess-vggt.cache/v1/…` URL (never fetched).
  * - `'opfs'`: `navigator.storage.getDirectory()/hess-vggt-weights/<sha256(url)>/<version>-<offset>-<length>`,
  *   one file per range (written with `createWritable`, which commits atomically on close).
+ * - `{ dir }` (Node, Deno, Bun): `<dir>/<sha256(url)>/<sha256(version|range)>`, one file per range, each
+ *   written to a temporary sibling and renamed into place.
  * - `{ get, put }`: your own store, called with {@link rangeCacheKey} strings.
  *
  * Every entry is verified: it is stored as the bytes followed by a 16-byte trailer (magic `HVC1`, CRC-32 of the
@@ -21,6 +23,8 @@
  * const src = await urlSource(url, { cache: 'opfs' });
  */
 import { HessError } from '../errors';
+import { writeFileAtomic } from '../io/atomic-write';
+import { nodeFs } from '../io/node-fs';
 
 /**
  * A user-supplied cache (e.g. IndexedDB). Keys are strings from {@link rangeCacheKey}; values are opaque (the
@@ -33,8 +37,23 @@ export interface CustomRangeCache {
   delete?(key: string): Promise<unknown>;
 }
 
-/** The `cache` option of urlSource. */
-export type UrlCacheOption = 'cache-api' | 'opfs' | 'none' | CustomRangeCache;
+/** A folder on disk (Node, Deno, Bun): one file per entry, written atomically, under `dir`. */
+export interface DiskCacheOption {
+  dir: string;
+}
+
+/** The `cache` option of urlSource and Vggt.load ('auto': the Cache API where it exists, else none). */
+export type UrlCacheOption = 'auto' | 'cache-api' | 'opfs' | 'none' | DiskCacheOption | CustomRangeCache;
+
+/** One cached URL as {@link RangeStore.list} reports it. */
+export interface CachedUrl {
+  url: string;
+  /** The file version the cached ranges belong to (null when its record is missing or unreadable). */
+  version: FileVersion | null;
+  /** Stored entries (ranges plus the version record) and their bytes as stored (payload + 16-byte trailers). */
+  entries: number;
+  bytes: number;
+}
 
 /** Name of the Cache API cache and of the OPFS directory. */
 export const CACHE_NAME = 'hess-vggt-weights';
@@ -64,6 +83,8 @@ export interface RangeStore {
   prune?(url: string): Promise<void>;
   /** Drop one entry (it failed verification); optional: a refetch overwrites it anyway. */
   remove?(url: string, version: FileVersion | null, part: string): Promise<void>;
+  /** Every cached URL with its entries and bytes; optional (built-in backends have it). */
+  list?(): Promise<CachedUrl[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -142,7 +163,24 @@ function verified(store: RangeStore): RangeStore {
     put: (url, v, part, bytes) => store.put(url, v, part, sealEntry(rangeCacheKey(url, v, part), bytes)),
     prune: store.prune?.bind(store),
     remove: store.remove?.bind(store),
+    list: store.list?.bind(store),
   };
+}
+
+/**
+ * The URL and version in a stored version record (`part = 'meta'`), verified against its own key; null if it
+ * does not verify. urlSource writes `{ size, validator, url }` there, so a listing can name the URL.
+ */
+export function readMetaEntry(raw: Uint8Array): { url: string; version: FileVersion } | null {
+  if (raw.length < TRAILER) return null;
+  try {
+    const m = JSON.parse(new TextDecoder().decode(raw.subarray(0, raw.length - TRAILER))) as Partial<FileVersion & { url: string }>;
+    if (typeof m.url !== 'string' || !Number.isSafeInteger(m.size) || typeof m.validator !== 'string') return null;
+    if (!openEntry(rangeCacheKey(m.url, null, 'meta'), raw)) return null;
+    return { url: m.url, version: { size: m.size!, validator: m.validator } };
+  } catch {
+    return null;
+  }
 }
 
 const FIX = "free storage (e.g. clear this site's data) or pass cache: 'none'";
@@ -192,10 +230,34 @@ async function cacheApi(): Promise<RangeStore> {
     async remove(url, v, part) {
       await cache.delete(req(url, v, part));
     },
+    async list() {
+      const byUrl = new Map<string, CachedUrl>();
+      for (const k of await cache.keys()) {
+        if (!k.url.startsWith(SYNTHETIC)) continue;
+        const rest = k.url.slice(SYNTHETIC.length);
+        const url = decodeURIComponent(rest.slice(0, rest.indexOf('/')));
+        const res = await cache.match(k);
+        if (!res) continue;
+        const e = byUrl.get(url) ?? { url, version: null, entries: 0, bytes: 0 };
+        const isMeta = rest.endsWith('/meta');
+        const len = Number(res.headers.get('content-length')); // every entry has a trailer: 0 means no header
+        if (isMeta || !Number.isSafeInteger(len) || len <= 0) {
+          const body = new Uint8Array(await res.arrayBuffer());
+          e.bytes += body.length;
+          if (isMeta) e.version = readMetaEntry(body)?.version ?? null;
+        } else {
+          await res.body?.cancel();
+          e.bytes += len;
+        }
+        e.entries++;
+        byUrl.set(url, e);
+      }
+      return [...byUrl.values()];
+    },
   };
 }
 
-async function sha256Hex(s: string): Promise<string> {
+export async function sha256Hex(s: string): Promise<string> {
   const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s));
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -244,6 +306,80 @@ async function opfs(): Promise<RangeStore> {
       const dir = await dirOf(url, false);
       await dir?.removeEntry(await fileName(v, part)).catch(() => undefined);
     },
+    async list() {
+      const out: CachedUrl[] = [];
+      type Dir = FileSystemDirectoryHandle & { values(): AsyncIterable<FileSystemHandle> };
+      for await (const h of (root as Dir).values()) {
+        if (h.kind !== 'directory') continue;
+        let meta: ReturnType<typeof readMetaEntry> = null;
+        let entries = 0, bytes = 0;
+        for await (const f of (h as Dir).values()) {
+          if (f.kind !== 'file') continue;
+          const file = await (f as FileSystemFileHandle).getFile();
+          entries++;
+          bytes += file.size;
+          if (f.name === 'x-meta') meta = readMetaEntry(new Uint8Array(await file.arrayBuffer()));
+        }
+        // The folder is named by the URL's hash: without a readable version record the URL is unknown.
+        if (meta && (await sha256Hex(meta.url)) === h.name) out.push({ url: meta.url, version: meta.version, entries, bytes });
+        else out.push({ url: '', version: null, entries, bytes });
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * A folder on disk (Node, Deno, Bun): `<dir>/<sha256(url)[:32]>/<sha256(version|part)[:32]>` (the version
+ * record: `meta`), each entry written to a temporary sibling and renamed into place, so a crash leaves whole
+ * entries or none; file names are hashes, so any URL or range is a safe name.
+ */
+async function disk(dir: string): Promise<RangeStore> {
+  const { fs, path } = await nodeFs('a disk cache');
+  await fs.mkdir(dir, { recursive: true });
+  const urlDir = async (url: string) => path.join(dir, (await sha256Hex(url)).slice(0, 32));
+  const fileOf = async (url: string, v: FileVersion | null, part: string) =>
+    path.join(await urlDir(url), part === 'meta' && !v ? 'meta' : (await sha256Hex(`${v?.size}|${v?.validator}|${part}`)).slice(0, 32));
+  const missing = (e: unknown) => (e as { code?: string })?.code === 'ENOENT';
+  return {
+    async get(url, v, part) {
+      try {
+        return new Uint8Array(await fs.readFile(await fileOf(url, v, part)));
+      } catch (e) {
+        if (missing(e)) return undefined;
+        throw e;
+      }
+    },
+    async put(url, v, part, bytes) {
+      await fs.mkdir(await urlDir(url), { recursive: true });
+      await writeFileAtomic(await fileOf(url, v, part), bytes);
+    },
+    async prune(url) {
+      await fs.rm(await urlDir(url), { recursive: true, force: true });
+    },
+    async remove(url, v, part) {
+      await fs.rm(await fileOf(url, v, part), { force: true });
+    },
+    async list() {
+      const out: CachedUrl[] = [];
+      for (const d of await fs.readdir(dir, { withFileTypes: true })) {
+        if (!d.isDirectory() || !/^[0-9a-f]{32}$/.test(d.name)) continue;
+        const sub = path.join(dir, d.name);
+        let entries = 0, bytes = 0;
+        for (const f of await fs.readdir(sub)) {
+          if (f.startsWith('.')) continue; // a temporary of a write in progress (or one a crash left behind)
+          const st = await fs.stat(path.join(sub, f)).catch(() => null);
+          if (!st?.isFile()) continue;
+          entries++;
+          bytes += st.size;
+        }
+        const raw = await fs.readFile(path.join(sub, 'meta')).catch(() => null);
+        const meta = raw ? readMetaEntry(new Uint8Array(raw)) : null;
+        const ok = meta !== null && (await sha256Hex(meta.url)).slice(0, 32) === d.name;
+        out.push({ url: ok ? meta.url : '', version: ok ? meta.version : null, entries, bytes });
+      }
+      return out;
+    },
   };
 }
 
@@ -257,18 +393,30 @@ async function opfs(): Promise<RangeStore> {
  */
 export async function openRangeStore(opt: UrlCacheOption | undefined): Promise<RangeStore | null> {
   if (opt === 'none') return null;
+  if (typeof opt === 'object' && opt !== null && 'dir' in opt) {
+    if (typeof opt.dir !== 'string' || opt.dir === '') {
+      throw new HessError('INVALID_ARGUMENT', 'cache.dir must be a folder path', "pass cache: { dir: '/path/to/cache' }");
+    }
+    try {
+      return verified(await disk(opt.dir));
+    } catch (e) {
+      if (e instanceof HessError) throw e;
+      throw new HessError('IO_ERROR', `cannot open the disk cache ${opt.dir}: ${e instanceof Error ? e.message : String(e)}`,
+        'pass a writable folder or cache: \'none\'', { cause: e });
+    }
+  }
   if (typeof opt === 'object' && opt !== null) {
     if (typeof opt.get !== 'function' || typeof opt.put !== 'function') {
-      throw new HessError('INVALID_ARGUMENT', 'cache must be a backend name or an object with get(key) and put(key, bytes)',
-        "pass 'cache-api', 'opfs', 'none' or { get, put }");
+      throw new HessError('INVALID_ARGUMENT', 'cache must be a backend name, { dir } or an object with get(key) and put(key, bytes)',
+        "pass 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }");
     }
     return verified(custom(opt));
   }
-  const explicit = opt !== undefined;
-  const kind = opt ?? (typeof caches !== 'undefined' ? 'cache-api' : 'none');
+  const explicit = opt !== undefined && opt !== 'auto';
+  const kind = (explicit ? opt : undefined) ?? (typeof caches !== 'undefined' ? 'cache-api' : 'none');
   if (kind === 'none') return null;
   if (kind !== 'cache-api' && kind !== 'opfs') {
-    throw new HessError('INVALID_ARGUMENT', `unknown cache ${JSON.stringify(kind)}`, "use 'cache-api', 'opfs', 'none' or { get, put }");
+    throw new HessError('INVALID_ARGUMENT', `unknown cache ${JSON.stringify(kind)}`, "use 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }");
   }
   try {
     if (kind === 'cache-api') {

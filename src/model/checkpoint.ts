@@ -74,7 +74,7 @@ export async function openCheckpointUrl(url: string | URL, opts: UrlSourceOption
   }
   // In Node/Deno/Bun a server that ignores Range spills passed-over tensors to a temporary file, so that the
   // model's read order (not the file's) works with bounded memory; browsers use the cache or the memory window.
-  const spill = opts.spill ?? (opts.cache === undefined || opts.cache === 'none' ? await tempFileSpill().catch(() => undefined) : undefined);
+  const spill = opts.spill ?? (opts.cache === undefined || opts.cache === 'none' || opts.cache === 'auto' ? await tempFileSpill().catch(() => undefined) : undefined);
   const src = await urlSource(file, { ...opts, spill }).catch(async (e) => {
     await spill?.close?.();
     throw e;

@@ -127,7 +127,7 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
     if (!prev || prev.size !== version.size || prev.validator !== version.validator) {
       try {
         if (prev) await store.prune?.(href);
-        await store.put(href, null, 'meta', new TextEncoder().encode(JSON.stringify(version)));
+        await store.put(href, null, 'meta', new TextEncoder().encode(JSON.stringify({ ...version, url: href })));
       } catch (e) {
         throw cacheError(`${href}: cache write`, e);
       }

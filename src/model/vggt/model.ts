@@ -6,6 +6,8 @@ import { HessError, check, throwIfAborted } from '../../errors';
 import { assertAlive, createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
 import { openCheckpointPath, openCheckpointUrl } from '../checkpoint';
+import type { UrlCacheOption } from '../cache';
+import { weightCache } from '../weight-cache';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
 import { preprocessImages, type PreprocessMode, type RgbaImage } from '../preprocess';
 import {
@@ -34,6 +36,8 @@ export interface ProgressEvent {
   loaded?: number;
   total?: number;
   message?: string;
+  /** 'open' with `persist: true`: whether the browser granted persistent storage for the weight cache. */
+  persisted?: boolean;
 }
 
 export interface VggtLoadOptions extends OrtOptions {
@@ -64,6 +68,17 @@ export interface VggtLoadOptions extends OrtOptions {
    * 'onnx' (dense ONNX attention; the only choice on the wasm EP), or your own {@link AttentionCore}.
    */
   attention?: 'wgsl' | 'onnx' | AttentionCore;
+  /**
+   * Where the weights of a URL are cached (ranges fetched once, verified by CRC-32 when read back): 'auto'
+   * (default: the Cache API where it exists, else none), 'cache-api', 'opfs', 'none', `{ dir }` (a folder on
+   * disk in Node/Deno/Bun) or your own `{ get, put }`. Inspect and clear it with {@link weightCache}.
+   */
+  cache?: UrlCacheOption;
+  /**
+   * Browsers: ask `navigator.storage.persist()` (once per load, before caching) so the cache is not evicted;
+   * the answer is reported as an 'open' progress event with `persisted`. No-op where the API is absent.
+   */
+  persist?: boolean;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -124,7 +139,8 @@ async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{
   else {
     const s = String(source);
     if (/^https?:|^blob:/.test(s) || !isNode()) {
-      return openCheckpointUrl(s, { signal: opts.signal }); // a file or directory URL (+ config.json)
+      if (opts.persist) opts.onProgress?.({ stage: 'open', persisted: await weightCache.persist() });
+      return openCheckpointUrl(s, { signal: opts.signal, cache: opts.cache }); // a file or directory URL (+ config.json)
     } else {
       return openCheckpointPath(s, { signal: opts.signal }); // a file path or a directory (+ config.json)
     }
