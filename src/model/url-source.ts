@@ -33,8 +33,9 @@ export interface UrlSourceOptions {
   /** Extra request headers (e.g. Authorization). */
   headers?: Record<string, string>;
   /**
-   * Persistent cache of the fetched ranges (see src/model/cache.ts): 'cache-api' (default where `caches`
-   * exists), 'opfs', 'none' (default elsewhere) or your own `{ get(key), put(key, bytes) }`.
+   * Persistent cache of the fetched ranges (see src/model/cache.ts): 'auto' (the default: 'cache-api' where
+   * `caches` exists, else 'none'), 'cache-api', 'opfs', 'none', `{ dir }` (a folder, Node/Deno/Bun) or your own
+   * `{ get(key), put(key, bytes) }`.
    */
   cache?: UrlCacheOption;
   /**
