@@ -84,8 +84,8 @@ function save(): void {
     device: gpuName,
     tables: [{
       caption: `Generation, load and runs (${side}×${side} frames, fp32)`,
-      header: ['stage', 'S', 'seconds', 'peak RSS GB (sampled)', 'RSS rise GB', 'peak JS heap+ArrayBuffers GB', 'maxRSS GB (process so far)', 'peak GPU buffers GB', 'result'],
-      rows,
+      header: ['stage', 'S', 'seconds', 'peak RSS GB (sampled)', 'RSS rise GB', 'peak JS heap+ArrayBuffers GB', 'maxRSS GB (process so far)', 'peak GPU buffers GB', 'result', 'estimate GB (measured/est.)', 'agrees within 15%'],
+      rows: rows.map((r) => [...r, ...Array(11 - r.length).fill('-')]),
     }],
     notes: [
       `Checkpoint: bench/random-vggt.ts VGGT_1B, facebook/VGGT-1B's 1,403 tensor names and shapes without the track head (1,190,596,120 parameters; ${fmtGB(vggt1bBytes('F32'))} GB F32, ${fmtGB(vggt1bBytes('F16'))} GB F16), uniform ±1/√fan_in weights; generated once into build/scale/ by a child process without --no-opt. The run loads the ${loadDtype} file (F16 weights are widened to fp32 on load).`,
@@ -150,11 +150,13 @@ if (model) {
     const ms = performance.now() - t0;
     sample();
     const finite = r ? [r.poseEnc, r.depth, r.worldPoints].every((a) => a && a.every(Number.isFinite)) : false;
-    // ESTIMATE: the memory pre-flight (`Vggt.estimate`, another helper's work) goes here; print its peak GPU
-    // bytes beside the measured gpuPeak − gpu0 and flag a difference above 15%. Not wired yet.
-    const estimate = 'n/a (not wired)';
-    rows.push([`run fp32, S=${S}, ${side}×${side}`, S, (ms / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), `${fmtGB(gpuPeak)} (+${fmtGB(gpuPeak - gpu0)})`, r ? `ok${finite ? '' : ' (non-finite outputs!)'}; estimate ${estimate}` : 'failed']);
-    data.push({ stage: 'run', S, side, ms, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuDelta: gpuPeak - gpu0, ok: !!r, finite, timings: r?.timings, estimate: null });
+    // ESTIMATE: the memory pre-flight's peak GPU bytes (weights included) beside the measured peak of live buffers
+    // (ORT's buffer cache counts as live, so measured ≥ estimate is expected), and whether they agree within 15%.
+    const est = model.estimate({ S, H: side, W: side }).gpuBytes;
+    const agree = Math.abs(gpuPeak / est - 1) <= 0.15;
+    rows.push([`run fp32, S=${S}, ${side}×${side}`, S, (ms / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), `${fmtGB(gpuPeak)} (+${fmtGB(gpuPeak - gpu0)})`, r ? `ok${finite ? '' : ' (non-finite outputs!)'}` : 'failed',
+      `${fmtGB(est)} (${(gpuPeak / est).toFixed(2)})`, agree ? 'yes' : 'no']);
+    data.push({ stage: 'run', S, side, ms, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuDelta: gpuPeak - gpu0, ok: !!r, finite, timings: r?.timings, estimate: est, estimateRatio: gpuPeak / est, agreeWithin15: agree });
     save();
     if (!r) break;
   }

@@ -3,27 +3,25 @@
  * weights): per stage, the peak bytes on the GPU, the largest single GPU buffer, the host (JS) bytes and the bytes
  * in onnxruntime-web's wasm heap. `Vggt.run` checks it against the device's limits before allocating anything.
  *
- * It models the CURRENT implementation tensor by tensor (read from aggregator.ts, blocks.ts, attention-core.ts,
- * runtime/wgsl-attention.ts, camera-head.ts, dpt-head.ts):
- * - WebGPU: every block's weights are GPU-resident storage buffers (per-type sessions); the heads' weights are
- *   baked into their sessions (on the GPU once created); activations are ORT's GPU tensors.
- * - wasm EP: the block weights live in JS and are copied into the wasm heap for each segment run (ORT copies CPU
- *   inputs); baked initializers (embed, bridge, camera head, DPT heads) live in the wasm heap; activations too.
+ * It models the CURRENT implementation tensor by tensor (aggregator.ts, chunks.ts, attention-core.ts,
+ * runtime/wgsl-attention.ts, camera-head.ts, dpt-head.ts, head-params.ts):
+ * - WebGPU: every block's weights are GPU-resident storage buffers (per-type sessions), float16 under dtype 'fp16';
+ *   the heads' weights are graph inputs uploaded once (float32 always: the heads run fp32 on float32 layers).
+ * - wasm EP: block and head weights live in JS and are copied into the wasm heap for each segment run (ORT copies
+ *   CPU inputs); the baked embed/bridge initializers live in the wasm heap; activations too.
+ * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows ({@link planChunks}; L the per-tensor
+ *   limit, 4 bytes/element even in fp16), their outputs copied into whole [N, C] tensors. On WebGPU DINO and
+ *   frame attention are the WGSL flash kernel (no scores); on the wasm EP ('onnx' local) the whole-block session
+ *   runs f frames at a time, f from planChunks (its [f, H, T, T] scores held twice).
  * - ORT frees an intermediate after its last consumer, so a phase's peak is the tensors alive at its widest op.
- *   Fusions (bias-add into MatMul, GELU) are NOT assumed: the counts below are the unfused ones (an upper bound;
- *   bench/results/scale-estimate.md compares them with measured peaks on the wasm EP).
- *
- * Every tensor is one named {@link MemoryTerm}, built in one place per stage ({@link stageTerms}), so that when
- * the attention/chunking rewrite lands only a few terms change: {@link localScores} (the [S, H, T, T] score tensor
- * of DINO and frame attention, held twice), {@link globalScores} (dense ONNX global attention) and the token-chunk
- * sizes of global pre/post and the MLP ({@link EstimateInput.chunkTokens}; today the whole sequence, N = S·P).
- *
- * fp16: there is no fp16 compute yet. `dtype: 'fp16'` estimates as if weights and activations were float16
- * (2 bytes) everywhere they are float32 today; inputs and outputs on the host stay float32.
+ *   Fusions (bias-add into MatMul, GELU) are NOT assumed: the counts below are the unfused ones (an upper bound).
+ *   ORT's WebGPU buffer cache keeps freed buffers for reuse, so the measured peak of created bytes can exceed this.
  */
 import { check } from '../../errors';
 import type { VggtConfig } from '../config';
 import { maskLayout } from '../../mask/layout';
+import { LOCAL_SCORE_BYTES, planChunks, WASM_TENSOR_BYTES } from './chunks';
+import { dptFrameBytes } from './dpt-head';
 
 /** Stages of a run, in order ('weights' is what loading leaves resident, plus the load's own transient peak). */
 export type EstimateStage = 'weights' | 'dino' | 'frame' | 'global' | 'attention' | 'heads';
@@ -49,7 +47,7 @@ export interface EstimateInput {
   /** Preprocessed image size (multiples of the patch size). */
   H: number;
   W: number;
-  /** Default 'fp32'. 'fp16' = as if weights and activations were float16 (no fp16 compute exists yet). */
+  /** Default 'fp32'. 'fp16': aggregator weights and activations float16 (WebGPU); heads, inputs, outputs fp32. */
   dtype?: 'fp32' | 'fp16';
   /** Global-attention policy (default 'dense'); sparse policies cost the WGSL kernel's scratch and mask. */
   policy?: 'dense' | 'uniform' | 'hess' | 'reverse';
@@ -61,12 +59,15 @@ export interface EstimateInput {
   attention?: 'wgsl' | 'onnx';
   /** Heads loaded (default: every head the config has). */
   heads?: { camera?: boolean; depth?: boolean; points?: boolean };
-  /** Frames per DPT-head run (default 8, as the model). */
+  /** Frames per DPT-head run (the model's `framesChunk`; default: sized from {@link dptChunkBytes} as the heads do). */
   framesChunk?: number;
   /**
-   * Tokens per chunk of the global pre/post segments and the MLPs. Today these run on all N = S·P tokens at once
-   * (the default); a token-chunked implementation sets this to its chunk size.
+   * Bytes one tensor may take, L = min(maxStorageBufferBindingSize, maxBufferSize) (wasm: 256 MiB), from which
+   * the aggregator's chunks are planned. Default: WebGPU 2 GiB, wasm {@link WASM_TENSOR_BYTES};
+   * {@link checkMemoryFit} takes it from its limits when not given.
    */
+  limitBytes?: number;
+  /** Override of the token rows per pre/post chunk (default: {@link planChunks} from limitBytes). */
   chunkTokens?: number;
 }
 
@@ -86,13 +87,18 @@ export interface StageEstimate {
 }
 
 export interface MemoryEstimate {
-  input: Required<Omit<EstimateInput, 'heads'>> & { heads: { camera: boolean; depth: boolean; points: boolean } };
+  input: Required<Omit<EstimateInput, 'heads' | 'chunkTokens'>> & { heads: { camera: boolean; depth: boolean; points: boolean }; chunkTokens: number };
   stages: StageEstimate[];
   /** Maxima over the stages. */
   gpuBytes: number;
   largestBuffer: { name: string; bytes: number; stage: EstimateStage };
   hostBytes: number;
   wasmBytes: number;
+  /**
+   * Bytes Aggregator.run checks against the per-tensor limit before it starts: the attention cores' whole
+   * [S·max(P,T), C] tensors counted at 4 bytes/element (in fp16 too), so S ≤ ⌊L / (max(P,T)·C·4)⌋.
+   */
+  attentionCheckBytes: number;
 }
 
 /** Limits to check an estimate against (any subset). */
@@ -154,13 +160,13 @@ export function dptHeadParams(head: NonNullable<VggtConfig['depthHead']>, dimIn:
 }
 
 /**
- * DINO and frame attention today: MatMul → Softmax over [B, H, T, T] scores per frame, the MatMul output and the
- * Softmax output alive at once (2 buffers). A flash kernel with a frame axis makes this term 0.
+ * DINO and frame attention on the ONNX local path (wasm EP): MatMul → Softmax over [B, H, T, T] scores for a chunk
+ * of B frames, the MatMul output and the Softmax output alive at once (2 buffers). 0 on the WGSL flash path.
  */
 export function localScores(B: number, heads: number, T: number, e: number): MemoryTerm[] {
   const one = B * heads * T * T * e;
-  return [{ name: 'local attention scores [S,H,T,T] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
-    { name: 'local attention probs [S,H,T,T] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
+  return [{ name: 'local attention scores [f,H,T,T] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
+    { name: 'local attention probs [f,H,T,T] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
 }
 
 /** Dense ONNX global attention (wasm EP, or attention 'onnx'): [1, H, N, N] scores + probabilities. */
@@ -170,8 +176,13 @@ export function globalScores(N: number, heads: number, e: number): MemoryTerm[] 
     { name: 'global attention probs [H,N,N] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
 }
 
-/** Copies of a baked-weight model in the wasm heap while its session is created (bytes, ModelProto, initializers). */
-export const SESSION_CREATION_COPIES = 3;
+/** Default per-tensor limit L on WebGPU when none is given (a typical adapter's maxStorageBufferBindingSize). */
+export const DEFAULT_WEBGPU_LIMIT_BYTES = 2 ** 31;
+
+/** The DPT heads' byte budget per run (dpt-head.ts): min(L, 1 GiB) on WebGPU, 256 MiB on the wasm EP. */
+export function dptChunkBytes(ep: 'webgpu' | 'wasm', limitBytes: number): number {
+  return ep === 'webgpu' ? Math.min(limitBytes, 2 ** 30) : 256 * 2 ** 20;
+}
 
 /** Live [·, M] tensors of an unfused MLP at its widest op (fc1 MatMul + bias Add, GELU's Mul/Erf/Add/Mul chain). */
 export const MLP_HIDDEN_LIVE = 3;
@@ -188,15 +199,26 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
   const ep = input.ep ?? 'webgpu';
   const attention = input.attention ?? (ep === 'webgpu' ? 'wgsl' : 'onnx');
   check(ep === 'webgpu' || attention === 'onnx', "attention 'wgsl' needs the WebGPU EP");
+  const dtype = input.dtype ?? 'fp32';
+  check(dtype === 'fp32' || ep === 'webgpu', "dtype 'fp16' needs the WebGPU EP");
+  const L = input.limitBytes ?? (ep === 'webgpu' ? DEFAULT_WEBGPU_LIMIT_BYTES : WASM_TENSOR_BYTES);
+  check(L > 0, `limitBytes must be positive, got ${L}`);
   const P = config.patchStartIdx + (H / ps) * (W / ps);
+  const T = 1 + config.dino.numRegisters + (H / ps) * (W / ps);
+  const plan = planChunks(S, P, T, L, { C: config.embedDim, H: config.numHeads, M: config.mlpHiddenDim },
+    { C: config.dino.dim, H: config.dino.heads, M: config.dino.mlpHiddenDim });
+  const dpt = config.depthHead ?? config.pointHead;
+  const framesChunk = input.framesChunk ?? (dpt
+    ? Math.max(1, Math.floor(dptChunkBytes(ep, L) / dptFrameBytes({ kind: 'depth', head: dpt, dimIn: 2 * config.embedDim, patchSize: ps, patchStartIdx: config.patchStartIdx }, H, W)))
+    : S);
   const h = input.heads ?? {};
   return {
-    S, H, W, ep, attention,
-    dtype: input.dtype ?? 'fp32',
+    S, H, W, ep, attention, dtype,
     policy: input.policy ?? 'dense',
     sparsity: input.sparsity ?? 0.73,
-    framesChunk: input.framesChunk ?? 8,
-    chunkTokens: Math.min(input.chunkTokens ?? S * P, S * P),
+    framesChunk,
+    limitBytes: L,
+    chunkTokens: Math.min(input.chunkTokens ?? plan.tokenRows, S * P),
     heads: {
       camera: (h.camera ?? true) && config.camera !== null,
       depth: (h.depth ?? true) && config.depthHead !== null,
@@ -211,121 +233,141 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
  */
 function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
   const { S, H, W, ep } = x;
-  const e = x.dtype === 'fp16' ? 2 : 4;
+  const e = x.dtype === 'fp16' ? 2 : 4; // aggregator weights and activations
   const dev: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'wasm';
   const ps = c.patchSize;
   const gh = H / ps, gw = W / ps, L = gh * gw;
   const Td = 1 + c.dino.numRegisters + L; // DINO tokens per frame
   const P = c.patchStartIdx + L;
   const N = S * P;
-  const n = x.chunkTokens; // tokens per global pre/post and MLP chunk (today N)
   const { embedDim: C, numHeads: Hh, headDim: d, mlpHiddenDim: M } = c;
   const Cd = c.dino.dim, Md = c.dino.mlpHiddenDim;
   const C2 = 2 * C;
+  const plan = planChunks(S, P, Td, x.limitBytes, { C, H: Hh, M }, { C: Cd, H: c.dino.heads, M: Md });
+  const n = x.chunkTokens; // token rows per aggregator pre/post chunk
+  const nd = Math.min(x.chunkTokens, plan.dinoTokenRows, S * Td); // DINO's
   const on = (t: MemoryTerm, where: MemoryLocation): MemoryTerm => ({ ...t, on: where });
 
   // --- weights -------------------------------------------------------------------------------------------
   const dinoBlock = blockParams(Cd, Md, c.dino.headDim, false);
   const aggBlock = blockParams(C, M, d, true);
   const aggW = (c.dino.depth * dinoBlock + 2 * c.depth * aggBlock) * e;
-  const bakedW = (Cd * 3 * ps * ps + Cd + 2 * Cd) * e; // embed conv + bridge norm: initializers of their sessions
+  const bakedW = (Cd * 3 * ps * ps + Cd + 2 * Cd) * 4; // embed conv + bridge norm: float32 initializers (fp16 too)
   const consts = ((1 + c.dino.posGrid ** 2) * Cd + (1 + c.dino.numRegisters) * Cd + (2 + 2 * c.numRegisterTokens) * C) * 4;
-  const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * e : 0;
-  const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * e : 0);
+  // Heads: float32 weights fed as graph inputs, uploaded once on WebGPU (JS arrays copied per run on wasm).
+  const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * 4 : 0;
+  const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * 4 : 0);
   const depthW = x.heads.depth ? dptW('depthHead') : 0;
   const pointW = x.heads.points ? dptW('pointHead') : 0;
   const largestWeight = Math.max(3 * C * C, C * M, Cd * Md, 3 * Cd * Cd) * e; // qkv or fc1 of one block
+  const weightWhere: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'host';
   const weightsResident: MemoryTerm[] = [
     // WebGPU: one storage buffer per block weight; wasm: JS Float32Arrays fed (copied into the heap) per run
-    { name: 'aggregator block weights', bytes: aggW, bufferBytes: largestWeight, on: ep === 'webgpu' ? 'gpu' : 'host' },
+    { name: 'aggregator block weights', bytes: aggW, bufferBytes: largestWeight, on: weightWhere },
     term('embed + bridge initializers', 1, bakedW, dev),
     term('aggregator constants (pos-embed, tokens)', 1, consts, 'host'),
   ];
-  if (camW) weightsResident.push(term('camera head initializers', 1, camW, dev));
-  // DPT heads keep their weights in JS to build one graph per image size; the session holds a second copy
+  const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * 4;
+  // a DPT head's largest weight: resize_layers.3 (oc3² · 9) or a projection (oc · 2C)
+  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) => Math.max(...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)), h.outChannels[3]! ** 2 * 9, h.outChannels[0]! ** 2 * 16) * 4;
+  if (camW) weightsResident.push({ name: 'camera head weights (inputs)', bytes: camW, bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim), on: weightWhere });
   for (const [k, w] of [['depth', depthW], ['point', pointW]] as const) {
-    if (!w) continue;
-    weightsResident.push(term(`${k} head weights (JS, for graphs per image size)`, 1, w, 'host'));
-    weightsResident.push(term(`${k} head initializers`, 1, w, dev));
+    if (w) weightsResident.push({ name: `${k} head weights (inputs)`, bytes: w, bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!), on: weightWhere });
   }
-  // Creating a session with baked weights holds, for a moment, the graph bytes in JS (next to the weights map) and
-  // three copies in the wasm heap: the model bytes copied in, the parsed ModelProto, the session's initializer
-  // tensors (measured on the wasm EP: bench/results/scale-estimate.md). The camera head's is the largest at load;
-  // each DPT head's happens at the first run of an image size.
-  const creation = (what: string, w: number): MemoryTerm[] => [term(`${what} weights + graph bytes (JS)`, 2, w, 'host'), term(`${what} model bytes, proto, initializers (wasm, creating)`, SESSION_CREATION_COPIES, w, 'wasm')];
-  const loadPeak: MemoryTerm[] = camW ? creation('camera head', camW) : [];
 
   // --- per run -------------------------------------------------------------------------------------------
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
-  const ropeF = term('frame RoPE tables [P,1,d]', 2, P * d * 4, ep === 'webgpu' ? 'gpu' : 'host');
-  const ropeG = term('global RoPE tables [N,1,d]', 2, N * d * 4, ep === 'webgpu' ? 'gpu' : 'host');
   const needLayers = x.heads.depth || x.heads.points;
   const keptLayers = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
-  // On WebGPU the aggregator hands the layers to the heads as GPU tensors (interleaved on the device).
-  const headLayers = term(`head layers [S,P,2C] (${ep === 'webgpu' ? 'GPU' : 'host'})`, keptLayers, S * P * C2 * e, ep === 'webgpu' ? 'gpu' : 'host');
+  // fp32 on WebGPU: the aggregator hands the layers to the heads as GPU tensors (interleaved on the device); fp16
+  // layers (and every layer on wasm) are read back to the host as float32 [S,P,2C] for the fp32 heads.
+  const layersOnGpu = ep === 'webgpu' && x.dtype !== 'fp16';
+  const headLayers = term(`head layers [S,P,2C] f32 (${layersOnGpu ? 'GPU' : 'host'})`, keptLayers, S * P * C2 * 4, layersOnGpu ? 'gpu' : 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
-  const blockCopy = (params: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * e, 'wasm')] : []);
+  const blockCopy = (params: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * 4, 'wasm')] : []);
   const act = (name: string, count: number, elems: number) => term(name, count, elems * e, dev);
+  // Whole [rows, C] tensors the chunks are assembled into: on the wasm EP JS arrays, on WebGPU GPU buffers.
+  const whole = (name: string, count: number, elems: number) => term(name, count, elems * e, ep === 'webgpu' ? 'gpu' : 'host');
 
-  // Local (DINO / frame) block on B = S frames of T tokens: attention phase and MLP phase.
-  const local = (T: number, CC: number, MM: number, heads: number, params: number, what: string): MemoryTerm[][] => [
-    [...blockCopy(params, what), act(`${what} x [S,T,C]`, 1, S * T * CC), act(`${what} q/k/v heads [S,H,T,d]`, 3, S * T * CC),
-      ...localScores(S, heads, T, e).map((t) => on(t, dev))],
-    [...blockCopy(params, what), act(`${what} x, x1 [S,T,C]`, 2, S * T * CC), act(`${what} MLP hidden [S·T,M]`, MLP_HIDDEN_LIVE, S * T * MM)],
+  /**
+   * A block split at its attention into token-chunked pre/post segments (global blocks; DINO and frame blocks on
+   * WebGPU): x and the assembled q, k, v, o, y are whole [R, C]; a chunk of r rows runs the segment.
+   */
+  const split = (R: number, r: number, CC: number, MM: number, pre: number, post: number, what: string): MemoryTerm[][] => [
+    [...blockCopy(pre, `${what} pre`), whole(`${what} x, q, k, v [R,C]`, 4, R * CC), act(`${what} x chunk [r,C]`, 1, r * CC),
+      act(`${what} qkv MatMul + bias out [r,3C]`, 2, r * 3 * CC), act(`${what} q, k, v chunk [r,C]`, 3, r * CC)],
+    [...blockCopy(post, `${what} post`), whole(`${what} x, o, y [R,C]`, 3, R * CC), act(`${what} x, o chunks [r,C]`, 2, r * CC),
+      act(`${what} x1 [r,C]`, 1, r * CC), act(`${what} MLP hidden [r,M]`, MLP_HIDDEN_LIVE, r * MM), act(`${what} y chunk [r,C]`, 1, r * CC)],
   ];
-  const dino = { resident: [], phases: local(Td, Cd, Md, c.dino.heads, dinoBlock, 'DINO') };
-  const frame = { resident: [ropeF], phases: local(P, C, M, Hh, aggBlock, 'frame') };
+  /** The attention core over whole tensors: x, q, k, v in, o out (the WGSL flash kernels hold no scores). */
+  const flash = (R: number, CC: number, what: string): MemoryTerm[] => [whole(`${what} x, q, k, v, o [R,C]`, 5, R * CC)];
+  const preParams = (CC: number, dd: number, qk: boolean) => 4 * CC + 3 * CC * CC + 3 * CC + (qk ? 4 * dd : 0);
 
-  // Global pre (x → q, k, v over all N tokens, n per chunk) and post (proj + MLP), the block input xf held by the
-  // caller throughout (interleaved with the block output into a head layer after the post segment).
-  const preW = 4 * C + 3 * C * C + 3 * C + 4 * d, postW = aggBlock - preW;
-  const global = {
-    resident: [ropeG],
-    phases: [
-      [...blockCopy(preW, 'global pre'), act('global xf [N,C]', 1, N * C), act('qkv MatMul + bias out [n,3C]', 2, n * 3 * C)],
-      [...blockCopy(postW, 'global post'), act('global xf, o [N,C]', 2, N * C), act('x1 [n,C]', 1, n * C),
-        act('global MLP hidden [n,M]', MLP_HIDDEN_LIVE, n * M)],
-    ],
-  };
+  /** A whole local block as one ONNX session over f frames at a time (wasm EP): x and y whole, scores per chunk. */
+  const onnxLocal = (T: number, CC: number, MM: number, heads: number, params: number, f: number, what: string): MemoryTerm[][] => [
+    [...blockCopy(params, what), whole(`${what} x, y [S,T,C]`, 2, S * T * CC), act(`${what} x chunk, q/k/v heads [f,T,C]`, 4, f * T * CC),
+      ...localScores(f, heads, T, e).map((t) => on(t, dev))],
+    [...blockCopy(params, what), whole(`${what} x, y [S,T,C]`, 2, S * T * CC), act(`${what} x chunk, x1 [f,T,C]`, 2, f * T * CC),
+      act(`${what} MLP hidden [f·T,M]`, MLP_HIDDEN_LIVE, f * T * MM)],
+  ];
+  const wgslLocal = ep === 'webgpu';
+  const dinoPre = preParams(Cd, c.dino.headDim, false);
+  const aggPre = preParams(C, d, true);
+  const dino = wgslLocal
+    ? [...split(S * Td, nd, Cd, Md, dinoPre, dinoBlock - dinoPre, 'DINO'), flash(S * Td, Cd, 'DINO')]
+    : onnxLocal(Td, Cd, Md, c.dino.heads, dinoBlock, plan.dinoFrames, 'DINO');
+  // RoPE tables over all N tokens, uploaded once per run in the chunks' cut (WebGPU); host arrays on wasm.
+  const rope = term('RoPE tables [N,1,d]', 2, N * d * (ep === 'webgpu' ? e : 4), ep === 'webgpu' ? 'gpu' : 'host');
+  const frame = wgslLocal
+    ? [...split(N, n, C, M, aggPre, aggBlock - aggPre, 'frame'), flash(N, C, 'frame')]
+    : onnxLocal(P, C, M, Hh, aggBlock, plan.frames, 'frame');
+  // Global blocks: the frame-block output xf is held throughout (read back as a head layer with the block output).
+  const xf = whole('global xf [N,C]', 1, N * C);
+  const global = split(N, n, C, M, aggPre, aggBlock - aggPre, 'global').map((ph) => [xf, ...ph]);
+  if (ep === 'webgpu' && !layersOnGpu) global[1]!.push(term('layer readback staging [N,C] (fp16)', 1, N * C * e, 'gpu'));
 
-  // Attention core: q, k, v in, o out; the WGSL sparse path adds 4 permuted copies and the block mask.
-  const core: MemoryTerm[] = [act('global xf [N,C]', 1, N * C), act('q, k, v, o [N,H,d]', 4, N * C)];
+  // Global attention core: xf, q, k, v in, o out; the WGSL sparse path adds 4 permuted copies and the block mask.
+  const core: MemoryTerm[] = [xf, ...flash(N, C, 'global').map((t) => ({ ...t, name: 'global q, k, v, o [N,C]', bytes: t.bytes * 4 / 5 }))];
   if (x.attention === 'onnx') {
     core.push(act('q/k/v transposed [H,N,d]', 3, N * C), ...globalScores(N, Hh, e).map((t) => on(t, dev)));
   } else if (x.policy !== 'dense') {
     const Lm = maskLayout(S, P);
     const keptPerRow = Lm.specialKeyBlocks + Math.ceil((1 - x.sparsity) * Lm.candidateKeyBlocks);
     const rows = Lm.denseQueryBlocks * Lm.numKeyBlocks + (Lm.numQueryBlocks - Lm.denseQueryBlocks) * keptPerRow;
-    core.push(act('permuted q, k, v, o [N,H,d]', 4, N * C), term('block mask indices', 1, Hh * rows * 4, 'gpu'));
+    core.push(term('permuted q, k, v, o [N,H,d] f32', 4, N * C * 4, 'gpu'), term('block mask indices', 1, Hh * rows * 4, 'gpu'));
     if (N < 4096) core.push(term('q, k read back for the Wasm planner', 2, N * C * 4, 'host'));
   }
   const attention = { resident: [], phases: [core] };
 
-  // Heads: the camera head's activations are [S, 2C]-sized (negligible); a DPT head runs `chunk` frames at a time.
+  // Heads (fp32): the camera head's activations are [S, 2C]-sized (negligible); a DPT head runs `chunk` frames at
+  // a time, its four layer spans uploaded per chunk (WebGPU) or fed from JS (wasm).
   const heads: { resident: MemoryTerm[]; phases: MemoryTerm[][] } = { resident: [], phases: [] };
   const chunk = Math.min(x.framesChunk, S);
   const F = (c.depthHead ?? c.pointHead)?.features ?? 0;
-  const dptPhases = (od: number, what: string): MemoryTerm[][] => {
-    const inputs = [term(`${what} inputs 4×[n,P,2C] (staged)`, 4, chunk * P * C2 * 4, 'wasm'), ...(ep === 'webgpu' ? [act(`${what} inputs 4×[n,P,2C]`, 4, chunk * P * C2)] : [])];
-    const out = [act(`${what} output [n,od,H,W]`, 1, chunk * od * H * W), term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'wasm')];
+  const headCopy = (w: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : []);
+  const f32 = (name: string, count: number, elems: number) => term(name, count, elems * 4, dev);
+  const dptPhases = (od: number, w: number, what: string): MemoryTerm[][] => {
+    const inputs = [...headCopy(w, what), f32(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
+    const out = [f32(`${what} output [f,od,H,W]`, 1, chunk * od * H * W), term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host')];
     return [
-      [...inputs, act(`${what} fusion maps [n,F,8h,8w]`, 2, chunk * F * 64 * L)],
-      [...inputs, act(`${what} full-res maps [n,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
+      [...inputs, f32(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
+      [...inputs, f32(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
     ];
   };
   const outputs: MemoryTerm[] = [];
   if (x.heads.depth) outputs.push(term('depth + conf [S,H,W] f32', 2, S * H * W * 4, 'host'));
   if (x.heads.points) outputs.push(term('points [S,H,W,3] + conf f32', 1, S * H * W * 16, 'host'));
   heads.resident.push(...outputs);
-  if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, 'depth head'), creation('depth head', depthW));
-  if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, 'point head'), creation('point head', pointW));
+  if (camW) heads.phases.push([...headCopy(camW, 'camera head'), term('camera tokens [S,2C] f32', 4, S * C2 * 4, dev)]);
+  if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, depthW, 'depth head'));
+  if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, pointW, 'point head'));
   if (heads.phases.length === 0) heads.phases.push([]);
   return {
-    weights: { resident: weightsResident, phases: [loadPeak] },
-    dino: { resident: run, phases: dino.phases },
-    frame: { resident: [...frame.resident, headLayers], phases: frame.phases },
-    global: { resident: global.resident, phases: global.phases },
+    weights: { resident: weightsResident, phases: [[]] },
+    dino: { resident: run, phases: dino },
+    frame: { resident: [rope, headLayers], phases: frame },
+    global: { resident: [], phases: global },
     attention,
     heads,
   };
@@ -374,6 +416,8 @@ export function estimateMemory(config: VggtConfig, input: EstimateInput): Memory
     largestBuffer: { ...top.largestBuffer, stage: top.stage },
     hostBytes: Math.max(...stages.map((s) => s.hostBytes)),
     wasmBytes: Math.max(...stages.map((s) => s.wasmBytes)),
+    // as Aggregator.run: S · max(P, T) · C · 4
+    attentionCheckBytes: x.S * (Math.max(config.patchStartIdx, 1 + config.dino.numRegisters) + (x.H * x.W) / config.patchSize ** 2) * config.embedDim * 4,
   };
 }
 
@@ -381,6 +425,9 @@ export function estimateMemory(config: VggtConfig, input: EstimateInput): Memory
 function overLimit(est: MemoryEstimate, limits: MemoryLimits): { code: 'LIMIT_TOO_SMALL' | 'OUT_OF_MEMORY'; reason: string } | null {
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
+  if (est.input.ep === 'webgpu' && est.attentionCheckBytes > binding) {
+    return { code: 'LIMIT_TOO_SMALL', reason: `the attention tensors [S·tokens, C] (${gib(est.attentionCheckBytes)} at 4 bytes/element) exceed the device's buffer/binding limit of ${gib(binding)}` };
+  }
   if (est.input.ep === 'webgpu' && est.largestBuffer.bytes > binding) {
     return { code: 'LIMIT_TOO_SMALL', reason: `the largest buffer (${est.largestBuffer.name}, ${gib(est.largestBuffer.bytes)}, ${est.largestBuffer.stage}) exceeds the device's buffer/binding limit of ${gib(binding)}` };
   }
@@ -402,6 +449,9 @@ function overLimit(est: MemoryEstimate, limits: MemoryLimits): { code: 'LIMIT_TO
  * if (!r.fits) console.log(r.reason, 'largest S:', r.largestS);
  */
 export function checkMemoryFit(config: VggtConfig, input: EstimateInput, limits: MemoryLimits): FitReport {
+  // The chunks are planned from the same limit the buffers are checked against.
+  const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
+  if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding)) input = { ...input, limitBytes: binding };
   const over = overLimit(estimateMemory(config, input), limits);
   const fitsAt = (S: number) => overLimit(estimateMemory(config, { ...input, S }), limits) === null;
   // Memory grows with S: double until it does not fit, then bisect.

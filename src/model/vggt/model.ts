@@ -56,7 +56,7 @@ export interface VggtLoadOptions extends OrtOptions {
   config?: VggtConfigOverride;
   /** Heads to load (default: all present in the checkpoint). */
   heads?: { camera?: boolean; depth?: boolean; points?: boolean };
-  /** Frames per DPT-head run (memory bound; default 8). */
+  /** Frames per DPT-head run (default: as many as fit the heads' byte budget, min(binding limit, 1 GiB) on WebGPU). */
   framesChunk?: number;
   /**
    * GPU memory the model may use, in bytes (default: unchecked; WebGPU cannot tell how much a GPU has). Runs whose
@@ -170,7 +170,7 @@ export class Vggt {
     /** Builds the sessions again from the still-open checkpoint (after a failed run left them unusable). */
     private readonly buildParts: () => Promise<ModelParts>,
     private readonly closeSource: () => Promise<void>,
-    private readonly memory: { dtype: 'fp32' | 'fp16'; framesChunk: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
+    private readonly memory: { dtype: 'fp32' | 'fp16'; framesChunk?: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
   ) {}
 
   /** The WGSL attention core when the model uses it (policies are set per run). */
@@ -211,6 +211,8 @@ export class Vggt {
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
     return {
       dtype: this.memory.dtype, ...input, ep: this.target.ep, attention: this.memory.attention, framesChunk: this.memory.framesChunk,
+      // the aggregator and heads plan their chunks from the device's per-buffer limit (wasm: the estimate's default)
+      limitBytes: this.target.ep === 'webgpu' ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize) : undefined,
       heads: { camera: this.parts.camera !== null, depth: this.parts.depth !== null, points: this.parts.points !== null },
     };
   }
@@ -280,7 +282,7 @@ export class Vggt {
       };
       const parts = await build();
       progress({ stage: 'ready' });
-      const memory = { dtype: opts.dtype ?? 'fp32', framesChunk: opts.framesChunk ?? 8, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
+      const memory = { dtype: opts.dtype ?? 'fp32', framesChunk: opts.framesChunk, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
       return new Vggt(config, target, ort, parts, build, closeSource, memory);
     } catch (e) {
       await closeSource();

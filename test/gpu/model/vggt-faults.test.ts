@@ -33,13 +33,14 @@ describe('Vggt on WebGPU: failed runs are typed errors and the model stays usabl
 
   it('a run whose largest buffer passes the binding limit is LIMIT_TOO_SMALL before allocating, naming the largest S', async () => {
     expect(gpu.limits.maxStorageBufferBindingSize).toBeLessThanOrEqual(2 ** 27);
-    // 5 frames at 518²: DINO's scores [5, 4, 1374, 1374] are 151 MB, over a 128 MiB binding
-    const big = { data: new Float32Array(5 * 3 * 518 * 518).fill(0.5), S: 5, H: 518, W: 518 };
+    // No score tensors any more (flash kernels; chunked segments): what passes a 128 MiB binding first is one
+    // frame of a DPT head's maps at image size, [1, 16, 1456, 1456] f32 = 136 MB (dptFrameBytes)
+    const big = { data: new Float32Array(2 * 3 * 1456 * 1456).fill(0.5), S: 2, H: 1456, W: 1456 };
     const stages: string[] = [];
     const err = await within(model.run(big, { onProgress: (e) => stages.push(e.stage) }), 'over-limit run').catch((e) => e);
     expect(err).toBeInstanceOf(HessError);
     expect(err.code).toBe('LIMIT_TOO_SMALL');
-    expect(err.message).toMatch(/local attention scores.*at most 4 frames fit at 518×518/);
+    expect(err.message).toMatch(/full-res maps.*not even one frame fits at 1456×1456/);
     expect(stages).not.toContain('aggregator');
     await expectReference(await within(model.run(small), 'normal run after LIMIT_TOO_SMALL'));
   });
