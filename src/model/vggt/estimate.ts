@@ -279,9 +279,9 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
   const needLayers = x.heads.depth || x.heads.points;
   const keptLayers = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
-  // fp32 on WebGPU: the aggregator hands the layers to the heads as GPU tensors (interleaved on the device); fp16
-  // layers (and every layer on wasm) are read back to the host as float32 [S,P,2C] for the fp32 heads.
-  const layersOnGpu = ep === 'webgpu' && x.dtype !== 'fp16';
+  // fp32 on WebGPU: the aggregator hands the layers to the heads as GPU tensors (interleaved on the device) when
+  // one [N,2C] buffer fits the limit; fp16 layers (and every layer on wasm) are read back to the host as float32 [S,P,2C] for the fp32 heads.
+  const layersOnGpu = ep === 'webgpu' && x.dtype !== 'fp16' && 2 * N * C * 4 <= x.limitBytes; // else the host fallback
   const headLayers = term(`head layers [S,P,2C] f32 (${layersOnGpu ? 'GPU' : 'host'})`, keptLayers, S * P * C2 * 4, layersOnGpu ? 'gpu' : 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
