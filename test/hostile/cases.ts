@@ -17,6 +17,10 @@ export async function loadSdk(): Promise<Sdk> {
   return (await import(/* @vite-ignore */ dist('index.js'))) as Sdk;
 }
 
+export async function loadCalibrate(): Promise<typeof import('../../src/entries/calibrate')> {
+  return (await import(/* @vite-ignore */ dist('calibrate.js'))) as typeof import('../../src/entries/calibrate');
+}
+
 export async function loadPlanner(): Promise<Planner> {
   return (await import(/* @vite-ignore */ dist('planner.js'))) as Planner;
 }

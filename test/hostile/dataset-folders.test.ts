@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rgbPng } from '../helpers/images';
-import { BUILT, Tally, loadSdk, must, report } from './cases';
+import { BUILT, Tally, loadCalibrate, loadSdk, must, report } from './cases';
 
 const CASES = 1200;
 const HOSTILE_NAMES: unknown[] = [
@@ -21,8 +21,8 @@ function baseCameras(image = '000.png', w = 4, h = 3) {
 
 describe.skipIf(!BUILT)('hostile dataset folders (built package)', () => {
   it('mutated scene folders: the folder\'s own valid content or a HessError, nothing touched outside the root', async () => {
-    const sdk = await loadSdk();
-    const t = new Tally('dataset-folders', sdk.HessError as never);
+    const sdk = await loadCalibrate(); // hess-vggt/calibrate: dataset reading lives there
+    const t = new Tally('dataset-folders', (await loadSdk()).HessError as never);
     const outer = mkdtempSync(join(tmpdir(), 'hess-hostile-ds-'));
     const sentinel = join(outer, 'sentinel.txt');
     writeFileSync(sentinel, 'outside the root');
