@@ -47,11 +47,16 @@ describe('hess-vggt/worker in Chromium', () => {
       expect(r.sizes.extrinsics).toEqual(['Float64Array', 2 * 12]);
       expect(r.relErrA).toBeLessThanOrEqual(1e-5);
       expect(r.relErrB).toBeLessThanOrEqual(1e-5);
-      // The page stays responsive: no long task over 200 ms on the main thread while the model runs. A 16 ms heartbeat
-      // (empty callback) runs all along; where it already shows long tasks with the worker idle, the machine itself
-      // starves the main thread (seen at load average 19 on 2 cores) and this bound measures the machine, not the SDK.
-      if (r.longTasksIdleControl.length === 0) expect(Math.max(0, ...r.longTasksDuringRuns)).toBeLessThanOrEqual(200);
-      else console.warn(`[worker] main-thread bound not measurable: long tasks with the worker idle ${JSON.stringify(r.longTasksIdleControl)}`);
+      // The page stays responsive while the model runs: no long task over 200 ms on the main thread (issue 13's bound),
+      // or, where a loaded machine stretches every task (CI with other jobs beside it: a 235 ms spike next to a 6.3 s
+      // block for the same run on the page), a worst task at least 10× shorter than that same run blocks the page
+      // directly. Both sides are measured in the same page at the same time, so load scales them together; a proxy
+      // that ran the model on the main thread fails either way.
+      const worst = Math.max(0, ...r.longTasksDuringRuns);
+      const direct = Math.max(0, ...r.longTasksDirectRun);
+      expect(direct).toBeGreaterThan(200); // the baseline really blocks: the comparison means something
+      if (worst > 200) console.warn(`[worker] a ${worst} ms main-thread task during the worker run (machine load); the page run blocked ${direct} ms`);
+      expect(worst <= 200 || worst * 10 <= direct, `worst main-thread task ${worst} ms with the worker, ${direct} ms on the page`).toBe(true);
       // abort: ABORTED on the page within 1 s, the worker's work stopped within 1 s, and the proxy runs again after
       expect(r.abort.isHessError).toBe(true);
       expect(r.abort.code).toBe('ABORTED');
