@@ -15,7 +15,8 @@ import { createStorageBuffer, readF32 } from '../src/gpu/buffers';
 import { createBlockSparsePlan, encodeAttention, encodeBlockSparseAttention, type AttentionTiling } from '../src/attention/kernel';
 import { evaluate } from '../src/evaluate/harness';
 import { pointCloudMetrics } from '../src/evaluate/metrics';
-import { decodeImageFile, preprocessImages } from '../src/model/preprocess';
+import { decodeImageFile } from '../src/model/image-decode';
+import { preprocessImages } from '../src/model/preprocess';
 import { Vggt } from '../src/model/vggt/model';
 import { writeResults } from './lib';
 

@@ -26,11 +26,12 @@ export type { AttentionPolicy, SparsityOptions, SparsityStats } from './runtime/
 export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess/hess-file';
 
 // Images: decoding and the VGGT preprocessing (PIL-exact resize, crop/pad), with the limits users may raise.
+export type { RgbaImage } from './model/rgba-image';
+export { readImageHeader, type ImageHeader } from './model/image-header';
+export { decodeImageFile, fromBlob, fromImageBitmap, orientImage, DEFAULT_MAX_PIXELS, type DecodeOptions } from './model/image-decode';
 export {
-  preprocessImages, decodeImageFile, fromBlob, fromImageBitmap, orientImage, readImageHeader,
-  MAX_TARGET_SIZE, MAX_RESIZED_PIXELS, DEFAULT_MAX_PIXELS,
-  type RgbaImage, type PreprocessMode, type PreprocessOptions, type PreprocessedFrame, type PreprocessResult,
-  type DecodeOptions, type ImageHeader,
+  preprocessImages, MAX_TARGET_SIZE, MAX_RESIZED_PIXELS,
+  type PreprocessMode, type PreprocessOptions, type PreprocessedFrame, type PreprocessResult,
 } from './model/preprocess';
 
 // Weights: byte sources, the safetensors reader and the URL range cache.

@@ -10,7 +10,8 @@
 import { openCheckpointPath } from '../model/checkpoint';
 import { check, HessError, throwIfAborted } from '../errors';
 import { inferVggtConfig, type VggtConfigOverride } from '../model/config';
-import { decodeImageFile, preprocessImages, type PreprocessMode } from '../model/preprocess';
+import { decodeImageFile } from '../model/image-decode';
+import { preprocessImages, type PreprocessMode } from '../model/preprocess';
 import { bytesSource, openSafetensors } from '../model/safetensors';
 import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose';
 import { PlannerWasm } from '../wasm/planner-module';

@@ -13,7 +13,8 @@ import { cameraCenters } from '../calibrate/geometry/errors';
 import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/format';
 import { combineHess, type HessFile } from '../hess/hess-file';
 import { maskLayout } from '../mask/layout';
-import { decodeImageFile, preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
+import { decodeImageFile } from '../model/image-decode';
+import { preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
 import type { Vggt, VggtResult } from '../model/vggt/model';
 import { cameraMetrics, depthMetrics, pointCloudMetrics } from './metrics';
 

@@ -7,4 +7,4 @@ export { VggtWorker, type VggtWorkerOptions, type WorkerCallOptions, type Worker
 export type { WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages';
 export { HessError, type HessErrorCode } from '../errors';
 export type { ProgressEvent, VggtResult, ImageTensor } from '../model/vggt/model';
-export type { RgbaImage } from '../model/preprocess';
+export type { RgbaImage } from '../model/rgba-image';

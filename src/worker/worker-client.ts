@@ -19,7 +19,7 @@ import { HessError } from '../errors';
 import type { VggtConfig } from '../model/config';
 import type { ProgressEvent, VggtResult } from '../model/vggt/model';
 import type { ImageTensor } from '../model/vggt/model';
-import type { RgbaImage } from '../model/preprocess';
+import type { RgbaImage } from '../model/rgba-image';
 import type { FromWorker, LoadedInfo, SerializedError, ToWorker, WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages';
 
 /** The part of a Worker the proxy uses. */

@@ -9,7 +9,8 @@ import { openCheckpointPath, openCheckpointUrl } from '../checkpoint';
 import type { UrlCacheOption } from '../cache';
 import { weightCache } from '../weight-cache';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
-import { preprocessImages, type PreprocessMode, type RgbaImage } from '../preprocess';
+import { preprocessImages, type PreprocessMode } from '../preprocess';
+import type { RgbaImage } from '../rgba-image';
 import {
   blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
 } from '../safetensors';

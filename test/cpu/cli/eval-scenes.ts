@@ -6,7 +6,8 @@
 import { PNG } from 'pngjs';
 import { axisAngleToMatrix, transformExtrinsics, applySimilarity, type Similarity } from '../../../src/calibrate/geometry/align';
 import { writeCalibrationScene } from '../../../src/calibrate/dataset/reader';
-import { decodeImageFile, preprocessImages } from '../../../src/model/preprocess';
+import { decodeImageFile } from '../../../src/model/image-decode';
+import { preprocessImages } from '../../../src/model/preprocess';
 import type { Vggt } from '../../../src/model/vggt/model';
 import { rng } from '../../helpers/random';
 

@@ -6,22 +6,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  aaBicubicMatrix,
-  aaBicubicWeights,
-  compositeOnWhite,
-  decodeImageFile,
-  DEFAULT_MAX_PIXELS,
-  MAX_TARGET_SIZE,
-  readImageHeader,
-  fromBlob,
-  fromImageBitmap,
-  preprocessImages,
-  resizeRgbBicubic,
-  resizedSize,
-  roundHalfEven,
-  type RgbaImage,
-} from '../../../src/model/preprocess';
+import { aaBicubicMatrix, aaBicubicWeights, resizeRgbBicubic } from '../../../src/model/pil-resize';
+import { decodeImageFile, DEFAULT_MAX_PIXELS, fromBlob, fromImageBitmap } from '../../../src/model/image-decode';
+import { readImageHeader } from '../../../src/model/image-header';
+import { compositeOnWhite, MAX_TARGET_SIZE, preprocessImages, resizedSize, roundHalfEven } from '../../../src/model/preprocess';
+import type { RgbaImage } from '../../../src/model/rgba-image';
 
 
 function solid(width: number, height: number, rgba: [number, number, number, number]): RgbaImage {
