@@ -31,7 +31,8 @@ export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
 export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from '../model/vggt/aggregator';
 export * from '../model/vggt/heads';
-export { parseSafetensorsHeader, toFloat32, DTYPE_SIZE } from '../model/safetensors';
+export { parseSafetensorsHeader } from '../model/safetensors';
+export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype';
 export {
   convertCheckpoint, SafetensorsWriter, configJson, toF16Bytes, type ConvertOptions, type ConvertResult, type TensorSpec,
 } from '../model/convert';

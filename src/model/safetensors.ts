@@ -15,50 +15,16 @@
  */
 import { HessError, check, throwIfAborted } from '../errors';
 import type { ByteRange, ByteSource } from './byte-source';
+import { DTYPE_SIZE, isDtype, toFloat32, type Dtype } from './safetensors-dtype';
+import { JsonParser, type Json } from './strict-json';
 
 export { blobSource, bytesSource, fileSource, type ByteRange, type ByteSource } from './byte-source';
 export { urlSource, type UrlSourceOptions } from './url-source';
+export type { Dtype } from './safetensors-dtype';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Header
 // ---------------------------------------------------------------------------------------------------------------
-
-/** Element types of the safetensors format. */
-export type Dtype =
-  | 'F64'
-  | 'F32'
-  | 'F16'
-  | 'BF16'
-  | 'I64'
-  | 'I32'
-  | 'I16'
-  | 'I8'
-  | 'U64'
-  | 'U32'
-  | 'U16'
-  | 'U8'
-  | 'BOOL'
-  | 'F8_E4M3'
-  | 'F8_E5M2';
-
-/** Bytes per element of each dtype. */
-export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = Object.freeze({
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-  F8_E4M3: 1,
-  F8_E5M2: 1,
-});
 
 /** One tensor of the file. `byteOffset` is absolute (from the start of the file). */
 export interface TensorInfo {
@@ -104,120 +70,6 @@ function bad(message: string, cause?: unknown): HessError {
   );
 }
 
-// --- a small strict JSON parser: duplicate keys rejected, depth bounded, objects as Maps (no __proto__ games) ---
-
-type Json = null | boolean | number | string | Json[] | JsonObject;
-type JsonObject = Map<string, Json>;
-
-const NUMBER_RE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-
-class JsonParser {
-  private i = 0;
-  constructor(private readonly s: string) {}
-
-  parseDocument(): Json {
-    const v = this.value(0);
-    this.ws();
-    if (this.i !== this.s.length) throw bad(`header JSON has trailing data at character ${this.i}`);
-    return v;
-  }
-
-  private ws(): void {
-    const s = this.s;
-    let i = this.i;
-    for (;;) {
-      const c = s.charCodeAt(i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-      else break;
-    }
-    this.i = i;
-  }
-
-  private value(depth: number): Json {
-    if (depth > MAX_JSON_DEPTH) throw bad(`header JSON nested deeper than ${MAX_JSON_DEPTH}`);
-    this.ws();
-    const s = this.s;
-    const c = s[this.i];
-    if (c === '{') return this.object(depth);
-    if (c === '[') return this.array(depth);
-    if (c === '"') return this.string();
-    if (c === 't' && s.startsWith('true', this.i)) return (this.i += 4), true;
-    if (c === 'f' && s.startsWith('false', this.i)) return (this.i += 5), false;
-    if (c === 'n' && s.startsWith('null', this.i)) return (this.i += 4), null;
-    NUMBER_RE.lastIndex = this.i;
-    const m = NUMBER_RE.exec(s);
-    if (m && m[0].length > 0) {
-      this.i += m[0].length;
-      return Number(m[0]);
-    }
-    throw bad(c === undefined ? 'header JSON ends early' : `header JSON: unexpected character at ${this.i}`);
-  }
-
-  private object(depth: number): JsonObject {
-    const out: JsonObject = new Map();
-    this.i++; // {
-    this.ws();
-    if (this.s[this.i] === '}') return this.i++, out;
-    for (;;) {
-      this.ws();
-      if (this.s[this.i] !== '"') throw bad(`header JSON: expected a key at ${this.i}`);
-      const key = this.string();
-      if (out.has(key)) throw bad(`duplicate key ${JSON.stringify(key)} in header`);
-      this.ws();
-      if (this.s[this.i] !== ':') throw bad(`header JSON: expected ':' at ${this.i}`);
-      this.i++;
-      out.set(key, this.value(depth + 1));
-      this.ws();
-      const c = this.s[this.i++];
-      if (c === '}') return out;
-      if (c !== ',') throw bad(`header JSON: expected ',' or '}' at ${this.i - 1}`);
-    }
-  }
-
-  private array(depth: number): Json[] {
-    const out: Json[] = [];
-    this.i++; // [
-    this.ws();
-    if (this.s[this.i] === ']') return this.i++, out;
-    for (;;) {
-      out.push(this.value(depth + 1));
-      this.ws();
-      const c = this.s[this.i++];
-      if (c === ']') return out;
-      if (c !== ',') throw bad(`header JSON: expected ',' or ']' at ${this.i - 1}`);
-    }
-  }
-
-  private string(): string {
-    const s = this.s;
-    const start = this.i; // at the opening quote
-    let i = start + 1;
-    let escaped = false;
-    for (;;) {
-      if (i >= s.length) throw bad('header JSON: unterminated string');
-      const c = s.charCodeAt(i);
-      if (c === 0x22) break;
-      if (c < 0x20) throw bad(`header JSON: control character in string at ${i}`);
-      if (c === 0x5c) {
-        escaped = true;
-        i += 2;
-      } else i++;
-    }
-    this.i = i + 1;
-    const raw = s.slice(start, i + 1);
-    if (!escaped) return raw.slice(1, -1);
-    try {
-      return JSON.parse(raw) as string; // validates the escapes
-    } catch (e) {
-      throw bad(`header JSON: bad escape in string at ${start}`, e);
-    }
-  }
-}
-
-function isDtype(v: unknown): v is Dtype {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, v);
-}
-
 function describe(name: string): string {
   const s = JSON.stringify(name);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
@@ -243,7 +95,7 @@ export function parseSafetensorsHeader(
   }
   let root: Json;
   try {
-    root = new JsonParser(text).parseDocument();
+    root = new JsonParser(text, bad, MAX_JSON_DEPTH).parseDocument();
   } catch (e) {
     if (e instanceof HessError) throw e;
     throw bad('header is not valid JSON', e); // e.g. a RangeError from an engine limit
@@ -372,123 +224,4 @@ export async function openSafetensors(source: ByteSource, opts: { signal?: Abort
       await source.close?.();
     },
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Conversion
-// ---------------------------------------------------------------------------------------------------------------
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Copy `bytes` into a fresh aligned buffer in host byte order. */
-function alignedHostOrder(bytes: Uint8Array, elemSize: number): ArrayBuffer {
-  const copy = bytes.slice();
-  if (!LITTLE_ENDIAN && elemSize > 1) {
-    for (let i = 0; i < copy.length; i += elemSize) copy.subarray(i, i + elemSize).reverse();
-  }
-  return copy.buffer;
-}
-
-let f16Table: Float32Array | null = null;
-/** float16 bit pattern → float32, for all 65536 patterns. */
-function halfTable(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const man = h & 0x3ff;
-    if (exp === 0) t[h] = sign * man * 2 ** -24;
-    else if (exp === 31) t[h] = man ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + man / 1024) * 2 ** (exp - 15);
-  }
-  return (f16Table = t);
-}
-
-function f8Table(kind: 'F8_E4M3' | 'F8_E5M2'): Float32Array {
-  const t = new Float32Array(256);
-  for (let b = 0; b < 256; b++) {
-    const sign = b & 0x80 ? -1 : 1;
-    if (kind === 'F8_E4M3') {
-      const exp = (b >> 3) & 0xf;
-      const man = b & 7;
-      if (exp === 15 && man === 7) t[b] = NaN;
-      else if (exp === 0) t[b] = sign * (man / 8) * 2 ** -6;
-      else t[b] = sign * (1 + man / 8) * 2 ** (exp - 7);
-    } else {
-      const exp = (b >> 2) & 0x1f;
-      const man = b & 3;
-      if (exp === 31) t[b] = man ? NaN : sign * Infinity;
-      else if (exp === 0) t[b] = sign * (man / 4) * 2 ** -14;
-      else t[b] = sign * (1 + man / 4) * 2 ** (exp - 15);
-    }
-  }
-  return t;
-}
-
-/**
- * Convert raw little-endian tensor bytes to float32.
- *
- * @example
- * const f = toFloat32(await st.readRaw('x'), 'BF16', 12);
- */
-export function toFloat32(bytes: Uint8Array, dtype: Dtype, numel: number): Float32Array {
-  const size = DTYPE_SIZE[dtype];
-  if (bytes.byteLength !== numel * size) {
-    throw new HessError('BAD_CHECKPOINT', `tensor data is ${bytes.byteLength} bytes, expected ${numel * size} for ${dtype}`);
-  }
-  const buf = alignedHostOrder(bytes, size);
-  switch (dtype) {
-    case 'F32':
-      return new Float32Array(buf);
-    case 'F64':
-      return Float32Array.from(new Float64Array(buf));
-    case 'F16': {
-      const t = halfTable();
-      const src = new Uint16Array(buf);
-      const out = new Float32Array(numel);
-      for (let i = 0; i < numel; i++) out[i] = t[src[i]];
-      return out;
-    }
-    case 'BF16': {
-      const src = new Uint16Array(buf);
-      const out = new Float32Array(numel);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < numel; i++) bits[i] = src[i] << 16;
-      return out;
-    }
-    case 'F8_E4M3':
-    case 'F8_E5M2': {
-      const t = f8Table(dtype);
-      const src = new Uint8Array(buf);
-      const out = new Float32Array(numel);
-      for (let i = 0; i < numel; i++) out[i] = t[src[i]];
-      return out;
-    }
-    case 'I64': {
-      const src = new BigInt64Array(buf);
-      const out = new Float32Array(numel);
-      for (let i = 0; i < numel; i++) out[i] = Number(src[i]);
-      return out;
-    }
-    case 'U64': {
-      const src = new BigUint64Array(buf);
-      const out = new Float32Array(numel);
-      for (let i = 0; i < numel; i++) out[i] = Number(src[i]);
-      return out;
-    }
-    case 'I32':
-      return Float32Array.from(new Int32Array(buf));
-    case 'U32':
-      return Float32Array.from(new Uint32Array(buf));
-    case 'I16':
-      return Float32Array.from(new Int16Array(buf));
-    case 'U16':
-      return Float32Array.from(new Uint16Array(buf));
-    case 'I8':
-      return Float32Array.from(new Int8Array(buf));
-    case 'U8':
-    case 'BOOL':
-      return Float32Array.from(new Uint8Array(buf));
-  }
 }

@@ -6,7 +6,8 @@
 import { freshSeed, rng } from '../../helpers/random';
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors';
-import { DTYPE_SIZE, bytesSource, openSafetensors } from '../../../src/model/safetensors';
+import { DTYPE_SIZE } from '../../../src/model/safetensors-dtype';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
 import { assemble, buildSafetensors } from './st-helpers';
 
 
