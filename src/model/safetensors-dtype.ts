@@ -5,6 +5,7 @@
  * @example
  * const f = toFloat32(bytes, 'BF16', 12);
  */
+import { fromF16 } from '../attention/f16';
 import { HessError } from '../errors';
 
 /** Element types of the safetensors format. */
@@ -60,22 +61,6 @@ function alignedHostOrder(bytes: Uint8Array, elemSize: number): ArrayBuffer {
   return copy.buffer;
 }
 
-let f16Table: Float32Array | null = null;
-/** float16 bit pattern → float32, for all 65536 patterns. */
-function halfTable(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const man = h & 0x3ff;
-    if (exp === 0) t[h] = sign * man * 2 ** -24;
-    else if (exp === 31) t[h] = man ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + man / 1024) * 2 ** (exp - 15);
-  }
-  return (f16Table = t);
-}
-
 function f8Table(kind: 'F8_E4M3' | 'F8_E5M2'): Float32Array {
   const t = new Float32Array(256);
   for (let b = 0; b < 256; b++) {
@@ -114,13 +99,8 @@ export function toFloat32(bytes: Uint8Array, dtype: Dtype, numel: number): Float
       return new Float32Array(buf);
     case 'F64':
       return Float32Array.from(new Float64Array(buf));
-    case 'F16': {
-      const t = halfTable();
-      const src = new Uint16Array(buf);
-      const out = new Float32Array(numel);
-      for (let i = 0; i < numel; i++) out[i] = t[src[i]];
-      return out;
-    }
+    case 'F16':
+      return fromF16(new Uint16Array(buf));
     case 'BF16': {
       const src = new Uint16Array(buf);
       const out = new Float32Array(numel);
