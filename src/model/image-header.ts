@@ -59,6 +59,34 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   throw bad('unsupported image format (only PNG and JPEG are decoded here)', 'decode it yourself and pass RGBA pixels');
 }
 
+/** Bytes of a file's start that are enough for {@link readImageSize} (JPEG EXIF/ICC segments come first). */
+export const IMAGE_HEADER_BYTES = 1 << 18;
+
+/**
+ * `{ width, height }` from the PNG IHDR chunk or the first JPEG frame header in `head`, the file's first bytes
+ * (e.g. {@link IMAGE_HEADER_BYTES} of them), or `undefined` when `head` is not a PNG/JPEG, is malformed or ends
+ * before the size. Unlike {@link readImageHeader} it checks nothing past the size: the rest of the file is unread.
+ *
+ * @example
+ * const size = readImageSize(firstBytes); // { width: 779, height: 520 }
+ */
+export function readImageSize(head: Uint8Array): { width: number; height: number } | undefined {
+  if (isPng(head)) {
+    if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== 'IHDR') return undefined;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  if (!isJpeg(head)) return undefined;
+  try {
+    for (const { marker, at, end } of jpegSegments(head)) {
+      if (isSof(marker) && end - at >= 7) return { width: (head[at + 5] << 8) | head[at + 6], height: (head[at + 3] << 8) | head[at + 4] };
+    }
+  } catch (e) {
+    if (!(e instanceof HessError)) throw e; // a malformed or cut segment: no size
+  }
+  return undefined;
+}
+
 const PNG_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const ADAM7: readonly (readonly [number, number, number, number])[] = [
@@ -106,22 +134,44 @@ function isSof(m: number): boolean {
   return m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
 }
 
-function readJpegHeader(bytes: Uint8Array): ImageHeader {
+/** One JPEG marker segment: its marker, where its length field starts and where the segment ends. */
+interface JpegSegment {
+  marker: number;
+  at: number;
+  end: number;
+}
+
+/**
+ * The marker segments of a JPEG from SOI up to the first scan (SOS, included) or EOI; standalone markers and fill
+ * bytes are skipped. A segment that is malformed or runs past the end of `bytes` is BAD_IMAGE.
+ */
+function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
   const n = bytes.length;
   const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
-  let o = 2, width = 0, height = 0, orientation = 1, sos = -1;
-  let comps: { h: number; v: number }[] = [];
+  let o = 2;
   while (o < n) {
     if (bytes[o] !== 0xff) throw bad(`JPEG: expected a marker at byte ${o}`);
     while (o < n && bytes[o] === 0xff) o++; // fill bytes
-    if (o >= n) break;
+    if (o >= n) return;
     const m = bytes[o++];
     if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue; // standalone markers
-    if (m === 0xd9) break;
+    if (m === 0xd9) return;
     if (o + 2 > n) throw bad('JPEG segment header runs past the end of the file (truncated)');
     const len = u16(o);
     if (len < 2 || o + len > n) throw bad(`JPEG segment 0x${m.toString(16)} runs past the end of the file (truncated)`);
-    const seg = bytes.subarray(o + 2, o + len);
+    yield { marker: m, at: o, end: o + len };
+    o += len;
+    if (m === 0xda) return;
+  }
+}
+
+function readJpegHeader(bytes: Uint8Array): ImageHeader {
+  const n = bytes.length;
+  const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
+  let width = 0, height = 0, orientation = 1, sos = -1;
+  let comps: { h: number; v: number }[] = [];
+  for (const { marker: m, at: o, end } of jpegSegments(bytes)) {
+    const seg = bytes.subarray(o + 2, end);
     if (m === 0xe1 && orientation === 1) orientation = exifOrientation(seg);
     if (isSof(m)) {
       if (width) throw bad('JPEG has more than one frame header');
@@ -134,8 +184,7 @@ function readJpegHeader(bytes: Uint8Array): ImageHeader {
       if (comps.some((c) => c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4)) throw bad('JPEG has invalid sampling factors');
       if (width === 0 || height === 0) throw bad(`JPEG has invalid size ${width}×${height}`, 'a JPEG with a DNL-defined height is not supported');
     }
-    o += len;
-    if (m === 0xda) { sos = o; break; }
+    if (m === 0xda) sos = end;
   }
   if (!width) throw bad('JPEG has no frame header (SOF)');
   if (sos < 0) throw bad('JPEG has no scan (truncated)');

@@ -18,7 +18,7 @@ import {
   type DepthMap,
 } from './format.js';
 import { encodePlyPoints } from './ply.js';
-import { IMAGE_HEADER_BYTES, imageHeaderSize } from './image-size.js';
+import { IMAGE_HEADER_BYTES, readImageSize } from '../../model/image-header.js';
 import { checkPlainName } from './format.js';
 import { AtomicBatch } from '../../io/atomic-write.js';
 import { resolveInside } from '../../io/paths.js';
@@ -155,7 +155,7 @@ async function readScene(fs: Fs, root: string, scene: string, loadDepth: boolean
   const views: CalibrationView[] = parsed.map((v) => ({ ...v, imagePath: joinPath(dir, 'images', v.image) }));
   for (const v of views) {
     // The header's size, when it has one (an unreadable image fails later, at decoding, as BAD_IMAGE).
-    const size = imageHeaderSize(await readHead(fs, v.imagePath));
+    const size = readImageSize(await readHead(fs, v.imagePath));
     if (size && (size.width !== v.width || size.height !== v.height)) {
       throw datasetError(scene, `images/${v.image}`, `the image is ${size.width}×${size.height} but cameras.json says ${v.width}×${v.height} for view "${v.name}"`,
         'fix width/height in cameras.json (they set the pixel scale of the intrinsics)');

@@ -7,7 +7,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCo3dFrame, co3dToCalibration, parseCo3dAnnotations } from '../../../src/calibrate/dataset/co3d.js';
-import { imageHeaderSize } from '../../../src/calibrate/dataset/image-size.js';
+import { readImageHeader, readImageSize } from '../../../src/model/image-header';
 import { readCalibrationScenes, writeCalibrationScene } from '../../../src/calibrate/dataset/reader.js';
 import type { CamerasFile } from '../../../src/calibrate/dataset/format.js';
 import { HessError } from '../../../src/errors.js';
@@ -96,17 +96,24 @@ describe('dataset names and paths from data', () => {
     expect((await readCalibrationScenes(root))[0].views[0].width).toBe(10);
   });
 
-  it('imageHeaderSize reads PNG and JPEG sizes (random sizes), and nothing from other bytes', () => {
+  it('readImageSize reads PNG and JPEG sizes from a prefix (random sizes), and nothing from other bytes', () => {
     const r = rng(freshSeed('image header sizes'));
     for (let k = 0; k < 12; k++) {
       const w = 1 + Math.floor(r() * 300);
       const h = 1 + Math.floor(r() * 300);
-      expect(imageHeaderSize(png(w, h))).toEqual({ width: w, height: h });
+      expect(readImageSize(png(w, h))).toEqual({ width: w, height: h });
       const j = jpeg.encode({ width: w, height: h, data: new Uint8Array(w * h * 4).fill(90) }, 80).data;
-      expect(imageHeaderSize(new Uint8Array(j))).toEqual({ width: w, height: h });
-      expect(imageHeaderSize(new Uint8Array(j).subarray(0, 10))).toBeUndefined(); // truncated before SOF
+      expect(readImageSize(new Uint8Array(j))).toEqual({ width: w, height: h });
+      const { width, height } = readImageHeader(new Uint8Array(j)); // the full-file reader agrees
+      expect({ width, height }).toEqual({ width: w, height: h });
+      // a prefix that ends after the frame header still has the size (the full-file reader calls it truncated)
+      const sof = new Uint8Array(j).findIndex((b, i) => b === 0xff && j[i + 1] === 0xc0);
+      const sofEnd = sof + 2 + ((j[sof + 2] << 8) | j[sof + 3]);
+      expect(readImageSize(new Uint8Array(j).subarray(0, sofEnd))).toEqual({ width: w, height: h });
+      expect(readImageSize(new Uint8Array(j).subarray(0, sofEnd - 1))).toBeUndefined(); // cut inside it
+      expect(readImageSize(new Uint8Array(j).subarray(0, 10))).toBeUndefined(); // truncated before SOF
     }
-    expect(imageHeaderSize(Uint8Array.of(0x89, 0x50, 0x4e, 0x47))).toBeUndefined();
-    expect(imageHeaderSize(new Uint8Array(100))).toBeUndefined();
+    expect(readImageSize(Uint8Array.of(0x89, 0x50, 0x4e, 0x47))).toBeUndefined();
+    expect(readImageSize(new Uint8Array(100))).toBeUndefined();
   });
 });
