@@ -41,13 +41,14 @@ function rng(seed: number) {
 function layout(shape: AttentionShape, keep: number, rand: () => number) {
   const { nQB, nKB } = blockCounts(shape, { queryBlock: QB, keyBlock: KB });
   const want = Math.max(1, Math.round(keep * nKB));
-  const offsets = new Uint32Array(shape.H * nQB + 1);
+  const offsets = new Uint32Array(shape.H * (nQB + 1)); // nQB + 1 per head (src/attention/layout.ts)
   const idx: number[] = [];
   for (let r = 0; r < shape.H * nQB; r++) {
     const all = Array.from({ length: nKB }, (_, i) => i);
     for (let i = nKB - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [all[i], all[j]] = [all[j], all[i]]; }
     idx.push(...all.slice(0, want).sort((a, b) => a - b));
-    offsets[r + 1] = idx.length;
+    offsets[r + 1 + Math.floor(r / nQB)] = idx.length;
+    if ((r + 1) % nQB === 0 && r + 1 < shape.H * nQB) offsets[r + 2 + Math.floor(r / nQB)] = idx.length; // next head's start
   }
   return { queryBlock: QB, keyBlock: KB, offsets, indices: Uint32Array.from(idx) };
 }

@@ -52,7 +52,10 @@ const [N, Hh, D] = [120, 4, 16];
 const nQB = N / 16, nKB = N / 8;
 const offsets = [0];
 const indices: number[] = [];
-for (let h = 0; h < Hh; h++) for (let r = 0; r < nQB; r++) { for (let c = r % 2; c < nKB; c += 2) indices.push(c); offsets.push(indices.length); }
+for (let h = 0; h < Hh; h++) {
+  if (h > 0) offsets.push(indices.length); // each head has nQB + 1 offsets (src/attention/layout.ts)
+  for (let r = 0; r < nQB; r++) { for (let c = r % 2; c < nKB; c += 2) indices.push(c); offsets.push(indices.length); }
+}
 const buf = () => createStorageBuffer(gpu.device, Float32Array.from({ length: N * Hh * D }, (_, i) => Math.sin(i * 0.37)));
 const bufs = { q: buf(), k: buf(), v: buf(), o: buf() };
 const plan = createBlockSparsePlan(gpu, { N, H: Hh, D }, { queryBlock: 16, keyBlock: 8, offsets: Uint32Array.from(offsets), indices: Uint32Array.from(indices) });

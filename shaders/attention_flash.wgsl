@@ -40,7 +40,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> V: array<T4>;
 @group(0) @binding(3) var<storage, read_write> O: array<T4>;
 @group(0) @binding(4) var<uniform> p: Params;
-// CSR over rows r = head · nQB + queryBlock: key blocks of row r are blockIdx[rowOffsets[r] .. rowOffsets[r+1]).
+// CSR with nQB + 1 offsets per head (src/attention/layout.ts): key blocks of head h, query block i are
+// blockIdx[rowOffsets[r] .. rowOffsets[r+1]) with r = h·(nQB + 1) + i.
 @group(0) @binding(5) var<storage, read> rowOffsets: array<u32>;
 @group(0) @binding(6) var<storage, read> blockIdx: array<u32>;
 
@@ -139,6 +140,6 @@ fn sparse(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid
   let qb = wg.x / p.subPerQB;
   let inBlock = (wg.x % p.subPerQB) * BQ + lid;
   let row = qb * p.qBlock + inBlock;
-  let r = head * p.nQB + qb;
+  let r = head * (p.nQB + 1u) + qb;
   attention(inBlock < p.qBlock && row < p.n, row, head, lid, rowOffsets[r], rowOffsets[r + 1u], true, 0u);
 }

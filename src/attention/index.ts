@@ -4,7 +4,7 @@ export {
   type AttentionBuffers, type AttentionDType, type AttentionOptions, type AttentionTiling, type BlockSparsePlan,
 } from './kernel';
 export {
-  validateLayout, validateShape, denseLayout, layoutFromPredicate, blockCounts, DEFAULT_KEY_BLOCK, DEFAULT_QUERY_BLOCK,
+  validateLayout, validateShape, denseLayout, layoutFromPredicate, layoutRow, blockCounts, DEFAULT_KEY_BLOCK, DEFAULT_QUERY_BLOCK,
   type AttentionShape, type BlockSparseLayout,
 } from './layout';
 export { attentionReference, blockSparseReference, layoutToMask } from './reference';

@@ -22,16 +22,25 @@ export interface AttentionShape {
 }
 
 /**
- * Per-head block-sparse key lists, CSR-style. Query tokens are cut into blocks of `queryBlock` tokens
- * (nQB = ⌈N / queryBlock⌉ per head, the last one may be short) and key tokens into blocks of `keyBlock`
- * (nKB = ⌈N / keyBlock⌉). Row `r = h·nQB + i` (head h, query block i) attends to key blocks
- * `indices[offsets[r] .. offsets[r+1])`.
+ * Per-head block-sparse key lists, CSR-style: the one layout of the project, produced by the mask planners (Wasm,
+ * JS and WGSL; their {@link BlockMask} adds the block counts) and read as is by the attention kernel and its
+ * references. Query tokens are cut into blocks of `queryBlock` tokens (nQB = ⌈N / queryBlock⌉ per head, the last one
+ * may be short) and key tokens into blocks of `keyBlock` (nKB = ⌈N / keyBlock⌉).
  *
- * Rules (checked on the host by {@link validateLayout}): `offsets.length = H·nQB + 1`, `offsets[0] = 0`,
- * offsets non-decreasing, `offsets[H·nQB] = indices.length`; every row non-empty (else `EMPTY_ROW`: an empty row
- * would be 0/0 = NaN); each row's indices strictly increasing (sorted, no duplicates: a duplicate would count its
- * keys twice) and `< nKB`. Different heads may keep different numbers of blocks. Special tokens are the caller's
- * business: the kernel attends to exactly the blocks listed.
+ * Each head has its own nQB + 1 offsets, heads one after another: head h, query block i attends to key blocks
+ * `indices[offsets[h·(nQB+1) + i] .. offsets[h·(nQB+1) + i + 1])` (see {@link layoutRow}). Offsets are absolute
+ * positions in the one shared `indices` array, so a head's last offset equals the next head's first, and any one
+ * head's `offsets.subarray(h·(nQB+1), (h+1)·(nQB+1))` is a CSR of its own.
+ *
+ * Rules (checked on the host by {@link validateLayout}): `offsets.length = H·(nQB + 1)`, `offsets[0] = 0`,
+ * offsets non-decreasing and continuous across heads, last offset `= indices.length`; every row non-empty (else
+ * `EMPTY_ROW`: an empty row would be 0/0 = NaN); each row's indices strictly increasing (sorted, no duplicates: a
+ * duplicate would count its keys twice) and `< nKB`. Different heads may keep different numbers of blocks. Special
+ * tokens are the caller's business: the kernel attends to exactly the blocks listed.
+ *
+ * @example
+ * const { nQB } = validateLayout(shape, layout);
+ * const start = layout.offsets[layoutRow(nQB, h, i)], end = layout.offsets[layoutRow(nQB, h, i) + 1];
  */
 export interface BlockSparseLayout {
   /** Query block size in tokens (the planner's default is 128). */
@@ -61,6 +70,11 @@ export function validateShape(s: AttentionShape, what = 'attention'): number {
   return scale;
 }
 
+/** Index into `offsets` of head h, query block i (its key blocks end at the next offset). */
+export function layoutRow(nQB: number, h: number, i: number): number {
+  return h * (nQB + 1) + i;
+}
+
 /** Block counts of a layout for a shape. */
 export function blockCounts(shape: AttentionShape, layout: Pick<BlockSparseLayout, 'queryBlock' | 'keyBlock'>): { nQB: number; nKB: number } {
   return { nQB: Math.ceil(shape.N / layout.queryBlock), nKB: Math.ceil(shape.N / layout.keyBlock) };
@@ -82,33 +96,43 @@ export function validateLayout(shape: AttentionShape, layout: BlockSparseLayout)
     `block-sparse attention: queryBlock and keyBlock must be positive integers, got ${queryBlock} and ${keyBlock}`,
     `use the planner's defaults (${DEFAULT_QUERY_BLOCK} and ${DEFAULT_KEY_BLOCK})`);
   const { nQB, nKB } = blockCounts(shape, layout);
-  const rows = shape.H * nQB;
-  check(offsets?.length === rows + 1,
-    `block-sparse attention: offsets has ${offsets?.length} entries, expected H·nQB + 1 = ${shape.H}·${nQB} + 1 = ${rows + 1}`,
-    'build one CSR row per (head, query block), heads outer, query blocks inner');
+  const H = shape.H;
+  const count = H * (nQB + 1);
+  check(offsets?.length === count,
+    `block-sparse attention: offsets has ${offsets?.length} entries, expected H·(nQB + 1) = ${H}·${nQB + 1} = ${count}`,
+    'give each head nQB + 1 offsets, heads one after another (a head ends where the next begins)');
   check(offsets[0] === 0, `block-sparse attention: offsets[0] must be 0, got ${offsets[0]}`);
-  check(offsets[rows] === indices.length,
-    `block-sparse attention: offsets[last] = ${offsets[rows]} but indices has ${indices.length} entries`,
+  check(offsets[count - 1] === indices.length,
+    `block-sparse attention: offsets[last] = ${offsets[count - 1]} but indices has ${indices.length} entries`,
     'the last offset is the total number of listed blocks');
-  for (let r = 0; r < rows; r++) {
-    const a = offsets[r];
-    const b = offsets[r + 1];
-    check(Number.isInteger(b) && b >= a, `block-sparse attention: offsets must be non-decreasing integers, offsets[${r + 1}] = ${b} after ${a}`);
-    if (b === a) {
-      throw new HessError('EMPTY_ROW',
-        `block-sparse attention: head ${Math.floor(r / nQB)}, query block ${r % nQB} lists no key block (its softmax would be 0/0)`,
-        'keep at least one key block per (head, query block), e.g. the diagonal block or the special-token block');
+  for (let h = 0; h < H; h++) {
+    if (h > 0) {
+      const end = offsets[layoutRow(nQB, h - 1, nQB)];
+      check(offsets[layoutRow(nQB, h, 0)] === end,
+        `block-sparse attention: head ${h} starts at ${offsets[layoutRow(nQB, h, 0)]} but head ${h - 1} ends at ${end}`,
+        'offsets are absolute positions in indices: repeat each head\'s end offset as the next head\'s start');
     }
-    let prev = -1;
-    for (let e = a; e < b; e++) {
-      const k = indices[e];
-      check(Number.isInteger(k) && k >= 0 && k < nKB,
-        `block-sparse attention: indices[${e}] = ${k} is not a key block in [0, ${nKB}) (head ${Math.floor(r / nQB)}, query block ${r % nQB})`,
-        `key blocks are ⌈N / keyBlock⌉ = ${nKB} here`);
-      check(k > prev,
-        `block-sparse attention: key blocks of head ${Math.floor(r / nQB)}, query block ${r % nQB} must be strictly increasing, got ${prev} then ${k}`,
-        'sort each row and drop duplicates (a duplicate would count its keys twice)');
-      prev = k;
+    for (let i = 0; i < nQB; i++) {
+      const r = layoutRow(nQB, h, i);
+      const a = offsets[r];
+      const b = offsets[r + 1];
+      check(Number.isInteger(b) && b >= a, `block-sparse attention: offsets must be non-decreasing integers, offsets[${r + 1}] = ${b} after ${a}`);
+      if (b === a) {
+        throw new HessError('EMPTY_ROW',
+          `block-sparse attention: head ${h}, query block ${i} lists no key block (its softmax would be 0/0)`,
+          'keep at least one key block per (head, query block), e.g. the diagonal block or the special-token block');
+      }
+      let prev = -1;
+      for (let e = a; e < b; e++) {
+        const k = indices[e];
+        check(Number.isInteger(k) && k >= 0 && k < nKB,
+          `block-sparse attention: indices[${e}] = ${k} is not a key block in [0, ${nKB}) (head ${h}, query block ${i})`,
+          `key blocks are ⌈N / keyBlock⌉ = ${nKB} here`);
+        check(k > prev,
+          `block-sparse attention: key blocks of head ${h}, query block ${i} must be strictly increasing, got ${prev} then ${k}`,
+          'sort each row and drop duplicates (a duplicate would count its keys twice)');
+        prev = k;
+      }
     }
   }
   return { nQB, nKB };
@@ -123,12 +147,12 @@ export function validateLayout(shape: AttentionShape, layout: BlockSparseLayout)
 export function denseLayout(shape: AttentionShape, queryBlock = DEFAULT_QUERY_BLOCK, keyBlock = DEFAULT_KEY_BLOCK): BlockSparseLayout {
   const { nQB, nKB } = blockCounts(shape, { queryBlock, keyBlock });
   const rows = shape.H * nQB;
-  const offsets = new Uint32Array(rows + 1);
+  const offsets = new Uint32Array(shape.H * (nQB + 1));
   const indices = new Uint32Array(rows * nKB);
-  for (let r = 0; r < rows; r++) {
-    offsets[r + 1] = (r + 1) * nKB;
-    for (let k = 0; k < nKB; k++) indices[r * nKB + k] = k;
+  for (let h = 0; h < shape.H; h++) {
+    for (let i = 0; i <= nQB; i++) offsets[layoutRow(nQB, h, i)] = (h * nQB + i) * nKB;
   }
+  for (let r = 0; r < rows; r++) for (let k = 0; k < nKB; k++) indices[r * nKB + k] = k;
   return { queryBlock, keyBlock, offsets, indices };
 }
 
@@ -142,12 +166,13 @@ export function layoutFromPredicate(
   shape: AttentionShape, queryBlock: number, keyBlock: number, keep: (head: number, qBlock: number, kBlock: number) => boolean,
 ): BlockSparseLayout {
   const { nQB, nKB } = blockCounts(shape, { queryBlock, keyBlock });
-  const offsets = new Uint32Array(shape.H * nQB + 1);
+  const offsets = new Uint32Array(shape.H * (nQB + 1));
   const idx: number[] = [];
   for (let h = 0; h < shape.H; h++) {
+    offsets[layoutRow(nQB, h, 0)] = idx.length;
     for (let i = 0; i < nQB; i++) {
       for (let k = 0; k < nKB; k++) if (keep(h, i, k)) idx.push(k);
-      offsets[h * nQB + i + 1] = idx.length;
+      offsets[layoutRow(nQB, h, i + 1)] = idx.length;
     }
   }
   return { queryBlock, keyBlock, offsets, indices: Uint32Array.from(idx) };

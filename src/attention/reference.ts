@@ -1,5 +1,5 @@
 import { check } from '../errors';
-import { type AttentionShape, type BlockSparseLayout, validateLayout, validateShape } from './layout';
+import { type AttentionShape, type BlockSparseLayout, layoutRow, validateLayout, validateShape } from './layout';
 
 /**
  * Float64 CPU reference of softmax(Q·Kᵀ·scale + mask)·V on token-major `[N, H, D]` arrays. `mask`, when given, is
@@ -58,7 +58,7 @@ export function layoutToMask(shape: AttentionShape, layout: BlockSparseLayout): 
   const mask = new Float64Array(H * N * N).fill(-Infinity);
   for (let h = 0; h < H; h++) {
     for (let i = 0; i < N; i++) {
-      const r = h * nQB + Math.floor(i / layout.queryBlock);
+      const r = layoutRow(nQB, h, Math.floor(i / layout.queryBlock));
       for (let e = layout.offsets[r]; e < layout.offsets[r + 1]; e++) {
         const k0 = layout.indices[e] * layout.keyBlock;
         const k1 = Math.min(k0 + layout.keyBlock, N);
@@ -88,7 +88,7 @@ export function blockSparseReference(
   const s: number[] = [];
   for (let h = 0; h < H; h++) {
     for (let i = 0; i < N; i++) {
-      const r = h * nQB + Math.floor(i / layout.queryBlock);
+      const r = layoutRow(nQB, h, Math.floor(i / layout.queryBlock));
       keys.length = 0;
       for (let e = layout.offsets[r]; e < layout.offsets[r + 1]; e++) {
         const k0 = layout.indices[e] * layout.keyBlock;

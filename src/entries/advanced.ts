@@ -24,7 +24,7 @@ export { createSession, type ExecutionTarget } from '../runtime/ort';
 
 // Attention: WGSL kernels, layouts, references, the attention cores and HeSS masks on the GPU.
 export * from '../attention/index';
-export { WgslAttention, maskToKernelOffsets } from '../runtime/wgsl-attention';
+export { WgslAttention } from '../runtime/wgsl-attention';
 export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/vggt/attention-core';
 export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask';
 

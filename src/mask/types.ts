@@ -1,3 +1,5 @@
+import type { BlockSparseLayout } from '../attention/layout';
+
 /**
  * Block-sparse attention masks: the contract between the HeSS planner (producer) and the block-sparse attention
  * kernel (consumer). Keep this type stable.
@@ -6,7 +8,8 @@
  * frame, then all patch tokens, frame by frame). Query block r covers permuted tokens [r·queryBlock, (r+1)·queryBlock),
  * key block j covers [j·keyBlock, (j+1)·keyBlock); the last block of each may be partial (N = S·P is not a multiple).
  *
- * CSR, one row per (head, query block): head h, query block r keeps key blocks
+ * The CSR is the attention kernel's own {@link BlockSparseLayout} (the kernel reads a mask as is), one row per
+ * (head, query block): head h, query block r keeps key blocks
  * `indices[offsets[h·(numQueryBlocks+1) + r] … offsets[h·(numQueryBlocks+1) + r + 1])`, sorted ascending.
  * Offsets are absolute positions into the one shared `indices` array, so
  * `offsets[h·(numQueryBlocks+1) + numQueryBlocks] === offsets[(h+1)·(numQueryBlocks+1)]`, `offsets[0] === 0` and the
@@ -18,7 +21,7 @@
  *   return m.indices.subarray(m.offsets[o], m.offsets[o + 1]);
  * };
  */
-export interface BlockMask {
+export interface BlockMask extends BlockSparseLayout {
   /** Tokens per query block (default 128). */
   queryBlock: number;
   /** Tokens per key block (default 64). */

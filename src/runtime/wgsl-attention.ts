@@ -57,16 +57,6 @@ export interface SparsityStats {
   planMs: number;
 }
 
-/** Mask coordinates → the kernel's CSR rows (H·nQB + 1 offsets: the planner repeats each head's end offset). */
-export function maskToKernelOffsets(offsets: Uint32Array, heads: number, numQueryBlocks: number): Uint32Array {
-  const nQB = numQueryBlocks;
-  check(offsets.length === heads * (nQB + 1), `mask offsets: ${offsets.length} entries for ${heads} heads × ${nQB + 1}`);
-  const out = new Uint32Array(heads * nQB + 1);
-  for (let h = 0; h < heads; h++) for (let r = 0; r < nQB; r++) out[h * nQB + r] = offsets[h * (nQB + 1) + r];
-  out[heads * nQB] = offsets[offsets.length - 1];
-  return out;
-}
-
 /**
  * WGSL attention for {@link Aggregator} on the WebGPU EP. Switch policy between runs with {@link configure}.
  *
@@ -215,7 +205,7 @@ export class WgslAttention implements AttentionCore {
       const enc = device.createCommandEncoder();
       const m = encodeMaskBuild(this.gpu, enc, { ...maskInput, q: bufs.q, k: bufs.k, dtype });
       device.queue.submit([enc.finish()]);
-      offsets = maskToKernelOffsets(m.offsets, H, L.numQueryBlocks);
+      offsets = m.offsets;
       indices = m.indices;
       cleanup = () => m.destroy();
     } else {
@@ -225,7 +215,7 @@ export class WgslAttention implements AttentionCore {
         : readF32(device, b, N * H * D);
       const [q, k] = await Promise.all([read(bufs.q), read(bufs.k)]);
       const mask = buildMasks(this.wasm, { ...maskInput, q, k });
-      offsets = maskToKernelOffsets(mask.offsets, H, L.numQueryBlocks);
+      offsets = mask.offsets;
       indices = createStorageBuffer(device, mask.indices.length ? mask.indices : new Uint32Array(1));
       cleanup = () => indices.destroy();
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors';
 import { attentionShaderSource } from '../../../src/attention/kernel';
 import { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from '../../../src/attention/f16';
-import { type AttentionShape, denseLayout, layoutFromPredicate, validateLayout } from '../../../src/attention/layout';
+import { type AttentionShape, denseLayout, layoutFromPredicate, layoutRow, validateLayout } from '../../../src/attention/layout';
 import { attentionReference, blockSparseReference, layoutToMask } from '../../../src/attention/reference';
 import { freshSeed, randn, relError, rng } from '../../helpers/random';
 
@@ -39,18 +39,27 @@ describe('block-sparse layout validation', () => {
   const rows = (offsets: number[], indices: number[]) => ({ ...ok, offsets, indices });
 
   it('accepts a ragged layout with different block counts per head', () => {
-    expect(validateLayout(shape, rows([0, 1, 3, 4, 7], [0, 0, 2, 1, 0, 1, 2]))).toEqual({ nQB: 2, nKB: 3 });
+    expect(validateLayout(shape, rows([0, 1, 3, 3, 4, 7], [0, 0, 2, 1, 0, 1, 2]))).toEqual({ nQB: 2, nKB: 3 });
+  });
+  it('is the planner mask layout: nQB + 1 absolute offsets per head, a head starting where the previous ends', () => {
+    const ragged = layoutFromPredicate(shape, 128, 64, (h, i, k) => (k + h + i) % 2 === 0 || k === i);
+    expect(Array.from(ragged.offsets)).toEqual([0, 2, 3, 3, 5, 8]);
+    expect(Array.from(ragged.indices)).toEqual([0, 2, 1, 0, 1, 0, 1, 2]);
+    expect(Array.from(denseLayout(shape).offsets)).toEqual([0, 3, 6, 6, 9, 12]);
+    expect(layoutRow(2, 1, 1)).toBe(4); // head 1, query block 1: indices[offsets[4] .. offsets[5])
   });
   it('rejects each malformed list with a typed error', () => {
-    expect(code(() => validateLayout(shape, rows([0, 1, 1, 2, 3], [0, 1, 2])))).toBe('EMPTY_ROW');
+    expect(code(() => validateLayout(shape, rows([0, 1, 1, 1, 2, 3], [0, 1, 2])))).toBe('EMPTY_ROW');
     expect(code(() => validateLayout(shape, rows([0, 1, 2, 3], [0, 1, 2])))).toBe('INVALID_ARGUMENT'); // too few offsets
-    expect(code(() => validateLayout(shape, rows([1, 1, 2, 3, 4], [0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // offsets[0] ≠ 0
-    expect(code(() => validateLayout(shape, rows([0, 2, 1, 3, 4], [0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // decreasing
-    expect(code(() => validateLayout(shape, rows([0, 1, 2, 3, 4], [0, 1, 2])))).toBe('INVALID_ARGUMENT'); // last ≠ length
-    expect(code(() => validateLayout(shape, rows([0, 1, 2, 3, 4], [0, 3, 1, 2])))).toBe('INVALID_ARGUMENT'); // out of range
-    expect(code(() => validateLayout(shape, rows([0, 2, 3, 4, 5], [1, 0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // unsorted
-    expect(code(() => validateLayout(shape, rows([0, 2, 3, 4, 5], [1, 1, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // duplicate
-    expect(code(() => validateLayout(shape, rows([0, 1, 2, 3, 4], [0, -1, 1, 2])))).toBe('INVALID_ARGUMENT'); // negative
+    expect(code(() => validateLayout(shape, rows([0, 1, 3, 4, 7], [0, 0, 2, 1, 0, 1, 2])))).toBe('INVALID_ARGUMENT'); // H·nQB + 1 rows
+    expect(code(() => validateLayout(shape, rows([1, 1, 2, 2, 3, 4], [0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // offsets[0] ≠ 0
+    expect(code(() => validateLayout(shape, rows([0, 2, 1, 1, 3, 4], [0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // decreasing
+    expect(code(() => validateLayout(shape, rows([0, 1, 2, 3, 4, 5], [0, 1, 2, 0, 1])))).toBe('INVALID_ARGUMENT'); // head gap
+    expect(code(() => validateLayout(shape, rows([0, 1, 2, 2, 3, 4], [0, 1, 2])))).toBe('INVALID_ARGUMENT'); // last ≠ length
+    expect(code(() => validateLayout(shape, rows([0, 1, 2, 2, 3, 4], [0, 3, 1, 2])))).toBe('INVALID_ARGUMENT'); // out of range
+    expect(code(() => validateLayout(shape, rows([0, 2, 3, 3, 4, 5], [1, 0, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // unsorted
+    expect(code(() => validateLayout(shape, rows([0, 2, 3, 3, 4, 5], [1, 1, 1, 2, 0])))).toBe('INVALID_ARGUMENT'); // duplicate
+    expect(code(() => validateLayout(shape, rows([0, 1, 2, 2, 3, 4], [0, -1, 1, 2])))).toBe('INVALID_ARGUMENT'); // negative
     expect(code(() => validateLayout(shape, { ...ok, keyBlock: 1.5 }))).toBe('INVALID_ARGUMENT');
     expect(code(() => validateLayout({ ...shape, D: 6 }, ok))).toBe('INVALID_ARGUMENT');
   });
