@@ -11,15 +11,16 @@
 // the same time (broadcast), so the [key][d/4] layout has no bank conflicts. Online softmax: per tile the row max
 // is updated once and the accumulator rescaled once; the N×N score matrix never exists.
 //
-// The host generates variants of this file by rewriting the four marked lines (src/attention/kernel.ts):
-// head dim, tile sizes, and the storage element type (vec4<f16> plus `enable f16;` for the fp16 path; arithmetic
-// is always fp32).
+// The host (src/attention/kernel.ts) sets the rows per workgroup BQ as a pipeline constant, and rewrites by name
+// (src/gpu/specialize.ts) what WGSL cannot override: the storage element type T4 (vec4<f16> plus `enable f16;` for
+// the fp16 path; arithmetic is always fp32), and the head dim D and keys per tile BK, which size the function-scope
+// arrays q, acc and sc (an override-sized array may only live in workgroup memory).
 // Note for CPU Vulkan drivers: this shape of code (per-row arrays, one online-softmax update per tile, one flat
 // loop holding the barriers) compiled 5-10x faster on Mesa lavapipe than hand-unrolled register variants.
-alias T4 = vec4<f32>; // @storage-type
-const D: u32 = 64u; // @head-dim
-const BQ: u32 = 128u; // @rows-per-workgroup
-const BK: u32 = 32u; // @keys-per-tile
+alias T4 = vec4<f32>;
+const D: u32 = 64u;
+const BK: u32 = 32u;
+override BQ: u32;
 const D4: u32 = D / 4u;
 // A finite "minus infinity": keeps exp2(m_old - m_new) well defined even under fast-math.
 const NEG_BIG: f32 = -3.0e38;

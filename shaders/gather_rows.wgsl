@@ -8,9 +8,11 @@ struct Params { rows: u32, width: u32, _a: u32, _b: u32 }
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(64)
+override WG: u32; // invocations per workgroup, a pipeline constant (GATHER_WG in src/runtime/wgsl-attention.ts)
+
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = g.x + g.y * nw.x * 64u;
+  let i = g.x + g.y * nw.x * WG;
   if (i >= p.rows * p.width) { return; }
   let r = i / p.width;
   let c = i - r * p.width;

@@ -2,22 +2,23 @@
 // One invocation per (block, channel of heads·d): sums its block's tokens in ascending permuted order in f32,
 // multiplies by the host's f32(1/n) and keeps the top 12 significand bits ("trunc12"), so that products of pooled
 // values are exact and a fused multiply-add in the scoring step cannot change any bit.
-// Q/K are f32, or f16 (the `@storage-type` line rewritten and `enable f16;` prepended): f16 values widen exactly,
-// so pooling them equals pooling their f32 widening bit for bit.
+// Q/K are f32, or f16 (the host rewrites `alias XT` and prepends `enable f16;`, src/gpu/specialize.ts: a type cannot
+// be overridden): f16 values widen exactly, so pooling them equals pooling their f32 widening bit for bit.
 // Large Q/K are bound as windows (maxStorageBufferBindingSize): pooled blocks hold only patch tokens, whose rows
 // ascend in permuted order, so a range of blocks reads one contiguous window starting at element `base`.
 struct Params {
   N: u32, heads: u32, d: u32, blockSize: u32,
   firstBlock: u32, numBlocks: u32, invFull: u32, invLast: u32,
-  outBlock0: u32, outBlocks: u32, base: u32, pad: u32,
+  outBlock0: u32, outBlocks: u32, base: u32, _pad: u32,
 }
-alias XT = f32; // @storage-type
+alias XT = f32;
+override WG: u32; // invocations per workgroup, a pipeline constant (POOL_WG in src/mask/gpu-mask.ts)
 @group(0) @binding(0) var<storage, read> x: array<XT>;         // [N, heads·d], token-major
 @group(0) @binding(1) var<storage, read> perm: array<u32>;     // permuted token i = row perm[i]
 @group(0) @binding(2) var<storage, read_write> pooled: array<u32>; // f32 bits [heads, outBlocks, d]
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = p.heads * p.d;
   let c = gid.x;

@@ -2,9 +2,10 @@
 // the lower index, and write the CSR row (bit-exact twin of maskSelect in assembly/mask.ts). One workgroup of 256
 // per row: scores → order-preserving u32 keys (the first CACHE cached in workgroup memory, the rest recomputed),
 // 4-pass radix select of the c-th largest key, then an order-preserving compaction by workgroup prefix sums.
+// WG = 256 is the algorithm's, not a tuning knob: one invocation per radix-histogram bin (8-bit digits).
 const WG: u32 = 256u;
 const CACHE: u32 = 3072u;
-const MAXD: u32 = 128u;
+override MAX_D: u32; // widest head dim, a pipeline constant (TOPK_CONSTANTS in src/mask/gpu-mask.ts)
 
 struct Params {
   heads: u32, d: u32, nQ: u32, nK: u32,
@@ -17,7 +18,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> indices: array<u32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-var<workgroup> qs: array<f32, MAXD>;
+var<workgroup> qs: array<f32, MAX_D>;
 var<workgroup> cache: array<u32, CACHE>;
 var<workgroup> hist: array<atomic<u32>, WG>;
 var<workgroup> scan: array<u32, WG>;
@@ -43,7 +44,7 @@ fn get_key(h: u32, j: u32) -> u32 {
   return score_key(h, j);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let r = wid.x;
   let h = wid.y;

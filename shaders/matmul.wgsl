@@ -1,4 +1,4 @@
-// C[M,N] = A[M,K] · B[K,N], row-major fp32. 16×16 output tile per workgroup, K walked in 16-wide tiles staged
+// C[M,N] = A[M,K] · B[K,N], row-major fp32. T×T output tile per workgroup, K walked in T-wide tiles staged
 // in workgroup memory; each invocation owns one output element. Bounds-checked for any M, N, K.
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
@@ -7,11 +7,11 @@ struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-const T: u32 = 16u;
-var<workgroup> As: array<f32, 256>;
-var<workgroup> Bs: array<f32, 256>;
+override T: u32; // tile side, a pipeline constant (MATMUL_TILE in src/gpu/matmul.ts)
+var<workgroup> As: array<f32, T * T>;
+var<workgroup> Bs: array<f32, T * T>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(T, T)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
   let row = wg.y * T + l.y;
   let col = wg.x * T + l.x;

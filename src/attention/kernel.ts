@@ -3,6 +3,7 @@ import { HessError, check } from '../errors';
 import { BufferUsage, createStorageBuffer, createUniformBuffer, f32bits, poisonBuffer, readBuffer } from '../gpu/buffers';
 import type { HessDevice } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelines';
+import { specializeWgsl } from '../gpu/specialize';
 import { fromF16, toF16 } from './f16';
 import { type AttentionShape, type BlockSparseLayout, validateLayout, validateShape } from './layout';
 
@@ -48,18 +49,21 @@ function tiles(gpu: HessDevice, D: number, t: AttentionTiling = {}): { BQ: numbe
   return { BQ, BK };
 }
 
-/** The WGSL variant for (D, tiles, dtype): one source file, four marked lines rewritten. */
-export function attentionShaderSource(D: number, BQ: number, BK: number, dtype: AttentionDType): string {
-  const sub = (src: string, re: RegExp, line: string) => {
-    if (!re.test(src)) throw new Error(`attention_flash.wgsl: marker ${re} not found`);
-    return src.replace(re, line);
-  };
-  let s = flashWgsl;
-  s = sub(s, /^alias T4 = .*\/\/ @storage-type$/m, `alias T4 = vec4<${dtype}>; // @storage-type`);
-  s = sub(s, /^const D: u32 = .*\/\/ @head-dim$/m, `const D: u32 = ${D}u; // @head-dim`);
-  s = sub(s, /^const BQ: u32 = .*\/\/ @rows-per-workgroup$/m, `const BQ: u32 = ${BQ}u; // @rows-per-workgroup`);
-  s = sub(s, /^const BK: u32 = .*\/\/ @keys-per-tile$/m, `const BK: u32 = ${BK}u; // @keys-per-tile`);
-  return dtype === 'f16' ? `enable f16;\n${s}` : s;
+/**
+ * The WGSL variant for (D, BK, dtype). These three are text (src/gpu/specialize.ts): the element type cannot be
+ * overridden, and D and BK size function-scope arrays, which overrides may not. The rows per workgroup are the
+ * pipeline constant BQ (see {@link attentionPipeline}).
+ *
+ * @example
+ * const code = attentionShaderSource(64, 32, 'f16'); // enable f16; vec4<f16> storage, D = 64, 32 keys per tile
+ */
+export function attentionShaderSource(D: number, BK: number, dtype: AttentionDType): string {
+  return specializeWgsl(flashWgsl, { f16: dtype === 'f16', aliases: { T4: `vec4<${dtype}>` }, consts: { D, BK } });
+}
+
+/** The compiled (cached) pipeline of one entry point for a head dim, tiles and dtype. */
+function attentionPipeline(gpu: HessDevice, entry: 'dense' | 'sparse', D: number, t: { BQ: number; BK: number }, dtype: AttentionDType) {
+  return getPipeline(gpu.device, attentionShaderSource(D, t.BK, dtype), entry, { BQ: t.BQ });
 }
 
 const paramCache = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
@@ -144,7 +148,7 @@ export function encodeAttention(
   const dtype = opts.dtype ?? 'f32';
   checkBuffers(gpu, buffers, shape, dtype, 'attention');
   const { BQ, BK } = tiles(gpu, shape.D, opts.tiling);
-  const pipe = getPipeline(gpu.device, attentionShaderSource(shape.D, BQ, BK, dtype), 'dense');
+  const pipe = attentionPipeline(gpu, 'dense', shape.D, { BQ, BK }, dtype);
   const p = params(gpu.device, [shape.N, shape.H, 0, 0, 0, 1, f32bits(scale * Math.LOG2E), 0]);
   // The dense entry shares the sparse loop, so it statically uses blockIdx (binding 6) but never reads it.
   dispatch(gpu, encoder, pipe, [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [6, dummy(gpu.device)]],
@@ -202,7 +206,7 @@ export function encodeBlockSparseAttention(
   checkBuffers(gpu, buffers, shape, dtype, 'block-sparse attention');
   const { BQ, BK } = tiles(gpu, shape.D, opts.tiling);
   const sub = Math.ceil(plan.queryBlock / BQ);
-  const pipe = getPipeline(gpu.device, attentionShaderSource(shape.D, BQ, BK, dtype), 'sparse');
+  const pipe = attentionPipeline(gpu, 'sparse', shape.D, { BQ, BK }, dtype);
   const p = params(gpu.device, [shape.N, shape.H, plan.queryBlock, plan.keyBlock, plan.nQB, sub, f32bits(scale * Math.LOG2E), 0]);
   dispatch(gpu, encoder, pipe,
     [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [5, plan.offsets], [6, plan.indices]],

@@ -3,6 +3,9 @@ import { check } from '../errors';
 import { createUniformBuffer } from './buffers';
 import { bindBuffers, getPipeline } from './pipelines';
 
+/** Side of the square output tile one workgroup computes (matmul.wgsl's `override T`). */
+export const MATMUL_TILE = 16;
+
 /**
  * Encode C[M,N] = A[M,K]·B[K,N] (row-major fp32 storage buffers) into `encoder`. Nothing is read back.
  *
@@ -18,11 +21,11 @@ export function encodeMatmul(
     check(Number.isInteger(v) && v > 0, `matmul: ${name} must be a positive integer, got ${v}`);
   }
   check(a.size >= M * K * 4 && b.size >= K * N * 4 && c.size >= M * N * 4, 'matmul: a buffer is smaller than its shape');
-  const pipe = getPipeline(device, matmulWgsl);
+  const pipe = getPipeline(device, matmulWgsl, 'main', { T: MATMUL_TILE });
   const params = createUniformBuffer(device, [M, N, K, 0]);
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipe);
   pass.setBindGroup(0, bindBuffers(device, pipe, [a, b, c, params]));
-  pass.dispatchWorkgroups(Math.ceil(N / 16), Math.ceil(M / 16));
+  pass.dispatchWorkgroups(Math.ceil(N / MATMUL_TILE), Math.ceil(M / MATMUL_TILE));
   pass.end();
 }

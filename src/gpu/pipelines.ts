@@ -1,5 +1,7 @@
 // One compiled pipeline per (device, shader source, entry point, constants): creating them is slow on software
-// adapters (SwiftShader ~200 ms), so every host asks this cache.
+// adapters (SwiftShader ~200 ms), so every host asks this cache. `constants` sets the shader's `override`
+// declarations (GPUComputePipelineDescriptor.compute.constants), the way our shaders take numbers
+// (src/gpu/specialize.ts says what stays text).
 const cache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 /**

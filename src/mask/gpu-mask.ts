@@ -5,6 +5,7 @@ import topkWgsl from '../../shaders/mask_topk.wgsl';
 import { check, HessError } from '../errors';
 import { createStorageBuffer, createUniformBuffer, f32bits, readBuffer, STORAGE_USAGE } from '../gpu/buffers';
 import { bindBuffers, getPipeline } from '../gpu/pipelines';
+import { specializeWgsl } from '../gpu/specialize';
 import type { HessDevice } from '../gpu/device';
 import { prepare, type MaskInput } from './input';
 import type { MaskLayout } from './layout';
@@ -36,14 +37,14 @@ export interface GpuMaskBuild {
   destroy(): void;
 }
 
-const MAX_D = 128;
+/** mask_topk.wgsl's pipeline constants: MAX_D sizes the workgroup copy of one pooled query row. */
+const TOPK_CONSTANTS = { MAX_D: 128 } as const;
+/** Invocations per workgroup of mask_pool.wgsl (one per channel of heads·d). */
+const POOL_WG = 64;
 
-/** The pooling shader for f32 or f16 Q/K. */
+/** The pooling shader for f32 or f16 Q/K (a storage element type is text: WGSL cannot override a type). */
 function poolSource(dtype: 'f32' | 'f16'): string {
-  if (dtype === 'f32') return poolWgsl;
-  const re = /^alias XT = .*\/\/ @storage-type$/m;
-  if (!re.test(poolWgsl)) throw new Error('mask_pool.wgsl: @storage-type marker not found');
-  return `enable f16;\n${poolWgsl.replace(re, 'alias XT = f16; // @storage-type')}`;
+  return dtype === 'f32' ? poolWgsl : specializeWgsl(poolWgsl, { f16: true, aliases: { XT: 'f16' } });
 }
 
 /**
@@ -59,7 +60,7 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
   const p = prepare({ ...inp, q: new Float32Array(0), k: new Float32Array(0) }, false);
   const { L, nQ, nK } = p;
   const H = inp.heads, d = inp.headDim;
-  check(d <= MAX_D, `the WGSL mask builder supports headDim ≤ ${MAX_D}, got ${d}`, 'use the Wasm builder (buildMasks) for wider heads');
+  check(d <= TOPK_CONSTANTS.MAX_D, `the WGSL mask builder supports headDim ≤ ${TOPK_CONSTANTS.MAX_D}, got ${d}`, 'use the Wasm builder (buildMasks) for wider heads');
   const dtype = inp.dtype ?? 'f32';
   check(dtype === 'f32' || dtype === 'f16', `dtype must be 'f32' or 'f16', got ${String(dtype)}`);
   if (dtype === 'f16' && !gpu.features.shaderF16) {
@@ -81,7 +82,7 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
   const indices = dev.createBuffer({ size: Math.max(16, total * 4), usage: STORAGE_USAGE, label: 'mask indices' });
   const temps: GPUBuffer[] = [perm, budgets, offsets];
 
-  const pool = getPipeline(dev, poolSource(dtype));
+  const pool = getPipeline(dev, poolSource(dtype), 'main', { WG: POOL_WG });
   const pass = encoder.beginComputePass({ label: 'hess mask' });
   pass.setPipeline(pool);
   const maxBind = Math.min(inp.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
@@ -113,11 +114,11 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
           { binding: 3, resource: { buffer: params } },
         ],
       }));
-      pass.dispatchWorkgroups(Math.ceil(row / 64), b1 - b0);
+      pass.dispatchWorkgroups(Math.ceil(row / POOL_WG), b1 - b0);
       b0 = b1;
     }
   }
-  const topk = getPipeline(dev, topkWgsl);
+  const topk = getPipeline(dev, topkWgsl, 'main', TOPK_CONSTANTS);
   const params = createUniformBuffer(dev, [H, d, nQ, nK, L.denseQueryBlocks, L.specialKeyBlocks, L.numQueryBlocks, L.numKeyBlocks]);
   temps.push(params);
   pass.setPipeline(topk);

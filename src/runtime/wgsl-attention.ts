@@ -57,6 +57,9 @@ export interface SparsityStats {
   planMs: number;
 }
 
+/** Invocations per workgroup of gather_rows.wgsl (one 32-bit word each). */
+const GATHER_WG = 64;
+
 /**
  * WGSL attention for {@link Aggregator} on the WebGPU EP. Switch policy between runs with {@link configure}.
  *
@@ -171,11 +174,11 @@ export class WgslAttention implements AttentionCore {
 
   private encodeGather(enc: GPUCommandEncoder, src: GPUBuffer, index: GPUBuffer, dst: GPUBuffer, rows: number, width: number): void {
     const { device } = this.gpu;
-    const pipe = getPipeline(device, gatherWgsl);
+    const pipe = getPipeline(device, gatherWgsl, 'main', { WG: GATHER_WG });
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, bindBuffers(device, pipe, [src, index, dst, createUniformBuffer(device, [rows, width])]));
-    const groups = Math.ceil((rows * width) / 64);
+    const groups = Math.ceil((rows * width) / GATHER_WG);
     const x = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x));
     pass.end();

@@ -16,9 +16,8 @@ export function interleaveHost(a: Float32Array, b: Float32Array, N: number, C: n
   return out;
 }
 
-const WG = 256;
-/** Workgroups per grid row: a dispatch dimension may not pass 65535. */
-const GRID_X = 32768;
+/** The kernel's pipeline constants: invocations per workgroup, and workgroups per grid row (≤ 65535 per dimension). */
+const CONSTANTS = { WG: 256, GRID_X: 32768 } as const;
 
 // Copies 32-bit words, so it is bit-exact whatever they hold (f32, or f16 pairs when a row is an even count).
 const interleaveWgsl = /* wgsl */ `
@@ -28,9 +27,12 @@ struct Dims { rows: u32, words: u32, total: u32, _pad: u32 }
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 @group(0) @binding(3) var<uniform> dims: Dims;
 
-@compute @workgroup_size(${WG})
+override WG: u32;
+override GRID_X: u32;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * ${GRID_X}u + wg.x) * ${WG}u + li;
+  let i = (wg.y * GRID_X + wg.x) * WG + li;
   if (i >= dims.total) { return; }
   let w = dims.words;
   let row = i / (2u * w);
@@ -55,7 +57,7 @@ export function interleaveGpu(device: GPUDevice, a: GPUBuffer, b: GPUBuffer, row
   const half = rows * words * 4;
   const out = device.createBuffer({ size: Math.max(4, total * 4), usage: STORAGE_USAGE, label });
   if (total === 0) return out;
-  const pipe = getPipeline(device, interleaveWgsl);
+  const pipe = getPipeline(device, interleaveWgsl, 'main', CONSTANTS);
   const dims = createUniformBuffer(device, [rows, words, total, 0], 'interleave dims');
   const group = device.createBindGroup({
     layout: pipe.getBindGroupLayout(0),
@@ -66,12 +68,12 @@ export function interleaveGpu(device: GPUDevice, a: GPUBuffer, b: GPUBuffer, row
       { binding: 3, resource: { buffer: dims } },
     ],
   });
-  const groups = Math.ceil(total / WG);
+  const groups = Math.ceil(total / CONSTANTS.WG);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipe);
   pass.setBindGroup(0, group);
-  pass.dispatchWorkgroups(Math.min(groups, GRID_X), Math.ceil(groups / GRID_X));
+  pass.dispatchWorkgroups(Math.min(groups, CONSTANTS.GRID_X), Math.ceil(groups / CONSTANTS.GRID_X));
   pass.end();
   device.queue.submit([enc.finish()]);
   dims.destroy(); // the submitted work keeps it alive until it has run
