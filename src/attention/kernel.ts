@@ -1,9 +1,10 @@
 import flashWgsl from '../../shaders/attention_flash.wgsl';
 import { HessError, check } from '../errors';
-import { BufferUsage, createStorageBuffer, createUniformBuffer, f32bits, poisonBuffer, readBuffer } from '../gpu/buffers';
+import { BufferUsage, createStorageBuffer, poisonBuffer, readBuffer } from '../gpu/buffers';
 import type { HessDevice } from '../gpu/device';
 import { getPipeline } from '../gpu/pipelines';
 import { specializeWgsl } from '../gpu/specialize';
+import { createUniform, uniformStruct } from '../gpu/uniform';
 import { fromF16, toF16 } from './f16';
 import { type AttentionShape, type BlockSparseLayout, validateLayout, validateShape } from './layout';
 
@@ -66,16 +67,20 @@ function attentionPipeline(gpu: HessDevice, entry: 'dense' | 'sparse', D: number
   return getPipeline(gpu.device, attentionShaderSource(D, t.BK, dtype), entry, { BQ: t.BQ });
 }
 
+/** The shader's `struct Params`, packed by field name. */
+const PARAMS = uniformStruct(flashWgsl, 'Params');
+type AttentionParams = { n: number; h: number; qBlock: number; kBlock: number; nQB: number; subPerQB: number; scale: number };
+
 const paramCache = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 
 // Params are immutable per (shape, blocks, tiles): keep one uniform buffer per distinct set, so repeated encodes
 // (every layer, every frame) allocate nothing.
-function params(device: GPUDevice, words: number[]): GPUBuffer {
+function params(device: GPUDevice, values: AttentionParams): GPUBuffer {
   let m = paramCache.get(device);
   if (!m) paramCache.set(device, (m = new Map()));
-  const key = words.join(',');
+  const key = JSON.stringify(values);
   let buf = m.get(key);
-  if (!buf) m.set(key, (buf = createUniformBuffer(device, words, 'attention params')));
+  if (!buf) m.set(key, (buf = createUniform(device, PARAMS, values, 'attention params')));
   return buf;
 }
 
@@ -149,7 +154,7 @@ export function encodeAttention(
   checkBuffers(gpu, buffers, shape, dtype, 'attention');
   const { BQ, BK } = tiles(gpu, shape.D, opts.tiling);
   const pipe = attentionPipeline(gpu, 'dense', shape.D, { BQ, BK }, dtype);
-  const p = params(gpu.device, [shape.N, shape.H, 0, 0, 0, 1, f32bits(scale * Math.LOG2E), 0]);
+  const p = params(gpu.device, { n: shape.N, h: shape.H, qBlock: 0, kBlock: 0, nQB: 0, subPerQB: 1, scale: scale * Math.LOG2E });
   // The dense entry shares the sparse loop, so it statically uses blockIdx (binding 6) but never reads it.
   dispatch(gpu, encoder, pipe, [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [6, dummy(gpu.device)]],
     Math.ceil(shape.N / BQ), shape.H, shape.batch ?? 1);
@@ -207,7 +212,9 @@ export function encodeBlockSparseAttention(
   const { BQ, BK } = tiles(gpu, shape.D, opts.tiling);
   const sub = Math.ceil(plan.queryBlock / BQ);
   const pipe = attentionPipeline(gpu, 'sparse', shape.D, { BQ, BK }, dtype);
-  const p = params(gpu.device, [shape.N, shape.H, plan.queryBlock, plan.keyBlock, plan.nQB, sub, f32bits(scale * Math.LOG2E), 0]);
+  const p = params(gpu.device, {
+    n: shape.N, h: shape.H, qBlock: plan.queryBlock, kBlock: plan.keyBlock, nQB: plan.nQB, subPerQB: sub, scale: scale * Math.LOG2E,
+  });
   dispatch(gpu, encoder, pipe,
     [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [5, plan.offsets], [6, plan.indices]],
     plan.nQB * sub, shape.H);

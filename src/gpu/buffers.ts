@@ -1,9 +1,12 @@
 import { HessError } from '../errors';
 
-// GPUBufferUsage / GPUMapMode values from the WebGPU spec, as numbers: the globals do not exist in Node until the
-// npm `webgpu` package is loaded, and this module must load everywhere.
-export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
-const MAP_MODE_READ = 0x1;
+// GPUBufferUsage / GPUMapMode values from the WebGPU spec, by name: the globals do not exist in Node until the npm
+// `webgpu` package is loaded, and this module must load everywhere (a GPU test checks them against the globals).
+export const BufferUsage = {
+  MAP_READ: 0x1, MAP_WRITE: 0x2, COPY_SRC: 0x4, COPY_DST: 0x8, INDEX: 0x10, VERTEX: 0x20, UNIFORM: 0x40, STORAGE: 0x80,
+  INDIRECT: 0x100, QUERY_RESOLVE: 0x200,
+} as const;
+export const MapMode = { READ: 0x1, WRITE: 0x2 } as const;
 
 /** Usage for buffers our kernels and onnxruntime-web both read and write. */
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -37,7 +40,10 @@ export function writeBuffer(device: GPUDevice, buf: GPUBuffer, data: ArrayBuffer
   }
 }
 
-/** A uniform buffer holding `words` (u32/f32 bit patterns), padded to 16 bytes. */
+/**
+ * A uniform buffer holding `words` (u32/f32 bit patterns), padded to 16 bytes. Our kernels pack their uniforms by
+ * field name instead (`createUniform` in ./uniform.ts).
+ */
 export function createUniformBuffer(device: GPUDevice, words: ArrayLike<number> | Uint32Array, label?: string): GPUBuffer {
   const n = Math.max(4, Math.ceil(words.length / 4) * 4);
   const data = new Uint32Array(n);
@@ -63,7 +69,7 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes = src.
   enc.copyBufferToBuffer(src, offset, staging, 0, size);
   device.queue.submit([enc.finish()]);
   try {
-    await staging.mapAsync(MAP_MODE_READ);
+    await staging.mapAsync(MapMode.READ);
   } catch (e) {
     staging.destroy();
     throw new HessError('GPU_ERROR', `readback failed: ${String(e)}`, 'check the device was not lost', { cause: e });

@@ -1,10 +1,11 @@
 import matmulWgsl from '../../shaders/matmul.wgsl';
 import { check } from '../errors';
-import { createUniformBuffer } from './buffers';
+import { createUniform, uniformStruct } from './uniform';
 import { bindBuffers, getPipeline } from './pipelines';
 
 /** Side of the square output tile one workgroup computes (matmul.wgsl's `override T`). */
 export const MATMUL_TILE = 16;
+const PARAMS = uniformStruct(matmulWgsl, 'Params');
 
 /**
  * Encode C[M,N] = A[M,K]·B[K,N] (row-major fp32 storage buffers) into `encoder`. Nothing is read back.
@@ -22,7 +23,7 @@ export function encodeMatmul(
   }
   check(a.size >= M * K * 4 && b.size >= K * N * 4 && c.size >= M * N * 4, 'matmul: a buffer is smaller than its shape');
   const pipe = getPipeline(device, matmulWgsl, 'main', { T: MATMUL_TILE });
-  const params = createUniformBuffer(device, [M, N, K, 0]);
+  const params = createUniform(device, PARAMS, { M, N, K }, 'matmul params');
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipe);
   pass.setBindGroup(0, bindBuffers(device, pipe, [a, b, c, params]));

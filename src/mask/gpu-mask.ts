@@ -3,9 +3,10 @@
 import poolWgsl from '../../shaders/mask_pool.wgsl';
 import topkWgsl from '../../shaders/mask_topk.wgsl';
 import { check, HessError } from '../errors';
-import { createStorageBuffer, createUniformBuffer, f32bits, readBuffer, STORAGE_USAGE } from '../gpu/buffers';
+import { createStorageBuffer, f32bits, readBuffer, STORAGE_USAGE } from '../gpu/buffers';
 import { bindBuffers, getPipeline } from '../gpu/pipelines';
 import { specializeWgsl } from '../gpu/specialize';
+import { createUniform, uniformStruct } from '../gpu/uniform';
 import type { HessDevice } from '../gpu/device';
 import { prepare, type MaskInput } from './input';
 import type { MaskLayout } from './layout';
@@ -41,6 +42,8 @@ export interface GpuMaskBuild {
 const TOPK_CONSTANTS = { MAX_D: 128 } as const;
 /** Invocations per workgroup of mask_pool.wgsl (one per channel of heads·d). */
 const POOL_WG = 64;
+const POOL_PARAMS = uniformStruct(poolWgsl, 'Params');
+const TOPK_PARAMS = uniformStruct(topkWgsl, 'Params');
 
 /** The pooling shader for f32 or f16 Q/K (a storage element type is text: WGSL cannot override a type). */
 function poolSource(dtype: 'f32' | 'f16'): string {
@@ -103,7 +106,11 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
           'use smaller blocks or the Wasm builder');
       }
       const size = endOf(b1 - 1) - offset;
-      const params = createUniformBuffer(dev, [L.N, H, d, bs, first + b0, b1 - b0, f32bits(1 / bs), f32bits(1 / lastN), b0, n, offset / z, 0]);
+      // invFull/invLast are f32 bit patterns in u32 fields: the shader bitcasts them (exactly the f32 the Wasm twin uses).
+      const params = createUniform(dev, POOL_PARAMS, {
+        N: L.N, heads: H, d, blockSize: bs, firstBlock: first + b0, numBlocks: b1 - b0, invFull: f32bits(1 / bs), invLast: f32bits(1 / lastN),
+        outBlock0: b0, outBlocks: n, base: offset / z,
+      }, 'mask pool params');
       temps.push(params);
       pass.setBindGroup(0, dev.createBindGroup({
         layout: pool.getBindGroupLayout(0),
@@ -119,7 +126,9 @@ export function encodeMaskBuild(gpu: HessDevice, encoder: GPUCommandEncoder, inp
     }
   }
   const topk = getPipeline(dev, topkWgsl, 'main', TOPK_CONSTANTS);
-  const params = createUniformBuffer(dev, [H, d, nQ, nK, L.denseQueryBlocks, L.specialKeyBlocks, L.numQueryBlocks, L.numKeyBlocks]);
+  const params = createUniform(dev, TOPK_PARAMS, {
+    heads: H, d, nQ, nK, denseQ: L.denseQueryBlocks, specialK: L.specialKeyBlocks, numQueryBlocks: L.numQueryBlocks, numKeyBlocks: L.numKeyBlocks,
+  }, 'mask top-k params');
   temps.push(params);
   pass.setPipeline(topk);
   pass.setBindGroup(0, bindBuffers(dev, topk, [pooledQ, pooledK, budgets, offsets, indices, params]));

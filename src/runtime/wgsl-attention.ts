@@ -13,9 +13,10 @@ import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../all
 import type { HessFile } from '../hess/hess-file';
 import { HessError, check } from '../errors';
 import { fromF16 } from '../attention/f16';
-import { createStorageBuffer, createUniformBuffer, readBuffer, readF32 } from '../gpu/buffers';
+import { createStorageBuffer, readBuffer, readF32, STORAGE_USAGE } from '../gpu/buffers';
 import type { HessDevice } from '../gpu/device';
 import { bindBuffers, getPipeline } from '../gpu/pipelines';
+import { createUniform, uniformStruct } from '../gpu/uniform';
 import { encodeMaskBuild } from '../mask/gpu-mask';
 import { inversePermutation, maskLayout, tokenPermutation, type MaskLayout } from '../mask/layout';
 import { buildMasks } from '../mask/wasm';
@@ -59,6 +60,7 @@ export interface SparsityStats {
 
 /** Invocations per workgroup of gather_rows.wgsl (one 32-bit word each). */
 const GATHER_WG = 64;
+const GATHER_PARAMS = uniformStruct(gatherWgsl, 'Params');
 
 /**
  * WGSL attention for {@link Aggregator} on the WebGPU EP. Switch policy between runs with {@link configure}.
@@ -120,7 +122,7 @@ export class WgslAttention implements AttentionCore {
     const dtype = type === 'float16' ? 'f16' : 'f32';
     const { device } = this.gpu;
     const bytes = N * H * d * (dtype === 'f16' ? 2 : 4);
-    const o = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x80 | 0x04 | 0x08, label: 'attention out' });
+    const o = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE_USAGE, label: 'attention out' });
     const bufs = { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o };
     const shape = { N, H, D: d };
     if (this.opts.policy === 'dense') {
@@ -177,7 +179,7 @@ export class WgslAttention implements AttentionCore {
     const pipe = getPipeline(device, gatherWgsl, 'main', { WG: GATHER_WG });
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe);
-    pass.setBindGroup(0, bindBuffers(device, pipe, [src, index, dst, createUniformBuffer(device, [rows, width])]));
+    pass.setBindGroup(0, bindBuffers(device, pipe, [src, index, dst, createUniform(device, GATHER_PARAMS, { rows, width })]));
     const groups = Math.ceil((rows * width) / GATHER_WG);
     const x = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x));
@@ -257,7 +259,7 @@ export class WgslAttention implements AttentionCore {
   private scratchBuffers(bytes: number): GPUBuffer[] {
     if (this.scratch?.bytes !== bytes) {
       for (const b of this.scratch?.bufs ?? []) b.destroy();
-      const bufs = ['q', 'k', 'v', 'o'].map((n) => this.gpu.device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08, label: `permuted ${n}` }));
+      const bufs = ['q', 'k', 'v', 'o'].map((n) => this.gpu.device.createBuffer({ size: bytes, usage: STORAGE_USAGE, label: `permuted ${n}` }));
       this.scratch = { bytes, bufs };
     }
     return this.scratch.bufs;

@@ -3,8 +3,9 @@
  * `[N, 2C]`. On the host a loop of subarray copies; on WebGPU one small copy kernel, so the aggregator can hand
  * its layers to the heads without a readback (one copyBufferToBuffer per token would be 2N copies).
  */
-import { createUniformBuffer, STORAGE_USAGE } from '../../gpu/buffers';
+import { STORAGE_USAGE } from '../../gpu/buffers';
 import { getPipeline } from '../../gpu/pipelines';
+import { createUniform, uniformStruct } from '../../gpu/uniform';
 
 /** [N, C] ⊕ [N, C] → [N, 2C] (per token: `a`'s row, then `b`'s row). */
 export function interleaveHost(a: Float32Array, b: Float32Array, N: number, C: number): Float32Array {
@@ -44,6 +45,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 }`;
 
+const DIMS = uniformStruct(interleaveWgsl, 'Dims');
+
 /**
  * Interleave two GPU buffers of `rows` × `words` 32-bit words each into a new `[rows, 2·words]` storage buffer
  * (the caller owns and destroys it). Only the first `rows · words` words of `a` and `b` are bound (ORT's buffers
@@ -58,7 +61,7 @@ export function interleaveGpu(device: GPUDevice, a: GPUBuffer, b: GPUBuffer, row
   const out = device.createBuffer({ size: Math.max(4, total * 4), usage: STORAGE_USAGE, label });
   if (total === 0) return out;
   const pipe = getPipeline(device, interleaveWgsl, 'main', CONSTANTS);
-  const dims = createUniformBuffer(device, [rows, words, total, 0], 'interleave dims');
+  const dims = createUniform(device, DIMS, { rows, words, total }, 'interleave dims');
   const group = device.createBindGroup({
     layout: pipe.getBindGroupLayout(0),
     entries: [
