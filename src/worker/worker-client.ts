@@ -3,8 +3,8 @@
  * Worker, so the page's main thread stays free while onnxruntime computes. Progress events and AbortSignals are
  * forwarded; results come back as transferables (moved, not copied).
  *
- * Abort: the wasm EP holds the worker's thread for a whole onnxruntime run, so the worker sees an abort only between
- * two runs. The proxy therefore rejects the page's promise with ABORTED at once, and gives the worker `abortGraceMs`
+ * Abort: the worker sees an abort at the model's next checkpoint (between two onnxruntime runs: blocks, chunks,
+ * heads), and one onnxruntime run holds its thread. The proxy therefore rejects the page's promise with ABORTED at once, and gives the worker `abortGraceMs`
  * to acknowledge; a worker that has not by then is terminated (stopping its computation for sure) and, when the proxy
  * was given a worker factory, replaced by a fresh one that reloads the last model. The trade-off: a restart costs a
  * model load, and requests queued behind the aborted one are rejected with ABORTED too.

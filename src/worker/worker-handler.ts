@@ -1,7 +1,7 @@
 /**
  * The worker side of `hess-vggt/worker`: owns one {@link Vggt} inside a Web Worker and answers the page's
  * {@link VggtWorker} proxy. Requests run one after another (a model is not re-entrant); aborts are handled as soon
- * as the worker's event loop gets to them, which on the wasm EP is between two onnxruntime runs.
+ * as the worker's event loop gets to them: at the model's next checkpoint (it yields between blocks, chunks and heads).
  *
  * @example
  * // vggt.worker.js — the whole worker file
