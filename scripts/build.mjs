@@ -69,4 +69,9 @@ fixDeclarations(`${root}dist/types`, ['index.d.ts', 'worker/index.d.ts', ...['ca
 // The planner's .wasm files as package subpaths (hess-vggt/planner-simd.wasm): runtimes that forbid compiling Wasm
 // at run time (Cloudflare workerd) take a module their bundler precompiled, passed as PlannerWasm.load({ module }).
 for (const v of ['simd', 'scalar']) copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);
+// Their types: what a Workers bundler (wrangler, esbuild) makes of a .wasm import, a compiled module.
+writeFileSync(`${root}dist/types/planner-wasm.d.ts`, `/** The hess-vggt planner, compiled: pass it as PlannerWasm.load({ module }). */
+declare const plannerModule: WebAssembly.Module;
+export default plannerModule;
+`);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
