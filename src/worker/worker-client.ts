@@ -72,6 +72,8 @@ export class VggtWorker {
   /** The execution provider and config of the loaded model (null before load). */
   ep: LoadedInfo['ep'] | null = null;
   config: VggtConfig | null = null;
+  /** The worker's WebGPU device, as data (null on the wasm EP or before load). */
+  gpu: LoadedInfo['gpu'] = null;
 
   private constructor(
     private readonly factory: (() => WorkerLike) | null,
@@ -201,6 +203,7 @@ export class VggtWorker {
     this.lastLoad = { source: src, opts: rest as WorkerLoadOptions };
     this.ep = info.ep;
     this.config = info.config;
+    this.gpu = info.gpu;
   }
 
   /** Run the model in the worker; the inputs are copied to it, the result's arrays are moved back. */

@@ -51,7 +51,8 @@ export function attachVggtWorker(scope: WorkerScope): void {
         const next = await Vggt.load(m.source, { ...m.opts, onProgress, signal });
         await model?.dispose();
         model = next;
-        const info: LoadedInfo = { ep: next.target.ep, config: next.config };
+        const gpu = next.gpu ? { name: next.gpu.name, shaderF16: next.gpu.features.shaderF16 } : null;
+        const info: LoadedInfo = { ep: next.target.ep, config: next.config, gpu };
         return { value: info, transfer: [] };
       }
       case 'run': {
