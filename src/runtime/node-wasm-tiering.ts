@@ -11,6 +11,11 @@
  * (JavaScript is not affected). Wasm-EP runs are then ~1.3× slower once the optimised code would have been ready.
  * `wasmTierUp: true` (a load option) keeps V8's default; a process started with any Wasm tiering flag is left as
  * the person who started it chose.
+ *
+ * Measured alternative, not taken yet: the cost is the asyncify build's (the one `onnxruntime-web/webgpu` loads).
+ * ORT's plain build (`onnxruntime-web/wasm`, 14 MB) tiers up for 4.8 s of CPU in the same `Vggt.load` (2.9 s
+ * Liftoff-only, 112 s asyncify), with faster runs after; a Node wasm-EP path on that build would need no flag, at
+ * the price of a second ORT module whenever a process uses both EPs.
  */
 
 type NodeProcess = { versions?: { node?: string; bun?: string }; execArgv?: string[] };
