@@ -1,7 +1,7 @@
 /**
  * The browser demo page: pick images (or the procedural sample scene), choose the global-attention policy and
- * sparsity, run VGGT on WebGPU, look at the point cloud + camera frustums (three.js, OrbitControls) and compare
- * dense vs sparse in a table.
+ * sparsity, run VGGT on WebGPU in a Web Worker (hess-vggt/worker: the page stays responsive), look at the point
+ * cloud + camera frustums (three.js, OrbitControls) and compare dense vs sparse in a table.
  *
  * Page parameters: `?model=<url of model.safetensors>` (default: the repo's models/vggt-synth/),
  * `config=<url of config.json>` (default: next to the model; optional), `size=<input width>` (default 98 for the
@@ -16,7 +16,8 @@ import type { VggtConfigOverride } from '../model/config';
 import { fromBlob } from '../model/image-decode';
 import { preprocessImages } from '../model/preprocess';
 import type { RgbaImage } from '../model/rgba-image';
-import { Vggt, type ProgressEvent, type VggtResult } from '../model/vggt/model';
+import type { ProgressEvent, VggtResult } from '../model/vggt/model';
+import { VggtWorker } from '../worker/worker-client';
 import { autoBlocks, demoRow, plantedHess, renderSceneViews, ROW_HEADERS, rowCells } from './lib';
 import css from './style.css';
 
@@ -176,7 +177,7 @@ function showResult(r: VggtResult, images: Float32Array): void {
 let images: RgbaImage[] = [];
 let imagesVersion = 0;
 let hessFile: HessFile | null = null;
-let model: Vggt | null = null;
+let model: VggtWorker | null = null;
 let lastDense: { key: string; r: VggtResult } | null = null;
 
 function setImages(list: RgbaImage[], what: string): void {
@@ -235,7 +236,7 @@ async function run(policy: Policy): Promise<void> {
   const size = inputSize();
   const pre = preprocessImages(images, { targetSize: size, mode: 'crop' });
   const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
-  const cfg = model.config;
+  const cfg = model.config!;
   const auto = autoBlocks(input.S, input.H, input.W, cfg.patchSize, cfg.patchStartIdx);
   const qb = Number($<HTMLInputElement>('qblock').value) || auto.queryBlock;
   const kb = Number($<HTMLInputElement>('kblock').value) || auto.keyBlock;
@@ -298,14 +299,17 @@ await guard(async () => {
   let config: VggtConfigOverride | undefined;
   const res = await fetch(configUrl).catch(() => null);
   if (res?.ok) config = (await res.json()) as VggtConfigOverride;
-  model = await Vggt.load(modelUrl, {
+  // The model lives in a Web Worker (vggt.worker.js): onnxruntime-web computes there, the page stays responsive.
+  const vggt = await VggtWorker.create(() => new Worker(new URL('./vggt.worker.js', import.meta.url), { type: 'module' }));
+  await vggt.load(modelUrl, {
     wasmPaths, config,
     onProgress: (e) => { if (e.stage === 'weights') progress(e.progress ?? 0, 'weights'); },
   });
-  const gpu = model.gpu;
-  demo.backend = gpu ? `WebGPU: ${gpu.name}${gpu.features.shaderF16 ? ' (f16)' : ' (no f16)'}` : 'wasm EP (no WebGPU: dense only)';
+  model = vggt;
+  const gpu = vggt.gpu;
+  demo.backend = gpu ? `WebGPU: ${gpu.name}${gpu.shaderF16 ? ' (f16)' : ' (no f16)'} (in a Web Worker)` : 'wasm EP (no WebGPU: dense only; in a Web Worker)';
   if (!gpu) for (const o of $<HTMLSelectElement>('policy').options) o.disabled = o.value !== 'dense';
   progress(1, 'ready');
-  status(`${demo.backend} · ${model.config.depth} global layers × ${model.config.numHeads} heads · ready`);
+  status(`${demo.backend} · ${vggt.config!.depth} global layers × ${vggt.config!.numHeads} heads · ready`);
   demo.state = 'ready';
 });

@@ -1,5 +1,6 @@
 import { HessError } from '../errors';
 import { getGpu, type HessDevice } from '../gpu/device';
+import { chooseNodeWasmTiering } from './node-wasm-tiering';
 
 // onnxruntime-web stays an external dependency of our bundles (a peer dependency of the package): its own .wasm
 // files are large and versioned with it. The import below is a string literal so that the app's bundler (esbuild,
@@ -14,6 +15,13 @@ export interface OrtOptions {
   numThreads?: number;
   /** onnxruntime-web's log level (default 'error': its per-session EP-placement warnings are noise for SDK users). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /**
+   * Node only: let V8 optimise onnxruntime-web's Wasm (its default tiering). Default false: the first load in a
+   * process sets V8's `--liftoff-only` (process-wide; JavaScript unaffected), because optimising ORT's 27 MB module
+   * costs about a minute of CPU during the first load and runs (102 s vs 4.3 s for `Vggt.load` of the tiny model
+   * on a loaded 2-core machine). A process started with a Wasm tiering flag is left as it is.
+   */
+  wasmTierUp?: boolean;
 }
 
 let ortPromise: Promise<Ort> | undefined;
@@ -52,6 +60,7 @@ function ortImportFix(e: unknown): string {
  * const ort = await loadOrt({ wasmPaths: '/static/ort/' });
  */
 export async function loadOrt(opts: OrtOptions = {}): Promise<Ort> {
+  await chooseNodeWasmTiering(opts.wasmTierUp ?? false); // before ORT compiles its Wasm (at its first session)
   ortPromise ??= (async () => {
     try {
       return (await import('onnxruntime-web/webgpu')) as Ort;

@@ -41,4 +41,6 @@ export type FromWorker =
 export interface LoadedInfo {
   ep: 'webgpu' | 'wasm';
   config: import('../model/config').VggtConfig;
+  /** The worker's WebGPU device (null on the wasm EP): its adapter name and whether it has shader-f16. */
+  gpu: { name: string; shaderF16: boolean } | null;
 }

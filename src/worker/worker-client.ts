@@ -3,8 +3,8 @@
  * Worker, so the page's main thread stays free while onnxruntime computes. Progress events and AbortSignals are
  * forwarded; results come back as transferables (moved, not copied).
  *
- * Abort: the wasm EP holds the worker's thread for a whole onnxruntime run, so the worker sees an abort only between
- * two runs. The proxy therefore rejects the page's promise with ABORTED at once, and gives the worker `abortGraceMs`
+ * Abort: the worker sees an abort at the model's next checkpoint (between two onnxruntime runs: blocks, chunks,
+ * heads), and one onnxruntime run holds its thread. The proxy therefore rejects the page's promise with ABORTED at once, and gives the worker `abortGraceMs`
  * to acknowledge; a worker that has not by then is terminated (stopping its computation for sure) and, when the proxy
  * was given a worker factory, replaced by a fresh one that reloads the last model. The trade-off: a restart costs a
  * model load, and requests queued behind the aborted one are rejected with ABORTED too.
@@ -72,6 +72,8 @@ export class VggtWorker {
   /** The execution provider and config of the loaded model (null before load). */
   ep: LoadedInfo['ep'] | null = null;
   config: VggtConfig | null = null;
+  /** The worker's WebGPU device, as data (null on the wasm EP or before load). */
+  gpu: LoadedInfo['gpu'] = null;
 
   private constructor(
     private readonly factory: (() => WorkerLike) | null,
@@ -201,6 +203,7 @@ export class VggtWorker {
     this.lastLoad = { source: src, opts: rest as WorkerLoadOptions };
     this.ep = info.ep;
     this.config = info.config;
+    this.gpu = info.gpu;
   }
 
   /** Run the model in the worker; the inputs are copied to it, the result's arrays are moved back. */

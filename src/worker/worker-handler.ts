@@ -1,7 +1,7 @@
 /**
  * The worker side of `hess-vggt/worker`: owns one {@link Vggt} inside a Web Worker and answers the page's
  * {@link VggtWorker} proxy. Requests run one after another (a model is not re-entrant); aborts are handled as soon
- * as the worker's event loop gets to them, which on the wasm EP is between two onnxruntime runs.
+ * as the worker's event loop gets to them: at the model's next checkpoint (it yields between blocks, chunks and heads).
  *
  * @example
  * // vggt.worker.js — the whole worker file
@@ -51,7 +51,8 @@ export function attachVggtWorker(scope: WorkerScope): void {
         const next = await Vggt.load(m.source, { ...m.opts, onProgress, signal });
         await model?.dispose();
         model = next;
-        const info: LoadedInfo = { ep: next.target.ep, config: next.config };
+        const gpu = next.gpu ? { name: next.gpu.name, shaderF16: next.gpu.features.shaderF16 } : null;
+        const info: LoadedInfo = { ep: next.target.ep, config: next.config, gpu };
         return { value: info, transfer: [] };
       }
       case 'run': {

@@ -43,21 +43,27 @@ export function scratchProject(): string {
 
 let tarball: string | undefined;
 
-/**
- * An empty project with this package installed from its `npm pack` tarball (what a user gets, not the repo): the
- * tarball unpacked into node_modules/hess-vggt, and next to it only the packages its package.json declares,
- * linked from this repo's node_modules — the dependencies, plus the peer dependencies when `peers` is set.
- */
-export function packedProject(opts: { peers: boolean }): string {
+/** The package's `npm pack` tarball (made once per test file). */
+export function packTarball(): string {
   if (!tarball) {
     const out = mkdtempSync(join(tmpdir(), 'hess-pack-'));
     const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: root, encoding: 'utf8', timeout: 600_000 });
     if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
     tarball = join(out, JSON.parse(r.stdout)[0].filename);
   }
+  return tarball;
+}
+
+/**
+ * An empty project with this package installed from its `npm pack` tarball (what a user gets, not the repo): the
+ * tarball unpacked into node_modules/hess-vggt, and next to it only the packages its package.json declares,
+ * linked from this repo's node_modules — the dependencies, plus the peer dependencies when `peers` is set.
+ */
+export function packedProject(opts: { peers: boolean }): string {
+  const tgz = packTarball();
   const dir = mkdtempSync(join(tmpdir(), 'hess-consumer-'));
   mkdirSync(join(dir, 'node_modules'));
-  const x = spawnSync('tar', ['-xzf', tarball, '-C', join(dir, 'node_modules')], { encoding: 'utf8' });
+  const x = spawnSync('tar', ['-xzf', tgz, '-C', join(dir, 'node_modules')], { encoding: 'utf8' });
   if (x.status !== 0) throw new Error(`tar failed: ${x.stderr}`);
   renameSync(join(dir, 'node_modules/package'), join(dir, 'node_modules/hess-vggt'));
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

@@ -1,15 +1,17 @@
 // The package's types as a consumer compiles them: strict, lib check on (skipLibCheck: false), through the
-// package's `exports` as installed from its `npm pack` tarball, under moduleResolution nodenext, node16 and bundler.
+// package's `exports` as installed from its `npm pack` tarball, under moduleResolution nodenext, node16, bundler
+// and node10.
 // The full SDK brings WebGPU's types itself (@webgpu/types); the planner entry needs no GPU types and, installed
 // without the peer dependencies (onnxruntime-web, webgpu), compiles all the same.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { available, packedProject, root } from './harness';
+import { available, packTarball, packedProject, root } from './harness';
 
 const built = available(resolve(root, 'dist/types/index.d.ts'), 'the declaration files (npm run build)');
 const TSC = join(root, 'node_modules/typescript/bin/tsc');
+const ATTW = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');
 
 const FULL = `import { Vggt, createDevice, probe, setOrt, loadOrt, HessError, type VggtResult, type HessDevice } from 'hess-vggt';
 import { PlannerWasm, maskLayout, allocateBudgets, type HessFile } from 'hess-vggt/planner';
@@ -38,6 +40,10 @@ export async function main(): Promise<number> {
 `;
 
 const PLANNER = `import { PlannerWasm, maskLayout, allocateBudgets, buildMasks, parseHessFile, hasWasmSimd } from 'hess-vggt/planner';
+import plannerSimd from 'hess-vggt/planner-simd.wasm';
+
+// Workers style: the precompiled module, typed as a WebAssembly.Module by the package.
+export const edge = (): Promise<PlannerWasm> => PlannerWasm.load({ module: plannerSimd });
 
 export async function plan(json: string, q: Float32Array, k: Float32Array): Promise<number> {
   const hess = parseHessFile(json);
@@ -68,6 +74,8 @@ const RESOLUTIONS = [
   { module: 'nodenext', moduleResolution: 'nodenext' },
   { module: 'node16', moduleResolution: 'node16' },
   { module: 'esnext', moduleResolution: 'bundler' },
+  // moduleResolution "node" (older bundler setups) reads no `exports`: types come through `types`/`typesVersions`.
+  { module: 'esnext', moduleResolution: 'node10' },
 ];
 
 describe('consumer type check (strict, skipLibCheck: false)', () => {
@@ -88,4 +96,25 @@ describe('consumer type check (strict, skipLibCheck: false)', () => {
       expect(r.files.filter((f) => /@webgpu|onnxruntime/.test(f))).toEqual([]);
     });
   }
+});
+
+// @arethetypeswrong/cli on the tarball: every entry (the .wasm subpaths included) resolves to types under node10,
+// node16 and bundler. The one rule ignored (also by `npm run lint:package`): CJSResolvesToESM, a `require()` from
+// CommonJS under node16 — the package ships ES modules only (no CommonJS build to keep in step), so CommonJS
+// callers use `await import('hess-vggt')` (or `require` where Node loads ES modules with it: 20.19+, 22.12+).
+describe('arethetypeswrong on the npm tarball', () => {
+  it.runIf(built && available(ATTW, '@arethetypeswrong/cli (npm devDependency)'))('no problem but the deliberate ESM-only one, on every entry', () => {
+    const r = spawnSync(process.execPath, [ATTW, packTarball(), '--format', 'json'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+    const report = JSON.parse(r.stdout) as {
+      analysis: { entrypoints: Record<string, unknown> };
+      problems: Record<string, Array<{ kind: string; entrypoint: string; resolutionKind: string }>>;
+    };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(Object.keys(pkg.exports).sort());
+    const problems = Object.values(report.problems).flat();
+    const unexpected = problems.filter((p) => !(p.kind === 'CJSResolvesToESM' && p.resolutionKind === 'node16-cjs'));
+    expect(unexpected, JSON.stringify(unexpected, null, 1)).toEqual([]);
+    const ignored = spawnSync(process.execPath, [ATTW, packTarball(), '--ignore-rules', 'cjs-resolves-to-esm'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+    expect(ignored.status, ignored.stdout).toBe(0);
+  });
 });

@@ -14,7 +14,8 @@
  * outputs copied into whole `[N, …]` tensors on the GPU; only the attention cores see all N = S·P tokens at once.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { check, HessError, throwIfAborted } from '../../errors';
+import { check, HessError } from '../../errors';
+import { abortCheckpoint } from '../../runtime/checkpoint';
 import { fromF16, toF16 } from '../../attention/f16';
 import { createStorageBuffer, readBuffer, readF32 } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
@@ -230,7 +231,7 @@ export class Aggregator {
     const segs = Object.fromEntries(KINDS.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as Record<Kind, Segment>;
     // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
     const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: BlockWeights) => Uint8Array) => {
-      throwIfAborted(signal);
+      await abortCheckpoint(signal);
       const w = await loadBlockWeights(reader, prefix, specs, type);
       if (perBlock) {
         segs[kind].sessions.push(await track(build(w)));
@@ -280,7 +281,7 @@ export class Aggregator {
       check(consts.registers.length === 2 * c.numRegisterTokens * c.embedDim,
         `${pre}register_token must be [1, 2, ${c.numRegisterTokens}, ${c.embedDim}]`);
 
-      throwIfAborted(signal);
+      await abortCheckpoint(signal);
       const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize, type));
       const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS, type));
       const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d, type));
@@ -412,6 +413,7 @@ export class Aggregator {
       const width = b.C;
       const qkv = [0, 1, 2].map(() => own(rows.alloc(n, width, [n, b.H, b.d])));
       for (const [ci, [a, e]] of chunks.entries()) {
+        if (ci > 0) await abortCheckpoint(signal);
         const xc = own(rows.slice(x, a, e, width, [1, e - a, width]));
         const r = await runSeg(pre, i, { x: xc, ...ropes?.[ci] });
         drop(xc);
@@ -424,6 +426,7 @@ export class Aggregator {
       for (const u of qkv) drop(u);
       const y = own(rows.alloc(n, width, [...x.dims]));
       for (const [a, e] of chunks) {
+        await abortCheckpoint(signal);
         const xc = own(rows.slice(x, a, e, width, [1, e - a, width]));
         const oc = own(rows.slice(o, a, e, width, [e - a, b.H, b.d]));
         const part = own((await runSeg(post, i, { x: xc, o: oc })).y);
@@ -439,7 +442,8 @@ export class Aggregator {
     const whole = async (kind: Kind, i: number, x: Tensor, Tn: number, perChunk: number, rope: Feeds): Promise<Tensor> => {
       if (perChunk >= S) return own((await runSeg(this.segs[kind], i, { x, ...rope })).y);
       const y = own(rows.alloc(S * Tn, C, [S, Tn, C]));
-      for (const [a, e] of rowChunks(S * Tn, perChunk * Tn, Tn)) {
+      for (const [ci, [a, e]] of rowChunks(S * Tn, perChunk * Tn, Tn).entries()) {
+        if (ci > 0) await abortCheckpoint(signal);
         const xc = own(rows.slice(x, a, e, C, [(e - a) / Tn, Tn, C]));
         const part = own((await runSeg(this.segs[kind], i, { x: xc, ...rope })).y);
         drop(xc);
@@ -472,7 +476,7 @@ export class Aggregator {
         images: t(images, [S, 3, H, W]), pos: t(pos.subarray(C), [gh * gw, C]), prefix: t(prefix, [S, R1, C]),
       })).tokens);
       for (let i = 0; i < c.dino.depth; i++) {
-        throwIfAborted(signal);
+        await abortCheckpoint(signal); // yields: on the wasm EP an abort is otherwise seen only after the run
         const y = local
           ? await split(['dpre', 'dpost'], i, x, dinoDims, dChunks, undefined, (q, k, v) => local.run(q, k, v, S, T, dinoDims.H, dinoDims.d))
           : await whole('dino', i, x, T, plan.dinoFrames, {});
@@ -483,7 +487,7 @@ export class Aggregator {
       drop(x);
       x = tokens;
       for (let i = 0; i <= last; i++) {
-        throwIfAborted(signal);
+        await abortCheckpoint(signal);
         const xf = local
           ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) => local.run(q, k, v, S, P, aggDims.H, d))
           : await whole('frame', i, x, P, plan.frames, frameRope);

@@ -2,7 +2,8 @@
  * The public VGGT model: checkpoint → aggregator + camera / depth / point heads on onnxruntime-web, with the
  * global-attention core pluggable (dense ONNX, our WGSL kernels, HeSS block-sparse).
  */
-import { HessError, check, throwIfAborted } from '../../errors';
+import { HessError, check } from '../../errors';
+import { abortCheckpoint } from '../../runtime/checkpoint';
 import { assertAlive, createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
 import { openCheckpointPath, openCheckpointUrl } from '../checkpoint';
@@ -231,7 +232,7 @@ export class Vggt {
     const { st, override } = await openSource(source, opts);
     const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
     try {
-      throwIfAborted(opts.signal);
+      await abortCheckpoint(opts.signal);
       const config = inferVggtConfig(st.tensors, { ...override, ...opts.config });
       checkWeightTypes(st);
       // Report weight reading as progress: every tensor read goes through this wrapper; each is checked for
@@ -399,9 +400,12 @@ export class Vggt {
     let poseEnc: Float32Array | null, d: { values: Float32Array; conf: Float32Array } | null, p: typeof d;
     try {
       progress({ stage: 'heads' });
-      throwIfAborted(opts.signal);
+      // Checkpoints between the heads: each is one or more onnxruntime runs that hold the thread on the wasm EP.
+      await abortCheckpoint(opts.signal);
       poseEnc = camera ? await camera.run(agg.layers.get(last)!, S) : null;
+      await abortCheckpoint(opts.signal);
       d = depth ? await depth.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
+      await abortCheckpoint(opts.signal);
       p = points ? await points.run(agg.layers, S, H, W, { signal: opts.signal }) : null;
     } finally {
       disposeLayers(agg.layers);

@@ -1,0 +1,8 @@
+/**
+ * The demo's Web Worker: the model runs here, behind the page's VggtWorker proxy, so the page (three.js view,
+ * buttons, progress) stays responsive while onnxruntime-web computes. The build writes onnxruntime-web's import
+ * as the URL the demo servers give it, /node_modules/onnxruntime-web/dist/ (import maps do not reach workers).
+ */
+import { attachVggtWorker } from '../worker/worker-handler';
+
+attachVggtWorker(self as unknown as Parameters<typeof attachVggtWorker>[0]);
