@@ -346,7 +346,7 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
 
   // Heads (in the model's dtype; outputs float32): the camera head's activations are [S, 2C]-sized (negligible); a
   // DPT head runs `chunk` frames at a time, its four layer spans copied per chunk (WebGPU) or fed from JS (wasm).
-  // fp16 heads keep only a few channels in float32 (LayerNorm, the last conv, the activations): not modelled.
+  // fp16 heads keep only their LayerNorm's tokens and the od-channel activations in float32: the output term.
   const heads: { resident: MemoryTerm[]; phases: MemoryTerm[][] } = { resident: [], phases: [] };
   const chunk = Math.min(x.framesChunk, S);
   const F = (c.depthHead ?? c.pointHead)?.features ?? 0;
