@@ -13,6 +13,7 @@ import { createStorageBuffer } from '../src/gpu/buffers';
 import { inferVggtConfig, type VggtConfigOverride } from '../src/model/config';
 import { fileSource, openSafetensors } from '../src/model/safetensors';
 import { Aggregator } from '../src/model/vggt/aggregator';
+import { estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate';
 import { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part } from '../src/model/vggt/camera-head';
 import { DPT_FP32_PARTS, DptHead, type DptFp32Part, type DptHeadSpec } from '../src/model/vggt/dpt-head';
 import { Vggt, type VggtResult } from '../src/model/vggt/model';
@@ -123,6 +124,14 @@ for (const kind of ['depth', 'point'] as const) {
 }
 for (const b of buffers) b.destroy();
 
+// 3. What fp16 heads do to VGGT-1B's memory (the pre-flight's model, src/model/vggt/estimate.ts; computed).
+const gb = (x: number) => (x / 1e9).toFixed(2);
+const memRows = [1, 8, 32, 100].map((s) => {
+  const [a, b] = (['fp32', 'fp16'] as const).map((dtype) => estimateMemory(VGGT_1B_CONFIG, { S: s, H: 518, W: 518, dtype }));
+  const top = b!.stages.reduce((x, y) => (y.gpuBytes > x.gpuBytes ? y : x));
+  return [String(s), gb(a!.gpuBytes), gb(b!.gpuBytes), top.stage, gb(b!.stages[0]!.gpuBytes), `${b!.largestBuffer.name} (${gb(b!.largestBuffer.bytes)})`, String(b!.input.framesChunk)];
+});
+
 writeResults('fp16', {
   title: 'fp16 compute on the vggt-tiny fixture: per-tensor error against the float64 reference',
   device: gpu.name,
@@ -137,14 +146,20 @@ writeResults('fp16', {
       header: ['head', 'float32 parts', 'values', 'confidence'],
       rows: partRows,
     },
+    {
+      caption: 'VGGT-1B at 518², dense, WebGPU: estimated peak GPU memory (GB = 1e9 bytes) with fp16 heads',
+      header: ['S', 'fp32 peak', 'fp16 peak', 'fp16 peak stage', 'fp16 resident weights', 'fp16 largest buffer', 'fp16 DPT frames per run'],
+      rows: memRows,
+    },
   ],
   notes: [
     "fp16 all is `Vggt.load(fixture, { dtype: 'fp16' })`: aggregator and heads in float16 (weights f16 on the GPU, no fp32 copy), the head layers handed over as float16 GPU tensors (no readback). fp16 aggregator only: the same aggregator, its layers read back as float32 and fed to fp32 heads.",
     "Camera parts: 'attention' = the trunk's q·kᵀ and probs·v (Softmax is float32 regardless), 'pose' = the pose branch's last Linear, the running pose sum over the 4 iterations and its embedding. DPT parts: 'output' = the last 1×1 conv (output_conv2.2), 'activation' = exp / inv_log / 1 + exp (a few channels at image size: float32 there costs next to nothing).",
     "The defaults follow this table: a part is kept in float32 only where it lowers the error. The DPT activations do (inv_log and exp amplify the float16 rounding of their input; and exp overflows float16 past 11.09); the camera head's parts and the DPT's last conv do not (their differences are at the level of float16 rounding noise).",
     'The tiny fixture has random weights at width 64 (one sample of inputs): differences below ~2× between variants are within rounding noise.',
+    'Memory: fp16 heads hold their weights in float16 (1.13 GB → 0.56 GB at VGGT-1B), take the head layers from the aggregator as float16 GPU tensors and compute their maps in float16 (a DPT chunk of twice the frames in the same bytes). Before, fp16 at S = 1 was estimated at 3.27 GB (heads fp32, layers read back to the host); the layers now stay on the GPU, which costs GPU memory at large S (5 layers × S·P·2C·2 bytes: 0.9 GB at S = 32) and saves as much host memory.',
     'The bound the tests hold (test/gpu/model/vggt-fp16.test.ts, heads-fp16.test.ts): every output within 1e-2 of float64.',
   ],
-  data: { e2e: e2eRows, parts: partRows },
+  data: { e2e: e2eRows, parts: partRows, memory: memRows },
 });
 process.exit(0);
