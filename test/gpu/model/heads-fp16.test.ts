@@ -4,7 +4,9 @@ import { toF16 } from '../../../src/attention/f16';
 import { createStorageBuffer } from '../../../src/gpu/buffers';
 import { CameraHead } from '../../../src/model/vggt/camera-head';
 import { DptHead, type DptHeadSpec, type DptKind } from '../../../src/model/vggt/dpt-head';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
 import { loadOrt } from '../../../src/runtime/ort';
+import { buildSafetensors } from '../../cpu/model/st-helpers';
 import { loadFixture } from '../../fixtures/vggt-tiny';
 import { mustHave, testDevice } from '../../helpers/gpu';
 import { relError } from '../../helpers/random';
@@ -52,6 +54,33 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
     await expect(h16.run(f32, fx.S)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await h32.dispose();
     await h16.dispose();
+  }, 600_000);
+
+  it('an F16 checkpoint is uploaded as stored (raw reads, no float32 read): the same head as from F32 narrowed once', async () => {
+    const gpu = await testDevice();
+    if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
+    const fx = await loadFixture();
+    const entries = [];
+    for (const [name, info] of fx.model.tensors) {
+      if (!name.startsWith('camera_head.')) continue;
+      const h = toF16(await fx.model.read(name));
+      entries.push({ name, dtype: 'F16' as const, shape: [...info.shape], bytes: new Uint8Array(h.buffer) });
+    }
+    const st = await openSafetensors(bytesSource(buildSafetensors(entries)));
+    const calls = { read: 0, readRaw: 0 };
+    const counted = {
+      tensors: st.tensors,
+      read: (n: string) => { calls.read++; return st.read(n); },
+      readRaw: (n: string) => { calls.readRaw++; return st.readRaw(n); },
+    };
+    const target = { ep: 'webgpu' as const, gpu };
+    const fromF16 = await CameraHead.create(counted, fx.cfg.camera!, target, { dtype: 'fp16' });
+    expect(calls).toEqual({ read: 0, readRaw: entries.length });
+    const fromF32 = await CameraHead.create(fx.model, fx.cfg.camera!, target, { dtype: 'fp16' });
+    const layer = await halfLayer(23);
+    expect(relError(await fromF16.run(layer, fx.S), await fromF32.run(layer, fx.S))).toBe(0);
+    await fromF16.dispose();
+    await fromF32.dispose();
   }, 600_000);
 
   for (const kind of ['depth', 'point'] as DptKind[]) {
