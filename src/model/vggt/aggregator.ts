@@ -26,7 +26,7 @@ import {
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
-import { readHalf, transposeHalf } from './half-weights';
+import { checkComputeType, readHalf, transposeHalf } from './half-weights';
 import type { HeadInput } from './head-inputs';
 import { interleaveGpu, interleaveHost } from './interleave';
 import { type ElemType, transposeLinear } from './ops';
@@ -73,8 +73,8 @@ export interface AggregatorOptions {
   /**
    * Compute precision (default 'fp32'). 'fp16' (WebGPU with shader-f16 only): weights uploaded as float16 (F16/BF16
    * tensors without widening, F32 narrowed once), activations between segments float16, LayerNorm and Softmax in
-   * float32, the WGSL attention cores on their f16-storage variant. The embed and bridge norm stay float32 and the
-   * returned layers are float32.
+   * float32, the WGSL attention cores on their f16-storage variant. The embed and bridge norm stay float32. Layers
+   * returned on the host are float32; with `layersOn: 'gpu'` they are float16 GPU tensors (for float16 heads).
    */
   dtype?: 'fp32' | 'fp16';
   /** onnxruntime-web module (default: {@link loadOrt}). */
@@ -82,24 +82,11 @@ export interface AggregatorOptions {
   signal?: AbortSignal;
 }
 
-/** Check that `dtype` can run on `target`: 'fp16' needs the WebGPU EP and the device's shader-f16. */
-export function checkComputeType(dtype: unknown, target: ExecutionTarget): ElemType {
-  check(dtype === undefined || dtype === 'fp32' || dtype === 'fp16', `unknown dtype ${JSON.stringify(dtype)}`, "use 'fp32' or 'fp16'");
-  if (dtype !== 'fp16') return 'float32';
-  if (target.ep !== 'webgpu') {
-    throw new HessError('INVALID_ARGUMENT', "dtype 'fp16' needs the WebGPU EP (the wasm EP runs fp32 only)",
-      "use dtype 'fp32' on the wasm EP, or load on a WebGPU device with shader-f16");
-  }
-  if (!target.gpu.features.shaderF16) {
-    throw new HessError('NO_SHADER_F16', `dtype 'fp16' needs the shader-f16 feature, which ${target.gpu.name} lacks`,
-      "use dtype 'fp32' on this device (or a GPU/browser that exposes shader-f16)");
-  }
-  return 'float16';
-}
+export { checkComputeType } from './half-weights';
 
 /**
  * What {@link Aggregator.run} returns. `L` is how the layers come: host arrays (the default), or, with
- * `layersOn: 'gpu'` on WebGPU, float32 GPU tensors ({@link HeadInput}) that the caller disposes.
+ * `layersOn: 'gpu'` on WebGPU, GPU tensors in the compute type ({@link HeadInput}) that the caller disposes.
  */
 export interface AggregatorOutput<L extends HeadInput = Float32Array> {
   /** Requested layer index → `[S, P, 2·C]` (frame-block output, then global-block output, per token). */
@@ -133,8 +120,9 @@ export interface AggregatorRunOptions {
   keepBlock?: (block: number) => boolean;
   /**
    * Where the layers are returned (default 'host': Float32Array). 'gpu': on WebGPU each layer stays on the device
-   * as a float32 `[S, P, 2·C]` tensor (interleaved by a copy kernel, no readback) that the caller must dispose;
-   * a layer over the one-buffer limit, and every layer on the wasm EP, still comes back as a Float32Array.
+   * as a `[S, P, 2·C]` tensor in the compute type (float32, or float16 under dtype 'fp16': what heads of the same
+   * dtype take), interleaved by a copy kernel, no readback, that the caller must dispose; a layer over the
+   * one-buffer limit, and every layer on the wasm EP, still comes back as a Float32Array.
    */
   layersOn?: 'host' | 'gpu';
 }
@@ -457,18 +445,21 @@ export class Aggregator {
     const aggDims = { C, H: c.numHeads, d };
     const local = this.local;
     const layers = new Map<number, HeadInput>();
-    // A layer stays on the GPU when asked and its [N, 2C] float32 fits one buffer.
-    const gpuLayers = opts.layersOn === 'gpu' && this.target.ep === 'webgpu' && 2 * N * C * 4 <= this.limit.bytes;
+    // A layer stays on the GPU, in the compute type, when asked and its [N, 2C] fits one buffer (float16 rows are
+    // interleaved as 32-bit words, two values each: C is even).
+    const z = this.type === 'float16' ? 2 : 4;
+    const gpuLayers = opts.layersOn === 'gpu' && this.target.ep === 'webgpu' && 2 * N * C * z <= this.limit.bytes && (z === 4 || C % 2 === 0);
     const handOff = async (xf: Tensor, xg: Tensor): Promise<HeadInput> => {
-      // fp16 layers are widened on readback (the heads compute in fp32); fp32 ones stay on the GPU.
-      if (!gpuLayers || this.type !== 'float32' || xf.location !== 'gpu-buffer' || xg.location !== 'gpu-buffer') {
+      if (!gpuLayers || xf.location !== 'gpu-buffer' || xg.location !== 'gpu-buffer') {
         return interleaveHost(await this.read(xf), await this.read(xg), N, C);
       }
       const { device } = (this.target as Extract<ExecutionTarget, { ep: 'webgpu' }>).gpu;
-      const buf = interleaveGpu(device, xf.gpuBuffer as GPUBuffer, xg.gpuBuffer as GPUBuffer, N, C);
+      const buf = interleaveGpu(device, xf.gpuBuffer as GPUBuffer, xg.gpuBuffer as GPUBuffer, N, (C * z) / 4);
+      const download = z === 4 ? () => readF32(device, buf, 2 * N * C)
+        : async () => new Uint16Array(await readBuffer(device, buf, 2 * N * C * 2)); // float16 bit patterns, as ORT holds them
       return ort.Tensor.fromGpuBuffer(buf, {
-        dataType: 'float32', dims: [S, P, 2 * C], download: () => readF32(device, buf, 2 * N * C), dispose: () => buf.destroy(),
-      }) as Tensor;
+        dataType: this.type, dims: [S, P, 2 * C], download, dispose: () => buf.destroy(),
+      } as Parameters<typeof ort.Tensor.fromGpuBuffer>[1]) as Tensor;
     };
     let done = false;
     try {

@@ -17,8 +17,10 @@ import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../ru
 import type { DptHeadConfig } from '../config';
 import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
 import { type HeadFeeds, type HeadParam, HeadParams, type HeadParamSource, loadHeadFeeds, releaseFeeds } from './head-params';
+import { toF16 } from '../../attention/f16';
+import { checkComputeType } from './half-weights';
 import { type HeadWeights, type LoadedTensor, conv2d, convTranspose2d, resizeAlignCorners, sliceAxis, spatialShape } from './heads-common';
-import { VGGT_OPSET, layerNorm } from './ops';
+import { VGGT_OPSET, cast, consts, type ElemType, layerNorm } from './ops';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -53,7 +55,30 @@ export interface DptHeadOptions {
   chunkBytes?: number;
   ort?: Ort;
   signal?: AbortSignal;
+  /**
+   * Compute precision (default 'fp32'). 'fp16' (WebGPU with shader-f16): weights uploaded as float16 (no float32
+   * copy), the graph in float16 with the shared LayerNorm in float32, and the parts in {@link DPT_FP32_PARTS} (the
+   * activations); GPU inputs must then be float16 tensors. Outputs are float32 either way.
+   */
+  dtype?: 'fp32' | 'fp16';
+  /** Which parts of a float16 head compute in float32 (default {@link DPT_FP32_PARTS}; for measurements). */
+  fp32Parts?: readonly DptFp32Part[];
 }
+
+/**
+ * Parts of a float16 DPT head that can compute in float32 (the LayerNorm always does): 'output' (the last 1×1
+ * conv, output_conv2.2, whose result the activations exponentiate) and 'activation' (exp, inv_log and the
+ * confidence's 1 + exp: in float16 exp overflows past 11.09).
+ */
+export type DptFp32Part = 'output' | 'activation';
+
+/**
+ * What a float16 DPT head keeps in float32 beyond its LayerNorm by default: the activations. Measured on the fixture
+ * (bench/fp16.bench.ts → bench/results/fp16.md): they cut the error 3.6× on depth and points and ~9× on the
+ * confidences (world_points 2.5e-2 → 6.9e-3), and they guard against exp overflowing float16; 'output' changes
+ * nothing measurable.
+ */
+export const DPT_FP32_PARTS: readonly DptFp32Part[] = ['activation'];
 
 /** Output of {@link DptHead.run}. */
 export interface DptOutput {
@@ -141,24 +166,27 @@ export function dptPosFeeds(inputs: readonly DptPosInput[], patchSize: number, H
 }
 
 /**
- * Bytes of the largest single intermediate of one frame of a DPT head at H×W (float32): what the frame chunk is
- * sized from. At VGGT-1B widths and 518² it is the 128-channel map at image size, 137 MB. `widths` are the
- * output convs' widths (output_conv1, output_conv2.0), upstream's features/2 and 32 unless given.
+ * Bytes of the largest single intermediate of one frame of a DPT head at H×W: what the frame chunk is sized from.
+ * At VGGT-1B widths and 518² it is the 128-channel map at image size, 137 MB in float32 (half in float16, where
+ * only the LayerNorm's tokens and the `od`-channel output are float32). `widths` are the output convs' widths
+ * (output_conv1, output_conv2.0), upstream's features/2 and 32 unless given.
  */
 export function dptFrameBytes(
   spec: DptHeadSpec, H: number, W: number, widths: { half: number; hidden: number } = { half: spec.head.features / 2, hidden: 32 },
+  type: ElemType = 'float32',
 ): number {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const gh = H / spec.patchSize;
   const gw = W / spec.patchSize;
   const g = gh * gw;
   const P = spec.patchStartIdx + g;
-  return 4 * Math.max(
-    P * spec.dimIn, // a level's tokens, their norm and the [C, gh, gw] map
+  const e = type === 'float16' ? 2 : 4;
+  return Math.max(4 * P * spec.dimIn, e * Math.max( // a level's tokens: the LayerNorm runs on float32
+    P * spec.dimIn, // a level's tokens and the [C, gh, gw] map
     ...oc.map((c) => c * g), oc[0]! * 16 * g, oc[1]! * 4 * g, // projections, resize_layers 0 and 1
     F * 16 * g, F * 64 * g, widths.half * 64 * g, // fusion at 4× the grid, refinenet1's ×2 upsample, output_conv1
     Math.max(widths.half, widths.hidden, od) * H * W, // maps at image size
-  );
+  ), 4 * od * H * W); // the float32 output the activations read
 }
 
 /**
@@ -184,12 +212,14 @@ export class DptHead {
     private readonly chunk: { frames?: number; bytes: number },
     private readonly pos: readonly DptPosInput[],
     private readonly widths: { half: number; hidden: number },
+    /** Element type the head computes in (its weights, layer inputs and position tables). */
+    readonly type: ElemType,
   ) {
     this.layerIdx = spec.layerIdx ?? [4, 11, 17, 23];
     this.session = session;
   }
 
-  /** Bytes of weights the head holds (float32; on the GPU under WebGPU). */
+  /** Bytes of weights the head holds (4 per value in fp32, 2 in fp16; on the GPU under WebGPU). */
   get weightBytes(): number {
     return this.weights.bytes;
   }
@@ -205,12 +235,13 @@ export class DptHead {
     if (spec.layerIdx) check(spec.layerIdx.length === 4, 'layerIdx needs exactly 4 layer indices', 'pass e.g. [4, 11, 17, 23]');
     check(spec.head.outputDim >= 2, `output_dim must be at least 2 (values + confidence), got ${spec.head.outputDim}`);
     const prefix = opts.prefix ?? `${spec.kind}_head`;
-    const built = dptHeadInputsGraph(weights.tensors, spec, prefix);
+    const type = checkComputeType(opts.dtype, target);
+    const built = dptHeadInputsGraph(weights.tensors, spec, prefix, { type, fp32Parts: opts.fp32Parts });
     const ort = opts.ort ?? (await loadOrt());
-    const feeds = await loadHeadFeeds(weights, prefix, built.params, ort, target, opts.signal);
+    const feeds = await loadHeadFeeds(weights, prefix, built.params, ort, target, opts.signal, type);
     try {
       const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
-      return new DptHead(ort, session, feeds, spec, target, { frames, bytes }, built.pos, built.widths);
+      return new DptHead(ort, session, feeds, spec, target, { frames, bytes }, built.pos, built.widths, type);
     } catch (e) {
       releaseFeeds(feeds);
       throw e;
@@ -220,13 +251,13 @@ export class DptHead {
   /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
   framesPerRun(H: number, W: number): number {
     if (this.chunk.frames) return this.chunk.frames;
-    return Math.max(1, Math.floor(this.chunk.bytes / dptFrameBytes(this.spec, H, W, this.widths)));
+    return Math.max(1, Math.floor(this.chunk.bytes / dptFrameBytes(this.spec, H, W, this.widths, this.type)));
   }
 
   /**
    * Run on the aggregated layers (each `[S, P, dimIn]`, P = patchStartIdx + (H/14)·(W/14)) for images of H×W,
-   * in chunks of {@link framesPerRun} frames. Each layer may be a Float32Array or a float32 onnxruntime-web tensor
-   * (CPU, or a GPU buffer on this head's WebGPU device). `signal` is checked between frame chunks.
+   * in chunks of {@link framesPerRun} frames. Each layer may be a Float32Array or an onnxruntime-web tensor (CPU,
+   * or a GPU buffer on this head's WebGPU device of the head's element type). `signal` is checked between chunks.
    */
   async run(
     layers: ReadonlyMap<number, HeadInput>, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {},
@@ -252,7 +283,7 @@ export class DptHead {
       return a;
     });
     if (this.target.ep === 'webgpu') {
-      const frame = dptFrameBytes(this.spec, H, W, this.widths);
+      const frame = dptFrameBytes(this.spec, H, W, this.widths, this.type);
       const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
       if (frame > limit) {
         throw new HessError('LIMIT_TOO_SMALL', `one frame of the ${this.spec.kind} head at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
@@ -268,7 +299,7 @@ export class DptHead {
     for (let s0 = 0; s0 < S; s0 += chunk) {
       throwIfAborted(opts.signal);
       const n = Math.min(chunk, S - s0);
-      const spans = inputs.map((a) => gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C]));
+      const spans = inputs.map((a) => gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C], this.type));
       try {
         const feeds: Record<string, Tensor> = { ...this.weights.feeds, ...pos };
         spans.forEach((t, k) => { feeds[`l${k}`] = t.tensor; });
@@ -296,7 +327,9 @@ export class DptHead {
     let f = this.posCache.get(key);
     if (!f) {
       f = {};
-      for (const [name, t] of dptPosFeeds(this.pos, this.spec.patchSize, H, W)) f[name] = new this.ort.Tensor('float32', t.data, t.dims);
+      for (const [name, t] of dptPosFeeds(this.pos, this.spec.patchSize, H, W)) {
+        f[name] = this.type === 'float16' ? new this.ort.Tensor('float16', toF16(t.data), t.dims) : new this.ort.Tensor('float32', t.data, t.dims);
+      }
       if (this.posCache.size >= 4) this.posCache.delete(this.posCache.keys().next().value!);
       this.posCache.set(key, f);
     }
@@ -322,7 +355,7 @@ export function dptHeadGraph(
   w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number, opts: { raw?: boolean } = {},
 ): Graph {
   const P = spec.patchStartIdx + (H / spec.patchSize) * (W / spec.patchSize);
-  return dptGraph({ baked: w }, spec, prefix, { P, H, W }, opts.raw ?? false).graph;
+  return dptGraph({ baked: w }, spec, prefix, { P, H, W }, opts.raw ?? false, FP32).graph;
 }
 
 /**
@@ -333,23 +366,34 @@ export function dptHeadGraph(
  * const { graph, params, pos } = dptHeadInputsGraph(st.tensors, spec, 'depth_head');
  * // `raw: true`: the pre-activation output `raw` [N, od−1, H, W] instead of values/conf (for VJPs);
  * // `size: { H, W }`: built for one image size, the position tables baked as (small) constants, `pos` empty
+ * // `type: 'float16'`: float16 weights, layers and position tables (LayerNorm, activations, `fp32Parts` float32)
  */
 export function dptHeadInputsGraph(
   shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string,
-  opts: { raw?: boolean; size?: { H: number; W: number } } = {},
+  opts: { raw?: boolean; size?: { H: number; W: number }; type?: ElemType; fp32Parts?: readonly DptFp32Part[] } = {},
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
   const z = opts.size;
   const fixed = z ? { P: spec.patchStartIdx + (z.H / spec.patchSize) * (z.W / spec.patchSize), H: z.H, W: z.W } : null;
-  return dptGraph({ shapes }, spec, prefix, fixed, opts.raw ?? false);
+  const type = opts.type ?? 'float32';
+  const pr = { type, fp32: new Set(type === 'float16' ? opts.fp32Parts ?? DPT_FP32_PARTS : []) };
+  return dptGraph({ shapes }, spec, prefix, fixed, opts.raw ?? false, pr);
 }
 
+/** A graph's element type and the parts of a float16 graph kept in float32. */
+interface Precision {
+  readonly type: ElemType;
+  readonly fp32: ReadonlySet<DptFp32Part>;
+}
+const FP32: Precision = { type: 'float32', fp32: new Set() };
+
 function dptGraph(
-  src: HeadParamSource, spec: DptHeadSpec, prefix: string, fixed: { P: number; H: number; W: number } | null, raw: boolean,
+  src: HeadParamSource, spec: DptHeadSpec, prefix: string, fixed: { P: number; H: number; W: number } | null, raw: boolean, pr: Precision,
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const C = spec.dimIn;
+  const et = pr.type;
   const g = new Graph(`vggt_${spec.kind}_head`);
-  const p = new HeadParams(g, prefix, src);
+  const p = new HeadParams(g, prefix, src, et);
   const P: Dim = fixed?.P ?? 'P';
   const H: Dim = fixed?.H ?? 'H';
   const W: Dim = fixed?.W ?? 'W';
@@ -365,11 +409,11 @@ function dptGraph(
     const name = map === 'grid' ? `grid_pos${channels}` : 'image_pos';
     if (fixed) {
       const f = dptPosFeeds([{ name: 'x', channels, map, axis: 'x' }, { name: 'y', channels, map, axis: 'y' }], spec.patchSize, fixed.H, fixed.W);
-      t = { x: g.floats(f.get('x')!.data, f.get('x')!.dims), y: g.floats(f.get('y')!.data, f.get('y')!.dims) };
+      t = { x: consts(g, f.get('x')!.data, f.get('x')!.dims, pr.type), y: consts(g, f.get('y')!.data, f.get('y')!.dims, pr.type) };
     } else {
       const [h, w] = map === 'grid' ? ['gh', 'gw'] : ['H', 'W'];
       pos.push({ name: `${name}_x`, channels, map, axis: 'x' }, { name: `${name}_y`, channels, map, axis: 'y' });
-      t = { x: g.input(`${name}_x`, 'float32', [1, channels, 1, w]), y: g.input(`${name}_y`, 'float32', [1, channels, h, 1]) };
+      t = { x: g.input(`${name}_x`, pr.type, [1, channels, 1, w]), y: g.input(`${name}_y`, pr.type, [1, channels, h, 1]) };
     }
     tables.set(key, t);
     return t;
@@ -385,8 +429,8 @@ function dptGraph(
   const normB = p.tensor('norm.bias', [C]);
   const levels: string[] = [];
   for (let k = 0; k < 4; k++) {
-    const x = g.input(`l${k}`, 'float32', ['N', P, C]);
-    const tokens = layerNorm(g, sliceAxis(g, x, 1, spec.patchStartIdx, 2 ** 31 - 1), normW, normB, LN_EPS); // shared norm
+    const x = g.input(`l${k}`, et, ['N', P, C]);
+    const tokens = layerNorm(g, sliceAxis(g, x, 1, spec.patchStartIdx, 2 ** 31 - 1), normW, normB, LN_EPS, et); // shared norm
     const map = g.op('Reshape', [g.op('Transpose', [tokens], { perm: [0, 2, 1] })[0], mapShape])[0];
     const proj = conv2d(g, map, p.tensor(`projects.${k}.weight`, [oc[k]!, C, 1, 1]), p.tensor(`projects.${k}.bias`, [oc[k]!]), 1);
     let y = addPos(proj, table(oc[k]!, 'grid'));
@@ -426,25 +470,32 @@ function dptGraph(
   const hidden = p.shape('scratch.output_conv2.0.weight', [-1, half, 3, 3])[0]!;
   out = conv2d(g, out, p.tensor('scratch.output_conv2.0.weight', [hidden, half, 3, 3]), p.tensor('scratch.output_conv2.0.bias', [hidden]), 3, { pad: 1 });
   out = g.op('Relu', [out])[0];
-  out = conv2d(g, out, p.tensor('scratch.output_conv2.2.weight', [od, hidden, 1, 1]), p.tensor('scratch.output_conv2.2.bias', [od]), 1);
+  // The last 1×1 conv ('output') and the activations ('activation': exponentials) in float32 when asked: the conv
+  // reads `hidden` channels, the activations `od` (a few channels at image size).
+  const ot: ElemType = pr.fp32.has('output') ? 'float32' : et;
+  const at: ElemType = pr.fp32.has('activation') ? 'float32' : et;
+  const w2 = cast(g, p.tensor('scratch.output_conv2.2.weight', [od, hidden, 1, 1]), et, ot);
+  const b2 = cast(g, p.tensor('scratch.output_conv2.2.bias', [od]), et, ot);
+  out = cast(g, conv2d(g, cast(g, out, et, ot), w2, b2, 1), ot, at);
   const result = { graph: g, params: p.inputs, pos, widths: { half, hidden } };
 
   // activations on the channel split, then NCHW → NHWC as upstream's activate_head returns
   const v = sliceAxis(g, out, 1, 0, od - 1);
   if (raw) {
-    g.output(v, 'float32', ['N', od - 1, H, W], 'raw');
+    g.output(cast(g, v, at, 'float32'), 'float32', ['N', od - 1, H, W], 'raw');
     return result;
   }
+  const one = consts(g, [1], [1], at);
   let act: string;
   if (spec.kind === 'depth') {
     act = g.op('Exp', [v])[0];
   } else {
     // inv_log: sign(x)·(exp(|x|) − 1)
-    const em1 = g.op('Sub', [g.op('Exp', [g.op('Abs', [v])[0]])[0], g.floats([1], [1])])[0];
+    const em1 = g.op('Sub', [g.op('Exp', [g.op('Abs', [v])[0]])[0], one])[0];
     act = g.op('Mul', [g.op('Sign', [v])[0], em1])[0];
   }
-  g.output(g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], 'float32', ['N', H, W, od - 1], 'values');
-  const c = g.op('Add', [g.op('Exp', [sliceAxis(g, out, 1, od - 1, od)])[0], g.floats([1], [1])])[0];
-  g.output(g.op('Squeeze', [c, g.ints([1])])[0], 'float32', ['N', H, W], 'conf');
+  g.output(cast(g, g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], at, 'float32'), 'float32', ['N', H, W, od - 1], 'values');
+  const c = g.op('Add', [g.op('Exp', [sliceAxis(g, out, 1, od - 1, od)])[0], one])[0];
+  g.output(cast(g, g.op('Squeeze', [c, g.ints([1])])[0], at, 'float32'), 'float32', ['N', H, W], 'conf');
   return result;
 }

@@ -6,7 +6,8 @@
  * It models the CURRENT implementation tensor by tensor (aggregator.ts, chunks.ts, attention-core.ts,
  * runtime/wgsl-attention.ts, camera-head.ts, dpt-head.ts, head-params.ts):
  * - WebGPU: every block's weights are GPU-resident storage buffers (per-type sessions), float16 under dtype 'fp16';
- *   the heads' weights are graph inputs uploaded once (float32 always: the heads run fp32 on float32 layers).
+ *   the heads' weights are graph inputs uploaded once, in the same dtype (fp16 heads take the aggregator's float16
+ *   layers on the GPU; their activations are float16, their outputs float32).
  * - wasm EP: block and head weights live in JS and are copied into the wasm heap for each segment run (ORT copies
  *   CPU inputs); the baked embed/bridge initializers live in the wasm heap; activations too.
  * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows ({@link planChunks}; L the per-tensor
@@ -47,7 +48,7 @@ export interface EstimateInput {
   /** Preprocessed image size (multiples of the patch size). */
   H: number;
   W: number;
-  /** Default 'fp32'. 'fp16': aggregator weights and activations float16 (WebGPU); heads, inputs, outputs fp32. */
+  /** Default 'fp32'. 'fp16': aggregator and head weights and activations float16 (WebGPU); inputs, outputs fp32. */
   dtype?: 'fp32' | 'fp16';
   /** Global-attention policy (default 'dense'); sparse policies cost the WGSL kernel's scratch and mask. */
   policy?: 'dense' | 'uniform' | 'hess' | 'reverse';
@@ -208,8 +209,9 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
   const plan = planChunks(S, P, T, L, { C: config.embedDim, H: config.numHeads, M: config.mlpHiddenDim },
     { C: config.dino.dim, H: config.dino.heads, M: config.dino.mlpHiddenDim });
   const dpt = config.depthHead ?? config.pointHead;
+  const dptSpec = { kind: 'depth' as const, head: dpt!, dimIn: 2 * config.embedDim, patchSize: ps, patchStartIdx: config.patchStartIdx };
   const framesChunk = input.framesChunk ?? (dpt
-    ? Math.max(1, Math.floor(dptChunkBytes(ep, L) / dptFrameBytes({ kind: 'depth', head: dpt, dimIn: 2 * config.embedDim, patchSize: ps, patchStartIdx: config.patchStartIdx }, H, W)))
+    ? Math.max(1, Math.floor(dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32')))
     : S);
   const h = input.heads ?? {};
   return {
@@ -233,7 +235,8 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
  */
 function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
   const { S, H, W, ep } = x;
-  const e = x.dtype === 'fp16' ? 2 : 4; // aggregator weights and activations
+  const e = x.dtype === 'fp16' ? 2 : 4; // aggregator and head weights and activations
+  const ty = x.dtype === 'fp16' ? 'f16' : 'f32';
   const dev: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'wasm';
   const ps = c.patchSize;
   const gh = H / ps, gw = W / ps, L = gh * gw;
@@ -254,9 +257,9 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const aggW = (c.dino.depth * dinoBlock + 2 * c.depth * aggBlock) * e;
   const bakedW = (Cd * 3 * ps * ps + Cd + 2 * Cd) * 4; // embed conv + bridge norm: float32 initializers (fp16 too)
   const consts = ((1 + c.dino.posGrid ** 2) * Cd + (1 + c.dino.numRegisters) * Cd + (2 + 2 * c.numRegisterTokens) * C) * 4;
-  // Heads: float32 weights fed as graph inputs, uploaded once on WebGPU (JS arrays copied per run on wasm).
-  const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * 4 : 0;
-  const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * 4 : 0);
+  // Heads: weights fed as graph inputs in the model's dtype, uploaded once on WebGPU (JS arrays copied per run on wasm).
+  const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * e : 0;
+  const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * e : 0);
   const depthW = x.heads.depth ? dptW('depthHead') : 0;
   const pointW = x.heads.points ? dptW('pointHead') : 0;
   const largestWeight = Math.max(3 * C * C, C * M, Cd * Md, 3 * Cd * Cd) * e; // qkv or fc1 of one block
@@ -267,9 +270,9 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
     term('embed + bridge initializers', 1, bakedW, dev),
     term('aggregator constants (pos-embed, tokens)', 1, consts, 'host'),
   ];
-  const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * 4;
+  const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * e;
   // a DPT head's largest weight: resize_layers.3 (oc3² · 9) or a projection (oc · 2C)
-  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) => Math.max(...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)), h.outChannels[3]! ** 2 * 9, h.outChannels[0]! ** 2 * 16) * 4;
+  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) => Math.max(...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)), h.outChannels[3]! ** 2 * 9, h.outChannels[0]! ** 2 * 16) * e;
   if (camW) weightsResident.push({ name: 'camera head weights (inputs)', bytes: camW, bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim), on: weightWhere });
   for (const [k, w] of [['depth', depthW], ['point', pointW]] as const) {
     if (w) weightsResident.push({ name: `${k} head weights (inputs)`, bytes: w, bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!), on: weightWhere });
@@ -279,10 +282,11 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
   const needLayers = x.heads.depth || x.heads.points;
   const keptLayers = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
-  // fp32 on WebGPU: the aggregator hands the layers to the heads as GPU tensors (interleaved on the device) when
-  // one [N,2C] buffer fits the limit; fp16 layers (and every layer on wasm) are read back to the host as float32 [S,P,2C] for the fp32 heads.
-  const layersOnGpu = ep === 'webgpu' && x.dtype !== 'fp16' && 2 * N * C * 4 <= x.limitBytes; // else the host fallback
-  const headLayers = term(`head layers [S,P,2C] f32 (${layersOnGpu ? 'GPU' : 'host'})`, keptLayers, S * P * C2 * 4, layersOnGpu ? 'gpu' : 'host');
+  // On WebGPU the aggregator hands the layers to the heads as GPU tensors in its dtype (interleaved on the device)
+  // when one [N,2C] buffer fits the limit; else (and on wasm) they are read back to the host as float32 [S,P,2C].
+  const layersOnGpu = ep === 'webgpu' && 2 * N * C * e <= x.limitBytes; // else the host fallback
+  const headLayers = layersOnGpu ? term(`head layers [S,P,2C] ${ty} (GPU)`, keptLayers, S * P * C2 * e, 'gpu')
+    : term('head layers [S,P,2C] f32 (host)', keptLayers, S * P * C2 * 4, 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
   const blockCopy = (params: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * 4, 'wasm')] : []);
@@ -340,26 +344,28 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   }
   const attention = { resident: [], phases: [core] };
 
-  // Heads (fp32): the camera head's activations are [S, 2C]-sized (negligible); a DPT head runs `chunk` frames at
-  // a time, its four layer spans uploaded per chunk (WebGPU) or fed from JS (wasm).
+  // Heads (in the model's dtype; outputs float32): the camera head's activations are [S, 2C]-sized (negligible); a
+  // DPT head runs `chunk` frames at a time, its four layer spans copied per chunk (WebGPU) or fed from JS (wasm).
+  // fp16 heads keep only their LayerNorm's tokens and the od-channel activations in float32: the output term.
   const heads: { resident: MemoryTerm[]; phases: MemoryTerm[][] } = { resident: [], phases: [] };
   const chunk = Math.min(x.framesChunk, S);
   const F = (c.depthHead ?? c.pointHead)?.features ?? 0;
   const headCopy = (w: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : []);
   const f32 = (name: string, count: number, elems: number) => term(name, count, elems * 4, dev);
+  const hd = (name: string, count: number, elems: number) => term(`${name} ${ty}`, count, elems * e, dev);
   const dptPhases = (od: number, w: number, what: string): MemoryTerm[][] => {
-    const inputs = [...headCopy(w, what), f32(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
-    const out = [f32(`${what} output [f,od,H,W]`, 1, chunk * od * H * W), term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host')];
+    const inputs = [...headCopy(w, what), hd(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
+    const out = [f32(`${what} output [f,od,H,W] f32`, 1, chunk * od * H * W), term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host')];
     return [
-      [...inputs, f32(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
-      [...inputs, f32(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
+      [...inputs, hd(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
+      [...inputs, hd(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
     ];
   };
   const outputs: MemoryTerm[] = [];
   if (x.heads.depth) outputs.push(term('depth + conf [S,H,W] f32', 2, S * H * W * 4, 'host'));
   if (x.heads.points) outputs.push(term('points [S,H,W,3] + conf f32', 1, S * H * W * 16, 'host'));
   heads.resident.push(...outputs);
-  if (camW) heads.phases.push([...headCopy(camW, 'camera head'), term('camera tokens [S,2C] f32', 4, S * C2 * 4, dev)]);
+  if (camW) heads.phases.push([...headCopy(camW, 'camera head'), hd('camera tokens [S,2C]', 4, S * C2)]);
   if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, depthW, 'depth head'));
   if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, pointW, 'point head'));
   if (heads.phases.length === 0) heads.phases.push([]);

@@ -3,7 +3,9 @@
  * rounded from its bits, F32 and the rest narrowed once on load), and transposed in that form.
  */
 import { f32ToF16Bits, toF16 } from '../../attention/f16';
-import { HessError } from '../../errors';
+import { check, HessError } from '../../errors';
+import type { ExecutionTarget } from '../../runtime/ort';
+import type { ElemType } from './ops';
 
 /** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
 export interface WeightReader {
@@ -57,4 +59,19 @@ export function transposeHalf(w: Uint16Array, out: number, inDim: number): Uint1
   const t = new Uint16Array(w.length);
   for (let o = 0; o < out; o++) for (let i = 0; i < inDim; i++) t[i * out + o] = w[o * inDim + i];
   return t;
+}
+
+/** Check that `dtype` can run on `target`: 'fp16' needs the WebGPU EP and the device's shader-f16. */
+export function checkComputeType(dtype: unknown, target: ExecutionTarget): ElemType {
+  check(dtype === undefined || dtype === 'fp32' || dtype === 'fp16', `unknown dtype ${JSON.stringify(dtype)}`, "use 'fp32' or 'fp16'");
+  if (dtype !== 'fp16') return 'float32';
+  if (target.ep !== 'webgpu') {
+    throw new HessError('INVALID_ARGUMENT', "dtype 'fp16' needs the WebGPU EP (the wasm EP runs fp32 only)",
+      "use dtype 'fp32' on the wasm EP, or load on a WebGPU device with shader-f16");
+  }
+  if (!target.gpu.features.shaderF16) {
+    throw new HessError('NO_SHADER_F16', `dtype 'fp16' needs the shader-f16 feature, which ${target.gpu.name} lacks`,
+      "use dtype 'fp32' on this device (or a GPU/browser that exposes shader-f16)");
+  }
+  return 'float16';
 }

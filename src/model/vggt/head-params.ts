@@ -5,12 +5,13 @@
  * same weights as initializers instead; both go through {@link HeadParams}, so the two cannot drift apart.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, throwIfAborted } from '../../errors';
-import { createStorageBuffer } from '../../gpu/buffers';
+import { check, HessError, throwIfAborted } from '../../errors';
+import { createStorageBuffer, writeBuffer } from '../../gpu/buffers';
 import type { Graph } from '../../onnx/builder';
 import type { ExecutionTarget, Ort } from '../../runtime/ort';
+import { readHalf, transposeHalf } from './half-weights';
 import type { HeadWeights, LoadedTensor } from './heads-common';
-import { addWeight, transposeLinear } from './ops';
+import { addWeight, type ElemType, transposeLinear } from './ops';
 
 /** One weight declared as a graph input: checkpoint key (after the prefix), input name, graph dims. */
 export interface HeadParam {
@@ -29,13 +30,18 @@ export type HeadParamSource =
   | { readonly baked: ReadonlyMap<string, LoadedTensor> }
   | { readonly shapes: ReadonlyMap<string, { readonly shape: readonly number[] }> };
 
-/** Binds a head's checkpoint tensors to graph values, checking each shape. */
+/**
+ * Binds a head's checkpoint tensors to graph values, checking each shape. `type` is the element type of the
+ * declared inputs ('float16' for a float16 head; baked weights are float32 only: they serve differentiation).
+ */
 export class HeadParams {
   /** The weights declared as inputs (empty when baked), in declaration order. */
   readonly inputs: HeadParam[] = [];
   private readonly bound = new Map<string, string>();
 
-  constructor(private readonly g: Graph, readonly prefix: string, private readonly src: HeadParamSource) {}
+  constructor(private readonly g: Graph, readonly prefix: string, private readonly src: HeadParamSource, readonly type: ElemType = 'float32') {
+    check(type === 'float32' || !('baked' in src), 'baked head weights are float32 only');
+  }
 
   /** The PyTorch shape of `key`, checked against `expected` (-1 = any). */
   shape(key: string, expected: readonly number[]): readonly number[] {
@@ -70,7 +76,7 @@ export class HeadParams {
       const data = p.linear ? transposeLinear(t.data, p.linear[0], p.linear[1]) : t.data;
       name = addWeight(this.g, p.input, data, [...p.dims]);
     } else {
-      name = this.g.input(p.input, 'float32', [...p.dims]);
+      name = this.g.input(p.input, this.type, [...p.dims]);
       this.inputs.push(p);
     }
     this.bound.set(p.input, name);
@@ -82,18 +88,22 @@ export class HeadParams {
 export interface HeadFeeds {
   readonly feeds: Record<string, Tensor>;
   readonly buffers: GPUBuffer[];
-  /** Bytes of weights fed (float32). */
+  /** Bytes of weights fed (4 per value in float32, 2 in float16). */
   readonly bytes: number;
 }
 
 /**
  * Read a head's weights one tensor at a time and turn each into a feed: on WebGPU a storage buffer written once
  * (the host copy is dropped right after), on the wasm EP a CPU tensor (ORT copies it into its heap per run and
- * frees it after, so the 4 GiB heap never holds a head's weights between runs).
+ * frees it after, so the 4 GiB heap never holds a head's weights between runs). `type` 'float16' (WebGPU only)
+ * uploads float16 bit patterns: F16 tensors as stored, BF16 rounded, F32 narrowed once ({@link readHalf}); no
+ * float32 copy is kept.
  */
 export async function loadHeadFeeds(
   weights: HeadWeights, prefix: string, params: readonly HeadParam[], ort: Ort, target: ExecutionTarget, signal?: AbortSignal,
+  type: ElemType = 'float32',
 ): Promise<HeadFeeds> {
+  check(type === 'float32' || target.ep === 'webgpu', 'float16 head weights need the WebGPU EP');
   const feeds: Record<string, Tensor> = {};
   const buffers: GPUBuffer[] = [];
   let bytes = 0;
@@ -101,19 +111,24 @@ export async function loadHeadFeeds(
     for (const p of params) {
       throwIfAborted(signal);
       const name = `${prefix}.${p.key}`;
-      let data = await weights.read(name);
+      let data: Float32Array | Uint16Array = type === 'float16' ? await readHalf(weights, name) : await weights.read(name);
       const n = p.dims.reduce((a, d) => a * d, 1);
       if (data.length !== n) {
         throw new HessError('BAD_CHECKPOINT', `${name} has ${data.length} values, expected ${n}`, 'use an unmodified VGGT checkpoint');
       }
-      if (p.linear) data = transposeLinear(data, p.linear[0], p.linear[1]);
+      if (p.linear) {
+        data = data instanceof Uint16Array ? transposeHalf(data, p.linear[0], p.linear[1]) : transposeLinear(data, p.linear[0], p.linear[1]);
+      }
       bytes += data.byteLength;
       if (target.ep === 'wasm') {
-        feeds[p.input] = new ort.Tensor('float32', data, [...p.dims]);
+        feeds[p.input] = new ort.Tensor('float32', data as Float32Array, [...p.dims]);
       } else {
-        const buf = createStorageBuffer(target.gpu.device, data, name);
+        // ORT's kernels may read a small tensor as whole vectors (a Cast bound a 2-value float16 bias as 8 bytes):
+        // pad each buffer to 16 bytes, as ORT pads its own
+        const buf = createStorageBuffer(target.gpu.device, Math.ceil(Math.max(data.byteLength, 1) / 16) * 16, name);
+        writeBuffer(target.gpu.device, buf, data);
         buffers.push(buf);
-        feeds[p.input] = ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [...p.dims] });
+        feeds[p.input] = ort.Tensor.fromGpuBuffer(buf, { dataType: type, dims: [...p.dims] });
       }
     }
   } catch (e) {

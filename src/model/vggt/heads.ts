@@ -7,9 +7,10 @@
  * @example
  * import { CameraHead, DptHead, poseEncodingToExtriIntri } from 'hess-vggt/model/vggt/heads';
  */
-export { CameraHead, type CameraHeadOptions } from './camera-head';
+export { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part, type CameraHeadOptions } from './camera-head';
 export {
-  DptHead, dptFrameBytes, dptPosEmbed, type DptHeadOptions, type DptHeadSpec, type DptKind, type DptOutput,
+  DPT_FP32_PARTS, DptHead, dptFrameBytes, dptPosEmbed, type DptFp32Part, type DptHeadOptions, type DptHeadSpec, type DptKind,
+  type DptOutput,
 } from './dpt-head';
 export type { HeadInput } from './head-inputs';
 export type { HeadWeights } from './heads-common';

@@ -49,9 +49,10 @@ export interface VggtLoadOptions extends OrtOptions {
    */
   device?: 'webgpu' | 'wasm' | GPUDevice | HessDevice;
   /**
-   * 'fp32' (default, the reference precision) or 'fp16': the aggregator computes in float16 on WebGPU (weights
-   * uploaded as f16, LayerNorm/Softmax in fp32); the heads stay fp32. 'fp16' needs shader-f16 (NO_SHADER_F16
-   * otherwise) and WebGPU (INVALID_ARGUMENT on the wasm EP).
+   * 'fp32' (default, the reference precision) or 'fp16': the aggregator and the heads compute in float16 on WebGPU
+   * (weights uploaded as f16 with no fp32 copy, LayerNorm/Softmax and the heads' output activations in fp32; the
+   * head layers passed on the GPU in f16). 'fp16' needs shader-f16 (NO_SHADER_F16 otherwise) and WebGPU
+   * (INVALID_ARGUMENT on the wasm EP). Outputs are float32 either way.
    */
   dtype?: 'fp32' | 'fp16';
   /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`; read from config.json next to a file path). */
@@ -270,8 +271,8 @@ export class Vggt {
           const want = { camera: true, depth: true, points: true, ...opts.heads };
           const dimIn = 2 * config.embedDim;
           const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
-          const chunk = { framesChunk: opts.framesChunk, ort };
-          built.camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort }) : null;
+          const chunk = { framesChunk: opts.framesChunk, ort, dtype: opts.dtype };
+          built.camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort, dtype: opts.dtype }) : null;
           built.depth = want.depth && config.depthHead
             ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk) : null;
           built.points = want.points && config.pointHead

@@ -100,14 +100,15 @@ export function layerNorm(g: Graph, x: string, w: string, b: string, eps: number
 
 /**
  * LayerNorm without affine parameters (e.g. the camera head's adaLN, eps 1e-6). `C` is the normalised width.
+ * Computed in float32 like {@link layerNorm}: with `type` 'float16', `x` is cast in and the result back.
  *
  * @example
  * const h = layerNormNoAffine(g, x, 128, 1e-6);
  */
-export function layerNormNoAffine(g: Graph, x: string, C: number, eps: number): string {
+export function layerNormNoAffine(g: Graph, x: string, C: number, eps: number, type: ElemType = 'float32'): string {
   const one = g.floats(new Float32Array(C).fill(1), [C]);
   const zero = g.floats(new Float32Array(C), [C]);
-  return layerNorm(g, x, one, zero, eps);
+  return cast(g, layerNorm(g, cast(g, x, type, 'float32'), one, zero, eps), 'float32', type);
 }
 
 /**

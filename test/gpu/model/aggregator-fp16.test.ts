@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
 import { toF16 } from '../../../src/attention/f16';
-import { Aggregator } from '../../../src/model/vggt/aggregator';
+import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator';
 import type { AttentionCore } from '../../../src/model/vggt/attention-core';
 import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
 import { WgslAttention } from '../../../src/runtime/wgsl-attention';
@@ -94,6 +94,40 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     const back = (await chunked.run(images, { S, H, W }, { layers: [4] })).layers.get(4)!;
     expect(relError(back, b.layers.get(4)!)).toBeLessThan(1e-6);
     for (const x of [whole, chunked]) await x.dispose();
+    await core.dispose();
+  });
+
+  it("layersOn 'gpu': float16 [S, P, 2·C] tensors on the device, bit-equal to the host layers narrowed, no readback", async () => {
+    const gpu = await testDevice();
+    if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
+    const { model, cfg, S, H, W, ref } = await loadFixture();
+    const images = Float32Array.from(await ref('images'));
+    const ort = await loadOrt();
+    const core = await WgslAttention.create(ort, gpu);
+    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, ort, attention: core, dtype: 'fp16' });
+    const host = await agg.run(images, { S, H, W }, { layers: [4, 23] });
+    const reads: string[] = [];
+    const getData = vi.spyOn(ort.Tensor.prototype, 'getData').mockImplementation(async function (this: Tensor) {
+      reads.push(this.dims.join('x'));
+      throw new Error('no readback expected');
+    });
+    let out;
+    try {
+      out = await agg.run(images, { S, H, W }, { layers: [4, 23], layersOn: 'gpu' });
+    } finally {
+      getData.mockRestore();
+    }
+    expect(reads).toEqual([]);
+    for (const l of [4, 23]) {
+      const t = out.layers.get(l)! as Tensor;
+      expect([t.location, t.type]).toEqual(['gpu-buffer', 'float16']);
+      expect(t.dims).toEqual([S, out.P, 2 * cfg.embedDim]);
+      const bits = (await t.getData()) as Uint16Array;
+      // the host layers are these float16 values widened: narrowing them back is exact
+      expect(Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength).equals(Buffer.from(toF16(host.layers.get(l)!).buffer))).toBe(true);
+    }
+    disposeLayers(out.layers);
+    await agg.dispose();
     await core.dispose();
   });
 
