@@ -95,7 +95,7 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
       return (qkvT: Float64Array) => {
         const layers = new Map<number, Float64Array>();
         for (const [l, a] of fwd.layers) if (l < L) layers.set(l, Float64Array.from(a));
-        let xf = Float64Array.from(fwd.xf[L]!);
+        let xf: Float64Array = Float64Array.from(fwd.xf[L]!);
         for (let l = L; l < depth; l++) {
           const wl = { ...gw[l - L]! };
           if (l === L) wl.attn_qkv_weight = { dims: [C, 3 * C], data: qkvT };
