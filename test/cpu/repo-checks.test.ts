@@ -1,0 +1,31 @@
+// The repo's habits, enforced in CI: every TypeScript project type-checks (`npm run typecheck`: src/, test/ +
+// bench/, scripts/, assembly/).
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const scripts: Record<string, string> = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).scripts;
+
+/** Run a node_modules CLI (by its JS entry) in the repo root; a 10-min bound so a hang fails instead of blocking. */
+function cli(entry: string, args: string[]): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [resolve(root, 'node_modules', entry), ...args], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+describe('npm run typecheck', () => {
+  // The projects `npm run typecheck` checks, read from package.json so the test and the script cannot drift apart.
+  const projects = [...scripts.typecheck.matchAll(/-p (\S+)/g)].map((m) => m[1]);
+
+  it('covers src/, test/ and bench/, scripts/ and assembly/', () => {
+    expect(projects).toEqual(['tsconfig.json', 'tsconfig.test.json', 'tsconfig.scripts.json', 'assembly/tsconfig.json']);
+  });
+
+  it.each(projects)('tsc -p %s reports no errors', (project) => {
+    const r = cli('typescript/bin/tsc', ['--noEmit', '-p', project]);
+    expect(r.output).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
