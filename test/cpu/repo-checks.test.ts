@@ -1,8 +1,9 @@
 // The repo's habits, enforced in CI: every TypeScript project type-checks (`npm run typecheck`: src/, test/ +
-// bench/, scripts/, assembly/).
+// bench/, scripts/, assembly/), and the API docs of the six entries build with no warning (`npm run docs`).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -27,5 +28,23 @@ describe('npm run typecheck', () => {
     const r = cli('typescript/bin/tsc', ['--noEmit', '-p', project]);
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('npm run docs (typedoc)', () => {
+  it('documents every entry with no warning: every type a public signature uses is exported, every link resolves', () => {
+    // typedoc.json sets treatWarningsAsErrors; a full render (not --emit none), since some checks run while rendering.
+    const out = mkdtempSync(join(tmpdir(), 'hess-docs-'));
+    try {
+      const r = cli('typedoc/bin/typedoc', ['--out', out, '--logLevel', 'Warn']);
+      expect(r.output).not.toMatch(/\[(warning|error)\]/);
+      expect(r.status, r.output).toBe(0);
+      const modules = readFileSync(join(out, 'index.html'), 'utf8');
+      for (const entry of ['hess-vggt', 'hess-vggt/planner', 'hess-vggt/calibrate', 'hess-vggt/evaluate', 'hess-vggt/worker', 'hess-vggt/advanced']) {
+        expect(modules).toContain(`>${entry}<`);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@
  *   the heads' weights are graph inputs uploaded once (float32 always: the heads run fp32 on float32 layers).
  * - wasm EP: block and head weights live in JS and are copied into the wasm heap for each segment run (ORT copies
  *   CPU inputs); the baked embed/bridge initializers live in the wasm heap; activations too.
- * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows ({@link planChunks}; L the per-tensor
+ * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows (`planChunks`; L the per-tensor
  *   limit, 4 bytes/element even in fp16), their outputs copied into whole [N, C] tensors. On WebGPU DINO and
  *   frame attention are the WGSL flash kernel (no scores); on the wasm EP ('onnx' local) the whole-block session
  *   runs f frames at a time, f from planChunks (its [f, H, T, T] scores held twice).
@@ -59,15 +59,15 @@ export interface EstimateInput {
   attention?: 'wgsl' | 'onnx';
   /** Heads loaded (default: every head the config has). */
   heads?: { camera?: boolean; depth?: boolean; points?: boolean };
-  /** Frames per DPT-head run (the model's `framesChunk`; default: sized from {@link dptChunkBytes} as the heads do). */
+  /** Frames per DPT-head run (the model's `framesChunk`; default: sized from `dptChunkBytes` as the heads do). */
   framesChunk?: number;
   /**
    * Bytes one tensor may take, L = min(maxStorageBufferBindingSize, maxBufferSize) (wasm: 256 MiB), from which
-   * the aggregator's chunks are planned. Default: WebGPU 2 GiB, wasm {@link WASM_TENSOR_BYTES};
+   * the aggregator's chunks are planned. Default: WebGPU 2 GiB, wasm `WASM_TENSOR_BYTES`;
    * {@link checkMemoryFit} takes it from its limits when not given.
    */
   limitBytes?: number;
-  /** Override of the token rows per pre/post chunk (default: {@link planChunks} from limitBytes). */
+  /** Override of the token rows per pre/post chunk (default: `planChunks` from limitBytes). */
   chunkTokens?: number;
 }
 

@@ -5,7 +5,7 @@
 import { f32ToF16Bits, toF16 } from '../../attention/f16';
 import { HessError } from '../../errors';
 
-/** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
+/** A source of named float32 tensors (a `Safetensors` works). */
 export interface WeightReader {
   read(name: string): Promise<Float32Array>;
 }
