@@ -24,7 +24,7 @@ import { plantedHess } from '../test/helpers/hess';
 import { trackGpuBuffers } from './gpu-buffers';
 import { gpuDone, lcg, writeResults } from './lib';
 import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention';
-import { VGGT_1B, writeRandomVggt, type RandomVggtShape } from './random-vggt';
+import { writeRandomVggt, type RandomVggtShape } from './random-vggt';
 import { ensureVggt1b, generateVggt1b, vggt1bBytes, type CheckpointDtype } from './vggt1b-checkpoint';
 
 const args = process.argv.slice(2);
@@ -42,7 +42,6 @@ const REPS = Number(process.env.HESS_BENCH_REPS ?? (dry ? 2 : 3));
 const SPARSITY = 0.73;
 const GB = 1e9;
 const elapsed = () => performance.now() - t0;
-const left = () => budgetMs - elapsed();
 let stage = 'start';
 const log = (m: string) => { stage = m.trim(); console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`); };
 /** Resolves to 'timeout' after `ms` if `p` has not settled by then (a hung GPU call is abandoned, not cancelled). */

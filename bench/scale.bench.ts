@@ -132,7 +132,7 @@ if (model) {
     const r = await guarded(`run S=${S} ${side}×${side}`, () => model!.run(images));
     const ms = performance.now() - t0;
     sample();
-    const finite = r ? [r.poseEnc, r.depth, r.worldPoints].every((a) => a && a.every(Number.isFinite)) : false;
+    const finite = r ? [r.poseEnc, r.depth, r.worldPoints].every((a) => a?.every(Number.isFinite)) : false;
     // ESTIMATE: the memory pre-flight's peak GPU bytes (weights included) beside the measured peak of live buffers
     // (ORT's buffer cache counts as live, so measured ≥ estimate is expected), and whether they agree within 15%.
     const est = model.estimate({ S, H: side, W: side }).gpuBytes;

@@ -1,5 +1,6 @@
 // The repo's habits, enforced in CI: every TypeScript project type-checks (`npm run typecheck`: src/, test/ +
-// bench/, scripts/, assembly/), and the API docs of the six entries build with no warning (`npm run docs`).
+// bench/, scripts/, assembly/), Biome finds nothing (`npm run lint`: formatting, 120 columns, `.js` import
+// specifiers, lint rules), and the API docs of the six entries build with no warning (`npm run docs`).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,15 @@ describe('npm run typecheck', () => {
     const r = cli('typescript/bin/tsc', ['--noEmit', '-p', project]);
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('npm run lint (Biome)', () => {
+  it('biome ci: every file formatted, every import specifier with .js, no lint error or warning', () => {
+    const args = scripts.lint.replace(/^biome /, '').split(' ');
+    expect(args[0]).toBe('ci'); // the npm script checks, it never writes
+    const r = cli('@biomejs/biome/bin/biome', [...args, '--colors=off']);
+    expect(r.status, `${r.output}\nfix: npm run format (then fix by hand what it cannot)`).toBe(0);
   });
 });
 

@@ -25,7 +25,6 @@ import {
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
-import { readHalf, transposeHalf } from './half-weights';
 import type { HeadInput } from './head-inputs';
 import { interleaveGpu, interleaveHost } from './interleave';
 import { type ElemType, transposeLinear } from './ops';

@@ -20,7 +20,7 @@
 import { check } from '../../errors';
 import type { VggtConfig } from '../config';
 import { maskLayout } from '../../mask/layout';
-import { LOCAL_SCORE_BYTES, planChunks, WASM_TENSOR_BYTES } from './chunks';
+import { planChunks, WASM_TENSOR_BYTES } from './chunks';
 import { dptFrameBytes } from './dpt-head';
 
 /** Stages of a run, in order ('weights' is what loading leaves resident, plus the load's own transient peak). */
