@@ -15,6 +15,7 @@ export function allocateBudgets(scores: usize, layers: i32, heads: i32, cap: i32
   }
 }
 
+// @ts-ignore: decorator
 @inline function w(p: usize, h: i32): f64 { return load<f64>(p + (<usize>h << 3)); }
 
 function sumClamped(sc: usize, heads: i32, t: f64, lo: f64, hi: f64): f64 {

@@ -60,10 +60,12 @@ export function maskPool(x: usize, perm: usize, N: i32, heads: i32, d: i32, bloc
   }
 }
 
+// @ts-ignore: decorator
 @inline function trunc12(bits: u32): u32 {
   return (bits & EXP) == 0 ? 0 : bits & TRUNC;
 }
 
+// @ts-ignore: decorator
 @inline function sortKey(s: f32): u32 {
   let bits = reinterpret<u32>(s);
   if ((bits & EXP) == 0) bits = 0;
@@ -71,6 +73,7 @@ export function maskPool(x: usize, perm: usize, N: i32, heads: i32, d: i32, bloc
 }
 
 /** The canonical pooled dot product (see header); `d` must be a multiple of 4. */
+// @ts-ignore: decorator
 @inline function dot4(a: usize, b: usize, d: i32): f32 {
   if (ASC_FEATURE_SIMD) {
     let acc = f32x4.splat(0);
@@ -159,6 +162,7 @@ function scoreRows(q0: usize, q1: usize, kb: usize, nK: i32, d: i32, keys0: usiz
 }
 
 /** (l0+l1)+(l2+l3) of four accumulators, as order-preserving u32 keys (the canonical order, by shuffles). */
+// @ts-ignore: decorator
 @inline function keys4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const s01 = f32x4.add(i32x4.shuffle(a0, a1, 0, 4, 2, 6), i32x4.shuffle(a0, a1, 1, 5, 3, 7)); // [a0 01, a1 01, a0 23, a1 23]
   const s23 = f32x4.add(i32x4.shuffle(a2, a3, 0, 4, 2, 6), i32x4.shuffle(a2, a3, 1, 5, 3, 7));

@@ -100,7 +100,6 @@ for (const shape of shapes) {
       const s = await createSession(ort, model, { ep: 'webgpu', gpu }, { preferredOutputLocation: 'gpu-buffer' });
       const feeds = Object.fromEntries(([['q', q], ['k', k], ['v', v]] as const).map(([nm, b]) =>
         [nm, ort.Tensor.fromGpuBuffer(b, { dataType: 'float32', dims: [...dims] })]));
-      let last: Float32Array | undefined;
       const run = async () => {
         const out = await s.run(feeds);
         await gpuDone(device);
@@ -108,7 +107,7 @@ for (const shape of shapes) {
       };
       const t = await timeMs(run, REPS);
       const check = await s.run(feeds);
-      last = new Float32Array(await check.o.getData() as Float32Array);
+      const last = new Float32Array(await check.o.getData() as Float32Array);
       check.o.dispose();
       const err = relErr(ours, last);
       cmpRows.push([tag, name, t, denseFlop / t / 1e6, t / tDense, `rel. diff to ours ${err.toExponential(1)}`]);

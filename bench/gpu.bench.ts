@@ -21,9 +21,10 @@ import { createSession, loadOrt } from '../src/runtime/ort';
 import { estimateMemory } from '../src/model/vggt/estimate';
 import { Vggt, type VggtResult } from '../src/model/vggt/model';
 import { plantedHess } from '../test/helpers/hess';
+import { trackGpuBuffers } from './gpu-buffers';
 import { gpuDone, lcg, writeResults } from './lib';
 import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention';
-import { VGGT_1B, writeRandomVggt, type RandomVggtShape } from './random-vggt';
+import { writeRandomVggt, type RandomVggtShape } from './random-vggt';
 import { ensureVggt1b, generateVggt1b, vggt1bBytes, type CheckpointDtype } from './vggt1b-checkpoint';
 
 const args = process.argv.slice(2);
@@ -41,7 +42,6 @@ const REPS = Number(process.env.HESS_BENCH_REPS ?? (dry ? 2 : 3));
 const SPARSITY = 0.73;
 const GB = 1e9;
 const elapsed = () => performance.now() - t0;
-const left = () => budgetMs - elapsed();
 let stage = 'start';
 const log = (m: string) => { stage = m.trim(); console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`); };
 /** Resolves to 'timeout' after `ms` if `p` has not settled by then (a hung GPU call is abandoned, not cancelled). */
@@ -109,21 +109,7 @@ const features = [...gpu.device.features].sort();
 log(`device ${gpu.name}`);
 
 // ---- GPU buffer bytes: createBuffer/destroy wrapped on the shared device (ORT's WebGPU EP uses it too).
-const mem = { live: 0, peak: 0 };
-{
-  const dev = gpu.device;
-  const create = dev.createBuffer.bind(dev);
-  dev.createBuffer = (desc: GPUBufferDescriptor) => {
-    const buf = create(desc);
-    const size = desc.size;
-    mem.live += size;
-    mem.peak = Math.max(mem.peak, mem.live);
-    const destroy = buf.destroy.bind(buf);
-    let gone = false;
-    buf.destroy = () => { if (!gone) { gone = true; mem.live -= size; } return destroy(); };
-    return buf;
-  };
-}
+const mem = trackGpuBuffers(gpu);
 
 // ---- 1. Checkpoint (generated once, reused while its size matches) and load.
 let dir: string | undefined;
@@ -208,7 +194,7 @@ for (const [i, c] of configs.entries()) {
   const images = { data: new Float32Array(c.S * 3 * c.H * c.W).map(() => r()), S: c.S, H: c.H, W: c.W };
   const opts = c.policy === 'dense' ? { policy: c.policy } : c.policy === 'hess' ? { policy: c.policy, sparsity, hess } : { policy: c.policy, sparsity };
   const gpu0 = mem.live;
-  mem.peak = mem.live;
+  mem.resetPeak();
   let last: VggtResult | undefined;
   const run = async () => { last = await model!.run(images, opts); await gpuDone(gpu.device); };
   const ws = performance.now();

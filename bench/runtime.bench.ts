@@ -10,6 +10,7 @@ import { inferVggtConfig } from '../src/model/config';
 import { bytesSource, openSafetensors } from '../src/model/safetensors';
 import { createDevice, type HessDevice } from '../src/gpu/device';
 import { randomVggtCheckpoint } from './random-vggt';
+import { trackGpuBuffers } from './gpu-buffers';
 import { lcg, timeMs, writeResults } from './lib';
 
 const FIXTURE = `${process.cwd()}/../shared/fixtures/vggt-tiny`;
@@ -32,26 +33,6 @@ const sample = () => {
 const timer = setInterval(sample, 10);
 const resetPeak = () => { (globalThis as { gc?: () => void }).gc?.(); peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }; sample(); };
 
-// ---- GPU memory: live bytes of buffers created on our GPUDevice (ORT's WebGPU EP shares it), tracked by wrapping
-// createBuffer/destroy. Textures are not counted (none are used) and ORT's internal buffer cache counts as live.
-let gpuLive = 0;
-let gpuPeak = 0;
-function trackGpu(gpu: HessDevice): void {
-  const dev = gpu.device;
-  const create = dev.createBuffer.bind(dev);
-  dev.createBuffer = (desc: GPUBufferDescriptor) => {
-    const buf = create(desc);
-    const size = desc.size;
-    gpuLive += size;
-    gpuPeak = Math.max(gpuPeak, gpuLive);
-    const destroy = buf.destroy.bind(buf);
-    let gone = false;
-    buf.destroy = () => { if (!gone) { gone = true; gpuLive -= size; } return destroy(); };
-    return buf;
-  };
-}
-const resetGpuPeak = () => { gpuPeak = gpuLive; };
-
 const rows: (string | number)[][] = [];
 const data: Record<string, unknown>[] = [];
 const r = lcg(11);
@@ -64,7 +45,7 @@ type Loaded = { run: (img: { data: Float32Array; S: number; H: number; W: number
  */
 async function measure(label: string, Ss: number[], h: number, w: number, gpu: HessDevice | null, load: () => Promise<Loaded>, warmS = Ss[0]): Promise<number[]> {
   resetPeak();
-  if (gpu) resetGpuPeak();
+  if (gpu) trackGpuBuffers(gpu).resetPeak();
   const t0 = performance.now();
   const m = await load();
   const loadMs = performance.now() - t0;
@@ -72,13 +53,13 @@ async function measure(label: string, Ss: number[], h: number, w: number, gpu: H
   await m.run(img(warmS));
   const out: number[] = [];
   for (const [i, S] of Ss.entries()) {
-    if (i > 0) { resetPeak(); if (gpu) resetGpuPeak(); }
+    if (i > 0) { resetPeak(); if (gpu) trackGpuBuffers(gpu).resetPeak(); }
     const images = img(S);
     const ms = await timeMs(() => m.run(images), reps, 0);
     sample();
     const row = {
       label, S, loadMs: i === 0 ? loadMs : NaN, ms, rssMiB: peak.rss / MiB, heapMiB: peak.heapUsed / MiB, arrayBuffersMiB: peak.arrayBuffers / MiB,
-      maxRssMiB: process.resourceUsage().maxRSS / 1024, gpuPeakMiB: gpu ? gpuPeak / MiB : NaN,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024, gpuPeakMiB: gpu ? trackGpuBuffers(gpu).peak / MiB : NaN,
     };
     rows.push([label, S, `${w}×${h}`, i === 0 ? loadMs : '-', ms, row.rssMiB, row.heapMiB, row.arrayBuffersMiB, row.maxRssMiB, gpu ? row.gpuPeakMiB : 'n/a']);
     data.push(row);
@@ -90,7 +71,10 @@ async function measure(label: string, Ss: number[], h: number, w: number, gpu: H
 }
 
 const gpu = await createDevice();
-trackGpu(gpu);
+// ---- GPU memory: live bytes of buffers created on our GPUDevice (ORT's WebGPU EP shares it), tracked by wrapping
+// createBuffer/destroy (bench/gpu-buffers.ts). Textures are not counted (none are used) and ORT's internal buffer
+// cache counts as live.
+trackGpuBuffers(gpu);
 const ratios: (string | number)[][] = [];
 
 // (a) tiny fixture (3 frames 98×70 as in its README), wasm EP vs WebGPU + WGSL attention.

@@ -104,7 +104,6 @@ async function measureCase(c: { model: 'tiny' | 'mid'; S: number; H: number; W: 
   const { Vggt } = await import('../src/model/vggt/model');
   const { loadOrt, createSession } = await import('../src/runtime/ort');
   const { Graph } = await import('../src/onnx/builder');
-  const { bytesSource } = await import('../src/model/safetensors');
   const { randomVggtCheckpoint } = await import('./random-vggt');
   const ort = await loadOrt({ numThreads: 1 });
   // ORT's own base: the heap after one trivial session

@@ -8,8 +8,9 @@
 // Knobs: HESS_SCALE_CHECKPOINT=f32|f16 (which file to load; both are generated), HESS_SCALE_HW=224 (square side,
 // a multiple of 14), HESS_SCALE_S=1,2.
 import os from 'node:os';
-import { createDevice, type HessDevice } from '../src/gpu/device';
+import { createDevice } from '../src/gpu/device';
 import { Vggt } from '../src/model/vggt/model';
+import { type GpuBufferTracker, trackGpuBuffers } from './gpu-buffers';
 import { writeResults } from './lib';
 import { ensureVggt1b, generateVggt1b, vggt1bBytes, type CheckpointDtype } from './vggt1b-checkpoint';
 
@@ -37,26 +38,6 @@ const sample = () => {
 const timer = setInterval(sample, 20);
 const resetPeak = () => { peak = { rss: 0, js: 0 }; sample(); };
 const maxRss = () => process.resourceUsage().maxRSS * 1024;
-
-// ---- GPU buffers: live bytes of buffers created on our device (ORT's WebGPU EP shares it).
-let gpuLive = 0;
-let gpuPeak = 0;
-let gpuCreated = 0;
-function trackGpu(gpu: HessDevice): void {
-  const dev = gpu.device;
-  const create = dev.createBuffer.bind(dev);
-  dev.createBuffer = (desc: GPUBufferDescriptor) => {
-    const buf = create(desc);
-    const size = desc.size;
-    gpuLive += size;
-    gpuCreated += size;
-    gpuPeak = Math.max(gpuPeak, gpuLive);
-    const destroy = buf.destroy.bind(buf);
-    let gone = false;
-    buf.destroy = () => { if (!gone) { gone = true; gpuLive -= size; } return destroy(); };
-    return buf;
-  };
-}
 
 const rows: (string | number)[][] = [];
 const data: Record<string, unknown>[] = [];
@@ -112,9 +93,11 @@ for (const dtype of ['F32', 'F16'] as const) {
 // 2. Load on the CPU WebGPU adapter.
 const gpu = await guarded('createDevice', () => createDevice());
 let model: Vggt | undefined;
+// GPU buffers: live bytes of buffers created on our device (ORT's WebGPU EP shares it); zeros before the device.
+let gpuMem: GpuBufferTracker = { live: 0, peak: 0, created: 0, resetPeak() {} };
 if (gpu) {
   gpuName = gpu.name;
-  trackGpu(gpu);
+  gpuMem = trackGpuBuffers(gpu);
   resetPeak();
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -123,16 +106,16 @@ if (gpu) {
   model = await guarded(`Vggt.load ${loadDtype}`, () => Vggt.load(ensureVggt1b(script, loadDtype).dir, {
     device: gpu,
     onProgress: (e) => {
-      if (e.stage !== lastStage) console.log(`scale: load stage ${e.stage}${e.message ? ` (${e.message})` : ''} at ${((performance.now() - t0) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB, GPU ${(gpuLive / MiB).toFixed(0)} MiB`);
+      if (e.stage !== lastStage) console.log(`scale: load stage ${e.stage}${e.message ? ` (${e.message})` : ''} at ${((performance.now() - t0) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB, GPU ${(gpuMem.live / MiB).toFixed(0)} MiB`);
       lastStage = e.stage;
       if (e.loaded !== undefined) weightBytes = e.loaded;
     },
   }));
   sample();
   const loadMs = performance.now() - t0;
-  if (!model) notes.push(`Vggt.load stopped at stage '${lastStage}' after ${(loadMs / 1000).toFixed(1)} s with ${fmtGB(weightBytes)} GB of weights read, ${fmtGB(gpuLive)} GB of GPU buffers live, peak RSS ${fmtGB(peak.rss)} GB.`);
-  rows.push([`load (${loadDtype} file → fp32 on GPU)`, '-', (loadMs / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), fmtGB(gpuPeak), model ? 'ok' : 'failed']);
-  data.push({ stage: 'load', dtype: loadDtype, ms: loadMs, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuLiveAfter: gpuLive, gpuCreated, ok: !!model });
+  if (!model) notes.push(`Vggt.load stopped at stage '${lastStage}' after ${(loadMs / 1000).toFixed(1)} s with ${fmtGB(weightBytes)} GB of weights read, ${fmtGB(gpuMem.live)} GB of GPU buffers live, peak RSS ${fmtGB(peak.rss)} GB.`);
+  rows.push([`load (${loadDtype} file → fp32 on GPU)`, '-', (loadMs / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), fmtGB(gpuMem.peak), model ? 'ok' : 'failed']);
+  data.push({ stage: 'load', dtype: loadDtype, ms: loadMs, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak: gpuMem.peak, gpuLiveAfter: gpuMem.live, gpuCreated: gpuMem.created, ok: !!model });
   save();
 }
 
@@ -140,23 +123,23 @@ if (gpu) {
 if (model) {
   for (const S of frames) {
     resetPeak();
-    gpuPeak = gpuLive;
+    gpuMem.resetPeak();
     const rss0 = process.memoryUsage().rss;
-    const gpu0 = gpuLive;
+    const gpu0 = gpuMem.live;
     const images = { data: new Float32Array(S * 3 * side * side).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), S, H: side, W: side };
     console.log(`scale: run S=${S} ${side}×${side} starts, RSS ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB`);
     const t0 = performance.now();
     const r = await guarded(`run S=${S} ${side}×${side}`, () => model!.run(images));
     const ms = performance.now() - t0;
     sample();
-    const finite = r ? [r.poseEnc, r.depth, r.worldPoints].every((a) => a && a.every(Number.isFinite)) : false;
+    const finite = r ? [r.poseEnc, r.depth, r.worldPoints].every((a) => a?.every(Number.isFinite)) : false;
     // ESTIMATE: the memory pre-flight's peak GPU bytes (weights included) beside the measured peak of live buffers
     // (ORT's buffer cache counts as live, so measured ≥ estimate is expected), and whether they agree within 15%.
     const est = model.estimate({ S, H: side, W: side }).gpuBytes;
-    const agree = Math.abs(gpuPeak / est - 1) <= 0.15;
-    rows.push([`run fp32, S=${S}, ${side}×${side}`, S, (ms / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), `${fmtGB(gpuPeak)} (+${fmtGB(gpuPeak - gpu0)})`, r ? `ok${finite ? '' : ' (non-finite outputs!)'}` : 'failed',
-      `${fmtGB(est)} (${(gpuPeak / est).toFixed(2)})`, agree ? 'yes' : 'no']);
-    data.push({ stage: 'run', S, side, ms, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak, gpuDelta: gpuPeak - gpu0, ok: !!r, finite, timings: r?.timings, estimate: est, estimateRatio: gpuPeak / est, agreeWithin15: agree });
+    const agree = Math.abs(gpuMem.peak / est - 1) <= 0.15;
+    rows.push([`run fp32, S=${S}, ${side}×${side}`, S, (ms / 1000).toFixed(1), fmtGB(peak.rss), fmtGB(peak.rss - rss0), fmtGB(peak.js), fmtGB(maxRss()), `${fmtGB(gpuMem.peak)} (+${fmtGB(gpuMem.peak - gpu0)})`, r ? `ok${finite ? '' : ' (non-finite outputs!)'}` : 'failed',
+      `${fmtGB(est)} (${(gpuMem.peak / est).toFixed(2)})`, agree ? 'yes' : 'no']);
+    data.push({ stage: 'run', S, side, ms, peakRss: peak.rss, rssDelta: peak.rss - rss0, peakJs: peak.js, maxRss: maxRss(), gpuPeak: gpuMem.peak, gpuDelta: gpuMem.peak - gpu0, ok: !!r, finite, timings: r?.timings, estimate: est, estimateRatio: gpuMem.peak / est, agreeWithin15: agree });
     save();
     if (!r) break;
   }

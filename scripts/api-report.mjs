@@ -30,8 +30,10 @@ export function typeExports(dtsFile) {
   const program = ts.createProgram([dtsFile], { noEmit: true, skipLibCheck: true, types: [] });
   const checker = program.getTypeChecker();
   const sf = program.getSourceFile(dtsFile);
+  const mod = sf && checker.getSymbolAtLocation(sf);
+  if (!mod) throw new Error(`api-report: ${dtsFile} is not a module (run npm run build first)`);
   const out = new Map();
-  for (const sym of checker.getExportsOfModule(checker.getSymbolAtLocation(sf))) {
+  for (const sym of checker.getExportsOfModule(mod)) {
     const s = sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
     if (s.flags & ts.SymbolFlags.Value) continue;
     out.set(sym.name, s.flags & ts.SymbolFlags.Interface ? 'interface' : s.flags & ts.SymbolFlags.Enum ? 'enum' : 'type');

@@ -36,6 +36,7 @@ const t0 = performance.now();
 for (const target of ['simd', 'scalar']) run(bin('asc'), ['--config', 'asconfig.json', '--target', target]);
 
 rmSync(`${root}dist`, { recursive: true, force: true });
+/** @satisfies {import('esbuild').BuildOptions} */
 const common = {
   absWorkingDir: root,
   // One bundle per package entry (package.json "exports"); shared code lands in chunks/.

@@ -139,8 +139,9 @@ export function checkLayers(repo = root) {
       if (!folderGraph.has(a)) folderGraph.set(a, new Set());
       folderGraph.get(a).add(b);
     }
-    if (!rank.has(a) || !rank.has(b)) problems.push(`${key}: folder ${rank.has(a) ? b : a} has no layer in LAYERS`);
-    else if (rank.get(b) > rank.get(a)) problems.push(`${key}: upward import (${a}, layer ${rank.get(a)} → ${b}, layer ${rank.get(b)})`);
+    const ra = rank.get(a), rb = rank.get(b);
+    if (ra === undefined || rb === undefined) problems.push(`${key}: folder ${ra !== undefined ? b : a} has no layer in LAYERS`);
+    else if (rb > ra) problems.push(`${key}: upward import (${a}, layer ${ra} → ${b}, layer ${rb})`);
   }
   for (const c of cycles(fileGraph)) {
     if (c.every((f) => [...fileGraph.get(f)].every((t) => !c.includes(t) || allowed.has(`${f} → ${t}`)))) continue;

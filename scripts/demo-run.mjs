@@ -12,6 +12,7 @@ const USAGE = `usage: npm run demo -- [--model <model.safetensors|dir>] [--image
        npm run demo -- --serve [--port 8080]   (the browser demo page)`;
 
 function parse(argv) {
+  /** @type {{ images: string[], [option: string]: any }} */
   const o = { images: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

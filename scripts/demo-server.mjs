@@ -52,7 +52,7 @@ export function createDemoServer({ root, fixtures }) {
   server.on('upgrade', refuse);
 
   const loopbackHosts = () => {
-    const port = server.address()?.port;
+    const port = /** @type {import('node:net').AddressInfo | null} */ (server.address())?.port; // TCP, never a pipe
     return new Set(['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${port}`));
   };
 

@@ -27,7 +27,7 @@ const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"\n]+)\2/g;
 /** Rewrite one declaration file's text (pure: `fromDir` is only used to look for the targets). */
 export function fixDeclarationText(text, fromDir) {
   return text
-    .replace(SPECIFIER, (m, head, q, spec) => `${head}${q}${fullSpecifier(spec, fromDir)}${q}`)
+    .replace(SPECIFIER, (_m, head, q, spec) => `${head}${q}${fullSpecifier(spec, fromDir)}${q}`)
     .replace(/import\((['"])onnxruntime-common\1\)/g, 'import($1onnxruntime-web$1)');
 }
 

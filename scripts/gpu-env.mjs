@@ -8,6 +8,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const mesa = `${root}.cache/mesa25`;
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {NodeJS.ProcessEnv & { HESS_VULKAN: string }}
+ */
 export function gpuEnv(env = process.env) {
   if (env.VK_ICD_FILENAMES) return { ...env, HESS_VULKAN: env.HESS_VULKAN ?? 'user' };
   if (env.HESS_VULKAN !== 'swiftshader' && existsSync(`${mesa}/lvp_icd.json`)) {

@@ -41,7 +41,7 @@ try {
     if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') { failed++; p.failed++; }
   }
 } catch (e) {
-  console.error(`test: cannot read ${report}: ${e.message}`);
+  console.error(`test: cannot read ${report}: ${e instanceof Error ? e.message : e}`);
   failed++;
 }
 for (const [k, v] of Object.entries(perProject)) console.log(`test: ${k}: ${v.passed} passed, ${v.failed} failed, ${v.skipped} skipped`);

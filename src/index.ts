@@ -6,6 +6,8 @@
  * Calibration and evaluation live in `hess-vggt/calibrate` and `hess-vggt/evaluate`, the Wasm planner in
  * `hess-vggt/planner`, and kernels, graph building and model internals in `hess-vggt/advanced` (unstable).
  * Every runtime name here is a promise: api/index.api.md lists them and CI fails when the list changes unasked.
+ *
+ * @module hess-vggt
  */
 export { HessError, type HessErrorCode } from './errors';
 export { createDevice, probe, type Capabilities, type DeviceOptions, type HessDevice } from './gpu/device';
@@ -15,7 +17,7 @@ export { loadOrt, setOrt, type Ort, type OrtOptions } from './runtime/ort';
 export {
   Vggt, type ModelSource, type ProgressEvent, type VggtLoadOptions, type VggtRunOptions, type VggtResult, type ImageTensor,
 } from './model/vggt/model';
-export { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './model/config';
+export { inferVggtConfig, type TensorShapes, type VggtConfig, type VggtConfigOverride } from './model/config';
 export {
   estimateMemory, checkMemoryFit, ESTIMATE_STAGES, VGGT_1B_CONFIG, WASM_HEAP_BYTES, type EstimateStage, type EstimateInput,
   type MemoryEstimate, type MemoryLimits, type MemoryTerm, type MemoryLocation, type StageEstimate, type FitReport,
@@ -36,7 +38,7 @@ export {
 
 // Weights: byte sources, the safetensors reader and the URL range cache.
 export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/byte-source';
-export { urlSource, type UrlSourceOptions } from './model/url-source';
+export { urlSource, type SpillStore, type UrlSourceOptions } from './model/url-source';
 export { CACHE_NAME, type UrlCacheOption, type CustomRangeCache, type DiskCacheOption, type CachedUrl, type FileVersion } from './model/cache';
 export { weightCache, type ListableCache, type WeightCacheListing } from './model/weight-cache';
 export { openSafetensors, MAX_HEADER_BYTES, type Dtype, type TensorInfo, type Safetensors } from './model/safetensors';

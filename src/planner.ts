@@ -2,6 +2,8 @@
  * `hess-vggt/planner`: the CPU half of HeSS on its own — Wasm SIMD (scalar fallback), no WebGPU, no
  * onnxruntime-web. Importable in an edge worker.
  *
+ * @module hess-vggt/planner
+ *
  * @example
  * import { PlannerWasm } from 'hess-vggt/planner';
  * const wasm = await PlannerWasm.load();

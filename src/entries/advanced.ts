@@ -4,6 +4,10 @@
  * and heads, the ONNX graph builder and its reverse-mode autodiff, GPU buffer/pipeline helpers, the GPU mask
  * builder and checkpoint conversion. Names and signatures here may change in any minor release; the API report
  * (api/advanced.api.md) records them so a change is at least a visible diff.
+ *
+ * @experimental Unstable: may change in any minor release.
+ *
+ * @module hess-vggt/advanced
  */
 export { check, throwIfAborted } from '../errors';
 export { assertAlive, getGpu } from '../gpu/device';
@@ -16,7 +20,8 @@ export { encodeMatmul } from '../gpu/matmul';
 
 // ONNX graphs: builder, autodiff, ORT sessions.
 export {
-  Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim,
+  Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim, type AttrValue,
+  type GraphNode, type GraphValue,
 } from '../onnx/builder';
 export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from '../onnx/autodiff';
 export { inferShapes, type ValueInfo } from '../onnx/autodiff-shapes';
@@ -29,7 +34,13 @@ export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '.
 export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask';
 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
-export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from '../model/vggt/aggregator';
+export {
+  Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput, type AggregatorRunOptions,
+} from '../model/vggt/aggregator';
+export type { BufferLimits } from '../model/vggt/chunks';
+export type { WeightReader } from '../model/vggt/half-weights';
+export type { ElemType } from '../model/vggt/ops';
+export type { CameraHeadConfig, DptHeadConfig } from '../model/config';
 export * from '../model/vggt/heads';
 export { parseSafetensorsHeader } from '../model/safetensors';
 export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype';

@@ -2,6 +2,8 @@
  * hess-vggt/calibrate: HeSS calibration — per-head attention sensitivities from VGGT gradients over calibration
  * scenes — with the calibration dataset format (reading, writing, CO3D conversion, PLY points) and the geometry
  * (rotations, Umeyama/ICP alignment, nearest neighbours) that calibration and evaluation share.
+ *
+ * @module hess-vggt/calibrate
  */
 export {
   calibrate, loadCalibrationScene, sceneErrors, centerGradToPoseEncGrad,

@@ -2,6 +2,8 @@
  * hess-vggt/evaluate: the evaluation harness (dense vs sparse policies over calibration scenes), its metrics
  * (relative pose AUC, point-cloud accuracy/completeness, depth errors) and its reports (Markdown, SVG plots, the
  * HeSS heat map).
+ *
+ * @module hess-vggt/evaluate
  */
 export {
   evaluate, summarize, layerSparsity, withLambda,

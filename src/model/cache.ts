@@ -11,7 +11,7 @@
  *   one file per range (written with `createWritable`, which commits atomically on close).
  * - `{ dir }` (Node, Deno, Bun): `<dir>/<sha256(url)>/<sha256(version|range)>`, one file per range, each
  *   written to a temporary sibling and renamed into place.
- * - `{ get, put }`: your own store, called with {@link rangeCacheKey} strings.
+ * - `{ get, put }`: your own store, called with `rangeCacheKey` strings.
  *
  * Every entry is verified: it is stored as the bytes followed by a 16-byte trailer (magic `HVC1`, CRC-32 of the
  * bytes, their length as u64, little-endian) written at store time. An entry whose trailer, length or checksum
@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../io/atomic-write';
 import { nodeFs } from '../io/node-fs';
 
 /**
- * A user-supplied cache (e.g. IndexedDB). Keys are strings from {@link rangeCacheKey}; values are opaque (the
+ * A user-supplied cache (e.g. IndexedDB). Keys are strings from `rangeCacheKey`; values are opaque (the
  * range bytes plus a verification trailer): store and return them unchanged.
  */
 export interface CustomRangeCache {
@@ -45,7 +45,7 @@ export interface DiskCacheOption {
 /** The `cache` option of urlSource and Vggt.load ('auto': the Cache API where it exists, else none). */
 export type UrlCacheOption = 'auto' | 'cache-api' | 'opfs' | 'none' | DiskCacheOption | CustomRangeCache;
 
-/** One cached URL as {@link RangeStore.list} reports it. */
+/** One cached URL as `RangeStore.list` reports it. */
 export interface CachedUrl {
   url: string;
   /** The file version the cached ranges belong to (null when its record is missing or unreadable). */

@@ -269,8 +269,8 @@ function inferNode(n: GraphNode, info: (v: string) => ValueInfo): ValueInfo[] {
       const d = need().dims;
       const sizes = n.inputs[3] ? info(n.inputs[3]).value : undefined;
       const scales = n.inputs[2] ? info(n.inputs[2]).value : undefined;
-      if (sizes && sizes.length) return [{ dims: [...sizes], dtype: need().dtype }];
-      if (scales && scales.length) return [{ dims: d.map((v, i) => Math.floor(v * scales[i])), dtype: need().dtype }];
+      if (sizes?.length) return [{ dims: [...sizes], dtype: need().dtype }];
+      if (scales?.length) return [{ dims: d.map((v, i) => Math.floor(v * scales[i])), dtype: need().dtype }];
       throw new HessError('INVALID_ARGUMENT', `Resize ${n.name}: scales or sizes must be constants`);
     }
     case 'LayerNormalization': {

@@ -139,7 +139,10 @@ export class Graph {
     return outs as string[] & { 0: string };
   }
 
-  /** Encode as GraphProto fields into `w` (external data: initializers ≥ `threshold` bytes go to `ext`). */
+  /**
+   * Encode as GraphProto fields into `w` (external data: initializers ≥ `threshold` bytes go to `ext`).
+   * @internal Serialisation plumbing for toModel and graph-valued attributes.
+   */
   encode(w: ProtoWriter, ext?: ExternalSink): void {
     for (const n of this.nodes) w.message(1, (m) => encodeNode(m, n, ext));
     w.string(2, this.name);

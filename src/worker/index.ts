@@ -1,6 +1,8 @@
 /**
  * `hess-vggt/worker`: VGGT inference in a Web Worker. The worker file calls {@link attachVggtWorker}; the page
  * drives it through the {@link VggtWorker} proxy (same load/run/dispose API as Vggt).
+ *
+ * @module hess-vggt/worker
  */
 export { attachVggtWorker, type WorkerScope } from './worker-handler';
 export { VggtWorker, type VggtWorkerOptions, type WorkerCallOptions, type WorkerLike } from './worker-client';

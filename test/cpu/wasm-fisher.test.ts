@@ -3,7 +3,7 @@ import { PlannerWasm } from '../../src/wasm/planner-module';
 import { accumulateHeadSquares } from '../../src/wasm/fisher';
 import { freshSeed, randn, rng } from '../helpers/random';
 
-function refHeadSquares(g: Float32Array, heads: number, rows: number): Float64Array {
+function refHeadSquares(g: Float32Array, heads: number, _rows: number): Float64Array {
   const out = new Float64Array(heads);
   const per = g.length / heads;
   for (let h = 0; h < heads; h++) for (let i = 0; i < per; i++) out[h] += g[h * per + i] ** 2;

@@ -34,7 +34,7 @@ export async function startServer(root: string): Promise<TestServer> {
     if (failWith) return res.writeHead(failWith).end();
     const file = join(root, normalize(path).replace(/^(\.\.[/\\])+/, ''));
     const st = await stat(file).catch(() => null);
-    if (!st || !st.isFile()) return res.writeHead(404).end('not found');
+    if (!st?.isFile()) return res.writeHead(404).end('not found');
     const headers = { etag: `"${st.size}-${st.mtimeMs}"`, 'accept-ranges': srv.ranges ? 'bytes' : 'none' };
     const m = /^bytes=(\d+)-(\d*)$/.exec(range);
     if (srv.ranges && m) {

@@ -99,6 +99,6 @@ export function must(cond: unknown, what: string): asserts cond {
   if (!cond) throw new Error(`wrong result: ${what}`);
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

@@ -74,7 +74,7 @@ describe.skipIf(!BUILT)('hostile safetensors headers (built package)', () => {
         case 0: e.dtype = t.pick([...WEIRD, 'F128', 'f32', 'F32 ', 'I4']); break;
         case 1: e.shape = t.pick([[2 ** 40, 2 ** 40], [2 ** 26, 2 ** 26, 2 ** 26], [-1], [1.5], ['3'], null, 5, Array(100).fill(1), [t.pick(WEIRD)], [1e308]]); break;
         case 2: e.data_offsets = t.pick([[t.pick(WEIRD), t.pick(WEIRD)], [0], [0, 1, 2], null, [off, off + 4], [4, 0], [0, off + 1], [-4, 0], ['0', '4'], [0, 2 ** 53 + 2]]); break;
-        case 3: header[t.pick(['__proto__', 'constructor', '__metadata__', 'toString', ''])] = t.pick([{ dtype: 'F32', shape: [1], data_offsets: [0, 4] }, { a: 1 }, 'x', 1, null, {}]); break;
+        case 3: (header as Record<string, unknown>)[t.pick(['__proto__', 'constructor', '__metadata__', 'toString', ''])] = t.pick([{ dtype: 'F32', shape: [1], data_offsets: [0, 4] }, { a: 1 }, 'x', 1, null, {}]); break;
         case 4: declared = t.pick([0n, 1n, 7n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 53n + 1n, 100_000_001n, BigInt(t.int(300))]); break;
         case 5: text = t.pick(['[]', '"x"', '1', 'null', '{', '{"a":', '['.repeat(10000), '{"a":'.repeat(5000), '{}'.padEnd(50, '\0'), '\uFEFF{}', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}']); break;
         default: break; // byte-level below, or valid

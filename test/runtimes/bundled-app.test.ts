@@ -8,11 +8,10 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { available, chromiumArgs, packedProject, root, serveRepo } from './harness';
+import { CHROMIUM, pageResult } from '../helpers/chromium-page';
+import { available, packedProject, root } from './harness';
 
-const CHROMIUM = '/usr/bin/chromium';
 const built = available(resolve(root, 'dist/browser/index.js'), 'the browser bundle (npm run build)');
 
 /**
@@ -43,29 +42,16 @@ describe('a bundled consumer app (esbuild)', () => {
     for (const f of ['page.js', 'worker.js']) {
       expect(readFileSync(join(dir, 'out-browser', f), 'utf8')).not.toMatch(/import\(\s*["']onnxruntime-web/);
     }
-    writeFileSync(join(dir, 'out-browser/index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>');
-    const { url, server } = await serveRepo({ '/app/': join(dir, 'out-browser') });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs() });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`${url}/app/index.html`);
-      await page.waitForFunction(() => (window as any).__result, null, { timeout: 600_000 });
-      const res = await page.evaluate(() => (window as any).__result);
-      expect(res.error, res.error).toBeUndefined();
-      expect(errors).toEqual([]);
-      for (const where of [res.page, res.worker]) {
-        expect(where.error, where.error).toBeUndefined();
-        expect(where.outputs).toBe(15);
-        expect(where.relErr).toBeLessThan(1e-6);
-      }
-      // Vggt.load(url, { device: 'wasm' }) + run, 2 frames of 98×70: depth [2, 70, 98], extrinsics [2, 3, 4]
-      expect(res.model).toEqual({ ep: 'wasm', depth: 2 * 70 * 98, extrinsics: 2 * 12, finite: true });
-    } finally {
-      await browser.close();
-      server.close();
+    const { result: res, errors } = await pageResult({ app: join(dir, 'out-browser') });
+    expect(res.error, res.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    for (const where of [res.page, res.worker]) {
+      expect(where.error, where.error).toBeUndefined();
+      expect(where.outputs).toBe(15);
+      expect(where.relErr).toBeLessThan(1e-6);
     }
+    // Vggt.load(url, { device: 'wasm' }) + run, 2 frames of 98×70: depth [2, 70, 98], extrinsics [2, 3, 4]
+    expect(res.model).toEqual({ ep: 'wasm', depth: 2 * 70 * 98, extrinsics: 2 * 12, finite: true });
   });
 
   it.runIf(built)('node: the bundled app runs ORT on the wasm EP', async () => {

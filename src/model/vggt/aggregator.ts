@@ -10,7 +10,7 @@
  *
  * Memory: no tensor grows with S·T² on the default WebGPU path. Local (DINO, frame) attention runs on the WGSL
  * kernel with a frame axis ({@link AggregatorOptions.localAttention}); the per-token pre/post segments (and so the
- * MLP hidden `[rows, M]`) run on token chunks sized from the device's buffer limits ({@link planChunks}), their
+ * MLP hidden `[rows, M]`) run on token chunks sized from the device's buffer limits (`planChunks`), their
  * outputs copied into whole `[N, …]` tensors on the GPU; only the attention cores see all N = S·P tokens at once.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
@@ -60,12 +60,12 @@ export interface AggregatorOptions {
    * DINO and frame-block attention. 'wgsl' (the default on WebGPU): pre-segment → our flash kernel with a frame
    * axis (all frames in one dispatch) → post-segment, so no `[S, H, T, T]` score tensor exists. 'onnx' (the only
    * choice on the wasm EP): each block as one ONNX session (MatMul → Softmax → MatMul), run over frame chunks whose
-   * `[f, H, T, T]` scores fit min(tensor limit, {@link LOCAL_SCORE_BYTES}).
+   * `[f, H, T, T]` scores fit min(tensor limit, `LOCAL_SCORE_BYTES`).
    */
   localAttention?: 'wgsl' | 'onnx';
   /**
    * Lower the buffer limits that chunk sizes come from (default: the WebGPU device's `maxStorageBufferBindingSize`
-   * and `maxBufferSize`; on the wasm EP {@link WASM_TENSOR_BYTES}, which this replaces). Tests force chunking with a
+   * and `maxBufferSize`; on the wasm EP `WASM_TENSOR_BYTES`, which this replaces). Tests force chunking with a
    * tiny value. A run whose attention tensors (`[S·P, C]` float32: the cores take them whole) cannot fit one
    * buffer is refused with LIMIT_TOO_SMALL naming the largest S that fits (on WebGPU; on wasm when `limits` is set).
    */

@@ -6,7 +6,6 @@
  * The runtime session takes every weight as a graph input (GPU-resident on WebGPU, uploaded once): VGGT-1B's
  * camera head is 0.87 GB, which as initializers would be serialized into one protobuf and copied into ORT's heap.
  */
-import type { Tensor } from 'onnxruntime-web';
 import { HessError, check } from '../../errors';
 import { Graph } from '../../onnx/builder';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';

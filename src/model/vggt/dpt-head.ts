@@ -30,7 +30,7 @@ export type DptKind = 'depth' | 'point';
 /** What a DPT head needs to know beyond its weights. */
 export interface DptHeadSpec {
   kind: DptKind;
-  /** Channels, out_channels and output_dim (from {@link inferVggtConfig}: `depthHead` / `pointHead`). */
+  /** Channels, out_channels and output_dim (from `inferVggtConfig`: `depthHead` / `pointHead`). */
   head: DptHeadConfig;
   /** Token width, 2 × embed_dim. */
   dimIn: number;

@@ -10,7 +10,7 @@
  *   layers on the GPU; their activations are float16, their outputs float32).
  * - wasm EP: block and head weights live in JS and are copied into the wasm heap for each segment run (ORT copies
  *   CPU inputs); the baked embed/bridge initializers live in the wasm heap; activations too.
- * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows ({@link planChunks}; L the per-tensor
+ * - Pre/post segments run in token chunks of n = ⌊L / (4·max(3C, M))⌋ rows (`planChunks`; L the per-tensor
  *   limit, 4 bytes/element even in fp16), their outputs copied into whole [N, C] tensors. On WebGPU DINO and
  *   frame attention are the WGSL flash kernel (no scores); on the wasm EP ('onnx' local) the whole-block session
  *   runs f frames at a time, f from planChunks (its [f, H, T, T] scores held twice).
@@ -21,7 +21,7 @@
 import { check } from '../../errors';
 import type { VggtConfig } from '../config';
 import { maskLayout } from '../../mask/layout';
-import { LOCAL_SCORE_BYTES, planChunks, WASM_TENSOR_BYTES } from './chunks';
+import { planChunks, WASM_TENSOR_BYTES } from './chunks';
 import { dptFrameBytes } from './dpt-head';
 
 /** Stages of a run, in order ('weights' is what loading leaves resident, plus the load's own transient peak). */
@@ -60,15 +60,15 @@ export interface EstimateInput {
   attention?: 'wgsl' | 'onnx';
   /** Heads loaded (default: every head the config has). */
   heads?: { camera?: boolean; depth?: boolean; points?: boolean };
-  /** Frames per DPT-head run (the model's `framesChunk`; default: sized from {@link dptChunkBytes} as the heads do). */
+  /** Frames per DPT-head run (the model's `framesChunk`; default: sized from `dptChunkBytes` as the heads do). */
   framesChunk?: number;
   /**
    * Bytes one tensor may take, L = min(maxStorageBufferBindingSize, maxBufferSize) (wasm: 256 MiB), from which
-   * the aggregator's chunks are planned. Default: WebGPU 2 GiB, wasm {@link WASM_TENSOR_BYTES};
+   * the aggregator's chunks are planned. Default: WebGPU 2 GiB, wasm `WASM_TENSOR_BYTES`;
    * {@link checkMemoryFit} takes it from its limits when not given.
    */
   limitBytes?: number;
-  /** Override of the token rows per pre/post chunk (default: {@link planChunks} from limitBytes). */
+  /** Override of the token rows per pre/post chunk (default: `planChunks` from limitBytes). */
   chunkTokens?: number;
 }
 

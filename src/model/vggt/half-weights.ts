@@ -7,7 +7,7 @@ import { check, HessError } from '../../errors';
 import type { ExecutionTarget } from '../../runtime/ort';
 import type { ElemType } from './ops';
 
-/** A source of named float32 tensors (a {@link import('../safetensors').Safetensors} works). */
+/** A source of named float32 tensors (a `Safetensors` works). */
 export interface WeightReader {
   read(name: string): Promise<Float32Array>;
 }

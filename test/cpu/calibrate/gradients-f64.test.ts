@@ -3,8 +3,6 @@ import { centerGradToPoseEncGrad, sceneErrors, type SceneErrors } from '../../..
 import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry';
 import { poseEncodingToExtriIntri } from '../../../src/model/vggt/pose';
 import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients';
-import { inferShapes } from '../../../src/onnx/autodiff';
-import { Graph, tensorInit } from '../../../src/onnx/builder';
 import { AGGREGATOR_EPS, ROPE_BASE } from '../../../src/model/vggt/aggregator';
 import { globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams, type BlockDims } from '../../../src/model/vggt/blocks';
 import { cameraHeadGraph } from '../../../src/model/vggt/camera-head';
@@ -12,27 +10,11 @@ import { dptHeadGraph } from '../../../src/model/vggt/dpt-head';
 import { loadPrefixed } from '../../../src/model/vggt/heads-common';
 import { ropePositions, ropeTables } from '../../../src/model/vggt/rope';
 import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
+import { foldShapes } from '../../helpers/fold-shapes';
 import { freshSeed, randn, rng } from '../../helpers/random';
 import { evaluate, type T } from '../onnx/ref-eval';
 import { inlierRadius, makeGroundTruth } from './gradients-gt';
 
-/** Replace Shape nodes by constants (ref-eval has no Shape op; our dims are static here). */
-function fold(g: Graph, dims: Record<string, number>): Graph {
-  const info = inferShapes(g, dims);
-  const o = new Graph(g.name);
-  for (const v of g.inputList) o.input(v.name, v.dtype, [...v.shape]);
-  for (const [n, t] of g.initializers) o.constant(t, n);
-  for (const n of g.nodeList) {
-    if (n.op === 'Shape') {
-      const d = info.get(n.inputs[0]!)!.dims;
-      o.constant(tensorInit(BigInt64Array.from(d.map(BigInt)), [d.length]), n.outputs[0]);
-    } else {
-      o.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], name: n.name });
-    }
-  }
-  for (const v of g.outputList) o.output(v.name, v.dtype, [...v.shape]);
-  return o;
-}
 const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float64Array.from(data) });
 
 // The float32 ORT gradients of the WHOLE model (on a reduced input: the 3 frames cropped to 28×28) against float64 central
@@ -87,11 +69,11 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
     const P = fwd.P, N = S * P;
     const b: BlockDims = { C, H: c.numHeads, d, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
     const specs = [...preParams(b), ...postParams(b)];
-    const gGraph = fold(globalBlockGraph(b), { S, P, N });
-    const fGraph = fold(localBlockGraph(b, 'frame'), { B: S, T: P });
-    const camGraph = fold(cameraHeadGraph(await loadPrefixed(fx.model, 'camera_head'), c.camera!, 4, 'camera_head'), { S });
+    const gGraph = foldShapes(globalBlockGraph(b), { S, P, N });
+    const fGraph = foldShapes(localBlockGraph(b, 'frame'), { B: S, T: P });
+    const camGraph = foldShapes(cameraHeadGraph(await loadPrefixed(fx.model, 'camera_head'), c.camera!, 4, 'camera_head'), { S });
     const dptSpec = { kind: 'point' as const, head: c.pointHead!, dimIn: 2 * C, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
-    const dptGraph = fold(dptHeadGraph(await loadPrefixed(fx.model, 'point_head'), dptSpec, 'point_head', H, W, { raw: true }), { N: S });
+    const dptGraph = foldShapes(dptHeadGraph(await loadPrefixed(fx.model, 'point_head'), dptSpec, 'point_head', H, W, { raw: true }), { N: S });
     const pos = ropePositions(H / c.patchSize, W / c.patchSize, c.patchStartIdx);
     const rf = ropeTables(pos, d, ROPE_BASE, 1), rg = ropeTables(pos, d, ROPE_BASE, S);
     const fr = { rope_cos: t64(rf.cos, [P, 1, d]), rope_sin: t64(rf.sinSigned, [P, 1, d]) };
@@ -113,7 +95,7 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
       return (qkvT: Float64Array) => {
         const layers = new Map<number, Float64Array>();
         for (const [l, a] of fwd.layers) if (l < L) layers.set(l, Float64Array.from(a));
-        let xf = Float64Array.from(fwd.xf[L]!);
+        let xf: Float64Array = Float64Array.from(fwd.xf[L]!);
         for (let l = L; l < depth; l++) {
           const wl = { ...gw[l - L]! };
           if (l === L) wl.attn_qkv_weight = { dims: [C, 3 * C], data: qkvT };

@@ -141,7 +141,7 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
       });
     }
     const half = withLambda(hess, 0.5).scores;
-    half.forEach((row, l) => expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12));
+    half.forEach((row) => expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12));
     expect(() => withLambda(hess, 1.5)).toThrow(HessError);
   });
 

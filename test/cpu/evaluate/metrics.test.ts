@@ -105,7 +105,7 @@ describe('relative pose errors and AUC', () => {
     for (let trial = 0; trial < 10; trial++) {
       const gt = randomExtrinsics(r, 5);
       const noisy = (s: number) => {
-        let e = Float64Array.from(gt);
+        let e: Float64Array = Float64Array.from(gt);
         for (let k = 0; k < 5; k++) e = rotateCamera(e, k, axisAngleToMatrix([g(), g(), g()], s * g()));
         return e;
       };

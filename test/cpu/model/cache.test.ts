@@ -1,9 +1,10 @@
 // urlSource's persistent range cache: Cache API (through a fake `caches` global), custom {get, put} stores,
 // version changes, quota errors, truncated entries and aborts. The network is a fake fetch that records calls.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HessError } from '../../../src/errors';
 import { openSafetensors, urlSource, type Safetensors, type UrlSourceOptions } from '../../../src/model/safetensors';
 import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/cache';
+import { expectCode } from '../../helpers/errors';
+import { fakeCaches } from '../../helpers/fake-caches';
 import { freshSeed, randomF32, rng } from '../../helpers/random';
 import { buildSafetensors } from './st-helpers';
 
@@ -39,37 +40,6 @@ function server(file: { bytes: Uint8Array; etag?: string; lastModified?: string 
   return { fetch: f as typeof fetch, calls, file };
 }
 
-/** A minimal in-memory Cache API (`caches.open(name)` → match/put/keys/delete) with an optional byte quota. */
-function fakeCaches(quota = Infinity) {
-  const stores = new Map<string, Map<string, Uint8Array>>();
-  const used = () => [...stores.values()].reduce((a, s) => a + [...s.values()].reduce((b, v) => b + v.byteLength, 0), 0);
-  const key = (r: RequestInfo | URL) => (typeof r === 'string' ? r : r instanceof URL ? r.href : r.url);
-  const api = {
-    async open(name: string) {
-      if (!stores.has(name)) stores.set(name, new Map());
-      const s = stores.get(name)!;
-      return {
-        async match(r: RequestInfo | URL) {
-          const v = s.get(key(r));
-          return v ? new Response(v.slice()) : undefined;
-        },
-        async put(r: RequestInfo | URL, res: Response) {
-          const v = new Uint8Array(await res.arrayBuffer());
-          if (used() + v.byteLength > quota) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-          s.set(key(r), v);
-        },
-        async keys() {
-          return [...s.keys()].map((k) => new Request(k));
-        },
-        async delete(r: RequestInfo | URL) {
-          return s.delete(key(r));
-        },
-      };
-    },
-  };
-  return { api, stores, used };
-}
-
 /** Open + read every tensor; returns the raw bytes by name. */
 async function readAll(opts: UrlSourceOptions): Promise<Map<string, Uint8Array>> {
   const st: Safetensors = await openSafetensors(await urlSource(URL1, opts));
@@ -88,14 +58,6 @@ function expectSameTensors(got: Map<string, Uint8Array>, file: Uint8Array) {
     expect(Buffer.compare(Buffer.from(p), Buffer.from(data.subarray(o, o + p.byteLength)))).toBe(0);
     o += p.byteLength;
   }
-}
-
-async function expectCode(p: Promise<unknown>, code: string, match?: RegExp): Promise<HessError> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  expect(e).toBeInstanceOf(HessError);
-  expect((e as HessError).code).toBe(code);
-  if (match) expect((e as HessError).message).toMatch(match);
-  return e as HessError;
 }
 
 afterEach(() => {

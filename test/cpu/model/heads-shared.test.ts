@@ -3,10 +3,10 @@ import type { CameraHeadConfig } from '../../../src/model/config';
 import { cameraHeadInputsGraph, CameraHead } from '../../../src/model/vggt/camera-head';
 import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadGraph, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head';
 import { loadPrefixed } from '../../../src/model/vggt/heads-common';
-import { inferShapes } from '../../../src/onnx/autodiff';
-import { Graph, tensorInit } from '../../../src/onnx/builder';
+import type { Graph } from '../../../src/onnx/builder';
 import { loadOrt, type Ort } from '../../../src/runtime/ort';
 import { loadFixture } from '../../fixtures/vggt-tiny';
+import { foldShapes } from '../../helpers/fold-shapes';
 import { freshSeed, randn, relError, rng } from '../../helpers/random';
 import { evaluate, type T } from '../onnx/ref-eval';
 
@@ -72,23 +72,6 @@ function vggt1bHeadShapes(): Map<string, { shape: number[] }> {
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 const initBytes = (g: Graph) => [...g.initializers.values()].reduce((a, t) => a + t.data.byteLength, 0);
 
-/** Replace Shape nodes by constants so the float64 interpreter (no Shape op) can run a static-size graph. */
-function foldShapes(g: Graph, dims: Record<string, number>): Graph {
-  const info = inferShapes(g, dims);
-  const o = new Graph(g.name);
-  for (const v of g.inputList) o.input(v.name, v.dtype, [...v.shape]);
-  for (const [n, t] of g.initializers) o.constant(t, n);
-  for (const n of g.nodeList) {
-    if (n.op === 'Shape') {
-      const d = info.get(n.inputs[0]!)!.dims;
-      o.constant(tensorInit(BigInt64Array.from(d.map(BigInt)), [d.length]), n.outputs[0]);
-    } else {
-      o.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], name: n.name });
-    }
-  }
-  for (const v of g.outputList) o.output(v.name, v.dtype, [...v.shape]);
-  return o;
-}
 
 describe('VGGT heads with weights as graph inputs', () => {
   it('at VGGT-1B widths no head graph bakes more than 64 MB, and every weight is an input', () => {

@@ -260,7 +260,7 @@ describe('antialiased bicubic weights', () => {
 
   it('2-D resize = horizontal pass, uint8 rounding, vertical pass (naive reference)', () => {
     const fixed = (v: number) => Math.trunc(v < 0 ? -0.5 + v * 2 ** 22 : 0.5 + v * 2 ** 22);
-    const pass = (src: Uint8Array, n: number, inLen: number, outLen: number, get: (line: number, i: number) => number) => {
+    const pass = (_src: Uint8Array, n: number, inLen: number, outLen: number, get: (line: number, i: number) => number) => {
       const w = aaBicubicWeights(inLen, outLen);
       const out = new Uint8Array(n * outLen);
       for (let line = 0; line < n; line++) {

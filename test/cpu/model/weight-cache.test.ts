@@ -11,6 +11,7 @@ import { weightCache } from '../../../src/model/weight-cache';
 import { openSafetensors } from '../../../src/model/safetensors';
 import { urlSource } from '../../../src/model/url-source';
 import { freshSeed, rng } from '../../helpers/random';
+import { fakeCaches } from '../../helpers/fake-caches';
 import { startServer, type TestServer } from '../../helpers/http-server';
 
 const MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../models/vggt-synth');
@@ -132,28 +133,6 @@ describe('Vggt.load with a disk cache ({ dir })', () => {
     await expect(weightCache.list({ get: async () => undefined, put: async () => {} } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
-
-/** A minimal in-memory Cache API (`caches.open(name)` → match/put/keys/delete), as in cache.test.ts. */
-function fakeCaches() {
-  const stores = new Map<string, Map<string, Uint8Array>>();
-  const key = (r: RequestInfo | URL) => (typeof r === 'string' ? r : r instanceof URL ? r.href : r.url);
-  const api = {
-    async open(name: string) {
-      if (!stores.has(name)) stores.set(name, new Map());
-      const s = stores.get(name)!;
-      return {
-        async match(r: RequestInfo | URL) {
-          const v = s.get(key(r));
-          return v ? new Response(v.slice()) : undefined;
-        },
-        async put(r: RequestInfo | URL, res: Response) { s.set(key(r), new Uint8Array(await res.arrayBuffer())); },
-        async keys() { return [...s.keys()].map((k) => new Request(k)); },
-        async delete(r: RequestInfo | URL) { return s.delete(key(r)); },
-      };
-    },
-  };
-  return { api, stores };
-}
 
 describe('weightCache on the Cache API', () => {
   it('lists the cached ranges of each URL with their bytes, and clears one URL or all', async () => {

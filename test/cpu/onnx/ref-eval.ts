@@ -257,7 +257,7 @@ function run(n: GraphNode, x: (T | undefined)[]): T[] {
     case 'Resize': {
       const ctm = (n.attrs.coordinate_transformation_mode as string) ?? 'half_pixel';
       const sizes = vals(x[3]); const scales = vals(c);
-      const od = sizes && sizes.length ? sizes : a.dims.map((v, i) => Math.floor(v * (scales as number[])[i]));
+      const od = sizes?.length ? sizes : a.dims.map((v, i) => Math.floor(v * (scales as number[])[i]));
       if (a.dims[0] !== od[0] || a.dims[1] !== od[1]) throw new Error('ref-eval: Resize of the last two axes only');
       const src = (o: number, inN: number, outN: number) => {
         const sc = outN / inN;

@@ -102,9 +102,9 @@ describe('attention host validation (typed errors before any GPU work)', () => {
     const { device } = gpu;
     const shape = { N: 130, H: 2, D: 16 }; // nQB = 2 (128-token blocks), nKB = 3 (64-token blocks)
     const ok = denseLayout(shape);
-    const empty = { ...ok, offsets: Uint32Array.from([0, 3, 3, 3, 6, 9]), indices: ok.indices.slice(0, 9) };
+    const empty = { ...ok, offsets: Uint32Array.from([0, 3, 3, 3, 6, 9]), indices: Uint32Array.from(ok.indices).slice(0, 9) };
     expect(code(() => createBlockSparsePlan(gpu, shape, empty))).toBe('EMPTY_ROW');
-    expect(code(() => createBlockSparsePlan(gpu, shape, { ...ok, indices: ok.indices.map((v, i) => (i === 4 ? 3 : v)) }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => createBlockSparsePlan(gpu, shape, { ...ok, indices: Uint32Array.from(ok.indices, (v, i) => (i === 4 ? 3 : v)) }))).toBe('INVALID_ARGUMENT');
     expect(code(() => createBlockSparsePlan(gpu, shape, { ...ok, queryBlock: 0 }))).toBe('INVALID_ARGUMENT');
 
     const n = shape.N * shape.H * shape.D;

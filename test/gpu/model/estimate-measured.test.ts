@@ -3,35 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Vggt } from '../../../src/model/vggt/model';
-import type { HessDevice } from '../../../src/gpu/device';
 import { mustHave, testDevice } from '../../helpers/gpu';
 import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { trackGpuBuffers } from '../../../bench/gpu-buffers';
 import { writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt';
 import { existsSync } from 'node:fs';
 
 // The memory estimate (src/model/vggt/estimate.ts) against the GPU buffers a load + run really creates on WebGPU:
 // createBuffer/destroy wrapped on the shared device (ORT's WebGPU EP allocates on it too), live bytes tracked, the
 // peak above the pre-load base compared with the estimate's peak GPU bytes. Ratios, never timings.
-
-/** Live/peak bytes of buffers created on `gpu.device` from now on. */
-function trackBuffers(gpu: HessDevice): { live: number; peak: number; reset(): void } {
-  const dev = gpu.device as GPUDevice & { __tracked?: ReturnType<typeof trackBuffers> };
-  if (dev.__tracked) return dev.__tracked;
-  const t = { live: 0, peak: 0, reset() { t.peak = t.live; } };
-  const create = dev.createBuffer.bind(dev);
-  dev.createBuffer = (desc: GPUBufferDescriptor) => {
-    const buf = create(desc);
-    const size = desc.size;
-    t.live += size;
-    t.peak = Math.max(t.peak, t.live);
-    const destroy = buf.destroy.bind(buf);
-    let gone = false;
-    buf.destroy = () => { if (!gone) { gone = true; t.live -= size; } return destroy(); };
-    return buf;
-  };
-  dev.__tracked = t;
-  return t;
-}
 
 const MID: RandomVggtShape = {
   dim: 256, heads: 8, depth: 24, dinoDepth: 24,
@@ -44,7 +24,7 @@ describe('memory estimate vs GPU buffers measured on WebGPU', () => {
 
   it('peak GPU bytes of load + run over the estimate, tiny fixture and a mid-size random model, fp32 and fp16', async () => {
     const gpu = await testDevice();
-    const tracked = trackBuffers(gpu);
+    const tracked = trackGpuBuffers(gpu);
     const mid = mkdtempSync(join(tmpdir(), 'hess-est-'));
     dirs.push(mid);
     await writeRandomVggt(mid, MID, { seed: 3 });
@@ -57,7 +37,7 @@ describe('memory estimate vs GPU buffers measured on WebGPU', () => {
     for (const [label, src, S, H, W] of sources) {
       for (const dtype of dtypes) {
         const base = tracked.live;
-        tracked.reset();
+        tracked.resetPeak();
         const model = await Vggt.load(src, { device: gpu, dtype });
         const afterLoad = tracked.live - base;
         const images = { data: new Float32Array(S * 3 * H * W).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), S, H, W };

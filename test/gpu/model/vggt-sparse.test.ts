@@ -30,9 +30,9 @@ describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sp
     const C = model.config.embedDim;
     const sizes: number[] = [];
     const getData = model.ort.Tensor.prototype.getData;
-    const spy = vi.spyOn(model.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, release?: boolean) {
+    const spy = vi.spyOn(model.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, ...args: unknown[]) {
       sizes.push(this.size);
-      return getData.call(this, release);
+      return getData.apply(this, args);
     });
     try {
       dense = await model.run(images);
