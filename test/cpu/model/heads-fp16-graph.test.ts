@@ -86,7 +86,7 @@ describe('float16 head graphs', () => {
   it('a float16 DPT frame is about half a float32 one (the frame chunk doubles)', async () => {
     const { cfg } = await loadFixture();
     const spec: DptHeadSpec = { kind: 'depth', head: cfg.depthHead!, dimIn: 2 * cfg.embedDim, patchSize: 14, patchStartIdx: 5 };
-    const vggt1b = { ...spec, head: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 2 }, dimIn: 2048 };
+    const vggt1b = { ...spec, head: { features: 256, outChannels: [256, 512, 1024, 1024] as const, outputDim: 2 }, dimIn: 2048 };
     expect(dptFrameBytes(vggt1b, 518, 518, undefined, 'float16')).toBe(128 * 518 * 518 * 2);
     expect(dptFrameBytes(vggt1b, 518, 518)).toBe(128 * 518 * 518 * 4);
   });

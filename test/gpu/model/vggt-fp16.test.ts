@@ -28,9 +28,9 @@ describe("Vggt.load(…, { dtype: 'fp16' }) end to end on WebGPU (vggt-tiny vs t
     const C = fp16.config.embedDim;
     const sizes: number[] = [];
     const getData = fp16.ort.Tensor.prototype.getData;
-    const spy = vi.spyOn(fp16.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, release?: boolean) {
+    const spy = vi.spyOn(fp16.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, release?: unknown) {
       sizes.push(this.size);
-      return getData.call(this, release);
+      return getData.call(this, release as boolean | undefined);
     });
     let b: VggtResult;
     try {
