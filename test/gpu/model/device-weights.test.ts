@@ -6,6 +6,8 @@ import { prepareWeights } from '../../../src/gpu/weight-prep';
 import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
 import { loadBlockWeights, type ParamSpec } from '../../../src/model/vggt/blocks';
 import { loadBlockWeightsOnDevice } from '../../../src/model/vggt/device-weights';
+import { type HeadParam, loadHeadFeeds, releaseFeeds } from '../../../src/model/vggt/head-params';
+import { loadOrt } from '../../../src/runtime/ort';
 import { buildSafetensors } from '../../cpu/model/st-helpers';
 import { testDevice } from '../../helpers/gpu';
 import { freshSeed, rng } from '../../helpers/random';
@@ -104,5 +106,31 @@ describe('weights prepared on the device equal the host path bit for bit', () =>
     expect(await loadBlockWeightsOnDevice({ read: async () => new Float32Array(1) }, 'blk', specs, 'float32', device)).toBeNull();
     const st = await openSafetensors(bytesSource(buildSafetensors([{ name: 'blk.gamma', dtype: 'F64', shape: [37] }])));
     expect(await loadBlockWeightsOnDevice(st, 'blk', [specs[3]!], 'float32', device)).toBeNull();
+  });
+
+  it('head weights (loadHeadFeeds on WebGPU) equal the host loop bit for bit, F32/F16/BF16', async () => {
+    const gpu = await testDevice();
+    const ort = await loadOrt();
+    const params: HeadParam[] = specs.map((s) => ({ key: s.key, input: s.input, dims: s.shape, linear: s.linear }));
+    for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+      const st = await checkpoint(dtype, freshSeed(`device-weights heads ${dtype}`));
+      // The host loop: a reader without raw bytes.
+      const hostReader = { tensors: st.tensors, read: (n: string) => st.read(n) };
+      const host = await loadHeadFeeds(hostReader, 'blk', params, ort, { ep: 'webgpu', gpu });
+      const dev = await loadHeadFeeds(st, 'blk', params, ort, { ep: 'webgpu', gpu });
+      expect(dev.bytes).toBe(host.bytes);
+      for (const p of params) {
+        const [h, d] = [host.feeds[p.input]!, dev.feeds[p.input]!];
+        expect(d.dims).toEqual(h.dims);
+        const n = 4 * p.dims.reduce((a, c) => a * c, 1);
+        const want = new Uint8Array(await readBuffer(gpu.device, h.gpuBuffer as GPUBuffer, n));
+        expect(new Uint8Array(await readBuffer(gpu.device, d.gpuBuffer as GPUBuffer, n)), `${dtype} ${p.key}`).toEqual(want);
+      }
+      releaseFeeds(host);
+      releaseFeeds(dev);
+    }
+    // A bad shape is refused with the host loop's error.
+    const st = await checkpoint('F32', 1);
+    await expect(loadHeadFeeds(st, 'blk', [{ key: 'gamma', input: 'g', dims: [38] }], ort, { ep: 'webgpu', gpu })).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
   });
 });
