@@ -29,14 +29,15 @@ const side = Number(process.env.HESS_SCALE_HW ?? 126);
 const frames = (process.env.HESS_SCALE_S ?? '1,2').split(',').map(Number);
 const script = process.argv[1];
 
-// ---- host memory: sampled every 20 ms between awaits, and the kernel's exact (monotonic) maxRSS.
+// ---- host memory: sampled every 250 ms between awaits, and the kernel's exact (monotonic) maxRSS.
 interface Mem { rss: number; js: number }
 let peak: Mem = { rss: 0, js: 0 };
 const sample = () => {
   const m = process.memoryUsage();
   peak = { rss: Math.max(peak.rss, m.rss), js: Math.max(peak.js, m.heapUsed + m.arrayBuffers) };
 };
-const timer = setInterval(sample, 20);
+// 250 ms: process.memoryUsage() is not free (at 20 ms it took 92 s of main-thread time in a 45-min run).
+const timer = setInterval(sample, 250);
 const resetPeak = () => { peak = { rss: 0, js: 0 }; sample(); };
 const maxRss = () => process.resourceUsage().maxRSS * 1024;
 
@@ -91,7 +92,7 @@ function save(): void {
     }],
     notes: [
       `Checkpoint: bench/random-vggt.ts VGGT_1B, facebook/VGGT-1B's 1,403 tensor names and shapes without the track head (1,190,596,120 parameters; ${fmtGB(vggt1bBytes('F32'))} GB F32, ${fmtGB(vggt1bBytes('F16'))} GB F16), uniform ±1/√fan_in weights; generated once into build/scale/ by a child process without --no-opt. fp32 loads the F32 file, fp16 the F16 file (read without widening).`,
-      'Peak RSS: process.memoryUsage() sampled every 20 ms between awaits (a long synchronous call is not sampled inside: maxRSS, the kernel\'s exact process-lifetime peak, bounds it). GPU buffers: live bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live). On lavapipe GPU memory is host memory, so it is inside RSS as well.',
+      'Peak RSS: process.memoryUsage() sampled every 250 ms between awaits (a long synchronous call is not sampled inside: maxRSS, the kernel\'s exact process-lifetime peak, bounds it). GPU buffers: live bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live). On lavapipe GPU memory is host memory, so it is inside RSS as well.',
       `Host: ${os.cpus().length} CPU cores shared with other jobs (load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end), ${fmtGB(os.totalmem())} GB RAM: absolute times say nothing about real GPUs.`,
       'Estimate: Vggt.estimate (the pre-flight the run checks) for the same S, H, W and dtype: peak GPU bytes, weights included, beside the measured peak of live GPU buffers. For the load, the estimate\'s \'weights\' stage.',
       'Run time: Vggt.run wall time; "aggregator" is the time to enqueue its work (its layers stay on the GPU, nothing waits for them), "heads" includes waiting for the aggregator\'s GPU work (the camera head reads its output back first).',
