@@ -1,14 +1,18 @@
 // Weights prepared on the device (shaders/weight_prep.wgsl via loadBlockWeightsOnDevice) must be the host path's
 // buffers bit for bit: loadBlockWeights (toFloat32 / readHalf, transposeLinear / transposeHalf) then an upload.
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../../../src/gpu/buffers';
 import { prepareWeights } from '../../../src/gpu/weight-prep';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
+import { bytesSource, fileSource, openSafetensors } from '../../../src/model/safetensors';
+import { Vggt } from '../../../src/model/vggt/model';
+import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { expectCode } from '../../helpers/errors';
 import { loadBlockWeights, type ParamSpec } from '../../../src/model/vggt/blocks';
 import { loadBlockWeightsOnDevice } from '../../../src/model/vggt/device-weights';
 import { type HeadParam, loadHeadFeeds, releaseFeeds } from '../../../src/model/vggt/head-params';
 import { loadOrt } from '../../../src/runtime/ort';
-import { buildSafetensors } from '../../cpu/model/st-helpers';
+import { buildSafetensors, type Entry } from '../../cpu/model/st-helpers';
 import { testDevice } from '../../helpers/gpu';
 import { freshSeed, rng } from '../../helpers/random';
 
@@ -133,4 +137,20 @@ describe('weights prepared on the device equal the host path bit for bit', () =>
     const st = await checkpoint('F32', 1);
     await expect(loadHeadFeeds(st, 'blk', [{ key: 'gamma', input: 'g', dims: [38] }], ort, { ep: 'webgpu', gpu })).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
   });
+
+  it.skipIf(!existsSync(`${FIXTURE}/model.safetensors`))('Vggt.load on WebGPU: NaN or Inf in a block or head weight is BAD_CHECKPOINT naming the tensor', async () => {
+    const gpu = await testDevice();
+    const config = JSON.parse(readFileSync(`${FIXTURE}/config.json`, 'utf8'));
+    for (const [name, bad] of [['aggregator.global_blocks.7.mlp.fc1.weight', NaN], ['depth_head.scratch.output_conv1.weight', Infinity]] as const) {
+      const st = await openSafetensors(await fileSource(`${FIXTURE}/model.safetensors`));
+      const entries: Entry[] = [];
+      for (const t of st.tensors.values()) {
+        const bytes = new Uint8Array(await st.readRaw(t.name));
+        if (t.name === name) new Float32Array(bytes.buffer)[5] = bad;
+        entries.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes });
+      }
+      await st.close();
+      await expectCode(Vggt.load(buildSafetensors(entries), { device: gpu, config }), 'BAD_CHECKPOINT', new RegExp(`${name.replace(/\./g, '\\.')} holds`));
+    }
+  }, 600_000);
 });
