@@ -26,6 +26,7 @@ import {
   loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
 } from './blocks';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
+import { loadBlockWeightsOnDevice } from './device-weights';
 import { checkComputeType, readHalf, transposeHalf } from './half-weights';
 import type { HeadInput } from './head-inputs';
 import { interleaveGpu, interleaveHost } from './interleave';
@@ -220,9 +221,12 @@ export class Aggregator {
     // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
     const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: BlockWeights) => Uint8Array) => {
       await abortCheckpoint(signal);
-      const w = await loadBlockWeights(reader, prefix, specs, type);
+      // On WebGPU, raw bytes converted and transposed on the device when the reader allows (bit-identical to
+      // loadBlockWeights + upload, without a JS loop over the values).
+      const onDevice = !perBlock && target.ep === 'webgpu' ? await loadBlockWeightsOnDevice(reader, prefix, specs, type, target.gpu.device) : null;
+      const w = onDevice ? null : await loadBlockWeights(reader, prefix, specs, type);
       if (perBlock) {
-        segs[kind].sessions.push(await track(build(w)));
+        segs[kind].sessions.push(await track(build(w!)));
         segs[kind].feeds.push({});
       } else {
         if (segs[kind].sessions.length === 0) {
@@ -231,7 +235,15 @@ export class Aggregator {
           segs[kind].sessions.push(sess);
         }
         const feeds: Feeds = {};
-        for (const s of specs) feeds[s.input] = toTensor(w.get(s.input)!, s.shape);
+        for (const s of specs) {
+          if (!onDevice) {
+            feeds[s.input] = toTensor(w!.get(s.input)!, s.shape);
+            continue;
+          }
+          const buf = onDevice.get(s.input)!;
+          gpuBuffers.push(buf);
+          feeds[s.input] = ort.Tensor.fromGpuBuffer(buf, { dataType: type, dims: s.shape });
+        }
         segs[kind].feeds.push(feeds);
       }
     };

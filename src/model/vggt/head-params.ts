@@ -7,10 +7,12 @@
 import type { Tensor } from 'onnxruntime-web';
 import { check, HessError, throwIfAborted } from '../../errors';
 import { createStorageBuffer, writeBuffer } from '../../gpu/buffers';
+import { prepareWeights, type RawWeight } from '../../gpu/weight-prep';
 import type { Graph } from '../../onnx/builder';
 import type { ExecutionTarget, Ort } from '../../runtime/ort';
 import { readHalf, transposeHalf } from './half-weights';
 import type { HeadWeights, LoadedTensor } from './heads-common';
+import { canPrepareOnDevice } from './device-weights';
 import { addWeight, type ElemType, transposeLinear } from './ops';
 
 /** One weight declared as a graph input: checkpoint key (after the prefix), input name, graph dims. */
@@ -108,6 +110,39 @@ export async function loadHeadFeeds(
   const buffers: GPUBuffer[] = [];
   let bytes = 0;
   try {
+    if (target.ep === 'webgpu' && canPrepareOnDevice(weights, params.map((p) => `${prefix}.${p.key}`))) {
+      // Raw bytes converted, transposed and checked on the device (bit-identical to the loop below, no JS loop
+      // over the values), in batches of ~64 MB of raw bytes.
+      const half = type === 'float16';
+      let batch: { p: HeadParam; raw: RawWeight }[] = [];
+      const flush = async () => {
+        const bufs = await prepareWeights(target.gpu.device, batch.map((b) => b.raw), half);
+        batch.forEach(({ p }, i) => {
+          buffers.push(bufs[i]!);
+          feeds[p.input] = ort.Tensor.fromGpuBuffer(bufs[i]!, { dataType: type, dims: [...p.dims] });
+        });
+        batch = [];
+      };
+      let pending = 0;
+      for (const p of params) {
+        throwIfAborted(signal);
+        const name = `${prefix}.${p.key}`;
+        const info = (weights.tensors as ReadonlyMap<string, { readonly dtype: string; readonly numel: number }>).get(name)!;
+        const n = p.dims.reduce((a, d) => a * d, 1);
+        if (info.numel !== n) {
+          throw new HessError('BAD_CHECKPOINT', `${name} has ${info.numel} values, expected ${n}`, 'use an unmodified VGGT checkpoint');
+        }
+        const raw = await weights.readRaw(name);
+        const dtype = info.dtype as RawWeight['dtype'];
+        // as the host path: widened values are checked finite; F16/BF16 kept as float16 are taken as stored
+        batch.push({ p, raw: { name, bytes: raw, dtype, numel: n, linear: p.linear, checkFinite: !half || dtype === 'F32' } });
+        bytes += (half ? 2 : 4) * n;
+        pending += raw.byteLength;
+        if (pending >= DEVICE_BATCH_BYTES) { await flush(); pending = 0; }
+      }
+      if (batch.length) await flush();
+      return { feeds, buffers, bytes };
+    }
     for (const p of params) {
       throwIfAborted(signal);
       const name = `${prefix}.${p.key}`;
@@ -137,6 +172,9 @@ export async function loadHeadFeeds(
   }
   return { feeds, buffers, bytes };
 }
+
+/** Raw bytes held before a batch of head weights is prepared on the device. */
+const DEVICE_BATCH_BYTES = 64 * 2 ** 20;
 
 /** Destroy the GPU buffers behind a head's weight feeds (queued work that reads them still completes). */
 export function releaseFeeds(f: HeadFeeds): void {
