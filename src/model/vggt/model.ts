@@ -122,6 +122,8 @@ export class Vggt {
   private disposed = false;
   /** Set when a failure left the model unusable (device lost, ORT's state unknown): every later run throws it. */
   private broken: HessError | null = null;
+  /** Which model this is ({@link loadModel} returns a Vggt or a Pi3). */
+  readonly kind = 'vggt' as const;
 
   private constructor(
     readonly config: VggtConfig,
