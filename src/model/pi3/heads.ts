@@ -64,6 +64,21 @@ export interface Pi3HeadsOptions {
 }
 
 /**
+ * Bytes of the largest single intermediate of one frame of the π³ heads at H×W (float32), what frame chunks are
+ * sized from: the attention scores `[heads, T, T]`, a decoder's MLP hidden, qkv or input `[T, ·]`, or the point
+ * map `[H·W, 3]` (T = registers + (H/14)·(W/14)). At yyfz233/Pi3's widths and 518² it is the scores, 121 MB.
+ */
+export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, H: number, W: number): number {
+  const ps = config.patchSize;
+  const T = config.registers + (H / ps) * (W / ps);
+  return 4 * Math.max(
+    config.heads * T * T,
+    ...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
+    H * W * 3,
+  );
+}
+
+/**
  * The π³ heads: one session per head (point, conf, camera), weights as graph inputs uploaded once, frames run in
  * chunks sized from a byte budget; the 3×3 SVD of the camera head runs on the host in float64.
  *
@@ -120,19 +135,9 @@ export class Pi3Heads {
     }
   }
 
-  /**
-   * Bytes of the largest single intermediate of one frame at H×W (float32): the attention scores `[heads, T, T]`,
-   * the MLP hidden `[T, mlp]`, the decoder input `[T, 2·decDim]` or the point map `[H·W, 3]`.
-   */
+  /** Bytes of the largest single intermediate of one frame at H×W ({@link pi3HeadsFrameBytes}). */
   frameBytes(H: number, W: number): number {
-    const ps = this.config.patchSize;
-    const T = this.config.registers + (H / ps) * (W / ps);
-    const dec = Object.values(this.dims.decoders);
-    return 4 * Math.max(
-      this.config.heads * T * T,
-      ...dec.map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
-      H * W * 3,
-    );
+    return pi3HeadsFrameBytes(this.config, this.dims, H, W);
   }
 
   /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
