@@ -222,6 +222,10 @@ export class Pi3 {
   /** A HeSS file must describe π³'s global attention: one row per global layer (18), one score per head. */
   private checkHess(hess: NonNullable<Pi3RunOptions['hess']>): void {
     const { depth, numHeads } = this.config;
+    if (hess.model !== undefined && hess.model !== 'pi3') {
+      throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${hess.model === 'vggt' ? 'VGGT' : String(hess.model)} model, not π³`,
+        'use the HeSS file calibrated for this π³ checkpoint');
+    }
     const rows = Array.isArray(hess.scores) ? hess.scores : [];
     if (hess.layers !== depth || hess.heads !== numHeads || rows.length !== depth || rows.some((r) => !Array.isArray(r) || r.length !== numHeads)) {
       throw new HessError('BAD_HESS_FILE', `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this π³ has ${depth} global layers × ${numHeads} heads`,

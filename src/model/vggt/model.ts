@@ -265,6 +265,10 @@ export class Vggt {
   /** A HeSS file must describe this model's global attention: one row per global block, one score per head. */
   private checkHess(hess: NonNullable<VggtRunOptions['hess']>): void {
     const { depth, numHeads } = this.config;
+    if (hess.model !== undefined && hess.model !== 'vggt') {
+      throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${hess.model === 'pi3' ? 'π³' : String(hess.model)} model, not VGGT`,
+        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)');
+    }
     const rows = Array.isArray(hess.scores) ? hess.scores : [];
     if (hess.layers !== depth || hess.heads !== numHeads || rows.length !== depth || rows.some((r) => !Array.isArray(r) || r.length !== numHeads)) {
       throw new HessError('BAD_HESS_FILE', `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this model has ${depth} × ${numHeads}`,

@@ -5,9 +5,14 @@ import { HessError } from '../../../src/errors';
 import { detectModelKind, loadModel } from '../../../src/model/load-model';
 import type { ProgressEvent } from '../../../src/model/model-io';
 import { Pi3 } from '../../../src/model/pi3/model';
+import { parseHessFile } from '../../../src/hess/hess-file';
+import { plantedHess } from '../../helpers/hess';
 import { relError } from '../../helpers/random';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny';
 
+const uniformTraces = (layers: number, heads: number) => Array.from({ length: layers }, () => Array.from({ length: heads }, () => 1));
+/** A planted HeSS file that parseHessFile accepts (planted files say 0 calibration scenes). */
+const parseable = (layers: number, heads: number) => ({ ...plantedHess(uniformTraces(layers, heads)), calibration: { description: 'planted', scenes: 1 } });
 const VGGT_FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 
 /** The reference's conf is [S, H, W, 1]: the same values as our [S, H, W]. */
@@ -44,8 +49,10 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     await expect(model.run({ ...images, data: nan })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(model.run(images, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
     await expect(model.run(images, { policy: 'uniform', sparsity: 0.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    const vggtShaped = { version: 1, layers: 24, heads: 4, scores: Array.from({ length: 24 }, () => [1, 1, 1, 1]) };
-    await expect(model.run(images, { policy: 'hess', hess: vggtShaped as never })).rejects.toMatchObject({ code: 'BAD_HESS_FILE' });
+    // A HeSS file for VGGT's 24 layers, or one that says it is VGGT's even with π³'s 18 × 4, is refused.
+    await expect(model.run(images, { policy: 'hess', hess: plantedHess(uniformTraces(24, 4)) })).rejects.toMatchObject({ code: 'BAD_HESS_FILE' });
+    const saysVggt = parseHessFile({ ...parseable(18, 4), model: 'vggt' });
+    await expect(model.run(images, { policy: 'hess', hess: saysVggt })).rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/VGGT/) });
     // A memory budget the run cannot fit is refused before anything is allocated.
     await expect(model.run({ data: new Float32Array(64 * 3 * 518 * 518), S: 64, H: 518, W: 518 })).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
     // The model still works after those refusals.
@@ -75,6 +82,14 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     await fromBytes.dispose();
     const vggt = await loadModel(VGGT_FIXTURE, { device: 'wasm' });
     expect(vggt.kind).toBe('vggt');
+    // VGGT refuses a π³ HeSS file even when its shape fits (24 × 4 here).
+    const { S, H, W, ref } = await loadPi3Fixture();
+    const saysPi3 = parseHessFile({ ...parseable(24, 4), model: 'pi3' });
+    expect(saysPi3.model).toBe('pi3');
+    expect('model' in parseHessFile(parseable(24, 4))).toBe(false); // files from before π³ have none
+    expect(() => parseHessFile({ ...parseable(24, 4), model: 'dust3r' })).toThrow(expect.objectContaining({ code: 'BAD_HESS_FILE' }));
+    await expect(vggt.run({ data: Float32Array.from(await ref('images')), S, H, W }, { policy: 'hess', hess: saysPi3 }))
+      .rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/π³/) });
     await vggt.dispose();
   });
 });
