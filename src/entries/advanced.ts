@@ -29,7 +29,11 @@ export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '.
 export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask';
 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
-export { Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput } from '../model/vggt/aggregator';
+export {
+  Aggregator, HEAD_LAYERS, vggtLayout, type AggregatorOptions, type AggregatorOutput, type TrunkLayout,
+} from '../model/vggt/aggregator';
+export type { TrunkConfig } from '../model/config';
+export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk';
 export * from '../model/vggt/heads';
 export { parseSafetensorsHeader, toFloat32, DTYPE_SIZE } from '../model/safetensors';
 export {
