@@ -4,6 +4,48 @@ import { createPi3Trunk } from '../../../src/model/pi3/trunk';
 import { relError } from '../../helpers/random';
 import { havePi3Fixture, loadPi3Fixture, PI3_DECODER_REFS, pi3DecoderOutputs } from '../../fixtures/pi3-tiny';
 
+/** yyfz233/Pi3's tensor shapes (ViT-L/14 encoder with 4 registers, 36 decoder blocks of 1024, 16 heads of 64). */
+function fullSizeShapes(): Map<string, { shape: number[] }> {
+  const t = new Map<string, { shape: number[] }>();
+  const block = (p: string, C: number, M: number, d: number | null) => {
+    for (const n of ['norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias', 'attn.proj.bias', 'mlp.fc2.bias', 'ls1.gamma', 'ls2.gamma']) t.set(`${p}.${n}`, { shape: [C] });
+    t.set(`${p}.attn.qkv.weight`, { shape: [3 * C, C] });
+    t.set(`${p}.attn.qkv.bias`, { shape: [3 * C] });
+    t.set(`${p}.attn.proj.weight`, { shape: [C, C] });
+    t.set(`${p}.mlp.fc1.weight`, { shape: [M, C] });
+    t.set(`${p}.mlp.fc1.bias`, { shape: [M] });
+    t.set(`${p}.mlp.fc2.weight`, { shape: [C, M] });
+    if (d) for (const n of ['q_norm', 'k_norm']) for (const w of ['weight', 'bias']) t.set(`${p}.attn.${n}.${w}`, { shape: [d] });
+  };
+  t.set('encoder.patch_embed.proj.weight', { shape: [1024, 3, 14, 14] });
+  t.set('encoder.patch_embed.proj.bias', { shape: [1024] });
+  t.set('encoder.cls_token', { shape: [1, 1, 1024] });
+  t.set('encoder.pos_embed', { shape: [1, 1370, 1024] });
+  t.set('encoder.register_tokens', { shape: [1, 4, 1024] });
+  t.set('encoder.norm.weight', { shape: [1024] });
+  t.set('encoder.norm.bias', { shape: [1024] });
+  for (let i = 0; i < 24; i++) block(`encoder.blocks.${i}`, 1024, 4096, null);
+  for (let i = 0; i < 36; i++) block(`decoder.${i}`, 1024, 4096, 64);
+  t.set('register_token', { shape: [1, 1, 5, 1024] });
+  return t;
+}
+
+describe('π³ config of the full-size checkpoint (yyfz233/Pi3 shapes, no weights needed)', () => {
+  it('reads 18 global layers of 16 heads, a ViT-L encoder and 5 registers from the shapes alone', () => {
+    const cfg = inferPi3Config(fullSizeShapes());
+    expect(cfg).toMatchObject({
+      embedDim: 1024, numHeads: 16, headDim: 64, decoderDepth: 36, depth: 18, mlpHiddenDim: 4096, patchStartIdx: 5,
+      dino: { dim: 1024, depth: 24, heads: 16, headDim: 64, mlpHiddenDim: 4096, posGrid: 37, imgSize: 518, numRegisters: 4 },
+    });
+    expect(cfg.assumed).toEqual(['encoder.heads', 'heads.heads']);
+    expect(inferPi3Config(fullSizeShapes(), { encoder_heads: 16, head_dec_heads: 16 }).assumed).toEqual([]);
+    // A shape that disagrees with the rest is named.
+    const bad = fullSizeShapes();
+    bad.set('decoder.7.mlp.fc1.weight', { shape: [2048, 1024] });
+    expect(() => inferPi3Config(bad)).toThrow(/decoder\.7\.mlp\.fc1\.weight/);
+  });
+});
+
 describe.skipIf(!havePi3Fixture)('π³ encoder + decoder on the shared trunk (wasm EP) vs the float64 reference (pi3-tiny)', () => {
   it('reads the architecture from the shapes: 2 encoder blocks, 36 decoder blocks = 18 pairs, 5 registers', async () => {
     const { model, cfg, json } = await loadPi3Fixture();
