@@ -17,7 +17,9 @@ import type { RgbaImage } from '../preprocess';
 import type { Aggregator } from '../vggt/aggregator';
 import { checkComputeType, disposeLayers } from '../vggt/aggregator';
 import type { AttentionCore } from '../vggt/attention-core';
-import { checkMemoryFit, type EstimateInput, type FitReport, type MemoryLimits, WASM_HEAP_BYTES } from '../vggt/estimate';
+import {
+  checkMemoryFit, estimateMemory, type EstimateInput, type FitReport, type MemoryEstimate, type MemoryLimits, WASM_HEAP_BYTES,
+} from '../vggt/estimate';
 import type { VggtRunOptions } from '../vggt/model';
 import { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './config';
 import { Pi3Heads } from './heads';
@@ -173,14 +175,22 @@ export class Pi3 {
     return { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxGpuBytes };
   }
 
-  /** Whether a run of S frames at H×W fits this model's device (encoder, decoder and attention; heads not modelled). */
-  checkMemory(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'policy' | 'sparsity'>, maxGpuBytes?: number): FitReport {
-    const est: EstimateInput = {
+  /**
+   * Memory a run would need, per stage, on this model's device, and with `limits` whether it fits and the largest S
+   * that does (as {@link Vggt.estimate}; the encoder, decoder and attention stages: π³'s heads are not modelled).
+   */
+  estimate(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>, limits?: MemoryLimits): MemoryEstimate & { fit: FitReport | null } {
+    const full = this.estimateInput(input);
+    const c = estimateConfig(this.config);
+    return { ...estimateMemory(c, full), fit: limits ? checkMemoryFit(c, full, limits) : null };
+  }
+
+  private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
+    return {
       dtype: this.memory.dtype, ...input, ep: this.target.ep, attention: this.memory.attention,
       limitBytes: this.target.ep === 'webgpu' ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize) : undefined,
       heads: { camera: false, depth: false, points: false },
     };
-    return checkMemoryFit(estimateConfig(this.config), est, this.memoryLimits(maxGpuBytes));
   }
 
   /**
@@ -199,7 +209,8 @@ export class Pi3 {
     if (opts.checkMemory ?? true) {
       const maxGpuBytes = opts.maxGpuBytes ?? this.memory.maxGpuBytes;
       check(maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0), `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`);
-      const fit = this.checkMemory({ S: input.S, H: input.H, W: input.W, policy, sparsity: opts.sparsity }, maxGpuBytes);
+      const est = this.estimateInput({ S: input.S, H: input.H, W: input.W, policy, sparsity: opts.sparsity });
+      const fit = checkMemoryFit(estimateConfig(this.config), est, this.memoryLimits(maxGpuBytes));
       if (!fit.fits) throw preflightError(fit, input, this.target.ep);
     }
     if (this.wgsl) this.wgsl.configure({ ...opts, policy });

@@ -55,6 +55,12 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     await expect(model.run(images, { policy: 'hess', hess: saysVggt })).rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/VGGT/) });
     // A memory budget the run cannot fit is refused before anything is allocated.
     await expect(model.run({ data: new Float32Array(64 * 3 * 518 * 518), S: 64, H: 518, W: 518 })).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
+    // The estimate says what the pre-flight checked: more frames need more, and 64 frames do not fit the wasm heap.
+    const small = model.estimate({ S: 2, H: 518, W: 518 }, model.memoryLimits());
+    const big = model.estimate({ S: 64, H: 518, W: 518 }, model.memoryLimits());
+    expect(big.wasmBytes).toBeGreaterThan(small.wasmBytes);
+    expect(small.fit!.fits).toBe(true);
+    expect(big.fit).toMatchObject({ fits: false, code: 'OUT_OF_MEMORY' });
     // The model still works after those refusals.
     const again = await model.run(images);
     expect(relError(again.cameraPoses, r.cameraPoses)).toBeLessThan(1e-6);
