@@ -79,6 +79,19 @@ export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDi
 }
 
 /**
+ * Bytes of the heads' float32 weights (what {@link Pi3Heads} uploads: GPU-resident on WebGPU, fed per run on the
+ * wasm EP), from the checkpoint's tensor table: the tensors under the three decoders and three heads.
+ * 766 MiB for yyfz233/Pi3.
+ */
+export function pi3HeadsWeightBytes(shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>): number {
+  let n = 0;
+  for (const [name, t] of shapes) if (HEAD_TENSOR.test(name)) n += t.shape.reduce((a, d) => a * d, 1);
+  return 4 * n;
+}
+
+const HEAD_TENSOR = /^(point|conf|camera)_(decoder|head)\./;
+
+/**
  * The π³ heads: one session per head (point, conf, camera), weights as graph inputs uploaded once, frames run in
  * chunks sized from a byte budget; the 3×3 SVD of the camera head runs on the host in float64.
  *
