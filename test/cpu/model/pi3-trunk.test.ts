@@ -65,6 +65,18 @@ describe.skipIf(!havePi3Fixture)('π³ encoder + decoder on the shared trunk (wa
     expect(() => inferPi3Config(noReg)).toThrow(expect.objectContaining({ code: 'BAD_CHECKPOINT' }));
   });
 
+  it('in token and frame chunks (a 32 KiB buffer limit): the same chunking as VGGT, the same outputs', async () => {
+    // pi3-tiny has VGGT-tiny's widths (C 64, MLP 256) and 40 tokens per frame: 4 token chunks, 1-frame local chunks.
+    const { model, cfg, S, H, W, ref } = await loadPi3Fixture();
+    const trunk = await createPi3Trunk(model, cfg, { target: { ep: 'wasm' }, limits: { maxStorageBufferBindingSize: 32 * 1024 } });
+    const images = Float32Array.from(await ref('images'));
+    const out = await trunk.run(images, { S, H, W }, { layers: [0] });
+    expect(out.chunks).toEqual({ dino: 3, frame: 3, global: 4 });
+    const { blocks } = await pi3DecoderOutputs(trunk, images, { S, H, W });
+    for (const b of PI3_DECODER_REFS) expect(relError(blocks.get(b)!, await ref(`decoder.${b}`)), `decoder.${b}`).toBeLessThanOrEqual(1e-4);
+    await trunk.dispose();
+  });
+
   for (const sessions of ['per-type', 'per-block'] as const) {
     it(`reproduces decoder.{${PI3_DECODER_REFS.join(',')}} to ≤ 1e-4 relative error (sessions '${sessions}')`, async () => {
       const { model, cfg, S, H, W, ref } = await loadPi3Fixture();
