@@ -246,7 +246,7 @@ export class Aggregator {
     readonly type: ElemType,
   ) {}
 
-  /** Build the sessions and load every weight of the aggregator (`${prefix}*`) from `reader`. */
+  /** Build the sessions and load every weight of the trunk (where `opts.layout` says: VGGT's by default) from `reader`. */
   static async create(reader: WeightReader, config: TrunkConfig, opts: AggregatorOptions): Promise<Aggregator> {
     const ort = opts.ort ?? (await loadOrt());
     const layout = opts.layout ?? vggtLayout(opts.prefix);
