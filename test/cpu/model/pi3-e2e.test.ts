@@ -42,6 +42,20 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
       expect(e).toBeLessThanOrEqual(1e-4);
     }
 
+    // No reference frame: permuting the input frames permutes every output the same way (VGGT would not: its first
+    // frame gets other special tokens and defines the world).
+    const perm = [2, 0, 1];
+    const frame = 3 * H * W;
+    const permuted = new Float32Array(images.data.length);
+    perm.forEach((src, dst) => permuted.set(images.data.subarray(src * frame, (src + 1) * frame), dst * frame));
+    const rp = await model.run({ ...images, data: permuted });
+    for (const [ours] of OUTPUTS) {
+      const per = r[ours].length / S;
+      const want = new Float32Array(r[ours].length);
+      perm.forEach((src, dst) => want.set(r[ours].subarray(src * per, (src + 1) * per), dst * per));
+      expect(relError(rp[ours], want), `permuted ${ours}`).toBeLessThan(1e-5);
+    }
+
     // Vggt's conventions: typed errors for bad input, abort, sparse policies without WebGPU, a wrong HeSS file.
     await expect(model.run({ ...images, H: H + 1 })).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
     const nan = Float32Array.from(images.data);
