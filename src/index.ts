@@ -18,6 +18,10 @@ export {
   Vggt, type ModelSource, type ProgressEvent, type VggtLoadOptions, type VggtRunOptions, type VggtResult, type ImageTensor,
 } from './model/vggt/model';
 export { inferVggtConfig, type TensorShapes, type VggtConfig, type VggtConfigOverride } from './model/config';
+// π³ (Pi3), the second model, and loading whichever a checkpoint holds.
+export { Pi3, type Pi3LoadOptions, type Pi3RunOptions, type Pi3Result } from './model/pi3/model';
+export { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './model/pi3/config';
+export { loadModel, detectModelKind, type LoadModelOptions, type ModelKind } from './model/load-model';
 export {
   estimateMemory, checkMemoryFit, ESTIMATE_STAGES, VGGT_1B_CONFIG, WASM_HEAP_BYTES, type EstimateStage, type EstimateInput,
   type MemoryEstimate, type MemoryLimits, type MemoryTerm, type MemoryLocation, type StageEstimate, type FitReport,

@@ -35,12 +35,14 @@ export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } 
 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
 export {
-  Aggregator, HEAD_LAYERS, type AggregatorOptions, type AggregatorOutput, type AggregatorRunOptions,
+  Aggregator, HEAD_LAYERS, vggtLayout, type AggregatorOptions, type AggregatorOutput, type AggregatorRunOptions,
+  type TrunkLayout,
 } from '../model/vggt/aggregator';
 export type { BufferLimits } from '../model/vggt/chunks';
 export type { WeightReader } from '../model/vggt/half-weights';
 export type { ElemType } from '../model/vggt/ops';
-export type { CameraHeadConfig, DptHeadConfig } from '../model/config';
+export type { CameraHeadConfig, DptHeadConfig, TrunkConfig } from '../model/config';
+export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk';
 export * from '../model/vggt/heads';
 export { parseSafetensorsHeader } from '../model/safetensors';
 export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype';

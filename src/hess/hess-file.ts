@@ -17,6 +17,11 @@ export interface HessFile {
   version: number;
   /** e.g. "facebook/VGGT-1B". */
   modelId: string;
+  /**
+   * Which model's global layers the scores are for ('vggt': 24 in VGGT-1B; 'pi3': π³'s 18). Optional (files
+   * written before π³ have none, and are checked by their layer count only); a model refuses the other's file.
+   */
+  model?: 'vggt' | 'pi3';
   layers: number;
   heads: number;
   /** Weight of the camera term (0.5 default; 0 for Pi3-like models without a camera head). */
@@ -109,6 +114,7 @@ function check(o: unknown): HessFile {
   if (f.format !== 'hess-scores') bad('format', `must be "hess-scores", got ${show(f.format)}`);
   if (f.version !== HESS_FORMAT_VERSION) bad('version', `must be ${HESS_FORMAT_VERSION}, got ${show(f.version)}`);
   const modelId = text(f.modelId, 'modelId', true);
+  if (f.model !== undefined && f.model !== 'vggt' && f.model !== 'pi3') bad('model', `must be "vggt" or "pi3" when present, got ${show(f.model)}`);
   const max = { layers: HESS_FILE_LIMITS.maxLayers, heads: HESS_FILE_LIMITS.maxHeads };
   for (const k of ['layers', 'heads'] as const) {
     const v = f[k];
@@ -125,8 +131,8 @@ function check(o: unknown): HessFile {
   const description = text(c.description, 'calibration.description', false);
   if (typeof c.scenes !== 'number' || !Number.isSafeInteger(c.scenes) || c.scenes <= 0) bad('calibration.scenes', `must be a positive integer, got ${show(c.scenes)}`);
   return {
-    format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId, layers, heads, lambda: f.lambda as number,
-    terms: { camera, pointCloud }, scores, calibration: { description, scenes: c.scenes as number },
+    format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId, ...(f.model !== undefined && { model: f.model as 'vggt' | 'pi3' }),
+    layers, heads, lambda: f.lambda as number, terms: { camera, pointCloud }, scores, calibration: { description, scenes: c.scenes as number },
   };
 }
 

@@ -35,8 +35,39 @@ export interface CameraHeadConfig {
   readonly poseDim: number;
 }
 
+/**
+ * The part of an architecture the shared trunk runs ({@link import('./vggt/aggregator').Aggregator}): a DINOv2
+ * encoder, then `depth` pairs of a frame block and a global block (VGGT: frame_blocks.i / global_blocks.i; π³:
+ * decoder.2i / decoder.2i+1), each frame's tokens led by `patchStartIdx` special tokens.
+ */
+export interface TrunkConfig {
+  /** Width of the alternating blocks. */
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  /** Pairs of (frame block, global block): 24 in VGGT-1B, 18 in π³. */
+  readonly depth: number;
+  readonly mlpHiddenDim: number;
+  readonly patchSize: number;
+  /** Special tokens per frame before the patches (VGGT: camera + 4 registers; π³: 5 registers). */
+  readonly patchStartIdx: number;
+  readonly dino: {
+    readonly dim: number;
+    readonly depth: number;
+    readonly heads: number;
+    readonly headDim: number;
+    readonly mlpHiddenDim: number;
+    /** Side of the square pos-embed grid (37). */
+    readonly posGrid: number;
+    /** posGrid × patchSize (518). */
+    readonly imgSize: number;
+    /** DINO's own register tokens (dropped after the DINO blocks). */
+    readonly numRegisters: number;
+  };
+}
+
 /** VGGT architecture as read from a checkpoint. */
-export interface VggtConfig {
+export interface VggtConfig extends TrunkConfig {
   /** Aggregator width (1024 in VGGT-1B). */
   readonly embedDim: number;
   readonly numHeads: number;
@@ -96,8 +127,14 @@ function bad(message: string): HessError {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
-class Shapes {
-  constructor(private readonly t: TensorShapes) {}
+/** Tensor-shape queries that fail with `BAD_CHECKPOINT` (through `fail`, which names the model). */
+export class Shapes {
+  constructor(private readonly t: TensorShapes, private readonly fail: (message: string) => HessError = bad) {}
+
+  /** The model's BAD_CHECKPOINT error for `message`. */
+  error(message: string): HessError {
+    return this.fail(message);
+  }
 
   has(name: string): boolean {
     return this.t.has(name);
@@ -105,7 +142,7 @@ class Shapes {
 
   get(name: string): readonly number[] {
     const e = this.t.get(name);
-    if (!e) throw bad(`missing tensor ${name}`);
+    if (!e) throw this.fail(`missing tensor ${name}`);
     return e.shape;
   }
 
@@ -113,7 +150,7 @@ class Shapes {
   expect(name: string, expected: readonly number[]): readonly number[] {
     const s = this.get(name);
     if (s.length !== expected.length || expected.some((d, i) => d !== -1 && d !== s[i])) {
-      throw bad(`${name} has shape ${fmt(s)}, expected ${fmt(expected.map((d) => (d === -1 ? NaN : d))).replace(/NaN/g, '*')}`);
+      throw this.fail(`${name} has shape ${fmt(s)}, expected ${fmt(expected.map((d) => (d === -1 ? NaN : d))).replace(/NaN/g, '*')}`);
     }
     return s;
   }
@@ -126,7 +163,7 @@ class Shapes {
       const m = re.exec(k);
       if (m) idx.add(Number(m[1]));
     }
-    for (let i = 0; i < idx.size; i++) if (!idx.has(i)) throw bad(`${prefix}.${i} is missing (found ${idx.size} blocks)`);
+    for (let i = 0; i < idx.size; i++) if (!idx.has(i)) throw this.fail(`${prefix}.${i} is missing (found ${idx.size} blocks)`);
     return idx.size;
   }
 
@@ -136,8 +173,8 @@ class Shapes {
   }
 }
 
-/** Check one transformer block's tensors. */
-function checkBlock(s: Shapes, p: string, dim: number, hidden: number, headDim: number | null): void {
+/** Check one transformer block's tensors (q/k norms of width `headDim` when not null). */
+export function checkBlock(s: Shapes, p: string, dim: number, hidden: number, headDim: number | null): void {
   for (const n of ['norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias', 'attn.proj.bias', 'mlp.fc2.bias', 'ls1.gamma', 'ls2.gamma']) {
     s.expect(`${p}.${n}`, [dim]);
   }
@@ -171,6 +208,32 @@ function readOverride(o: VggtConfigOverride | undefined, key: keyof VggtConfigOv
   const v = o[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(`config field ${key} must be a positive integer (got ${String(v)})`);
   return v;
+}
+
+/**
+ * The DINOv2 encoder under `pe` (VGGT: 'aggregator.patch_embed', π³: 'encoder'), from its shapes: width, patch
+ * size, pos-embed grid, registers, depth and MLP width (heads have no per-head tensor: the caller decides).
+ */
+export function inferDinoShapes(s: Shapes, pe: string): {
+  dim: number; patchSize: number; posGrid: number; numRegisters: number; depth: number; mlpHiddenDim: number;
+} {
+  const proj = s.expect(`${pe}.patch_embed.proj.weight`, [-1, 3, -1, -1]);
+  const dim = proj[0];
+  const patchSize = proj[2];
+  if (proj[3] !== patchSize || patchSize === 0) throw s.error(`${pe}.patch_embed.proj.weight has non-square kernel ${fmt(proj)}`);
+  s.expect(`${pe}.patch_embed.proj.bias`, [dim]);
+  s.expect(`${pe}.cls_token`, [1, 1, dim]);
+  const pos = s.expect(`${pe}.pos_embed`, [1, -1, dim]);
+  const posGrid = Math.round(Math.sqrt(pos[1] - 1));
+  if (pos[1] < 2 || posGrid * posGrid !== pos[1] - 1) throw s.error(`${pe}.pos_embed has ${pos[1]} rows, not 1 + a square`);
+  const numRegisters = s.has(`${pe}.register_tokens`) ? s.expect(`${pe}.register_tokens`, [1, -1, dim])[1] : 0;
+  const depth = s.count(`${pe}.blocks`);
+  if (depth === 0) throw s.error(`no ${pe}.blocks.* tensors`);
+  const mlpHiddenDim = s.expect(`${pe}.blocks.0.mlp.fc1.weight`, [-1, dim])[0];
+  for (let i = 0; i < depth; i++) checkBlock(s, `${pe}.blocks.${i}`, dim, mlpHiddenDim, null);
+  s.expect(`${pe}.norm.weight`, [dim]);
+  s.expect(`${pe}.norm.bias`, [dim]);
+  return { dim, patchSize, posGrid, numRegisters, depth, mlpHiddenDim };
 }
 
 /**
@@ -213,24 +276,8 @@ export function inferVggtConfig(tensors: TensorShapes, override?: VggtConfigOver
   agree('num_register_tokens', numRegisterTokens);
 
   // --- DINO patch embed ---
-  const pe = 'aggregator.patch_embed';
-  const proj = s.expect(`${pe}.patch_embed.proj.weight`, [-1, 3, -1, -1]);
-  const dinoDim = proj[0];
-  const patchSize = proj[2];
-  if (proj[3] !== patchSize || patchSize === 0) throw bad(`${pe}.patch_embed.proj.weight has non-square kernel ${fmt(proj)}`);
+  const { dim: dinoDim, patchSize, posGrid, numRegisters, depth: dinoDepth, mlpHiddenDim: dinoMlp } = inferDinoShapes(s, 'aggregator.patch_embed');
   if (dinoDim !== embedDim) throw bad(`DINO width ${dinoDim} differs from the aggregator width ${embedDim}`);
-  s.expect(`${pe}.patch_embed.proj.bias`, [dinoDim]);
-  s.expect(`${pe}.cls_token`, [1, 1, dinoDim]);
-  const pos = s.expect(`${pe}.pos_embed`, [1, -1, dinoDim]);
-  const posGrid = Math.round(Math.sqrt(pos[1] - 1));
-  if (pos[1] < 2 || posGrid * posGrid !== pos[1] - 1) throw bad(`${pe}.pos_embed has ${pos[1]} rows, not 1 + a square`);
-  const numRegisters = s.has(`${pe}.register_tokens`) ? s.expect(`${pe}.register_tokens`, [1, -1, dinoDim])[1] : 0;
-  const dinoDepth = s.count(`${pe}.blocks`);
-  if (dinoDepth === 0) throw bad(`no ${pe}.blocks.* tensors`);
-  const dinoMlp = s.expect(`${pe}.blocks.0.mlp.fc1.weight`, [-1, dinoDim])[0];
-  for (let i = 0; i < dinoDepth; i++) checkBlock(s, `${pe}.blocks.${i}`, dinoDim, dinoMlp, null);
-  s.expect(`${pe}.norm.weight`, [dinoDim]);
-  s.expect(`${pe}.norm.bias`, [dinoDim]);
   agree('patch_size', patchSize);
   agree('dino_depth', dinoDepth);
   agree('dino_img_size', posGrid * patchSize);

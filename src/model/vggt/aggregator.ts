@@ -1,7 +1,8 @@
 /**
- * The VGGT aggregator (DINOv2 patch embed + alternating frame/global attention) as ONNX segments on
- * onnxruntime-web. Architecture comes from the checkpoint shapes ({@link VggtConfig}); nothing is hard-coded to
- * VGGT-1B.
+ * The shared trunk of VGGT and π³ (DINOv2 patch embed + alternating frame/global attention; VGGT calls it the
+ * aggregator, π³ encoder + decoder) as ONNX segments on onnxruntime-web. Architecture comes from the checkpoint
+ * shapes ({@link TrunkConfig}); what differs between the models (weight names, norm eps, special tokens) is a
+ * {@link TrunkLayout}. Nothing is hard-coded to VGGT-1B.
  *
  * Sessions (default 'per-type'): one per segment *type* (embed, bridge, block pre/post per width, attention core;
  * whole local blocks on the ONNX local path), a handful whatever the depth; each block's weights are fed as inputs
@@ -19,7 +20,7 @@ import { abortCheckpoint } from '../../runtime/checkpoint';
 import { fromF16, toF16 } from '../../attention/f16';
 import { createStorageBuffer, readBuffer, readF32 } from '../../gpu/buffers';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import type { VggtConfig } from '../config';
+import type { TrunkConfig } from '../config';
 import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
 import {
   type BlockDims, type BlockWeights, buildBridgeGraph, buildEmbedGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph,
@@ -43,11 +44,64 @@ export const AGGREGATOR_EPS = 1e-5;
 /** RoPE frequency base of VGGT. */
 export const ROPE_BASE = 100;
 
+/**
+ * What distinguishes one model's trunk from another's (VGGT's aggregator, π³'s encoder + decoder): where the
+ * weights are, the blocks' LayerNorm eps, the RoPE base and the special tokens that lead each frame.
+ */
+export interface TrunkLayout {
+  /** Prefix of the DINOv2 encoder's weights (its patch_embed, cls_token, pos_embed, register_tokens, blocks, norm). */
+  readonly encoder: string;
+  /** Prefix of pair `i`'s frame block and global block. */
+  frameBlock(i: number): string;
+  globalBlock(i: number): string;
+  /** LayerNorm eps of the alternating blocks' norm1/norm2, and of their per-head q/k norms. */
+  readonly eps: number;
+  readonly qkEps: number;
+  readonly ropeBase: number;
+  /** Read the special tokens once; the function returned lays them out for S frames as `[S, patchStartIdx, C]`. */
+  specialTokens(reader: WeightReader, config: TrunkConfig): Promise<(S: number) => Float32Array>;
+}
+
+/**
+ * VGGT's layout under `prefix` (default 'aggregator.'): `frame_blocks.i` / `global_blocks.i`, eps 1e-5, and per
+ * frame a camera token + registers from slot 0 (the first frame) or slot 1 (every other frame).
+ */
+export function vggtLayout(prefix = 'aggregator.'): TrunkLayout {
+  return {
+    encoder: `${prefix}patch_embed`,
+    frameBlock: (i) => `${prefix}frame_blocks.${i}`,
+    globalBlock: (i) => `${prefix}global_blocks.${i}`,
+    eps: AGGREGATOR_EPS,
+    qkEps: AGGREGATOR_EPS,
+    ropeBase: ROPE_BASE,
+    async specialTokens(reader, c) {
+      const C = c.embedDim;
+      const R = c.patchStartIdx - 1;
+      const camera = await reader.read(`${prefix}camera_token`);
+      const registers = await reader.read(`${prefix}register_token`);
+      check(camera.length === 2 * C, `${prefix}camera_token must be [1, 2, 1, ${C}]`);
+      check(registers.length === 2 * R * C, `${prefix}register_token must be [1, 2, ${R}, ${C}]`);
+      const K = c.patchStartIdx;
+      return (S) => {
+        const special = new Float32Array(S * K * C);
+        for (let s = 0; s < S; s++) {
+          const slot = s === 0 ? 0 : 1; // frame 0 uses slot 0, every other frame slot 1
+          special.set(camera.subarray(slot * C, (slot + 1) * C), s * K * C);
+          special.set(registers.subarray(slot * R * C, (slot + 1) * R * C), s * K * C + C);
+        }
+        return special;
+      };
+    },
+  };
+}
+
 export interface AggregatorOptions {
   /** Where the segments run: `{ ep: 'wasm' }` or `{ ep: 'webgpu', gpu }`. */
   target: ExecutionTarget;
-  /** Checkpoint key prefix (default 'aggregator.'). */
+  /** Checkpoint key prefix of VGGT's layout (default 'aggregator.'); ignored when `layout` is given. */
   prefix?: string;
+  /** The model's layout (default: VGGT's, {@link vggtLayout} under `prefix`). */
+  layout?: TrunkLayout;
   /** Global-attention implementation (default: dense ONNX attention on the same target). */
   attention?: AttentionCore;
   /**
@@ -92,7 +146,7 @@ export { checkComputeType } from './half-weights';
 export interface AggregatorOutput<L extends HeadInput = Float32Array> {
   /** Requested layer index → `[S, P, 2·C]` (frame-block output, then global-block output, per token). */
   readonly layers: Map<number, L>;
-  /** Index of the first patch token in each frame (1 camera + registers). */
+  /** Index of the first patch token in each frame (the special tokens before it: VGGT 1 camera + 4 registers, π³ 5 registers). */
   readonly patchStart: number;
   readonly S: number;
   readonly P: number;
@@ -165,13 +219,14 @@ export class Aggregator {
 
   private constructor(
     private readonly ort: Ort,
-    readonly config: VggtConfig,
+    readonly config: TrunkConfig,
     private readonly target: ExecutionTarget,
     private readonly segs: { embed: InferenceSession; bridge: InferenceSession } & Record<Kind, Segment>,
     private readonly allSessions: InferenceSession[],
     private readonly attention: AttentionCore,
     private readonly ownsAttention: boolean,
-    private readonly consts: { posEmbed: Float32Array; cls: Float32Array; dinoRegs: Float32Array; camera: Float32Array; registers: Float32Array },
+    private readonly consts: { posEmbed: Float32Array; cls: Float32Array; dinoRegs: Float32Array; special: (S: number) => Float32Array },
+    private readonly layout: TrunkLayout,
     private readonly gpuBuffers: GPUBuffer[],
     /** The WGSL local-attention core, or null on the ONNX local path. */
     private readonly local: WgslLocalAttention | null,
@@ -181,10 +236,10 @@ export class Aggregator {
     readonly type: ElemType,
   ) {}
 
-  /** Build the sessions and load every weight of the aggregator (`${prefix}*`) from `reader`. */
-  static async create(reader: WeightReader, config: VggtConfig, opts: AggregatorOptions): Promise<Aggregator> {
+  /** Build the sessions and load every weight of the trunk (where `opts.layout` says: VGGT's by default) from `reader`. */
+  static async create(reader: WeightReader, config: TrunkConfig, opts: AggregatorOptions): Promise<Aggregator> {
     const ort = opts.ort ?? (await loadOrt());
-    const pre = opts.prefix ?? 'aggregator.';
+    const layout = opts.layout ?? vggtLayout(opts.prefix);
     const { target, signal } = opts;
     const c = config;
     check(c.dino.dim === c.embedDim, `DINO width ${c.dino.dim} differs from the aggregator width ${c.embedDim}`);
@@ -195,9 +250,9 @@ export class Aggregator {
     }
     const type = checkComputeType(opts.dtype, target);
     const limit = { bytes: tensorByteLimit(target, opts.limits), given: opts.limits !== undefined };
-    const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true, dtype: type };
+    const agg: BlockDims = { ...trunkDims(c, layout), dtype: type };
     const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false, dtype: type };
-    const pe = `${pre}patch_embed`;
+    const pe = layout.encoder;
 
     const gpuBuffers: GPUBuffer[] = [];
     const toTensor = (data: Float32Array | Uint16Array, dims: number[]): Tensor => {
@@ -260,33 +315,29 @@ export class Aggregator {
         }
       }
       for (let i = 0; i < c.depth; i++) {
-        const at = `${pre}frame_blocks.${i}`;
+        const at = layout.frameBlock(i);
         if (localMode === 'onnx') {
           await addBlock('frame', 'frame-block', at, [...aggPre, ...aggPost], (w) => buildLocalBlockGraph(agg, `frame_block_${i}`, w));
         } else {
           await addBlock('fpre', 'agg-pre', at, aggPre, (w) => buildPreGraph(agg, w, `frame_pre_${i}`));
           await addBlock('fpost', 'agg-post', at, aggPost, (w) => buildPostGraph(agg, w, `frame_post_${i}`));
         }
-        await addBlock('gpre', 'agg-pre', `${pre}global_blocks.${i}`, aggPre, (w) => buildPreGraph(agg, w, `global_pre_${i}`));
-        await addBlock('gpost', 'agg-post', `${pre}global_blocks.${i}`, aggPost, (w) => buildPostGraph(agg, w, `global_post_${i}`));
+        await addBlock('gpre', 'agg-pre', layout.globalBlock(i), aggPre, (w) => buildPreGraph(agg, w, `global_pre_${i}`));
+        await addBlock('gpost', 'agg-post', layout.globalBlock(i), aggPost, (w) => buildPostGraph(agg, w, `global_post_${i}`));
       }
       const consts = {
         posEmbed: await reader.read(`${pe}.pos_embed`),
         cls: await reader.read(`${pe}.cls_token`),
         dinoRegs: c.dino.numRegisters ? await reader.read(`${pe}.register_tokens`) : new Float32Array(0),
-        camera: await reader.read(`${pre}camera_token`),
-        registers: await reader.read(`${pre}register_token`),
+        special: await layout.specialTokens(reader, c),
       };
-      check(consts.camera.length === 2 * c.embedDim, `${pre}camera_token must be [1, 2, 1, ${c.embedDim}]`);
-      check(consts.registers.length === 2 * c.numRegisterTokens * c.embedDim,
-        `${pre}register_token must be [1, 2, ${c.numRegisterTokens}, ${c.embedDim}]`);
 
       await abortCheckpoint(signal);
       const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize, type));
       const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS, type));
       const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d, type));
       const local = localMode === 'wgsl' && target.ep === 'webgpu' ? new WgslLocalAttention(ort, target.gpu) : null;
-      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, gpuBuffers, local, limit, type);
+      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, layout, gpuBuffers, local, limit, type);
     } catch (e) {
       for (const sess of created) await sess.release().catch(() => undefined);
       for (const b of gpuBuffers) b.destroy();
@@ -356,16 +407,10 @@ export class Aggregator {
       for (let k = 0; k < C; k++) prefix[s * R1 * C + k] = this.consts.cls[k] + pos[k];
       prefix.set(this.consts.dinoRegs, s * R1 * C + C);
     }
-    const special = new Float32Array(S * K * C);
-    for (let s = 0; s < S; s++) {
-      const slot = s === 0 ? 0 : 1; // frame 0 uses slot 0, every other frame slot 1
-      special.set(this.consts.camera.subarray(slot * C, (slot + 1) * C), s * K * C);
-      const R = c.numRegisterTokens;
-      special.set(this.consts.registers.subarray(slot * R * C, (slot + 1) * R * C), s * K * C + C);
-    }
+    const special = this.consts.special(S);
     const positions = ropePositions(gh, gw, K);
-    const ropeF = ropeTables(positions, d, ROPE_BASE, 1);
-    const ropeG = ropeTables(positions, d, ROPE_BASE, S);
+    const ropeF = ropeTables(positions, d, this.layout.ropeBase, 1);
+    const ropeG = ropeTables(positions, d, this.layout.ropeBase, S);
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
     const half = this.type === 'float16';
     /** A host tensor in the segments' element type. */
@@ -528,7 +573,7 @@ export class Aggregator {
     if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
     const c = this.config;
     check(Number.isInteger(block) && block >= 0 && block < c.depth, `block ${block} is outside 0..${c.depth - 1}`);
-    const b: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
+    const b = trunkDims(c, this.layout);
     const segKinds: Kind[] = kind === 'global' ? ['gpre', 'gpost'] : this.local ? ['fpre', 'fpost'] : ['frame'];
     for (const sk of segKinds) {
       const specs = sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk.endsWith('pre') ? preParams(b) : postParams(b);
@@ -588,4 +633,9 @@ function hostF32(t: Tensor): Float32Array {
   const data = t.data;
   if (t.type !== 'float16') return data as Float32Array;
   return data instanceof Uint16Array ? fromF16(data) : Float32Array.from(data as ArrayLike<number>);
+}
+
+/** The alternating blocks' dims (q/k norm and RoPE: the aggregator form) under `layout`'s norm eps. */
+export function trunkDims(c: TrunkConfig, layout: Pick<TrunkLayout, 'eps' | 'qkEps'>): BlockDims {
+  return { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: layout.eps, qkEps: layout.qkEps, qkNorm: true, rope: true };
 }

@@ -23,8 +23,10 @@ export interface BlockDims {
   readonly d: number;
   /** MLP hidden width. */
   readonly M: number;
-  /** LayerNorm eps of norm1/norm2 (and of the per-head q/k norms): 1e-5 in the aggregator, 1e-6 in DINO. */
+  /** LayerNorm eps of norm1/norm2: 1e-5 in VGGT's aggregator, 1e-6 in DINO and π³'s decoder. */
   readonly eps: number;
+  /** LayerNorm eps of the per-head q/k norms (default `eps`): PyTorch's default 1e-5 in VGGT and π³ alike. */
+  readonly qkEps?: number;
   /** Per-head LayerNorm on q and k (aggregator: yes; DINO: no). */
   readonly qkNorm: boolean;
   /** 2D RoPE on q and k (aggregator: yes; DINO: no). */
@@ -132,7 +134,7 @@ function qkvHeads(
 
 /** q or k heads `[B, T, H, d]` → its LayerNorm (when the block has q/k norm), then RoPE (when given). */
 function normRope(g: Graph, t: string, p: Record<string, string>, b: BlockDims, norm: 'q_norm' | 'k_norm', rope?: { cos: string; sin: string }): string {
-  if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.eps, b.dtype);
+  if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.qkEps ?? b.eps, b.dtype);
   return rope ? applyRope(g, t, rope.cos, rope.sin, b.d) : t;
 }
 

@@ -4,17 +4,16 @@
  */
 import { HessError, check } from '../../errors';
 import { abortCheckpoint } from '../../runtime/checkpoint';
-import { assertAlive, createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../../gpu/device';
+import { assertAlive, type HessDevice } from '../../gpu/device';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
-import { openCheckpointPath, openCheckpointUrl } from '../checkpoint';
 import type { UrlCacheOption } from '../cache';
-import { weightCache } from '../weight-cache';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
-import { preprocessImages, type PreprocessMode } from '../preprocess';
-import type { RgbaImage } from '../rgba-image';
 import {
-  blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors,
-} from '../safetensors';
+  checkDeviceOption, checkWeightTypes, chooseTarget, classifyRunFailure, type ImageTensor, imageInput, type ModelSource,
+  openSource, preflightError, type ProgressEvent, reportingReader, runOnTarget,
+} from '../model-io';
+import type { PreprocessMode } from '../preprocess';
+import type { RgbaImage } from '../rgba-image';
 import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from './aggregator';
 import type { AttentionCore } from './attention-core';
 import { CameraHead } from './camera-head';
@@ -26,21 +25,8 @@ import {
 import { poseEncodingToExtriIntri } from './pose';
 import { WgslAttention, type SparsityOptions, type SparsityStats } from '../../runtime/wgsl-attention';
 
-/** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */
-export type ModelSource = string | URL | Uint8Array | Blob | ByteSource;
 
-/** transformers.js-style progress events. */
-export interface ProgressEvent {
-  stage: 'open' | 'weights' | 'sessions' | 'ready' | 'preprocess' | 'aggregator' | 'heads' | 'done';
-  /** 0…1 within the stage where known. */
-  progress?: number;
-  /** 'weights': checkpoint bytes read so far and in all. */
-  loaded?: number;
-  total?: number;
-  message?: string;
-  /** 'open' with `persist: true`: whether the browser granted persistent storage for the weight cache. */
-  persisted?: boolean;
-}
+export type { ImageTensor, ModelSource, ProgressEvent } from '../model-io';
 
 export interface VggtLoadOptions extends OrtOptions {
   /**
@@ -101,13 +87,6 @@ export interface VggtRunOptions extends Partial<SparsityOptions> {
   checkMemory?: boolean;
 }
 
-/** Images already preprocessed: `[S, 3, H, W]` in [0, 1]. */
-export interface ImageTensor {
-  data: Float32Array;
-  S: number;
-  H: number;
-  W: number;
-}
 
 /** What {@link Vggt.run} returns. Arrays are row-major, frame-major. */
 export interface VggtResult {
@@ -132,24 +111,6 @@ export interface VggtResult {
   sparsity: SparsityStats | null;
 }
 
-const isNode = () => Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
-
-async function openSource(source: ModelSource, opts: VggtLoadOptions): Promise<{ st: Safetensors; override: VggtConfigOverride }> {
-  let src: ByteSource;
-  if (source instanceof Uint8Array) src = bytesSource(source);
-  else if (typeof Blob !== 'undefined' && source instanceof Blob) src = blobSource(source);
-  else if (typeof source === 'object' && 'read' in source && 'size' in source) src = source as ByteSource;
-  else {
-    const s = String(source);
-    if (/^https?:|^blob:/.test(s) || !isNode()) {
-      if (opts.persist) opts.onProgress?.({ stage: 'open', persisted: await weightCache.persist() });
-      return openCheckpointUrl(s, { signal: opts.signal, cache: opts.cache }); // a file or directory URL (+ config.json)
-    } else {
-      return openCheckpointPath(s, { signal: opts.signal }); // a file path or a directory (+ config.json)
-    }
-  }
-  return { st: await openSafetensors(src, { signal: opts.signal }), override: {} };
-}
 
 /**
  * VGGT: images → cameras, depth and point maps.
@@ -164,6 +125,8 @@ export class Vggt {
   private disposed = false;
   /** Set when a failure left the model unusable (device lost, ORT's state unknown): every later run throws it. */
   private broken: HessError | null = null;
+  /** Which model this is ({@link loadModel} returns a Vggt or a Pi3). */
+  readonly kind = 'vggt' as const;
 
   private constructor(
     readonly config: VggtConfig,
@@ -221,8 +184,7 @@ export class Vggt {
   }
 
   static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
-    check(opts.device === undefined || (typeof opts.device === 'string' ? ['webgpu', 'wasm'].includes(opts.device) : typeof opts.device === 'object' && opts.device !== null),
-      `device must be 'webgpu', 'wasm', a GPUDevice or a HessDevice, got ${JSON.stringify(opts.device)}`, "pass device: 'webgpu' or 'wasm'");
+    checkDeviceOption(opts.device);
     check(opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
       `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`);
     const progress = opts.onProgress ?? (() => {});
@@ -235,28 +197,8 @@ export class Vggt {
     try {
       await abortCheckpoint(opts.signal);
       const config = inferVggtConfig(st.tensors, { ...override, ...opts.config });
-      checkWeightTypes(st);
-      // Report weight reading as progress: every tensor read goes through this wrapper; each is checked for
-      // NaN/Inf as it passes (one pass over data already in memory), so broken weights fail the load, not a run.
-      const total = [...st.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
-      let loaded = 0;
-      const reader = {
-        ...st,
-        tensors: st.tensors,
-        read: async (name: string) => {
-          const out = await st.read(name);
-          checkFinite(out, name);
-          loaded += st.tensors.get(name)?.byteLength ?? 0;
-          progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
-          return out;
-        },
-        readRaw: async (name: string) => { // fp16 models read F16/BF16 weights raw
-          const out = await st.readRaw(name);
-          loaded += st.tensors.get(name)?.byteLength ?? 0;
-          progress({ stage: 'weights', progress: Math.min(1, loaded / total), loaded, total });
-          return out;
-        },
-      } as Safetensors;
+      checkWeightTypes(st, 'VGGT', (name) => name.startsWith('track_head.')); // the track head is never read
+      const reader = reportingReader(st, progress);
       const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
       if (choice === 'wgsl' && target.ep !== 'webgpu') {
         throw new HessError('INVALID_ARGUMENT', "attention 'wgsl' needs WebGPU", "use attention 'onnx' on the wasm EP");
@@ -307,7 +249,7 @@ export class Vggt {
     if (this.broken) throw this.broken;
     if (this.target.ep === 'webgpu') assertAlive(this.target.gpu);
     const t0 = performance.now();
-    const input = this.input(images, opts);
+    const input = imageInput(images, this.config.patchSize, opts);
     const policy = opts.policy ?? 'dense';
     if (opts.hess && (policy === 'hess' || policy === 'reverse')) this.checkHess(opts.hess);
     if (opts.checkMemory ?? true) this.preflight(input, opts, policy);
@@ -316,55 +258,20 @@ export class Vggt {
       throw new HessError('INVALID_ARGUMENT', `policy '${policy}' needs the WGSL attention (WebGPU)`,
         "load the model on a WebGPU device with attention 'wgsl' (the default there)");
     }
-    const gpu = this.target.ep === 'webgpu' ? this.target.gpu : null;
     try {
-      if (!gpu) return await this.forward(input, opts, t0);
-      const work = withGpuErrorScopes(gpu, () => this.forward(input, opts, t0));
-      // A device lost mid-run can leave onnxruntime-web waiting on GPU work that will never complete: answer with
-      // DEVICE_LOST as soon as the device says so, instead of waiting with it.
-      work.catch(() => undefined);
-      return await Promise.race([work, gpu.device.lost.then((info) => { throw deviceLostError(info); })]);
+      return await runOnTarget(this.target, () => this.forward(input, opts, t0));
     } catch (e) {
       throw await this.failed(e);
     }
   }
 
-  /** Validate and preprocess the images into one `[S, 3, H, W]` float32 tensor (finite values). */
-  private input(images: readonly RgbaImage[] | ImageTensor, opts: VggtRunOptions): ImageTensor {
-    let input: ImageTensor;
-    if (Array.isArray(images)) {
-      check(images.length > 0, 'run() needs at least one image');
-      opts.onProgress?.({ stage: 'preprocess' });
-      const pre = preprocessImages(images as RgbaImage[], { mode: opts.mode ?? 'crop' });
-      input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
-    } else {
-      check(typeof images === 'object' && images !== null, 'run() takes RgbaImage[] or { data, S, H, W }');
-      const { data } = images as ImageTensor;
-      const f64 = (data as unknown) instanceof Float64Array;
-      check(data instanceof Float32Array || f64, `images.data must be a Float32Array (or Float64Array), got ${Object.prototype.toString.call(data)}`,
-        'pass [S, 3, H, W] values in [0, 1] as a Float32Array');
-      input = { ...(images as ImageTensor), data: f64 ? Float32Array.from(data as unknown as Float64Array) : data };
-    }
-    const { S, H, W, data } = input;
-    const ps = this.config.patchSize;
-    if (!(Number.isInteger(S) && S > 0 && H > 0 && W > 0 && H % ps === 0 && W % ps === 0 && data.length === S * 3 * H * W)) {
-      throw new HessError('SHAPE_MISMATCH', `images must be [S, 3, H, W] with H, W multiples of ${ps}; got S=${S} H=${H} W=${W} (${data.length} values)`,
-        'pass RgbaImage[] to have them preprocessed, or use preprocessImages()');
-    }
-    const frame = 3 * H * W;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (v - v !== 0) { // NaN or ±Inf, in one comparison
-        throw new HessError('INVALID_ARGUMENT', `frame ${Math.floor(i / frame)} has a ${Number.isNaN(v) ? 'NaN' : 'infinite'} value (element ${i % frame})`,
-          'pass finite pixel values in [0, 1] (preprocessImages makes them from RGBA images)');
-      }
-    }
-    return input;
-  }
-
   /** A HeSS file must describe this model's global attention: one row per global block, one score per head. */
   private checkHess(hess: NonNullable<VggtRunOptions['hess']>): void {
     const { depth, numHeads } = this.config;
+    if (hess.model !== undefined && hess.model !== 'vggt') {
+      throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${hess.model === 'pi3' ? 'π³' : String(hess.model)} model, not VGGT`,
+        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)');
+    }
     const rows = Array.isArray(hess.scores) ? hess.scores : [];
     if (hess.layers !== depth || hess.heads !== numHeads || rows.length !== depth || rows.some((r) => !Array.isArray(r) || r.length !== numHeads)) {
       throw new HessError('BAD_HESS_FILE', `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this model has ${depth} × ${numHeads}`,
@@ -379,12 +286,7 @@ export class Vggt {
     check(maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0), `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`);
     const est = this.estimateInput({ S, H, W, policy: policy as EstimateInput['policy'], sparsity: opts.sparsity });
     const fit = checkMemoryFit(this.config, est, this.memoryLimits(maxGpuBytes));
-    if (fit.fits) return;
-    const most = fit.largestS > 0 ? `at most ${fit.largestS} frame${fit.largestS > 1 ? 's' : ''} fit at ${H}×${W}` : `not even one frame fits at ${H}×${W}`;
-    const fix = this.target.ep === 'wasm'
-      ? `use WebGPU or fewer frames (at most ${fit.largestS} at this size)`
-      : `use at most ${fit.largestS} frames or a smaller resolution${fit.code === 'OUT_OF_MEMORY' ? ', or raise maxGpuBytes if the GPU has more' : ', or a GPU/browser with larger buffer limits'}`;
-    throw new HessError(fit.code!, `${S} frames at ${H}×${W}: ${fit.reason}; ${most}`, fix);
+    if (!fit.fits) throw preflightError(fit, input, this.target.ep);
   }
 
   private async forward(input: ImageTensor, opts: VggtRunOptions, t0: number): Promise<VggtResult> {
@@ -436,24 +338,12 @@ export class Vggt {
    * still-open checkpoint before this returns; if that fails too, every later run throws.
    */
   private async failed(e: unknown): Promise<HessError> {
-    const gpu = this.target.ep === 'webgpu' ? this.target.gpu : null;
-    if (gpu?.lost() || (e instanceof HessError && e.code === 'DEVICE_LOST')) {
-      this.broken = e instanceof HessError && e.code === 'DEVICE_LOST' ? e : deviceLostError(e);
-      return this.broken;
-    }
-    const deliberate = e instanceof HessError && !['OUT_OF_MEMORY', 'GPU_ERROR', 'ORT_ERROR', 'LIMIT_TOO_SMALL'].includes(e.code);
-    if (deliberate) return e as HessError;
-    const err = e instanceof HessError ? e : new HessError('ORT_ERROR', `onnxruntime-web failed during the run: ${String((e as Error)?.message ?? e)}`,
-      'use fewer frames or a smaller resolution (Vggt.estimate says what fits); if it persists, reload the model', { cause: e });
-    const old = this.parts;
-    try {
-      await disposeParts(old);
+    const { error, broken } = await classifyRunFailure(e, this.target, async () => {
+      await disposeParts(this.parts);
       this.parts = await this.buildParts();
-    } catch (rebuild) {
-      this.broken = new HessError(err.code, `the model is unusable after a failed run (${err.message}); rebuilding its sessions failed: ${String((rebuild as Error)?.message ?? rebuild)}`,
-        'dispose() it and Vggt.load() again', { cause: rebuild });
-    }
-    return err;
+    }, 'Vggt');
+    if (broken) this.broken = broken;
+    return error;
   }
 
   async dispose(): Promise<void> {
@@ -464,43 +354,7 @@ export class Vggt {
   }
 }
 
-async function chooseTarget(device: VggtLoadOptions['device']): Promise<ExecutionTarget> {
-  check(device === undefined || device === 'webgpu' || device === 'wasm' || (typeof device === 'object' && device !== null), `device must be 'webgpu', 'wasm' or a GPUDevice, got ${JSON.stringify(device)}`, "e.g. Vggt.load(path, { device: 'wasm' })");
-  if (device === 'wasm') return { ep: 'wasm' };
-  if (device && device !== 'webgpu') {
-    const gpu = 'device' in device && 'features' in device && 'lost' in device && typeof (device as HessDevice).lost === 'function'
-      ? (device as HessDevice) : await createDevice({ device: device as GPUDevice });
-    return { ep: 'webgpu', gpu };
-  }
-  try {
-    return { ep: 'webgpu', gpu: await createDevice() };
-  } catch (e) {
-    if (device === 'webgpu') throw e;
-    return { ep: 'wasm' }; // no WebGPU here: the CPU path still works
-  }
-}
 
-/** Every weight the model reads must be a float type, as `convert` requires (an int tensor would run as garbage). */
-function checkWeightTypes(st: Safetensors): void {
-  const floats = new Set(['F64', 'F32', 'F16', 'BF16']);
-  for (const t of st.tensors.values()) {
-    if (t.name.startsWith('track_head.')) continue; // never read
-    if (!floats.has(t.dtype)) {
-      throw new HessError('BAD_CHECKPOINT', `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`, 'use an unmodified VGGT checkpoint');
-    }
-  }
-}
-
-/** NaN/Inf in a weight would surface much later as a misleading error (e.g. "quaternion has no direction"). */
-function checkFinite(a: Float32Array, name: string): void {
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
-    if (v - v !== 0) {
-      throw new HessError('BAD_CHECKPOINT', `tensor ${name} holds ${Number.isNaN(v) ? 'NaN' : 'infinite'} values (element ${i})`,
-        'the checkpoint is corrupt: fetch or convert it again');
-    }
-  }
-}
 
 /** What a loaded model runs: its sessions (rebuilt together after a failed run). */
 interface ModelParts {

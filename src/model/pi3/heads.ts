@@ -1,0 +1,262 @@
+/**
+ * The π³ (Pi3) prediction heads: three transformer decoders (point, conf, camera) over the decoder's last two
+ * outputs, then the point head (linear → 14×14×3 per patch → pixel shuffle → local points), the conf head
+ * (linear → 14×14×1 → pixel shuffle, raw logits) and the camera head (residual MLPs → mean over patches → MLPs →
+ * translation + SVD-orthogonalised rotation → 4×4 camera-to-world). World points = pose · local points.
+ *
+ * `hidden`, what {@link Pi3Heads.run} takes, is the reference's `decode()` output (yyfz/Pi3 `pi3/models/pi3.py`):
+ * `torch.cat([out34, out35], dim=-1)`, `[S, R + P, 2·decDim]` row-major, where out34 / out35 are the outputs of
+ * decoder blocks 34 and 35 (the last two of 36; the global block 35's `[1, S·T, C]` reshaped back per frame).
+ * Channels `[0, decDim)` are block 34's, `[decDim, 2·decDim)` block 35's. Tokens per frame: the R = 5 register
+ * tokens first, then the P = (H/14)·(W/14) patches row-major (patch (r, c) at R + r·(W/14) + c). Frames in input
+ * order. The head decoders attend over all R + P tokens of a frame (registers included; RoPE position (0, 0) for
+ * registers, (r + 1, c + 1) for patches); the point, conf and camera outputs read the patches only.
+ */
+import type { Tensor } from 'onnxruntime-web';
+import { HessError, check, throwIfAborted } from '../../errors';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
+import { type HeadInput, gatherSpans, inputLength } from '../vggt/head-inputs';
+import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../vggt/head-params';
+import type { HeadWeights } from '../vggt/heads-common';
+import { VGGT_OPSET } from '../vggt/ops';
+import { ropePositions, ropeTables } from '../vggt/rope';
+import { posesFromRaw, worldPoints } from './camera-pose';
+import { type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph';
+
+type Session = import('onnxruntime-web').InferenceSession;
+
+/** What {@link Pi3Heads.run} returns, all float32, row-major. */
+export interface Pi3HeadOutputs {
+  /** World points `[S, H, W, 3]`: `cameraPoses[s] · (localPoints, 1)`. */
+  points: Float32Array;
+  /** Camera-frame points `[S, H, W, 3]`: `(x·z, y·z, z)`, `z = exp(raw)`. */
+  localPoints: Float32Array;
+  /** Confidence `[S, H, W]`: raw logits, as the reference returns them (no activation). */
+  conf: Float32Array;
+  /** Camera-to-world poses `[S, 4, 4]`: rotation (orthogonalised, det +1) and translation, last row (0, 0, 0, 1). */
+  cameraPoses: Float32Array;
+}
+
+/** What the heads need beyond the weight shapes (widths and depths are read from the checkpoint). */
+export interface Pi3HeadsConfig {
+  /** Attention heads of the three head decoders (16 in yyfz233/Pi3, 4 in the pi3-tiny fixture). */
+  heads: number;
+  /** Register tokens before the patches of each frame (5). */
+  registers: number;
+  /** Patch size (14). */
+  patchSize: number;
+  /** RoPE base frequency (100). */
+  ropeFreq: number;
+}
+
+/** Options beyond the architecture. */
+export interface Pi3HeadsOptions {
+  /** Frames per session run. Default: as many as keep the largest intermediate of a run under `chunkBytes`. */
+  framesChunk?: number;
+  /**
+   * Byte budget of the largest single intermediate of one run. Default: on WebGPU the device's
+   * `maxStorageBufferBindingSize` (and `maxBufferSize`), at most 1 GiB; on the wasm EP 256 MiB.
+   */
+  chunkBytes?: number;
+  /** An already loaded onnxruntime-web. */
+  ort?: Ort;
+  signal?: AbortSignal;
+}
+
+/**
+ * Bytes of the largest single intermediate of one frame of the π³ heads at H×W (float32), what frame chunks are
+ * sized from: the attention scores `[heads, T, T]`, a decoder's MLP hidden, qkv or input `[T, ·]`, or the point
+ * map `[H·W, 3]` (T = registers + (H/14)·(W/14)). At yyfz233/Pi3's widths and 518² it is the scores, 121 MB.
+ */
+export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, H: number, W: number): number {
+  const ps = config.patchSize;
+  const T = config.registers + (H / ps) * (W / ps);
+  return 4 * Math.max(
+    config.heads * T * T,
+    ...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
+    H * W * 3,
+  );
+}
+
+/**
+ * Bytes of the heads' float32 weights (what {@link Pi3Heads} uploads: GPU-resident on WebGPU, fed per run on the
+ * wasm EP), from the checkpoint's tensor table: the tensors under the three decoders and three heads.
+ * 766 MiB for yyfz233/Pi3.
+ */
+export function pi3HeadsWeightBytes(shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>): number {
+  let n = 0;
+  for (const [name, t] of shapes) if (HEAD_TENSOR.test(name)) n += t.shape.reduce((a, d) => a * d, 1);
+  return 4 * n;
+}
+
+const HEAD_TENSOR = /^(point|conf|camera)_(decoder|head)\./;
+
+/**
+ * The π³ heads: one session for all three (point, conf, camera: they read the same input; the graph lists them
+ * one after the other), weights as graph inputs uploaded once, frames run in chunks sized from a byte budget on
+ * one frame's largest intermediate; the 3×3 SVD of the camera head runs on the host in float64.
+ *
+ * @example
+ * const heads = await Pi3Heads.create(st, { heads: 16, registers: 5, patchSize: 14, ropeFreq: 100 }, { ep: 'wasm' });
+ * const { points, localPoints, conf, cameraPoses } = await heads.run(hidden, S, H, W);
+ */
+export class Pi3Heads {
+  private session: Session | null;
+  private readonly sizeCache = new Map<string, Record<string, Tensor>>();
+
+  private constructor(
+    private readonly ort: Ort,
+    session: Session,
+    private readonly weights: HeadFeeds,
+    readonly config: Pi3HeadsConfig,
+    /** Widths and depths read from the checkpoint. */
+    readonly dims: Pi3HeadsGraphDims,
+    private readonly target: ExecutionTarget,
+    private readonly chunk: { frames?: number; bytes: number },
+  ) {
+    this.session = session;
+  }
+
+  /** Bytes of weights the heads hold (float32; on the GPU under WebGPU). */
+  get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  /**
+   * Build the graph (weights, image size and RoPE tables as inputs) from the checkpoint's tensor table, stream the
+   * weights of `point_decoder`, `conf_decoder`, `camera_decoder`, `point_head`, `conf_head` and `camera_head` into
+   * feeds and create the one session on `target`.
+   */
+  static async create(weights: HeadWeights, config: Pi3HeadsConfig, target: ExecutionTarget, opts: Pi3HeadsOptions = {}): Promise<Pi3Heads> {
+    const frames = opts.framesChunk;
+    check(frames === undefined || (Number.isInteger(frames) && frames >= 1), `framesChunk must be a positive integer, got ${frames}`);
+    check(Number.isInteger(config.registers) && config.registers >= 0, `registers must be a non-negative integer, got ${config.registers}`);
+    check(Number.isInteger(config.patchSize) && config.patchSize >= 1, `patchSize must be a positive integer, got ${config.patchSize}`);
+    check(Number.isFinite(config.ropeFreq) && config.ropeFreq > 0, `ropeFreq must be positive, got ${config.ropeFreq}`);
+    const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
+    const bytes = opts.chunkBytes ?? (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
+    check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
+    const built = pi3HeadsInputsGraph(weights.tensors, config);
+    const ort = opts.ort ?? (await loadOrt());
+    const feeds = await loadAllFeeds(weights, built.params, ort, target, opts.signal);
+    try {
+      const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
+      return new Pi3Heads(ort, session, feeds, config, built.dims, target, { frames, bytes });
+    } catch (e) {
+      releaseFeeds(feeds);
+      throw e;
+    }
+  }
+
+  /** Bytes of the largest single intermediate of one frame at H×W ({@link pi3HeadsFrameBytes}). */
+  frameBytes(H: number, W: number): number {
+    return pi3HeadsFrameBytes(this.config, this.dims, H, W);
+  }
+
+  /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
+  framesPerRun(H: number, W: number): number {
+    if (this.chunk.frames) return this.chunk.frames;
+    return Math.max(1, Math.floor(this.chunk.bytes / this.frameBytes(H, W)));
+  }
+
+  /**
+   * Run on `hidden` `[S, R + P, 2·decDim]` (see the file comment; a Float32Array or a float32 onnxruntime-web
+   * tensor on the CPU or in a GPU buffer on this head's WebGPU device) for images of H×W, in chunks of
+   * {@link framesPerRun} frames. `signal` is checked between chunks.
+   */
+  async run(hidden: HeadInput, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {}): Promise<Pi3HeadOutputs> {
+    const session = this.session;
+    if (!session) throw new HessError('DISPOSED', 'Pi3Heads.run after dispose()', 'create new Pi3Heads');
+    const ps = this.config.patchSize;
+    check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
+    if (!(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0)) {
+      throw new HessError('SHAPE_MISMATCH', `image size ${H}×${W} is not a positive multiple of the patch size ${ps}`,
+        `preprocess the images to multiples of ${ps} (e.g. 350×518)`);
+    }
+    const T = this.config.registers + (H / ps) * (W / ps);
+    const C = this.dims.decoders.point_decoder.inDim;
+    const n = inputLength(hidden, 'hidden');
+    if (n !== S * T * C) {
+      throw new HessError('SHAPE_MISMATCH', `hidden has ${n} elements, expected ${S * T * C} ([S=${S}, T=${T}, ${C}])`,
+        `pass the last two decoder outputs concatenated, [S, ${this.config.registers} + (H/${ps})·(W/${ps}), ${C}], row-major`);
+    }
+    if (this.target.ep === 'webgpu') {
+      const frame = this.frameBytes(H, W);
+      const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
+      if (frame > limit) {
+        throw new HessError('LIMIT_TOO_SMALL', `one frame of the π³ heads at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
+          'use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter\'s maximum) or smaller images');
+      }
+    }
+    const size = this.sizeFeeds(H, W);
+    const chunk = this.framesPerRun(H, W);
+    const HW = H * W;
+    // NaN until a chunk writes it: a frame that no run covered can never pass for a result
+    const localPoints = new Float32Array(S * HW * 3).fill(Number.NaN);
+    const conf = new Float32Array(S * HW).fill(Number.NaN);
+    const raw = new Float32Array(S * 12).fill(Number.NaN);
+    for (let s0 = 0; s0 < S; s0 += chunk) {
+      throwIfAborted(opts.signal);
+      const k = Math.min(chunk, S - s0);
+      const span = gatherSpans(this.ort, this.target, hidden, [s0 * T * C], k * T * C, [k, T, C]);
+      try {
+        const out = await session.run({ ...this.weights.feeds, ...size, hidden: span.tensor });
+        localPoints.set(out.local_points!.data as Float32Array, s0 * HW * 3);
+        conf.set(out.conf!.data as Float32Array, s0 * HW);
+        raw.set(out.pose_raw!.data as Float32Array, s0 * 12);
+      } finally {
+        span.dispose();
+      }
+    }
+    const poses = posesFromRaw(raw, S);
+    return { points: worldPoints(localPoints, poses, S), localPoints, conf, cameraPoses: Float32Array.from(poses) };
+  }
+
+  /** Release the session and the weights. */
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (s) releaseFeeds(this.weights);
+    await s?.release();
+  }
+
+  /** The RoPE tables and grid feeds for H×W (a few KB; the last few sizes are kept). */
+  private sizeFeeds(H: number, W: number): Record<string, Tensor> {
+    const key = `${H}x${W}`;
+    let f = this.sizeCache.get(key);
+    if (!f) {
+      const ps = this.config.patchSize;
+      const [gh, gw] = [H / ps, W / ps];
+      const d = this.dims.headDim;
+      const t = ropeTables(ropePositions(gh, gw, this.config.registers), d, this.config.ropeFreq);
+      f = {
+        rope_cos: new this.ort.Tensor('float32', t.cos, [t.T, 1, d]),
+        rope_sin: new this.ort.Tensor('float32', t.sinSigned, [t.T, 1, d]),
+        grid: new this.ort.Tensor('int64', BigInt64Array.of(BigInt(gh), BigInt(gw)), [2]),
+      };
+      if (this.sizeCache.size >= 4) this.sizeCache.delete(this.sizeCache.keys().next().value!);
+      this.sizeCache.set(key, f);
+    }
+    return f;
+  }
+}
+
+/** The feeds of every prefix's weights as one {@link HeadFeeds} (all released if one fails). */
+async function loadAllFeeds(
+  weights: HeadWeights, groups: readonly { prefix: string; params: readonly HeadParam[] }[], ort: Ort, target: ExecutionTarget, signal?: AbortSignal,
+): Promise<HeadFeeds> {
+  const all: HeadFeeds = { feeds: {}, buffers: [], bytes: 0 };
+  let bytes = 0;
+  try {
+    for (const { prefix, params } of groups) {
+      const f = await loadHeadFeeds(weights, prefix, params, ort, target, signal);
+      Object.assign(all.feeds, f.feeds);
+      all.buffers.push(...f.buffers);
+      bytes += f.bytes;
+    }
+  } catch (e) {
+    releaseFeeds(all);
+    throw e;
+  }
+  return { ...all, bytes };
+}
