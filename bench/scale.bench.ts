@@ -7,7 +7,7 @@
 // results written anyway.
 // Knobs: HESS_SCALE_DTYPE=fp32,fp16 (compute types, each a load + runs: fp32 loads the F32 file, fp16 the F16 file
 // unless HESS_SCALE_CHECKPOINT=f32|f16 says which), HESS_SCALE_HW=126 (square side, a multiple of 14),
-// HESS_SCALE_S=1,2.
+// HESS_SCALE_S=1,2, HESS_SCALE_NAME=scale (the results file: a partial rerun can sit beside the full one).
 import os from 'node:os';
 import { createDevice } from '../src/gpu/device';
 import { Vggt } from '../src/model/vggt/model';
@@ -28,6 +28,7 @@ const computeTypes = (process.env.HESS_SCALE_DTYPE ?? 'fp32,fp16').split(',') as
 const fileFor = (dtype: 'fp32' | 'fp16') => (process.env.HESS_SCALE_CHECKPOINT?.toUpperCase() ?? (dtype === 'fp16' ? 'F16' : 'F32')) as CheckpointDtype;
 const side = Number(process.env.HESS_SCALE_HW ?? 126);
 const frames = (process.env.HESS_SCALE_S ?? '1,2').split(',').map(Number);
+const resultsName = process.env.HESS_SCALE_NAME ?? 'scale';
 const script = process.argv[1];
 
 // ---- host memory: sampled every 250 ms between awaits, and the kernel's exact (monotonic) maxRSS.
@@ -66,7 +67,7 @@ async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | unde
 
 /** Write bench/results/scale.md + .json with what is measured so far (after every stage: a killed run keeps them). */
 function save(): void {
-  writeResults('scale', {
+  writeResults(resultsName, {
     title: 'VGGT-1B at full size (random weights) on the CPU WebGPU adapter',
     device: gpuName,
     tables: [{
