@@ -252,7 +252,12 @@ export class Pi3 {
     const last = this.config.depth - 1;
     const { trunk, heads, wgsl } = this.parts;
     // On WebGPU the hidden layer stays on the device (a GPU tensor the heads read in place); it is ours to dispose.
-    const out = await trunk.run(data, { S, H, W }, { layers: [last], signal: opts.signal, layersOn: 'gpu' });
+    // π³'s heads run in float32: an fp16 trunk hands its layer over through the host, widened (the fp16 trunk would
+    // give a float16 GPU tensor, which float32 heads refuse).
+    const runOpts = { layers: [last], signal: opts.signal };
+    const out = this.memory.dtype === 'fp16'
+      ? await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'host' })
+      : await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'gpu' });
     const t1 = performance.now();
     let r;
     try {
