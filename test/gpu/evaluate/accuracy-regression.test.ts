@@ -46,13 +46,13 @@ const BLOCKS = { queryBlock: 8, keyBlock: 8 }; // q8: only the 5 special-token q
 const SPARSITIES = [0.6, 0.9] as const; // requested; achieved 0.46 and 0.70 (special tokens, 12.5%, are always kept)
 const SCENES = 3;
 const CALIB_SCENES = 3; // c000–c002, as the HeSS file the measurements used (bench/results/vggt-synth.hess.json)
-// Margins (measured: see accuracy.md): MIN_DELTA is far below the smallest measured Δ combined of a sparse run,
-// MAX_DELTA and GT_BAND far above the largest; MORE_SPARSITY is the smallest measured ratio Δ(0.9)/Δ(0.6), halved
-// towards 1.
+// Margins from 6 measured scenes (accuracy.md): the smallest sparse Δ combined was 2.1e-4 (MIN_DELTA 10× below),
+// the largest 8.5e-4 (MAX_DELTA 12× above), the largest |GT combined − 1| 0.0025 (GT_BAND 4× above), the smallest
+// per-scene ratio Δ(0.9)/Δ(0.6) 1.66 (means over scenes 1.8–2.4; MORE_SPARSITY 1.3).
 const MIN_DELTA = 2e-5;
 const MAX_DELTA = 0.01;
-const GT_BAND = 0.005;
-const MORE_SPARSITY = 1.5;
+const GT_BAND = 0.01;
+const MORE_SPARSITY = 1.3;
 
 describe.skipIf(!haveFixture || !existsSync(CALIBRATE_JS))('accuracy regression on the trained vggt-synth (needs ../shared)', () => {
   let dir = '';
@@ -91,13 +91,11 @@ describe.skipIf(!haveFixture || !existsSync(CALIBRATE_JS))('accuracy regression 
       expect(hi, `${policy} ${SPARSITIES[1]}\n${table}`).toBeLessThan(MAX_DELTA);
       for (const s of SPARSITIES) expect(Math.abs(mean(policy, s, 'gtCombined') - 1), `${policy} ${s} GT\n${table}`).toBeLessThan(GT_BAND);
     }
-    // Reverse worst, at ρ = 0.6 only: uniform < reverse and hess < reverse held on every measured scene, the mean
-    // difference several standard errors of a 3-scene mean below 0. At 0.9 the budget floor (2 of ≈ 3 blocks per
-    // head) leaves the policies almost equal, and hess ≤ uniform did not hold (accuracy.md says why): not asserted.
-    for (const a of ['uniform', 'hess'] as const) {
-      const o = orderingStats(errs, { policy: a, sparsity: SPARSITIES[0] }, { policy: 'reverse', sparsity: SPARSITIES[0] }, 'deltaCombined');
-      expect(o.meanDiff, `${a} < reverse at ${SPARSITIES[0]}\n${table}`).toBeLessThan(0);
-    }
+    // Reverse worst, at ρ = 0.6 only: uniform < reverse held on 6/6 measured scenes (mean d −9e-5, sd 5e-5: the
+    // 3-scene mean is 3 standard errors below 0). hess < reverse held on 5/6 (one tie), and at 0.9 the budget floor
+    // (2 of ≈ 3 blocks per head) leaves the policies equal; hess ≤ uniform did not hold (accuracy.md says why).
+    const o = orderingStats(errs, { policy: 'uniform', sparsity: SPARSITIES[0] }, { policy: 'reverse', sparsity: SPARSITIES[0] }, 'deltaCombined');
+    expect(o.meanDiff, `uniform < reverse at ${SPARSITIES[0]}\n${table}`).toBeLessThan(0);
     for (const s of SPARSITIES) {
       for (const [a, b] of [['hess', 'uniform'], ['uniform', 'reverse']] as const) {
         const o = orderingStats(errs, { policy: a, sparsity: s }, { policy: b, sparsity: s }, 'deltaCombined');
