@@ -5,8 +5,10 @@
  */
 import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file';
 import type { VggtResult } from '../model/vggt/model';
+import type { GtScore } from './ground-truth';
 
 export { renderSceneViews, sceneCameras, type SceneImage, type SceneViewOptions } from './scene';
+export { sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore } from './ground-truth';
 
 /**
  * A deterministic, clearly labelled stand-in HeSS file (per-layer head scores in [0.5, 3.5], i.e. up to 7× apart), for
@@ -64,15 +66,18 @@ export interface DemoRow {
   depth: number | null;
   points: number | null;
   pose: number | null;
+  /** Against the sample scene's GT (null for images without GT): Chamfer in scene units, depth AbsRel. */
+  chamfer: number | null;
+  depthAbsRel: number | null;
 }
 
 /**
- * Build a table row from a result, comparing with `dense` when given.
+ * Build a table row from a result, comparing with `dense` when given and with the GT when scored.
  *
  * @example
- * const row = demoRow('hess', 0.5, sparse, dense);
+ * const row = demoRow('hess', 0.5, sparse, dense, scoreAgainstGt(sparse, gt));
  */
-export function demoRow(policy: string, requested: number, r: VggtResult, dense: VggtResult | null): DemoRow {
+export function demoRow(policy: string, requested: number, r: VggtResult, dense: VggtResult | null, gt: GtScore | null = null): DemoRow {
   const cmp = dense && dense !== r && dense.S === r.S && dense.H === r.H && dense.W === r.W;
   return {
     policy, requested,
@@ -82,17 +87,21 @@ export function demoRow(policy: string, requested: number, r: VggtResult, dense:
     depth: cmp ? relDiff(r.depth, dense.depth) : null,
     points: cmp ? relDiff(r.worldPoints, dense.worldPoints) : null,
     pose: cmp ? relDiff(r.poseEnc, dense.poseEnc) : null,
+    chamfer: gt ? gt.chamfer : null,
+    depthAbsRel: gt ? gt.depthAbsRel : null,
   };
 }
 
-export const ROW_HEADERS = ['policy', 'ρ requested', 'ρ achieved', 'aggregator ms', 'total ms', 'plan ms', 'Δ depth', 'Δ points', 'Δ pose'];
+export const ROW_HEADERS = ['policy', 'ρ requested', 'ρ achieved', 'aggregator ms', 'total ms', 'plan ms', 'Δ depth', 'Δ points', 'Δ pose', 'Chamfer', 'depth AbsRel'];
 
 /** The row's cells as text (relative differences in scientific notation, '—' where not applicable). */
 export function rowCells(r: DemoRow): string[] {
   const e = (x: number | null) => (x === null ? '—' : Number.isNaN(x) ? 'n/a' : x.toExponential(2));
+  const g = (x: number | null) => (x === null ? '—' : Number.isNaN(x) ? 'n/a' : x.toFixed(4));
   return [
     r.policy, r.policy === 'dense' ? '0' : r.requested.toFixed(2), r.achieved === null ? '—' : r.achieved.toFixed(3),
     r.aggregatorMs.toFixed(0), r.totalMs.toFixed(0), r.planMs === null ? '—' : r.planMs.toFixed(0), e(r.depth), e(r.points), e(r.pose),
+    g(r.chamfer), g(r.depthAbsRel),
   ];
 }
 

@@ -18,7 +18,8 @@ import { preprocessImages } from '../model/preprocess';
 import type { RgbaImage } from '../model/rgba-image';
 import type { ProgressEvent, VggtResult } from '../model/vggt/model';
 import { VggtWorker } from '../worker/worker-client';
-import { autoBlocks, demoRow, plantedHess, renderSceneViews, ROW_HEADERS, rowCells } from './lib';
+import { applySimilarity } from '../calibrate/geometry/align';
+import { autoBlocks, demoRow, plantedHess, ROW_HEADERS, rowCells, sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore } from './lib';
 import css from './style.css';
 
 document.head.appendChild(document.createElement('style')).textContent = css;
@@ -29,6 +30,8 @@ interface DemoState {
   runs: number;
   error?: string;
   backend?: string;
+  /** Points drawn in the last result's views: predicted, and GT (0 when the images have no GT: no split view). */
+  views?: { predicted: number; groundTruth: number };
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -62,7 +65,30 @@ camera.position.set(0, 0, 1);
 const controls = new OrbitControls(camera, canvas);
 const content = new THREE.Group();
 scene.add(content);
-const render = () => renderer.render(scene, camera);
+// The GT cloud (sample scene only) in its own scene, drawn in the left half with the same camera: side by side.
+const gtScene = new THREE.Scene();
+gtScene.background = scene.background;
+const gtContent = new THREE.Group();
+gtScene.add(gtContent);
+let split = false;
+const render = () => {
+  const w = canvas.clientWidth, h = Math.max(1, canvas.clientHeight);
+  const half = Math.floor(w / 2);
+  camera.aspect = (split ? half : w) / h;
+  camera.updateProjectionMatrix();
+  renderer.setScissorTest(split);
+  if (!split) {
+    renderer.setViewport(0, 0, w, h);
+    renderer.render(scene, camera);
+    return;
+  }
+  renderer.setViewport(0, 0, half, h);
+  renderer.setScissor(0, 0, half, h);
+  renderer.render(gtScene, camera);
+  renderer.setViewport(half, 0, w - half, h);
+  renderer.setScissor(half, 0, w - half, h);
+  renderer.render(scene, camera);
+};
 controls.addEventListener('change', render);
 new ResizeObserver(() => {
   const box = $('viewer');
@@ -84,14 +110,47 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
 }
 
-/** Replace the view with the result's confident points (coloured from the input) and its camera frustums. */
-function showResult(r: VggtResult, images: Float32Array): void {
-  for (const child of [...content.children]) {
-    content.remove(child);
+function clearGroup(g: THREE.Group): void {
+  for (const child of [...g.children]) {
+    g.remove(child);
     const m = child as THREE.Points | THREE.LineSegments;
     m.geometry?.dispose();
     (m.material as THREE.Material | undefined)?.dispose();
   }
+}
+
+/** The GT cloud, moved into the prediction's frame, coloured from the input pixels: the left half of the view. */
+function showGroundTruth(gt: DemoGroundTruth, score: GtScore, images: Float32Array): number {
+  const HW = gt.H * gt.W;
+  const idx: number[] = [];
+  for (let i = 0; i < gt.S * HW; i++) if (gt.depth[i] > 0) idx.push(i);
+  const world = new Float64Array(3 * idx.length);
+  idx.forEach((i, j) => world.set(gt.points.subarray(3 * i, 3 * i + 3), 3 * j));
+  const inPred = applySimilarity(score.gtToPred, world);
+  const pos: number[] = [], col: number[] = [];
+  idx.forEach((i, j) => {
+    pos.push(...cv2three(inPred[3 * j], inPred[3 * j + 1], inPred[3 * j + 2]));
+    const s = Math.floor(i / HW), p = i % HW;
+    for (let c = 0; c < 3; c++) col.push(srgbToLinear(images[(s * 3 + c) * HW + p]));
+  });
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute('position', new THREE.Float32BufferAttribute(pos, 3));
+  geo.setAttribute('color', new THREE.Float32BufferAttribute(col, 3));
+  gtContent.add(new THREE.Points(geo, new THREE.PointsMaterial({ size: 3, sizeAttenuation: false, vertexColors: true })));
+  return idx.length;
+}
+
+/**
+ * Replace the view with the result's confident points (coloured from the input) and its camera frustums; with a
+ * GT (the sample scene), split it: GT on the left, prediction on the right, one camera for both.
+ */
+function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGroundTruth; score: GtScore } | null = null): void {
+  clearGroup(content);
+  clearGroup(gtContent);
+  const groundTruth = gt ? showGroundTruth(gt.truth, gt.score, images) : 0;
+  split = groundTruth > 0;
+  document.getElementById('viewer')!.classList.toggle('split', split);
+  demo.views = { predicted: 0, groundTruth };
   const { S, H, W } = r;
   const pts = r.worldPoints, conf = r.worldPointsConf;
   if (!pts || !conf) return;
@@ -108,6 +167,7 @@ function showResult(r: VggtResult, images: Float32Array): void {
     for (let c = 0; c < 3; c++) col.push(srgbToLinear(images[(s * 3 + c) * HW + p]));
   }
   const n = pos.length / 3;
+  demo.views = { predicted: n, groundTruth };
   if (!n) return;
   const geo = new THREE.BufferGeometry();
   geo.setAttribute('position', new THREE.Float32BufferAttribute(pos, 3));
@@ -170,7 +230,8 @@ function showResult(r: VggtResult, images: Float32Array): void {
   camera.updateProjectionMatrix();
   controls.update();
   render();
-  $('viewnote').textContent = `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed) · drag to orbit, scroll to zoom, right-drag to pan`;
+  $('viewnote').textContent = `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed)` +
+    `${split ? ` · left: ground truth (${groundTruth.toLocaleString()} points, aligned), right: predicted` : ''} · drag to orbit, scroll to zoom, right-drag to pan`;
 }
 
 // --- Inputs -------------------------------------------------------------------------------------------------------
@@ -179,9 +240,13 @@ let imagesVersion = 0;
 let hessFile: HessFile | null = null;
 let model: VggtWorker | null = null;
 let lastDense: { key: string; r: VggtResult } | null = null;
+/** GT of the current images (the sample scene), null for picked images. */
+let truth: DemoGroundTruth | null = null;
+let sampleSeed = Number(params.get('seed') ?? 1);
 
-function setImages(list: RgbaImage[], what: string): void {
+function setImages(list: RgbaImage[], what: string, gt: DemoGroundTruth | null = null): void {
   images = list;
+  truth = gt;
   imagesVersion++;
   const thumbs = $('thumbs');
   thumbs.replaceChildren(...list.map((img) => {
@@ -196,9 +261,11 @@ function setImages(list: RgbaImage[], what: string): void {
 
 function sampleScene(): void {
   const size = inputSize();
-  // Rendered at 2× the model input so the preprocessing's bicubic downscale keeps the texture crisp.
-  const h = Math.round((size * 5) / 7 / 14) * 14;
-  setImages(renderSceneViews({ views: 3, width: 2 * size, height: 2 * h }), 'sample scene: 3 ray-cast views');
+  // Rendered at the model input size (7:5, as the trained model's scenes): preprocessing keeps every pixel, so each
+  // predicted pixel has its GT depth and point.
+  const h = Math.max(14, Math.round((size * 5) / 7 / 14) * 14);
+  const { images: views, gt } = sampleSceneWithGt(sampleSeed, size, h);
+  setImages(views, `sample scene ${sampleSeed}: 3 ray-cast views with ground truth`, gt);
 }
 
 function inputSize(): number {
@@ -210,7 +277,10 @@ function inputSize(): number {
 }
 
 $<HTMLInputElement>('size').value = params.get('size') ?? (params.get('model') ? '518' : '98');
-$('sample').addEventListener('click', () => guard(async () => sampleScene()));
+$('sample').addEventListener('click', () => guard(async () => {
+  if (truth) sampleSeed++; // a new scene each click
+  sampleScene();
+}));
 $<HTMLInputElement>('files').addEventListener('change', (e) => guard(async () => {
   const files = [...((e.target as HTMLInputElement).files ?? [])];
   if (files.length) setImages(await Promise.all(files.map((f) => fromBlob(f))), files.map((f) => f.name).join(', '));
@@ -232,8 +302,8 @@ const STAGE_AT: Partial<Record<ProgressEvent['stage'], number>> = { preprocess: 
 
 async function run(policy: Policy): Promise<void> {
   if (!model) return;
-  if (!images.length) sampleScene();
   const size = inputSize();
+  if (!images.length || (truth && truth.W !== size)) sampleScene();
   const pre = preprocessImages(images, { targetSize: size, mode: 'crop' });
   const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
   const cfg = model.config!;
@@ -249,12 +319,13 @@ async function run(policy: Policy): Promise<void> {
   });
   const key = `${imagesVersion}|${size}`;
   if (policy === 'dense') lastDense = { key, r };
-  const row = demoRow(policy, sparsity, r, lastDense?.key === key ? lastDense.r : null);
+  const score = truth ? scoreAgainstGt(r, truth) : null;
+  const row = demoRow(policy, sparsity, r, lastDense?.key === key ? lastDense.r : null, score);
   const tr = document.createElement('tr');
   tr.dataset.policy = policy;
   for (const cell of rowCells(row)) tr.appendChild(Object.assign(document.createElement('td'), { textContent: cell }));
   $('timings').querySelector('tbody')!.appendChild(tr);
-  showResult(r, pre.data);
+  showResult(r, pre.data, truth && score ? { truth, score } : null);
   demo.runs++;
   status(`${demo.backend} · last run: ${policy}, [${input.S}, 3, ${input.H}, ${input.W}], blocks q${qb}/k${kb}, ${r.timings.total.toFixed(0)} ms`);
 }

@@ -94,6 +94,14 @@ export interface EvalRow {
   alignment: 'umeyama' | 'first-camera';
   /** Model run time, ms (aggregator + heads). */
   ms: number;
+  /**
+   * Relative RMS difference (‖x − x_dense‖ / ‖x_dense‖) of the depth maps, world points and pose encodings to
+   * the dense run on the same scene: the error sparsity itself adds, free of the model's own error against the
+   * GT. 0 for dense; null when dense is not among the policies.
+   */
+  deltaDepth?: number | null;
+  deltaPoints?: number | null;
+  deltaPose?: number | null;
   /** Camera weight λ of the scores 'hess'/'reverse' allocated by (null for the other policies). */
   lambda?: number | null;
   /** Budget allocation of a sparse policy (undefined for dense). */
@@ -131,7 +139,23 @@ export interface EvalReport {
   summary: EvalSummaryRow[];
 }
 
-const METRIC_KEYS = ['achievedSparsity', 'auc30', 'rra15', 'rta15', 'meanRRA', 'meanRTA', 'accuracy', 'completeness', 'chamfer', 'f1', 'depthAbsRel', 'ms'] as const;
+const METRIC_KEYS = [
+  'achievedSparsity', 'auc30', 'rra15', 'rta15', 'meanRRA', 'meanRTA', 'accuracy', 'completeness', 'chamfer', 'f1', 'depthAbsRel',
+  'deltaDepth', 'deltaPoints', 'deltaPose', 'ms',
+] as const;
+
+/** ‖a − ref‖ / ‖ref‖ over entries finite in both (null when nothing is comparable or ref is all zero). */
+export function relativeRms(a: ArrayLike<number> | null, ref: ArrayLike<number> | null): number | null {
+  if (!a || !ref || a.length !== ref.length) return null;
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], r = ref[i];
+    if (!Number.isFinite(x) || !Number.isFinite(r)) continue;
+    num += (x - r) ** 2;
+    den += r * r;
+  }
+  return den > 0 ? Math.sqrt(num / den) : null;
+}
 
 /** Deterministic stride subsample of a flat xyz cloud to at most `max` points. */
 function subsample(xyz: ArrayLike<number>, max: number): Float64Array {
@@ -383,17 +407,22 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
     const pre = preprocessImages(images, { mode, targetSize });
     const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
     const gtCloud = gtPoints(scene, views, maxPoints);
+    let dense: VggtResult | null = null; // runs first when asked for: the sparse rows' deltas refer to it
     for (const { policy, sparsity, hess, lambda, allocation } of runs) {
       throwIfAborted(opts.signal);
       const r = await model.run(input, policy === 'dense'
         ? { policy: 'dense', signal: opts.signal }
         : { policy, sparsity, hess, allocation, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal });
       const P = (input.H / model.config.patchSize) * (input.W / model.config.patchSize) + model.config.patchStartIdx;
+      if (policy === 'dense') dense = r;
       rows.push({
         scene: scene.name, policy, sparsity,
         achievedSparsity: r.sparsity ? r.sparsity.achievedSparsity : policy === 'dense' ? 0 : null,
         ...score(r, scene, views, pre, gtCloud, opts),
         ms: r.timings.total,
+        deltaDepth: dense ? relativeRms(r.depth, dense.depth) : null,
+        deltaPoints: dense ? relativeRms(r.worldPoints, dense.worldPoints) : null,
+        deltaPose: dense ? relativeRms(r.poseEnc, dense.poseEnc) : null,
         ...(policy === 'dense' ? {} : {
           lambda, allocation,
           layers: r.sparsity ? layerSparsity(r.sparsity, model.config.numHeads, input.S, P, opts.queryBlock, opts.keyBlock) : null,

@@ -1,5 +1,6 @@
 // The browser demo page (dist/demo, built by `npm run build`) in headless Chromium: loads the in-repo models/vggt-synth
-// over HTTP, runs the sample scene dense and then HeSS-sparse through the UI, and checks the table and the 3D view.
+// over HTTP, runs the sample scene dense and then HeSS-sparse through the UI, and checks the table (Δ vs dense, Chamfer
+// and depth AbsRel vs the scene's GT) and the 3D view (GT and predicted clouds side by side).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -52,11 +53,16 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
           const d = ctx.getImageData(0, 0, c.width, c.height).data;
           const seen = new Set<number>();
           let covered = 0;
+          const half = [0, 0]; // covered pixels in the left / right half (GT / predicted when split)
           for (let i = 0; i < d.length; i += 4) {
             seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-            if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) covered++;
+            if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) {
+              covered++;
+              half[(i / 4) % c.width < c.width / 2 ? 0 : 1]++;
+            }
           }
-          return { distinct: seen.size, covered: covered / (d.length / 4), width: c.width, height: c.height };
+          const n = d.length / 4;
+          return { distinct: seen.size, covered: covered / n, left: (2 * half[0]) / n, right: (2 * half[1]) / n, width: c.width, height: c.height };
         });
         // Before any run the view is one flat background colour: the later check really measures the point cloud.
         const before = await readCanvas();
@@ -100,11 +106,28 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
           expect(v, k).toBeGreaterThan(0);
           expect(v, k).toBeLessThan(1);
         }
+        // Against the sample scene's GT, both runs: finite, positive (no prediction is exact), and a reconstruction
+        // rather than noise (a constant depth scores AbsRel ≈ 0.3 on these scenes; Chamfer is in scene units).
+        for (const [name, cells] of [['dense', dense], ['hess', hess]] as const) {
+          const chamfer = Number(cells[col('Chamfer')]);
+          const absRel = Number(cells[col('depth AbsRel')]);
+          expect(Number.isFinite(chamfer) && chamfer > 0 && chamfer < 1, `${name} Chamfer ${cells[col('Chamfer')]}`).toBe(true);
+          expect(Number.isFinite(absRel) && absRel > 0 && absRel < 1, `${name} AbsRel ${cells[col('depth AbsRel')]}`).toBe(true);
+        }
+        // Side by side: the GT cloud in the left half, the prediction in the right, both drawn and labelled.
+        const views = (await state()).views;
+        expect(views.groundTruth).toBeGreaterThan(1000);
+        expect(views.predicted).toBeGreaterThan(1000);
+        expect(await page.locator('#viewer').getAttribute('class')).toContain('split');
+        expect(await page.locator('#label-gt').isVisible()).toBe(true);
+        expect(await page.locator('#label-pred').isVisible()).toBe(true);
 
         const inPage = await readCanvas();
         const shot = pngStats(await page.locator('#view3d').screenshot());
-        console.info(`[demo] canvas ${inPage.width}×${inPage.height}: ${inPage.distinct} colours in page, screenshot ${shot.distinct} colours, ${(shot.covered * 100).toFixed(1)}% covered`);
+        console.info(`[demo] canvas ${inPage.width}×${inPage.height}: ${inPage.distinct} colours in page, screenshot ${shot.distinct} colours, ${(shot.covered * 100).toFixed(1)}% covered (left ${(inPage.left * 100).toFixed(1)}%, right ${(inPage.right * 100).toFixed(1)}%)`);
         expect(inPage.distinct).toBeGreaterThan(200);
+        expect(inPage.left, 'GT half').toBeGreaterThan(0.01);
+        expect(inPage.right, 'predicted half').toBeGreaterThan(0.01);
         expect(inPage.covered).toBeGreaterThan(0.01);
         expect(shot.distinct).toBeGreaterThan(200);
         expect(shot.covered).toBeGreaterThan(0.01);
