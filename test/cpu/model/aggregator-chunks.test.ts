@@ -82,7 +82,7 @@ describe('chunked aggregator on the wasm EP (vggt-tiny)', () => {
     expect(two.layers.get(0)!.every(Number.isFinite)).toBe(true);
     expect(two.chunks.global).toBe(3); // 80 rows, 29 per chunk at 30 000 bytes
     await Promise.all([chunked.dispose(), tight.dispose()]);
-  }, 300_000);
+  });
 
   it("localAttention 'wgsl' on the wasm EP is a typed error", async () => {
     const { model, cfg } = await loadFixture();

@@ -367,7 +367,7 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await Promise.all([pre.release(), post.release()]);
-  }, 60_000);
+  });
 
   it('a checkpoint tensor of the wrong size is a typed error naming the tensor', async () => {
     const reader = { read: async () => new Float32Array(7) };

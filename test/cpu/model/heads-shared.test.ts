@@ -97,7 +97,7 @@ describe('VGGT heads with weights as graph inputs', () => {
       expect(bytes).toBeLessThanOrEqual(MB64);
       expect(inputs).toBe(count(name));
     }
-  }, 120_000);
+  });
 
   it('one DPT session serves two image sizes (fixture reference, then a float64 run at 42×56, then the fixture again)', async () => {
     const fx = await loadFixture();
@@ -133,7 +133,7 @@ describe('VGGT heads with weights as graph inputs', () => {
     expect(relError(again.values, refD)).toBeLessThan(TOL);
     expect(sessions()).toBe(1);
     await head.dispose();
-  }, 300_000);
+  });
 
   it('frame chunks (forced 1 frame, or sized from a byte budget) equal one unchunked run to 1e-5', async () => {
     const fx = await loadFixture();
@@ -158,7 +158,7 @@ describe('VGGT heads with weights as graph inputs', () => {
     expect(relError(ref.values, await fx.ref('world_points'))).toBeLessThan(TOL);
     for (const h of [whole, one, two]) await h.dispose();
     await expect(one.run(fx.layers, fx.S, fx.H, fx.W)).rejects.toMatchObject({ code: 'DISPOSED' });
-  }, 300_000);
+  });
 
   it('the camera head takes the last layer as a Float32Array, a CPU tensor, or the camera tokens alone', async () => {
     const fx = await loadFixture();
@@ -177,5 +177,5 @@ describe('VGGT heads with weights as graph inputs', () => {
     await expect(head.run(new ort.Tensor('int32', new Int32Array(4), [4]), 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(sessions()).toBe(1);
     await head.dispose();
-  }, 120_000);
+  });
 });

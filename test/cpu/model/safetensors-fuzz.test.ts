@@ -202,7 +202,6 @@ describe('safetensors header fuzz', () => {
   });
 
   it('≥ 1,000 mutated headers: parse correctly or throw BAD_CHECKPOINT, nothing else', async () => {
-    const t0 = performance.now();
     const stats: Record<string, { ok: number; rejected: number }> = {};
     const failures: string[] = [];
     let total = 0;
@@ -221,11 +220,9 @@ describe('safetensors header fuzz', () => {
         }
       }
     }
-    const elapsed = performance.now() - t0;
     expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(1000);
     // every family must actually produce rejections (the generators are not no-ops)
     for (const [name, s] of Object.entries(stats)) expect(s.rejected, name).toBeGreaterThan(0);
-    expect(elapsed).toBeLessThan(30_000);
   });
 });

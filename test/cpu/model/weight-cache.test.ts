@@ -103,7 +103,7 @@ describe('Vggt.load with a disk cache ({ dir })', () => {
     expectSameOutputs(first, third);
     expect((await weightCache.clear({ dir })).entries).toBe(row.entries); // clear everything
     expect(await readdir(dir)).toEqual([]);
-  }, 600_000);
+  });
 
   it('refetches a corrupted entry (one flipped byte) and rewrites it', async () => {
     const first = await loadAndRun();
@@ -126,7 +126,7 @@ describe('Vggt.load with a disk cache ({ dir })', () => {
     srv.log.length = 0;
     await loadAndRun();
     expect(weightGets()).toEqual([]);
-  }, 600_000);
+  });
 
   it('rejects an empty dir and a custom store for listing', async () => {
     await expect(Vggt.load(url, { device: 'wasm', cache: { dir: '' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -159,7 +159,7 @@ describe('weightCache on the Cache API', () => {
     expect(srv.log.filter((l) => l.startsWith('GET') && !l.endsWith('bytes=0-0'))).toEqual([]); // still cached
     await weightCache.clear('cache-api');
     expect(await weightCache.list('cache-api')).toEqual({ urls: [], entries: 0, bytes: 0 });
-  }, 300_000);
+  });
 
   it('persist() reports the browser answer, and false where the API is absent', async () => {
     vi.stubGlobal('navigator', { storage: { persist: async () => true } });
@@ -178,5 +178,5 @@ describe('weightCache on the Cache API', () => {
     await model.dispose();
     expect(persist).toHaveBeenCalledTimes(1);
     expect(events.filter((e) => e.persisted !== undefined)).toEqual([{ stage: 'open', persisted: true }]);
-  }, 300_000);
+  });
 });

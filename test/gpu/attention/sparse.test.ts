@@ -10,9 +10,6 @@ import { mustHave, testDevice } from '../../helpers/gpu';
 import { freshSeed, randn, relError, rng } from '../../helpers/random';
 import { randomLayout } from './layouts';
 
-// Compiling one kernel variant takes seconds on lavapipe (LLVM, cold shader cache): generous per-test limit.
-const T = 60_000;
-
 function inputs(s: AttentionShape, rand: () => number) {
   const n = s.N * s.H * s.D;
   return { q: randn(n, rand, 2), k: randn(n, rand), v: randn(n, rand) };
@@ -27,7 +24,7 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
     const dense = await runAttention(gpu, x, shape);
     expect(relError(sparse, dense)).toBeLessThan(1e-5);
     expect(relError(sparse, attentionReference(x.q, x.k, x.v, shape))).toBeLessThan(1e-4);
-  }, T);
+  });
 
   // Each case: shape, query block, key block, fraction of key blocks kept per head (heads differ), kernel rows.
   const cases: [AttentionShape, number, number, number[], number?][] = [
@@ -48,7 +45,7 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
       expect(relError(got, masked)).toBeLessThan(1e-4);
       // and it is really sparse: with fewer blocks the answer differs from dense attention
       if (keep.some((f) => f < 1)) expect(relError(got, attentionReference(x.q, x.k, x.v, shape))).toBeGreaterThan(1e-2);
-    }, T);
+    });
   }
 
   it('fp16 storage, per-head keeps 0.5/0.2 (≤ 1e-2)', async () => {
@@ -60,7 +57,7 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
     const layout = randomLayout(shape, 128, 64, [0.5, 0.2], rand);
     const got = await runAttention(gpu, x, shape, { layout, dtype: 'f16' });
     expect(relError(got, blockSparseReference(x.q, x.k, x.v, shape, layout))).toBeLessThan(1e-2);
-  }, T);
+  });
 
   it('encodes into a caller encoder on caller buffers, twice in one pass sequence (plan reused)', async () => {
     const gpu = await testDevice();
@@ -88,7 +85,7 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
     expect(relError(got2, attentionReference(x.q, x.k, ref1, shape))).toBeLessThan(1e-4);
     plan.destroy();
     for (const b of [q, k, v, o1, o2]) b.destroy();
-  }, T);
+  });
 });
 
 describe('attention host validation (typed errors before any GPU work)', () => {
@@ -120,5 +117,5 @@ describe('attention host validation (typed errors before any GPU work)', () => {
     expect(code(() => encodeAttention(noF16, enc, { q, k, v, o }, shape, { dtype: 'f16' }))).toBe('NO_SHADER_F16');
     expect(code(() => encodeAttention(gpu, enc, { q, k, v, o }, shape, { tiling: { keys: 4096 } }))).toMatch(/INVALID_ARGUMENT|LIMIT_TOO_SMALL/);
     for (const b of [q, k, v, o, small]) b.destroy();
-  }, T);
+  });
 });

@@ -57,7 +57,7 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     const tight = await Aggregator.create(model, cfg, { target, attention: core, limits: { maxBufferSize: 30_000 } });
     await expect(tight.run(images, { S, H, W })).rejects.toMatchObject({ code: 'LIMIT_TOO_SMALL', fix: expect.stringContaining('at most 2 frames') });
     await Promise.all([chunked.dispose(), tight.dispose(), core.dispose()]);
-  }, 600_000);
+  });
 
   it("localAttention 'onnx' + the ONNX global core: matches the reference, and frame + token chunks equal it to 1e-5", async () => {
     const gpu = await testDevice();
@@ -87,5 +87,5 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
       expect(e).toBeLessThanOrEqual(1e-5);
     }
     await chunked.dispose();
-  }, 600_000);
+  });
 });

@@ -54,7 +54,7 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
     await expect(h16.run(f32, fx.S)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await h32.dispose();
     await h16.dispose();
-  }, 600_000);
+  });
 
   it('an F16 checkpoint is uploaded as stored (raw reads, no float32 read): the same head as from F32 narrowed once', async () => {
     const gpu = await testDevice();
@@ -81,7 +81,7 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
     expect(relError(await fromF16.run(layer, fx.S), await fromF32.run(layer, fx.S))).toBe(0);
     await fromF16.dispose();
     await fromF32.dispose();
-  }, 600_000);
+  });
 
   for (const kind of ['depth', 'point'] as DptKind[]) {
     it(`${kind} head: float16 GPU layers in 2-frame chunks, values and confidence within 1e-2 of float64`, async () => {
@@ -110,6 +110,6 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
       }
       await d32.dispose();
       await d16.dispose();
-    }, 600_000);
+    });
   }
 });

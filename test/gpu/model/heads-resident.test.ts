@@ -37,7 +37,7 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     expect(sessions()).toBe(1);
     await head.dispose();
     buf.destroy();
-  }, 300_000);
+  });
 
   it('depth head: GPU layers in 1-frame chunks match the reference; a second size reuses the session', async () => {
     const gpu = await testDevice();
@@ -79,7 +79,7 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     await cpu.dispose();
     await head.dispose();
     for (const b of buffers) b.destroy();
-  }, 600_000);
+  });
 
   it("frame chunks default to the device's binding limit; one frame over it is LIMIT_TOO_SMALL before any run", async () => {
     const gpu = await testDevice();
@@ -98,5 +98,5 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     expect(tight.framesPerRun(fx.H, fx.W)).toBe(1);
     await expect(tight.run(fx.layers, fx.S, fx.H, fx.W)).rejects.toMatchObject({ code: 'LIMIT_TOO_SMALL' });
     await tight.dispose();
-  }, 300_000);
+  });
 });
