@@ -80,7 +80,7 @@ function save(): void {
       'Peak RSS: process.memoryUsage() sampled every 250 ms between awaits (a long synchronous call is not sampled inside: maxRSS, the kernel\'s exact process-lifetime peak, bounds it). GPU buffers: live bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live). On lavapipe GPU memory is host memory, so it is inside RSS as well.',
       `Host: ${os.cpus().length} CPU cores shared with other jobs (load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end), ${fmtGB(os.totalmem())} GB RAM: absolute times say nothing about real GPUs.`,
       'Estimate: Vggt.estimate (the pre-flight the run checks) for the same S, H, W and dtype: peak GPU bytes, weights included, beside the measured peak of live GPU buffers. For the load, the estimate\'s \'weights\' stage.',
-      'Run time: Vggt.run wall time. "aggregator": in fp32 the time to enqueue its work (its layers stay on the GPU and nothing waits for them, so "heads" includes waiting for the aggregator\'s GPU work: the camera head reads its output back first); in fp16 it includes that wait (the fp16 layers are read back and widened for the fp32 heads).',
+      'Run time: Vggt.run wall time. "aggregator": in fp32 the time to enqueue its work (its layers stay on the GPU and nothing waits for them, so "heads" includes waiting for the aggregator\'s GPU work: the camera head reads its output back first); in fp16 "heads" also includes that wait (the fp16 heads read float16 layers on the GPU).',
       ...notes,
       ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
     ],

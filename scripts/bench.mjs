@@ -13,8 +13,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 // Benches that only run when named (`npm run bench -- scale`): scale generates a 4.76 GB checkpoint (+ 2.38 GB
 // F16) into build/scale/ and loads VGGT-1B at full size, far too heavy for the default run; gpu runs VGGT-1B on a
-// real GPU (`npm run bench -- gpu`; `-- gpu --dry-run` checks it at tiny sizes on the CPU adapter).
-const onlyWhenNamed = new Set(['scale', 'gpu']);
+// real GPU (`npm run bench -- gpu`; `-- gpu --dry-run` checks it at tiny sizes on the CPU adapter); accuracy and
+// accuracy-calibrate evaluate the trained vggt-synth over many scenes (tens of minutes, need ../shared).
+const onlyWhenNamed = new Set(['scale', 'gpu', 'accuracy', 'accuracy-calibrate']);
 // Arguments starting with -- (e.g. --dry-run) are passed on to every bench run.
 const benchArgs = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
