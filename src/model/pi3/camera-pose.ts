@@ -173,3 +173,106 @@ export function worldPoints(local: Float32Array, poses: ArrayLike<number>, S: nu
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reverse mode (for HeSS calibration on π³: the camera and point errors reach the network through these maps).
+
+/**
+ * Vector–Jacobian product of {@link svdOrthogonalize}: given `g = ∂L/∂R` (row-major 3×3), returns `∂L/∂m`.
+ *
+ * With the normalised `A = Q·diag(λ)·Qᵀ`-form of `K = Rᵀ·A` (symmetric at the optimum; `λ = (s1, s2, d·s3)`,
+ * the eigenbasis `Q` is the SVD's right factor), a perturbation gives `dR = R·Ω` with `Ω` skew and
+ * `Ω·K + K·Ω = Rᵀ·dA − dAᵀ·R`. Solving that Sylvester equation in `Q`'s basis yields
+ * `∂L/∂A = R·Q·[(Ỹ − Ỹᵀ) ⊘ (λ_i + λ_j)]·Qᵀ` with `Ỹ = Qᵀ·Rᵀ·g·Q`; then the row normalisation's chain rule
+ * `∂L/∂m_r = (g_r − n_r·(n_r·g_r)) / |m_r|`. Undefined where `λ_i + λ_j = 0` (the projection is not unique
+ * there): such pairs get a zero gradient.
+ */
+export function svdOrthogonalizeVjp(m: ArrayLike<number>, g: ArrayLike<number>): Float64Array {
+  check(m.length === 9 && g.length === 9, 'svdOrthogonalizeVjp needs a 3×3 matrix and a 3×3 gradient');
+  const n = new Float64Array(9);
+  const len = [0, 0, 0];
+  for (let r = 0; r < 3; r++) {
+    len[r] = Math.max(Math.hypot(m[3 * r], m[3 * r + 1], m[3 * r + 2]), 1e-12);
+    for (let c = 0; c < 3; c++) n[3 * r + c] = m[3 * r + c] / len[r]!;
+  }
+  // n = (nᵀ)ᵀ: with nᵀ = U·S·Vᵀ, n = V·S·Uᵀ, R = V·D·Uᵀ and K = Rᵀ·n = U·(D·S)·Uᵀ: Q = U, λ = D·s
+  const nt = Float64Array.of(n[0]!, n[3]!, n[6]!, n[1]!, n[4]!, n[7]!, n[2]!, n[5]!, n[8]!);
+  const { U, s, V } = svd3(nt);
+  const d = det3(V) * det3(U) < 0 ? -1 : 1;
+  const lambda = [s[0]!, s[1]!, d * s[2]!];
+  const R = svdOrthogonalize(m);
+  const mm = (A: ArrayLike<number>, B: ArrayLike<number>, tA: boolean, tB: boolean): Float64Array => {
+    const C = new Float64Array(9);
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 3; j++) {
+        let acc = 0;
+        for (let k = 0; k < 3; k++) acc += (tA ? A[k * 3 + i]! : A[i * 3 + k]!) * (tB ? B[j * 3 + k]! : B[k * 3 + j]!);
+        C[i * 3 + j] = acc;
+      }
+    }
+    return C;
+  };
+  const Yt = mm(mm(U, mm(R, g, true, false), true, false), U, false, false); // Uᵀ·Rᵀ·g·U
+  const Z = new Float64Array(9);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      const den = lambda[i]! + lambda[j]!;
+      Z[i * 3 + j] = i === j || den === 0 ? 0 : (Yt[i * 3 + j]! - Yt[j * 3 + i]!) / den;
+    }
+  }
+  const gA = mm(R, mm(mm(U, Z, false, false), U, false, true), false, false);
+  const gm = new Float64Array(9);
+  for (let r = 0; r < 3; r++) {
+    let dot = 0;
+    for (let c = 0; c < 3; c++) dot += n[3 * r + c]! * gA[3 * r + c]!;
+    // below the 1e-12 clamp the reference divides by a constant: plain scaling, no projection
+    const clamped = Math.hypot(m[3 * r], m[3 * r + 1], m[3 * r + 2]) <= 1e-12;
+    for (let c = 0; c < 3; c++) gm[3 * r + c] = (gA[3 * r + c]! - (clamped ? 0 : n[3 * r + c]! * dot)) / len[r]!;
+  }
+  return gm;
+}
+
+/**
+ * Vector–Jacobian product of {@link posesFromRaw}: `∂L/∂raw` `[S, 12]` from `∂L/∂poses` `[S, 4, 4]` (the constant
+ * last row gets no gradient).
+ */
+export function posesFromRawVjp(raw: ArrayLike<number>, S: number, gPoses: ArrayLike<number>): Float64Array {
+  check(raw.length === S * 12 && gPoses.length === S * 16, `expected raw [${S}, 12] and a pose gradient [${S}, 4, 4]`);
+  const out = new Float64Array(S * 12);
+  for (let s = 0; s < S; s++) {
+    const gR = Array.from({ length: 9 }, (_, k) => gPoses[s * 16 + Math.floor(k / 3) * 4 + (k % 3)]!);
+    const gm = svdOrthogonalizeVjp(Array.from({ length: 9 }, (_, k) => raw[s * 12 + 3 + k]!), gR);
+    for (let i = 0; i < 3; i++) out[s * 12 + i] = gPoses[s * 16 + i * 4 + 3]!;
+    out.set(gm, s * 12 + 3);
+  }
+  return out;
+}
+
+/**
+ * Vector–Jacobian product of {@link worldPoints} (float64): from `∂L/∂points` `[S, N, 3]`, `∂L/∂local` `[S, N, 3]`
+ * (`Rᵀ·g` per point) and `∂L/∂poses` `[S, 4, 4]` (`Σ g·localᵀ` into R, `Σ g` into t; last row zero).
+ */
+export function worldPointsVjp(
+  local: ArrayLike<number>, poses: ArrayLike<number>, S: number, gPoints: ArrayLike<number>,
+): { gLocal: Float64Array; gPoses: Float64Array } {
+  const N = local.length / (3 * S);
+  check(Number.isInteger(N) && poses.length === S * 16 && gPoints.length === local.length,
+    'local points and their gradient must be [S, N, 3] and poses [S, 4, 4]');
+  const gLocal = new Float64Array(local.length);
+  const gPoses = new Float64Array(S * 16);
+  for (let s = 0; s < S; s++) {
+    const P = s * 16;
+    for (let i = s * N * 3, end = (s + 1) * N * 3; i < end; i += 3) {
+      for (let r = 0; r < 3; r++) {
+        const gr = gPoints[i + r]!;
+        if (gr === 0) continue;
+        for (let c = 0; c < 3; c++) {
+          gLocal[i + c] += poses[P + r * 4 + c]! * gr;
+          gPoses[P + r * 4 + c] += gr * local[i + c]!;
+        }
+        gPoses[P + r * 4 + 3] += gr;
+      }
+    }
+  }
+  return { gLocal, gPoses };
+}

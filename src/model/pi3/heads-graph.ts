@@ -6,7 +6,7 @@
  * `camera-pose.ts`).
  *
  * Inputs: `hidden [N, T, inDim]` (T = registers + patches, see `heads.ts`), `rope_cos`/`rope_sin` `[T, 1, d]` and
- * `grid` (int64 `[gh, gw]`), so one graph serves every image size; weights are graph inputs (runtime) or baked
+ * `grid` (int64 `[gh, gw]`), so one graph serves every image size (or, built for one size, constants instead); weights are graph inputs (runtime) or baked
  * initializers (through {@link HeadParams}). Outputs: `local_points [N, H, W, 3]`, `conf [N, H, W]`,
  * `pose_raw [N, 12]` (translation, then the 9-number rotation).
  */
@@ -14,7 +14,8 @@ import { HessError, check } from '../../errors';
 import { Graph, tensorInit } from '../../onnx/builder';
 import { denseAttention } from '../vggt/blocks';
 import { type HeadParam, HeadParams, type HeadParamSource } from '../vggt/head-params';
-import { sliceAxis } from '../vggt/heads-common';
+import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../vggt/heads-common';
+import { ropePositions, ropeTables } from '../vggt/rope';
 import { gelu, layerNorm, linear, reshape } from '../vggt/ops';
 
 /** The three transformer decoders, by weight prefix. */
@@ -63,6 +64,16 @@ export interface Pi3HeadsGraphSpec {
   /** Register tokens before the patches. */
   readonly registers: number;
   readonly patchSize: number;
+  /** RoPE base frequency (100). */
+  readonly ropeFreq: number;
+}
+
+/**
+ * Build options. `size`: a graph for images of H×W only, with the grid and RoPE tables as constants (no `grid`,
+ * `rope_cos`, `rope_sin` inputs), so every shape is static: what reverse-mode differentiation needs.
+ */
+export interface Pi3HeadsGraphOptions {
+  readonly size?: { readonly H: number; readonly W: number };
 }
 
 /** The per-head widths the graph was built with (for byte budgets). */
@@ -82,15 +93,30 @@ export interface Pi3HeadsGraph {
 }
 
 /** The graph with every weight an input (`${prefix}.${key}`), from the tensor table alone: what `Pi3Heads` runs. */
-export function pi3HeadsInputsGraph(shapes: Shapes, spec: Pi3HeadsGraphSpec): Pi3HeadsGraph {
-  return pi3HeadsGraph({ shapes }, shapes, spec);
+export function pi3HeadsInputsGraph(shapes: Shapes, spec: Pi3HeadsGraphSpec, opts: Pi3HeadsGraphOptions = {}): Pi3HeadsGraph {
+  return pi3HeadsGraph({ shapes }, shapes, spec, opts);
+}
+
+/**
+ * The graph with the weights baked as initializers, for images of H×W (static shapes), e.g. to differentiate it
+ * with `buildGradientGraph` (π³ calibration). Reads every head weight into memory.
+ *
+ * @example
+ * const { graph } = await pi3HeadsBakedGraph(st, config, { H: 350, W: 518 });
+ */
+export async function pi3HeadsBakedGraph(weights: HeadWeights, spec: Pi3HeadsGraphSpec, size: { H: number; W: number }): Promise<Pi3HeadsGraph> {
+  const baked = new Map<string, ReadonlyMap<string, LoadedTensor>>();
+  for (const prefix of [...PI3_DECODERS, 'point_head', 'conf_head', 'camera_head']) baked.set(prefix, await loadPrefixed(weights, prefix));
+  return pi3HeadsGraph((prefix) => ({ baked: baked.get(prefix)! }), weights.tensors, spec, { size });
 }
 
 /**
  * Build the heads graph. `src` binds the weights (inputs or baked); `shapes` gives the dims. Each prefix
  * (`point_decoder`, `point_head`, …) gets its own {@link HeadParams}, so input names are the checkpoint's.
  */
-export function pi3HeadsGraph(src: HeadParamSource | ((prefix: string) => HeadParamSource), shapes: Shapes, spec: Pi3HeadsGraphSpec): Pi3HeadsGraph {
+export function pi3HeadsGraph(
+  src: HeadParamSource | ((prefix: string) => HeadParamSource), shapes: Shapes, spec: Pi3HeadsGraphSpec, opts: Pi3HeadsGraphOptions = {},
+): Pi3HeadsGraph {
   const g = new Graph('pi3_heads');
   const all: HeadParams[] = [];
   const paramsOf = (prefix: string) => {
@@ -112,9 +138,26 @@ export function pi3HeadsGraph(src: HeadParamSource | ((prefix: string) => HeadPa
   const R = spec.registers;
   const r = spec.patchSize;
 
-  const hidden = g.input('hidden', 'float32', ['N', 'T', inDim]);
-  const rope = { cos: g.input('rope_cos', 'float32', ['T', 1, d]), sin: g.input('rope_sin', 'float32', ['T', 1, d]) };
-  const grid = g.input('grid', 'int64', [2]);
+  const size = opts.size;
+  let rope: { cos: string; sin: string };
+  let grid: string;
+  let imageHW: string;
+  let T: number | 'T' = 'T';
+  if (size) {
+    check(Number.isInteger(size.H / r) && Number.isInteger(size.W / r) && size.H > 0 && size.W > 0,
+      `image size ${size.H}×${size.W} is not a positive multiple of the patch size ${r}`);
+    const [gh, gw] = [size.H / r, size.W / r];
+    const t = ropeTables(ropePositions(gh, gw, R), d, spec.ropeFreq);
+    T = t.T;
+    rope = { cos: g.floats(t.cos, [t.T, 1, d]), sin: g.floats(t.sinSigned, [t.T, 1, d]) };
+    grid = g.ints([gh, gw]);
+    imageHW = g.ints([size.H, size.W]); // constants all the way, so that shape inference can fold every Reshape
+  } else {
+    rope = { cos: g.input('rope_cos', 'float32', ['T', 1, d]), sin: g.input('rope_sin', 'float32', ['T', 1, d]) };
+    grid = g.input('grid', 'int64', [2]);
+    imageHW = g.op('Mul', [grid, g.ints([r, r])])[0];
+  }
+  const hidden = g.input('hidden', 'float32', ['N', T, inDim]);
   const perm = ropePerm(g, d);
 
   const decode = (prefix: Pi3Decoder): string => {
@@ -132,8 +175,7 @@ export function pi3HeadsGraph(src: HeadParamSource | ((prefix: string) => HeadPa
   const shuffle = (feat: string, C: number): string => {
     const six = g.op('Concat', [nOf, grid, g.ints([C, r, r])], { axis: 0 })[0];
     const t = g.op('Transpose', [g.op('Reshape', [feat, six])[0]], { perm: [0, 1, 4, 2, 5, 3] })[0]; // [N, gh, r, gw, r, C]
-    const hw = g.op('Mul', [grid, g.ints([r, r])])[0];
-    return g.op('Reshape', [t, g.op('Concat', [nOf, hw, g.ints([C])], { axis: 0 })[0]])[0];
+    return g.op('Reshape', [t, g.op('Concat', [nOf, imageHW, g.ints([C])], { axis: 0 })[0]])[0];
   };
 
   // point: xy·exp(z), exp(z)
@@ -144,14 +186,14 @@ export function pi3HeadsGraph(src: HeadParamSource | ((prefix: string) => HeadPa
     const pts = shuffle(linear(g, decode('point_decoder'), lin.w, lin.b), 3);
     const z = g.op('Exp', [sliceAxis(g, pts, 3, 2, 3)])[0];
     const xy = g.op('Mul', [sliceAxis(g, pts, 3, 0, 2), z])[0];
-    g.output(g.op('Concat', [xy, z], { axis: 3 })[0], 'float32', ['N', 'H', 'W', 3], 'local_points');
+    g.output(g.op('Concat', [xy, z], { axis: 3 })[0], 'float32', ['N', size?.H ?? 'H', size?.W ?? 'W', 3], 'local_points');
   }
   // conf: raw logits
   {
     const p = paramsOf('conf_head');
     const lin = p.linear('proj', r * r, dec.conf_decoder.outDim);
     const c = shuffle(linear(g, decode('conf_decoder'), lin.w, lin.b), 1);
-    g.output(g.op('Squeeze', [c, g.ints([3])])[0], 'float32', ['N', 'H', 'W'], 'conf');
+    g.output(g.op('Squeeze', [c, g.ints([3])])[0], 'float32', ['N', size?.H ?? 'H', size?.W ?? 'W'], 'conf');
   }
   // camera: 2 residual MLP blocks → mean over patches → 2 Linear+ReLU → [t (3), rot (9)]
   const cameraDim = dec.camera_decoder.outDim;

@@ -79,8 +79,22 @@ export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDi
 }
 
 /**
- * The π³ heads: one session per head (point, conf, camera), weights as graph inputs uploaded once, frames run in
- * chunks sized from a byte budget; the 3×3 SVD of the camera head runs on the host in float64.
+ * Bytes of the heads' float32 weights (what {@link Pi3Heads} uploads: GPU-resident on WebGPU, fed per run on the
+ * wasm EP), from the checkpoint's tensor table: the tensors under the three decoders and three heads.
+ * 766 MiB for yyfz233/Pi3.
+ */
+export function pi3HeadsWeightBytes(shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>): number {
+  let n = 0;
+  for (const [name, t] of shapes) if (HEAD_TENSOR.test(name)) n += t.shape.reduce((a, d) => a * d, 1);
+  return 4 * n;
+}
+
+const HEAD_TENSOR = /^(point|conf|camera)_(decoder|head)\./;
+
+/**
+ * The π³ heads: one session for all three (point, conf, camera: they read the same input; the graph lists them
+ * one after the other), weights as graph inputs uploaded once, frames run in chunks sized from a byte budget on
+ * one frame's largest intermediate; the 3×3 SVD of the camera head runs on the host in float64.
  *
  * @example
  * const heads = await Pi3Heads.create(st, { heads: 16, registers: 5, patchSize: 14, ropeFreq: 100 }, { ep: 'wasm' });
@@ -116,9 +130,8 @@ export class Pi3Heads {
   static async create(weights: HeadWeights, config: Pi3HeadsConfig, target: ExecutionTarget, opts: Pi3HeadsOptions = {}): Promise<Pi3Heads> {
     const frames = opts.framesChunk;
     check(frames === undefined || (Number.isInteger(frames) && frames >= 1), `framesChunk must be a positive integer, got ${frames}`);
-    for (const k of ['registers', 'patchSize'] as const) {
-      check(Number.isInteger(config[k]) && config[k] >= (k === 'registers' ? 0 : 1), `${k} must be a non-negative integer, got ${config[k]}`);
-    }
+    check(Number.isInteger(config.registers) && config.registers >= 0, `registers must be a non-negative integer, got ${config.registers}`);
+    check(Number.isInteger(config.patchSize) && config.patchSize >= 1, `patchSize must be a positive integer, got ${config.patchSize}`);
     check(Number.isFinite(config.ropeFreq) && config.ropeFreq > 0, `ropeFreq must be positive, got ${config.ropeFreq}`);
     const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
     const bytes = opts.chunkBytes ?? (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pi3HeadsFrameBytes } from '../../../src/model/pi3/heads';
+import { pi3HeadsFrameBytes, pi3HeadsWeightBytes } from '../../../src/model/pi3/heads';
 import { pi3HeadsInputsGraph } from '../../../src/model/pi3/heads-graph';
 import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads';
 
@@ -37,6 +37,8 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads at yyfz233/Pi3 widths (graph only
     const model = graph.toModel({ opset: 17 }).model;
     console.info(`[pi3-heads] full-size heads: ${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights as inputs, graph ${(model.length / 1024).toFixed(0)} KiB`);
     expect(weightBytes).toBeGreaterThan(700 * 2 ** 20);
+    expect(pi3HeadsWeightBytes(shapes)).toBe(weightBytes);
+    expect(pi3HeadsWeightBytes(new Map([...shapes, ['decoder.0.norm1.weight', { shape: [1024] }]]))).toBe(weightBytes);
     expect(model.length).toBeLessThan(2 ** 20);
     // only small constants are baked (shapes, scales, the RoPE permutation)
     const baked = [...graph.initializers.values()].reduce((a, t) => a + t.data.byteLength, 0);

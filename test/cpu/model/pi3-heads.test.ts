@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadOrt } from '../../../src/runtime/ort';
-import { Pi3Heads } from '../../../src/model/pi3/heads';
+import { Pi3Heads, pi3HeadsWeightBytes } from '../../../src/model/pi3/heads';
 import { relError } from '../../helpers/random';
 import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads';
 
@@ -22,6 +22,7 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads on the wasm EP reproduce the pi3-
       const heads = await Pi3Heads.create(fx.model, fx.config, { ep: 'wasm' }, { framesChunk, chunkBytes });
       expect(heads.dims.decoders.point_decoder).toEqual({ inDim: 128, dim: 64, depth: 5, mlp: 256, outDim: 64 });
       expect(heads.dims.cameraDim).toBe(32);
+      expect(heads.weightBytes).toBe(pi3HeadsWeightBytes(fx.model.tensors));
       expect(heads.frameBytes(fx.H, fx.W)).toBe(frame);
       expect(Math.min(heads.framesPerRun(fx.H, fx.W), fx.S)).toBe(expected);
       const out = await heads.run(fx.hidden, fx.S, fx.H, fx.W);
