@@ -228,8 +228,9 @@ export interface CalibrateOptions {
   epsilon?: number;
   /** Optional ICP refinement of H (normalised units). */
   icp?: { iterations: number; inlierDist?: number };
-  /** Preprocessing of dataset scenes (default 'crop'). */
+  /** Preprocessing of dataset scenes (default 'crop', 518 wide). */
   mode?: PreprocessMode;
+  targetSize?: number;
   onProgress?: (e: CalibrateProgress) => void;
   /** Called after each scene with the resumable state (persist it to resume an interrupted run). */
   onSceneDone?: (state: CalibrationState, report: SceneReport) => void | Promise<void>;
@@ -345,7 +346,7 @@ export async function calibrate(
         continue;
       }
       progress('load', item.name);
-      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode });
+      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode, targetSize: opts.targetSize });
       const { S, H, W, data } = scene.images;
       progress('forward', scene.name);
       const t0 = performance.now();
