@@ -11,16 +11,18 @@ import { openCheckpointPath } from '../model/checkpoint';
 import { check, HessError, throwIfAborted } from '../errors';
 import { inferVggtConfig, type VggtConfigOverride } from '../model/config';
 import { decodeImageFile } from '../model/image-decode';
+import { detectModelKind } from '../model/load-model';
+import { inferPi3Config, type Pi3ConfigOverride } from '../model/pi3/config';
 import { preprocessImages, type PreprocessMode } from '../model/preprocess';
 import { bytesSource, openSafetensors } from '../model/safetensors';
 import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose';
 import { PlannerWasm } from '../wasm/planner-module';
 import { depthMapToPoints, type CalibrationScene } from './dataset/format';
-import { FisherAccumulator, type FisherState } from './fisher';
-import {
-  applySimilarity, cameraCenters, hessErrors, normalizePoints, PointIndex3, type SceneNormalization, type Similarity,
-} from './geometry';
+import { FisherAccumulator, type FisherState, type FisherTerm } from './fisher';
+import { cameraCenters, type SceneNormalization, type Similarity } from './geometry';
 import { type ForwardState, VggtGradients, type VggtGradientsOptions } from './gradients';
+import { Pi3Gradients } from './pi3-gradients';
+import { centreErrors, pi3SceneErrors, type SceneErrorOptions, type SceneGroundTruth } from './scene-errors';
 import type { HessFile } from '../hess/hess-file';
 
 /** A scene already in memory: preprocessed images and ground truth. */
@@ -123,45 +125,17 @@ export interface SceneErrors {
  */
 export function sceneErrors(
   pred: Pick<ForwardState, 'S' | 'H' | 'W' | 'poseEnc' | 'worldPoints'>,
-  gt: { extrinsics: ArrayLike<number>; points: ArrayLike<number> },
-  opts: { epsilon?: number; icp?: { iterations: number; inlierDist?: number }; align?: 'cameras' | 'points' } = {},
+  gt: SceneGroundTruth,
+  opts: SceneErrorOptions = {},
 ): SceneErrors {
   const { S, H, W } = pred;
-  const epsilon = opts.epsilon ?? 0.05;
-  if (gt.extrinsics.length !== 12 * S) {
-    throw new HessError('SHAPE_MISMATCH', `GT extrinsics have ${gt.extrinsics.length} values, expected ${12 * S} for ${S} frames`,
-      'pass one [3, 4] camera-from-world matrix per image, in image order');
-  }
   const centersOf = (pe: ArrayLike<number>) => cameraCenters(poseEncodingToExtriIntri(pe, S, H, W).extrinsics);
-  const predCenters = centersOf(pred.poseEnc);
-  const gtCenters = cameraCenters(gt.extrinsics);
-  const r = hessErrors({
-    predCenters, gtCenters, predPoints: pred.worldPoints, gtPoints: gt.points, epsilon, icp: opts.icp, align: opts.align ?? 'cameras',
-  });
-  const pc = r.points!;
-  const gtC = normalizePoints(gtCenters, r.normalization);
-  const index = new PointIndex3(normalizePoints(gt.points, r.normalization));
-  const nn = index.nearestAll(applySimilarity(r.transform, pred.worldPoints), { maxDist: epsilon }).indices;
-  const Hs = r.transform;
-  const frozen = (poseEnc: ArrayLike<number>, worldPoints: ArrayLike<number>) => {
-    const c = applySimilarity(Hs, centersOf(poseEnc));
-    let ec = 0;
-    for (let i = 0; i < c.length; i++) ec += (c[i]! - gtC[i]!) ** 2;
-    const p = applySimilarity(Hs, worldPoints);
-    let ep = 0, count = 0;
-    for (let j = 0; j < nn.length; j++) {
-      const q = nn[j]!;
-      if (q < 0) continue;
-      count++;
-      for (let k = 0; k < 3; k++) ep += (p[3 * j + k]! - index.points[3 * q + k]!) ** 2;
-    }
-    return { camera: ec / (2 * S), pointCloud: count ? ep / (2 * count) : 0 };
-  };
+  const e = centreErrors(S, pred.poseEnc, pred.worldPoints, gt, centersOf, opts);
   return {
-    transform: r.transform, normalization: r.normalization,
-    camera: { error: r.camera.error, gradPoseEnc: centerGradToPoseEncGrad(pred.poseEnc, S, r.camera.grad) },
-    pointCloud: { error: pc.error, gradWorldPoints: pc.grad, inlierCount: pc.inlierCount },
-    frozen,
+    transform: e.transform, normalization: e.normalization,
+    camera: { error: e.camera.error, gradPoseEnc: centerGradToPoseEncGrad(pred.poseEnc, S, e.camera.gradCenters) },
+    pointCloud: e.pointCloud,
+    frozen: e.frozen,
   };
 }
 
@@ -221,7 +195,7 @@ function camerasHash(item: CalibrationScene | SceneInput): string {
 }
 
 /** Identity of a model's architecture. */
-function modelHash(config: VggtGradients['config']): string {
+function modelHash(config: CalibrationGradients['config']): string {
   const { assumed: _a, ...arch } = config;
   return fnv64(JSON.stringify(arch));
 }
@@ -255,8 +229,9 @@ export interface CalibrateOptions {
   epsilon?: number;
   /** Optional ICP refinement of H (normalised units). */
   icp?: { iterations: number; inlierDist?: number };
-  /** Preprocessing of dataset scenes (default 'crop'). */
+  /** Preprocessing of dataset scenes (default 'crop', 518 wide). */
   mode?: PreprocessMode;
+  targetSize?: number;
   onProgress?: (e: CalibrateProgress) => void;
   /** Called after each scene with the resumable state (persist it to resume an interrupted run). */
   onSceneDone?: (state: CalibrationState, report: SceneReport) => void | Promise<void>;
@@ -271,18 +246,25 @@ export interface CalibrateOptions {
 export interface CheckpointSource {
   checkpoint: string | Uint8Array;
   /** What the shapes cannot say (e.g. `{ camera_heads: 16 }`); read from config.json next to a path. */
-  config?: VggtConfigOverride;
+  config?: VggtConfigOverride & Pi3ConfigOverride;
   /** Where the gradients run and how activations are kept (default: wasm EP, checkpointing 'auto'). */
   gradients?: Pick<VggtGradientsOptions, 'target' | 'checkpointEvery'>;
 }
 
-async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<VggtGradients> {
+/** The gradients of either model: VGGT's or π³'s (what {@link calibrate} runs). */
+export type CalibrationGradients = VggtGradients | Pi3Gradients;
+
+async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<CalibrationGradients> {
   const { st, override } = typeof src.checkpoint === 'string'
     ? await openCheckpointPath(src.checkpoint, { signal })
     : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
-  // VggtGradients reads every weight it needs at creation: the file handle is closed right after, or on failure.
+  // The gradients read every weight they need at creation: the file handle is closed right after, or on failure.
   try {
-    const config = inferVggtConfig(st.tensors, { ...override, ...src.config });
+    const cfg = { ...override, ...src.config };
+    if (detectModelKind(st.tensors, cfg as { model?: unknown }) === 'pi3') {
+      return await Pi3Gradients.create(st, inferPi3Config(st.tensors, cfg), { ...src.gradients, signal });
+    }
+    const config = inferVggtConfig(st.tensors, cfg);
     return await VggtGradients.create(st, config, { ...src.gradients, signal });
   } finally {
     await st.close();
@@ -302,7 +284,7 @@ async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Prom
  * await writeFile('vggt-1b.hess.json', JSON.stringify(hess));
  */
 export async function calibrate(
-  model: VggtGradients | CheckpointSource,
+  model: CalibrationGradients | CheckpointSource,
   scenes: Iterable<CalibrationScene | SceneInput> | AsyncIterable<CalibrationScene | SceneInput>,
   opts: CalibrateOptions = {},
 ): Promise<HessFile> {
@@ -311,8 +293,8 @@ export async function calibrate(
   check(lambda >= 0 && lambda <= 1, `lambda must be in [0, 1], got ${lambda}`);
   const epsilon = opts.epsilon ?? 0.05;
   check(epsilon > 0, `epsilon must be > 0, got ${epsilon}`);
-  const owned = !(model instanceof VggtGradients);
-  const vg = model instanceof VggtGradients ? model : await openCheckpoint(model, signal);
+  const given = model instanceof VggtGradients || model instanceof Pi3Gradients;
+  const vg = given ? model : await openCheckpoint(model, signal);
   try {
     const c = vg.config;
     const wasm = await PlannerWasm.load();
@@ -365,19 +347,31 @@ export async function calibrate(
         continue;
       }
       progress('load', item.name);
-      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode });
+      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode, targetSize: opts.targetSize });
       const { S, H, W, data } = scene.images;
       progress('forward', scene.name);
       const t0 = performance.now();
-      const fwd = await vg.forward(data, { S, H, W }, { signal });
-      const errs = sceneErrors(fwd, scene, { epsilon, icp: opts.icp });
-      const t1 = performance.now();
-      progress('backward', scene.name);
+      const fold = (term: FisherTerm) => (l: number, g: Float32Array) => acc.add(term, l, g);
+      let errors: SceneReport['errors'];
+      let t1: number;
       acc.beginScene();
       // gradients are folded in per layer and dropped (the 3C·C qkv gradient is never stored for all layers)
-      await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => acc.add('camera', l, g), { signal });
-      if (errs.pointCloud.inlierCount > 0) {
-        await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => acc.add('pointCloud', l, g), { signal });
+      if (vg instanceof Pi3Gradients) {
+        const fwd = await vg.forward(data, { S, H, W }, { signal });
+        const errs = pi3SceneErrors(fwd, scene, { epsilon, icp: opts.icp });
+        t1 = performance.now();
+        progress('backward', scene.name);
+        await vg.backward(fwd, { cameraPoses: errs.camera.gradCameraPoses }, fold('camera'), { signal });
+        if (errs.pointCloud.inlierCount > 0) await vg.backward(fwd, { points: errs.pointCloud.gradPoints }, fold('pointCloud'), { signal });
+        errors = { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount };
+      } else {
+        const fwd = await vg.forward(data, { S, H, W }, { signal });
+        const errs = sceneErrors(fwd, scene, { epsilon, icp: opts.icp });
+        t1 = performance.now();
+        progress('backward', scene.name);
+        await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, fold('camera'), { signal });
+        if (errs.pointCloud.inlierCount > 0) await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, fold('pointCloud'), { signal });
+        errors = { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount };
       }
       acc.endScene();
       const t2 = performance.now();
@@ -386,7 +380,7 @@ export async function calibrate(
       progress('scene-done', scene.name);
       await opts.onSceneDone?.({ version: 2, fisher: acc.toState(), done: [...done], cameras: [...cameras], model }, {
         scene: scene.name,
-        errors: { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount },
+        errors,
         timings: { forward: t1 - t0, backward: t2 - t1 },
       });
     }
@@ -395,9 +389,9 @@ export async function calibrate(
     }
     if (acc.sceneCount === 0) throw new HessError('INVALID_ARGUMENT', 'calibrate() got no scene', 'pass at least one calibration scene');
     return acc.toHessFile({
-      modelId: opts.modelId ?? 'vggt', description: opts.description ?? `HeSS calibration, ${acc.sceneCount} scenes`, lambda,
+      model: vg.kind, modelId: opts.modelId ?? vg.kind, description: opts.description ?? `HeSS calibration, ${acc.sceneCount} scenes`, lambda,
     });
   } finally {
-    if (owned) await vg.dispose();
+    if (!given) await vg.dispose();
   }
 }

@@ -150,12 +150,12 @@ export class FisherAccumulator {
    * The HeSS file: raw scene-averaged traces, per-layer-normalised combined scores (λ default 0.5; use 0 for
    * Pi3-like models without a camera term).
    */
-  toHessFile(o: { modelId: string; description: string; lambda?: number }): HessFile {
+  toHessFile(o: { modelId: string; description: string; lambda?: number; model?: 'vggt' | 'pi3' }): HessFile {
     const lambda = o.lambda ?? 0.5;
     check(lambda >= 0 && lambda <= 1, `lambda must be in [0, 1], got ${lambda}`);
     const camera = this.traces('camera'), pointCloud = this.traces('pointCloud');
     return {
-      format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId: o.modelId, layers: this.shape.layers, heads: this.shape.heads,
+      format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId: o.modelId, ...(o.model && { model: o.model }), layers: this.shape.layers, heads: this.shape.heads,
       lambda, terms: { camera, pointCloud }, scores: combineHess(camera, pointCloud, lambda),
       calibration: { description: o.description, scenes: this.scenes },
     };

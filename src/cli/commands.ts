@@ -29,7 +29,7 @@ const USAGES = {
                  [--lambdas 1,0,0.5] [--allocations waterfill,proportional]`,
   co3d: 'hess-vggt co3d <co3d-root> <outdir> --categories apple,teddybear [--frames 10] [--max-sequences N]',
   calibrate: `hess-vggt calibrate --model <dir> --data <dir> --out hess.json [--lambda 0.5] [--epsilon 0.05] [--max-scenes N] [--restart]
-                 [--device wasm|webgpu]`,
+                 [--device wasm|webgpu] [--target-size 518]`,
   probe: 'hess-vggt probe',
 } as const;
 
@@ -286,7 +286,7 @@ export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise
   const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
   let model;
   try {
-    model = await sdk.Vggt.load(values.model, {
+    model = await sdk.loadModel(values.model, { // VGGT or π³, from the checkpoint's tensor names
       device,
       onProgress: (e) => (e.stage === 'weights' ? bar.update('load weights', e.progress) : e.stage === 'sessions' ? bar.update('sessions', e.progress) : undefined),
     });
@@ -295,10 +295,11 @@ export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise
     throw withWasmFix(e);
   }
   try {
-    const r = await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, {
+    const { asVggtResult } = await import('../evaluate/pi3-result');
+    const r = asVggtResult(await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, {
       policy, sparsity: policy === 'dense' ? undefined : (sparsity ?? 0.73), hess, queryBlock, keyBlock,
       onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
-    });
+    }));
     bar.end();
     const ply = sdk.pointCloudPly(r, { images: pre.data, minConf });
     const { writeFilesAtomic } = await import('../io/atomic-write');
@@ -408,11 +409,11 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
   await checkModelPath(values.model);
   const hess = values.hess ? await readHess(values.hess) : undefined;
   const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
-  const { Vggt } = await import('../model/vggt/model');
+  const { loadModel } = await import('../model/load-model');
   const { evaluate } = await import('../evaluate/harness');
   const { writeReport, renderMarkdown } = await import('../evaluate/report');
   const scenes = await readCalibrationScenes(values.data, { maxScenes });
-  const model = await Vggt.load(values.model, { device }).catch((e) => { throw withWasmFix(e); });
+  const model = await loadModel(values.model, { device }).catch((e) => { throw withWasmFix(e); }); // VGGT or π³
   try {
     const report = await evaluate(model, scenes, {
       policies: policies as Policy[], sparsities, hess, lambdas, allocations, queryBlock, keyBlock, planner, mode, targetSize, maxFrames, minConf, threshold,
@@ -434,7 +435,7 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
     options: {
       help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
       lambda: { type: 'string' }, epsilon: { type: 'string' }, 'max-scenes': { type: 'string' }, restart: { type: 'boolean' },
-      device: { type: 'string' },
+      device: { type: 'string' }, 'target-size': { type: 'string' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('calibrate')), 0);
@@ -443,6 +444,8 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
   const lambda = numberIn(values.lambda, 'lambda', 0, 1, { example: '0.5' });
   const epsilon = numberIn(values.epsilon, 'epsilon', 0, Number.MAX_VALUE, { minOpen: true, example: '0.05' });
   const maxScenes = positiveInt(values['max-scenes'], 'max-scenes');
+  const targetSize = positiveInt(values['target-size'], 'target-size', 1 << 14);
+  if (targetSize !== undefined && targetSize % 14 !== 0) throw new HessError('INVALID_ARGUMENT', `--target-size must be a multiple of 14, got ${targetSize}`, 'e.g. --target-size 518');
   const out = values.out;
   const progressPath = `${out}.progress.json`;
   const { checkOutputFile, writeFileAtomic } = await import('../io/atomic-write');
@@ -474,7 +477,7 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
     : { ep: 'wasm' as const };
   const t0 = performance.now();
   const hess = await calibrate({ checkpoint: values.model, gradients: { target } }, scenes, {
-    lambda, epsilon, resumeFrom,
+    lambda, epsilon, resumeFrom, targetSize,
     description: `hess-vggt calibrate on ${values.data}`,
     onProgress: (e) => {
       const done = e.index + (e.stage === 'scene-done' || e.stage === 'skip' ? 1 : 0);

@@ -1,6 +1,6 @@
 /**
- * hess-vggt/calibrate: HeSS calibration — per-head attention sensitivities from VGGT gradients over calibration
- * scenes — with the calibration dataset format (reading, writing, CO3D conversion, PLY points) and the geometry
+ * hess-vggt/calibrate: HeSS calibration — per-head attention sensitivities from VGGT or π³ gradients over
+ * calibration scenes — with the calibration dataset format (reading, writing, CO3D conversion, PLY points) and the geometry
  * (rotations, Umeyama/ICP alignment, nearest neighbours) that calibration and evaluation share.
  *
  * @module hess-vggt/calibrate
@@ -8,8 +8,13 @@
 export {
   calibrate, loadCalibrationScene, sceneErrors, centerGradToPoseEncGrad,
   type CalibrateOptions, type CalibrationState, type SceneInput, type SceneReport, type SceneErrors,
-  type CalibrateProgress, type CheckpointSource,
+  type CalibrateProgress, type CheckpointSource, type CalibrationGradients,
 } from '../calibrate/calibrate';
+export {
+  Pi3Gradients, type Pi3ForwardState, type Pi3OutputGradients, type Pi3GradientsOptions,
+} from '../calibrate/pi3-gradients';
+export { pi3SceneErrors, poseCenters, type Pi3SceneErrors, type SceneGroundTruth, type SceneErrorOptions } from '../calibrate/scene-errors';
+export type { TrunkGradientOptions, TrunkState } from '../calibrate/trunk-gradients';
 export { VggtGradients, type ForwardState, type OutputGradients, type VggtGradientsOptions } from '../calibrate/gradients';
 export { FisherAccumulator, type FisherState, type FisherTerm, type FisherShape } from '../calibrate/fisher';
 export { parseHessFile, combineHess, HESS_FORMAT_VERSION, HESS_FILE_LIMITS, type HessFile } from '../hess/hess-file';

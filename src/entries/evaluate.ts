@@ -1,5 +1,5 @@
 /**
- * hess-vggt/evaluate: the evaluation harness (dense vs sparse policies over calibration scenes), its metrics
+ * hess-vggt/evaluate: the evaluation harness (dense vs sparse policies over calibration scenes, VGGT or π³), its metrics
  * (relative pose AUC, point-cloud accuracy/completeness, depth errors) and its reports (Markdown, SVG plots, the
  * HeSS heat map).
  *
@@ -11,6 +11,7 @@ export {
   type LayerSparsity,
 } from '../evaluate/harness';
 export * from '../evaluate/metrics';
+export { asVggtResult, pi3AsVggtResult } from '../evaluate/pi3-result';
 export { writeReport, renderMarkdown, renderSvg, niceTicks, variantLabel, PLOT_METRICS, HEATMAP_FILE } from '../evaluate/report';
 export {
   renderHessHeatmap, heatmapValues, colourOf, HEATMAP_PANELS, type HeatmapOptions, type HeatmapPanel,

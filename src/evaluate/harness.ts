@@ -1,5 +1,5 @@
 /**
- * The evaluation harness of `hess-vggt eval`: run a VGGT on every scene of a calibration/eval folder under each
+ * The evaluation harness of `hess-vggt eval`: run a VGGT or a π³ (its outputs read as VGGT's: `pi3-result.ts`) on every scene of a calibration/eval folder under each
  * (attention policy, sparsity), align the prediction to the ground truth with a similarity, and score cameras
  * (RRA/RTA, AUC@30), the point cloud (accuracy, completeness, Chamfer, F1) and depth (AbsRel), next to the
  * achieved sparsity and the run time.
@@ -14,8 +14,10 @@ import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/fo
 import { combineHess, type HessFile } from '../hess/hess-file';
 import { maskLayout } from '../mask/layout';
 import { decodeImageFile } from '../model/image-decode';
+import type { Pi3 } from '../model/pi3/model';
 import { preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
 import type { Vggt, VggtResult } from '../model/vggt/model';
+import { asVggtResult } from './pi3-result';
 import { cameraMetrics, depthMetrics, pointCloudMetrics } from './metrics';
 
 /** A global-attention policy to evaluate. */
@@ -128,7 +130,8 @@ export interface EvalReport {
   format: 'hess-vggt-eval';
   version: 1;
   createdAt: string;
-  model: { embedDim: number; depth: number; heads: number; ep: string };
+  /** Which model ('vggt' or 'pi3'; reports written before π³ have none). */
+  model: { kind?: 'vggt' | 'pi3'; embedDim: number; depth: number; heads: number; ep: string };
   options: {
     policies: EvalPolicy[]; sparsities: number[]; queryBlock?: number; keyBlock?: number; mode: PreprocessMode; targetSize: number; hess: string | null;
     lambdas?: number[]; allocations?: EvalAllocation[];
@@ -356,7 +359,7 @@ export function withLambda(hess: HessFile, lambda: number): HessFile {
  * const report = await evaluate(model, scenes, { policies: ['dense', 'uniform', 'hess'], sparsities: [0.43, 0.73, 0.9], hess });
  * await writeReport(report, './eval-out');
  */
-export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[], opts: EvaluateOptions = {}): Promise<EvalReport> {
+export async function evaluate(model: Vggt | Pi3, scenes: readonly CalibrationScene[], opts: EvaluateOptions = {}): Promise<EvalReport> {
   const policies = [...new Set(opts.policies ?? ['dense'])] as EvalPolicy[];
   const sparsities = [...new Set(opts.sparsities ?? [0.43, 0.73, 0.9])];
   const valid: EvalPolicy[] = ['dense', 'uniform', 'hess', 'reverse'];
@@ -410,9 +413,9 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
     let dense: VggtResult | null = null; // runs first when asked for: the sparse rows' deltas refer to it
     for (const { policy, sparsity, hess, lambda, allocation } of runs) {
       throwIfAborted(opts.signal);
-      const r = await model.run(input, policy === 'dense'
+      const r = asVggtResult(await model.run(input, policy === 'dense'
         ? { policy: 'dense', signal: opts.signal }
-        : { policy, sparsity, hess, allocation, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal });
+        : { policy, sparsity, hess, allocation, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal }));
       const P = (input.H / model.config.patchSize) * (input.W / model.config.patchSize) + model.config.patchStartIdx;
       if (policy === 'dense') dense = r;
       rows.push({
@@ -433,7 +436,7 @@ export async function evaluate(model: Vggt, scenes: readonly CalibrationScene[],
   }
   return {
     format: 'hess-vggt-eval', version: 1, createdAt: new Date().toISOString(),
-    model: { embedDim: model.config.embedDim, depth: model.config.depth, heads: model.config.numHeads, ep: model.target.ep },
+    model: { kind: model.kind, embedDim: model.config.embedDim, depth: model.config.depth, heads: model.config.numHeads, ep: model.target.ep },
     options: {
       policies, sparsities: sparse.length ? sparsities : [], queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, mode, targetSize,
       hess: opts.hess ? opts.hess.modelId : null,

@@ -79,7 +79,7 @@ export function renderMarkdown(report: EvalReport): string {
   return [
     '# hess-vggt evaluation',
     '',
-    `${report.createdAt} · model: embed ${report.model.embedDim}, depth ${report.model.depth}, ${report.model.heads} heads, ${report.model.ep} · ` +
+    `${report.createdAt} · model: ${report.model.kind === 'pi3' ? 'π³, ' : report.model.kind === 'vggt' ? 'VGGT, ' : ''}embed ${report.model.embedDim}, depth ${report.model.depth}, ${report.model.heads} heads, ${report.model.ep} · ` +
       `preprocess ${o.mode} ${o.targetSize} · blocks ${o.queryBlock ?? 'default'}/${o.keyBlock ?? 'default'} · HeSS: ${o.hess ?? 'none'}`,
     '',
     'Cameras: AUC@30 of min(RRA, RTA) over all pairs, RRA/RTA@15 fractions. Point cloud (after a similarity fit of',

@@ -1,6 +1,7 @@
 // Shared by the calibration gradient tests: synthetic ground truth made from a model prediction.
 import { sceneErrors } from '../../../src/calibrate/calibrate';
 import type { ForwardState } from '../../../src/calibrate/gradients';
+import { pi3SceneErrors } from '../../../src/calibrate/scene-errors';
 import { poseEncodingToExtriIntri, quatToMat } from '../../../src/model/vggt/pose';
 import { randn } from '../../helpers/random';
 
@@ -12,8 +13,26 @@ import { randn } from '../../helpers/random';
 export function makeGroundTruth(
   poseEnc: ArrayLike<number>, wp: ArrayLike<number>, shape: { S: number; H: number; W: number }, rand: () => number, amp = 0.03,
 ): { extrinsics: Float64Array; points: Float64Array } {
-  const S = shape.S;
-  const E = poseEncodingToExtriIntri(poseEnc, S, shape.H, shape.W).extrinsics;
+  return groundTruthFrom(poseEncodingToExtriIntri(poseEnc, shape.S, shape.H, shape.W).extrinsics, wp, shape.S, rand, amp);
+}
+
+/** {@link makeGroundTruth} from camera-to-world poses `[S, 4, 4]` (π³'s cameras). */
+export function makeGroundTruthFromPoses(
+  poses: ArrayLike<number>, wp: ArrayLike<number>, S: number, rand: () => number, amp = 0.03,
+): { extrinsics: Float64Array; points: Float64Array } {
+  const E = new Float64Array(12 * S); // camera-from-world: [Rᵀ | −Rᵀ t]
+  for (let s = 0; s < S; s++) {
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 3; c++) E[12 * s + 4 * r + c] = poses[16 * s + 4 * c + r]!;
+      E[12 * s + 4 * r + 3] = -[0, 1, 2].reduce((a, k) => a + poses[16 * s + 4 * k + r]! * poses[16 * s + 4 * k + 3]!, 0);
+    }
+  }
+  return groundTruthFrom(E, wp, S, rand, amp);
+}
+
+function groundTruthFrom(
+  E: ArrayLike<number>, wp: ArrayLike<number>, S: number, rand: () => number, amp: number,
+): { extrinsics: Float64Array; points: Float64Array } {
   const q = Array.from(randn(4, rand));
   const R0 = quatToMat(q);
   const s0 = 0.5 + rand();
@@ -61,5 +80,15 @@ export function inlierRadius(
 ): number {
   let epsilon = start;
   while (sceneErrors(pred, gt, { epsilon }).pointCloud.inlierCount < min && epsilon < 10) epsilon *= 2;
+  return epsilon;
+}
+
+/** {@link inlierRadius} for a π³ prediction. */
+export function pi3InlierRadius(
+  pred: { S: number; cameraPoses: ArrayLike<number>; points: ArrayLike<number> }, gt: { extrinsics: ArrayLike<number>; points: ArrayLike<number> },
+  start = 0.2, min = 50,
+): number {
+  let epsilon = start;
+  while (pi3SceneErrors(pred, gt, { epsilon }).pointCloud.inlierCount < min && epsilon < 10) epsilon *= 2;
   return epsilon;
 }

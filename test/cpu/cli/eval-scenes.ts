@@ -7,8 +7,10 @@ import { PNG } from 'pngjs';
 import { axisAngleToMatrix, transformExtrinsics, applySimilarity, type Similarity } from '../../../src/calibrate/geometry/align';
 import { writeCalibrationScene } from '../../../src/calibrate/dataset/reader';
 import { decodeImageFile } from '../../../src/model/image-decode';
+import type { Pi3 } from '../../../src/model/pi3/model';
 import { preprocessImages } from '../../../src/model/preprocess';
 import type { Vggt } from '../../../src/model/vggt/model';
+import { asVggtResult } from '../../../src/evaluate/pi3-result';
 import { rng } from '../../helpers/random';
 
 export const EVAL_W = 98;
@@ -37,14 +39,14 @@ function randomPng(rand: () => number): Uint8Array {
  * Write `scenes` scenes of `frames` views under `root`: images, cameras.json (GT = dense prediction moved by a
  * random similarity), points.bin (the moved dense world points) and depth/ (dense depth × the similarity scale).
  */
-export async function writeSyntheticScenes(root: string, model: Vggt, seed: number, scenes = 2, frames = 3): Promise<string[]> {
+export async function writeSyntheticScenes(root: string, model: Vggt | Pi3, seed: number, scenes = 2, frames = 3): Promise<string[]> {
   const rand = rng(seed);
   const names: string[] = [];
   for (let k = 0; k < scenes; k++) {
     const name = `scene_${k}`;
     const pngs = Array.from({ length: frames }, () => randomPng(rand));
     const pre = preprocessImages(await Promise.all(pngs.map((b) => decodeImageFile(b))), { mode: 'crop', targetSize: EVAL_TARGET });
-    const r = await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width });
+    const r = asVggtResult(await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width }));
     const axis = [rand() - 0.5, rand() - 0.5, rand() - 0.5];
     const sim: Similarity = { s: 0.5 + 2 * rand(), R: axisAngleToMatrix(axis, 3 * rand()), t: Float64Array.of(rand() * 4 - 2, rand() * 4 - 2, rand() * 4 - 2) };
     const ext = transformExtrinsics(sim, r.extrinsics!);
