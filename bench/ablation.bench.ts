@@ -7,19 +7,27 @@
 // HeSS file was not calibrated on (HESS_ABL_SCENES of them, default 2), 98×70, 3 views: 120 tokens, blocks q16/k8.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readCalibrationScenes } from '../src/calibrate/dataset/reader';
-import { parseHessFile } from '../src/hess/hess-file';
-import { createDevice } from '../src/gpu/device';
-import { evaluate, summarize, type EvalAllocation, type EvalRow, type EvalSummaryRow } from '../src/evaluate/harness';
-import { renderHessHeatmap } from '../src/evaluate/heatmap';
-import { variantLabel } from '../src/evaluate/report';
-import { Vggt } from '../src/model/vggt/model';
-import { writeResults } from './lib';
+import { readCalibrationScenes } from '../src/calibrate/dataset/reader.js';
+import { parseHessFile } from '../src/hess/hess-file.js';
+import { createDevice } from '../src/gpu/device.js';
+import {
+  evaluate,
+  summarize,
+  type EvalAllocation,
+  type EvalRow,
+  type EvalSummaryRow,
+} from '../src/evaluate/harness.js';
+import { renderHessHeatmap } from '../src/evaluate/heatmap.js';
+import { variantLabel } from '../src/evaluate/report.js';
+import { Vggt } from '../src/model/vggt/model.js';
+import { writeResults } from './lib.js';
 
 const F = resolve(process.cwd(), '../shared/fixtures/vggt-synth');
 const hessPath = process.env.HESS_ABL_HESS ?? 'bench/results/vggt-synth.hess.json';
 if (!existsSync(`${F}/model.safetensors`) || !existsSync(hessPath)) {
-  console.log(`ablation: needs ${F} and a HeSS file at ${hessPath} (hess-vggt calibrate --model ${F} --data ${F}/calib --out ${hessPath}); skipped`);
+  console.log(
+    `ablation: needs ${F} and a HeSS file at ${hessPath} (hess-vggt calibrate --model ${F} --data ${F}/calib --out ${hessPath}); skipped`,
+  );
   process.exit(0);
 }
 const hess = parseHessFile(readFileSync(hessPath, 'utf8'));
@@ -36,23 +44,48 @@ const gpu = await createDevice();
 const model = await Vggt.load(F, { device: gpu });
 const t0 = performance.now();
 const common = {
-  sparsities: [sparsity], hess, queryBlock: 16, keyBlock: 8, targetSize: 98,
+  sparsities: [sparsity],
+  hess,
+  queryBlock: 16,
+  keyBlock: 8,
+  targetSize: 98,
   onProgress: (e: { done: number; total: number; scene: string; policy: string }) =>
     console.log(`[${e.done}/${e.total}] ${e.scene} ${e.policy} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
 };
 // Two passes keep the run bounded (6 runs per scene, not the full λ × allocation × policy product): the λ sweep
 // with water-filling, then proportional budgets at the default λ.
-const sweep = await evaluate(model, scenes, { ...common, policies: ['dense', 'uniform', 'hess'], lambdas, allocations: ['waterfill'] });
-const prop = await evaluate(model, scenes, { ...common, policies: ['hess'], lambdas: [0.5], allocations: ['proportional'] });
+const sweep = await evaluate(model, scenes, {
+  ...common,
+  policies: ['dense', 'uniform', 'hess'],
+  lambdas,
+  allocations: ['waterfill'],
+});
+const prop = await evaluate(model, scenes, {
+  ...common,
+  policies: ['hess'],
+  lambdas: [0.5],
+  allocations: ['proportional'],
+});
 const rows = [...sweep.rows, ...prop.rows];
-const report = { ...sweep, options: { ...sweep.options, allocations: ['waterfill', 'proportional'] as EvalAllocation[] }, rows, summary: summarize(rows) };
+const report = {
+  ...sweep,
+  options: { ...sweep.options, allocations: ['waterfill', 'proportional'] as EvalAllocation[] },
+  rows,
+  summary: summarize(rows),
+};
 await model.dispose();
 writeFileSync('bench/results/ablation.report.json', JSON.stringify(report, null, 2));
 
 const f = (v: number | null | undefined, d = 4) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
-const groupRows = (s: EvalSummaryRow) => report.rows.filter((r: EvalRow) => r.policy === s.policy && r.sparsity === s.sparsity && r.lambda === s.lambda && r.allocation === s.allocation);
+const groupRows = (s: EvalSummaryRow) =>
+  report.rows.filter(
+    (r: EvalRow) =>
+      r.policy === s.policy && r.sparsity === s.sparsity && r.lambda === s.lambda && r.allocation === s.allocation,
+  );
 const range = (s: EvalSummaryRow, k: 'chamfer' | 'depthAbsRel' | 'auc30') => {
-  const v = groupRows(s).map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+  const v = groupRows(s)
+    .map((r) => r[k])
+    .filter((x): x is number => typeof x === 'number');
   return v.length ? `${f(Math.min(...v))} – ${f(Math.max(...v))}` : '–';
 };
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -63,22 +96,58 @@ writeResults('ablation', {
   tables: [
     {
       caption: `Mean over ${scenes.length} held-out scene(s) (${scenes.map((s) => s.name).join(', ')}), with the min – max over scenes`,
-      header: ['run', 'λ', 'allocation', 'achieved ρ', 'AUC@30', 'AUC@30 range', 'Chamfer', 'Chamfer range', 'F1', 'depth AbsRel', 'AbsRel range', 'ms'],
-      rows: report.summary.map((s) => [variantLabel(s, false), s.lambda === null || s.lambda === undefined ? '–' : s.lambda, s.allocation ?? '–',
-        f(s.achievedSparsity, 3), f(s.auc30), range(s, 'auc30'), f(s.chamfer), range(s, 'chamfer'), f(s.f1, 3), f(s.depthAbsRel), range(s, 'depthAbsRel'), f(s.ms, 0)]),
+      header: [
+        'run',
+        'λ',
+        'allocation',
+        'achieved ρ',
+        'AUC@30',
+        'AUC@30 range',
+        'Chamfer',
+        'Chamfer range',
+        'F1',
+        'depth AbsRel',
+        'AbsRel range',
+        'ms',
+      ],
+      rows: report.summary.map((s) => [
+        variantLabel(s, false),
+        s.lambda === null || s.lambda === undefined ? '–' : s.lambda,
+        s.allocation ?? '–',
+        f(s.achievedSparsity, 3),
+        f(s.auc30),
+        range(s, 'auc30'),
+        f(s.chamfer),
+        range(s, 'chamfer'),
+        f(s.f1, 3),
+        f(s.depthAbsRel),
+        range(s, 'depthAbsRel'),
+        f(s.ms, 0),
+      ]),
     },
     {
       caption: 'Requested vs budgeted vs achieved sparsity per global layer (scene means): budget ρ / achieved ρ',
       header: ['layer', ...layered.map((s) => variantLabel(s))],
       rows: [
-        ...Array.from({ length: hess.layers }, (_, l) => [String(l), ...layered.map((s) => `${f(s.layers!.budget[l], 3)} / ${f(s.layers!.achieved[l], 3)}`)]),
+        ...Array.from({ length: hess.layers }, (_, l) => [
+          String(l),
+          ...layered.map((s) => `${f(s.layers!.budget[l], 3)} / ${f(s.layers!.achieved[l], 3)}`),
+        ]),
         ['mean', ...layered.map((s) => `${f(mean(s.layers!.budget), 3)} / ${f(mean(s.layers!.achieved), 3)}`)],
       ],
     },
     {
       caption: 'Per scene',
       header: ['scene', 'run', 'achieved ρ', 'AUC@30', 'Chamfer', 'F1', 'depth AbsRel'],
-      rows: report.rows.map((r) => [r.scene, variantLabel(r), f(r.achievedSparsity, 3), f(r.auc30), f(r.chamfer), f(r.f1, 3), f(r.depthAbsRel)]),
+      rows: report.rows.map((r) => [
+        r.scene,
+        variantLabel(r),
+        f(r.achievedSparsity, 3),
+        f(r.auc30),
+        f(r.chamfer),
+        f(r.f1, 3),
+        f(r.depthAbsRel),
+      ]),
     },
   ],
   notes: [

@@ -5,10 +5,10 @@
 // HESS_ACC_CALIB: how many scenes (default all 8).
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { calibrate } from '../src/calibrate/calibrate';
-import { readCalibrationScenes } from '../src/calibrate/dataset/reader';
-import { renderHessHeatmap } from '../src/evaluate/heatmap';
-import { writeResults } from './lib';
+import { calibrate } from '../src/calibrate/calibrate.js';
+import { readCalibrationScenes } from '../src/calibrate/dataset/reader.js';
+import { renderHessHeatmap } from '../src/evaluate/heatmap.js';
+import { writeResults } from './lib.js';
 
 const F = resolve(process.cwd(), '../shared/fixtures/vggt-synth');
 if (!existsSync(`${F}/calib`)) {
@@ -26,7 +26,10 @@ const hess = await calibrate({ checkpoint: F }, scenes, {
   description: `accuracy bench: calibrate on ../shared/fixtures/vggt-synth/calib (${scenes.map((s) => s.name).join(', ')}; wasm EP)`,
   onProgress: (e) => {
     const now = performance.now();
-    if (e.stage === 'load' && times.length === 0 && openMs === 0) { openMs = now - t0; last = now; }
+    if (e.stage === 'load' && times.length === 0 && openMs === 0) {
+      openMs = now - t0;
+      last = now;
+    }
     if (e.stage === 'scene-done') {
       times.push({ scene: e.scene, ms: now - last });
       last = now;
@@ -41,10 +44,15 @@ const cum = (k: number) => openMs + times.slice(0, k).reduce((a, t) => a + t.ms,
 writeResults('accuracy-calibrate', {
   title: `HeSS calibration of vggt-synth: ${scenes.length} scenes (3 views at 98×70), wasm EP, cost per scene`,
   tables: [
-    { caption: 'Per scene (forward + errors + two backward passes + Fisher), s', header: ['scene', 's'], rows: times.map((t) => [t.scene, (t.ms / 1000).toFixed(1)]) },
+    {
+      caption: 'Per scene (forward + errors + two backward passes + Fisher), s',
+      header: ['scene', 's'],
+      rows: times.map((t) => [t.scene, (t.ms / 1000).toFixed(1)]),
+    },
     {
       caption: 'Cost of calibrating the first k scenes (opening the model included), s',
-      header: ['k', 's'], rows: [1, 2, 3, 4, 8].filter((k) => k <= times.length).map((k) => [k, (cum(k) / 1000).toFixed(1)]),
+      header: ['k', 's'],
+      rows: [1, 2, 3, 4, 8].filter((k) => k <= times.length).map((k) => [k, (cum(k) / 1000).toFixed(1)]),
     },
   ],
   notes: [

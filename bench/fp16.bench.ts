@@ -7,19 +7,19 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Tensor } from 'onnxruntime-web';
-import { toF16 } from '../src/attention/f16';
-import { createDevice } from '../src/gpu/device';
-import { createStorageBuffer } from '../src/gpu/buffers';
-import { inferVggtConfig, type VggtConfigOverride } from '../src/model/config';
-import { fileSource, openSafetensors } from '../src/model/safetensors';
-import { Aggregator } from '../src/model/vggt/aggregator';
-import { estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate';
-import { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part } from '../src/model/vggt/camera-head';
-import { DPT_FP32_PARTS, DptHead, type DptFp32Part, type DptHeadSpec } from '../src/model/vggt/dpt-head';
-import { Vggt, type VggtResult } from '../src/model/vggt/model';
-import { loadOrt } from '../src/runtime/ort';
-import { WgslAttention } from '../src/runtime/wgsl-attention';
-import { writeResults } from './lib';
+import { toF16 } from '../src/attention/f16.js';
+import { createDevice } from '../src/gpu/device.js';
+import { createStorageBuffer } from '../src/gpu/buffers.js';
+import { inferVggtConfig, type VggtConfigOverride } from '../src/model/config.js';
+import { fileSource, openSafetensors } from '../src/model/safetensors.js';
+import { Aggregator } from '../src/model/vggt/aggregator.js';
+import { estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
+import { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part } from '../src/model/vggt/camera-head.js';
+import { DPT_FP32_PARTS, DptHead, type DptFp32Part, type DptHeadSpec } from '../src/model/vggt/dpt-head.js';
+import { Vggt, type VggtResult } from '../src/model/vggt/model.js';
+import { loadOrt } from '../src/runtime/ort.js';
+import { WgslAttention } from '../src/runtime/wgsl-attention.js';
+import { writeResults } from './lib.js';
 import { readFile } from 'node:fs/promises';
 
 const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
@@ -29,7 +29,8 @@ if (!existsSync(`${FIXTURE}/model.safetensors`)) {
 }
 
 const relError = (got: ArrayLike<number>, ref: ArrayLike<number>): number => {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i]! - ref[i]!);
     if (!Number.isFinite(d)) return Infinity;
@@ -47,22 +48,38 @@ if (!gpu.features.shaderF16) {
 }
 const ort = await loadOrt();
 const target = { ep: 'webgpu' as const, gpu };
-const json = JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')) as VggtConfigOverride & { frames: number; height: number; width: number };
+const json = JSON.parse(await readFile(`${FIXTURE}/config.json`, 'utf8')) as VggtConfigOverride & {
+  frames: number;
+  height: number;
+  width: number;
+};
 const model = await openSafetensors(await fileSource(`${FIXTURE}/model.safetensors`));
 const io = await openSafetensors(await fileSource(`${FIXTURE}/io.safetensors`));
 const cfg = inferVggtConfig(model.tensors, json);
 const [S, H, W] = [json.frames, json.height, json.width];
-const ref = async (name: string) => new Float64Array(new Uint8Array(await io.readRaw(name)).buffer, 0, io.tensors.get(name)!.numel);
+const ref = async (name: string) =>
+  new Float64Array(new Uint8Array(await io.readRaw(name)).buffer, 0, io.tensors.get(name)!.numel);
 const NAMES = ['pose_enc', 'depth', 'depth_conf', 'world_points', 'world_points_conf'] as const;
 type Name = (typeof NAMES)[number];
 type Outputs = Record<Name, Float32Array>;
 const outputs = (r: VggtResult): Outputs => ({
-  pose_enc: r.poseEnc!, depth: r.depth!, depth_conf: r.depthConf!, world_points: r.worldPoints!, world_points_conf: r.worldPointsConf!,
+  pose_enc: r.poseEnc!,
+  depth: r.depth!,
+  depth_conf: r.depthConf!,
+  world_points: r.worldPoints!,
+  world_points_conf: r.worldPointsConf!,
 });
-const refs = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await ref(n)] as const))) as Record<Name, Float64Array>;
+const refs = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await ref(n)] as const))) as Record<
+  Name,
+  Float64Array
+>;
 const images = { data: Float32Array.from(await ref('images')), S, H, W };
 const specOf = (kind: 'depth' | 'point'): DptHeadSpec => ({
-  kind, head: (kind === 'depth' ? cfg.depthHead : cfg.pointHead)!, dimIn: 2 * cfg.embedDim, patchSize: cfg.patchSize, patchStartIdx: cfg.patchStartIdx,
+  kind,
+  head: (kind === 'depth' ? cfg.depthHead : cfg.pointHead)!,
+  dimIn: 2 * cfg.embedDim,
+  patchSize: cfg.patchSize,
+  patchStartIdx: cfg.patchStartIdx,
 });
 
 // 1. End to end: fp32, fp16 aggregator + fp32 heads, fp16 everything.
@@ -84,10 +101,22 @@ let aggOnly: Outputs;
   const points = await DptHead.create(model, specOf('point'), target, { ort });
   const d = await depth.run(layers, S, H, W);
   const p = await points.run(layers, S, H, W);
-  aggOnly = { pose_enc: await cam.run(layers.get(23)!, S), depth: d.values, depth_conf: d.conf, world_points: p.values, world_points_conf: p.conf };
+  aggOnly = {
+    pose_enc: await cam.run(layers.get(23)!, S),
+    depth: d.values,
+    depth_conf: d.conf,
+    world_points: p.values,
+    world_points_conf: p.conf,
+  };
   for (const h of [cam, depth, points]) await h.dispose();
 }
-const e2eRows = NAMES.map((n) => [n, e(relError(r32[n], refs[n])), e(relError(aggOnly[n], refs[n])), e(relError(r16[n], refs[n])), e(relError(r16[n], r32[n]))]);
+const e2eRows = NAMES.map((n) => [
+  n,
+  e(relError(r32[n], refs[n])),
+  e(relError(aggOnly[n], refs[n])),
+  e(relError(r16[n], refs[n])),
+  e(relError(r16[n], r32[n])),
+]);
 
 // 2. The heads alone in fp16 on the reference layers (float64 → float16 on the GPU), per choice of fp32 parts.
 const halfLayers = new Map<number, Tensor>();
@@ -112,7 +141,8 @@ for (const parts of camVariants) {
 }
 const dptVariants: DptFp32Part[][] = [[], ['activation'], ['output'], ['output', 'activation']];
 for (const kind of ['depth', 'point'] as const) {
-  const [vn, cn] = kind === 'depth' ? ['depth', 'depth_conf'] as const : ['world_points', 'world_points_conf'] as const;
+  const [vn, cn] =
+    kind === 'depth' ? (['depth', 'depth_conf'] as const) : (['world_points', 'world_points_conf'] as const);
   for (const parts of dptVariants) {
     const head = await DptHead.create(model, specOf(kind), target, { ort, dtype: 'fp16', fp32Parts: parts });
     const out = await head.run(halfLayers, S, H, W);
@@ -127,9 +157,19 @@ for (const b of buffers) b.destroy();
 // 3. What fp16 heads do to VGGT-1B's memory (the pre-flight's model, src/model/vggt/estimate.ts; computed).
 const gb = (x: number) => (x / 1e9).toFixed(2);
 const memRows = [1, 8, 32, 100].map((s) => {
-  const [a, b] = (['fp32', 'fp16'] as const).map((dtype) => estimateMemory(VGGT_1B_CONFIG, { S: s, H: 518, W: 518, dtype }));
+  const [a, b] = (['fp32', 'fp16'] as const).map((dtype) =>
+    estimateMemory(VGGT_1B_CONFIG, { S: s, H: 518, W: 518, dtype }),
+  );
   const top = b!.stages.reduce((x, y) => (y.gpuBytes > x.gpuBytes ? y : x));
-  return [String(s), gb(a!.gpuBytes), gb(b!.gpuBytes), top.stage, gb(b!.stages[0]!.gpuBytes), `${b!.largestBuffer.name} (${gb(b!.largestBuffer.bytes)})`, String(b!.input.framesChunk)];
+  return [
+    String(s),
+    gb(a!.gpuBytes),
+    gb(b!.gpuBytes),
+    top.stage,
+    gb(b!.stages[0]!.gpuBytes),
+    `${b!.largestBuffer.name} (${gb(b!.largestBuffer.bytes)})`,
+    String(b!.input.framesChunk),
+  ];
 });
 
 writeResults('fp16', {
@@ -138,17 +178,32 @@ writeResults('fp16', {
   tables: [
     {
       caption: `End to end (S = ${S}, ${H}×${W}; relative error max|got − ref| / max|ref|)`,
-      header: ['tensor', 'fp32 vs f64', 'fp16 aggregator only (heads fp32) vs f64', 'fp16 all (aggregator + heads) vs f64', 'fp16 all vs fp32'],
+      header: [
+        'tensor',
+        'fp32 vs f64',
+        'fp16 aggregator only (heads fp32) vs f64',
+        'fp16 all (aggregator + heads) vs f64',
+        'fp16 all vs fp32',
+      ],
       rows: e2eRows,
     },
     {
-      caption: 'The heads alone in fp16 on the reference layers (float64 rounded to float16), by which parts compute in float32 (LayerNorms and Softmax always do)',
+      caption:
+        'The heads alone in fp16 on the reference layers (float64 rounded to float16), by which parts compute in float32 (LayerNorms and Softmax always do)',
       header: ['head', 'float32 parts', 'values', 'confidence'],
       rows: partRows,
     },
     {
       caption: 'VGGT-1B at 518², dense, WebGPU: estimated peak GPU memory (GB = 1e9 bytes) with fp16 heads',
-      header: ['S', 'fp32 peak', 'fp16 peak', 'fp16 peak stage', 'fp16 resident weights', 'fp16 largest buffer', 'fp16 DPT frames per run'],
+      header: [
+        'S',
+        'fp32 peak',
+        'fp16 peak',
+        'fp16 peak stage',
+        'fp16 resident weights',
+        'fp16 largest buffer',
+        'fp16 DPT frames per run',
+      ],
       rows: memRows,
     },
   ],

@@ -1,7 +1,7 @@
 // Bytes of GPU buffers created on a device: createBuffer/destroy wrapped on it (ORT's WebGPU EP allocates on the
 // same device, and its buffer cache counts as live). Shared by the benches and the estimate-vs-measured test; it lives
 // in bench/ because bench/ may not import test/.
-import type { HessDevice } from '../src/gpu/device';
+import type { HessDevice } from '../src/gpu/device.js';
 
 /** Live and peak bytes of the buffers created on a device since it was first tracked. */
 export interface GpuBufferTracker {
@@ -29,10 +29,18 @@ export function trackGpuBuffers(gpu: HessDevice): GpuBufferTracker {
   let peak = 0;
   let created = 0;
   const tracker: GpuBufferTracker = {
-    get live() { return live; },
-    get peak() { return peak; },
-    get created() { return created; },
-    resetPeak() { peak = live; },
+    get live() {
+      return live;
+    },
+    get peak() {
+      return peak;
+    },
+    get created() {
+      return created;
+    },
+    resetPeak() {
+      peak = live;
+    },
   };
   const create = dev.createBuffer.bind(dev);
   dev.createBuffer = (desc: GPUBufferDescriptor) => {

@@ -11,21 +11,21 @@
 // up to HESS_BENCH_REPS (default 3; 2 dry) repetitions within its share of what is left; a config whose predicted
 // warm-up does not fit is listed as "skipped: budget", never dropped.
 import os from 'node:os';
-import { encodeAttention, type AttentionBuffers } from '../src/attention/kernel';
-import type { AttentionShape } from '../src/attention/layout';
-import { fromF16, toF16 } from '../src/attention/f16';
-import { HessError } from '../src/errors';
-import { createStorageBuffer } from '../src/gpu/buffers';
-import { createDevice, type HessDevice } from '../src/gpu/device';
-import { createSession, loadOrt } from '../src/runtime/ort';
-import { estimateMemory } from '../src/model/vggt/estimate';
-import { Vggt, type VggtResult } from '../src/model/vggt/model';
-import { plantedHess } from '../test/helpers/hess';
-import { trackGpuBuffers } from './gpu-buffers';
-import { gpuDone, lcg, writeResults } from './lib';
-import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention';
-import { writeRandomVggt, type RandomVggtShape } from './random-vggt';
-import { ensureVggt1b, generateVggt1b, vggt1bBytes, type CheckpointDtype } from './vggt1b-checkpoint';
+import { encodeAttention, type AttentionBuffers } from '../src/attention/kernel.js';
+import type { AttentionShape } from '../src/attention/layout.js';
+import { fromF16, toF16 } from '../src/attention/f16.js';
+import { HessError } from '../src/errors.js';
+import { createStorageBuffer } from '../src/gpu/buffers.js';
+import { createDevice, type HessDevice } from '../src/gpu/device.js';
+import { createSession, loadOrt } from '../src/runtime/ort.js';
+import { estimateMemory } from '../src/model/vggt/estimate.js';
+import { Vggt, type VggtResult } from '../src/model/vggt/model.js';
+import { plantedHess } from '../test/helpers/hess.js';
+import { trackGpuBuffers } from './gpu-buffers.js';
+import { gpuDone, lcg, writeResults } from './lib.js';
+import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention.js';
+import { writeRandomVggt, type RandomVggtShape } from './random-vggt.js';
+import { ensureVggt1b, generateVggt1b, vggt1bBytes, type CheckpointDtype } from './vggt1b-checkpoint.js';
 
 const args = process.argv.slice(2);
 if (args[0] === '--generate') {
@@ -43,22 +43,46 @@ const SPARSITY = 0.73;
 const GB = 1e9;
 const elapsed = () => performance.now() - t0;
 let stage = 'start';
-const log = (m: string) => { stage = m.trim(); console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`); };
+const log = (m: string) => {
+  stage = m.trim();
+  console.log(`gpu${dry ? ' (dry run)' : ''} ${(elapsed() / 1000).toFixed(1)} s: ${m}`);
+};
 /** Resolves to 'timeout' after `ms` if `p` has not settled by then (a hung GPU call is abandoned, not cancelled). */
 const within = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
   Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, ms)).unref())]);
 
 // Tiny stand-in for the dry run: VGGT's layout (24 blocks: the DPT heads read layers 4, 11, 17, 23) at width 32.
 const DRY_SHAPE: RandomVggtShape = {
-  dim: 32, heads: 2, depth: 24, dinoDepth: 1,
-  predictionHeads: { cameraHeads: 2, trunkDepth: 1, features: 16, outChannels: [8, 16, 32, 32], depthHead: true, pointHead: true },
+  dim: 32,
+  heads: 2,
+  depth: 24,
+  dinoDepth: 1,
+  predictionHeads: {
+    cameraHeads: 2,
+    trunkDepth: 1,
+    features: 16,
+    outChannels: [8, 16, 32, 32],
+    depthHead: true,
+    pointHead: true,
+  },
 };
 const frames = dry ? [2, 3] : [8, 32];
-const sizes: [number, number][] = dry ? [[56, 56], [56, 42]] : [[518, 518], [350, 518]]; // [H, W]
+const sizes: [number, number][] = dry
+  ? [
+      [56, 56],
+      [56, 42],
+    ]
+  : [
+      [518, 518],
+      [350, 518],
+    ]; // [H, W]
 const policies = ['dense', 'uniform', 'hess'] as const;
 const attnShapes: AttentionShape[] = dry
   ? [{ N: 128, H: 16, D: 64 }]
-  : [{ N: 2748, H: 16, D: 64 }, { N: 10992, H: 16, D: 64 }]; // global attention of S = 2 and 8 frames at 518²
+  : [
+      { N: 2748, H: 16, D: 64 },
+      { N: 10992, H: 16, D: 64 },
+    ]; // global attention of S = 2 and 8 frames at 518²
 // Time kept back for the attention section (it runs after the model configs).
 const attnReserveMs = Math.min(dry ? 40_000 : 75_000, budgetMs / 4);
 
@@ -74,7 +98,9 @@ let hessShape = '';
 // Watchdog: the promise is "done within the budget"; if a stage hangs (a GPU call that never returns), write what
 // finished, say where it stopped, and exit.
 setTimeout(() => {
-  notes.push(`WATCHDOG: stopped at ${(elapsed() / 1000).toFixed(0)} s, ${((elapsed() - budgetMs) / 1000).toFixed(0)} s past the budget, during "${stage}"; later stages did not run.`);
+  notes.push(
+    `WATCHDOG: stopped at ${(elapsed() / 1000).toFixed(0)} s, ${((elapsed() - budgetMs) / 1000).toFixed(0)} s past the budget, during "${stage}"; later stages did not run.`,
+  );
   finish();
   process.exit(2);
 }, budgetMs + 20_000).unref();
@@ -93,17 +119,32 @@ async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | unde
 
 // ---- Device, and what it is.
 const gpu = await createDevice({ powerPreference: 'high-performance' }).catch((e: unknown) => {
-  console.error(`gpu: no WebGPU adapter (${(e as Error).message}). ${dry ? '' : 'Without a GPU, check the bench with `npm run bench -- gpu --dry-run`.'}`);
+  console.error(
+    `gpu: no WebGPU adapter (${(e as Error).message}). ${dry ? '' : 'Without a GPU, check the bench with `npm run bench -- gpu --dry-run`.'}`,
+  );
   process.exit(1);
 });
-const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${gpu.name} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`);
+const software = /llvmpipe|lavapipe|swiftshader|software/i.test(
+  `${gpu.name} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`,
+);
 if (software && !dry && process.env.HESS_BENCH_ALLOW_SOFTWARE !== '1') {
-  console.error(`gpu: the adapter is ${gpu.name}, a software rasterizer, not a real GPU. bench/results/gpu.md is only written on a real GPU; ` +
-    'run `npm run bench -- gpu --dry-run` here (or set HESS_BENCH_ALLOW_SOFTWARE=1 to force it).');
+  console.error(
+    `gpu: the adapter is ${gpu.name}, a software rasterizer, not a real GPU. bench/results/gpu.md is only written on a real GPU; ` +
+      'run `npm run bench -- gpu --dry-run` here (or set HESS_BENCH_ALLOW_SOFTWARE=1 to force it).',
+  );
   process.exit(1);
 }
-const LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage', 'maxBindGroups'] as const;
+const LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+] as const;
 const limits = Object.fromEntries(LIMITS.map((k) => [k, gpu.limits[k]]));
 const features = [...gpu.device.features].sort();
 log(`device ${gpu.name}`);
@@ -115,13 +156,24 @@ const mem = trackGpuBuffers(gpu);
 let dir: string | undefined;
 if (dry) {
   const d = `${process.cwd()}/build/gpu-dry/vggt-tiny-f16`;
-  const g = await guarded('generate', async () => { const s = performance.now(); const r = await writeRandomVggt(d, DRY_SHAPE, { dtype: 'F16', seed: 1 }); return { ...r, ms: performance.now() - s }; });
-  if (g) { dir = d; setupRows.push(['generate checkpoint (F16, tiny)', (g.ms / 1000).toFixed(1), (g.bytes / GB).toFixed(4)]); }
+  const g = await guarded('generate', async () => {
+    const s = performance.now();
+    const r = await writeRandomVggt(d, DRY_SHAPE, { dtype: 'F16', seed: 1 });
+    return { ...r, ms: performance.now() - s };
+  });
+  if (g) {
+    dir = d;
+    setupRows.push(['generate checkpoint (F16, tiny)', (g.ms / 1000).toFixed(1), (g.bytes / GB).toFixed(4)]);
+  }
 } else {
   const g = await guarded('generate', async () => ensureVggt1b(process.argv[1], 'F16'));
   if (g) {
     dir = g.dir;
-    setupRows.push(['generate checkpoint (F16, VGGT-1B)', g.generatedMs === null ? 'cached (build/scale/)' : (g.generatedMs / 1000).toFixed(1), (vggt1bBytes('F16') / GB).toFixed(2)]);
+    setupRows.push([
+      'generate checkpoint (F16, VGGT-1B)',
+      g.generatedMs === null ? 'cached (build/scale/)' : (g.generatedMs / 1000).toFixed(1),
+      (vggt1bBytes('F16') / GB).toFixed(2),
+    ]);
   }
 }
 if (dir) log(`checkpoint ${dir} (${setupRows.at(-1)![1]} s)`);
@@ -137,26 +189,42 @@ if (dir) {
       // Before fp16 compute exists, dtype 'fp16' is refused (INVALID_ARGUMENT); without shader-f16 it is NO_SHADER_F16.
       if (!(e instanceof HessError) || !['INVALID_ARGUMENT', 'NO_SHADER_F16'].includes(e.code)) throw e;
       dtype = 'fp32';
-      notes.push(`dtype: fp16 was refused (${e.code}: ${e.message}), so the model runs in fp32 (F16 weights widened on load).`);
+      notes.push(
+        `dtype: fp16 was refused (${e.code}: ${e.message}), so the model runs in fp32 (F16 weights widened on load).`,
+      );
       log(`fp16 refused (${e.code}); loading fp32`);
       return await Vggt.load(ckpt, { device: gpu, dtype: 'fp32' });
     }
   });
   const ms = performance.now() - s;
-  setupRows.push([`Vggt.load (${dtype} compute)`, (ms / 1000).toFixed(1), `${(mem.live / GB).toFixed(2)} GB of GPU buffers live`]);
+  setupRows.push([
+    `Vggt.load (${dtype} compute)`,
+    (ms / 1000).toFixed(1),
+    `${(mem.live / GB).toFixed(2)} GB of GPU buffers live`,
+  ]);
   log(`loaded in ${(ms / 1000).toFixed(1)} s (${dtype})`);
 }
-if (dtype === 'fp16' && model) notes.push('dtype: fp16 compute (Vggt.load accepted dtype \'fp16\').');
+if (dtype === 'fp16' && model) notes.push("dtype: fp16 compute (Vggt.load accepted dtype 'fp16').");
 
 // ---- 2. Model configs: S × size × policy, each warm-up + reps within its share of the budget.
-interface Config { S: number; H: number; W: number; policy: (typeof policies)[number] }
-const configs: Config[] = frames.flatMap((S) => sizes.flatMap(([H, W]) => policies.map((policy) => ({ S, H, W, policy }))));
+interface Config {
+  S: number;
+  H: number;
+  W: number;
+  policy: (typeof policies)[number];
+}
+const configs: Config[] = frames.flatMap((S) =>
+  sizes.flatMap(([H, W]) => policies.map((policy) => ({ S, H, W, policy }))),
+);
 const depth = model?.config.depth ?? 1;
 const heads = model?.config.numHeads ?? 1;
 // Synthetic HeSS scores (a real HeSS file needs a calibrated real checkpoint): a few heads dominate per layer.
 const rh = lcg(7);
 hessShape = `${depth} layers × ${heads} heads`;
-const hess = plantedHess(Array.from({ length: depth }, () => Array.from({ length: heads }, () => 0.05 + rh() ** 3)), 'synthetic (bench/gpu.bench.ts)');
+const hess = plantedHess(
+  Array.from({ length: depth }, () => Array.from({ length: heads }, () => 0.05 + rh() ** 3)),
+  'synthetic (bench/gpu.bench.ts)',
+);
 
 const denseMs = new Map<string, number>();
 const runBy = new Map<number, number>(); // S → longest median run ms seen at the first size (what predicts the next S)
@@ -180,10 +248,25 @@ for (const [i, c] of configs.entries()) {
   const tag = `S=${c.S} ${c.H}×${c.W} ${c.policy}`;
   const sparsity = c.policy === 'dense' ? 0 : SPARSITY;
   const rowHead = [String(c.S), `${c.H}×${c.W}`, c.policy, c.policy === 'dense' ? '-' : sparsity];
-  if (!model) { runRows.push([...rowHead, '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not run: no model']); continue; }
+  if (!model) {
+    runRows.push([...rowHead, '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not run: no model']);
+    continue;
+  }
   const predicted = predictWarmMs(c.S, c.H, c.W);
   if (elapsed() + predicted > modelDeadline) {
-    runRows.push([...rowHead, '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: budget (predicted warm-up ${(predicted / 1000).toFixed(0)} s, ${(Math.max(0, modelDeadline - elapsed()) / 1000).toFixed(0)} s left)`]);
+    runRows.push([
+      ...rowHead,
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      `skipped: budget (predicted warm-up ${(predicted / 1000).toFixed(0)} s, ${(Math.max(0, modelDeadline - elapsed()) / 1000).toFixed(0)} s left)`,
+    ]);
     runData.push({ ...c, skipped: 'budget', predictedWarmMs: predicted });
     log(`${tag}: skipped: budget`);
     continue;
@@ -192,26 +275,61 @@ for (const [i, c] of configs.entries()) {
   const cfgEnd = elapsed() + share;
   const r = lcg(1000 + c.S);
   const images = { data: new Float32Array(c.S * 3 * c.H * c.W).map(() => r()), S: c.S, H: c.H, W: c.W };
-  const opts = c.policy === 'dense' ? { policy: c.policy } : c.policy === 'hess' ? { policy: c.policy, sparsity, hess } : { policy: c.policy, sparsity };
+  const opts =
+    c.policy === 'dense'
+      ? { policy: c.policy }
+      : c.policy === 'hess'
+        ? { policy: c.policy, sparsity, hess }
+        : { policy: c.policy, sparsity };
   const gpu0 = mem.live;
   mem.resetPeak();
   let last: VggtResult | undefined;
-  const run = async () => { last = await model!.run(images, opts); await gpuDone(gpu.device); };
+  const run = async () => {
+    last = await model!.run(images, opts);
+    await gpuDone(gpu.device);
+  };
   const ws = performance.now();
-  const ok = await guarded(`run ${tag} (warm-up)`, async () => { await run(); return true; });
+  const ok = await guarded(`run ${tag} (warm-up)`, async () => {
+    await run();
+    return true;
+  });
   const warmMs = performance.now() - ws;
   if (!ok) {
-    runRows.push([...rowHead, '-', (warmMs / 1000).toFixed(1), '-', '-', '-', '-', '-', '-', '-', 'failed (see notes)']);
+    runRows.push([
+      ...rowHead,
+      '-',
+      (warmMs / 1000).toFixed(1),
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      'failed (see notes)',
+    ]);
     continue;
   }
   const times: number[] = [];
   let cut = false;
   for (let k = 0; k < REPS; k++) {
     const expect = times.length ? Math.max(...times) : warmMs;
-    if (elapsed() + expect > cfgEnd && times.length > 0) { cut = true; break; }
-    if (elapsed() + expect > modelDeadline) { cut = true; break; }
+    if (elapsed() + expect > cfgEnd && times.length > 0) {
+      cut = true;
+      break;
+    }
+    if (elapsed() + expect > modelDeadline) {
+      cut = true;
+      break;
+    }
     const s = performance.now();
-    if (!(await guarded(`run ${tag} rep ${k + 1}`, async () => { await run(); return true; }))) break;
+    if (
+      !(await guarded(`run ${tag} rep ${k + 1}`, async () => {
+        await run();
+        return true;
+      }))
+    )
+      break;
     times.push(performance.now() - s);
   }
   const ms = times.length ? median(times) : warmMs;
@@ -221,14 +339,51 @@ for (const [i, c] of configs.entries()) {
   const dense = denseMs.get(key);
   const res = last!;
   const finite = [res.poseEnc, res.depth, res.worldPoints].every((a) => !a || a.every(Number.isFinite));
-  const est = (() => { try { return estimateMemory(model!.config, { S: c.S, H: c.H, W: c.W, dtype, policy: c.policy, sparsity: sparsity || undefined }).gpuBytes; } catch { return NaN; } })();
+  const est = (() => {
+    try {
+      return estimateMemory(model!.config, {
+        S: c.S,
+        H: c.H,
+        W: c.W,
+        dtype,
+        policy: c.policy,
+        sparsity: sparsity || undefined,
+      }).gpuBytes;
+    } catch {
+      return NaN;
+    }
+  })();
   const repsNote = `${times.length}/${REPS} reps${cut ? ' (rest skipped: budget)' : ''}${times.length ? '' : ', time is the warm-up'}`;
-  runRows.push([...rowHead, res.sparsity ? res.sparsity.achievedSparsity.toFixed(3) : '-', (warmMs / 1000).toFixed(1), ms, res.timings.aggregator, res.timings.heads,
-    dense && c.policy !== 'dense' ? (dense / ms).toFixed(2) : '-', (mem.peak / GB).toFixed(2), `+${((mem.peak - gpu0) / GB).toFixed(2)}`, Number.isFinite(est) ? (est / GB).toFixed(2) : 'n/a',
-    `${finite ? 'ok' : 'NON-FINITE outputs'}; ${repsNote}`]);
-  runData.push({ ...c, requestedSparsity: sparsity, achievedSparsity: res.sparsity?.achievedSparsity ?? null, warmMs, times, medianMs: ms,
-    aggregatorMs: res.timings.aggregator, headsMs: res.timings.heads, speedupVsDense: dense && c.policy !== 'dense' ? dense / ms : null,
-    gpuPeakBytes: mem.peak, gpuRunBytes: mem.peak - gpu0, estimateGpuBytes: Number.isFinite(est) ? est : null, finite, repsCut: cut, planMs: res.sparsity?.planMs ?? null });
+  runRows.push([
+    ...rowHead,
+    res.sparsity ? res.sparsity.achievedSparsity.toFixed(3) : '-',
+    (warmMs / 1000).toFixed(1),
+    ms,
+    res.timings.aggregator,
+    res.timings.heads,
+    dense && c.policy !== 'dense' ? (dense / ms).toFixed(2) : '-',
+    (mem.peak / GB).toFixed(2),
+    `+${((mem.peak - gpu0) / GB).toFixed(2)}`,
+    Number.isFinite(est) ? (est / GB).toFixed(2) : 'n/a',
+    `${finite ? 'ok' : 'NON-FINITE outputs'}; ${repsNote}`,
+  ]);
+  runData.push({
+    ...c,
+    requestedSparsity: sparsity,
+    achievedSparsity: res.sparsity?.achievedSparsity ?? null,
+    warmMs,
+    times,
+    medianMs: ms,
+    aggregatorMs: res.timings.aggregator,
+    headsMs: res.timings.heads,
+    speedupVsDense: dense && c.policy !== 'dense' ? dense / ms : null,
+    gpuPeakBytes: mem.peak,
+    gpuRunBytes: mem.peak - gpu0,
+    estimateGpuBytes: Number.isFinite(est) ? est : null,
+    finite,
+    repsCut: cut,
+    planMs: res.sparsity?.planMs ?? null,
+  });
   log(`${tag}: warm-up ${(warmMs / 1000).toFixed(1)} s, median ${ms.toFixed(0)} ms (${repsNote})`);
 }
 if (model) await guarded('dispose', () => model!.dispose());
@@ -252,8 +407,12 @@ async function timeBudget(fn: () => Promise<void>, end: number): Promise<{ min: 
   return reps ? { min, reps, cut: reps < ATT_REPS } : { min: warm, reps: 0, cut: true };
 }
 const rel = (a: Float32Array, b: Float32Array) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
   return num / den;
 };
 const readBack = async (gpu: HessDevice, buf: GPUBuffer, n: number, f16: boolean): Promise<Float32Array> => {
@@ -279,26 +438,59 @@ for (const [si, shape] of attnShapes.entries()) {
   const flop = 4 * N * N * H * D;
   const end = elapsed() + (budgetMs - elapsed()) / (attnShapes.length - si);
   const host = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => ra() * 2 - 1));
-  const variants: { dt: 'f32' | 'f16'; bufs: AttentionBuffers }[] = [{ dt: 'f32', bufs: { q: createStorageBuffer(gpu.device, host[0]), k: createStorageBuffer(gpu.device, host[1]), v: createStorageBuffer(gpu.device, host[2]), o: createStorageBuffer(gpu.device, n * 4) } }];
+  const variants: { dt: 'f32' | 'f16'; bufs: AttentionBuffers }[] = [
+    {
+      dt: 'f32',
+      bufs: {
+        q: createStorageBuffer(gpu.device, host[0]),
+        k: createStorageBuffer(gpu.device, host[1]),
+        v: createStorageBuffer(gpu.device, host[2]),
+        o: createStorageBuffer(gpu.device, n * 4),
+      },
+    },
+  ];
   if (gpu.features.shaderF16) {
     const h16 = host.map((x) => toF16(x));
-    variants.push({ dt: 'f16', bufs: { q: createStorageBuffer(gpu.device, h16[0]), k: createStorageBuffer(gpu.device, h16[1]), v: createStorageBuffer(gpu.device, h16[2]), o: createStorageBuffer(gpu.device, n * 2) } });
+    variants.push({
+      dt: 'f16',
+      bufs: {
+        q: createStorageBuffer(gpu.device, h16[0]),
+        k: createStorageBuffer(gpu.device, h16[1]),
+        v: createStorageBuffer(gpu.device, h16[2]),
+        o: createStorageBuffer(gpu.device, n * 2),
+      },
+    });
   } else attnRows.push([tag, 'hess dense WGSL flash, f16', '-', '-', '-', 'not run: no shader-f16']);
   const ref = new Map<string, { ms: number; out: Float32Array }>();
   for (const { dt, bufs } of variants) {
     const name = `hess dense WGSL flash, ${dt}`;
-    if (elapsed() > end) { attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']); continue; }
+    if (elapsed() > end) {
+      attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']);
+      continue;
+    }
     log(`  ${name}`);
-    const t = await guarded(`attention ${tag} ${name}`, () => timeBudget(async () => {
-      const enc = gpu.device.createCommandEncoder();
-      encodeAttention(gpu, enc, bufs, shape, { dtype: dt });
-      gpu.device.queue.submit([enc.finish()]);
-      await gpuDone(gpu.device);
-    }, end));
-    if (!t) { attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']); continue; }
+    const t = await guarded(`attention ${tag} ${name}`, () =>
+      timeBudget(async () => {
+        const enc = gpu.device.createCommandEncoder();
+        encodeAttention(gpu, enc, bufs, shape, { dtype: dt });
+        gpu.device.queue.submit([enc.finish()]);
+        await gpuDone(gpu.device);
+      }, end),
+    );
+    if (!t) {
+      attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
+      continue;
+    }
     const out = await readBack(gpu, bufs.o, n, dt === 'f16');
     ref.set(dt, { ms: t.min, out });
-    attnRows.push([tag, name, t.min, flop / t.min / 1e6, 1, `${t.reps}/${ATT_REPS} reps${t.cut ? ' (budget)' : ''}${dt === 'f16' && ref.has('f32') ? `; rel. diff to f32 ${rel(out, ref.get('f32')!.out).toExponential(1)}` : ''}`]);
+    attnRows.push([
+      tag,
+      name,
+      t.min,
+      flop / t.min / 1e6,
+      1,
+      `${t.reps}/${ATT_REPS} reps${t.cut ? ' (budget)' : ''}${dt === 'f16' && ref.has('f32') ? `; rel. diff to f32 ${rel(out, ref.get('f32')!.out).toExponential(1)}` : ''}`,
+    ]);
     attnData.push({ shape, impl: name, ms: t.min, reps: t.reps });
   }
   const ortVariants: [string, (s: AttentionShape, d: OrtAttentionDType) => Uint8Array, number[], 'f32' | 'f16'][] = [
@@ -309,34 +501,75 @@ for (const [si, shape] of attnShapes.entries()) {
   let hung = '';
   for (const [name, graph, dims, dt] of ortVariants) {
     const v = variants.find((x) => x.dt === dt);
-    if (hung) { attnRows.push([tag, name, '-', '-', '-', `not run: ${hung} hung`]); continue; }
+    if (hung) {
+      attnRows.push([tag, name, '-', '-', '-', `not run: ${hung} hung`]);
+      continue;
+    }
     const ours = ref.get(dt);
-    if (!v) { attnRows.push([tag, name, '-', '-', '-', 'not run: no shader-f16']); continue; }
-    if (elapsed() > end) { attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']); continue; }
+    if (!v) {
+      attnRows.push([tag, name, '-', '-', '-', 'not run: no shader-f16']);
+      continue;
+    }
+    if (elapsed() > end) {
+      attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']);
+      continue;
+    }
     log(`  ${name}`);
     const ortType = dt === 'f16' ? 'float16' : 'float32';
-    const done = await within(guarded(`attention ${tag} ${name}`, async () => {
-      const s = await createSession(ort, graph(shape, ortType), { ep: 'webgpu', gpu }, { preferredOutputLocation: 'gpu-buffer' });
-      try {
-        const feeds = Object.fromEntries((['q', 'k', 'v'] as const).map((nm) => [nm, ort.Tensor.fromGpuBuffer(v.bufs[nm], { dataType: ortType, dims })]));
-        const t = await timeBudget(async () => { const o = await s.run(feeds); await gpuDone(gpu.device); o.o.dispose(); }, end);
-        const check = await s.run(feeds);
-        // Read ORT's output buffer ourselves, the same way for both dtypes (Tensor.getData() of float16 yields bit
-        // patterns in Node 20, which has no Float16Array).
-        const out = await readBack(gpu, check.o.gpuBuffer as GPUBuffer, n, dt === 'f16');
-        check.o.dispose();
-        const err = ours ? rel(out, ours.out).toExponential(1) : 'n/a';
-        attnRows.push([tag, name, t.min, flop / t.min / 1e6, ours ? t.min / ours.ms : '-', `${t.reps}/${ATT_REPS} reps${t.cut ? ' (budget)' : ''}; rel. diff to ours ${err}`]);
-        attnData.push({ shape, impl: name, ms: t.min, reps: t.reps, relDiffToOurs: ours ? rel(out, ours.out) : null });
-        return true;
-      } finally {
-        await s.release();
-      }
-    }), Math.min(end - elapsed(), 30_000) + 10_000);
+    const done = await within(
+      guarded(`attention ${tag} ${name}`, async () => {
+        const s = await createSession(
+          ort,
+          graph(shape, ortType),
+          { ep: 'webgpu', gpu },
+          { preferredOutputLocation: 'gpu-buffer' },
+        );
+        try {
+          const feeds = Object.fromEntries(
+            (['q', 'k', 'v'] as const).map((nm) => [
+              nm,
+              ort.Tensor.fromGpuBuffer(v.bufs[nm], { dataType: ortType, dims }),
+            ]),
+          );
+          const t = await timeBudget(async () => {
+            const o = await s.run(feeds);
+            await gpuDone(gpu.device);
+            o.o.dispose();
+          }, end);
+          const check = await s.run(feeds);
+          // Read ORT's output buffer ourselves, the same way for both dtypes (Tensor.getData() of float16 yields bit
+          // patterns in Node 20, which has no Float16Array).
+          const out = await readBack(gpu, check.o.gpuBuffer as GPUBuffer, n, dt === 'f16');
+          check.o.dispose();
+          const err = ours ? rel(out, ours.out).toExponential(1) : 'n/a';
+          attnRows.push([
+            tag,
+            name,
+            t.min,
+            flop / t.min / 1e6,
+            ours ? t.min / ours.ms : '-',
+            `${t.reps}/${ATT_REPS} reps${t.cut ? ' (budget)' : ''}; rel. diff to ours ${err}`,
+          ]);
+          attnData.push({
+            shape,
+            impl: name,
+            ms: t.min,
+            reps: t.reps,
+            relDiffToOurs: ours ? rel(out, ours.out) : null,
+          });
+          return true;
+        } finally {
+          await s.release();
+        }
+      }),
+      Math.min(end - elapsed(), 30_000) + 10_000,
+    );
     if (done === 'timeout') {
       hung = name;
       attnRows.push([tag, name, '-', '-', '-', 'timed out (abandoned)']);
-      notes.push(`${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work). On lavapipe ORT's float16 MultiHeadAttention never finishes: session.run returns, but the submitted work never completes (onSubmittedWorkDone and getData never resolve).`);
+      notes.push(
+        `${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work). On lavapipe ORT's float16 MultiHeadAttention never finishes: session.run returns, but the submitted work never completes (onSubmittedWorkDone and getData never resolve).`,
+      );
     } else if (!done) attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
   }
   for (const { bufs } of variants) for (const b of Object.values(bufs)) b.destroy();
@@ -352,31 +585,87 @@ function finish(): void {
       : `Checkpoint: VGGT-1B's exact names and shapes (bench/random-vggt.ts VGGT_1B, no track head), random weights, F16 file ${(vggt1bBytes('F16') / GB).toFixed(2)} GB in build/scale/vggt1b-f16 (generated once, reused).`,
     `HeSS scores: SYNTHETIC (seeded planted heterogeneous per-head scores, ${hessShape}, 0.05 + u³): no real HeSS file exists for a random checkpoint, so 'hess' vs 'uniform' measures the cost of head-dependent budgets, not their accuracy.`,
     `Per config: one warm-up (session building and shader compilation for a new size) then up to ${REPS} repetitions, median reported; a config gets an equal share of the time left, and one whose predicted warm-up does not fit is marked "skipped: budget". Budget ${(budgetMs / 1000).toFixed(0)} s in all (HESS_BENCH_BUDGET_S); this run took ${totalS.toFixed(0)} s.`,
-    'Peak GPU: bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT\'s buffer cache counts as live), beside the pre-flight estimate (estimateMemory). Speed-up: dense median / policy median at the same S and size.',
-    'Attention: minimum of the repetitions after one warm-up; submit + onSubmittedWorkDone, no readback in the timing; ORT reads our buffers through Tensor.fromGpuBuffer. The ORT MatMul graph holds [H, N, N] scores and fails where they pass the device\'s buffer limits.',
-    `Host: ${os.cpus().length} CPU cores, ${(os.totalmem() / GB).toFixed(0)} GB RAM, load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} at the end.`,
+    "Peak GPU: bytes of buffers created on the shared GPUDevice (createBuffer/destroy wrapped; ORT's buffer cache counts as live), beside the pre-flight estimate (estimateMemory). Speed-up: dense median / policy median at the same S and size.",
+    "Attention: minimum of the repetitions after one warm-up; submit + onSubmittedWorkDone, no readback in the timing; ORT reads our buffers through Tensor.fromGpuBuffer. The ORT MatMul graph holds [H, N, N] scores and fails where they pass the device's buffer limits.",
+    `Host: ${os.cpus().length} CPU cores, ${(os.totalmem() / GB).toFixed(0)} GB RAM, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join('/')} at the end.`,
     ...failures.map((f) => `FAILED at ${f.stage}: ${f.error}`),
   );
   writeResults(name, {
-    title: dry ? 'GPU bench, DRY RUN at tiny sizes on the CPU adapter (not GPU results)' : 'VGGT-1B on a real GPU: dense vs uniform vs HeSS, and attention kernels',
+    title: dry
+      ? 'GPU bench, DRY RUN at tiny sizes on the CPU adapter (not GPU results)'
+      : 'VGGT-1B on a real GPU: dense vs uniform vs HeSS, and attention kernels',
     device: gpu.name,
     tables: [
-      { caption: 'Adapter', header: ['field', 'value'], rows: [
-        ['vendor', gpu.adapterInfo.vendor], ['architecture', gpu.adapterInfo.architecture], ['device', gpu.adapterInfo.device], ['description', gpu.adapterInfo.description],
-        ['features', features.join(', ')], ...Object.entries(limits).map(([k, v]) => [k, String(v)]),
-      ] },
+      {
+        caption: 'Adapter',
+        header: ['field', 'value'],
+        rows: [
+          ['vendor', gpu.adapterInfo.vendor],
+          ['architecture', gpu.adapterInfo.architecture],
+          ['device', gpu.adapterInfo.device],
+          ['description', gpu.adapterInfo.description],
+          ['features', features.join(', ')],
+          ...Object.entries(limits).map(([k, v]) => [k, String(v)]),
+        ],
+      },
       { caption: 'Setup', header: ['stage', 'seconds', 'size / state'], rows: setupRows },
-      { caption: `Model runs (${dtype}; sparsity ${SPARSITY} for uniform and hess)`, header: ['S', 'H×W', 'policy', 'requested sparsity', 'achieved sparsity', 'warm-up s', 'median ms', 'aggregator ms (last)', 'heads ms (last)', 'speed-up vs dense', 'peak GPU GB', 'run GPU GB', 'estimate GB', 'result'], rows: runRows },
-      { caption: 'Attention at 16 heads: our dense WGSL kernel vs onnxruntime-web (same device, same input buffers)', header: ['shape', 'implementation', 'ms', 'GFLOP/s', 'time / ours (same dtype)', 'note'], rows: attnRows },
+      {
+        caption: `Model runs (${dtype}; sparsity ${SPARSITY} for uniform and hess)`,
+        header: [
+          'S',
+          'H×W',
+          'policy',
+          'requested sparsity',
+          'achieved sparsity',
+          'warm-up s',
+          'median ms',
+          'aggregator ms (last)',
+          'heads ms (last)',
+          'speed-up vs dense',
+          'peak GPU GB',
+          'run GPU GB',
+          'estimate GB',
+          'result',
+        ],
+        rows: runRows,
+      },
+      {
+        caption: 'Attention at 16 heads: our dense WGSL kernel vs onnxruntime-web (same device, same input buffers)',
+        header: ['shape', 'implementation', 'ms', 'GFLOP/s', 'time / ours (same dtype)', 'note'],
+        rows: attnRows,
+      },
     ],
     notes,
-    data: { dry, dtype, budgetMs, totalMs: elapsed(), adapter: gpu.adapterInfo, name: gpu.name, limits, features, runs: runData, attention: attnData, failures },
+    data: {
+      dry,
+      dtype,
+      budgetMs,
+      totalMs: elapsed(),
+      adapter: gpu.adapterInfo,
+      name: gpu.name,
+      limits,
+      features,
+      runs: runData,
+      attention: attnData,
+      failures,
+    },
   });
 
   // One-screen summary.
-  console.log(`\n== gpu bench summary (${dry ? 'DRY RUN, ' : ''}${gpu.name}, ${dtype}, ${totalS.toFixed(0)} s of ${(budgetMs / 1000).toFixed(0)} s) ==`);
-  for (const r of runRows) console.log(`  S=${String(r[0]).padEnd(3)} ${String(r[1]).padEnd(8)} ${String(r[2]).padEnd(8)} ${typeof r[6] === 'number' ? `${r[6].toFixed(0).padStart(8)} ms` : '       - ms'}  x${String(r[9]).padEnd(5)} ${String(r[13]).slice(0, 60)}`);
-  for (const r of attnRows) console.log(`  ${String(r[0]).padEnd(20)} ${String(r[1]).padEnd(44)} ${typeof r[2] === 'number' ? `${r[2].toFixed(2).padStart(9)} ms` : `${String(r[5]).slice(0, 30)}`}`);
+  console.log(
+    `\n== gpu bench summary (${dry ? 'DRY RUN, ' : ''}${gpu.name}, ${dtype}, ${totalS.toFixed(0)} s of ${(budgetMs / 1000).toFixed(0)} s) ==`,
+  );
+  for (const r of runRows)
+    console.log(
+      `  S=${String(r[0]).padEnd(3)} ${String(r[1]).padEnd(8)} ${String(r[2]).padEnd(8)} ${typeof r[6] === 'number' ? `${r[6].toFixed(0).padStart(8)} ms` : '       - ms'}  x${String(r[9]).padEnd(5)} ${String(r[13]).slice(0, 60)}`,
+    );
+  for (const r of attnRows)
+    console.log(
+      `  ${String(r[0]).padEnd(20)} ${String(r[1]).padEnd(44)} ${typeof r[2] === 'number' ? `${r[2].toFixed(2).padStart(9)} ms` : `${String(r[5]).slice(0, 30)}`}`,
+    );
   if (failures.length) console.log(`  ${failures.length} failure(s): see the notes in bench/results/${name}.md`);
 }
 finish();

@@ -5,7 +5,7 @@ import os from 'node:os';
 /** A seeded LCG in [0, 1): fixed bench inputs, the same sequence on every run and machine. */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 /** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
@@ -56,7 +56,14 @@ export function writeResults(name: string, r: BenchReport): void {
   const dir = new URL('bench/results/', `file://${process.cwd()}/`);
   mkdirSync(dir, { recursive: true });
   const env = `${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
-  const md: string[] = [`# ${r.title}`, '', `- Device: ${r.device ?? 'CPU only'}`, `- Host: ${env}`, `- Vulkan driver: ${process.env.HESS_VULKAN ?? 'n/a'}`, ''];
+  const md: string[] = [
+    `# ${r.title}`,
+    '',
+    `- Device: ${r.device ?? 'CPU only'}`,
+    `- Host: ${env}`,
+    `- Vulkan driver: ${process.env.HESS_VULKAN ?? 'n/a'}`,
+    '',
+  ];
   for (const t of r.tables) {
     md.push(`## ${t.caption}`, '', `| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`);
     for (const row of t.rows) md.push(`| ${row.map((c) => (typeof c === 'number' ? fmt(c) : c)).join(' | ')} |`);
@@ -64,7 +71,10 @@ export function writeResults(name: string, r: BenchReport): void {
   }
   if (r.notes?.length) md.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   writeFileSync(new URL(`${name}.md`, dir), md.join('\n'));
-  writeFileSync(new URL(`${name}.json`, dir), JSON.stringify({ ...r, host: env, vulkan: process.env.HESS_VULKAN }, null, 2));
+  writeFileSync(
+    new URL(`${name}.json`, dir),
+    JSON.stringify({ ...r, host: env, vulkan: process.env.HESS_VULKAN }, null, 2),
+  );
   console.log(md.join('\n'));
 }
 

@@ -3,21 +3,24 @@
 // SIMD builder in the same run. Note: the Wasm numbers here run under --no-opt --liftoff-only (needed by dawn.node),
 // so use bench/results/planner.md for CPU-side ratios.
 import os from 'node:os';
-import { gpuDone, timeMs, writeResults } from './lib';
-import { createDevice } from '../src/gpu/device';
-import { createStorageBuffer, readBuffer } from '../src/gpu/buffers';
-import { encodeMaskBuild } from '../src/mask/gpu-mask';
-import { buildMasks } from '../src/mask/wasm';
-import { maskLayout } from '../src/mask/layout';
-import { allocateBudgets } from '../src/allocate/index';
-import { PlannerWasm } from '../src/wasm/planner-module';
+import { gpuDone, timeMs, writeResults } from './lib.js';
+import { createDevice } from '../src/gpu/device.js';
+import { createStorageBuffer, readBuffer } from '../src/gpu/buffers.js';
+import { encodeMaskBuild } from '../src/mask/gpu-mask.js';
+import { buildMasks } from '../src/mask/wasm.js';
+import { maskLayout } from '../src/mask/layout.js';
+import { allocateBudgets } from '../src/allocate/index.js';
+import { PlannerWasm } from '../src/wasm/planner-module.js';
 
-const HEADS = 16, D = 64, P = 1374, RHO = 0.9;
+const HEADS = 16,
+  D = 64,
+  P = 1374,
+  RHO = 0.9;
 const sizes = (process.env.HESS_BENCH_S ?? '8,32').split(',').map(Number);
 const gpu = await createDevice();
 const wasm = await PlannerWasm.load('simd');
 let seed = 7;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
 const rows: (string | number)[][] = [];
 for (const S of sizes) {
   const L = maskLayout(S, P);
@@ -25,7 +28,8 @@ for (const S of sizes) {
   const budgets = allocateBudgets(wasm, scores, HEADS, { keyBlocks: L.candidateKeyBlocks, sparsity: RHO });
   const q = new Float32Array(L.N * HEADS * D).map(() => rand() * 2 - 1);
   const k = new Float32Array(L.N * HEADS * D).map(() => rand() * 2 - 1);
-  const qb = createStorageBuffer(gpu.device, q), kb = createStorageBuffer(gpu.device, k);
+  const qb = createStorageBuffer(gpu.device, q),
+    kb = createStorageBuffer(gpu.device, k);
   const inp = { q: qb, k: kb, S, P, heads: HEADS, headDim: D, budgets };
   const run = async (readback: boolean) => {
     const enc = gpu.device.createCommandEncoder();
@@ -49,7 +53,8 @@ for (const S of sizes) {
   const tg = await timeMs(() => run(false), reps, 1);
   const tr = await timeMs(() => run(true), reps, 0);
   rows.push([String(S), String(L.N), tg, tr, tw, same ? 'yes' : 'NO']);
-  qb.destroy(); kb.destroy();
+  qb.destroy();
+  kb.destroy();
   console.log(`S=${S} done`);
 }
 writeResults('planner-gpu', {
@@ -61,5 +66,11 @@ writeResults('planner-gpu', {
     `1-min load average at the end: ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores (shared machine).`,
     'On a software adapter (lavapipe) these numbers say nothing about real GPUs.',
   ],
-  tables: [{ caption: 'One layer (ms)', header: ['S', 'N', 'WGSL (GPU)', 'WGSL + readback', 'Wasm SIMD (liftoff)', 'masks bit-identical'], rows }],
+  tables: [
+    {
+      caption: 'One layer (ms)',
+      header: ['S', 'N', 'WGSL (GPU)', 'WGSL + readback', 'Wasm SIMD (liftoff)', 'masks bit-identical'],
+      rows,
+    },
+  ],
 });

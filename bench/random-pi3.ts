@@ -1,7 +1,7 @@
 // π³-shaped checkpoints with random weights (the twin of random-vggt.ts): yyfz/Pi3's tensor names (encoder.* DINOv2
 // with registers, register_token, decoder.{0…2·depth−1} alternating frame/global blocks, the point/conf/camera
 // decoders and heads), widths and depths as parameters, the same per-tensor PRNG streams and file writer.
-import { checkpointChunks, checkpointLayout, type TensorSpec } from './random-vggt';
+import { checkpointChunks, checkpointLayout, type TensorSpec } from './random-vggt.js';
 
 export interface RandomPi3Shape {
   /** Encoder and decoder width. */
@@ -23,15 +23,36 @@ export interface RandomPi3Shape {
 
 /** The tensors of a π³ of `shape` (init as random-vggt.ts: ±1/√fan_in, LayerNorm 1 ± 0.1, LayerScale 0.1 ± 0.05). */
 export function pi3TensorSpecs(shape: RandomPi3Shape): TensorSpec[] {
-  const { dim: C, heads: H, depth, encoderDepth, headDim: D, headDepth, cameraDim: K, registers = 5, encoderRegisters = 4, posGrid = 37 } = shape;
+  const {
+    dim: C,
+    heads: H,
+    depth,
+    encoderDepth,
+    headDim: D,
+    headDepth,
+    cameraDim: K,
+    registers = 5,
+    encoderRegisters = 4,
+    posGrid = 37,
+  } = shape;
   const specs: TensorSpec[] = [];
-  const add = (name: string, dims: number[], scale: number, offset = 0) => specs.push({ name, shape: dims, scale, offset });
-  const norm = (p: string, n: number) => { add(`${p}.weight`, [n], 0.1, 1); add(`${p}.bias`, [n], 0.02); };
-  const lin = (p: string, o: number, i: number) => { add(`${p}.weight`, [o, i], 1 / Math.sqrt(i)); add(`${p}.bias`, [o], 0.02); };
+  const add = (name: string, dims: number[], scale: number, offset = 0) =>
+    specs.push({ name, shape: dims, scale, offset });
+  const norm = (p: string, n: number) => {
+    add(`${p}.weight`, [n], 0.1, 1);
+    add(`${p}.bias`, [n], 0.02);
+  };
+  const lin = (p: string, o: number, i: number) => {
+    add(`${p}.weight`, [o, i], 1 / Math.sqrt(i));
+    add(`${p}.bias`, [o], 0.02);
+  };
   const block = (p: string, C: number, opts: { qk?: number; ls?: boolean }) => {
     norm(`${p}.norm1`, C);
     lin(`${p}.attn.qkv`, 3 * C, C);
-    if (opts.qk) { norm(`${p}.attn.q_norm`, opts.qk); norm(`${p}.attn.k_norm`, opts.qk); }
+    if (opts.qk) {
+      norm(`${p}.attn.q_norm`, opts.qk);
+      norm(`${p}.attn.k_norm`, opts.qk);
+    }
     lin(`${p}.attn.proj`, C, C);
     if (opts.ls) add(`${p}.ls1.gamma`, [C], 0.05, 0.1);
     norm(`${p}.norm2`, C);
@@ -48,7 +69,11 @@ export function pi3TensorSpecs(shape: RandomPi3Shape): TensorSpec[] {
   norm('encoder.norm', C);
   add('register_token', [1, 1, registers, C], 0.02);
   for (let i = 0; i < 2 * depth; i++) block(`decoder.${i}`, C, { qk: C / H, ls: true });
-  for (const [dec, out] of [['point_decoder', D], ['conf_decoder', D], ['camera_decoder', K]] as const) {
+  for (const [dec, out] of [
+    ['point_decoder', D],
+    ['conf_decoder', D],
+    ['camera_decoder', K],
+  ] as const) {
     lin(`${dec}.projects`, D, 2 * C);
     for (let i = 0; i < headDepth; i++) block(`${dec}.blocks.${i}`, D, {});
     lin(`${dec}.linear_out`, out, D);
@@ -66,14 +91,25 @@ export function pi3TensorSpecs(shape: RandomPi3Shape): TensorSpec[] {
 /** The config.json of such a checkpoint (what the shapes cannot say: head counts), as the pi3-tiny fixture's. */
 export function pi3ConfigJson(shape: RandomPi3Shape): Record<string, unknown> {
   return {
-    model: 'pi3', encoder_dim: shape.dim, encoder_depth: shape.encoderDepth, encoder_heads: shape.heads, dec_dim: shape.dim,
-    dec_heads: shape.heads, dec_depth: 2 * shape.depth, register_tokens: shape.registers ?? 5, head_dec_heads: shape.headHeads,
-    rope_freq: 100, patch_size: 14,
+    model: 'pi3',
+    encoder_dim: shape.dim,
+    encoder_depth: shape.encoderDepth,
+    encoder_heads: shape.heads,
+    dec_dim: shape.dim,
+    dec_heads: shape.heads,
+    dec_depth: 2 * shape.depth,
+    register_tokens: shape.registers ?? 5,
+    head_dec_heads: shape.headHeads,
+    rope_freq: 100,
+    patch_size: 14,
   };
 }
 
 /** A π³ of `shape` with random weights, in memory (small models), and its config.json. */
-export function randomPi3Checkpoint(shape: RandomPi3Shape, seed = 1): { bytes: Uint8Array; config: Record<string, unknown> } {
+export function randomPi3Checkpoint(
+  shape: RandomPi3Shape,
+  seed = 1,
+): { bytes: Uint8Array; config: Record<string, unknown> } {
   const specs = pi3TensorSpecs(shape);
   const { header, dataBytes } = checkpointLayout(specs, 'F32');
   const bytes = new Uint8Array(8 + header.byteLength + dataBytes);

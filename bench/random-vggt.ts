@@ -7,8 +7,8 @@
 // order it is written in. Files are written like Python's safetensors writes them (tensors sorted by name, the
 // header in the same order), either in memory (small models) or streamed to disk in bounded chunks
 // (writeRandomVggt: VGGT-1B is 4.76 GB in F32, past what one ArrayBuffer can hold).
-import { f32ToF16Bits } from '../src/attention/f16';
-import type { Dtype } from '../src/model/safetensors';
+import { f32ToF16Bits } from '../src/attention/f16.js';
+import type { Dtype } from '../src/model/safetensors.js';
 
 export interface RandomVggtShape {
   dim: number;
@@ -43,7 +43,14 @@ export const VGGT_1B: Readonly<RandomVggtShape> = Object.freeze<RandomVggtShape>
   registers: 4,
   dinoRegisters: 4,
   posGrid: 37,
-  predictionHeads: { cameraHeads: 16, trunkDepth: 4, features: 256, outChannels: [256, 512, 1024, 1024], depthHead: true, pointHead: true },
+  predictionHeads: {
+    cameraHeads: 16,
+    trunkDepth: 4,
+    features: 256,
+    outChannels: [256, 512, 1024, 1024],
+    depthHead: true,
+    pointHead: true,
+  },
 });
 
 /** How a tensor's values are drawn: `offset + scale · u`, u uniform in [-1, 1). */
@@ -62,9 +69,16 @@ export interface TensorSpec {
 export function vggtTensorSpecs(shape: RandomVggtShape): TensorSpec[] {
   const { dim: C, heads: H, depth, dinoDepth, registers = 4, dinoRegisters = 4, posGrid = 37 } = shape;
   const specs: TensorSpec[] = [];
-  const add = (name: string, dims: number[], scale: number, offset = 0) => specs.push({ name, shape: dims, scale, offset });
-  const norm = (p: string, n: number) => { add(`${p}.weight`, [n], 0.1, 1); add(`${p}.bias`, [n], 0.02); };
-  const lin = (p: string, o: number, i: number) => { add(`${p}.weight`, [o, i], 1 / Math.sqrt(i)); add(`${p}.bias`, [o], 0.02); };
+  const add = (name: string, dims: number[], scale: number, offset = 0) =>
+    specs.push({ name, shape: dims, scale, offset });
+  const norm = (p: string, n: number) => {
+    add(`${p}.weight`, [n], 0.1, 1);
+    add(`${p}.bias`, [n], 0.02);
+  };
+  const lin = (p: string, o: number, i: number) => {
+    add(`${p}.weight`, [o, i], 1 / Math.sqrt(i));
+    add(`${p}.bias`, [o], 0.02);
+  };
   const conv = (p: string, o: number, i: number, k: number, bias = true) => {
     add(`${p}.weight`, [o, i, k, k], 1 / Math.sqrt(i * k * k));
     if (bias) add(`${p}.bias`, [o], 0.02);
@@ -73,7 +87,10 @@ export function vggtTensorSpecs(shape: RandomVggtShape): TensorSpec[] {
     const d = C / H;
     norm(`${p}.norm1`, C);
     lin(`${p}.attn.qkv`, 3 * C, C);
-    if (qk) { norm(`${p}.attn.q_norm`, d); norm(`${p}.attn.k_norm`, d); }
+    if (qk) {
+      norm(`${p}.attn.q_norm`, d);
+      norm(`${p}.attn.k_norm`, d);
+    }
     lin(`${p}.attn.proj`, C, C);
     add(`${p}.ls1.gamma`, [C], 0.05, 0.1);
     norm(`${p}.norm2`, C);
@@ -91,7 +108,10 @@ export function vggtTensorSpecs(shape: RandomVggtShape): TensorSpec[] {
   norm(`${pe}.norm`, C);
   add('aggregator.camera_token', [1, 2, 1, C], 0.02);
   add('aggregator.register_token', [1, 2, registers, C], 0.02);
-  for (let i = 0; i < depth; i++) { block(`aggregator.frame_blocks.${i}`, true, C); block(`aggregator.global_blocks.${i}`, true, C); }
+  for (let i = 0; i < depth; i++) {
+    block(`aggregator.frame_blocks.${i}`, true, C);
+    block(`aggregator.global_blocks.${i}`, true, C);
+  }
   const hd = shape.predictionHeads;
   if (hd) {
     const D = 2 * C; // the heads read [frame ‖ global] tokens
@@ -129,7 +149,8 @@ export function vggtTensorSpecs(shape: RandomVggtShape): TensorSpec[] {
       oc.forEach((o, k) => conv(`${ph}.scratch.layer${k + 1}_rn`, F, o, 3, false));
       for (let r = 1; r <= 4; r++) {
         conv(`${ph}.scratch.refinenet${r}.out_conv`, F, F, 1);
-        for (const u of r === 4 ? [2] : [1, 2]) for (const c of [1, 2]) conv(`${ph}.scratch.refinenet${r}.resConfUnit${u}.conv${c}`, F, F, 3);
+        for (const u of r === 4 ? [2] : [1, 2])
+          for (const c of [1, 2]) conv(`${ph}.scratch.refinenet${r}.resConfUnit${u}.conv${c}`, F, F, 3);
       }
       conv(`${ph}.scratch.output_conv1`, F / 2, F, 3);
       conv(`${ph}.scratch.output_conv2.0`, 32, F / 2, 3);
@@ -145,11 +166,23 @@ export function vggtTensorSpecs(shape: RandomVggtShape): TensorSpec[] {
 export function vggtConfigJson(shape: RandomVggtShape): Record<string, unknown> {
   const { dim, heads, depth, dinoDepth, registers = 4, posGrid = 37 } = shape;
   const config: Record<string, unknown> = {
-    embed_dim: dim, num_heads: heads, depth, dino_depth: dinoDepth, dino_heads: heads, dino_img_size: posGrid * 14,
-    patch_size: 14, num_register_tokens: registers,
+    embed_dim: dim,
+    num_heads: heads,
+    depth,
+    dino_depth: dinoDepth,
+    dino_heads: heads,
+    dino_img_size: posGrid * 14,
+    patch_size: 14,
+    num_register_tokens: registers,
   };
   const hd = shape.predictionHeads;
-  if (hd) Object.assign(config, { camera_heads: hd.cameraHeads, camera_trunk_depth: hd.trunkDepth, dpt_features: hd.features, dpt_out_channels: hd.outChannels });
+  if (hd)
+    Object.assign(config, {
+      camera_heads: hd.cameraHeads,
+      camera_trunk_depth: hd.trunkDepth,
+      dpt_features: hd.features,
+      dpt_out_channels: hd.outChannels,
+    });
   return config;
 }
 
@@ -162,7 +195,6 @@ function tensorSeed(seed: number, name: string): number {
   return h || 1;
 }
 
-
 /**
  * Fill `out` (a slice of one tensor's values, `state` carried across slices) with `offset + scale · u`, encoded as
  * `dtype` (F32 or F16). Returns the advanced PRNG state (xorshift32).
@@ -173,13 +205,17 @@ function fillValues(out: Uint8Array, count: number, spec: TensorSpec, dtype: 'F3
   if (dtype === 'F32') {
     const v = new Float32Array(out.buffer, out.byteOffset, count);
     for (let i = 0; i < count; i++) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
       v[i] = offset + scale * ((s >>> 0) / 2147483648 - 1);
     }
   } else {
     const v = new Uint16Array(out.buffer, out.byteOffset, count);
     for (let i = 0; i < count; i++) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
       v[i] = f32ToF16Bits(offset + scale * ((s >>> 0) / 2147483648 - 1));
     }
   }
@@ -187,10 +223,15 @@ function fillValues(out: Uint8Array, count: number, spec: TensorSpec, dtype: 'F3
 }
 
 /** The safetensors header (names sorted, as Python's safetensors writes them) and the tensors in file order. */
-export function checkpointLayout(specs: TensorSpec[], dtype: 'F32' | 'F16'): { header: Uint8Array; order: TensorSpec[]; dataBytes: number } {
+export function checkpointLayout(
+  specs: TensorSpec[],
+  dtype: 'F32' | 'F16',
+): { header: Uint8Array; order: TensorSpec[]; dataBytes: number } {
   const order = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const size = dtype === 'F32' ? 4 : 2;
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'hess-vggt bench/random-vggt.ts (random weights)' } };
+  const header: Record<string, unknown> = {
+    __metadata__: { format: 'pt', generator: 'hess-vggt bench/random-vggt.ts (random weights)' },
+  };
   let off = 0;
   for (const t of order) {
     const n = numel(t.shape) * size;
@@ -209,7 +250,10 @@ const CHUNK_VALUES = 1 << 20;
  * A checkpoint as consecutive byte chunks: length prefix, header, then each tensor in ≤ 4 MiB pieces. A chunk's
  * buffer is reused for the next one: copy or write it before pulling the next.
  */
-export function* checkpointChunks(specs: TensorSpec[], opts: { dtype?: 'F32' | 'F16'; seed?: number } = {}): Generator<Uint8Array> {
+export function* checkpointChunks(
+  specs: TensorSpec[],
+  opts: { dtype?: 'F32' | 'F16'; seed?: number } = {},
+): Generator<Uint8Array> {
   const dtype = opts.dtype ?? 'F32';
   const seed = opts.seed ?? 1;
   const { header, order } = checkpointLayout(specs, dtype);
@@ -235,7 +279,9 @@ export function* checkpointChunks(specs: TensorSpec[], opts: { dtype?: 'F32' | '
  * limit; use {@link writeRandomVggt} for VGGT-1B sizes).
  */
 export function randomVggtCheckpoint(
-  shape: RandomVggtShape, seed = 1, dtype: 'F32' | 'F16' = 'F32',
+  shape: RandomVggtShape,
+  seed = 1,
+  dtype: 'F32' | 'F16' = 'F32',
 ): { bytes: Uint8Array; config: Record<string, unknown> } {
   const specs = vggtTensorSpecs(shape);
   const { header, dataBytes } = checkpointLayout(specs, dtype);
@@ -254,7 +300,9 @@ export function randomVggtCheckpoint(
  * renames at the end, so an interrupted run never leaves a truncated model.safetensors behind.
  */
 export async function writeRandomVggt(
-  dir: string, shape: RandomVggtShape, opts: { dtype?: 'F32' | 'F16'; seed?: number } = {},
+  dir: string,
+  shape: RandomVggtShape,
+  opts: { dtype?: 'F32' | 'F16'; seed?: number } = {},
 ): Promise<{ file: string; bytes: number; tensors: number; params: number }> {
   const fs = await import('node:fs/promises');
   await fs.mkdir(dir, { recursive: true });
@@ -265,7 +313,8 @@ export async function writeRandomVggt(
   let bytes = 0;
   try {
     for (const chunk of checkpointChunks(specs, opts)) {
-      for (let done = 0; done < chunk.byteLength;) done += (await fh.write(chunk, done, chunk.byteLength - done)).bytesWritten;
+      for (let done = 0; done < chunk.byteLength; )
+        done += (await fh.write(chunk, done, chunk.byteLength - done)).bytesWritten;
       bytes += chunk.byteLength;
     }
   } finally {

@@ -5,15 +5,26 @@
 // heap never shrinks, so its final size is the run's peak).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { checkMemoryFit, estimateMemory, type MemoryEstimate, VGGT_1B_CONFIG } from '../src/model/vggt/estimate';
-import { writeResults } from './lib';
+import { checkMemoryFit, estimateMemory, type MemoryEstimate, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
+import { writeResults } from './lib.js';
 
 const GiB = 2 ** 30;
 const gib = (b: number) => (b / GiB).toFixed(2);
 
 const VGGT_1B = VGGT_1B_CONFIG;
 
-interface Measured { label: string; S: number; H: number; W: number; wasmHeap: number; ortBase: number; jsPeak: number; jsLive: number; jsBase: number; est: MemoryEstimate }
+interface Measured {
+  label: string;
+  S: number;
+  H: number;
+  W: number;
+  wasmHeap: number;
+  ortBase: number;
+  jsPeak: number;
+  jsLive: number;
+  jsBase: number;
+  est: MemoryEstimate;
+}
 
 const caseArg = process.env.HESS_SCALE_CASE;
 if (caseArg) await measureCase(JSON.parse(caseArg));
@@ -31,60 +42,137 @@ async function main(): Promise<void> {
         const est = estimateMemory(VGGT_1B, input);
         const fitsIn = budgets.filter((g) => checkMemoryFit(VGGT_1B, input, { maxGpuBytes: g * 1e9 }).fits);
         const bind = [2, 4].map((g) => (est.largestBuffer.bytes <= g * GiB ? `≤${g}` : `>${g}`)).join(' ');
-        const largestS = budgets.map((g) => checkMemoryFit(VGGT_1B, input, { maxGpuBytes: g * 1e9, maxStorageBufferBindingSize: 4 * GiB - 4 }).largestS);
-        rows.push([S, dtype, policy === 'hess' ? 'hess 0.73' : 'dense', gib(est.gpuBytes), `${gib(est.largestBuffer.bytes)} (${est.largestBuffer.name})`, bind,
-          gib(est.hostBytes), fitsIn.length ? fitsIn.map((g) => `${g}`).join(', ') : 'none', largestS.join(' / ')]);
-        data.push({ S, dtype, policy, gpuBytes: est.gpuBytes, largestBuffer: est.largestBuffer, hostBytes: est.hostBytes, wasmBytes: est.wasmBytes, fitsInGB: fitsIn, largestS });
+        const largestS = budgets.map(
+          (g) =>
+            checkMemoryFit(VGGT_1B, input, { maxGpuBytes: g * 1e9, maxStorageBufferBindingSize: 4 * GiB - 4 }).largestS,
+        );
+        rows.push([
+          S,
+          dtype,
+          policy === 'hess' ? 'hess 0.73' : 'dense',
+          gib(est.gpuBytes),
+          `${gib(est.largestBuffer.bytes)} (${est.largestBuffer.name})`,
+          bind,
+          gib(est.hostBytes),
+          fitsIn.length ? fitsIn.map((g) => `${g}`).join(', ') : 'none',
+          largestS.join(' / '),
+        ]);
+        data.push({
+          S,
+          dtype,
+          policy,
+          gpuBytes: est.gpuBytes,
+          largestBuffer: est.largestBuffer,
+          hostBytes: est.hostBytes,
+          wasmBytes: est.wasmBytes,
+          fitsInGB: fitsIn,
+          largestS,
+        });
       }
     }
   }
   const per = estimateMemory(VGGT_1B, { S: 32, H: 518, W: 518 });
-  const stageRows = per.stages.map((s) => [s.stage, gib(s.gpuBytes), `${gib(s.largestBuffer.bytes)} (${s.largestBuffer.name})`, gib(s.hostBytes), gib(s.wasmBytes)]);
+  const stageRows = per.stages.map((s) => [
+    s.stage,
+    gib(s.gpuBytes),
+    `${gib(s.largestBuffer.bytes)} (${s.largestBuffer.name})`,
+    gib(s.hostBytes),
+    gib(s.wasmBytes),
+  ]);
 
   // --- (2) estimate vs measured on the wasm EP ---
   const cases: { model: 'tiny' | 'mid'; S: number; H: number; W: number }[] = [];
-  if (existsSync('../shared/fixtures/vggt-tiny/model.safetensors')) cases.push({ model: 'tiny', S: 2, H: 70, W: 98 }, { model: 'tiny', S: 16, H: 70, W: 98 });
+  if (existsSync('../shared/fixtures/vggt-tiny/model.safetensors'))
+    cases.push({ model: 'tiny', S: 2, H: 70, W: 98 }, { model: 'tiny', S: 16, H: 70, W: 98 });
   const midS = (process.env.HESS_SCALE_MID_S ?? '2,4').split(',').map(Number);
   for (const S of midS) cases.push({ model: 'mid', S, H: 224, W: 224 });
   const measured: Measured[] = [];
   for (const c of cases) {
     const r = spawnSync(process.execPath, ['--liftoff-only', '--expose-gc', process.argv[1]!], {
-      env: { ...process.env, HESS_SCALE_CASE: JSON.stringify(c) }, encoding: 'utf8', maxBuffer: 1 << 26,
+      env: { ...process.env, HESS_SCALE_CASE: JSON.stringify(c) },
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
     });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    if (!line) { console.error(`case ${JSON.stringify(c)} failed:\n${r.stdout}\n${r.stderr}`); continue; }
+    if (!line) {
+      console.error(`case ${JSON.stringify(c)} failed:\n${r.stdout}\n${r.stderr}`);
+      continue;
+    }
     measured.push(JSON.parse(line.slice(7)));
   }
   const mb = (b: number) => (b / 1e6).toFixed(1);
   const measRows = measured.map((m) => {
     const heapRun = m.wasmHeap - m.ortBase;
-    const jsRun = m.jsPeak - m.jsBase, jsLive = m.jsLive - m.jsBase;
-    return [m.label, m.S, `${m.H}×${m.W}`, mb(m.est.wasmBytes), mb(heapRun), (heapRun / m.est.wasmBytes).toFixed(2), mb(m.est.hostBytes), mb(jsRun), mb(jsLive), (jsLive / m.est.hostBytes).toFixed(2)];
+    const jsRun = m.jsPeak - m.jsBase,
+      jsLive = m.jsLive - m.jsBase;
+    return [
+      m.label,
+      m.S,
+      `${m.H}×${m.W}`,
+      mb(m.est.wasmBytes),
+      mb(heapRun),
+      (heapRun / m.est.wasmBytes).toFixed(2),
+      mb(m.est.hostBytes),
+      mb(jsRun),
+      mb(jsLive),
+      (jsLive / m.est.hostBytes).toFixed(2),
+    ];
   });
 
   writeResults('scale-estimate', {
     title: 'Memory pre-flight: the estimate for VGGT-1B at 518², and the estimate against measured peaks (wasm EP)',
     tables: [
       {
-        caption: 'VGGT-1B at 518×518 (computed, WebGPU EP with WGSL global attention): peak GPU memory, largest single buffer, host (JS) bytes, which budgets fit, largest S per budget (with a 4 GiB binding limit)',
-        header: ['S', 'dtype', 'policy', 'GPU peak GiB', 'largest buffer GiB', 'vs 2/4 GiB binding', 'host GiB', 'fits in (GB)', 'largest S at 8/16/24/80 GB'],
+        caption:
+          'VGGT-1B at 518×518 (computed, WebGPU EP with WGSL global attention): peak GPU memory, largest single buffer, host (JS) bytes, which budgets fit, largest S per budget (with a 4 GiB binding limit)',
+        header: [
+          'S',
+          'dtype',
+          'policy',
+          'GPU peak GiB',
+          'largest buffer GiB',
+          'vs 2/4 GiB binding',
+          'host GiB',
+          'fits in (GB)',
+          'largest S at 8/16/24/80 GB',
+        ],
         rows,
       },
-      { caption: 'VGGT-1B, S = 32, 518², fp32 dense: per stage (GiB)', header: ['stage', 'GPU peak', 'largest buffer', 'host', 'wasm heap'], rows: stageRows },
       {
-        caption: 'Estimate vs measured on the wasm EP (MB; wasm heap above ORT\'s own base, JS ArrayBuffers above the pre-load base)',
-        header: ['model', 'S', 'H×W', 'est. wasm heap', 'measured heap', 'measured/est.', 'est. host', 'measured JS (incl. garbage)', 'measured JS live', 'live/est.'],
+        caption: 'VGGT-1B, S = 32, 518², fp32 dense: per stage (GiB)',
+        header: ['stage', 'GPU peak', 'largest buffer', 'host', 'wasm heap'],
+        rows: stageRows,
+      },
+      {
+        caption:
+          "Estimate vs measured on the wasm EP (MB; wasm heap above ORT's own base, JS ArrayBuffers above the pre-load base)",
+        header: [
+          'model',
+          'S',
+          'H×W',
+          'est. wasm heap',
+          'measured heap',
+          'measured/est.',
+          'est. host',
+          'measured JS (incl. garbage)',
+          'measured JS live',
+          'live/est.',
+        ],
         rows: measRows,
       },
     ],
     notes: [
-      'fp16: the aggregator\'s and the camera and DPT heads\' weights and activations are float16 (WebGPU with shader-f16; LayerNorm, Softmax and the DPT activations in fp32); the head layers go from the aggregator to the heads as float16 GPU tensors.',
+      "fp16: the aggregator's and the camera and DPT heads' weights and activations are float16 (WebGPU with shader-f16; LayerNorm, Softmax and the DPT activations in fp32); the head layers go from the aggregator to the heads as float16 GPU tensors.",
       'Chunks are planned from the per-tensor limit L = 2 GiB (the estimate\'s WebGPU default): token rows n = ⌊L/(4·max(3C, M))⌋ = 131072 per pre/post segment run, DPT heads ⌊min(L, 1 GiB)/dptFrameBytes⌋ frames per run at 518² (7 in fp32, 15 in fp16). DINO and frame attention are the WGSL flash kernel: no [S, H, T, T] scores. What bounds S against a binding is the attention cores\' whole [S·1374, 1024] tensors, counted at 4 bytes/element: S ≤ 381 at 2 GiB, 763 at 4 GiB. "fits in" counts the total against the budget.',
       'The model counts ORT intermediates unfused (bias-add after MatMul, GELU as Mul/Erf/Add/Mul: 3 [N, M] tensors alive) and every tensor once at its widest op. Measured/est. below 1 means ORT fused or reused more than the model assumes; the pre-flight errs on the safe side there.',
       'Measured wasm heap: the size of the WebAssembly.Memory onnxruntime-web instantiates (it never shrinks, so its size after the run is the peak) less its size after a trivial session; JS: process.memoryUsage().arrayBuffers sampled at every progress event (and every weight read), less its value before Vggt.load; "live" samples after a forced GC (garbage the GC has not yet collected is real memory, but not what the model counts; the samples miss peaks inside a stage).',
       'mid = a random VGGT-shaped model (bench/random-vggt.ts) of width 256, 8 heads, 24 frame + 24 global blocks, 2 DINO blocks, camera + point heads (features 64).',
     ],
-    data: { vggt1b: data, perStage: per.stages.map(({ terms: _t, ...s }) => s), measured: measured.map(({ est, ...m }) => ({ ...m, estWasm: est.wasmBytes, estHost: est.hostBytes })) },
+    data: {
+      vggt1b: data,
+      perStage: per.stages.map(({ terms: _t, ...s }) => s),
+      measured: measured.map(({ est, ...m }) => ({ ...m, estWasm: est.wasmBytes, estHost: est.hostBytes })),
+    },
   });
 }
 
@@ -92,7 +180,13 @@ async function measureCase(c: { model: 'tiny' | 'mid'; S: number; H: number; W: 
   // Record every wasm memory created from now on (onnxruntime-web's heap is the largest).
   const mems = new Set<WebAssembly.Memory>();
   const W0 = WebAssembly as unknown as Record<string, unknown>;
-  W0.Memory = new Proxy(WebAssembly.Memory, { construct(t, a) { const m = Reflect.construct(t, a) as WebAssembly.Memory; mems.add(m); return m; } });
+  W0.Memory = new Proxy(WebAssembly.Memory, {
+    construct(t, a) {
+      const m = Reflect.construct(t, a) as WebAssembly.Memory;
+      mems.add(m);
+      return m;
+    },
+  });
   const inst = WebAssembly.instantiate;
   W0.instantiate = async (...a: unknown[]) => {
     const r = await (inst as (...x: unknown[]) => Promise<{ instance?: WebAssembly.Instance }>)(...a);
@@ -101,10 +195,10 @@ async function measureCase(c: { model: 'tiny' | 'mid'; S: number; H: number; W: 
     return r;
   };
   const heap = () => Math.max(0, ...[...mems].map((m) => m.buffer.byteLength));
-  const { Vggt } = await import('../src/model/vggt/model');
-  const { loadOrt, createSession } = await import('../src/runtime/ort');
-  const { Graph } = await import('../src/onnx/builder');
-  const { randomVggtCheckpoint } = await import('./random-vggt');
+  const { Vggt } = await import('../src/model/vggt/model.js');
+  const { loadOrt, createSession } = await import('../src/runtime/ort.js');
+  const { Graph } = await import('../src/onnx/builder.js');
+  const { randomVggtCheckpoint } = await import('./random-vggt.js');
   const ort = await loadOrt({ numThreads: 1 });
   // ORT's own base: the heap after one trivial session
   const g = new Graph('id');
@@ -116,25 +210,46 @@ async function measureCase(c: { model: 'tiny' | 'mid'; S: number; H: number; W: 
   let src: string | Uint8Array = '../shared/fixtures/vggt-tiny';
   let config: Record<string, unknown> | undefined;
   if (c.model === 'mid') {
-    const m = randomVggtCheckpoint({ dim: 256, heads: 8, depth: 24, dinoDepth: 2, predictionHeads: { cameraHeads: 8, trunkDepth: 4, features: 64, outChannels: [32, 64, 128, 128] } });
+    const m = randomVggtCheckpoint({
+      dim: 256,
+      heads: 8,
+      depth: 24,
+      dinoDepth: 2,
+      predictionHeads: { cameraHeads: 8, trunkDepth: 4, features: 64, outChannels: [32, 64, 128, 128] },
+    });
     src = m.bytes;
     config = m.config;
   }
   const ab = () => process.memoryUsage().arrayBuffers;
   (globalThis as { gc?: () => void }).gc?.(); // the base without earlier garbage
   const jsBase = ab();
-  let jsPeak = jsBase, jsLive = jsBase;
+  let jsPeak = jsBase,
+    jsLive = jsBase;
   const gc = (globalThis as { gc?: () => void }).gc;
   const sample = () => {
     jsPeak = Math.max(jsPeak, ab());
-    if (gc) { gc(); jsLive = Math.max(jsLive, ab()); }
+    if (gc) {
+      gc();
+      jsLive = Math.max(jsLive, ab());
+    }
   };
   const model = await Vggt.load(src, { device: 'wasm', numThreads: 1, config: config as never, onProgress: sample });
   const images = new Float32Array(c.S * 3 * c.H * c.W).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32);
   await model.run({ data: images, S: c.S, H: c.H, W: c.W }, { onProgress: sample });
   sample();
   const est = model.estimate({ S: c.S, H: c.H, W: c.W });
-  const out: Measured = { label: c.model, S: c.S, H: c.H, W: c.W, wasmHeap: heap(), ortBase, jsPeak, jsLive, jsBase, est };
+  const out: Measured = {
+    label: c.model,
+    S: c.S,
+    H: c.H,
+    W: c.W,
+    wasmHeap: heap(),
+    ortBase,
+    jsPeak,
+    jsLive,
+    jsBase,
+    est,
+  };
   console.log(`RESULT ${JSON.stringify({ ...out, est: { wasmBytes: est.wasmBytes, hostBytes: est.hostBytes } })}`);
   await model.dispose();
 }

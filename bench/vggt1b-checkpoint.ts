@@ -2,7 +2,7 @@
 // bench loads: generated once into build/scale/vggt1b-<f32|f16>/ (gitignored) and reused while its size matches.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { VGGT_1B, checkpointLayout, vggtTensorSpecs, writeRandomVggt } from './random-vggt';
+import { VGGT_1B, checkpointLayout, vggtTensorSpecs, writeRandomVggt } from './random-vggt.js';
 
 export type CheckpointDtype = 'F32' | 'F16';
 
@@ -32,7 +32,8 @@ export async function generateVggt1b(dtype: CheckpointDtype): Promise<{ file: st
 export function ensureVggt1b(script: string, dtype: CheckpointDtype): { dir: string; generatedMs: number | null } {
   const dir = vggt1bDir(dtype);
   const file = `${dir}/model.safetensors`;
-  if (existsSync(file) && statSync(file).size === vggt1bBytes(dtype) && existsSync(`${dir}/config.json`)) return { dir, generatedMs: null };
+  if (existsSync(file) && statSync(file).size === vggt1bBytes(dtype) && existsSync(`${dir}/config.json`))
+    return { dir, generatedMs: null };
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [script, '--generate', dtype], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`generating ${file} failed (exit ${r.status})`);

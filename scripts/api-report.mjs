@@ -21,7 +21,8 @@ export const ENTRIES = {
 
 export function runtimeKind(v) {
   if (typeof v === 'function') return /^class[\s{]/.test(Function.prototype.toString.call(v)) ? 'class' : 'function';
-  if (v !== null && typeof v === 'object') return Object.prototype.toString.call(v) === '[object Module]' ? 'namespace' : 'object';
+  if (v !== null && typeof v === 'object')
+    return Object.prototype.toString.call(v) === '[object Module]' ? 'namespace' : 'object';
   return 'constant';
 }
 
@@ -36,7 +37,10 @@ export function typeExports(dtsFile) {
   for (const sym of checker.getExportsOfModule(mod)) {
     const s = sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
     if (s.flags & ts.SymbolFlags.Value) continue;
-    out.set(sym.name, s.flags & ts.SymbolFlags.Interface ? 'interface' : s.flags & ts.SymbolFlags.Enum ? 'enum' : 'type');
+    out.set(
+      sym.name,
+      s.flags & ts.SymbolFlags.Interface ? 'interface' : s.flags & ts.SymbolFlags.Enum ? 'enum' : 'type',
+    );
   }
   return out;
 }
@@ -70,7 +74,13 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   mkdirSync(`${root}api`, { recursive: true });
   for (const name of Object.keys(ENTRIES)) {
     const text = await apiReport(name);
-    const before = (() => { try { return readFileSync(reportPath(name), 'utf8'); } catch { return ''; } })();
+    const before = (() => {
+      try {
+        return readFileSync(reportPath(name), 'utf8');
+      } catch {
+        return '';
+      }
+    })();
     writeFileSync(reportPath(name), text);
     console.log(`api/${name}.api.md${before === text ? '' : ' (changed)'}`);
   }

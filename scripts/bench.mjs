@@ -21,7 +21,9 @@ const benchArgs = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 // The gpu bench on a real GPU must see the machine's own Vulkan driver, not the software one gpuEnv() selects.
 const realGpu = (name) => name === 'gpu' && !benchArgs.includes('--dry-run') && process.env.HESS_BENCH_DRY !== '1';
-const all = readdirSync(`${root}bench`).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+const all = readdirSync(`${root}bench`)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.replace('.bench.ts', ''));
 const names = wanted.length ? wanted : all.filter((n) => !onlyWhenNamed.has(n));
 mkdirSync(`${root}build/bench`, { recursive: true });
 let failures = 0;
@@ -31,14 +33,23 @@ for (const name of names) {
   const flags = first.startsWith('// bench-flags:') ? first.slice('// bench-flags:'.length).trim().split(/\s+/) : [];
   const out = `${root}build/bench/${name}.mjs`;
   await esbuild.build({
-    entryPoints: [src], bundle: true, platform: 'node', format: 'esm', target: 'es2022', outfile: out,
-    loader: { '.wgsl': 'text', '.wasm': 'binary' }, external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu'],
+    entryPoints: [src],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    outfile: out,
+    loader: { '.wgsl': 'text', '.wasm': 'binary' },
+    external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu'],
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   console.log(`bench: ${name} (node ${flags.join(' ')})`);
   const env = realGpu(name) ? process.env : gpuEnv();
   const r = spawnSync(process.execPath, [...flags, out, ...benchArgs], { cwd: root, stdio: 'inherit', env });
-  if (r.status !== 0) { failures++; console.error(`bench: ${name} failed (${r.status})`); }
+  if (r.status !== 0) {
+    failures++;
+    console.error(`bench: ${name} failed (${r.status})`);
+  }
 }
 process.exit(failures ? 1 : 0);

@@ -27,7 +27,9 @@ function ownSourcesOnly(dir) {
     if (!e.isFile() || !e.name.endsWith('.map')) continue;
     const file = `${e.parentPath}/${e.name}`;
     const map = JSON.parse(readFileSync(file, 'utf8'));
-    map.sourcesContent = map.sources.map((s, i) => (s.includes('node_modules/') ? null : map.sourcesContent?.[i] ?? null));
+    map.sourcesContent = map.sources.map((s, i) =>
+      s.includes('node_modules/') ? null : (map.sourcesContent?.[i] ?? null),
+    );
     writeFileSync(file, JSON.stringify(map));
   }
 }
@@ -41,8 +43,11 @@ const common = {
   absWorkingDir: root,
   // One bundle per package entry (package.json "exports"); shared code lands in chunks/.
   entryPoints: {
-    index: 'src/index.ts', planner: 'src/planner.ts', calibrate: 'src/entries/calibrate.ts',
-    evaluate: 'src/entries/evaluate.ts', advanced: 'src/entries/advanced.ts',
+    index: 'src/index.ts',
+    planner: 'src/planner.ts',
+    calibrate: 'src/entries/calibrate.ts',
+    evaluate: 'src/entries/evaluate.ts',
+    advanced: 'src/entries/advanced.ts',
     worker: 'src/worker/index.ts',
   },
   bundle: true,
@@ -56,33 +61,64 @@ const common = {
   logLevel: 'warning',
 };
 await esbuild.build({ ...common, platform: 'browser', outdir: 'dist/browser' });
-await esbuild.build({ ...common, platform: 'node', outdir: 'dist/node', entryPoints: { ...common.entryPoints, cli: 'src/cli/main.ts' } });
+await esbuild.build({
+  ...common,
+  platform: 'node',
+  outdir: 'dist/node',
+  entryPoints: { ...common.entryPoints, cli: 'src/cli/main.ts' },
+});
 for (const dir of ['dist/browser', 'dist/node']) ownSourcesOnly(`${root}${dir}`);
 // The demo page (src/demo → dist/demo): the worker proxy, preprocessing and three.js bundled (no onnxruntime-web); the
 // shared demo code (scene renderer, planted HeSS, table) also as its own module for `npm run demo` in Node; index.html copied, style.css inlined.
 await esbuild.build({
-  ...common, platform: 'browser', outdir: 'dist/demo', outbase: 'src/demo', splitting: false, chunkNames: undefined, minify: true,
+  ...common,
+  platform: 'browser',
+  outdir: 'dist/demo',
+  outbase: 'src/demo',
+  splitting: false,
+  chunkNames: undefined,
+  minify: true,
   entryPoints: ['src/demo/main.ts', 'src/demo/lib.ts', 'src/demo/index.html'],
   loader: { ...common.loader, '.html': 'copy', '.css': 'text' },
 });
 // The demo's Web Worker (the model runs there): import maps do not reach workers, so its onnxruntime-web import
 // is written as the URL the demo servers give it (/node_modules/onnxruntime-web/dist/, from the repo root).
 await esbuild.build({
-  ...common, platform: 'browser', outdir: 'dist/demo', outbase: 'src/demo', splitting: false, chunkNames: undefined, minify: true,
+  ...common,
+  platform: 'browser',
+  outdir: 'dist/demo',
+  outbase: 'src/demo',
+  splitting: false,
+  chunkNames: undefined,
+  minify: true,
   entryPoints: ['src/demo/vggt.worker.ts'],
-  plugins: [{
-    name: 'ort-url',
-    setup: (b) => b.onResolve({ filter: /^onnxruntime-web\/webgpu$/ }, () => ({ path: '/node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs', external: true })),
-  }],
+  plugins: [
+    {
+      name: 'ort-url',
+      setup: (b) =>
+        b.onResolve({ filter: /^onnxruntime-web\/webgpu$/ }, () => ({
+          path: '/node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs',
+          external: true,
+        })),
+    },
+  ],
 });
 run(bin('tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly']);
-fixDeclarations(`${root}dist/types`, ['index.d.ts', 'worker/index.d.ts', ...['calibrate', 'evaluate', 'advanced'].map((e) => `entries/${e}.d.ts`)]);
+fixDeclarations(`${root}dist/types`, [
+  'index.d.ts',
+  'worker/index.d.ts',
+  ...['calibrate', 'evaluate', 'advanced'].map((e) => `entries/${e}.d.ts`),
+]);
 // The planner's .wasm files as package subpaths (hess-vggt/planner-simd.wasm): runtimes that forbid compiling Wasm
 // at run time (Cloudflare workerd) take a module their bundler precompiled, passed as PlannerWasm.load({ module }).
-for (const v of ['simd', 'scalar']) copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);
+for (const v of ['simd', 'scalar'])
+  copyFileSync(`${root}build/wasm/planner-${v}.wasm`, `${root}dist/planner-${v}.wasm`);
 // Their types: what a Workers bundler (wrangler, esbuild) makes of a .wasm import, a compiled module.
-writeFileSync(`${root}dist/types/planner-wasm.d.ts`, `/** The hess-vggt planner, compiled: pass it as PlannerWasm.load({ module }). */
+writeFileSync(
+  `${root}dist/types/planner-wasm.d.ts`,
+  `/** The hess-vggt planner, compiled: pass it as PlannerWasm.load({ module }). */
 declare const plannerModule: WebAssembly.Module;
 export default plannerModule;
-`);
+`,
+);
 console.log(`build: ok in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

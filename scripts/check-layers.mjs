@@ -39,15 +39,18 @@ export const LAYERS = [
 /** `from → to` (paths relative to the repo root) allowed for now, with why. Shrink only. */
 export const ALLOWED = [
   {
-    from: 'bench/calibrate.bench.ts', to: 'test/fixtures/vggt-tiny.ts',
+    from: 'bench/calibrate.bench.ts',
+    to: 'test/fixtures/vggt-tiny.ts',
     why: 'the vggt-tiny fixture loader is shared by ~35 tests; it moves to a folder both may import in its own change',
   },
   {
-    from: 'bench/gpu.bench.ts', to: 'test/helpers/hess.ts',
+    from: 'bench/gpu.bench.ts',
+    to: 'test/helpers/hess.ts',
     why: 'plantedHess is shared with the tests; it moves with the fixture loader above',
   },
   {
-    from: 'bench/e2e.bench.ts', to: 'test/helpers/hess.ts',
+    from: 'bench/e2e.bench.ts',
+    to: 'test/helpers/hess.ts',
     why: 'plantedHess is shared with the tests; it moves with the fixture loader above',
   },
 ];
@@ -93,17 +96,31 @@ export function unitOf(rel) {
 /** Strongly connected components with more than one node (or a self-loop): the cycles. */
 export function cycles(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), stack = [], on = new Set(), out = [];
+  const idx = new Map(),
+    low = new Map(),
+    stack = [],
+    on = new Set(),
+    out = [];
   const visit = (v) => {
-    idx.set(v, index); low.set(v, index); index++; stack.push(v); on.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    on.add(v);
     for (const w of graph.get(v) ?? []) {
-      if (!idx.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const comp = [];
       let w;
-      do { w = stack.pop(); on.delete(w); comp.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        on.delete(w);
+        comp.push(w);
+      } while (w !== v);
       if (comp.length > 1 || (graph.get(v) ?? new Set()).has(v)) out.push(comp.sort());
     }
   };
@@ -117,7 +134,8 @@ export function checkLayers(repo = root) {
   const allowed = new Map(ALLOWED.map((a) => [`${a.from} → ${a.to}`, a]));
   const seenAllowed = new Set();
   const problems = [];
-  const fileGraph = new Map(), folderGraph = new Map();
+  const fileGraph = new Map(),
+    folderGraph = new Map();
   const edges = [];
   for (const file of walk(join(repo, 'src'))) {
     const from = relative(repo, file);
@@ -126,21 +144,30 @@ export function checkLayers(repo = root) {
       const target = resolveSpec(spec, file);
       if (!target) continue;
       const to = relative(repo, target);
-      if (!to.startsWith('src/')) { problems.push(`${from} imports ${to}, outside src/`); continue; }
+      if (!to.startsWith('src/')) {
+        problems.push(`${from} imports ${to}, outside src/`);
+        continue;
+      }
       fileGraph.get(from).add(to);
       edges.push([from, to]);
     }
   }
   for (const [from, to] of edges) {
-    const a = unitOf(from), b = unitOf(to);
+    const a = unitOf(from),
+      b = unitOf(to);
     const key = `${from} → ${to}`;
-    if (allowed.has(key)) { seenAllowed.add(key); continue; }
+    if (allowed.has(key)) {
+      seenAllowed.add(key);
+      continue;
+    }
     if (a !== b) {
       if (!folderGraph.has(a)) folderGraph.set(a, new Set());
       folderGraph.get(a).add(b);
     }
-    const ra = rank.get(a), rb = rank.get(b);
-    if (ra === undefined || rb === undefined) problems.push(`${key}: folder ${ra !== undefined ? b : a} has no layer in LAYERS`);
+    const ra = rank.get(a),
+      rb = rank.get(b);
+    if (ra === undefined || rb === undefined)
+      problems.push(`${key}: folder ${ra !== undefined ? b : a} has no layer in LAYERS`);
     else if (rb > ra) problems.push(`${key}: upward import (${a}, layer ${ra} → ${b}, layer ${rb})`);
   }
   for (const c of cycles(fileGraph)) {
@@ -159,7 +186,8 @@ export function checkLayers(repo = root) {
     }
   }
   for (const key of allowed.keys()) {
-    if (!seenAllowed.has(key)) problems.push(`ALLOWED lists ${key}, which no longer occurs: remove it from scripts/check-layers.mjs`);
+    if (!seenAllowed.has(key))
+      problems.push(`ALLOWED lists ${key}, which no longer occurs: remove it from scripts/check-layers.mjs`);
   }
   return problems;
 }

@@ -16,9 +16,18 @@ function parse(argv) {
   const o = { images: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
-    if (a === '--images') { while (argv[i + 1] && !argv[i + 1].startsWith('--')) o.images.push(argv[++i]); continue; }
-    if (!a.startsWith('--') || argv[i + 1] === undefined) { console.error(`demo: unexpected argument ${a}\n${USAGE}`); process.exit(2); }
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if (a === '--images') {
+      while (argv[i + 1] && !argv[i + 1].startsWith('--')) o.images.push(argv[++i]);
+      continue;
+    }
+    if (!a.startsWith('--') || argv[i + 1] === undefined) {
+      console.error(`demo: unexpected argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
     o[a.slice(2)] = argv[++i];
   }
   return o;
@@ -26,7 +35,10 @@ function parse(argv) {
 
 function num(v, name, lo, hi) {
   const x = Number(v);
-  if (!Number.isFinite(x) || x < lo || x >= hi) { console.error(`demo: --${name} must be a number in [${lo}, ${hi}), got ${v}`); process.exit(2); }
+  if (!Number.isFinite(x) || x < lo || x >= hi) {
+    console.error(`demo: --${name} must be a number in [${lo}, ${hi}), got ${v}`);
+    process.exit(2);
+  }
   return x;
 }
 
@@ -44,7 +56,9 @@ function writeAll(files) {
 function bar(label, p) {
   if (!process.stdout.isTTY) return;
   const w = 30;
-  process.stdout.write(`\r  ${label.padEnd(10)} [${'#'.repeat(Math.round(p * w)).padEnd(w, '.')}] ${(p * 100).toFixed(0).padStart(3)}%`);
+  process.stdout.write(
+    `\r  ${label.padEnd(10)} [${'#'.repeat(Math.round(p * w)).padEnd(w, '.')}] ${(p * 100).toFixed(0).padStart(3)}%`,
+  );
   if (p >= 1) process.stdout.write('\n');
 }
 
@@ -57,7 +71,9 @@ async function main() {
   const bundled = resolve(root, 'models/vggt-synth');
   const modelPath = args.model ? resolve(args.model) : bundled;
   if (!existsSync(modelPath)) {
-    console.error(`demo: no model at ${modelPath}\n  ${args.model ? 'check --model' : 'models/vggt-synth is part of the repo: restore it (git checkout -- models), or pass --model <VGGT-1B model.safetensors>'}`);
+    console.error(
+      `demo: no model at ${modelPath}\n  ${args.model ? 'check --model' : 'models/vggt-synth is part of the repo: restore it (git checkout -- models), or pass --model <VGGT-1B model.safetensors>'}`,
+    );
     process.exit(1);
   }
   const outDir = resolve(args.out ?? 'demo-out');
@@ -66,24 +82,36 @@ async function main() {
 
   // --- Model ------------------------------------------------------------------------------------------------------
   const wanted = args.device ?? 'auto';
-  console.log(`demo: model ${modelPath}${modelPath === bundled ? ' (vggt-synth: tiny VGGT trained on synthetic scenes like the rendered one, F16 weights)' : ''}`);
+  console.log(
+    `demo: model ${modelPath}${modelPath === bundled ? ' (vggt-synth: tiny VGGT trained on synthetic scenes like the rendered one, F16 weights)' : ''}`,
+  );
   const t0 = performance.now();
   const model = await sdk.Vggt.load(modelPath, {
     device: wanted === 'auto' ? undefined : wanted,
-    onProgress: (e) => { if (e.stage === 'weights') bar('weights', e.progress ?? 0); },
+    onProgress: (e) => {
+      if (e.stage === 'weights') bar('weights', e.progress ?? 0);
+    },
   });
   const loadMs = performance.now() - t0;
   const cfg = model.config;
   const gpu = model.target.ep === 'webgpu';
-  if (gpu) console.log(`demo: WebGPU on ${model.gpu.name} (shader-f16 ${model.gpu.features.shaderF16 ? 'yes' : 'no'}); loaded in ${loadMs.toFixed(0)} ms`);
+  if (gpu)
+    console.log(
+      `demo: WebGPU on ${model.gpu.name} (shader-f16 ${model.gpu.features.shaderF16 ? 'yes' : 'no'}); loaded in ${loadMs.toFixed(0)} ms`,
+    );
   else {
     const why = wanted === 'wasm' ? '--device wasm' : `no WebGPU (${(await sdk.probe()).reason ?? 'no adapter'})`;
-    console.log(`demo: ${why} → running on onnxruntime-web's wasm EP (CPU), DENSE ONLY: block-sparse attention needs WebGPU. Loaded in ${loadMs.toFixed(0)} ms`);
+    console.log(
+      `demo: ${why} → running on onnxruntime-web's wasm EP (CPU), DENSE ONLY: block-sparse attention needs WebGPU. Loaded in ${loadMs.toFixed(0)} ms`,
+    );
   }
 
   // --- Images -----------------------------------------------------------------------------------------------------
   const size = args.size ? num(args.size, 'size', 14, 1e5) : cfg.embedDim >= 1024 ? 518 : 98;
-  if (size % cfg.patchSize) { console.error(`demo: --size must be a multiple of ${cfg.patchSize}`); process.exit(2); }
+  if (size % cfg.patchSize) {
+    console.error(`demo: --size must be a multiple of ${cfg.patchSize}`);
+    process.exit(2);
+  }
   let images, names;
   if (args.images.length) {
     images = await Promise.all(args.images.map((f) => sdk.decodeImageFile(f)));
@@ -91,7 +119,8 @@ async function main() {
     console.log(`demo: ${images.length} images from --images`);
   } else {
     // Render 2× the model size, so preprocessing's bicubic downscale sees real texture (and the PNGs look decent).
-    const width = 2 * size, height = 2 * Math.round((size * 5) / 7 / cfg.patchSize) * cfg.patchSize;
+    const width = 2 * size,
+      height = 2 * Math.round((size * 5) / 7 / cfg.patchSize) * cfg.patchSize;
     images = demo.renderSceneViews({ views: 3, width, height });
     mkdirSync(`${outDir}/views`, { recursive: true });
     const views = images.map((img, i) => {
@@ -101,7 +130,9 @@ async function main() {
     });
     writeAll(views);
     names = views.map(([file]) => file);
-    console.log(`demo: rendered 3 views of a synthetic scene (checkerboard floor, boxes, ball) → ${outDir}/views/view_{0,1,2}.png`);
+    console.log(
+      `demo: rendered 3 views of a synthetic scene (checkerboard floor, boxes, ball) → ${outDir}/views/view_{0,1,2}.png`,
+    );
   }
   const pre = sdk.preprocessImages(images, { targetSize: size, mode: 'crop' });
   const input = { data: pre.data, S: pre.frames, H: pre.height, W: pre.width };
@@ -109,11 +140,16 @@ async function main() {
   if (args['query-block']) blocks.queryBlock = num(args['query-block'], 'query-block', 1, 1e6);
   if (args['key-block']) blocks.keyBlock = num(args['key-block'], 'key-block', 1, 1e6);
   const tokens = input.S * ((input.H / cfg.patchSize) * (input.W / cfg.patchSize) + cfg.patchStartIdx);
-  console.log(`demo: input [${input.S}, 3, ${input.H}, ${input.W}] → ${tokens} global-attention tokens; blocks q${blocks.queryBlock}/k${blocks.keyBlock}`);
+  console.log(
+    `demo: input [${input.S}, 3, ${input.H}, ${input.W}] → ${tokens} global-attention tokens; blocks q${blocks.queryBlock}/k${blocks.keyBlock}`,
+  );
 
   // --- HeSS file --------------------------------------------------------------------------------------------------
   let hess = null;
-  let policies = (args.policies ?? 'dense,uniform,hess').split(',').map((p) => p.trim()).filter(Boolean);
+  let policies = (args.policies ?? 'dense,uniform,hess')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (!gpu) policies = ['dense'];
   if (policies.some((p) => p === 'hess' || p === 'reverse')) {
     if (args.hess) {
@@ -121,13 +157,20 @@ async function main() {
       console.log(`demo: HeSS file ${args.hess} (${hess.modelId}, ${hess.calibration.scenes} calibration scenes)`);
     } else {
       hess = demo.plantedHess(cfg.depth, cfg.numHeads);
-      console.log('demo: HeSS scores are PLANTED (deterministic pseudo-scores, not calibrated); pass --hess <file> for real ones (hess-vggt calibrate)');
+      console.log(
+        'demo: HeSS scores are PLANTED (deterministic pseudo-scores, not calibrated); pass --hess <file> for real ones (hess-vggt calibrate)',
+      );
     }
   }
 
   // --- Runs -------------------------------------------------------------------------------------------------------
-  const runOpts = (policy) => ({ policy, sparsity: policy === 'dense' ? 0 : sparsity, hess: hess ?? undefined, ...blocks });
-  let t = performance.now();
+  const runOpts = (policy) => ({
+    policy,
+    sparsity: policy === 'dense' ? 0 : sparsity,
+    hess: hess ?? undefined,
+    ...blocks,
+  });
+  const t = performance.now();
   await model.run(input, runOpts('dense'));
   console.log(`demo: warm-up run (first-run compilation) ${(performance.now() - t).toFixed(0)} ms, not in the table`);
   const results = [];
@@ -143,22 +186,43 @@ async function main() {
   const { policy: lastPolicy, r: last } = results[results.length - 1];
 
   console.log(`\n${demo.markdownTable(rows)}\n`);
-  console.log(`device: ${gpu ? model.gpu.name : 'wasm EP (CPU)'}; ρ = fraction of key blocks skipped in global attention (achieved counts every head, layer and query block);`);
+  console.log(
+    `device: ${gpu ? model.gpu.name : 'wasm EP (CPU)'}; ρ = fraction of key blocks skipped in global attention (achieved counts every head, layer and query block);`,
+  );
   console.log('Δ = max|x − x_dense| / max|x_dense| over depth, world points and pose encodings.');
-  if (modelPath === bundled) console.log('vggt-synth is a tiny model: the numbers show speed and agreement with dense; its reconstruction is rough.');
+  if (modelPath === bundled)
+    console.log(
+      'vggt-synth is a tiny model: the numbers show speed and agreement with dense; its reconstruction is rough.',
+    );
 
   // --- Outputs ----------------------------------------------------------------------------------------------------
   const ply = sdk.pointCloudPly(last, { images: pre.data, minConf: Number(args['min-conf'] ?? 0) });
   writeAll([
     [`${outDir}/scene.ply`, ply],
     [`${outDir}/cameras.json`, JSON.stringify(sdk.camerasJson(last, names), null, 2)],
-    [`${outDir}/results.json`, JSON.stringify({ device: gpu ? model.gpu.name : 'wasm', model: modelPath, input: [input.S, 3, input.H, input.W], blocks, rows }, null, 2)],
+    [
+      `${outDir}/results.json`,
+      JSON.stringify(
+        {
+          device: gpu ? model.gpu.name : 'wasm',
+          model: modelPath,
+          input: [input.S, 3, input.H, input.W],
+          blocks,
+          rows,
+        },
+        null,
+        2,
+      ),
+    ],
   ]);
   console.log(`demo: wrote ${outDir}/scene.ply (${lastPolicy} run), cameras.json and results.json`);
   await model.dispose();
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(e?.name === 'HessError' ? `demo: error [${e.code}]: ${e.message}` : e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e?.name === 'HessError' ? `demo: error [${e.code}]: ${e.message}` : e);
+    process.exit(1);
+  },
+);

@@ -23,6 +23,8 @@ server.on('error', (e) => {
 server.listen(port, '127.0.0.1', () => {
   const p = /** @type {import('node:net').AddressInfo} */ (server.address()).port; // a TCP server, listening
   console.log(`demo: http://127.0.0.1:${p}${DEMO_ENTRY}  (model: /fixtures/vggt-tiny/ from ${fixtures})`);
-  console.log('      another checkpoint: put it under --fixtures and add ?model=/fixtures/<dir>/model.safetensors&size=518');
+  console.log(
+    '      another checkpoint: put it under --fixtures and add ?model=/fixtures/<dir>/model.safetensors&size=518',
+  );
   console.log('      Ctrl-C to stop');
 });

@@ -10,8 +10,15 @@ import { createServer } from 'node:http';
 import { extname, join, relative, isAbsolute, sep } from 'node:path';
 
 const TYPES = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm',
-  '.json': 'application/json', '.map': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg',
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
 };
 
 /** The page's entry, where `/` redirects. */
@@ -83,8 +90,11 @@ export function createDemoServer({ root, fixtures }) {
     if (!st?.isFile()) return end(404);
     const size = st.size;
     const headers = {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'accept-ranges': 'bytes',
-      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cache-control': 'no-store',
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-store',
     };
     const send = (code, extra, range) => {
       res.writeHead(code, { ...headers, ...extra });
@@ -100,7 +110,11 @@ export function createDemoServer({ root, fixtures }) {
       const start = Number(m[1]);
       const end_ = Math.min(size - 1, m[2] ? Number(m[2]) : size - 1);
       if (start >= size || start > end_) return end(416, { 'content-range': `bytes */${size}` });
-      return send(206, { 'content-range': `bytes ${start}-${end_}/${size}`, 'content-length': end_ - start + 1 }, { start, end: end_ });
+      return send(
+        206,
+        { 'content-range': `bytes ${start}-${end_}/${size}`, 'content-length': end_ - start + 1 },
+        { start, end: end_ },
+      );
     }
     return send(200, { 'content-length': size });
   }

@@ -21,7 +21,9 @@ function newest(dir) {
 
 const outputs = ['dist/node/index.js', 'dist/demo/lib.js', 'dist/demo/main.js'].map((p) => `${root}${p}`);
 const built = outputs.every(existsSync) ? Math.min(...outputs.map((p) => statSync(p).mtimeMs)) : 0;
-const sources = Math.max(...['src', 'shaders', 'assembly'].filter((d) => existsSync(`${root}${d}`)).map((d) => newest(`${root}${d}`)));
+const sources = Math.max(
+  ...['src', 'shaders', 'assembly'].filter((d) => existsSync(`${root}${d}`)).map((d) => newest(`${root}${d}`)),
+);
 if (built < sources) {
   console.log(built ? 'demo: sources changed since the last build, rebuilding…' : 'demo: no build yet, building…');
   const b = spawnSync(process.execPath, [`${root}scripts/build.mjs`], { cwd: root, stdio: 'inherit' });
@@ -32,6 +34,8 @@ const args = process.argv.slice(2);
 const script = args.includes('--serve') ? 'demo-serve.mjs' : 'demo-run.mjs';
 const flags = script === 'demo-run.mjs' ? ['--no-opt', '--liftoff-only'] : [];
 const r = spawnSync(process.execPath, [...flags, `${root}scripts/${script}`, ...args.filter((a) => a !== '--serve')], {
-  cwd: process.cwd(), stdio: 'inherit', env: gpuEnv(),
+  cwd: process.cwd(),
+  stdio: 'inherit',
+  env: gpuEnv(),
 });
 process.exit(r.status ?? 1);

@@ -9,41 +9,84 @@
  *
  * @module hess-vggt
  */
-export { HessError, type HessErrorCode } from './errors';
-export { createDevice, probe, type Capabilities, type DeviceOptions, type HessDevice } from './gpu/device';
-export { loadOrt, setOrt, type Ort, type OrtOptions } from './runtime/ort';
+export { HessError, type HessErrorCode } from './errors.js';
+export { createDevice, probe, type Capabilities, type DeviceOptions, type HessDevice } from './gpu/device.js';
+export { loadOrt, setOrt, type Ort, type OrtOptions } from './runtime/ort.js';
 
 // The model and its outputs.
 export {
-  Vggt, type ModelSource, type ProgressEvent, type VggtLoadOptions, type VggtRunOptions, type VggtResult, type ImageTensor,
-} from './model/vggt/model';
-export { inferVggtConfig, type TensorShapes, type VggtConfig, type VggtConfigOverride } from './model/config';
+  Vggt,
+  type ModelSource,
+  type ProgressEvent,
+  type VggtLoadOptions,
+  type VggtRunOptions,
+  type VggtResult,
+  type ImageTensor,
+} from './model/vggt/model.js';
+export { inferVggtConfig, type TensorShapes, type VggtConfig, type VggtConfigOverride } from './model/config.js';
 // π³ (Pi3), the second model, and loading whichever a checkpoint holds.
-export { Pi3, type Pi3LoadOptions, type Pi3RunOptions, type Pi3Result } from './model/pi3/model';
-export { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './model/pi3/config';
-export { loadModel, detectModelKind, type LoadModelOptions, type ModelKind } from './model/load-model';
+export { Pi3, type Pi3LoadOptions, type Pi3RunOptions, type Pi3Result } from './model/pi3/model.js';
+export type { DeviceOption } from './model/model-io.js';
+export { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './model/pi3/config.js';
+export { loadModel, detectModelKind, type LoadModelOptions, type ModelKind } from './model/load-model.js';
 export {
-  estimateMemory, checkMemoryFit, ESTIMATE_STAGES, VGGT_1B_CONFIG, WASM_HEAP_BYTES, type EstimateStage, type EstimateInput,
-  type MemoryEstimate, type MemoryLimits, type MemoryTerm, type MemoryLocation, type StageEstimate, type FitReport,
-} from './model/vggt/estimate';
-export { poseEncodingToExtriIntri, unprojectDepth, type Cameras } from './model/vggt/pose';
-export { pointCloudPly, camerasJson } from './model/export';
-export type { AttentionPolicy, SparsityOptions, SparsityStats } from './runtime/wgsl-attention';
-export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess/hess-file';
+  estimateMemory,
+  checkMemoryFit,
+  ESTIMATE_STAGES,
+  VGGT_1B_CONFIG,
+  WASM_HEAP_BYTES,
+  type EstimateStage,
+  type EstimateInput,
+  type MemoryEstimate,
+  type MemoryLimits,
+  type MemoryTerm,
+  type MemoryLocation,
+  type StageEstimate,
+  type FitReport,
+} from './model/vggt/estimate.js';
+export { poseEncodingToExtriIntri, unprojectDepth, type Cameras } from './model/vggt/pose.js';
+export { pointCloudPly, camerasJson } from './model/export.js';
+export type { AttentionPolicy, SparsityOptions, SparsityStats } from './runtime/wgsl-attention.js';
+export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess/hess-file.js';
 
 // Images: decoding and the VGGT preprocessing (PIL-exact resize, crop/pad), with the limits users may raise.
-export type { RgbaImage } from './model/rgba-image';
-export { readImageHeader, type ImageHeader } from './model/image-header';
-export { decodeImageFile, fromBlob, fromImageBitmap, orientImage, DEFAULT_MAX_PIXELS, type DecodeOptions } from './model/image-decode';
+export type { RgbaImage } from './model/rgba-image.js';
+export { readImageHeader, type ImageHeader } from './model/image-header.js';
 export {
-  preprocessImages, MAX_TARGET_SIZE, MAX_RESIZED_PIXELS,
-  type PreprocessMode, type PreprocessOptions, type PreprocessedFrame, type PreprocessResult,
-} from './model/preprocess';
+  decodeImageFile,
+  fromBlob,
+  fromImageBitmap,
+  orientImage,
+  DEFAULT_MAX_PIXELS,
+  type DecodeOptions,
+} from './model/image-decode.js';
+export {
+  preprocessImages,
+  MAX_TARGET_SIZE,
+  MAX_RESIZED_PIXELS,
+  type PreprocessMode,
+  type PreprocessOptions,
+  type PreprocessedFrame,
+  type PreprocessResult,
+} from './model/preprocess.js';
 
 // Weights: byte sources, the safetensors reader and the URL range cache.
-export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/byte-source';
-export { urlSource, type SpillStore, type UrlSourceOptions } from './model/url-source';
-export { CACHE_NAME, type UrlCacheOption, type CustomRangeCache, type DiskCacheOption, type CachedUrl, type FileVersion } from './model/cache';
-export { weightCache, type ListableCache, type WeightCacheListing } from './model/weight-cache';
-export { openSafetensors, MAX_HEADER_BYTES, type Dtype, type TensorInfo, type Safetensors } from './model/safetensors';
-export { openCheckpointPath } from './model/checkpoint';
+export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/byte-source.js';
+export { urlSource, type SpillStore, type UrlSourceOptions } from './model/url-source.js';
+export {
+  CACHE_NAME,
+  type UrlCacheOption,
+  type CustomRangeCache,
+  type DiskCacheOption,
+  type CachedUrl,
+  type FileVersion,
+} from './model/cache.js';
+export { weightCache, type ListableCache, type WeightCacheListing } from './model/weight-cache.js';
+export {
+  openSafetensors,
+  MAX_HEADER_BYTES,
+  type Dtype,
+  type TensorInfo,
+  type Safetensors,
+} from './model/safetensors.js';
+export { openCheckpointPath } from './model/checkpoint.js';

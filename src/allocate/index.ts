@@ -1,5 +1,5 @@
-import { check, HessError } from '../errors';
-import type { PlannerWasm } from '../wasm/planner-module';
+import { check, HessError } from '../errors.js';
+import type { PlannerWasm } from '../wasm/planner-module.js';
 
 /**
  * How head budgets follow the scores:
@@ -25,7 +25,12 @@ export interface AllocateOptions {
   policy?: BudgetPolicy;
 }
 
-interface Resolved { K: number; floor: number; total: number; policy: BudgetPolicy }
+interface Resolved {
+  K: number;
+  floor: number;
+  total: number;
+  policy: BudgetPolicy;
+}
 
 /**
  * Documented maxima of the allocator (Wasm and JS alike), checked with INVALID_ARGUMENT before any work:
@@ -34,7 +39,12 @@ interface Resolved { K: number; floor: number; total: number; policy: BudgetPoli
  * - layers·heads ≤ 2^26 (scores, budgets and scratch must fit in the 4 GiB Wasm address space with room to spare).
  * VGGT-1B needs heads = 16, layers = 24 and keyBlocks ≈ 21.5·S.
  */
-export const ALLOCATE_LIMITS = { maxHeads: 2 ** 22, maxKeyBlocks: 2 ** 31 - 1, maxTotal: 2 ** 31 - 1, maxEntries: 2 ** 26 } as const;
+export const ALLOCATE_LIMITS = {
+  maxHeads: 2 ** 22,
+  maxKeyBlocks: 2 ** 31 - 1,
+  maxTotal: 2 ** 31 - 1,
+  maxEntries: 2 ** 26,
+} as const;
 const MAX_HEADS = ALLOCATE_LIMITS.maxHeads;
 
 /** round((1−ρ)·K) clamped to [floor, K]: what every head would get under uniform sparsity ρ. */
@@ -46,38 +56,63 @@ export function uniformBudget(K: number, sparsity: number, floor = Math.min(2, K
 
 function resolve(heads: number, o: AllocateOptions): Resolved {
   const K = o.keyBlocks;
-  check(Number.isInteger(K) && K >= 0 && K <= ALLOCATE_LIMITS.maxKeyBlocks,
-    `keyBlocks must be an integer in [0, 2^31 − 1], got ${K}`, 'pass maskLayout(S, P).candidateKeyBlocks');
+  check(
+    Number.isInteger(K) && K >= 0 && K <= ALLOCATE_LIMITS.maxKeyBlocks,
+    `keyBlocks must be an integer in [0, 2^31 − 1], got ${K}`,
+    'pass maskLayout(S, P).candidateKeyBlocks',
+  );
   const floor = o.floor ?? Math.min(2, K);
   check(Number.isInteger(floor) && floor >= 0 && floor <= K, `floor must be an integer in [0, ${K}], got ${floor}`);
   let total: number;
   if (o.total !== undefined) {
     total = o.total;
-    check(Number.isInteger(total) && total >= heads * floor && total <= heads * K,
+    check(
+      Number.isInteger(total) && total >= heads * floor && total <= heads * K,
       `total must be an integer in [${heads * floor}, ${heads * K}] (heads·floor … heads·K), got ${total}`,
-      'pass `sparsity` instead, or a total between the floor and the cap');
+      'pass `sparsity` instead, or a total between the floor and the cap',
+    );
   } else {
     check(o.sparsity !== undefined, 'give either `sparsity` or `total`', 'e.g. { keyBlocks: K, sparsity: 0.9 }');
     total = uniformBudget(K, o.sparsity, floor) * heads;
   }
-  check(total <= ALLOCATE_LIMITS.maxTotal, `the per-layer total ${total} (heads·budget) is over the 2^31 − 1 the allocator supports`,
-    'plan with fewer key blocks (fewer frames per call) or a higher sparsity');
+  check(
+    total <= ALLOCATE_LIMITS.maxTotal,
+    `the per-layer total ${total} (heads·budget) is over the 2^31 − 1 the allocator supports`,
+    'plan with fewer key blocks (fewer frames per call) or a higher sparsity',
+  );
   const policy = o.policy ?? 'hess';
-  check(policy === 'hess' || policy === 'uniform' || policy === 'reverse', `unknown policy '${String(policy)}'`, "use 'hess', 'uniform' or 'reverse'");
+  check(
+    policy === 'hess' || policy === 'uniform' || policy === 'reverse',
+    `unknown policy '${String(policy)}'`,
+    "use 'hess', 'uniform' or 'reverse'",
+  );
   return { K, floor, total, policy };
 }
 
 function checkScores(scores: ArrayLike<number>, heads: number): void {
-  check(Number.isInteger(heads) && heads > 0 && heads <= MAX_HEADS, `heads must be an integer in [1, 2^22], got ${heads}`);
-  check(scores.length <= ALLOCATE_LIMITS.maxEntries, `scores has ${scores.length} values, over the 2^26 the allocator takes per call`,
-    'allocate fewer layers per call');
-  check(scores.length > 0 && scores.length % heads === 0, `scores has ${scores.length} values, not a multiple of ${heads} heads`);
+  check(
+    Number.isInteger(heads) && heads > 0 && heads <= MAX_HEADS,
+    `heads must be an integer in [1, 2^22], got ${heads}`,
+  );
+  check(
+    scores.length <= ALLOCATE_LIMITS.maxEntries,
+    `scores has ${scores.length} values, over the 2^26 the allocator takes per call`,
+    'allocate fewer layers per call',
+  );
+  check(
+    scores.length > 0 && scores.length % heads === 0,
+    `scores has ${scores.length} values, not a multiple of ${heads} heads`,
+  );
   for (let l = 0; l < scores.length / heads; l++) {
     let s = 0;
     for (let h = 0; h < heads; h++) {
       const x = scores[l * heads + h];
       if (!(Number.isFinite(x) && x >= 0)) {
-        throw new HessError('INVALID_ARGUMENT', `score of layer ${l} head ${h} is ${x}`, 'scores must be finite and ≥ 0 (HeSS scores are normalised per layer)');
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          `score of layer ${l} head ${h} is ${x}`,
+          'scores must be finite and ≥ 0 (HeSS scores are normalised per layer)',
+        );
       }
       s += x;
     }
@@ -95,7 +130,9 @@ export function policyScores(scores: ArrayLike<number>, heads: number, policy: B
       const orig = Float64Array.from(row);
       const order = Array.from(row.keys()).sort((a, b) => orig[b] - orig[a] || a - b); // descending, stable
       const values = Array.from(orig).sort((a, b) => a - b); // ascending
-      order.forEach((h, i) => { row[h] = values[i]; });
+      order.forEach((h, i) => {
+        row[h] = values[i];
+      });
     }
   }
   return out;
@@ -114,9 +151,10 @@ function conditionScores(w: Float64Array, heads: number): Float64Array {
     if (m === 0) continue;
     const k = -Math.floor(Math.log2(m));
     // two steps: 2^k alone may overflow (k up to 1074) although the product does not
-    const a = 2 ** Math.trunc(k / 2), b = 2 ** (k - Math.trunc(k / 2));
+    const a = 2 ** Math.trunc(k / 2),
+      b = 2 ** (k - Math.trunc(k / 2));
     for (let h = 0; h < heads; h++) {
-      const x = (row[h] * a) * b;
+      const x = row[h] * a * b;
       row[h] = x < 2 ** -64 ? 0 : x;
     }
   }
@@ -132,7 +170,12 @@ function conditionScores(w: Float64Array, heads: number): Float64Array {
  * const K = maskLayout(32, 1374).candidateKeyBlocks;
  * const budgets = allocateBudgets(wasm, hess.scores.flat(), 16, { keyBlocks: K, sparsity: 0.9 }); // Int32Array(24·16)
  */
-export function allocateBudgets(wasm: PlannerWasm, scores: ArrayLike<number>, heads: number, opts: AllocateOptions): Int32Array {
+export function allocateBudgets(
+  wasm: PlannerWasm,
+  scores: ArrayLike<number>,
+  heads: number,
+  opts: AllocateOptions,
+): Int32Array {
   checkScores(scores, heads);
   const r = resolve(heads, opts);
   const w = conditionScores(policyScores(scores, heads, r.policy), heads);
@@ -164,7 +207,9 @@ export function allocateProportional(scores: ArrayLike<number>, heads: number, o
   for (let l = 0; l < w.length / heads; l++) {
     const row = w.subarray(l * heads, (l + 1) * heads);
     const sum = row.reduce((a, b) => a + b, 0);
-    row.forEach((x, h) => { out[l * heads + h] = Math.min(r.K, Math.max(r.floor, Math.round((r.total * x) / sum))); });
+    row.forEach((x, h) => {
+      out[l * heads + h] = Math.min(r.K, Math.max(r.floor, Math.round((r.total * x) / sum)));
+    });
   }
   return out;
 }
@@ -182,10 +227,21 @@ export function allocateJS(scores: ArrayLike<number>, heads: number, opts: Alloc
   const bp = new Float64Array(2 * heads);
   for (let l = 0; l < w.length / heads; l++) {
     const sc = w.subarray(l * heads, (l + 1) * heads);
-    const lo = r.floor, hi = r.K, C = r.total;
-    let nb = 0, maxReach = 0, zeros = 0;
+    const lo = r.floor,
+      hi = r.K,
+      C = r.total;
+    let nb = 0,
+      maxReach = 0,
+      zeros = 0;
     for (let h = 0; h < heads; h++) {
-      if (sc[h] > 0) { bp[nb++] = lo / sc[h]; bp[nb++] = hi / sc[h]; maxReach += hi; } else { maxReach += lo; zeros++; }
+      if (sc[h] > 0) {
+        bp[nb++] = lo / sc[h];
+        bp[nb++] = hi / sc[h];
+        maxReach += hi;
+      } else {
+        maxReach += lo;
+        zeros++;
+      }
     }
     if (maxReach <= C) {
       const share = zeros > 0 ? (C - (maxReach - zeros * lo)) / zeros : 0;
@@ -193,15 +249,28 @@ export function allocateJS(scores: ArrayLike<number>, heads: number, opts: Alloc
     } else {
       // Sort, then binary-search the first breakpoint where the (monotone) clamped sum reaches C: see alloc.ts.
       const b = bp.subarray(0, nb).sort();
-      const g = (t: number) => { let s = 0; for (let h = 0; h < heads; h++) s += Math.min(Math.max(t * sc[h], lo), hi); return s; };
-      let i0 = 0, i1 = nb;
-      while (i0 < i1) { const m = (i0 + i1) >>> 1; if (g(b[m]) >= C) i1 = m; else i0 = m + 1; }
-      const tHi = b[Math.min(i0, nb - 1)], tLo = i0 > 0 ? b[i0 - 1] : 0;
+      const g = (t: number) => {
+        let s = 0;
+        for (let h = 0; h < heads; h++) s += Math.min(Math.max(t * sc[h], lo), hi);
+        return s;
+      };
+      let i0 = 0,
+        i1 = nb;
+      while (i0 < i1) {
+        const m = (i0 + i1) >>> 1;
+        if (g(b[m]) >= C) i1 = m;
+        else i0 = m + 1;
+      }
+      const tHi = b[Math.min(i0, nb - 1)],
+        tLo = i0 > 0 ? b[i0 - 1] : 0;
       const tm = 0.5 * (tLo + tHi);
-      let A = 0, B = 0;
+      let A = 0,
+        B = 0;
       for (let h = 0; h < heads; h++) {
         const v = tm * sc[h];
-        if (v <= lo) A += lo; else if (v >= hi) A += hi; else B += sc[h];
+        if (v <= lo) A += lo;
+        else if (v >= hi) A += hi;
+        else B += sc[h];
       }
       const t = B > 0 ? (C - A) / B : tLo;
       for (let h = 0; h < heads; h++) {
@@ -219,9 +288,18 @@ export function allocateJS(scores: ArrayLike<number>, heads: number, opts: Alloc
  * gets at most one +1, so it is one sort of the eligible heads, packed into exact keys r·2^22 + (2^22−1−h) as in
  * assembly/alloc.ts. A remainder-free shortfall (inconsistent inputs only) fills the first non-capped heads.
  */
-function roundLargestRemainder(c: Float64Array, total: number, cap: number, out: Int32Array, keys = new Float64Array(c.length)): void {
+function roundLargestRemainder(
+  c: Float64Array,
+  total: number,
+  cap: number,
+  out: Int32Array,
+  keys = new Float64Array(c.length),
+): void {
   let assigned = 0;
-  for (let h = 0; h < c.length; h++) { out[h] = Math.floor(c[h]); assigned += out[h]; }
+  for (let h = 0; h < c.length; h++) {
+    out[h] = Math.floor(c[h]);
+    assigned += out[h];
+  }
   let deficit = total - assigned;
   if (deficit <= 0) return;
   let n = 0;
@@ -257,14 +335,18 @@ export function allocateReference(scores: ArrayLike<number>, heads: number, opts
     const positive = sc.filter((x) => x > 0).length;
     if (positive * r.K + (heads - positive) * r.floor <= r.total) {
       const share = (r.total - positive * r.K) / (heads - positive || 1);
-      sc.forEach((x, h) => { c[h] = x > 0 ? r.K : Math.min(Math.max(share, r.floor), r.K); });
+      sc.forEach((x, h) => {
+        c[h] = x > 0 ? r.K : Math.min(Math.max(share, r.floor), r.K);
+      });
     } else {
-      let lo = 0, hi = 1;
+      let lo = 0,
+        hi = 1;
       while (g(hi) < r.total) hi *= 2;
       for (let i = 0; i < 2000 && lo < hi; i++) {
         const mid = 0.5 * (lo + hi);
         if (mid === lo || mid === hi) break;
-        if (g(mid) < r.total) lo = mid; else hi = mid;
+        if (g(mid) < r.total) lo = mid;
+        else hi = mid;
       }
       // hi: the smallest representable level reaching the total; snap near-integers that bisection leaves ±1 ulp off.
       sc.forEach((x, h) => {

@@ -1,12 +1,12 @@
 import flashWgsl from '../../shaders/attention_flash.wgsl';
-import { HessError, check } from '../errors';
-import { BufferUsage, createStorageBuffer, poisonBuffer, readBuffer } from '../gpu/buffers';
-import type { HessDevice } from '../gpu/device';
-import { getPipeline } from '../gpu/pipelines';
-import { specializeWgsl } from '../gpu/specialize';
-import { createUniform, uniformStruct } from '../gpu/uniform';
-import { fromF16, toF16 } from './f16';
-import { type AttentionShape, type BlockSparseLayout, validateLayout, validateShape } from './layout';
+import { HessError, check } from '../errors.js';
+import { BufferUsage, createStorageBuffer, poisonBuffer, readBuffer } from '../gpu/buffers.js';
+import type { HessDevice } from '../gpu/device.js';
+import { getPipeline } from '../gpu/pipelines.js';
+import { specializeWgsl } from '../gpu/specialize.js';
+import { createUniform, uniformStruct } from '../gpu/uniform.js';
+import { fromF16, toF16 } from './f16.js';
+import { type AttentionShape, type BlockSparseLayout, validateLayout, validateShape } from './layout.js';
 
 /** Storage precision of Q, K, V, O. Arithmetic is fp32 either way; 'f16' needs the device's shader-f16. */
 export type AttentionDType = 'f32' | 'f16';
@@ -38,14 +38,21 @@ function tiles(gpu: HessDevice, D: number, t: AttentionTiling = {}): { BQ: numbe
   // 128 rows: one workgroup covers a whole default 128-token query block, so each K/V tile is loaded once per block.
   const BQ = t.rows ?? 128;
   const BK = t.keys ?? (D <= 32 ? 64 : D <= 64 ? 32 : 16);
-  check(Number.isInteger(BQ) && BQ >= 1 && BQ <= gpu.limits.maxComputeInvocationsPerWorkgroup,
-    `attention: tiling.rows must be an integer in [1, ${gpu.limits.maxComputeInvocationsPerWorkgroup}], got ${BQ}`);
-  check(Number.isInteger(BK) && BK >= 4 && BK <= 256 && BK % 4 === 0, `attention: tiling.keys must be a multiple of 4 in [4, 256], got ${BK}`);
+  check(
+    Number.isInteger(BQ) && BQ >= 1 && BQ <= gpu.limits.maxComputeInvocationsPerWorkgroup,
+    `attention: tiling.rows must be an integer in [1, ${gpu.limits.maxComputeInvocationsPerWorkgroup}], got ${BQ}`,
+  );
+  check(
+    Number.isInteger(BK) && BK >= 4 && BK <= 256 && BK % 4 === 0,
+    `attention: tiling.keys must be a multiple of 4 in [4, 256], got ${BK}`,
+  );
   const shared = 2 * BK * D * 4;
   if (shared > gpu.limits.maxComputeWorkgroupStorageSize) {
-    throw new HessError('LIMIT_TOO_SMALL',
+    throw new HessError(
+      'LIMIT_TOO_SMALL',
       `attention: K/V tiles need ${shared} bytes of workgroup memory, the device allows ${gpu.limits.maxComputeWorkgroupStorageSize}`,
-      'use a smaller tiling.keys');
+      'use a smaller tiling.keys',
+    );
   }
   return { BQ, BK };
 }
@@ -53,7 +60,7 @@ function tiles(gpu: HessDevice, D: number, t: AttentionTiling = {}): { BQ: numbe
 /**
  * The WGSL variant for (D, BK, dtype). These three are text (src/gpu/specialize.ts): the element type cannot be
  * overridden, and D and BK size function-scope arrays, which overrides may not. The rows per workgroup are the
- * pipeline constant BQ (see {@link attentionPipeline}).
+ * pipeline constant BQ (see `attentionPipeline`).
  *
  * @example
  * const code = attentionShaderSource(64, 32, 'f16'); // enable f16; vec4<f16> storage, D = 64, 32 keys per tile
@@ -63,13 +70,27 @@ export function attentionShaderSource(D: number, BK: number, dtype: AttentionDTy
 }
 
 /** The compiled (cached) pipeline of one entry point for a head dim, tiles and dtype. */
-function attentionPipeline(gpu: HessDevice, entry: 'dense' | 'sparse', D: number, t: { BQ: number; BK: number }, dtype: AttentionDType) {
+function attentionPipeline(
+  gpu: HessDevice,
+  entry: 'dense' | 'sparse',
+  D: number,
+  t: { BQ: number; BK: number },
+  dtype: AttentionDType,
+) {
   return getPipeline(gpu.device, attentionShaderSource(D, t.BK, dtype), entry, { BQ: t.BQ });
 }
 
 /** The shader's `struct Params`, packed by field name. */
 const PARAMS = uniformStruct(flashWgsl, 'Params');
-type AttentionParams = { n: number; h: number; qBlock: number; kBlock: number; nQB: number; subPerQB: number; scale: number };
+type AttentionParams = {
+  n: number;
+  h: number;
+  qBlock: number;
+  kBlock: number;
+  nQB: number;
+  subPerQB: number;
+  scale: number;
+};
 
 const paramCache = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 
@@ -91,44 +112,78 @@ function dummy(device: GPUDevice): GPUBuffer {
   return b;
 }
 
-function checkBuffers(gpu: HessDevice, b: AttentionBuffers, shape: AttentionShape, dtype: AttentionDType, what: string): void {
+function checkBuffers(
+  gpu: HessDevice,
+  b: AttentionBuffers,
+  shape: AttentionShape,
+  dtype: AttentionDType,
+  what: string,
+): void {
   check(dtype === 'f32' || dtype === 'f16', `${what}: dtype must be 'f32' or 'f16', got ${String(dtype)}`);
   if (dtype === 'f16' && !gpu.features.shaderF16) {
-    throw new HessError('NO_SHADER_F16', `${what}: dtype 'f16' needs the shader-f16 feature, which this device lacks`,
-      "use dtype 'f32' (always available)");
+    throw new HessError(
+      'NO_SHADER_F16',
+      `${what}: dtype 'f16' needs the shader-f16 feature, which this device lacks`,
+      "use dtype 'f32' (always available)",
+    );
   }
   const bytes = (shape.batch ?? 1) * shape.N * shape.H * shape.D * (dtype === 'f16' ? 2 : 4);
   if (bytes > gpu.limits.maxStorageBufferBindingSize) {
-    throw new HessError('LIMIT_TOO_SMALL',
+    throw new HessError(
+      'LIMIT_TOO_SMALL',
       `${what}: one [batch·N, H, D] tensor is ${bytes} bytes, over maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}`,
-      'use fewer frames, or fp16');
+      'use fewer frames, or fp16',
+    );
   }
   for (const name of ['q', 'k', 'v', 'o'] as const) {
     const buf = b[name];
     check(buf && typeof buf.size === 'number', `${what}: buffer ${name} is missing`);
     if (buf.size < bytes) {
-      throw new HessError('SHAPE_MISMATCH',
+      throw new HessError(
+        'SHAPE_MISMATCH',
         `${what}: buffer ${name} has ${buf.size} bytes, [batch=${shape.batch ?? 1} × N=${shape.N}, H=${shape.H}, D=${shape.D}] ${dtype} needs ${bytes}`,
-        'pass token-major [batch·N, H, D] buffers of the given dtype');
+        'pass token-major [batch·N, H, D] buffers of the given dtype',
+      );
     }
-    check((buf.usage & STORAGE) !== 0, `${what}: buffer ${name} lacks STORAGE usage`, 'create it with GPUBufferUsage.STORAGE');
+    check(
+      (buf.usage & STORAGE) !== 0,
+      `${what}: buffer ${name} lacks STORAGE usage`,
+      'create it with GPUBufferUsage.STORAGE',
+    );
   }
-  check(b.o !== b.q && b.o !== b.k && b.o !== b.v, `${what}: the output buffer must not be one of q, k, v`,
-    'write the output to its own buffer');
+  check(
+    b.o !== b.q && b.o !== b.k && b.o !== b.v,
+    `${what}: the output buffer must not be one of q, k, v`,
+    'write the output to its own buffer',
+  );
 }
 
-function dispatch(gpu: HessDevice, encoder: GPUCommandEncoder, pipe: GPUComputePipeline, bufs: [number, GPUBuffer][], x: number, y: number, z = 1): void {
+function dispatch(
+  gpu: HessDevice,
+  encoder: GPUCommandEncoder,
+  pipe: GPUComputePipeline,
+  bufs: [number, GPUBuffer][],
+  x: number,
+  y: number,
+  z = 1,
+): void {
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (x > max || y > max || z > max) {
-    throw new HessError('LIMIT_TOO_SMALL', `attention: ${x}×${y}×${z} workgroups exceed maxComputeWorkgroupsPerDimension ${max}`,
-      'use fewer tokens or sequences per call, or larger tiling.rows');
+    throw new HessError(
+      'LIMIT_TOO_SMALL',
+      `attention: ${x}×${y}×${z} workgroups exceed maxComputeWorkgroupsPerDimension ${max}`,
+      'use fewer tokens or sequences per call, or larger tiling.rows',
+    );
   }
   const pass = encoder.beginComputePass({ label: 'hess attention' });
   pass.setPipeline(pipe);
-  pass.setBindGroup(0, gpu.device.createBindGroup({
-    layout: pipe.getBindGroupLayout(0),
-    entries: bufs.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
-  }));
+  pass.setBindGroup(
+    0,
+    gpu.device.createBindGroup({
+      layout: pipe.getBindGroupLayout(0),
+      entries: bufs.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    }),
+  );
   pass.dispatchWorkgroups(x, y, z);
   pass.end();
 }
@@ -147,17 +202,43 @@ function dispatch(gpu: HessDevice, encoder: GPUCommandEncoder, pipe: GPUComputeP
  * gpu.device.queue.submit([enc.finish()]);
  */
 export function encodeAttention(
-  gpu: HessDevice, encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, opts: AttentionOptions = {},
+  gpu: HessDevice,
+  encoder: GPUCommandEncoder,
+  buffers: AttentionBuffers,
+  shape: AttentionShape,
+  opts: AttentionOptions = {},
 ): void {
   const scale = validateShape(shape, 'attention');
   const dtype = opts.dtype ?? 'f32';
   checkBuffers(gpu, buffers, shape, dtype, 'attention');
   const { BQ, BK } = tiles(gpu, shape.D, opts.tiling);
   const pipe = attentionPipeline(gpu, 'dense', shape.D, { BQ, BK }, dtype);
-  const p = params(gpu.device, { n: shape.N, h: shape.H, qBlock: 0, kBlock: 0, nQB: 0, subPerQB: 1, scale: scale * Math.LOG2E });
+  const p = params(gpu.device, {
+    n: shape.N,
+    h: shape.H,
+    qBlock: 0,
+    kBlock: 0,
+    nQB: 0,
+    subPerQB: 1,
+    scale: scale * Math.LOG2E,
+  });
   // The dense entry shares the sparse loop, so it statically uses blockIdx (binding 6) but never reads it.
-  dispatch(gpu, encoder, pipe, [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [6, dummy(gpu.device)]],
-    Math.ceil(shape.N / BQ), shape.H, shape.batch ?? 1);
+  dispatch(
+    gpu,
+    encoder,
+    pipe,
+    [
+      [0, buffers.q],
+      [1, buffers.k],
+      [2, buffers.v],
+      [3, buffers.o],
+      [4, p],
+      [6, dummy(gpu.device)],
+    ],
+    Math.ceil(shape.N / BQ),
+    shape.H,
+    shape.batch ?? 1,
+  );
 }
 
 /** A validated block-sparse layout uploaded to the GPU, reusable across encodes. */
@@ -181,15 +262,31 @@ export interface BlockSparsePlan {
  * @example
  * const plan = createBlockSparsePlan(gpu, { N, H: 16, D: 64 }, { queryBlock: 128, keyBlock: 64, offsets, indices });
  */
-export function createBlockSparsePlan(gpu: HessDevice, shape: AttentionShape, layout: BlockSparseLayout): BlockSparsePlan {
+export function createBlockSparsePlan(
+  gpu: HessDevice,
+  shape: AttentionShape,
+  layout: BlockSparseLayout,
+): BlockSparsePlan {
   const { nQB, nKB } = validateLayout(shape, layout);
   const offsets = createStorageBuffer(gpu.device, Uint32Array.from(layout.offsets), 'attention row offsets');
-  const indices = createStorageBuffer(gpu.device, Uint32Array.from(layout.indices.length ? layout.indices : [0]), 'attention key blocks');
+  const indices = createStorageBuffer(
+    gpu.device,
+    Uint32Array.from(layout.indices.length ? layout.indices : [0]),
+    'attention key blocks',
+  );
   return {
-    shape: { ...shape }, queryBlock: layout.queryBlock, keyBlock: layout.keyBlock, nQB, nKB,
+    shape: { ...shape },
+    queryBlock: layout.queryBlock,
+    keyBlock: layout.keyBlock,
+    nQB,
+    nKB,
     keptFraction: layout.indices.length / (shape.H * nQB * nKB),
-    offsets, indices,
-    destroy: () => { offsets.destroy(); indices.destroy(); },
+    offsets,
+    indices,
+    destroy: () => {
+      offsets.destroy();
+      indices.destroy();
+    },
   };
 }
 
@@ -203,7 +300,11 @@ export function createBlockSparsePlan(gpu: HessDevice, shape: AttentionShape, la
  * gpu.device.queue.submit([enc.finish()]);
  */
 export function encodeBlockSparseAttention(
-  gpu: HessDevice, encoder: GPUCommandEncoder, buffers: AttentionBuffers, plan: BlockSparsePlan, opts: AttentionOptions = {},
+  gpu: HessDevice,
+  encoder: GPUCommandEncoder,
+  buffers: AttentionBuffers,
+  plan: BlockSparsePlan,
+  opts: AttentionOptions = {},
 ): void {
   const shape = plan.shape;
   const scale = validateShape(shape, 'block-sparse attention');
@@ -213,11 +314,30 @@ export function encodeBlockSparseAttention(
   const sub = Math.ceil(plan.queryBlock / BQ);
   const pipe = attentionPipeline(gpu, 'sparse', shape.D, { BQ, BK }, dtype);
   const p = params(gpu.device, {
-    n: shape.N, h: shape.H, qBlock: plan.queryBlock, kBlock: plan.keyBlock, nQB: plan.nQB, subPerQB: sub, scale: scale * Math.LOG2E,
+    n: shape.N,
+    h: shape.H,
+    qBlock: plan.queryBlock,
+    kBlock: plan.keyBlock,
+    nQB: plan.nQB,
+    subPerQB: sub,
+    scale: scale * Math.LOG2E,
   });
-  dispatch(gpu, encoder, pipe,
-    [[0, buffers.q], [1, buffers.k], [2, buffers.v], [3, buffers.o], [4, p], [5, plan.offsets], [6, plan.indices]],
-    plan.nQB * sub, shape.H);
+  dispatch(
+    gpu,
+    encoder,
+    pipe,
+    [
+      [0, buffers.q],
+      [1, buffers.k],
+      [2, buffers.v],
+      [3, buffers.o],
+      [4, p],
+      [5, plan.offsets],
+      [6, plan.indices],
+    ],
+    plan.nQB * sub,
+    shape.H,
+  );
 }
 
 /**
@@ -228,20 +348,30 @@ export function encodeBlockSparseAttention(
  * const o = await runAttention(gpu, { q, k, v }, { N: 256, H: 2, D: 64 }, { layout });
  */
 export async function runAttention(
-  gpu: HessDevice, data: { q: Float32Array; k: Float32Array; v: Float32Array }, shape: AttentionShape,
+  gpu: HessDevice,
+  data: { q: Float32Array; k: Float32Array; v: Float32Array },
+  shape: AttentionShape,
   opts: AttentionOptions & { layout?: BlockSparseLayout } = {},
 ): Promise<Float32Array> {
   validateShape(shape, 'runAttention');
   const n = (shape.batch ?? 1) * shape.N * shape.H * shape.D;
   for (const name of ['q', 'k', 'v'] as const) {
     if (data[name]?.length !== n) {
-      throw new HessError('SHAPE_MISMATCH', `runAttention: ${name} has ${data[name]?.length} elements, batch·N·H·D = ${n}`);
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `runAttention: ${name} has ${data[name]?.length} elements, batch·N·H·D = ${n}`,
+      );
     }
   }
   const dtype = opts.dtype ?? 'f32';
   const { device } = gpu;
   const up = (x: Float32Array) => createStorageBuffer(device, dtype === 'f16' ? toF16(x) : x);
-  const bufs: AttentionBuffers = { q: up(data.q), k: up(data.k), v: up(data.v), o: createStorageBuffer(device, n * (dtype === 'f16' ? 2 : 4)) };
+  const bufs: AttentionBuffers = {
+    q: up(data.q),
+    k: up(data.k),
+    v: up(data.v),
+    o: createStorageBuffer(device, n * (dtype === 'f16' ? 2 : 4)),
+  };
   const plan = opts.layout ? createBlockSparsePlan(gpu, shape, opts.layout) : undefined;
   try {
     poisonBuffer(device, bufs.o);
@@ -251,7 +381,12 @@ export async function runAttention(
     device.pushErrorScope('validation');
     device.queue.submit([enc.finish()]);
     const err = await device.popErrorScope();
-    if (err) throw new HessError('GPU_ERROR', `attention: WebGPU validation error: ${err.message}`, 'this is a bug in hess-vggt; please report it');
+    if (err)
+      throw new HessError(
+        'GPU_ERROR',
+        `attention: WebGPU validation error: ${err.message}`,
+        'this is a bug in hess-vggt; please report it',
+      );
     const raw = await readBuffer(device, bufs.o, n * (dtype === 'f16' ? 2 : 4));
     return dtype === 'f16' ? fromF16(new Uint16Array(raw)) : new Float32Array(raw);
   } finally {
@@ -259,4 +394,3 @@ export async function runAttention(
     for (const b of Object.values(bufs)) b.destroy();
   }
 }
-

@@ -1,5 +1,5 @@
-import { check } from '../errors';
-import { type AttentionShape, type BlockSparseLayout, layoutRow, validateLayout, validateShape } from './layout';
+import { check } from '../errors.js';
+import { type AttentionShape, type BlockSparseLayout, layoutRow, validateLayout, validateShape } from './layout.js';
 
 /**
  * Float64 CPU reference of softmax(Q·Kᵀ·scale + mask)·V on token-major `[N, H, D]` arrays. `mask`, when given, is
@@ -10,12 +10,18 @@ import { type AttentionShape, type BlockSparseLayout, layoutRow, validateLayout,
  * const ref = attentionReference(q, k, v, { N: 64, H: 2, D: 16 }); // Float64Array [N·H·D]
  */
 export function attentionReference(
-  q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, shape: AttentionShape, mask?: ArrayLike<number>,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  shape: AttentionShape,
+  mask?: ArrayLike<number>,
 ): Float64Array {
   const scale = validateShape(shape, 'attentionReference');
   const { N, H, D } = shape;
-  check(q.length === N * H * D && k.length === N * H * D && v.length === N * H * D,
-    `attentionReference: q, k, v must have N·H·D = ${N * H * D} elements`);
+  check(
+    q.length === N * H * D && k.length === N * H * D && v.length === N * H * D,
+    `attentionReference: q, k, v must have N·H·D = ${N * H * D} elements`,
+  );
   check(!mask || mask.length === H * N * N, `attentionReference: mask must have H·N·N = ${H * N * N} elements`);
   const out = new Float64Array(N * H * D);
   const s = new Float64Array(N);
@@ -76,13 +82,19 @@ export function layoutToMask(shape: AttentionShape, layout: BlockSparseLayout): 
  * const ref = blockSparseReference(q, k, v, shape, layout);
  */
 export function blockSparseReference(
-  q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, shape: AttentionShape, layout: BlockSparseLayout,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  shape: AttentionShape,
+  layout: BlockSparseLayout,
 ): Float64Array {
   const { nQB } = validateLayout(shape, layout);
   const scale = shape.scale ?? 1 / Math.sqrt(shape.D);
   const { N, H, D } = shape;
-  check(q.length === N * H * D && k.length === N * H * D && v.length === N * H * D,
-    `blockSparseReference: q, k, v must have N·H·D = ${N * H * D} elements`);
+  check(
+    q.length === N * H * D && k.length === N * H * D && v.length === N * H * D,
+    `blockSparseReference: q, k, v must have N·H·D = ${N * H * D} elements`,
+  );
   const out = new Float64Array(N * H * D);
   const keys: number[] = [];
   const s: number[] = [];

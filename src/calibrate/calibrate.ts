@@ -7,23 +7,23 @@
  * pass per term ({@link VggtGradients.backward}) streamed into a {@link FisherAccumulator} layer by layer
  * (Σ over the rows of W_Q^h of g²; scene-averaged).
  */
-import { openCheckpointPath } from '../model/checkpoint';
-import { check, HessError, throwIfAborted } from '../errors';
-import { inferVggtConfig, type VggtConfigOverride } from '../model/config';
-import { decodeImageFile } from '../model/image-decode';
-import { detectModelKind } from '../model/load-model';
-import { inferPi3Config, type Pi3ConfigOverride } from '../model/pi3/config';
-import { preprocessImages, type PreprocessMode } from '../model/preprocess';
-import { bytesSource, openSafetensors } from '../model/safetensors';
-import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose';
-import { PlannerWasm } from '../wasm/planner-module';
-import { depthMapToPoints, type CalibrationScene } from './dataset/format';
-import { FisherAccumulator, type FisherState, type FisherTerm } from './fisher';
-import { cameraCenters, type SceneNormalization, type Similarity } from './geometry';
-import { type ForwardState, VggtGradients, type VggtGradientsOptions } from './gradients';
-import { Pi3Gradients } from './pi3-gradients';
-import { centreErrors, pi3SceneErrors, type SceneErrorOptions, type SceneGroundTruth } from './scene-errors';
-import type { HessFile } from '../hess/hess-file';
+import { openCheckpointPath } from '../model/checkpoint.js';
+import { check, HessError, throwIfAborted } from '../errors.js';
+import { inferVggtConfig, type VggtConfigOverride } from '../model/config.js';
+import { decodeImageFile } from '../model/image-decode.js';
+import { detectModelKind } from '../model/load-model.js';
+import { inferPi3Config, type Pi3ConfigOverride } from '../model/pi3/config.js';
+import { preprocessImages, type PreprocessMode } from '../model/preprocess.js';
+import { bytesSource, openSafetensors } from '../model/safetensors.js';
+import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose.js';
+import { PlannerWasm } from '../wasm/planner-module.js';
+import { depthMapToPoints, type CalibrationScene } from './dataset/format.js';
+import { FisherAccumulator, type FisherState, type FisherTerm } from './fisher.js';
+import { cameraCenters, type SceneNormalization, type Similarity } from './geometry/index.js';
+import { type ForwardState, VggtGradients, type VggtGradientsOptions } from './gradients.js';
+import { Pi3Gradients } from './pi3-gradients.js';
+import { centreErrors, pi3SceneErrors, type SceneErrorOptions, type SceneGroundTruth } from './scene-errors.js';
+import type { HessFile } from '../hess/hess-file.js';
 
 /** A scene already in memory: preprocessed images and ground truth. */
 export interface SceneInput {
@@ -44,7 +44,10 @@ export interface SceneInput {
  * const [scene] = await readCalibrationScenes('./calib', { maxScenes: 1 });
  * const input = await loadCalibrationScene(scene);
  */
-export async function loadCalibrationScene(scene: CalibrationScene, opts: { mode?: PreprocessMode; targetSize?: number } = {}): Promise<SceneInput> {
+export async function loadCalibrationScene(
+  scene: CalibrationScene,
+  opts: { mode?: PreprocessMode; targetSize?: number } = {},
+): Promise<SceneInput> {
   check(scene.views.length > 0, `scene ${scene.name} has no views`);
   const imgs = [];
   // Dataset cameras are in stored-pixel coordinates (as PIL loads them): no EXIF rotation.
@@ -56,15 +59,26 @@ export async function loadCalibrationScene(scene: CalibrationScene, opts: { mode
   if (!points) {
     const parts = scene.views.filter((v) => v.depth).map((v) => depthMapToPoints(v.depth!, v.intrinsic, v.extrinsic));
     if (parts.length === 0) {
-      throw new HessError('BAD_DATASET', `scene ${scene.name} has neither a point cloud nor depth maps`,
-        'add points.bin / points.ply or depth/<view>.bin to the scene folder');
+      throw new HessError(
+        'BAD_DATASET',
+        `scene ${scene.name} has neither a point cloud nor depth maps`,
+        'add points.bin / points.ply or depth/<view>.bin to the scene folder',
+      );
     }
     const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
-    for (const p of parts) { all.set(p, o); o += p.length; }
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
     points = all;
   }
-  return { name: scene.name, images: { data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, extrinsics, points };
+  return {
+    name: scene.name,
+    images: { data: pre.data, S: pre.frames, H: pre.height, W: pre.width },
+    extrinsics,
+    points,
+  };
 }
 
 /**
@@ -75,8 +89,15 @@ export async function loadCalibrationScene(scene: CalibrationScene, opts: { mode
  * @example
  * const gPose = centerGradToPoseEncGrad(poseEnc, S, camera.grad);
  */
-export function centerGradToPoseEncGrad(poseEnc: ArrayLike<number>, S: number, gradCenters: ArrayLike<number>): Float64Array {
-  check(poseEnc.length === 9 * S && gradCenters.length === 3 * S, `need [S, 9] pose encodings and [S, 3] gradients for S = ${S}`);
+export function centerGradToPoseEncGrad(
+  poseEnc: ArrayLike<number>,
+  S: number,
+  gradCenters: ArrayLike<number>,
+): Float64Array {
+  check(
+    poseEnc.length === 9 * S && gradCenters.length === 3 * S,
+    `need [S, 9] pose encodings and [S, 3] gradients for S = ${S}`,
+  );
   const out = new Float64Array(9 * S);
   const R = new Float64Array(9);
   // centre coordinate k for the rotation currently in R: c = −Rᵀ t
@@ -132,7 +153,8 @@ export function sceneErrors(
   const centersOf = (pe: ArrayLike<number>) => cameraCenters(poseEncodingToExtriIntri(pe, S, H, W).extrinsics);
   const e = centreErrors(S, pred.poseEnc, pred.worldPoints, gt, centersOf, opts);
   return {
-    transform: e.transform, normalization: e.normalization,
+    transform: e.transform,
+    normalization: e.normalization,
     camera: { error: e.camera.error, gradPoseEnc: centerGradToPoseEncGrad(pred.poseEnc, S, e.camera.gradCenters) },
     pointCloud: e.pointCloud,
     frozen: e.frozen,
@@ -172,7 +194,8 @@ const RESTART = 'delete the progress file (or pass --restart to the CLI) to star
 
 /** FNV-1a (64-bit, as two 32-bit halves) of float64 values: a stable hex identity of cameras or a config. */
 function fnv64(values: ArrayLike<number> | string): string {
-  let h1 = 0x811c9dc5, h2 = 0xcbf29ce4;
+  let h1 = 0x811c9dc5,
+    h2 = 0xcbf29ce4;
   const eat = (byte: number) => {
     h1 = Math.imul(h1 ^ byte, 0x01000193) >>> 0;
     h2 = Math.imul(h2 ^ byte ^ (h1 >>> 7), 0x01000193) >>> 0;
@@ -206,13 +229,19 @@ function modelHash(config: CalibrationGradients['config']): string {
  */
 function checkResumeState(state: unknown, model: string): CalibrationState {
   const bad = (why: string) => new HessError('INVALID_ARGUMENT', `calibration progress: ${why}`, RESTART);
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw bad(`expected a state object, got ${state === null ? 'null' : typeof state}`);
+  if (typeof state !== 'object' || state === null || Array.isArray(state))
+    throw bad(`expected a state object, got ${state === null ? 'null' : typeof state}`);
   const st = state as Partial<CalibrationState> & { version?: unknown };
   if (st.version !== 2) throw bad(`unsupported version ${JSON.stringify(st.version)} (this version writes 2)`);
   if (typeof st.fisher !== 'object' || st.fisher === null) throw bad('no Fisher sums (fisher)');
-  if (!Array.isArray(st.done) || st.done.some((n) => typeof n !== 'string')) throw bad('done must be a list of scene names');
+  if (!Array.isArray(st.done) || st.done.some((n) => typeof n !== 'string'))
+    throw bad('done must be a list of scene names');
   if (new Set(st.done).size !== st.done.length) throw bad('a scene is listed as done twice');
-  if (!Array.isArray(st.cameras) || st.cameras.length !== st.done.length || st.cameras.some((h) => typeof h !== 'string')) {
+  if (
+    !Array.isArray(st.cameras) ||
+    st.cameras.length !== st.done.length ||
+    st.cameras.some((h) => typeof h !== 'string')
+  ) {
     throw bad('cameras must hold one hash per done scene');
   }
   if (st.fisher.scenes !== st.done.length) {
@@ -255,9 +284,10 @@ export interface CheckpointSource {
 export type CalibrationGradients = VggtGradients | Pi3Gradients;
 
 async function openCheckpoint(src: CheckpointSource, signal?: AbortSignal): Promise<CalibrationGradients> {
-  const { st, override } = typeof src.checkpoint === 'string'
-    ? await openCheckpointPath(src.checkpoint, { signal })
-    : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
+  const { st, override } =
+    typeof src.checkpoint === 'string'
+      ? await openCheckpointPath(src.checkpoint, { signal })
+      : { st: await openSafetensors(bytesSource(src.checkpoint), { signal }), override: {} };
   // The gradients read every weight they need at creation: the file handle is closed right after, or on failure.
   try {
     const cfg = { ...override, ...src.config };
@@ -319,11 +349,16 @@ export async function calibrate(
       done.push(...state.done);
       cameras.push(...state.cameras);
       for (const n of done) unseen.add(n);
-      if (Array.isArray(scenes)) { // a list: find a foreign done scene before any work
+      if (Array.isArray(scenes)) {
+        // a list: find a foreign done scene before any work
         const names = new Set((scenes as Array<{ name: string }>).map((x) => x.name));
         const missing = done.filter((n) => !names.has(n));
         if (missing.length) {
-          throw new HessError('BAD_DATASET', `the progress state folded in scene(s) not in this dataset: ${missing.slice(0, 5).join(', ')}`, RESTART);
+          throw new HessError(
+            'BAD_DATASET',
+            `the progress state folded in scene(s) not in this dataset: ${missing.slice(0, 5).join(', ')}`,
+            RESTART,
+          );
         }
       }
     } else {
@@ -331,23 +366,33 @@ export async function calibrate(
     }
     const total = Array.isArray(scenes) ? scenes.length : undefined;
     let index = -1;
-    const progress = (stage: CalibrateProgress['stage'], scene: string) => opts.onProgress?.({ stage, scene, index, total });
+    const progress = (stage: CalibrateProgress['stage'], scene: string) =>
+      opts.onProgress?.({ stage, scene, index, total });
     for await (const item of scenes as AsyncIterable<CalibrationScene | SceneInput>) {
       index++;
       throwIfAborted(signal);
       const at = done.indexOf(item.name);
       if (at >= 0) {
         if (!unseen.delete(item.name)) {
-          throw new HessError('BAD_DATASET', `scene "${item.name}" appears twice in the dataset`, 'give every scene a unique name');
+          throw new HessError(
+            'BAD_DATASET',
+            `scene "${item.name}" appears twice in the dataset`,
+            'give every scene a unique name',
+          );
         }
         if (camerasHash(item) !== cameras[at]) {
-          throw new HessError('BAD_DATASET', `scene "${item.name}" has other cameras than the one the progress state folded in (another dataset's state?)`, RESTART);
+          throw new HessError(
+            'BAD_DATASET',
+            `scene "${item.name}" has other cameras than the one the progress state folded in (another dataset's state?)`,
+            RESTART,
+          );
         }
         progress('skip', item.name);
         continue;
       }
       progress('load', item.name);
-      const scene = 'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode, targetSize: opts.targetSize });
+      const scene =
+        'images' in item ? item : await loadCalibrationScene(item, { mode: opts.mode, targetSize: opts.targetSize });
       const { S, H, W, data } = scene.images;
       progress('forward', scene.name);
       const t0 = performance.now();
@@ -362,7 +407,8 @@ export async function calibrate(
         t1 = performance.now();
         progress('backward', scene.name);
         await vg.backward(fwd, { cameraPoses: errs.camera.gradCameraPoses }, fold('camera'), { signal });
-        if (errs.pointCloud.inlierCount > 0) await vg.backward(fwd, { points: errs.pointCloud.gradPoints }, fold('pointCloud'), { signal });
+        if (errs.pointCloud.inlierCount > 0)
+          await vg.backward(fwd, { points: errs.pointCloud.gradPoints }, fold('pointCloud'), { signal });
         errors = { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount };
       } else {
         const fwd = await vg.forward(data, { S, H, W }, { signal });
@@ -370,7 +416,8 @@ export async function calibrate(
         t1 = performance.now();
         progress('backward', scene.name);
         await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, fold('camera'), { signal });
-        if (errs.pointCloud.inlierCount > 0) await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, fold('pointCloud'), { signal });
+        if (errs.pointCloud.inlierCount > 0)
+          await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, fold('pointCloud'), { signal });
         errors = { camera: errs.camera.error, pointCloud: errs.pointCloud.error, inliers: errs.pointCloud.inlierCount };
       }
       acc.endScene();
@@ -378,18 +425,29 @@ export async function calibrate(
       done.push(scene.name);
       cameras.push(camerasHash(item));
       progress('scene-done', scene.name);
-      await opts.onSceneDone?.({ version: 2, fisher: acc.toState(), done: [...done], cameras: [...cameras], model }, {
-        scene: scene.name,
-        errors,
-        timings: { forward: t1 - t0, backward: t2 - t1 },
-      });
+      await opts.onSceneDone?.(
+        { version: 2, fisher: acc.toState(), done: [...done], cameras: [...cameras], model },
+        {
+          scene: scene.name,
+          errors,
+          timings: { forward: t1 - t0, backward: t2 - t1 },
+        },
+      );
     }
     if (unseen.size > 0) {
-      throw new HessError('BAD_DATASET', `the progress state folded in scene(s) not in this dataset: ${[...unseen].slice(0, 5).join(', ')}`, RESTART);
+      throw new HessError(
+        'BAD_DATASET',
+        `the progress state folded in scene(s) not in this dataset: ${[...unseen].slice(0, 5).join(', ')}`,
+        RESTART,
+      );
     }
-    if (acc.sceneCount === 0) throw new HessError('INVALID_ARGUMENT', 'calibrate() got no scene', 'pass at least one calibration scene');
+    if (acc.sceneCount === 0)
+      throw new HessError('INVALID_ARGUMENT', 'calibrate() got no scene', 'pass at least one calibration scene');
     return acc.toHessFile({
-      model: vg.kind, modelId: opts.modelId ?? vg.kind, description: opts.description ?? `HeSS calibration, ${acc.sceneCount} scenes`, lambda,
+      model: vg.kind,
+      modelId: opts.modelId ?? vg.kind,
+      description: opts.description ?? `HeSS calibration, ${acc.sceneCount} scenes`,
+      lambda,
     });
   } finally {
     if (!given) await vg.dispose();

@@ -1,7 +1,7 @@
-import { check, HessError } from '../errors';
-import { accumulateHeadSquares } from '../wasm/fisher';
-import type { PlannerWasm } from '../wasm/planner-module';
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file';
+import { check, HessError } from '../errors.js';
+import { accumulateHeadSquares } from '../wasm/fisher.js';
+import type { PlannerWasm } from '../wasm/planner-module.js';
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file.js';
 
 /** The two HeSS error terms: camera-pose error and point-cloud error. */
 export type FisherTerm = 'camera' | 'pointCloud';
@@ -51,7 +51,12 @@ export class FisherAccumulator {
 
   constructor(wasm: PlannerWasm, shape: FisherShape) {
     const dim = shape.dim ?? shape.heads * shape.headDim;
-    for (const [k, v] of [['layers', shape.layers], ['heads', shape.heads], ['headDim', shape.headDim], ['dim', dim]] as const) {
+    for (const [k, v] of [
+      ['layers', shape.layers],
+      ['heads', shape.heads],
+      ['headDim', shape.headDim],
+      ['dim', dim],
+    ] as const) {
       check(Number.isInteger(v) && v > 0, `FisherAccumulator: ${k} must be a positive integer, got ${v}`);
     }
     this.shape = { ...shape, dim };
@@ -81,8 +86,11 @@ export class FisherAccumulator {
     check(Number.isInteger(layer) && layer >= 0 && layer < layers, `layer must be in [0, ${layers}), got ${layer}`);
     const q = heads * headDim * dim;
     if (grad.length !== q && grad.length !== 3 * q) {
-      throw new HessError('SHAPE_MISMATCH', `gradient has ${grad.length} values; expected W_Q [${heads * headDim}, ${dim}] = ${q} or qkv [${3 * heads * headDim}, ${dim}] = ${3 * q}`,
-        'pass the gradient of global_blocks.{l}.attn.qkv.weight (or its first heads·headDim rows)');
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `gradient has ${grad.length} values; expected W_Q [${heads * headDim}, ${dim}] = ${q} or qkv [${3 * heads * headDim}, ${dim}] = ${3 * q}`,
+        'pass the gradient of global_blocks.{l}.attn.qkv.weight (or its first heads·headDim rows)',
+      );
     }
     const out = this.scene[term].subarray(layer * heads, (layer + 1) * heads);
     accumulateHeadSquares(this.wasm, grad.subarray(0, q), heads, headDim, out);
@@ -91,7 +99,8 @@ export class FisherAccumulator {
   /** Close the scene: its traces join the running sums. */
   endScene(): void {
     check(this.open, 'endScene() without beginScene()');
-    for (const t of ['camera', 'pointCloud'] as const) for (let i = 0; i < this.total[t].length; i++) this.total[t][i] += this.scene[t][i];
+    for (const t of ['camera', 'pointCloud'] as const)
+      for (let i = 0; i < this.total[t].length; i++) this.total[t][i] += this.scene[t][i];
     this.scenes++;
     this.open = false;
   }
@@ -105,7 +114,13 @@ export class FisherAccumulator {
    */
   toState(): FisherState {
     check(!this.open, 'toState() inside a scene', 'call endScene() first');
-    return { version: 1, shape: { ...this.shape }, scenes: this.scenes, camera: Array.from(this.total.camera), pointCloud: Array.from(this.total.pointCloud) };
+    return {
+      version: 1,
+      shape: { ...this.shape },
+      scenes: this.scenes,
+      camera: Array.from(this.total.camera),
+      pointCloud: Array.from(this.total.pointCloud),
+    };
   }
 
   /**
@@ -116,34 +131,53 @@ export class FisherAccumulator {
    */
   static fromState(wasm: PlannerWasm, state: FisherState): FisherAccumulator {
     if (typeof state !== 'object' || state === null || state.version !== 1) {
-      throw new HessError('INVALID_ARGUMENT', 'not a FisherAccumulator state (version 1)', 'pass what toState() returned');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'not a FisherAccumulator state (version 1)',
+        'pass what toState() returned',
+      );
     }
     const sh = state.shape as Partial<FisherShape> | null | undefined;
     if (typeof sh !== 'object' || sh === null || Array.isArray(sh)) {
-      throw new HessError('INVALID_ARGUMENT', 'FisherAccumulator state: shape is missing', 'pass what toState() returned');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'FisherAccumulator state: shape is missing',
+        'pass what toState() returned',
+      );
     }
     const acc = new FisherAccumulator(wasm, state.shape);
     const n = acc.shape.layers * acc.shape.heads;
     for (const t of ['camera', 'pointCloud'] as const) {
       const v = state[t];
       if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
-        throw new HessError('INVALID_ARGUMENT', `FisherAccumulator state: ${t} must hold ${n} finite numbers ≥ 0`, 'pass what toState() returned');
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          `FisherAccumulator state: ${t} must hold ${n} finite numbers ≥ 0`,
+          'pass what toState() returned',
+        );
       }
       acc.total[t].set(v);
     }
-    check(Number.isInteger(state.scenes) && state.scenes >= 0, `FisherAccumulator state: scenes must be an integer ≥ 0, got ${state.scenes}`);
+    check(
+      Number.isInteger(state.scenes) && state.scenes >= 0,
+      `FisherAccumulator state: scenes must be an integer ≥ 0, got ${state.scenes}`,
+    );
     acc.scenes = state.scenes;
     return acc;
   }
 
   /** Scenes folded in so far. */
-  get sceneCount(): number { return this.scenes; }
+  get sceneCount(): number {
+    return this.scenes;
+  }
 
   /** Scene-averaged raw traces of a term, [layer][head]. */
   traces(term: FisherTerm): number[][] {
     check(this.scenes > 0, 'no scene accumulated yet', 'call beginScene()/add()/endScene() first');
     const { layers, heads } = this.shape;
-    return Array.from({ length: layers }, (_, l) => Array.from(this.total[term].subarray(l * heads, (l + 1) * heads), (x) => x / this.scenes));
+    return Array.from({ length: layers }, (_, l) =>
+      Array.from(this.total[term].subarray(l * heads, (l + 1) * heads), (x) => x / this.scenes),
+    );
   }
 
   /**
@@ -153,10 +187,18 @@ export class FisherAccumulator {
   toHessFile(o: { modelId: string; description: string; lambda?: number; model?: 'vggt' | 'pi3' }): HessFile {
     const lambda = o.lambda ?? 0.5;
     check(lambda >= 0 && lambda <= 1, `lambda must be in [0, 1], got ${lambda}`);
-    const camera = this.traces('camera'), pointCloud = this.traces('pointCloud');
+    const camera = this.traces('camera'),
+      pointCloud = this.traces('pointCloud');
     return {
-      format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId: o.modelId, ...(o.model && { model: o.model }), layers: this.shape.layers, heads: this.shape.heads,
-      lambda, terms: { camera, pointCloud }, scores: combineHess(camera, pointCloud, lambda),
+      format: 'hess-scores',
+      version: HESS_FORMAT_VERSION,
+      modelId: o.modelId,
+      ...(o.model && { model: o.model }),
+      layers: this.shape.layers,
+      heads: this.shape.heads,
+      lambda,
+      terms: { camera, pointCloud },
+      scores: combineHess(camera, pointCloud, lambda),
       calibration: { description: o.description, scenes: this.scenes },
     };
   }

@@ -6,21 +6,21 @@
  * inputs, differentiated by our autodiff): the camera head (input: the camera tokens of the last layer) and the
  * point DPT head (raw pre-activation output; the inv_log activation is chained by hand: d/dv sign(v)(e^|v|−1) =
  * e^|v| = 1 + |value|). Their gradients w.r.t. the aggregated layers go to the shared trunk's reverse mode
- * ({@link TrunkGradients}: frame and global blocks, activation checkpointing, query-chunked global blocks).
+ * (`TrunkGradients`: frame and global blocks, activation checkpointing, query-chunked global blocks).
  *
  * Execution: the wasm EP by default, or `target: { ep: 'webgpu', gpu }` for every forward and VJP session (ORT
  * places any op its WebGPU EP lacks on the CPU by itself). Head weights are feeds (GPU-resident on WebGPU).
  */
-import { check, HessError } from '../errors';
-import { loadOrt, type Ort } from '../runtime/ort';
-import type { VggtConfig } from '../model/config';
-import { HEAD_LAYERS, vggtLayout } from '../model/vggt/aggregator';
-import { CameraHead, cameraHeadInputsGraph } from '../model/vggt/camera-head';
-import { DptHead, type DptHeadSpec, dptHeadInputsGraph, dptPosFeeds } from '../model/vggt/dpt-head';
-import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params';
-import type { HeadWeights } from '../model/vggt/heads-common';
+import { check, HessError } from '../errors.js';
+import { loadOrt, type Ort } from '../runtime/ort.js';
+import type { VggtConfig } from '../model/config.js';
+import { HEAD_LAYERS, vggtLayout } from '../model/vggt/aggregator.js';
+import { CameraHead, cameraHeadInputsGraph } from '../model/vggt/camera-head.js';
+import { DptHead, type DptHeadSpec, dptHeadInputsGraph, dptPosFeeds } from '../model/vggt/dpt-head.js';
+import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params.js';
+import type { HeadWeights } from '../model/vggt/heads-common.js';
 import type { Tensor } from 'onnxruntime-web';
-import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients';
+import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
 
 /** What one forward pass keeps for the backward pass: the trunk's activations and the heads' outputs. */
 export interface ForwardState extends TrunkState {
@@ -46,8 +46,6 @@ export interface VggtGradientsOptions extends TrunkGradientOptions {
   iterations?: number;
   signal?: AbortSignal;
 }
-
-type Feeds = Record<string, Tensor>;
 
 /**
  * VGGT forward pass that keeps what the backward pass needs, and reverse-mode gradients of any scalar function of
@@ -77,7 +75,11 @@ export class VggtGradients {
   ) {}
 
   /** Load the model (on `opts.target`, default the wasm EP) and every weight the backward pass needs. */
-  static async create(weights: HeadWeights, config: VggtConfig, opts: VggtGradientsOptions = {}): Promise<VggtGradients> {
+  static async create(
+    weights: HeadWeights,
+    config: VggtConfig,
+    opts: VggtGradientsOptions = {},
+  ): Promise<VggtGradients> {
     const ort = opts.ort ?? (await loadOrt());
     const over = opts.overrides;
     const reader: HeadWeights = {
@@ -85,8 +87,11 @@ export class VggtGradients {
       read: async (name: string) => over?.get(name) ?? (await weights.read(name)),
     };
     if (!config.camera || !config.pointHead) {
-      throw new HessError('BAD_CHECKPOINT', 'HeSS calibration needs the camera head and the point head',
-        'calibrate a full VGGT checkpoint (camera_head.* and point_head.* tensors)');
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        'HeSS calibration needs the camera head and the point head',
+        'calibrate a full VGGT checkpoint (camera_head.* and point_head.* tensors)',
+      );
     }
     const iterations = opts.iterations ?? 4;
     const target = opts.target ?? { ep: 'wasm' as const };
@@ -96,7 +101,11 @@ export class VggtGradients {
       const camera = await CameraHead.create(reader, config.camera, target, { ort, iterations });
       cleanup.push(camera);
       const pointSpec: DptHeadSpec = {
-        kind: 'point', head: config.pointHead, dimIn: 2 * config.embedDim, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx,
+        kind: 'point',
+        head: config.pointHead,
+        dimIn: 2 * config.embedDim,
+        patchSize: config.patchSize,
+        patchStartIdx: config.patchStartIdx,
       };
       const points = await DptHead.create(reader, pointSpec, target, { ort });
       cleanup.push(points);
@@ -105,7 +114,16 @@ export class VggtGradients {
       const camFeeds = await loadHeadFeeds(reader, 'camera_head', camParams, ort, target, opts.signal);
       cleanup.push({ dispose: async () => releaseFeeds(camFeeds) });
       const pointFeeds = await loadHeadFeeds(reader, 'point_head', pointParams, ort, target, opts.signal);
-      return new VggtGradients(trunk, config, camera, points, pointSpec, reader.tensors, { camera: camFeeds, point: pointFeeds }, iterations);
+      return new VggtGradients(
+        trunk,
+        config,
+        camera,
+        points,
+        pointSpec,
+        reader.tensors,
+        { camera: camFeeds, point: pointFeeds },
+        iterations,
+      );
     } catch (e) {
       for (const x of cleanup) await x.dispose().catch(() => undefined);
       throw e;
@@ -114,9 +132,13 @@ export class VggtGradients {
 
   /**
    * Forward pass on preprocessed images `[S, 3, H, W]` in [0, 1]: pose encoding, world points, and the block
-   * activations the backward pass needs (see {@link TrunkGradients} for the memory bound).
+   * activations the backward pass needs (see `TrunkGradients` for the memory bound).
    */
-  async forward(images: Float32Array, shape: { S: number; H: number; W: number }, opts: { signal?: AbortSignal } = {}): Promise<ForwardState> {
+  async forward(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<ForwardState> {
     this.alive();
     const c = this.config;
     const last = c.depth - 1;
@@ -132,8 +154,10 @@ export class VggtGradients {
    * of `aggregator.global_blocks.ℓ.attn.qkv.weight` are head h); the array is reused after the call returns.
    */
   async backward(
-    state: ForwardState, seeds: OutputGradients,
-    onLayer: (layer: number, gradWq: Float32Array) => void, opts: { signal?: AbortSignal } = {},
+    state: ForwardState,
+    seeds: OutputGradients,
+    onLayer: (layer: number, gradWq: Float32Array) => void,
+    opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.alive();
     const { S, H, W, P } = state;
@@ -158,14 +182,21 @@ export class VggtGradients {
         const { graph } = cameraHeadInputsGraph(this.shapes, c.camera!, this.iterations, 'camera_head');
         return vjpModel(graph, ['pose_enc'], ['tokens'], { S });
       });
-      const out = await sess.run({ ...this.headW.camera.feeds, tokens: t(tokens, [S, C2]), g_pose_enc: t(Float32Array.from(seeds.poseEnc), [S, 9]) });
+      const out = await sess.run({
+        ...this.headW.camera.feeds,
+        tokens: t(tokens, [S, C2]),
+        g_pose_enc: t(Float32Array.from(seeds.poseEnc), [S, 9]),
+      });
       const gt = out.grad_tokens!.data as Float32Array;
       const gl = gLayer(last);
       for (let s = 0; s < S; s++) for (let k = 0; k < C2; k++) gl[s * P * C2 + k] += gt[s * C2 + k]!;
     }
     if (seeds.worldPoints) {
       const HW = H * W;
-      check(seeds.worldPoints.length === S * HW * 3, `worldPoints gradient has ${seeds.worldPoints.length} values, expected ${S * HW * 3}`);
+      check(
+        seeds.worldPoints.length === S * HW * 3,
+        `worldPoints gradient has ${seeds.worldPoints.length} values, expected ${S * HW * 3}`,
+      );
       // chain the inv_log activation by hand and go NHWC → NCHW: g_raw = g · (1 + |value|)
       const graw = new Float32Array(S * 3 * HW);
       const wp = state.worldPoints;
@@ -181,10 +212,13 @@ export class VggtGradients {
       const point = dptHeadInputsGraph(this.shapes, this.pointSpec, 'point_head', { raw: true });
       const ps = c.patchSize;
       const sess = await this.trunk.session(`point:${S}x${H}x${W}`, () =>
-        vjpModel(point.graph, ['raw'], ['l0', 'l1', 'l2', 'l3'], { N: S, P, H, W, gh: H / ps, gw: W / ps }));
+        vjpModel(point.graph, ['raw'], ['l0', 'l1', 'l2', 'l3'], { N: S, P, H, W, gh: H / ps, gw: W / ps }),
+      );
       const feeds: Record<string, Tensor> = { ...this.headW.point.feeds, g_raw: t(graw, [S, 3, H, W]) };
       for (const [name, p] of dptPosFeeds(point.pos, ps, H, W)) feeds[name] = t(p.data, p.dims);
-      idx.forEach((l, k) => { feeds[`l${k}`] = t(state.layers.get(l)!, [S, P, C2]); });
+      idx.forEach((l, k) => {
+        feeds[`l${k}`] = t(state.layers.get(l)!, [S, P, C2]);
+      });
       const out = await sess.run(feeds);
       idx.forEach((l, k) => {
         const gk = out[`grad_l${k}`]!.data as Float32Array;
@@ -192,7 +226,12 @@ export class VggtGradients {
         for (let i = 0; i < gk.length; i++) gl[i] += gk[i]!;
       });
     }
-    if (G.size === 0) throw new HessError('INVALID_ARGUMENT', 'backward() got no seed gradient', 'pass { poseEnc } and/or { worldPoints }');
+    if (G.size === 0)
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'backward() got no seed gradient',
+        'pass { poseEnc } and/or { worldPoints }',
+      );
     await this.trunk.backward(state, G, onLayer, opts);
   }
 
@@ -220,6 +259,7 @@ export class VggtGradients {
   }
 
   private alive(): void {
-    if (this.disposed) throw new HessError('DISPOSED', 'VggtGradients used after dispose()', 'create a new VggtGradients');
+    if (this.disposed)
+      throw new HessError('DISPOSED', 'VggtGradients used after dispose()', 'create a new VggtGradients');
   }
 }

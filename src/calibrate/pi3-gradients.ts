@@ -7,19 +7,19 @@
  * VJP w.r.t. the trunk's last layer comes from our autodiff ({@link vjpModel}). The host maps after it, in float64,
  * are chained by hand: world points = pose · (local points, 1) ({@link worldPointsVjp}) and the SVD
  * orthogonalisation of the rotation ({@link posesFromRawVjp}). The conf head gets no gradient (no error term reads
- * it). Below the heads the shared trunk's reverse mode runs ({@link TrunkGradients}, π³'s layout).
+ * it). Below the heads the shared trunk's reverse mode runs (`TrunkGradients`, π³'s layout).
  */
 import type { Tensor } from 'onnxruntime-web';
-import { check, HessError } from '../errors';
-import { loadOrt, type Ort } from '../runtime/ort';
-import { posesFromRaw, posesFromRawVjp, worldPoints, worldPointsVjp } from '../model/pi3/camera-pose';
-import type { Pi3Config } from '../model/pi3/config';
-import { type Pi3HeadsGraphSpec, pi3HeadsGraph, pi3HeadsInputsGraph } from '../model/pi3/heads-graph';
-import { pi3Layout } from '../model/pi3/trunk';
-import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params';
-import type { HeadWeights } from '../model/vggt/heads-common';
-import { VGGT_OPSET } from '../model/vggt/ops';
-import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients';
+import { check, HessError } from '../errors.js';
+import { loadOrt, type Ort } from '../runtime/ort.js';
+import { posesFromRaw, posesFromRawVjp, worldPoints, worldPointsVjp } from '../model/pi3/camera-pose.js';
+import type { Pi3Config } from '../model/pi3/config.js';
+import { type Pi3HeadsGraphSpec, pi3HeadsGraph, pi3HeadsInputsGraph } from '../model/pi3/heads-graph.js';
+import { pi3Layout } from '../model/pi3/trunk.js';
+import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params.js';
+import type { HeadWeights } from '../model/vggt/heads-common.js';
+import { VGGT_OPSET } from '../model/vggt/ops.js';
+import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
 
 /** What one π³ forward pass keeps for the backward pass: the trunk's activations and the heads' outputs. */
 export interface Pi3ForwardState extends TrunkState {
@@ -81,7 +81,12 @@ export class Pi3Gradients {
       read: async (name: string) => over?.get(name) ?? (await weights.read(name)),
     };
     const target = opts.target ?? { ep: 'wasm' as const };
-    const spec: Pi3HeadsGraphSpec = { heads: config.headHeads, registers: config.numRegisterTokens, patchSize: config.patchSize, ropeFreq: config.ropeBase };
+    const spec: Pi3HeadsGraphSpec = {
+      heads: config.headHeads,
+      registers: config.numRegisterTokens,
+      patchSize: config.patchSize,
+      ropeFreq: config.ropeBase,
+    };
     const params = pi3HeadsInputsGraph(reader.tensors, spec).params; // also checks the heads' shapes before any load
     const trunk = await TrunkGradients.create(reader, config, pi3Layout(config), { ...opts, target, ort });
     const feeds: HeadFeeds = { feeds: {}, buffers: [], bytes: 0 };
@@ -103,15 +108,24 @@ export class Pi3Gradients {
 
   /**
    * Forward pass on preprocessed images `[S, 3, H, W]` in [0, 1]: camera poses, world and local points (what
-   * {@link Pi3.run} returns, conf aside), and the block activations the backward pass needs.
+   * `Pi3.run` returns, conf aside), and the block activations the backward pass needs.
    */
-  async forward(images: Float32Array, shape: { S: number; H: number; W: number }, opts: { signal?: AbortSignal } = {}): Promise<Pi3ForwardState> {
+  async forward(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Pi3ForwardState> {
     this.alive();
     const { S, H, W } = shape;
     const last = this.config.depth - 1;
     const state = await this.trunk.forward(images, shape, [last], opts);
-    const sess = await this.trunk.session(`pi3-heads:${H}x${W}`, () =>
-      pi3HeadsGraph({ shapes: this.shapes }, this.shapes, this.spec, { size: { H, W } }).graph.toModel({ opset: VGGT_OPSET }).model);
+    const sess = await this.trunk.session(
+      `pi3-heads:${H}x${W}`,
+      () =>
+        pi3HeadsGraph({ shapes: this.shapes }, this.shapes, this.spec, { size: { H, W } }).graph.toModel({
+          opset: VGGT_OPSET,
+        }).model,
+    );
     const out = await sess.run(this.feeds(sess.inputNames, { hidden: this.hidden(state) }));
     const localPoints = new Float32Array(out.local_points!.data as Float32Array);
     const poseRaw = new Float32Array(out.pose_raw!.data as Float32Array);
@@ -126,22 +140,34 @@ export class Pi3Gradients {
    * of `decoder.{2ℓ+1}.attn.qkv.weight` are head h); the array is reused after the call returns.
    */
   async backward(
-    state: Pi3ForwardState, seeds: Pi3OutputGradients,
-    onLayer: (layer: number, gradWq: Float32Array) => void, opts: { signal?: AbortSignal } = {},
+    state: Pi3ForwardState,
+    seeds: Pi3OutputGradients,
+    onLayer: (layer: number, gradWq: Float32Array) => void,
+    opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.alive();
     const { S, H, W } = state;
     if (!seeds.cameraPoses && !seeds.points) {
-      throw new HessError('INVALID_ARGUMENT', 'backward() got no seed gradient', 'pass { cameraPoses } and/or { points }');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'backward() got no seed gradient',
+        'pass { cameraPoses } and/or { points }',
+      );
     }
     const gPoses = new Float64Array(S * 16);
     if (seeds.cameraPoses) {
-      check(seeds.cameraPoses.length === S * 16, `cameraPoses gradient has ${seeds.cameraPoses.length} values, expected ${S * 16}`);
+      check(
+        seeds.cameraPoses.length === S * 16,
+        `cameraPoses gradient has ${seeds.cameraPoses.length} values, expected ${S * 16}`,
+      );
       gPoses.set(Array.from(seeds.cameraPoses));
     }
     let gLocal = new Float32Array(S * H * W * 3);
     if (seeds.points) {
-      check(seeds.points.length === S * H * W * 3, `points gradient has ${seeds.points.length} values, expected ${S * H * W * 3}`);
+      check(
+        seeds.points.length === S * H * W * 3,
+        `points gradient has ${seeds.points.length} values, expected ${S * H * W * 3}`,
+      );
       const g = worldPointsVjp(state.localPoints, state.cameraPoses, S, seeds.points);
       gLocal = Float32Array.from(g.gLocal);
       for (let i = 0; i < gPoses.length; i++) gPoses[i] += g.gPoses[i]!;
@@ -149,10 +175,20 @@ export class Pi3Gradients {
     const gRaw = Float32Array.from(posesFromRawVjp(state.poseRaw, S, gPoses));
     const t = this.trunk.tensor;
     const sess = await this.trunk.session(`pi3-heads-vjp:${S}x${H}x${W}`, () =>
-      vjpModel(pi3HeadsGraph({ shapes: this.shapes }, this.shapes, this.spec, { size: { H, W } }).graph, ['local_points', 'pose_raw'], ['hidden'], { N: S }));
-    const out = await sess.run(this.feeds(sess.inputNames, {
-      hidden: this.hidden(state), g_local_points: t(gLocal, [S, H, W, 3]), g_pose_raw: t(gRaw, [S, 12]),
-    }));
+      vjpModel(
+        pi3HeadsGraph({ shapes: this.shapes }, this.shapes, this.spec, { size: { H, W } }).graph,
+        ['local_points', 'pose_raw'],
+        ['hidden'],
+        { N: S },
+      ),
+    );
+    const out = await sess.run(
+      this.feeds(sess.inputNames, {
+        hidden: this.hidden(state),
+        g_local_points: t(gLocal, [S, H, W, 3]),
+        g_pose_raw: t(gRaw, [S, 12]),
+      }),
+    );
     const gHidden = new Float32Array(out.grad_hidden!.data as Float32Array);
     for (const v of Object.values(out)) v.dispose();
     await this.trunk.backward(state, new Map([[this.config.depth - 1, gHidden]]), onLayer, opts);
@@ -185,6 +221,7 @@ export class Pi3Gradients {
   }
 
   private alive(): void {
-    if (this.disposed) throw new HessError('DISPOSED', 'Pi3Gradients used after dispose()', 'create a new Pi3Gradients');
+    if (this.disposed)
+      throw new HessError('DISPOSED', 'Pi3Gradients used after dispose()', 'create a new Pi3Gradients');
   }
 }

@@ -5,10 +5,16 @@
  * centres and world points, and the frozen loss those gradients are exact for. VGGT (`sceneErrors` in
  * `calibrate.ts`) and π³ ({@link pi3SceneErrors}) chain the centre gradient to their own camera outputs.
  */
-import { check, HessError } from '../errors';
+import { check, HessError } from '../errors.js';
 import {
-  applySimilarity, cameraCenters, hessErrors, normalizePoints, PointIndex3, type SceneNormalization, type Similarity,
-} from './geometry';
+  applySimilarity,
+  cameraCenters,
+  hessErrors,
+  normalizePoints,
+  PointIndex3,
+  type SceneNormalization,
+  type Similarity,
+} from './geometry/index.js';
 
 /** Ground truth of a scene: camera-from-world `[S, 3, 4]` (OpenCV) in image order, and a point cloud (flat xyz). */
 export interface SceneGroundTruth {
@@ -44,16 +50,32 @@ export interface CentreErrors<Cam> {
  * const e = centreErrors(S, poses, points, gt, pi3Centers, { epsilon: 0.05 });
  */
 export function centreErrors<Cam>(
-  S: number, cameras: Cam, worldPoints: ArrayLike<number>, gt: SceneGroundTruth, centersOf: (c: Cam) => Float64Array, opts: SceneErrorOptions = {},
+  S: number,
+  cameras: Cam,
+  worldPoints: ArrayLike<number>,
+  gt: SceneGroundTruth,
+  centersOf: (c: Cam) => Float64Array,
+  opts: SceneErrorOptions = {},
 ): CentreErrors<Cam> {
   const epsilon = opts.epsilon ?? 0.05;
   if (gt.extrinsics.length !== 12 * S) {
-    throw new HessError('SHAPE_MISMATCH', `GT extrinsics have ${gt.extrinsics.length} values, expected ${12 * S} for ${S} frames`,
-      'pass one [3, 4] camera-from-world matrix per image, in image order');
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `GT extrinsics have ${gt.extrinsics.length} values, expected ${12 * S} for ${S} frames`,
+      'pass one [3, 4] camera-from-world matrix per image, in image order',
+    );
   }
   const predCenters = centersOf(cameras);
   const gtCenters = cameraCenters(gt.extrinsics);
-  const r = hessErrors({ predCenters, gtCenters, predPoints: worldPoints, gtPoints: gt.points, epsilon, icp: opts.icp, align: opts.align ?? 'cameras' });
+  const r = hessErrors({
+    predCenters,
+    gtCenters,
+    predPoints: worldPoints,
+    gtPoints: gt.points,
+    epsilon,
+    icp: opts.icp,
+    align: opts.align ?? 'cameras',
+  });
   const pc = r.points!;
   const gtC = normalizePoints(gtCenters, r.normalization);
   const index = new PointIndex3(normalizePoints(gt.points, r.normalization));
@@ -64,7 +86,8 @@ export function centreErrors<Cam>(
     let ec = 0;
     for (let i = 0; i < c.length; i++) ec += (c[i]! - gtC[i]!) ** 2;
     const p = applySimilarity(Hs, wp);
-    let ep = 0, count = 0;
+    let ep = 0,
+      count = 0;
     for (let j = 0; j < nn.length; j++) {
       const q = nn[j]!;
       if (q < 0) continue;
@@ -74,7 +97,8 @@ export function centreErrors<Cam>(
     return { camera: ec / (2 * S), pointCloud: count ? ep / (2 * count) : 0 };
   };
   return {
-    transform: r.transform, normalization: r.normalization,
+    transform: r.transform,
+    normalization: r.normalization,
     camera: { error: r.camera.error, gradCenters: r.camera.grad },
     pointCloud: { error: pc.error, gradWorldPoints: pc.grad, inlierCount: pc.inlierCount },
     frozen,
@@ -110,17 +134,25 @@ export interface Pi3SceneErrors {
  * await pg.backward(fwd, { cameraPoses: errs.camera.gradCameraPoses }, onLayer);
  */
 export function pi3SceneErrors(
-  pred: { S: number; cameraPoses: ArrayLike<number>; points: ArrayLike<number> }, gt: SceneGroundTruth, opts: SceneErrorOptions = {},
+  pred: { S: number; cameraPoses: ArrayLike<number>; points: ArrayLike<number> },
+  gt: SceneGroundTruth,
+  opts: SceneErrorOptions = {},
 ): Pi3SceneErrors {
   const { S } = pred;
   check(pred.cameraPoses.length === 16 * S, `cameraPoses must be [${S}, 4, 4]`);
   const e = centreErrors<ArrayLike<number>>(S, pred.cameraPoses, pred.points, gt, poseCenters, opts);
   const gradCameraPoses = new Float64Array(16 * S);
-  for (let s = 0; s < S; s++) for (let r = 0; r < 3; r++) gradCameraPoses[16 * s + 4 * r + 3] = e.camera.gradCenters[3 * s + r]!;
+  for (let s = 0; s < S; s++)
+    for (let r = 0; r < 3; r++) gradCameraPoses[16 * s + 4 * r + 3] = e.camera.gradCenters[3 * s + r]!;
   return {
-    transform: e.transform, normalization: e.normalization,
+    transform: e.transform,
+    normalization: e.normalization,
     camera: { error: e.camera.error, gradCameraPoses },
-    pointCloud: { error: e.pointCloud.error, gradPoints: e.pointCloud.gradWorldPoints, inlierCount: e.pointCloud.inlierCount },
+    pointCloud: {
+      error: e.pointCloud.error,
+      gradPoints: e.pointCloud.gradWorldPoints,
+      inlierCount: e.pointCloud.inlierCount,
+    },
     frozen: e.frozen,
   };
 }

@@ -30,18 +30,25 @@
  * (frame block 0, the encoder and the embedding need no gradient).
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { check, HessError, throwIfAborted } from '../errors';
-import { buildGradientGraph, inferShapes } from '../onnx/autodiff';
-import type { Graph } from '../onnx/builder';
-import { createSession, type ExecutionTarget, type Ort } from '../runtime/ort';
-import type { TrunkConfig } from '../model/config';
-import { Aggregator, type TrunkLayout, trunkDims } from '../model/vggt/aggregator';
+import { check, HessError, throwIfAborted } from '../errors.js';
+import { buildGradientGraph, inferShapes } from '../onnx/autodiff.js';
+import type { Graph } from '../onnx/builder.js';
+import { createSession, type ExecutionTarget, type Ort } from '../runtime/ort.js';
+import type { TrunkConfig } from '../model/config.js';
+import { Aggregator, type TrunkLayout, trunkDims } from '../model/vggt/aggregator.js';
 import {
-  type BlockDims, globalBlockGraph, globalKeyValueGraph, globalQueryChunkGraph, loadBlockWeights, localBlockGraph, postParams, preParams,
+  type BlockDims,
+  globalBlockGraph,
+  globalKeyValueGraph,
+  globalQueryChunkGraph,
+  loadBlockWeights,
+  localBlockGraph,
+  postParams,
+  preParams,
   type WeightReader,
-} from '../model/vggt/blocks';
-import { transposeLinear, VGGT_OPSET } from '../model/vggt/ops';
-import { ropePositions, ropeTables } from '../model/vggt/rope';
+} from '../model/vggt/blocks.js';
+import { transposeLinear, VGGT_OPSET } from '../model/vggt/ops.js';
+import { ropePositions, ropeTables } from '../model/vggt/rope.js';
 
 /** What one trunk forward pass keeps for the backward pass. */
 export interface TrunkState {
@@ -126,13 +133,22 @@ export class TrunkGradients {
 
   /** The trunk's sessions (on `opts.target`, default the wasm EP) and every block weight the backward pass needs. */
   static async create(
-    reader: WeightReader, config: TrunkConfig, layout: TrunkLayout, opts: TrunkGradientOptions & { ort: Ort; signal?: AbortSignal },
+    reader: WeightReader,
+    config: TrunkConfig,
+    layout: TrunkLayout,
+    opts: TrunkGradientOptions & { ort: Ort; signal?: AbortSignal },
   ): Promise<TrunkGradients> {
     const target: ExecutionTarget = opts.target ?? { ep: 'wasm' };
     const every = opts.checkpointEvery ?? 'auto';
-    check(every === 'auto' || (Number.isInteger(every) && every >= 1), `checkpointEvery must be 'auto' or an integer ≥ 1, got ${every}`);
+    check(
+      every === 'auto' || (Number.isInteger(every) && every >= 1),
+      `checkpointEvery must be 'auto' or an integer ≥ 1, got ${every}`,
+    );
     const chunk = opts.attentionChunk ?? 'auto';
-    check(chunk === 'auto' || (Number.isInteger(chunk) && chunk >= 1), `attentionChunk must be 'auto' or an integer ≥ 1, got ${chunk}`);
+    check(
+      chunk === 'auto' || (Number.isInteger(chunk) && chunk >= 1),
+      `attentionChunk must be 'auto' or an integer ≥ 1, got ${chunk}`,
+    );
     const aggregator = await Aggregator.create(reader, config, { target, ort: opts.ort, signal: opts.signal, layout });
     try {
       const specs = [...preParams(trunkDims(config, layout)), ...postParams(trunkDims(config, layout))];
@@ -154,7 +170,12 @@ export class TrunkGradients {
    * Trunk forward pass on preprocessed images `[S, 3, H, W]` in [0, 1], returning `layers` and the block
    * activations the backward pass needs (see the module doc for the memory bound).
    */
-  async forward(images: Float32Array, shape: { S: number; H: number; W: number }, layers: readonly number[], opts: { signal?: AbortSignal } = {}): Promise<TrunkState> {
+  async forward(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    layers: readonly number[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<TrunkState> {
     this.alive();
     const { S, H, W } = shape;
     const c = this.config;
@@ -162,9 +183,15 @@ export class TrunkGradients {
     const xf: Float32Array[] = [];
     const P = c.patchStartIdx + (H / c.patchSize) * (W / c.patchSize);
     const fullBytes = 2 * c.depth * S * P * c.embedDim * 4;
-    const k = this.checkpointEvery === 'auto' ? (fullBytes < 256 * 2 ** 20 ? 1 : Math.ceil(Math.sqrt(c.depth))) : this.checkpointEvery;
+    const k =
+      this.checkpointEvery === 'auto'
+        ? fullBytes < 256 * 2 ** 20
+          ? 1
+          : Math.ceil(Math.sqrt(c.depth))
+        : this.checkpointEvery;
     const agg = await this.aggregator.run(images, shape, {
-      layers: [...new Set(layers)], signal: opts.signal,
+      layers: [...new Set(layers)],
+      signal: opts.signal,
       keepBlock: (i) => i % k === 0,
       keep: (i, xi, xfi) => {
         x[i] = xi;
@@ -180,7 +207,10 @@ export class TrunkGradients {
    * h·d … h·d+d−1 of the global block's `attn.qkv.weight` are head h); the array is reused after the call returns.
    */
   async backward(
-    state: TrunkState, G: Map<number, Float32Array>, onLayer: (layer: number, gradWq: Float32Array) => void, opts: { signal?: AbortSignal } = {},
+    state: TrunkState,
+    G: Map<number, Float32Array>,
+    onLayer: (layer: number, gradWq: Float32Array) => void,
+    opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.alive();
     const { S, H, W, P } = state;
@@ -197,13 +227,21 @@ export class TrunkGradients {
     const frameRope = { rope_cos: t(rf.cos, [P, 1, c.headDim]), rope_sin: t(rf.sinSigned, [P, 1, c.headDim]) };
     const globalRope = { rope_cos: t(rg.cos, [N, 1, c.headDim]), rope_sin: t(rg.sinSigned, [N, 1, c.headDim]) };
     const budget = 256 * 2 ** 20;
-    const qChunk = this.attentionChunk === 'auto'
-      ? (c.numHeads * N * N * 4 <= budget ? N : Math.max(16, Math.floor(budget / (c.numHeads * N * 4))))
-      : Math.min(this.attentionChunk, N);
-    const globalSess = qChunk < N ? null : await this.session(`global:${S}x${P}`, () =>
-      vjpModel(globalBlockGraph(this.dims), ['y'], ['x', 'attn_qkv_weight'], { S, P, N }));
+    const qChunk =
+      this.attentionChunk === 'auto'
+        ? c.numHeads * N * N * 4 <= budget
+          ? N
+          : Math.max(16, Math.floor(budget / (c.numHeads * N * 4)))
+        : Math.min(this.attentionChunk, N);
+    const globalSess =
+      qChunk < N
+        ? null
+        : await this.session(`global:${S}x${P}`, () =>
+            vjpModel(globalBlockGraph(this.dims), ['y'], ['x', 'attn_qkv_weight'], { S, P, N }),
+          );
     const frameSess = await this.session(`frame:${S}x${P}`, () =>
-      vjpModel(localBlockGraph(this.dims, 'frame_block'), ['y'], ['x'], { B: S, T: P }));
+      vjpModel(localBlockGraph(this.dims, 'frame_block'), ['y'], ['x'], { B: S, T: P }),
+    );
     const specs = [...preParams(this.dims), ...postParams(this.dims)];
     const weightFeeds = (w: Map<string, Float32Array>): Feeds =>
       Object.fromEntries(specs.map((s) => [s.input, t(w.get(s.input)!, s.shape)]));
@@ -216,7 +254,10 @@ export class TrunkGradients {
       const start = l - (l % k);
       if (chunk?.start !== start) {
         const [frameFwd, globalFwd] = await Promise.all([
-          this.session(`frame-fwd:${S}x${P}`, () => localBlockGraph(this.dims, 'frame_block').toModel({ opset: VGGT_OPSET }).model),
+          this.session(
+            `frame-fwd:${S}x${P}`,
+            () => localBlockGraph(this.dims, 'frame_block').toModel({ opset: VGGT_OPSET }).model,
+          ),
           this.session(`global-fwd:${S}x${P}`, () => globalBlockGraph(this.dims).toModel({ opset: VGGT_OPSET }).model),
         ]);
         chunk = null; // drop the chunk above before recomputing this one
@@ -230,7 +271,11 @@ export class TrunkGradients {
           xfs.push(new Float32Array(f.y!.data as Float32Array));
           f.y!.dispose();
           if (i === l) break;
-          const g = await globalFwd.run({ x: t(xfs[xfs.length - 1]!, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[i]!) });
+          const g = await globalFwd.run({
+            x: t(xfs[xfs.length - 1]!, [S, P, C]),
+            ...globalRope,
+            ...weightFeeds(this.blockW.global[i]!),
+          });
           xi = new Float32Array(g.y!.data as Float32Array);
           g.y!.dispose();
         }
@@ -257,7 +302,12 @@ export class TrunkGradients {
       }
       const act = await activations(l);
       if (globalSess) {
-        const go = await globalSess.run({ x: t(act.xf, [S, P, C]), ...globalRope, ...weightFeeds(this.blockW.global[l]!), g_y: t(gXg, [S, P, C]) });
+        const go = await globalSess.run({
+          x: t(act.xf, [S, P, C]),
+          ...globalRope,
+          ...weightFeeds(this.blockW.global[l]!),
+          g_y: t(gXg, [S, P, C]),
+        });
         const gx = go.grad_x!.data as Float32Array;
         for (let i = 0; i < gXf.length; i++) gXf[i] += gx[i]!;
         // grad of the [C, 3C] (in, out) weight → W_Q rows in PyTorch's [out, in] layout
@@ -266,12 +316,27 @@ export class TrunkGradients {
         for (const v of Object.values(go)) v.dispose();
       } else {
         await this.globalVjpChunked({
-          S, P, qChunk, xf: act.xf, gY: gXg, rope: rg, ropeFeeds: globalRope, weightFeeds: weightFeeds(this.blockW.global[l]!), gX: gXf, gWq, signal: opts.signal,
+          S,
+          P,
+          qChunk,
+          xf: act.xf,
+          gY: gXg,
+          rope: rg,
+          ropeFeeds: globalRope,
+          weightFeeds: weightFeeds(this.blockW.global[l]!),
+          gX: gXf,
+          gWq,
+          signal: opts.signal,
         });
       }
       onLayer(l, gWq);
       if (l === 0) break;
-      const fo = await frameSess.run({ x: t(act.x, [S, P, C]), ...frameRope, ...weightFeeds(this.blockW.frame[l]!), g_y: t(gXf, [S, P, C]) });
+      const fo = await frameSess.run({
+        x: t(act.x, [S, P, C]),
+        ...frameRope,
+        ...weightFeeds(this.blockW.frame[l]!),
+        g_y: t(gXf, [S, P, C]),
+      });
       carry = new Float32Array(fo.grad_x!.data as Float32Array);
       for (const v of Object.values(fo)) v.dispose();
     }
@@ -284,11 +349,19 @@ export class TrunkGradients {
    * (PyTorch layout) into `gWq`. Peak attention memory: `[H, qChunk, N]` per tensor instead of `[H, N, N]`.
    */
   private async globalVjpChunked(a: {
-    S: number; P: number; qChunk: number; xf: Float32Array; gY: Float32Array;
+    S: number;
+    P: number;
+    qChunk: number;
+    xf: Float32Array;
+    gY: Float32Array;
     /** Raw RoPE tables (sliced per chunk) and their whole-sequence feeds. */
-    rope: { cos: Float32Array; sinSigned: Float32Array }; ropeFeeds: Feeds;
+    rope: { cos: Float32Array; sinSigned: Float32Array };
+    ropeFeeds: Feeds;
     /** The block's weights as feeds (pre + post; each graph takes the ones it declares). */
-    weightFeeds: Feeds; gX: Float32Array; gWq: Float32Array; signal?: AbortSignal;
+    weightFeeds: Feeds;
+    gX: Float32Array;
+    gWq: Float32Array;
+    signal?: AbortSignal;
   }): Promise<void> {
     const { S, P, qChunk } = a;
     const { C, H, d } = this.dims;
@@ -299,7 +372,10 @@ export class TrunkGradients {
       return Object.fromEntries(sess.inputNames.map((n) => [n, all[n]!]));
     };
     const rope = a.ropeFeeds;
-    const kvFwd = await this.session(`global-kv:${S}x${P}`, () => globalKeyValueGraph(this.dims).toModel({ opset: VGGT_OPSET }).model);
+    const kvFwd = await this.session(
+      `global-kv:${S}x${P}`,
+      () => globalKeyValueGraph(this.dims).toModel({ opset: VGGT_OPSET }).model,
+    );
     const kv = await kvFwd.run(feedsFor(kvFwd, { x: t(a.xf, [S, P, C]), ...rope }));
     const K = kv.k!.data as Float32Array;
     const V = kv.v!.data as Float32Array;
@@ -310,26 +386,39 @@ export class TrunkGradients {
       throwIfAborted(a.signal);
       const n = Math.min(qChunk, N - s0);
       const sess = await this.session(`global-chunk:${n}x${N}`, () =>
-        vjpModel(globalQueryChunkGraph(this.dims), ['y'], ['x', 'k', 'v', 'attn_qkv_weight'], { n, N }));
+        vjpModel(globalQueryChunkGraph(this.dims), ['y'], ['x', 'k', 'v', 'attn_qkv_weight'], { n, N }),
+      );
       const rows = (src: Float32Array, w: number) => src.slice(s0 * w, (s0 + n) * w);
-      const out = await sess.run(feedsFor(sess, {
-        x: t(rows(a.xf, C), [1, n, C]), k: t(K, [1, N, H, d]), v: t(V, [1, N, H, d]),
-        rope_cos: t(rows(a.rope.cos, d), [n, 1, d]), rope_sin: t(rows(a.rope.sinSigned, d), [n, 1, d]),
-        g_y: t(rows(a.gY, C), [1, n, C]),
-      }));
+      const out = await sess.run(
+        feedsFor(sess, {
+          x: t(rows(a.xf, C), [1, n, C]),
+          k: t(K, [1, N, H, d]),
+          v: t(V, [1, N, H, d]),
+          rope_cos: t(rows(a.rope.cos, d), [n, 1, d]),
+          rope_sin: t(rows(a.rope.sinSigned, d), [n, 1, d]),
+          g_y: t(rows(a.gY, C), [1, n, C]),
+        }),
+      );
       const gx = out.grad_x!.data as Float32Array;
       for (let i = 0; i < n * C; i++) a.gX[s0 * C + i] += gx[i]!;
       const gk = out.grad_k!.data as Float32Array;
       const gv = out.grad_v!.data as Float32Array;
-      for (let i = 0; i < N * C; i++) { gK[i] += gk[i]!; gV[i] += gv[i]!; }
+      for (let i = 0; i < N * C; i++) {
+        gK[i] += gk[i]!;
+        gV[i] += gv[i]!;
+      }
       const gq = out.grad_attn_qkv_weight!.data as Float32Array; // [C, 3C], only the q columns are non-zero
       for (let r = 0; r < C; r++) for (let i = 0; i < C; i++) a.gWq[r * C + i] += gq[i * 3 * C + r]!;
       for (const v of Object.values(out)) v.dispose();
     }
     kv.k!.dispose();
     kv.v!.dispose();
-    const kvVjp = await this.session(`global-kv-vjp:${S}x${P}`, () => vjpModel(globalKeyValueGraph(this.dims), ['k', 'v'], ['x'], { S, P, N }));
-    const back = await kvVjp.run(feedsFor(kvVjp, { x: t(a.xf, [S, P, C]), ...rope, g_k: t(gK, [1, N, H, d]), g_v: t(gV, [1, N, H, d]) }));
+    const kvVjp = await this.session(`global-kv-vjp:${S}x${P}`, () =>
+      vjpModel(globalKeyValueGraph(this.dims), ['k', 'v'], ['x'], { S, P, N }),
+    );
+    const back = await kvVjp.run(
+      feedsFor(kvVjp, { x: t(a.xf, [S, P, C]), ...rope, g_k: t(gK, [1, N, H, d]), g_v: t(gV, [1, N, H, d]) }),
+    );
     const gx = back.grad_x!.data as Float32Array;
     for (let i = 0; i < N * C; i++) a.gX[i] += gx[i]!;
     back.grad_x!.dispose();
@@ -369,6 +458,7 @@ export class TrunkGradients {
   }
 
   private alive(): void {
-    if (this.disposed) throw new HessError('DISPOSED', 'gradients used after dispose()', 'create the gradients object again');
+    if (this.disposed)
+      throw new HessError('DISPOSED', 'gradients used after dispose()', 'create the gradients object again');
   }
 }

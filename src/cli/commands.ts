@@ -5,8 +5,8 @@
  * line `error [CODE]: message — fix` and exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { HessError, type HessErrorCode } from '../errors';
-import { progressReporter, type ProgressSink } from './progress';
+import { HessError, type HessErrorCode } from '../errors.js';
+import { progressReporter, type ProgressSink } from './progress.js';
 
 /** Where commands print (tests capture it). `progress` (default: none) receives progress bars / lines. */
 export interface CliIo {
@@ -22,7 +22,8 @@ const USAGES = {
   run: `hess-vggt run <images…> --model <model.safetensors|dir> --out <scene.ply> [--device auto|webgpu|wasm] [--mode crop|pad]
                  [--min-conf 1.5] [--policy dense|uniform|hess|reverse] [--sparsity 0.73] [--hess hess.json]
                  [--query-block 128] [--key-block 64]`,
-  convert: 'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]',
+  convert:
+    'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]',
   eval: `hess-vggt eval --model <dir> --data <dir> [--policies dense,uniform,hess] [--sparsity 0.43,0.73,0.9] [--hess hess.json] [--out <dir>]
                  [--device webgpu|wasm] [--query-block 128] [--key-block 64] [--planner wasm|gpu|auto] [--mode crop|pad]
                  [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]
@@ -36,7 +37,9 @@ const USAGES = {
 export type CommandName = keyof typeof USAGES;
 
 export const USAGE = `usage:
-${Object.values(USAGES).map((u) => `  ${u}`).join('\n')}
+${Object.values(USAGES)
+  .map((u) => `  ${u}`)
+  .join('\n')}
   hess-vggt --help | --version | <command> --help   (details and the commands reproducing the HeSS paper's setting)`;
 
 /** What each command does (the body of `<command> --help`). */
@@ -132,7 +135,9 @@ function parse<T extends ParseConfig>(cmd: string, config: T): ReturnType<typeof
   try {
     return parseArgs(config); // strict by default: unknown options throw
   } catch (e) {
-    const msg = String((e as Error)?.message ?? e).split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
+    const msg = String((e as Error)?.message ?? e)
+      .split('\n')[0]
+      .replace(/\. To specify a positional argument.*$/, '');
     throw usage(cmd, msg);
   }
 }
@@ -141,30 +146,62 @@ function positiveInt(v: string | undefined, name: string, max = 2 ** 31 - 1): nu
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0 || n > max) {
-    throw new HessError('INVALID_ARGUMENT', `--${name} must be a positive integer${max < 2 ** 31 - 1 ? ` ≤ ${max}` : ''}, got "${v}"`, `e.g. --${name} 16`);
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--${name} must be a positive integer${max < 2 ** 31 - 1 ? ` ≤ ${max}` : ''}, got "${v}"`,
+      `e.g. --${name} 16`,
+    );
   }
   return n;
 }
 
 /** A finite number in [min, max] (or [min, max) with `maxOpen`). */
-function numberIn(v: string | undefined, name: string, min: number, max: number, opts: { maxOpen?: boolean; minOpen?: boolean; example: string }): number | undefined {
+function numberIn(
+  v: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  opts: { maxOpen?: boolean; minOpen?: boolean; example: string },
+): number | undefined {
   if (v === undefined) return undefined;
   const x = v.trim() === '' ? NaN : Number(v);
   const ok = Number.isFinite(x) && (opts.minOpen ? x > min : x >= min) && (opts.maxOpen ? x < max : x <= max);
   if (!ok) {
     const range = `${opts.minOpen ? '(' : '['}${min}, ${max}${opts.maxOpen ? ')' : ']'}`;
-    throw new HessError('INVALID_ARGUMENT', `--${name} must be a number in ${range}, got "${v}"`, `e.g. --${name} ${opts.example}`);
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--${name} must be a number in ${range}, got "${v}"`,
+      `e.g. --${name} ${opts.example}`,
+    );
   }
   return x;
 }
 
 function numberList(v: string, name: string, min: number, max: number, example: string): number[] {
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new HessError('INVALID_ARGUMENT', `--${name} must be comma-separated numbers, got "${v}"`, `e.g. --${name} ${example}`);
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0)
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--${name} must be comma-separated numbers, got "${v}"`,
+      `e.g. --${name} ${example}`,
+    );
   return parts.map((p) => {
     const x = Number(p);
-    if (!Number.isFinite(x)) throw new HessError('INVALID_ARGUMENT', `--${name} must be comma-separated numbers, got "${v}"`, `e.g. --${name} ${example}`);
-    if (!(x >= min && x < max)) throw new HessError('INVALID_ARGUMENT', `--${name} values must be in [${min}, ${max}), got ${p}`, `e.g. --${name} ${example}`);
+    if (!Number.isFinite(x))
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `--${name} must be comma-separated numbers, got "${v}"`,
+        `e.g. --${name} ${example}`,
+      );
+    if (!(x >= min && x < max))
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `--${name} values must be in [${min}, ${max}), got ${p}`,
+        `e.g. --${name} ${example}`,
+      );
     return x;
   });
 }
@@ -172,7 +209,11 @@ function numberList(v: string, name: string, min: number, max: number, example: 
 function oneOf<T extends string>(v: string | undefined, name: string, choices: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (!(choices as readonly string[]).includes(v)) {
-    throw new HessError('INVALID_ARGUMENT', `--${name} must be ${choices.join(', ')}; got "${v}"`, `e.g. --${name} ${dflt}`);
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--${name} must be ${choices.join(', ')}; got "${v}"`,
+      `e.g. --${name} ${dflt}`,
+    );
   }
   return v as T;
 }
@@ -187,7 +228,7 @@ function bare(e: HessError): string {
 
 async function readHess(path: string): Promise<import('../hess/hess-file').HessFile> {
   const fs = await import('node:fs/promises');
-  const { parseHessFile } = await import('../hess/hess-file');
+  const { parseHessFile } = await import('../hess/hess-file.js');
   const text = await fs.readFile(path, 'utf8').catch((e) => {
     throw new HessError('IO_ERROR', `cannot read ${path}: ${String(e?.message ?? e)}`, 'check the --hess path');
   });
@@ -198,32 +239,46 @@ async function readHess(path: string): Promise<import('../hess/hess-file').HessF
 async function checkModelPath(model: string): Promise<void> {
   const fs = await import('node:fs/promises');
   await fs.stat(model).catch((e) => {
-    throw new HessError('IO_ERROR', `cannot open the model ${model}: ${String(e?.message ?? e)}`, 'pass --model a model.safetensors file or a folder holding one');
+    throw new HessError(
+      'IO_ERROR',
+      `cannot open the model ${model}: ${String(e?.message ?? e)}`,
+      'pass --model a model.safetensors file or a folder holding one',
+    );
   });
 }
 
 /** WebGPU missing on a device the user asked for: the fix says how to run on the CPU instead. */
 export function withWasmFix(e: unknown): unknown {
   if (e instanceof HessError && (e.code === 'NO_WEBGPU' || e.code === 'NO_ADAPTER')) {
-    return new HessError(e.code, bare(e), `${e.fix ? `${e.fix.replace(/\.$/, '')}; ` : ''}or run on the CPU with --device wasm`, { cause: e });
+    return new HessError(
+      e.code,
+      bare(e),
+      `${e.fix ? `${e.fix.replace(/\.$/, '')}; ` : ''}or run on the CPU with --device wasm`,
+      { cause: e },
+    );
   }
   return e;
 }
 
 /** A software WebGPU adapter (CPU rasteriser): slower than the wasm EP for this model. */
-export function isSoftwareAdapter(a: { isFallback?: boolean; vendor?: string; architecture?: string; device?: string; description?: string } | null): boolean {
+export function isSoftwareAdapter(
+  a: { isFallback?: boolean; vendor?: string; architecture?: string; device?: string; description?: string } | null,
+): boolean {
   if (!a) return true;
   if (a.isFallback) return true;
   return /llvmpipe|lavapipe|swiftshader|softpipe|software|microsoft basic render|\bwarp\b/i.test(
-    [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' '));
+    [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' '),
+  );
 }
 
 /** `--device auto`: WebGPU only on a hardware adapter, else wasm with a one-line notice. */
 async function autoDevice(io: CliIo): Promise<'webgpu' | 'wasm'> {
-  const { probe } = await import('../gpu/device');
+  const { probe } = await import('../gpu/device.js');
   const caps = await probe().catch(() => null);
   if (caps?.webgpu && !isSoftwareAdapter(caps.adapter)) return 'webgpu';
-  const why = !caps?.webgpu ? 'no WebGPU here' : `only a software WebGPU adapter (${[caps.adapter?.vendor, caps.adapter?.device || caps.adapter?.description].filter(Boolean).join(' ') || 'fallback'})`;
+  const why = !caps?.webgpu
+    ? 'no WebGPU here'
+    : `only a software WebGPU adapter (${[caps.adapter?.vendor, caps.adapter?.device || caps.adapter?.description].filter(Boolean).join(' ') || 'fallback'})`;
   io.err(`notice: ${why}: running on the CPU (wasm EP); pass --device webgpu to use it anyway`);
   return 'wasm';
 }
@@ -235,19 +290,30 @@ async function autoDevice(io: CliIo): Promise<'webgpu' | 'wasm'> {
 /** `hess-vggt run <images…> --model <file|dir> --out <scene.ply> [...]`. */
 export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const { values, positionals } = parse('run', {
-    args: argv, allowPositionals: true,
+    args: argv,
+    allowPositionals: true,
     options: {
-      help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' },
-      mode: { type: 'string' }, 'min-conf': { type: 'string' }, policy: { type: 'string' }, sparsity: { type: 'string' },
-      hess: { type: 'string' }, 'query-block': { type: 'string' }, 'key-block': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      out: { type: 'string' },
+      device: { type: 'string' },
+      mode: { type: 'string' },
+      'min-conf': { type: 'string' },
+      policy: { type: 'string' },
+      sparsity: { type: 'string' },
+      hess: { type: 'string' },
+      'query-block': { type: 'string' },
+      'key-block': { type: 'string' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('run')), 0);
-  if (!values.model || !values.out || positionals.length === 0) throw usage('run', 'run needs <images…>, --model and --out');
+  if (!values.model || !values.out || positionals.length === 0)
+    throw usage('run', 'run needs <images…>, --model and --out');
   // --- every argument, before any work ---
   const requested = oneOf(values.device, 'device', ['auto', 'webgpu', 'wasm'] as const, 'auto');
   const mode = oneOf(values.mode, 'mode', ['crop', 'pad'] as const, 'crop');
-  const minConf = numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '1.5' }) ?? 0;
+  const minConf =
+    numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '1.5' }) ?? 0;
   const policy = oneOf<Policy>(values.policy, 'policy', POLICIES, 'dense');
   const sparsity = numberIn(values.sparsity, 'sparsity', 0, 1, { maxOpen: true, example: '0.73' });
   const queryBlock = positiveInt(values['query-block'], 'query-block', 1 << 16);
@@ -255,57 +321,92 @@ export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise
   if (policy === 'dense' && (sparsity !== undefined || values.hess !== undefined)) {
     throw usage('run', '--sparsity and --hess apply to --policy uniform, hess or reverse, not dense');
   }
-  if ((policy === 'hess' || policy === 'reverse') && !values.hess) throw usage('run', `--policy ${policy} needs --hess <hess.json>`);
+  if ((policy === 'hess' || policy === 'reverse') && !values.hess)
+    throw usage('run', `--policy ${policy} needs --hess <hess.json>`);
   if (policy !== 'dense' && requested === 'wasm') {
-    throw new HessError('INVALID_ARGUMENT', `--policy ${policy} needs WebGPU (block-sparse attention runs in WGSL kernels)`, 'use --device webgpu, or --policy dense on the CPU');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--policy ${policy} needs WebGPU (block-sparse attention runs in WGSL kernels)`,
+      'use --device webgpu, or --policy dense on the CPU',
+    );
   }
   // --- outputs: folder exists and is writable, nothing lands on an input ---
   const out = values.out;
   const camPath = `${out.replace(/\.ply$/i, '')}.cameras.json`;
-  const { checkOutputFile } = await import('../io/atomic-write');
-  const { refuseOutputOnInput } = await import('../io/paths');
+  const { checkOutputFile } = await import('../io/atomic-write.js');
+  const { refuseOutputOnInput } = await import('../io/paths.js');
   await checkOutputFile(out, '--out');
   await checkOutputFile(camPath, 'cameras file');
-  await refuseOutputOnInput([{ path: out, what: '--out' }, { path: camPath, what: 'the cameras file' }], [
-    { path: values.model, what: 'the model' },
-    ...positionals.map((p) => ({ path: p, what: 'the input image' })),
-    ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
-  ]);
+  await refuseOutputOnInput(
+    [
+      { path: out, what: '--out' },
+      { path: camPath, what: 'the cameras file' },
+    ],
+    [
+      { path: values.model, what: 'the model' },
+      ...positionals.map((p) => ({ path: p, what: 'the input image' })),
+      ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
+    ],
+  );
   await checkModelPath(values.model);
   // --- inputs that can be checked without the model: the HeSS file, every image (decoded now) ---
   const hess = values.hess ? await readHess(values.hess) : undefined;
-  const sdk = await import('../index');
+  const sdk = await import('../index.js');
   const images = [];
   for (const p of positionals) images.push(await sdk.decodeImageFile(p));
   const pre = sdk.preprocessImages(images, { mode });
   // --- the device, then the model ---
   const device = requested === 'auto' ? await autoDevice(io) : requested;
   if (policy !== 'dense' && device === 'wasm') {
-    throw new HessError('INVALID_ARGUMENT', `--policy ${policy} needs a hardware WebGPU adapter; --device auto chose the CPU`, 'pass --device webgpu to use the adapter anyway, or --policy dense');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--policy ${policy} needs a hardware WebGPU adapter; --device auto chose the CPU`,
+      'pass --device webgpu to use the adapter anyway, or --policy dense',
+    );
   }
   const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
   let model;
   try {
-    model = await sdk.loadModel(values.model, { // VGGT or π³, from the checkpoint's tensor names
+    model = await sdk.loadModel(values.model, {
+      // VGGT or π³, from the checkpoint's tensor names
       device,
-      onProgress: (e) => (e.stage === 'weights' ? bar.update('load weights', e.progress) : e.stage === 'sessions' ? bar.update('sessions', e.progress) : undefined),
+      onProgress: (e) =>
+        e.stage === 'weights'
+          ? bar.update('load weights', e.progress)
+          : e.stage === 'sessions'
+            ? bar.update('sessions', e.progress)
+            : undefined,
     });
   } catch (e) {
     bar.end();
     throw withWasmFix(e);
   }
   try {
-    const { asVggtResult } = await import('../evaluate/pi3-result');
-    const r = asVggtResult(await model.run({ data: pre.data, S: pre.frames, H: pre.height, W: pre.width }, {
-      policy, sparsity: policy === 'dense' ? undefined : (sparsity ?? 0.73), hess, queryBlock, keyBlock,
-      onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
-    }));
+    const { asVggtResult } = await import('../evaluate/pi3-result.js');
+    const r = asVggtResult(
+      await model.run(
+        { data: pre.data, S: pre.frames, H: pre.height, W: pre.width },
+        {
+          policy,
+          sparsity: policy === 'dense' ? undefined : (sparsity ?? 0.73),
+          hess,
+          queryBlock,
+          keyBlock,
+          onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
+        },
+      ),
+    );
     bar.end();
     const ply = sdk.pointCloudPly(r, { images: pre.data, minConf });
-    const { writeFilesAtomic } = await import('../io/atomic-write');
-    await writeFilesAtomic([{ path: out, data: ply }, { path: camPath, data: JSON.stringify(sdk.camerasJson(r, positionals), null, 2) }]);
+    const { writeFilesAtomic } = await import('../io/atomic-write.js');
+    await writeFilesAtomic([
+      { path: out, data: ply },
+      { path: camPath, data: JSON.stringify(sdk.camerasJson(r, positionals), null, 2) },
+    ]);
     const sp = r.sparsity ? `, ${policy} achieved sparsity ${r.sparsity.achievedSparsity.toFixed(3)}` : '';
-    io.log(`wrote ${out} and ${camPath} (${r.S} frames ${r.W}×${r.H}, ${model.target.ep}${sp}, ${r.timings.total.toFixed(0)} ms)`);
+    io.log(
+      `wrote ${out} and ${camPath} (${r.S} frames ${r.W}×${r.H}, ${model.target.ep}${sp}, ${r.timings.total.toFixed(0)} ms)`,
+    );
   } finally {
     bar.end();
     await model.dispose();
@@ -315,9 +416,13 @@ export async function runCommand(argv: string[], io: CliIo = consoleIo): Promise
 
 /** `hess-vggt probe`. */
 export async function probeCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
-  const { values } = parse('probe', { args: argv, allowPositionals: false, options: { help: { type: 'boolean', short: 'h' } } } as const);
+  const { values } = parse('probe', {
+    args: argv,
+    allowPositionals: false,
+    options: { help: { type: 'boolean', short: 'h' } },
+  } as const);
   if (values.help) return (io.log(commandHelp('probe')), 0);
-  const { probe } = await import('../gpu/device');
+  const { probe } = await import('../gpu/device.js');
   io.log(JSON.stringify(await probe(), null, 2));
   return 0;
 }
@@ -325,10 +430,15 @@ export async function probeCommand(argv: string[], io: CliIo = consoleIo): Promi
 /** `hess-vggt convert <src> <outdir> [...]`. */
 export async function convertCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const { values, positionals } = parse('convert', {
-    args: argv, allowPositionals: true,
+    args: argv,
+    allowPositionals: true,
     options: {
-      help: { type: 'boolean', short: 'h' }, fp16: { type: 'boolean' }, 'camera-heads': { type: 'string' }, 'dino-heads': { type: 'string' },
-      'segment-size': { type: 'string' }, 'no-segments': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      fp16: { type: 'boolean' },
+      'camera-heads': { type: 'string' },
+      'dino-heads': { type: 'string' },
+      'segment-size': { type: 'string' },
+      'no-segments': { type: 'boolean' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('convert')), 0);
@@ -339,85 +449,155 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
     const [h, w] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
     // 14 = VGGT's patch size; convertCheckpoint checks it against the checkpoint's own patch size too.
     if (!m || h <= 0 || w <= 0 || h % 14 !== 0 || w % 14 !== 0) {
-      throw new HessError('INVALID_ARGUMENT', `--segment-size must be HxW, positive multiples of 14, got "${values['segment-size']}"`, 'e.g. --segment-size 350x518');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `--segment-size must be HxW, positive multiples of 14, got "${values['segment-size']}"`,
+        'e.g. --segment-size 350x518',
+      );
     }
     segmentSize = { height: h, width: w };
   }
   const cameraHeads = positiveInt(values['camera-heads'], 'camera-heads', 4096);
   const dinoHeads = positiveInt(values['dino-heads'], 'dino-heads', 4096);
-  const { convertCheckpoint } = await import('../model/convert');
+  const { convertCheckpoint } = await import('../model/convert.js');
   const t0 = performance.now();
   const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
   let r;
   try {
     r = await convertCheckpoint(positionals[0], positionals[1], {
-      fp16: values.fp16 ?? false, cameraHeads, dinoHeads, segmentSize, skipSegments: values['no-segments'] ?? false,
+      fp16: values.fp16 ?? false,
+      cameraHeads,
+      dinoHeads,
+      segmentSize,
+      skipSegments: values['no-segments'] ?? false,
       onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
     });
   } finally {
     bar.end();
   }
-  if (r.config.assumed.length) io.err(`warning: assumed (not in the shapes or a config.json): ${r.config.assumed.join(', ')}; pass --camera-heads / --dino-heads`);
-  io.log(`wrote ${positionals[1]}: ${r.tensors} tensors as ${r.dtype} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)` +
-    `${r.dropped ? `, dropped ${r.dropped} track-head tensors` : ''}, ${r.segments.length} segment files, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (r.config.assumed.length)
+    io.err(
+      `warning: assumed (not in the shapes or a config.json): ${r.config.assumed.join(', ')}; pass --camera-heads / --dino-heads`,
+    );
+  io.log(
+    `wrote ${positionals[1]}: ${r.tensors} tensors as ${r.dtype} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)` +
+      `${r.dropped ? `, dropped ${r.dropped} track-head tensors` : ''}, ${r.segments.length} segment files, in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return 0;
 }
 
 /** `hess-vggt eval --model <dir> --data <dir> [...]`. */
 export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const { values } = parse('eval', {
-    args: argv, allowPositionals: false,
+    args: argv,
+    allowPositionals: false,
     options: {
-      help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, policies: { type: 'string' }, sparsity: { type: 'string' },
-      hess: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'query-block': { type: 'string' },
-      'key-block': { type: 'string' }, planner: { type: 'string' }, mode: { type: 'string' }, 'target-size': { type: 'string' },
-      'max-scenes': { type: 'string' }, 'max-frames': { type: 'string' }, 'min-conf': { type: 'string' }, threshold: { type: 'string' },
-      lambdas: { type: 'string' }, allocations: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      data: { type: 'string' },
+      policies: { type: 'string' },
+      sparsity: { type: 'string' },
+      hess: { type: 'string' },
+      out: { type: 'string' },
+      device: { type: 'string' },
+      'query-block': { type: 'string' },
+      'key-block': { type: 'string' },
+      planner: { type: 'string' },
+      mode: { type: 'string' },
+      'target-size': { type: 'string' },
+      'max-scenes': { type: 'string' },
+      'max-frames': { type: 'string' },
+      'min-conf': { type: 'string' },
+      threshold: { type: 'string' },
+      lambdas: { type: 'string' },
+      allocations: { type: 'string' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('eval')), 0);
   if (!values.model || !values.data) throw usage('eval', 'eval needs --model and --data');
-  const policies = (values.policies ?? 'dense').split(',').map((s) => s.trim()).filter(Boolean);
+  const policies = (values.policies ?? 'dense')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (policies.length === 0) throw usage('eval', '--policies is empty');
   for (const p of policies) oneOf<Policy>(p, 'policies', POLICIES, 'dense');
-  if (policies.some((p) => p === 'hess' || p === 'reverse') && !values.hess) throw usage('eval', 'policies hess and reverse need --hess <hess.json>');
+  if (policies.some((p) => p === 'hess' || p === 'reverse') && !values.hess)
+    throw usage('eval', 'policies hess and reverse need --hess <hess.json>');
   const sparsities = numberList(values.sparsity ?? '0.43,0.73,0.9', 'sparsity', 0, 1, '0.43,0.73,0.9');
   const device = oneOf(values.device, 'device', ['webgpu', 'wasm'] as const, 'webgpu');
   const mode = oneOf(values.mode, 'mode', ['crop', 'pad'] as const, 'crop');
-  const planner = values.planner === undefined ? undefined : oneOf(values.planner, 'planner', ['wasm', 'gpu', 'auto'] as const, 'auto');
+  const planner =
+    values.planner === undefined
+      ? undefined
+      : oneOf(values.planner, 'planner', ['wasm', 'gpu', 'auto'] as const, 'auto');
   const queryBlock = positiveInt(values['query-block'], 'query-block', 1 << 16);
   const keyBlock = positiveInt(values['key-block'], 'key-block', 1 << 16);
   const targetSize = positiveInt(values['target-size'], 'target-size', 1 << 14);
-  if (targetSize !== undefined && targetSize % 14 !== 0) throw new HessError('INVALID_ARGUMENT', `--target-size must be a multiple of 14, got ${targetSize}`, 'e.g. --target-size 518');
+  if (targetSize !== undefined && targetSize % 14 !== 0)
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--target-size must be a multiple of 14, got ${targetSize}`,
+      'e.g. --target-size 518',
+    );
   const maxScenes = positiveInt(values['max-scenes'], 'max-scenes');
   const maxFrames = positiveInt(values['max-frames'], 'max-frames');
   const minConf = numberIn(values['min-conf'], 'min-conf', -Number.MAX_VALUE, Number.MAX_VALUE, { example: '0' });
   const threshold = numberIn(values.threshold, 'threshold', 0, Number.MAX_VALUE, { minOpen: true, example: '0.01' });
   // Ablations (the HeSS paper's): λ of the file's camera/point terms, and allocation without the iterative caps.
-  const lambdas = values.lambdas === undefined ? undefined : numberList(values.lambdas, 'lambdas', 0, Infinity, '1,0,0.5');
-  if (lambdas?.some((l) => l > 1)) throw new HessError('INVALID_ARGUMENT', `--lambdas values must be in [0, 1], got ${values.lambdas}`, 'e.g. --lambdas 1,0,0.5');
+  const lambdas =
+    values.lambdas === undefined ? undefined : numberList(values.lambdas, 'lambdas', 0, Infinity, '1,0,0.5');
+  if (lambdas?.some((l) => l > 1))
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--lambdas values must be in [0, 1], got ${values.lambdas}`,
+      'e.g. --lambdas 1,0,0.5',
+    );
   if (lambdas && !values.hess) throw usage('eval', '--lambdas re-combines a HeSS file: pass --hess <hess.json>');
-  const allocations = values.allocations === undefined ? undefined
-    : values.allocations.split(',').map((a) => oneOf(a.trim(), 'allocations', ['waterfill', 'proportional'] as const, 'waterfill'));
+  const allocations =
+    values.allocations === undefined
+      ? undefined
+      : values.allocations
+          .split(',')
+          .map((a) => oneOf(a.trim(), 'allocations', ['waterfill', 'proportional'] as const, 'waterfill'));
   const outDir = values.out ?? './eval-report';
-  const { checkWritableFolder } = await import('../io/atomic-write');
-  const { refuseOutputOnInput } = await import('../io/paths');
-  await refuseOutputOnInput([{ path: outDir, what: '--out' }], [
-    { path: values.model, what: 'the model' }, { path: values.data, what: '--data' }, ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
-  ]);
+  const { checkWritableFolder } = await import('../io/atomic-write.js');
+  const { refuseOutputOnInput } = await import('../io/paths.js');
+  await refuseOutputOnInput(
+    [{ path: outDir, what: '--out' }],
+    [
+      { path: values.model, what: 'the model' },
+      { path: values.data, what: '--data' },
+      ...(values.hess ? [{ path: values.hess, what: 'the HeSS file' }] : []),
+    ],
+  );
   await checkWritableFolder(outDir, { create: true, what: '--out' });
   await checkModelPath(values.model);
   const hess = values.hess ? await readHess(values.hess) : undefined;
-  const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
-  const { loadModel } = await import('../model/load-model');
-  const { evaluate } = await import('../evaluate/harness');
-  const { writeReport, renderMarkdown } = await import('../evaluate/report');
+  const { readCalibrationScenes } = await import('../calibrate/dataset/reader.js');
+  const { loadModel } = await import('../model/load-model.js');
+  const { evaluate } = await import('../evaluate/harness.js');
+  const { writeReport, renderMarkdown } = await import('../evaluate/report.js');
   const scenes = await readCalibrationScenes(values.data, { maxScenes });
-  const model = await loadModel(values.model, { device }).catch((e) => { throw withWasmFix(e); }); // VGGT or π³
+  const model = await loadModel(values.model, { device }).catch((e) => {
+    throw withWasmFix(e);
+  }); // VGGT or π³
   try {
     const report = await evaluate(model, scenes, {
-      policies: policies as Policy[], sparsities, hess, lambdas, allocations, queryBlock, keyBlock, planner, mode, targetSize, maxFrames, minConf, threshold,
-      onProgress: (e) => io.err(`[${e.done}/${e.total}] ${e.scene} ${e.policy}${e.policy === 'dense' ? '' : ` ρ=${e.sparsity}`}`),
+      policies: policies as Policy[],
+      sparsities,
+      hess,
+      lambdas,
+      allocations,
+      queryBlock,
+      keyBlock,
+      planner,
+      mode,
+      targetSize,
+      maxFrames,
+      minConf,
+      threshold,
+      onProgress: (e) =>
+        io.err(`[${e.done}/${e.total}] ${e.scene} ${e.policy}${e.policy === 'dense' ? '' : ` ρ=${e.sparsity}`}`),
     });
     const files = await writeReport(report, outDir);
     io.log(renderMarkdown(report).split('\n## Per scene')[0]);
@@ -431,34 +611,55 @@ export async function evalCommand(argv: string[], io: CliIo = consoleIo): Promis
 /** `hess-vggt calibrate --model <dir> --data <dir> --out hess.json`, resumable through <out>.progress.json. */
 export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const { values } = parse('calibrate', {
-    args: argv, allowPositionals: false,
+    args: argv,
+    allowPositionals: false,
     options: {
-      help: { type: 'boolean', short: 'h' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
-      lambda: { type: 'string' }, epsilon: { type: 'string' }, 'max-scenes': { type: 'string' }, restart: { type: 'boolean' },
-      device: { type: 'string' }, 'target-size': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      lambda: { type: 'string' },
+      epsilon: { type: 'string' },
+      'max-scenes': { type: 'string' },
+      restart: { type: 'boolean' },
+      device: { type: 'string' },
+      'target-size': { type: 'string' },
     },
   } as const);
   if (values.help) return (io.log(commandHelp('calibrate')), 0);
-  if (!values.model || !values.data || !values.out) throw usage('calibrate', 'calibrate needs --model, --data and --out');
+  if (!values.model || !values.data || !values.out)
+    throw usage('calibrate', 'calibrate needs --model, --data and --out');
   const device = oneOf(values.device, 'device', ['wasm', 'webgpu'] as const, 'wasm');
   const lambda = numberIn(values.lambda, 'lambda', 0, 1, { example: '0.5' });
   const epsilon = numberIn(values.epsilon, 'epsilon', 0, Number.MAX_VALUE, { minOpen: true, example: '0.05' });
   const maxScenes = positiveInt(values['max-scenes'], 'max-scenes');
   const targetSize = positiveInt(values['target-size'], 'target-size', 1 << 14);
-  if (targetSize !== undefined && targetSize % 14 !== 0) throw new HessError('INVALID_ARGUMENT', `--target-size must be a multiple of 14, got ${targetSize}`, 'e.g. --target-size 518');
+  if (targetSize !== undefined && targetSize % 14 !== 0)
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `--target-size must be a multiple of 14, got ${targetSize}`,
+      'e.g. --target-size 518',
+    );
   const out = values.out;
   const progressPath = `${out}.progress.json`;
-  const { checkOutputFile, writeFileAtomic } = await import('../io/atomic-write');
-  const { refuseOutputOnInput } = await import('../io/paths');
+  const { checkOutputFile, writeFileAtomic } = await import('../io/atomic-write.js');
+  const { refuseOutputOnInput } = await import('../io/paths.js');
   // Before the first scene (which can take minutes): the outputs' folder is usable and no output is an input.
   await checkOutputFile(out, '--out');
-  await refuseOutputOnInput([{ path: out, what: '--out' }, { path: progressPath, what: 'the progress file' }], [
-    { path: values.model, what: 'the model' }, { path: values.data, what: '--data' },
-  ]);
+  await refuseOutputOnInput(
+    [
+      { path: out, what: '--out' },
+      { path: progressPath, what: 'the progress file' },
+    ],
+    [
+      { path: values.model, what: 'the model' },
+      { path: values.data, what: '--data' },
+    ],
+  );
   await checkModelPath(values.model);
   const fs = await import('node:fs/promises');
-  const { readCalibrationScenes } = await import('../calibrate/dataset/reader');
-  const { calibrate } = await import('../calibrate/calibrate');
+  const { readCalibrationScenes } = await import('../calibrate/dataset/reader.js');
+  const { calibrate } = await import('../calibrate/calibrate.js');
   let resumeFrom;
   if (!values.restart) {
     const text = await fs.readFile(progressPath, 'utf8').catch(() => null);
@@ -466,23 +667,37 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
       try {
         resumeFrom = JSON.parse(text);
       } catch (e) {
-        throw new HessError('IO_ERROR', `${progressPath} is not valid JSON`, 'delete it or pass --restart', { cause: e });
+        throw new HessError('IO_ERROR', `${progressPath} is not valid JSON`, 'delete it or pass --restart', {
+          cause: e,
+        });
       }
       io.err(`resuming: ${resumeFrom?.done?.length ?? 0} scene(s) already done (${progressPath})`);
     }
   }
   const scenes = await readCalibrationScenes(values.data, { maxScenes });
-  const target = device === 'webgpu'
-    ? { ep: 'webgpu' as const, gpu: await (await import('../gpu/device')).createDevice().catch((e) => { throw withWasmFix(e); }) }
-    : { ep: 'wasm' as const };
+  const target =
+    device === 'webgpu'
+      ? {
+          ep: 'webgpu' as const,
+          gpu: await (await import('../gpu/device.js')).createDevice().catch((e) => {
+            throw withWasmFix(e);
+          }),
+        }
+      : { ep: 'wasm' as const };
   const t0 = performance.now();
   const hess = await calibrate({ checkpoint: values.model, gradients: { target } }, scenes, {
-    lambda, epsilon, resumeFrom, targetSize,
+    lambda,
+    epsilon,
+    resumeFrom,
+    targetSize,
     description: `hess-vggt calibrate on ${values.data}`,
     onProgress: (e) => {
       const done = e.index + (e.stage === 'scene-done' || e.stage === 'skip' ? 1 : 0);
       const elapsed = performance.now() - t0;
-      const eta = e.total && done > 0 && done < e.total ? `, ETA ${((elapsed * (e.total - done)) / done / 1000).toFixed(0)} s` : '';
+      const eta =
+        e.total && done > 0 && done < e.total
+          ? `, ETA ${((elapsed * (e.total - done)) / done / 1000).toFixed(0)} s`
+          : '';
       io.err(`[${e.index + 1}/${e.total ?? '?'}] ${e.scene}: ${e.stage} (${(elapsed / 1000).toFixed(0)} s${eta})`);
     },
     // Temporary + rename: a kill mid-write never leaves a truncated progress file.
@@ -491,52 +706,76 @@ export async function calibrateCommand(argv: string[], io: CliIo = consoleIo): P
   await writeFileAtomic(out, JSON.stringify(hess, null, 2));
   // The heat map of the scores beside the file (the picture users look at first).
   const heatmap = out.replace(/(\.json)?$/i, '.svg');
-  const { renderHessHeatmap } = await import('../evaluate/heatmap');
+  const { renderHessHeatmap } = await import('../evaluate/heatmap.js');
   await writeFileAtomic(heatmap, renderHessHeatmap(hess));
   await fs.rm(progressPath, { force: true });
-  io.log(`wrote ${out} and ${heatmap} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`);
+  io.log(
+    `wrote ${out} and ${heatmap} (${hess.layers} layers × ${hess.heads} heads, ${hess.calibration.scenes} scenes)`,
+  );
   return 0;
 }
 
 /** `hess-vggt co3d <root> <outdir> --categories a,b [--frames 10] [--max-sequences N]`. */
 export async function co3dCommand(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const { values, positionals } = parse('co3d', {
-    args: argv, allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, categories: { type: 'string' }, frames: { type: 'string' }, 'max-sequences': { type: 'string' } },
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      categories: { type: 'string' },
+      frames: { type: 'string' },
+      'max-sequences': { type: 'string' },
+    },
   } as const);
   if (values.help) return (io.log(commandHelp('co3d')), 0);
-  if (positionals.length !== 2 || !values.categories) throw usage('co3d', 'co3d needs <co3d-root> <outdir> --categories a,b');
+  if (positionals.length !== 2 || !values.categories)
+    throw usage('co3d', 'co3d needs <co3d-root> <outdir> --categories a,b');
   const [root, out] = positionals;
   const frames = positiveInt(values.frames, 'frames', 100_000) ?? 10;
   const maxSeq = positiveInt(values['max-sequences'], 'max-sequences');
-  const categories = values.categories.split(',').map((s) => s.trim()).filter(Boolean);
+  const categories = values.categories
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (categories.length === 0) throw usage('co3d', '--categories is empty');
-  const { checkPlainName } = await import('../calibrate/dataset/format');
+  const { checkPlainName } = await import('../calibrate/dataset/format.js');
   for (const c of categories) {
     try {
       checkPlainName(c, 'category');
     } catch {
-      throw new HessError('INVALID_ARGUMENT', `--categories: "${c}" is not a category folder name`, 'e.g. --categories apple,teddybear');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `--categories: "${c}" is not a category folder name`,
+        'e.g. --categories apple,teddybear',
+      );
     }
   }
-  const { checkWritableFolder } = await import('../io/atomic-write');
-  const { refuseOutputOnInput, resolveInside } = await import('../io/paths');
+  const { checkWritableFolder } = await import('../io/atomic-write.js');
+  const { refuseOutputOnInput, resolveInside } = await import('../io/paths.js');
   await refuseOutputOnInput([{ path: out, what: '<outdir>' }], [{ path: root, what: '<co3d-root>' }]);
   await checkWritableFolder(out, { create: true, what: '<outdir>' });
   const fs = await import('node:fs/promises');
   const { gunzipSync } = await import('node:zlib');
-  const { co3dToCalibration, parseCo3dAnnotations, parsePlyPoints, writeCalibrationScene, joinPath } = await import('../calibrate/dataset/index');
+  const { co3dToCalibration, parseCo3dAnnotations, parsePlyPoints, writeCalibrationScene, joinPath } = await import(
+    '../calibrate/dataset/index.js'
+  );
   let written = 0;
   for (const cat of categories) {
     const annPath = joinPath(root, cat, 'frame_annotations.jgz');
     const raw = await fs.readFile(annPath).catch((e) => {
-      throw new HessError('IO_ERROR', `cannot read ${annPath}: ${String(e?.message ?? e)}`, 'point <co3d-root> at the CO3Dv2 folder holding <category>/frame_annotations.jgz');
+      throw new HessError(
+        'IO_ERROR',
+        `cannot read ${annPath}: ${String(e?.message ?? e)}`,
+        'point <co3d-root> at the CO3Dv2 folder holding <category>/frame_annotations.jgz',
+      );
     });
     let json: unknown;
     try {
       json = JSON.parse(gunzipSync(raw).toString('utf8'));
     } catch (e) {
-      throw new HessError('BAD_DATASET', `${annPath} is not gzip-compressed JSON`, 'use the CO3Dv2 annotation file', { cause: e });
+      throw new HessError('BAD_DATASET', `${annPath} is not gzip-compressed JSON`, 'use the CO3Dv2 annotation file', {
+        cause: e,
+      });
     }
     const all = parseCo3dAnnotations(json, annPath); // BAD_DATASET for {}, [null], a frame without image, "../" names
     type Frame = (typeof all)[number];
@@ -553,9 +792,11 @@ export async function co3dCommand(argv: string[], io: CliIo = consoleIo): Promis
       const ply = await fs.readFile(plyPath).catch(() => null);
       const pointCloud = ply ? parsePlyPoints(new Uint8Array(ply.buffer, ply.byteOffset, ply.byteLength)) : undefined;
       const conv = co3dToCalibration(picked, { sequenceName: seq, pointCloud });
-      if (!conv.points) io.err(`warning: ${cat}/${seq} has no pointcloud.ply: cameras only (the eval needs GT points or depth)`);
+      if (!conv.points)
+        io.err(`warning: ${cat}/${seq} has no pointcloud.ply: cameras only (the eval needs GT points or depth)`);
       const images = [];
-      for (const i of conv.images) images.push({ name: i.target, source: await resolveInside(root, [i.source], `${cat}/${seq}: image.path`) });
+      for (const i of conv.images)
+        images.push({ name: i.target, source: await resolveInside(root, [i.source], `${cat}/${seq}: image.path`) });
       await writeCalibrationScene(out, `${cat}_${seq}`, { cameras: conv.cameras, images, points: conv.points });
       written++;
     }
@@ -569,11 +810,22 @@ export async function co3dCommand(argv: string[], io: CliIo = consoleIo): Promis
 // ---------------------------------------------------------------------------------------------------------------
 
 const COMMANDS: Record<CommandName, (argv: string[], io: CliIo) => Promise<number>> = {
-  run: runCommand, convert: convertCommand, eval: evalCommand, calibrate: calibrateCommand, co3d: co3dCommand, probe: probeCommand,
+  run: runCommand,
+  convert: convertCommand,
+  eval: evalCommand,
+  calibrate: calibrateCommand,
+  co3d: co3dCommand,
+  probe: probeCommand,
 };
 
 /** Codes that mean the run itself failed (not the user's input): exit 1 instead of 2. */
-const RUNTIME_CODES: ReadonlySet<HessErrorCode> = new Set(['ORT_ERROR', 'GPU_ERROR', 'DEVICE_LOST', 'ABORTED', 'DISPOSED']);
+const RUNTIME_CODES: ReadonlySet<HessErrorCode> = new Set([
+  'ORT_ERROR',
+  'GPU_ERROR',
+  'DEVICE_LOST',
+  'ABORTED',
+  'DISPOSED',
+]);
 
 /**
  * The whole CLI: dispatch `argv` (the arguments after `hess-vggt`) and turn every HessError into one line
@@ -587,9 +839,14 @@ export async function runCli(argv: string[], io: CliIo = consoleIo, version = '?
   try {
     if (cmd === '--help' || cmd === '-h' || cmd === 'help') return (io.log(HELP), 0);
     if (cmd === '--version' || cmd === '-v' || cmd === 'version') return (io.log(version), 0);
-    if (cmd === undefined) throw new HessError('INVALID_ARGUMENT', 'no command given', "run 'hess-vggt --help' for the commands");
+    if (cmd === undefined)
+      throw new HessError('INVALID_ARGUMENT', 'no command given', "run 'hess-vggt --help' for the commands");
     if (!Object.hasOwn(COMMANDS, cmd)) {
-      throw new HessError('INVALID_ARGUMENT', `unknown command "${cmd.slice(0, 80)}"`, `use one of ${Object.keys(COMMANDS).join(', ')} (usage: hess-vggt --help)`);
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `unknown command "${cmd.slice(0, 80)}"`,
+        `use one of ${Object.keys(COMMANDS).join(', ')} (usage: hess-vggt --help)`,
+      );
     }
     return await COMMANDS[cmd as CommandName](argv.slice(1), io);
   } catch (err) {

@@ -14,14 +14,17 @@ v8.setFlagsFromString('--liftoff-only');
 async function packageVersion(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
-    const pkg = await readFile(new URL('package.json', dir), 'utf8').then((t) => JSON.parse(t) as { name?: string; version?: string }, () => null);
+    const pkg = await readFile(new URL('package.json', dir), 'utf8').then(
+      (t) => JSON.parse(t) as { name?: string; version?: string },
+      () => null,
+    );
     if (pkg?.name === 'hess-vggt' && pkg.version) return pkg.version;
     if (new URL('..', dir).href === dir.href) return 'unknown';
   }
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { runCli, consoleIo } = await import('./commands');
+  const { runCli, consoleIo } = await import('./commands.js');
   return runCli(argv, consoleIo, await packageVersion());
 }
 

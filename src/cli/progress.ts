@@ -9,7 +9,8 @@ export interface ProgressSink {
   isTTY?: boolean;
 }
 
-const secs = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
+const secs = (ms: number) =>
+  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 
 /**
  * A progress reporter: call `update(stage, fraction?)` as work advances (fraction in [0, 1], or undefined when
@@ -19,7 +20,10 @@ const secs = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${M
  * const p = progressReporter(process.stderr);
  * p.update('weights', 0.5); p.update('weights', 1); p.update('aggregator'); p.end();
  */
-export function progressReporter(sink: ProgressSink, now: () => number = () => performance.now()): {
+export function progressReporter(
+  sink: ProgressSink,
+  now: () => number = () => performance.now(),
+): {
   update(stage: string, fraction?: number): void;
   end(): void;
 } {

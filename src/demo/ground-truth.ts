@@ -3,11 +3,11 @@
  * models/vggt-synth was trained on (src/evaluate/synthetic-scene.ts), rendered at the model's input size so every
  * predicted pixel has a GT depth and a GT world point. No DOM: the page and `npm run demo` share it.
  */
-import { applySimilarity, invertSimilarity, umeyama, type Similarity } from '../calibrate/geometry/align';
-import { HessError } from '../errors';
-import { depthMetrics, pointCloudMetrics } from '../evaluate/metrics';
-import { renderSyntheticScene } from '../evaluate/synthetic-scene';
-import type { SceneImage } from './scene';
+import { applySimilarity, invertSimilarity, umeyama, type Similarity } from '../calibrate/geometry/align.js';
+import { HessError } from '../errors.js';
+import { depthMetrics, pointCloudMetrics } from '../evaluate/metrics.js';
+import { renderSyntheticScene } from '../evaluate/synthetic-scene.js';
+import type { SceneImage } from './scene.js';
 
 /** GT of the sample scene, on the model's input grid (S views of H×W). */
 export interface DemoGroundTruth {
@@ -29,7 +29,12 @@ export interface DemoGroundTruth {
  * @example
  * const { images, gt } = sampleSceneWithGt(1, 98, 70);
  */
-export function sampleSceneWithGt(seed: number, width: number, height: number, views = 3): { images: SceneImage[]; gt: DemoGroundTruth } {
+export function sampleSceneWithGt(
+  seed: number,
+  width: number,
+  height: number,
+  views = 3,
+): { images: SceneImage[]; gt: DemoGroundTruth } {
   const sc = renderSyntheticScene(seed, { views, width, height });
   const HW = width * height;
   const depth = new Float32Array(views * HW);
@@ -45,7 +50,10 @@ export function sampleSceneWithGt(seed: number, width: number, height: number, v
       k++;
     }
   });
-  return { images: sc.views.map((v) => ({ width, height, data: v.rgba })), gt: { S: views, H: height, W: width, depth, points, extrinsics } };
+  return {
+    images: sc.views.map((v) => ({ width, height, data: v.rgba })),
+    gt: { S: views, H: height, W: width, depth, points, extrinsics },
+  };
 }
 
 /** A prediction's distance to the GT (see {@link scoreAgainstGt}). */
@@ -76,7 +84,8 @@ function strided(idx: number[], max: number): number[] {
  */
 export function scoreAgainstGt(
   r: { S: number; H: number; W: number; worldPoints: Float32Array | null; depth: Float32Array | null },
-  gt: DemoGroundTruth, maxPoints = 4000,
+  gt: DemoGroundTruth,
+  maxPoints = 4000,
 ): GtScore | null {
   if (r.S !== gt.S || r.H !== gt.H || r.W !== gt.W || !r.worldPoints || !r.depth) return null;
   const wp = r.worldPoints;
@@ -90,24 +99,34 @@ export function scoreAgainstGt(
   if (both.length < 3) return null;
   const gather = (src: Float32Array, idx: number[]) => {
     const out = new Float64Array(3 * idx.length);
-    idx.forEach((p, j) => { out[3 * j] = src[3 * p]; out[3 * j + 1] = src[3 * p + 1]; out[3 * j + 2] = src[3 * p + 2]; });
+    idx.forEach((p, j) => {
+      out[3 * j] = src[3 * p];
+      out[3 * j + 1] = src[3 * p + 1];
+      out[3 * j + 2] = src[3 * p + 2];
+    });
     return out;
   };
   const pairs = strided(both, maxPoints);
   const H = umeyama(gather(wp, pairs), gather(gt.points, pairs));
   const gtCloud = gather(gt.points, strided(gtOnly, maxPoints));
   // Scene unit: mean distance of the GT cloud from its centroid (the calibration errors' normalisation).
-  const c = [0, 1, 2].map((a) => gtCloud.reduce((acc, v, i) => (i % 3 === a ? acc + v : acc), 0) / (gtCloud.length / 3));
+  const c = [0, 1, 2].map(
+    (a) => gtCloud.reduce((acc, v, i) => (i % 3 === a ? acc + v : acc), 0) / (gtCloud.length / 3),
+  );
   let unit = 0;
-  for (let i = 0; i < gtCloud.length; i += 3) unit += Math.hypot(gtCloud[i] - c[0], gtCloud[i + 1] - c[1], gtCloud[i + 2] - c[2]);
+  for (let i = 0; i < gtCloud.length; i += 3)
+    unit += Math.hypot(gtCloud[i] - c[0], gtCloud[i + 1] - c[1], gtCloud[i + 2] - c[2]);
   unit /= gtCloud.length / 3;
   const pred = applySimilarity(H, gather(wp, strided(both, maxPoints)));
   const chamfer = pointCloudMetrics(pred, gtCloud, 0.05 * unit).chamfer / unit;
   const HW = gt.H * gt.W;
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (let s = 0; s < gt.S; s++) {
     try {
-      sum += depthMetrics(r.depth.subarray(s * HW, (s + 1) * HW), gt.depth.subarray(s * HW, (s + 1) * HW), { medianScaling: true }).absRel;
+      sum += depthMetrics(r.depth.subarray(s * HW, (s + 1) * HW), gt.depth.subarray(s * HW, (s + 1) * HW), {
+        medianScaling: true,
+      }).absRel;
       n++;
     } catch (e) {
       if (!(e instanceof HessError)) throw e; // a view without valid GT pixels

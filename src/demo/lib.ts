@@ -3,12 +3,12 @@
  * for checkpoints without a calibrated one, block sizes that make sparsity real on small inputs, and the
  * dense-vs-sparse agreement numbers. Bundled to dist/demo/lib.js (no DOM, no GPU).
  */
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file';
-import type { VggtResult } from '../model/vggt/model';
-import type { GtScore } from './ground-truth';
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file.js';
+import type { VggtResult } from '../model/vggt/model.js';
+import type { GtScore } from './ground-truth.js';
 
-export { renderSceneViews, sceneCameras, type SceneImage, type SceneViewOptions } from './scene';
-export { sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore } from './ground-truth';
+export { renderSceneViews, sceneCameras, type SceneImage, type SceneViewOptions } from './scene.js';
+export { sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore } from './ground-truth.js';
 
 /**
  * A deterministic, clearly labelled stand-in HeSS file (per-layer head scores in [0.5, 3.5], i.e. up to 7× apart), for
@@ -20,10 +20,17 @@ export { sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore }
  */
 export function plantedHess(layers: number, heads: number): HessFile {
   const traces = Array.from({ length: layers }, (_, l) =>
-    Array.from({ length: heads }, (_, h) => 2 + Math.sin(1.7 * l + 2.3 * h + 0.5) + 0.5 * Math.cos(0.9 * h * (l + 1))));
+    Array.from({ length: heads }, (_, h) => 2 + Math.sin(1.7 * l + 2.3 * h + 0.5) + 0.5 * Math.cos(0.9 * h * (l + 1))),
+  );
   return {
-    format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId: 'planted-demo', layers, heads, lambda: 0.5,
-    terms: { camera: traces, pointCloud: traces }, scores: combineHess(traces, traces, 0.5),
+    format: 'hess-scores',
+    version: HESS_FORMAT_VERSION,
+    modelId: 'planted-demo',
+    layers,
+    heads,
+    lambda: 0.5,
+    terms: { camera: traces, pointCloud: traces },
+    scores: combineHess(traces, traces, 0.5),
     calibration: { description: 'PLANTED by the demo (not calibrated): deterministic pseudo-scores', scenes: 1 },
   };
 }
@@ -35,7 +42,13 @@ export function plantedHess(layers: number, heads: number): HessFile {
  * @example
  * autoBlocks(3, 70, 98, 14, 5); // { queryBlock: 16, keyBlock: 8 } (120 tokens)
  */
-export function autoBlocks(S: number, H: number, W: number, patch: number, special: number): { queryBlock: number; keyBlock: number } {
+export function autoBlocks(
+  S: number,
+  H: number,
+  W: number,
+  patch: number,
+  special: number,
+): { queryBlock: number; keyBlock: number } {
   const tokens = S * ((H / patch) * (W / patch) + special);
   return tokens < 1024 ? { queryBlock: 16, keyBlock: 8 } : { queryBlock: 128, keyBlock: 64 };
 }
@@ -43,9 +56,12 @@ export function autoBlocks(S: number, H: number, W: number, patch: number, speci
 /** max|a − ref| / max|ref| over entries finite in both (NaN when nothing is comparable). */
 export function relDiff(a: ArrayLike<number> | null, ref: ArrayLike<number> | null): number {
   if (!a || !ref || a.length !== ref.length) return NaN;
-  let num = 0, den = 0, n = 0;
+  let num = 0,
+    den = 0,
+    n = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], r = ref[i];
+    const x = a[i],
+      r = ref[i];
     if (!Number.isFinite(x) || !Number.isFinite(r)) continue;
     n++;
     num = Math.max(num, Math.abs(x - r));
@@ -77,12 +93,20 @@ export interface DemoRow {
  * @example
  * const row = demoRow('hess', 0.5, sparse, dense, scoreAgainstGt(sparse, gt));
  */
-export function demoRow(policy: string, requested: number, r: VggtResult, dense: VggtResult | null, gt: GtScore | null = null): DemoRow {
+export function demoRow(
+  policy: string,
+  requested: number,
+  r: VggtResult,
+  dense: VggtResult | null,
+  gt: GtScore | null = null,
+): DemoRow {
   const cmp = dense && dense !== r && dense.S === r.S && dense.H === r.H && dense.W === r.W;
   return {
-    policy, requested,
+    policy,
+    requested,
     achieved: r.sparsity ? r.sparsity.achievedSparsity : null,
-    aggregatorMs: r.timings.aggregator, totalMs: r.timings.total,
+    aggregatorMs: r.timings.aggregator,
+    totalMs: r.timings.total,
     planMs: r.sparsity ? r.sparsity.planMs : null,
     depth: cmp ? relDiff(r.depth, dense.depth) : null,
     points: cmp ? relDiff(r.worldPoints, dense.worldPoints) : null,
@@ -92,16 +116,36 @@ export function demoRow(policy: string, requested: number, r: VggtResult, dense:
   };
 }
 
-export const ROW_HEADERS = ['policy', 'ρ requested', 'ρ achieved', 'aggregator ms', 'total ms', 'plan ms', 'Δ depth', 'Δ points', 'Δ pose', 'Chamfer', 'depth AbsRel'];
+export const ROW_HEADERS = [
+  'policy',
+  'ρ requested',
+  'ρ achieved',
+  'aggregator ms',
+  'total ms',
+  'plan ms',
+  'Δ depth',
+  'Δ points',
+  'Δ pose',
+  'Chamfer',
+  'depth AbsRel',
+];
 
 /** The row's cells as text (relative differences in scientific notation, '—' where not applicable). */
 export function rowCells(r: DemoRow): string[] {
   const e = (x: number | null) => (x === null ? '—' : Number.isNaN(x) ? 'n/a' : x.toExponential(2));
   const g = (x: number | null) => (x === null ? '—' : Number.isNaN(x) ? 'n/a' : x.toFixed(4));
   return [
-    r.policy, r.policy === 'dense' ? '0' : r.requested.toFixed(2), r.achieved === null ? '—' : r.achieved.toFixed(3),
-    r.aggregatorMs.toFixed(0), r.totalMs.toFixed(0), r.planMs === null ? '—' : r.planMs.toFixed(0), e(r.depth), e(r.points), e(r.pose),
-    g(r.chamfer), g(r.depthAbsRel),
+    r.policy,
+    r.policy === 'dense' ? '0' : r.requested.toFixed(2),
+    r.achieved === null ? '—' : r.achieved.toFixed(3),
+    r.aggregatorMs.toFixed(0),
+    r.totalMs.toFixed(0),
+    r.planMs === null ? '—' : r.planMs.toFixed(0),
+    e(r.depth),
+    e(r.points),
+    e(r.pose),
+    g(r.chamfer),
+    g(r.depthAbsRel),
   ];
 }
 

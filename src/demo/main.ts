@@ -10,16 +10,26 @@
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
-import { parseHessFile, type HessFile } from '../hess/hess-file';
-import { HessError } from '../errors';
-import type { VggtConfigOverride } from '../model/config';
-import { fromBlob } from '../model/image-decode';
-import { preprocessImages } from '../model/preprocess';
-import type { RgbaImage } from '../model/rgba-image';
-import type { ProgressEvent, VggtResult } from '../model/vggt/model';
-import { VggtWorker } from '../worker/worker-client';
-import { applySimilarity } from '../calibrate/geometry/align';
-import { autoBlocks, demoRow, plantedHess, ROW_HEADERS, rowCells, sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore } from './lib';
+import { parseHessFile, type HessFile } from '../hess/hess-file.js';
+import { HessError } from '../errors.js';
+import type { VggtConfigOverride } from '../model/config.js';
+import { fromBlob } from '../model/image-decode.js';
+import { preprocessImages } from '../model/preprocess.js';
+import type { RgbaImage } from '../model/rgba-image.js';
+import type { ProgressEvent, VggtResult } from '../model/vggt/model.js';
+import { VggtWorker } from '../worker/worker-client.js';
+import { applySimilarity } from '../calibrate/geometry/align.js';
+import {
+  autoBlocks,
+  demoRow,
+  plantedHess,
+  ROW_HEADERS,
+  rowCells,
+  sampleSceneWithGt,
+  scoreAgainstGt,
+  type DemoGroundTruth,
+  type GtScore,
+} from './lib.js';
 import css from './style.css';
 
 document.head.appendChild(document.createElement('style')).textContent = css;
@@ -38,7 +48,8 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const params = new URLSearchParams(location.search);
 const DEFAULT_MODEL = '/models/vggt-synth/model.safetensors'; // in the repo: the page needs nothing beside it
 const modelUrl = new URL(params.get('model') ?? DEFAULT_MODEL, location.href).href;
-const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href).href;
+const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href)
+  .href;
 const wasmPaths = params.get('ort') ?? '/node_modules/onnxruntime-web/dist/';
 const demo: DemoState = { state: 'loading', runs: 0 };
 (window as unknown as { __demo: DemoState }).__demo = demo;
@@ -72,7 +83,8 @@ const gtContent = new THREE.Group();
 gtScene.add(gtContent);
 let split = false;
 const render = () => {
-  const w = canvas.clientWidth, h = Math.max(1, canvas.clientHeight);
+  const w = canvas.clientWidth,
+    h = Math.max(1, canvas.clientHeight);
   const half = Math.floor(w / 2);
   camera.aspect = (split ? half : w) / h;
   camera.updateProjectionMatrix();
@@ -127,16 +139,20 @@ function showGroundTruth(gt: DemoGroundTruth, score: GtScore, images: Float32Arr
   const world = new Float64Array(3 * idx.length);
   idx.forEach((i, j) => world.set(gt.points.subarray(3 * i, 3 * i + 3), 3 * j));
   const inPred = applySimilarity(score.gtToPred, world);
-  const pos: number[] = [], col: number[] = [];
+  const pos: number[] = [],
+    col: number[] = [];
   idx.forEach((i, j) => {
     pos.push(...cv2three(inPred[3 * j], inPred[3 * j + 1], inPred[3 * j + 2]));
-    const s = Math.floor(i / HW), p = i % HW;
+    const s = Math.floor(i / HW),
+      p = i % HW;
     for (let c = 0; c < 3; c++) col.push(srgbToLinear(images[(s * 3 + c) * HW + p]));
   });
   const geo = new THREE.BufferGeometry();
   geo.setAttribute('position', new THREE.Float32BufferAttribute(pos, 3));
   geo.setAttribute('color', new THREE.Float32BufferAttribute(col, 3));
-  gtContent.add(new THREE.Points(geo, new THREE.PointsMaterial({ size: 3, sizeAttenuation: false, vertexColors: true })));
+  gtContent.add(
+    new THREE.Points(geo, new THREE.PointsMaterial({ size: 3, sizeAttenuation: false, vertexColors: true })),
+  );
   return idx.length;
 }
 
@@ -144,7 +160,11 @@ function showGroundTruth(gt: DemoGroundTruth, score: GtScore, images: Float32Arr
  * Replace the view with the result's confident points (coloured from the input) and its camera frustums; with a
  * GT (the sample scene), split it: GT on the left, prediction on the right, one camera for both.
  */
-function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGroundTruth; score: GtScore } | null = null): void {
+function showResult(
+  r: VggtResult,
+  images: Float32Array,
+  gt: { truth: DemoGroundTruth; score: GtScore } | null = null,
+): void {
   clearGroup(content);
   clearGroup(gtContent);
   const groundTruth = gt ? showGroundTruth(gt.truth, gt.score, images) : 0;
@@ -152,18 +172,23 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
   document.getElementById('viewer')!.classList.toggle('split', split);
   demo.views = { predicted: 0, groundTruth };
   const { S, H, W } = r;
-  const pts = r.worldPoints, conf = r.worldPointsConf;
+  const pts = r.worldPoints,
+    conf = r.worldPointsConf;
   if (!pts || !conf) return;
   const HW = H * W;
   // Drop the least confident 10% (VGGT's usual filter), and non-finite points.
   const confSorted = Float64Array.from(conf).sort();
   const minConf = percentile(confSorted, 0.1);
-  const pos: number[] = [], col: number[] = [];
+  const pos: number[] = [],
+    col: number[] = [];
   for (let i = 0; i < S * HW; i++) {
-    const x = pts[3 * i], y = pts[3 * i + 1], z = pts[3 * i + 2];
+    const x = pts[3 * i],
+      y = pts[3 * i + 1],
+      z = pts[3 * i + 2];
     if (!(conf[i] >= minConf) || !Number.isFinite(x + y + z)) continue;
     pos.push(...cv2three(x, y, z));
-    const s = Math.floor(i / HW), p = i % HW;
+    const s = Math.floor(i / HW),
+      p = i % HW;
     for (let c = 0; c < 3; c++) col.push(srgbToLinear(images[(s * 3 + c) * HW + p]));
   }
   const n = pos.length / 3;
@@ -176,7 +201,8 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
   content.add(new THREE.Points(geo, mat));
 
   // Robust extent (2nd–98th percentile per axis): a few wild points must not shrink the view.
-  const lo: number[] = [], hi: number[] = [];
+  const lo: number[] = [],
+    hi: number[] = [];
   for (let a = 0; a < 3; a++) {
     const v = new Float64Array(n);
     for (let i = 0; i < n; i++) v[i] = pos[3 * i + a];
@@ -189,7 +215,11 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
   const toWorld = (s: number, px: number, py: number, pz: number) => {
     const E = r.extrinsics!.subarray(s * 12, s * 12 + 12);
     const d = [px - E[3], py - E[7], pz - E[11]];
-    return cv2three(E[0] * d[0] + E[4] * d[1] + E[8] * d[2], E[1] * d[0] + E[5] * d[1] + E[9] * d[2], E[2] * d[0] + E[6] * d[1] + E[10] * d[2]);
+    return cv2three(
+      E[0] * d[0] + E[4] * d[1] + E[8] * d[2],
+      E[1] * d[0] + E[5] * d[1] + E[9] * d[2],
+      E[2] * d[0] + E[6] * d[1] + E[10] * d[2],
+    );
   };
   // Frame the cameras too (those not absurdly far from the cloud), so their frustums are in view. An untrained
   // model (the tiny fixture) puts them tens of cloud radii away: then the cloud wins and the note says so.
@@ -198,8 +228,12 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
     const mid = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2];
     for (let s = 0; s < S; s++) {
       const c = toWorld(s, 0, 0, 0);
-      if (!c.every(Number.isFinite) || Math.hypot(c[0] - mid[0], c[1] - mid[1], c[2] - mid[2]) > 10 * pointsRadius) continue;
-      for (let a = 0; a < 3; a++) { lo[a] = Math.min(lo[a], c[a]); hi[a] = Math.max(hi[a], c[a]); }
+      if (!c.every(Number.isFinite) || Math.hypot(c[0] - mid[0], c[1] - mid[1], c[2] - mid[2]) > 10 * pointsRadius)
+        continue;
+      for (let a = 0; a < 3; a++) {
+        lo[a] = Math.min(lo[a], c[a]);
+        hi[a] = Math.max(hi[a], c[a]);
+      }
       framed++;
     }
   }
@@ -212,14 +246,21 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
     for (let s = 0; s < S; s++) {
       const K = r.intrinsics.subarray(s * 9, s * 9 + 9);
       const c0 = toWorld(s, 0, 0, 0);
-      const corners = [[0, 0], [W, 0], [W, H], [0, H]].map(([u, v]) => toWorld(s, ((u - K[2]) / K[0]) * scale, ((v - K[5]) / K[4]) * scale, scale));
+      const corners = [
+        [0, 0],
+        [W, 0],
+        [W, H],
+        [0, H],
+      ].map(([u, v]) => toWorld(s, ((u - K[2]) / K[0]) * scale, ((v - K[5]) / K[4]) * scale, scale));
       const seg: number[] = [];
       for (let k = 0; k < 4; k++) seg.push(...c0, ...corners[k], ...corners[k], ...corners[(k + 1) % 4]);
       if (!seg.every(Number.isFinite)) continue; // e.g. an infinite focal length from an untrained camera head
       frustums++;
       const g = new THREE.BufferGeometry();
       g.setAttribute('position', new THREE.Float32BufferAttribute(seg, 3));
-      content.add(new THREE.LineSegments(g, new THREE.LineBasicMaterial({ color: FRAME_COLORS[s % FRAME_COLORS.length] })));
+      content.add(
+        new THREE.LineSegments(g, new THREE.LineBasicMaterial({ color: FRAME_COLORS[s % FRAME_COLORS.length] })),
+      );
     }
   }
   // Look from behind and above the first camera (at the origin, looking down −z).
@@ -230,7 +271,8 @@ function showResult(r: VggtResult, images: Float32Array, gt: { truth: DemoGround
   camera.updateProjectionMatrix();
   controls.update();
   render();
-  $('viewnote').textContent = `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed)` +
+  $('viewnote').textContent =
+    `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed)` +
     `${split ? ` · left: ground truth (${groundTruth.toLocaleString()} points, aligned), right: predicted` : ''} · drag to orbit, scroll to zoom, right-drag to pan`;
 }
 
@@ -249,13 +291,15 @@ function setImages(list: RgbaImage[], what: string, gt: DemoGroundTruth | null =
   truth = gt;
   imagesVersion++;
   const thumbs = $('thumbs');
-  thumbs.replaceChildren(...list.map((img) => {
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
-    return c;
-  }));
+  thumbs.replaceChildren(
+    ...list.map((img) => {
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+      return c;
+    }),
+  );
   thumbs.title = what;
 }
 
@@ -271,25 +315,35 @@ function sampleScene(): void {
 function inputSize(): number {
   const v = Number($<HTMLInputElement>('size').value);
   if (!(Number.isInteger(v) && v >= 14 && v % 14 === 0)) {
-    throw new HessError('INVALID_ARGUMENT', `model input width must be a positive multiple of 14, got ${v}`, 'e.g. 98 for the tiny model, 518 for VGGT-1B');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `model input width must be a positive multiple of 14, got ${v}`,
+      'e.g. 98 for the tiny model, 518 for VGGT-1B',
+    );
   }
   return v;
 }
 
 $<HTMLInputElement>('size').value = params.get('size') ?? (params.get('model') ? '518' : '98');
-$('sample').addEventListener('click', () => guard(async () => {
-  if (truth) sampleSeed++; // a new scene each click
-  sampleScene();
-}));
-$<HTMLInputElement>('files').addEventListener('change', (e) => guard(async () => {
-  const files = [...((e.target as HTMLInputElement).files ?? [])];
-  if (files.length) setImages(await Promise.all(files.map((f) => fromBlob(f))), files.map((f) => f.name).join(', '));
-}));
-$<HTMLInputElement>('hessfile').addEventListener('change', (e) => guard(async () => {
-  const f = (e.target as HTMLInputElement).files?.[0];
-  hessFile = f ? parseHessFile(await f.text()) : null;
-  describeHess();
-}));
+$('sample').addEventListener('click', () =>
+  guard(async () => {
+    if (truth) sampleSeed++; // a new scene each click
+    sampleScene();
+  }),
+);
+$<HTMLInputElement>('files').addEventListener('change', (e) =>
+  guard(async () => {
+    const files = [...((e.target as HTMLInputElement).files ?? [])];
+    if (files.length) setImages(await Promise.all(files.map((f) => fromBlob(f))), files.map((f) => f.name).join(', '));
+  }),
+);
+$<HTMLInputElement>('hessfile').addEventListener('change', (e) =>
+  guard(async () => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    hessFile = f ? parseHessFile(await f.text()) : null;
+    describeHess();
+  }),
+);
 
 function describeHess(): void {
   $('hessinfo').textContent = hessFile
@@ -298,7 +352,12 @@ function describeHess(): void {
 }
 
 // --- Runs ---------------------------------------------------------------------------------------------------------
-const STAGE_AT: Partial<Record<ProgressEvent['stage'], number>> = { preprocess: 0.02, aggregator: 0.05, heads: 0.6, done: 1 };
+const STAGE_AT: Partial<Record<ProgressEvent['stage'], number>> = {
+  preprocess: 0.02,
+  aggregator: 0.05,
+  heads: 0.6,
+  done: 1,
+};
 
 async function run(policy: Policy): Promise<void> {
   if (!model) return;
@@ -314,7 +373,11 @@ async function run(policy: Policy): Promise<void> {
   const hess = hessFile ?? plantedHess(cfg.depth, cfg.numHeads);
   progress(0, policy);
   const r = await model.run(input, {
-    policy, sparsity: policy === 'dense' ? 0 : sparsity, hess, queryBlock: qb, keyBlock: kb,
+    policy,
+    sparsity: policy === 'dense' ? 0 : sparsity,
+    hess,
+    queryBlock: qb,
+    keyBlock: kb,
     onProgress: (e) => progress(STAGE_AT[e.stage] ?? 0, `${policy}: ${e.stage}`),
   });
   const key = `${imagesVersion}|${size}`;
@@ -327,7 +390,9 @@ async function run(policy: Policy): Promise<void> {
   $('timings').querySelector('tbody')!.appendChild(tr);
   showResult(r, pre.data, truth && score ? { truth, score } : null);
   demo.runs++;
-  status(`${demo.backend} · last run: ${policy}, [${input.S}, 3, ${input.H}, ${input.W}], blocks q${qb}/k${kb}, ${r.timings.total.toFixed(0)} ms`);
+  status(
+    `${demo.backend} · last run: ${policy}, [${input.S}, 3, ${input.H}, ${input.W}], blocks q${qb}/k${kb}, ${r.timings.total.toFixed(0)} ms`,
+  );
 }
 
 async function guard(fn: () => Promise<void>): Promise<void> {
@@ -353,14 +418,18 @@ async function guard(fn: () => Promise<void>): Promise<void> {
 
 const selectedPolicy = () => $<HTMLSelectElement>('policy').value as Policy;
 $('run').addEventListener('click', () => guard(() => run(selectedPolicy())));
-$('compare').addEventListener('click', () => guard(async () => {
-  await run('dense');
-  if (selectedPolicy() !== 'dense') await run(selectedPolicy());
-}));
+$('compare').addEventListener('click', () =>
+  guard(async () => {
+    await run('dense');
+    if (selectedPolicy() !== 'dense') await run(selectedPolicy());
+  }),
+);
 
 // --- Start --------------------------------------------------------------------------------------------------------
 const thead = $('timings').querySelector('thead')!;
-thead.appendChild(document.createElement('tr')).append(...ROW_HEADERS.map((h) => Object.assign(document.createElement('th'), { textContent: h })));
+thead
+  .appendChild(document.createElement('tr'))
+  .append(...ROW_HEADERS.map((h) => Object.assign(document.createElement('th'), { textContent: h })));
 describeHess();
 sampleScene();
 
@@ -371,14 +440,21 @@ await guard(async () => {
   const res = await fetch(configUrl).catch(() => null);
   if (res?.ok) config = (await res.json()) as VggtConfigOverride;
   // The model lives in a Web Worker (vggt.worker.js): onnxruntime-web computes there, the page stays responsive.
-  const vggt = await VggtWorker.create(() => new Worker(new URL('./vggt.worker.js', import.meta.url), { type: 'module' }));
+  const vggt = await VggtWorker.create(
+    () => new Worker(new URL('./vggt.worker.js', import.meta.url), { type: 'module' }),
+  );
   await vggt.load(modelUrl, {
-    wasmPaths, config,
-    onProgress: (e) => { if (e.stage === 'weights') progress(e.progress ?? 0, 'weights'); },
+    wasmPaths,
+    config,
+    onProgress: (e) => {
+      if (e.stage === 'weights') progress(e.progress ?? 0, 'weights');
+    },
   });
   model = vggt;
   const gpu = vggt.gpu;
-  demo.backend = gpu ? `WebGPU: ${gpu.name}${gpu.shaderF16 ? ' (f16)' : ' (no f16)'} (in a Web Worker)` : 'wasm EP (no WebGPU: dense only; in a Web Worker)';
+  demo.backend = gpu
+    ? `WebGPU: ${gpu.name}${gpu.shaderF16 ? ' (f16)' : ' (no f16)'} (in a Web Worker)`
+    : 'wasm EP (no WebGPU: dense only; in a Web Worker)';
   if (!gpu) for (const o of $<HTMLSelectElement>('policy').options) o.disabled = o.value !== 'dense';
   progress(1, 'ready');
   status(`${demo.backend} · ${vggt.config!.depth} global layers × ${vggt.config!.numHeads} heads · ready`);

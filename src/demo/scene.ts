@@ -31,7 +31,12 @@ const norm = (a: V3): V3 => {
   return [a[0] / l, a[1] / l, a[2] / l];
 };
 
-interface Box { min: V3; max: V3; color: V3; stripe: V3 }
+interface Box {
+  min: V3;
+  max: V3;
+  color: V3;
+  stripe: V3;
+}
 // y is up; the floor is y = 0.
 const BOXES: Box[] = [
   { min: [-1.6, 0, -0.6], max: [-0.6, 1.2, 0.4], color: [0.85, 0.25, 0.2], stripe: [0.98, 0.85, 0.3] },
@@ -41,16 +46,31 @@ const BOXES: Box[] = [
 const BALL = { c: [-0.3, 0.45, 1.2] as V3, r: 0.45, color: [0.95, 0.6, 0.15] as V3 };
 const SUN = norm([0.5, 1.0, 0.35]);
 
-interface Hit { t: number; n: V3; color: V3 }
+interface Hit {
+  t: number;
+  n: V3;
+  color: V3;
+}
 
 function hitBox(o: V3, d: V3, b: Box, tMax: number): Hit | null {
-  let t0 = 1e-4, t1 = tMax, axis = -1, sign = 1;
+  let t0 = 1e-4,
+    t1 = tMax,
+    axis = -1,
+    sign = 1;
   for (let a = 0; a < 3; a++) {
     const inv = 1 / d[a];
-    let tn = (b.min[a] - o[a]) * inv, tf = (b.max[a] - o[a]) * inv;
+    let tn = (b.min[a] - o[a]) * inv,
+      tf = (b.max[a] - o[a]) * inv;
     let s = -1;
-    if (tn > tf) { [tn, tf] = [tf, tn]; s = 1; }
-    if (tn > t0) { t0 = tn; axis = a; sign = s; }
+    if (tn > tf) {
+      [tn, tf] = [tf, tn];
+      s = 1;
+    }
+    if (tn > t0) {
+      t0 = tn;
+      axis = a;
+      sign = s;
+    }
     if (tf < t1) t1 = tf;
     if (t0 > t1) return null;
   }
@@ -66,7 +86,8 @@ function hitBox(o: V3, d: V3, b: Box, tMax: number): Hit | null {
 
 function hitBall(o: V3, d: V3, tMax: number): Hit | null {
   const oc = sub(o, BALL.c);
-  const b = dot(oc, d), c = dot(oc, oc) - BALL.r * BALL.r;
+  const b = dot(oc, d),
+    c = dot(oc, oc) - BALL.r * BALL.r;
   const disc = b * b - c;
   if (disc < 0) return null;
   const t = -b - Math.sqrt(disc);
@@ -82,11 +103,16 @@ function trace(o: V3, d: V3): Hit | null {
   if (d[1] < 0) {
     const t = -o[1] / d[1];
     if (t > 1e-4 && t < 60) {
-      const x = o[0] + t * d[0], z = o[2] + t * d[2];
+      const x = o[0] + t * d[0],
+        z = o[2] + t * d[2];
       const check = (Math.floor(x * 2) + Math.floor(z * 2)) & 1;
       const fade = Math.exp(-t / 25);
       const c = check ? 0.85 : 0.2;
-      best = { t, n: [0, 1, 0], color: [c * fade + 0.5 * (1 - fade), c * fade + 0.55 * (1 - fade), c * 0.9 * fade + 0.6 * (1 - fade)] };
+      best = {
+        t,
+        n: [0, 1, 0],
+        color: [c * fade + 0.5 * (1 - fade), c * fade + 0.55 * (1 - fade), c * 0.9 * fade + 0.6 * (1 - fade)],
+      };
     }
   }
   for (const b of BOXES) {
@@ -105,7 +131,8 @@ function shade(o: V3, d: V3): V3 {
   }
   const p: V3 = [o[0] + h.t * d[0], o[1] + h.t * d[1], o[2] + h.t * d[2]];
   const lambert = Math.max(0, dot(h.n, SUN));
-  const lit = lambert > 0 && !trace([p[0] + h.n[0] * 1e-3, p[1] + h.n[1] * 1e-3, p[2] + h.n[2] * 1e-3], SUN) ? lambert : 0;
+  const lit =
+    lambert > 0 && !trace([p[0] + h.n[0] * 1e-3, p[1] + h.n[1] * 1e-3, p[2] + h.n[2] * 1e-3], SUN) ? lambert : 0;
   const k = 0.3 + 0.7 * lit;
   return [h.color[0] * k, h.color[1] * k, h.color[2] * k];
 }
@@ -128,8 +155,19 @@ export function sceneCameras(views = 3, arcDeg = 50): { eye: V3; target: V3 }[] 
  */
 export function renderSceneViews(opts: SceneViewOptions = {}): SceneImage[] {
   const { views = 3, width = 196, height = 140, arcDeg = 50, fovDeg = 60 } = opts;
-  if (!(Number.isInteger(views) && views > 0 && Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
-    throw new RangeError(`renderSceneViews: views, width and height must be positive integers (got ${views}, ${width}, ${height})`);
+  if (
+    !(
+      Number.isInteger(views) &&
+      views > 0 &&
+      Number.isInteger(width) &&
+      width > 0 &&
+      Number.isInteger(height) &&
+      height > 0
+    )
+  ) {
+    throw new RangeError(
+      `renderSceneViews: views, width and height must be positive integers (got ${views}, ${width}, ${height})`,
+    );
   }
   const f = 1 / Math.tan((fovDeg * Math.PI) / 360);
   return sceneCameras(views, arcDeg).map(({ eye, target }) => {
@@ -140,14 +178,21 @@ export function renderSceneViews(opts: SceneViewOptions = {}): SceneImage[] {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const acc: V3 = [0, 0, 0];
-        for (let sy = 0; sy < 2; sy++) for (let sx = 0; sx < 2; sx++) {
-          const u = ((x + 0.25 + 0.5 * sx) / width) * 2 - 1;
-          const v = (1 - (y + 0.25 + 0.5 * sy) / height) * 2 - 1;
-          const vy = (v * height) / width;
-          const d = norm([fwd[0] * f + right[0] * u + up[0] * vy, fwd[1] * f + right[1] * u + up[1] * vy, fwd[2] * f + right[2] * u + up[2] * vy]);
-          const c = shade(eye, d);
-          acc[0] += c[0]; acc[1] += c[1]; acc[2] += c[2];
-        }
+        for (let sy = 0; sy < 2; sy++)
+          for (let sx = 0; sx < 2; sx++) {
+            const u = ((x + 0.25 + 0.5 * sx) / width) * 2 - 1;
+            const v = (1 - (y + 0.25 + 0.5 * sy) / height) * 2 - 1;
+            const vy = (v * height) / width;
+            const d = norm([
+              fwd[0] * f + right[0] * u + up[0] * vy,
+              fwd[1] * f + right[1] * u + up[1] * vy,
+              fwd[2] * f + right[2] * u + up[2] * vy,
+            ]);
+            const c = shade(eye, d);
+            acc[0] += c[0];
+            acc[1] += c[1];
+            acc[2] += c[2];
+          }
         const o = (y * width + x) * 4;
         // Gamma-ish curve so the dark checker squares keep some texture.
         for (let c = 0; c < 3; c++) data[o + c] = Math.round(255 * Math.sqrt(Math.min(1, acc[c] / 4)));

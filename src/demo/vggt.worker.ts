@@ -3,6 +3,6 @@
  * buttons, progress) stays responsive while onnxruntime-web computes. The build writes onnxruntime-web's import
  * as the URL the demo servers give it, /node_modules/onnxruntime-web/dist/ (import maps do not reach workers).
  */
-import { attachVggtWorker } from '../worker/worker-handler';
+import { attachVggtWorker } from '../worker/worker-handler.js';
 
 attachVggtWorker(self as unknown as Parameters<typeof attachVggtWorker>[0]);

@@ -9,43 +9,70 @@
  *
  * @module hess-vggt/advanced
  */
-export { check, throwIfAborted } from '../errors';
-export { assertAlive, getGpu } from '../gpu/device';
+export { check, throwIfAborted } from '../errors.js';
+export { assertAlive, getGpu } from '../gpu/device.js';
 export {
-  createStorageBuffer, createUniformBuffer, readBuffer, readF32, writeBuffer, poisonBuffer, STORAGE_USAGE, BufferUsage,
-} from '../gpu/buffers';
-export { getPipeline, bindBuffers } from '../gpu/pipelines';
+  createStorageBuffer,
+  createUniformBuffer,
+  readBuffer,
+  readF32,
+  writeBuffer,
+  poisonBuffer,
+  STORAGE_USAGE,
+  BufferUsage,
+} from '../gpu/buffers.js';
+export { getPipeline, bindBuffers } from '../gpu/pipelines.js';
 // A plain WGSL matmul: the smallest end-to-end GPU check (runtime smoke tests use it on the built package).
-export { encodeMatmul } from '../gpu/matmul';
+export { encodeMatmul } from '../gpu/matmul.js';
 
 // ONNX graphs: builder, autodiff, ORT sessions.
 export {
-  Graph, tensorInit, floatAttr, floatsAttr, OnnxType, type OnnxDType, type TensorInit, type Dim, type AttrValue,
-  type GraphNode, type GraphValue,
-} from '../onnx/builder';
-export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from '../onnx/autodiff';
-export { inferShapes, type ValueInfo } from '../onnx/autodiff-shapes';
-export { createSession, type ExecutionTarget } from '../runtime/ort';
+  Graph,
+  tensorInit,
+  floatAttr,
+  floatsAttr,
+  OnnxType,
+  type OnnxDType,
+  type TensorInit,
+  type Dim,
+  type AttrValue,
+  type GraphNode,
+  type GraphValue,
+} from '../onnx/builder.js';
+export { buildGradientGraph, DIFFERENTIABLE_OPS, type GradientOptions } from '../onnx/autodiff.js';
+export { inferShapes, type ValueInfo } from '../onnx/autodiff-shapes.js';
+export { createSession, type ExecutionTarget } from '../runtime/ort.js';
 
 // Attention: WGSL kernels, layouts, references, the attention cores and HeSS masks on the GPU.
-export * from '../attention/index';
-export { WgslAttention } from '../runtime/wgsl-attention';
-export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/vggt/attention-core';
-export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask';
+export * from '../attention/index.js';
+export { WgslAttention } from '../runtime/wgsl-attention.js';
+export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/vggt/attention-core.js';
+export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask.js';
 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
 export {
-  Aggregator, HEAD_LAYERS, vggtLayout, type AggregatorOptions, type AggregatorOutput, type AggregatorRunOptions,
+  Aggregator,
+  HEAD_LAYERS,
+  vggtLayout,
+  type AggregatorOptions,
+  type AggregatorOutput,
+  type AggregatorRunOptions,
   type TrunkLayout,
-} from '../model/vggt/aggregator';
-export type { BufferLimits } from '../model/vggt/chunks';
-export type { WeightReader } from '../model/vggt/half-weights';
-export type { ElemType } from '../model/vggt/ops';
-export type { CameraHeadConfig, DptHeadConfig, TrunkConfig } from '../model/config';
-export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk';
-export * from '../model/vggt/heads';
-export { parseSafetensorsHeader } from '../model/safetensors';
-export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype';
+} from '../model/vggt/aggregator.js';
+export type { BufferLimits } from '../model/vggt/chunks.js';
+export type { WeightReader } from '../model/vggt/half-weights.js';
+export type { ElemType } from '../model/vggt/ops.js';
+export type { CameraHeadConfig, DptHeadConfig, TrunkConfig } from '../model/config.js';
+export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk.js';
+export * from '../model/vggt/heads.js';
+export { parseSafetensorsHeader } from '../model/safetensors.js';
+export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype.js';
 export {
-  convertCheckpoint, SafetensorsWriter, configJson, toF16Bytes, type ConvertOptions, type ConvertResult, type TensorSpec,
-} from '../model/convert';
+  convertCheckpoint,
+  SafetensorsWriter,
+  configJson,
+  toF16Bytes,
+  type ConvertOptions,
+  type ConvertResult,
+  type TensorSpec,
+} from '../model/convert.js';

@@ -6,13 +6,34 @@
  * @module hess-vggt/evaluate
  */
 export {
-  evaluate, summarize, layerSparsity, withLambda,
-  type EvalReport, type EvalRow, type EvalSummaryRow, type EvaluateOptions, type EvalPolicy, type EvalAllocation,
+  evaluate,
+  summarize,
+  layerSparsity,
+  withLambda,
+  type EvalReport,
+  type EvalRow,
+  type EvalSummaryRow,
+  type EvaluateOptions,
+  type EvalPolicy,
+  type EvalAllocation,
   type LayerSparsity,
-} from '../evaluate/harness';
-export * from '../evaluate/metrics';
-export { asVggtResult, pi3AsVggtResult } from '../evaluate/pi3-result';
-export { writeReport, renderMarkdown, renderSvg, niceTicks, variantLabel, PLOT_METRICS, HEATMAP_FILE } from '../evaluate/report';
+} from '../evaluate/harness.js';
+export * from '../evaluate/metrics.js';
+export { asVggtResult, pi3AsVggtResult } from '../evaluate/pi3-result.js';
 export {
-  renderHessHeatmap, heatmapValues, colourOf, HEATMAP_PANELS, type HeatmapOptions, type HeatmapPanel,
-} from '../evaluate/heatmap';
+  writeReport,
+  renderMarkdown,
+  renderSvg,
+  niceTicks,
+  variantLabel,
+  PLOT_METRICS,
+  HEATMAP_FILE,
+} from '../evaluate/report.js';
+export {
+  renderHessHeatmap,
+  heatmapValues,
+  colourOf,
+  HEATMAP_PANELS,
+  type HeatmapOptions,
+  type HeatmapPanel,
+} from '../evaluate/heatmap.js';

@@ -2,7 +2,7 @@
  * Combined errors of an eval run with dense among its policies, and paired per-scene comparisons of two runs:
  * what the accuracy bench reports and the accuracy regression test asserts (bench/results/accuracy.md).
  */
-import type { EvalPolicy, EvalRow } from './harness';
+import type { EvalPolicy, EvalRow } from './harness.js';
 
 /** A (policy, requested sparsity) pair; dense has sparsity 0. */
 export interface AccuracyRun {
@@ -36,7 +36,7 @@ export function accuracyErrors(rows: readonly EvalRow[]): AccuracyError[] {
     if (!d) throw new Error(`accuracyErrors: scene ${r.scene} has no dense row`);
     const cam = (x: EvalRow) => (x.meanRRA ?? NaN) + (x.meanRTA ?? NaN);
     // A dense camera error of exactly 0 would make the ratio undefined; 1e-9° is far below any real error.
-    const gtCombined = 0.5 * cam(r) / Math.max(cam(d), 1e-9) + 0.5 * (r.chamfer ?? NaN) / (d.chamfer ?? NaN);
+    const gtCombined = (0.5 * cam(r)) / Math.max(cam(d), 1e-9) + (0.5 * (r.chamfer ?? NaN)) / (d.chamfer ?? NaN);
     const deltaCombined = 0.5 * (r.deltaPose ?? NaN) + 0.5 * (r.deltaPoints ?? NaN);
     return { scene: r.scene, policy: r.policy, sparsity: r.sparsity, gtCombined, deltaCombined };
   });
@@ -62,10 +62,18 @@ export interface OrderingStats {
  * @example
  * orderingStats(errs, { policy: 'hess', sparsity: 0.6 }, { policy: 'uniform', sparsity: 0.6 }, 'deltaCombined');
  */
-export function orderingStats(errs: readonly AccuracyError[], a: AccuracyRun, b: AccuracyRun, key: 'gtCombined' | 'deltaCombined'): OrderingStats {
-  const pick = (r: AccuracyRun) => new Map(errs.filter((e) => e.policy === r.policy && e.sparsity === r.sparsity).map((e) => [e.scene, e[key]]));
-  const A = pick(a), B = pick(b);
-  const d: number[] = [], eb: number[] = [];
+export function orderingStats(
+  errs: readonly AccuracyError[],
+  a: AccuracyRun,
+  b: AccuracyRun,
+  key: 'gtCombined' | 'deltaCombined',
+): OrderingStats {
+  const pick = (r: AccuracyRun) =>
+    new Map(errs.filter((e) => e.policy === r.policy && e.sparsity === r.sparsity).map((e) => [e.scene, e[key]]));
+  const A = pick(a),
+    B = pick(b);
+  const d: number[] = [],
+    eb: number[] = [];
   for (const [scene, va] of A) {
     const vb = B.get(scene);
     if (vb === undefined) continue;
@@ -76,5 +84,12 @@ export function orderingStats(errs: readonly AccuracyError[], a: AccuracyRun, b:
   const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / Math.max(1, v.length);
   const m = mean(d);
   const sd = Math.sqrt(d.reduce((x, y) => x + (y - m) ** 2, 0) / Math.max(1, n - 1));
-  return { n, meanDiff: m, sdDiff: sd, maxDiff: Math.max(...d), wins: d.filter((x) => x < 0).length, relMargin: m / mean(eb) };
+  return {
+    n,
+    meanDiff: m,
+    sdDiff: sd,
+    maxDiff: Math.max(...d),
+    wins: d.filter((x) => x < 0).length,
+    relMargin: m / mean(eb),
+  };
 }

@@ -7,18 +7,18 @@
  * Alignment: Umeyama (with scale) from the predicted camera centres to the GT ones, as in calibrate/geometry; with
  * fewer than 3 non-collinear cameras, the first camera's pose and the centre spread are used instead.
  */
-import { HessError, check, throwIfAborted } from '../errors';
-import { applySimilarity, umeyama, type Similarity } from '../calibrate/geometry/align';
-import { cameraCenters } from '../calibrate/geometry/errors';
-import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/format';
-import { combineHess, type HessFile } from '../hess/hess-file';
-import { maskLayout } from '../mask/layout';
-import { decodeImageFile } from '../model/image-decode';
-import type { Pi3 } from '../model/pi3/model';
-import { preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess';
-import type { Vggt, VggtResult } from '../model/vggt/model';
-import { asVggtResult } from './pi3-result';
-import { cameraMetrics, depthMetrics, pointCloudMetrics } from './metrics';
+import { HessError, check, throwIfAborted } from '../errors.js';
+import { applySimilarity, umeyama, type Similarity } from '../calibrate/geometry/align.js';
+import { cameraCenters } from '../calibrate/geometry/errors.js';
+import { depthMapToPoints, type CalibrationScene } from '../calibrate/dataset/format.js';
+import { combineHess, type HessFile } from '../hess/hess-file.js';
+import { maskLayout } from '../mask/layout.js';
+import { decodeImageFile } from '../model/image-decode.js';
+import type { Pi3 } from '../model/pi3/model.js';
+import { preprocessImages, type PreprocessMode, type PreprocessResult } from '../model/preprocess.js';
+import type { Vggt, VggtResult } from '../model/vggt/model.js';
+import { asVggtResult } from './pi3-result.js';
+import { cameraMetrics, depthMetrics, pointCloudMetrics } from './metrics.js';
 
 /** A global-attention policy to evaluate. */
 export type EvalPolicy = 'dense' | 'uniform' | 'hess' | 'reverse';
@@ -123,7 +123,9 @@ export interface LayerSparsity {
 }
 
 /** Mean of each metric over scenes, per (policy, sparsity, λ, allocation); `layers` averaged per layer. */
-export type EvalSummaryRow = Omit<EvalRow, 'scene' | 'alignScale' | 'alignment' | 'frames' | 'threshold'> & { scenes: number };
+export type EvalSummaryRow = Omit<EvalRow, 'scene' | 'alignScale' | 'alignment' | 'frames' | 'threshold'> & {
+  scenes: number;
+};
 
 /** What {@link evaluate} returns (and report.json holds). */
 export interface EvalReport {
@@ -133,8 +135,15 @@ export interface EvalReport {
   /** Which model ('vggt' or 'pi3'; reports written before π³ have none). */
   model: { kind?: 'vggt' | 'pi3'; embedDim: number; depth: number; heads: number; ep: string };
   options: {
-    policies: EvalPolicy[]; sparsities: number[]; queryBlock?: number; keyBlock?: number; mode: PreprocessMode; targetSize: number; hess: string | null;
-    lambdas?: number[]; allocations?: EvalAllocation[];
+    policies: EvalPolicy[];
+    sparsities: number[];
+    queryBlock?: number;
+    keyBlock?: number;
+    mode: PreprocessMode;
+    targetSize: number;
+    hess: string | null;
+    lambdas?: number[];
+    allocations?: EvalAllocation[];
   };
   /** The HeSS file the run used (report.md shows its heat map), or null. */
   hessFile?: HessFile | null;
@@ -143,16 +152,31 @@ export interface EvalReport {
 }
 
 const METRIC_KEYS = [
-  'achievedSparsity', 'auc30', 'rra15', 'rta15', 'meanRRA', 'meanRTA', 'accuracy', 'completeness', 'chamfer', 'f1', 'depthAbsRel',
-  'deltaDepth', 'deltaPoints', 'deltaPose', 'ms',
+  'achievedSparsity',
+  'auc30',
+  'rra15',
+  'rta15',
+  'meanRRA',
+  'meanRTA',
+  'accuracy',
+  'completeness',
+  'chamfer',
+  'f1',
+  'depthAbsRel',
+  'deltaDepth',
+  'deltaPoints',
+  'deltaPose',
+  'ms',
 ] as const;
 
 /** ‖a − ref‖ / ‖ref‖ over entries finite in both (null when nothing is comparable or ref is all zero). */
 export function relativeRms(a: ArrayLike<number> | null, ref: ArrayLike<number> | null): number | null {
   if (!a || !ref || a.length !== ref.length) return null;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], r = ref[i];
+    const x = a[i],
+      r = ref[i];
     if (!Number.isFinite(x) || !Number.isFinite(r)) continue;
     num += (x - r) ** 2;
     den += r * r;
@@ -207,7 +231,11 @@ function alignment(predExt: ArrayLike<number>, gtExt: ArrayLike<number>): { H: S
 }
 
 /** GT depth of view `v` resampled (nearest) onto the preprocessed H×W grid of frame `s`; 0 outside the image. */
-function depthOnGrid(gt: { width: number; height: number; data: Float32Array }, pre: PreprocessResult, s: number): Float32Array {
+function depthOnGrid(
+  gt: { width: number; height: number; data: Float32Array },
+  pre: PreprocessResult,
+  s: number,
+): Float32Array {
   const it = pre.items[s];
   const out = new Float32Array(pre.height * pre.width);
   const sy = gt.height / it.resizedHeight;
@@ -228,7 +256,12 @@ function depthOnGrid(gt: { width: number; height: number; data: Float32Array }, 
 
 /** Score one prediction against one scene's GT. */
 function score(
-  r: VggtResult, scene: CalibrationScene, views: CalibrationScene['views'], pre: PreprocessResult, gtCloud: Float64Array | null, opts: EvaluateOptions,
+  r: VggtResult,
+  scene: CalibrationScene,
+  views: CalibrationScene['views'],
+  pre: PreprocessResult,
+  gtCloud: Float64Array | null,
+  opts: EvaluateOptions,
 ): Omit<EvalRow, 'scene' | 'policy' | 'sparsity' | 'achievedSparsity' | 'ms'> {
   check(r.extrinsics !== null, 'evaluation needs the camera head', 'load the model with its camera head');
   const gtExt = new Float64Array(12 * views.length);
@@ -280,9 +313,19 @@ function score(
   void scene;
   return {
     frames: views.length,
-    auc30: cam.auc30, rra15: cam.rraAt, rta15: cam.rtaAt, meanRRA: cam.meanRRA, meanRTA: cam.meanRTA,
-    accuracy: pc?.accuracy ?? null, completeness: pc?.completeness ?? null, chamfer: pc?.chamfer ?? null, f1: pc?.f1 ?? null,
-    threshold: pc?.threshold ?? null, depthAbsRel, alignScale: H.s, alignment: how,
+    auc30: cam.auc30,
+    rra15: cam.rraAt,
+    rta15: cam.rtaAt,
+    meanRRA: cam.meanRRA,
+    meanRTA: cam.meanRTA,
+    accuracy: pc?.accuracy ?? null,
+    completeness: pc?.completeness ?? null,
+    chamfer: pc?.chamfer ?? null,
+    f1: pc?.f1 ?? null,
+    threshold: pc?.threshold ?? null,
+    depthAbsRel,
+    alignScale: H.s,
+    alignment: how,
   };
 }
 
@@ -304,7 +347,8 @@ function gtPoints(scene: CalibrationScene, views: CalibrationScene['views'], max
 function meanLayers(rows: readonly EvalRow[]): LayerSparsity | null {
   const ls = rows.map((r) => r.layers).filter((l): l is LayerSparsity => Boolean(l));
   if (!ls.length) return null;
-  const mean = (key: keyof LayerSparsity) => ls[0][key].map((_, i) => ls.reduce((a, l) => a + l[key][i], 0) / ls.length);
+  const mean = (key: keyof LayerSparsity) =>
+    ls[0][key].map((_, i) => ls.reduce((a, l) => a + l[key][i], 0) / ls.length);
   return { budget: mean('budget'), achieved: mean('achieved') };
 }
 
@@ -330,7 +374,12 @@ export function summarize(rows: readonly EvalRow[]): EvalSummaryRow[] {
 
 /** Per-layer budget and achieved sparsity from the attention's stats of one run (see {@link LayerSparsity}). */
 export function layerSparsity(
-  stats: { budgets: number[][]; blocksPerLayer: number[] }, heads: number, S: number, P: number, queryBlock = 128, keyBlock = 64,
+  stats: { budgets: number[][]; blocksPerLayer: number[] },
+  heads: number,
+  S: number,
+  P: number,
+  queryBlock = 128,
+  keyBlock = 64,
 ): LayerSparsity {
   const L = maskLayout(S, P, queryBlock, keyBlock);
   const all = heads * L.numQueryBlocks * L.numKeyBlocks;
@@ -344,7 +393,11 @@ export function layerSparsity(
 /** The HeSS file with its scores re-combined from the two terms at camera weight `lambda`. */
 export function withLambda(hess: HessFile, lambda: number): HessFile {
   if (!(Number.isFinite(lambda) && lambda >= 0 && lambda <= 1)) {
-    throw new HessError('INVALID_ARGUMENT', `λ = ${lambda} is not in [0, 1]`, 'pass camera weights like 1, 0.5, 0 (1 = camera term only)');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `λ = ${lambda} is not in [0, 1]`,
+      'pass camera weights like 1, 0.5, 0 (1 = camera term only)',
+    );
   }
   return { ...hess, lambda, scores: combineHess(hess.terms.camera, hess.terms.pointCloud, lambda) };
 }
@@ -359,43 +412,75 @@ export function withLambda(hess: HessFile, lambda: number): HessFile {
  * const report = await evaluate(model, scenes, { policies: ['dense', 'uniform', 'hess'], sparsities: [0.43, 0.73, 0.9], hess });
  * await writeReport(report, './eval-out');
  */
-export async function evaluate(model: Vggt | Pi3, scenes: readonly CalibrationScene[], opts: EvaluateOptions = {}): Promise<EvalReport> {
+export async function evaluate(
+  model: Vggt | Pi3,
+  scenes: readonly CalibrationScene[],
+  opts: EvaluateOptions = {},
+): Promise<EvalReport> {
   const policies = [...new Set(opts.policies ?? ['dense'])] as EvalPolicy[];
   const sparsities = [...new Set(opts.sparsities ?? [0.43, 0.73, 0.9])];
   const valid: EvalPolicy[] = ['dense', 'uniform', 'hess', 'reverse'];
   for (const p of policies) {
-    if (!valid.includes(p)) throw new HessError('INVALID_ARGUMENT', `unknown policy '${p}'`, `use one of ${valid.join(', ')}`);
+    if (!valid.includes(p))
+      throw new HessError('INVALID_ARGUMENT', `unknown policy '${p}'`, `use one of ${valid.join(', ')}`);
   }
   check(policies.length > 0, 'no policy to evaluate', 'pass e.g. policies: ["dense", "uniform", "hess"]');
   const sparse = policies.filter((p) => p !== 'dense');
   if (sparse.length) {
-    check(sparsities.length > 0, 'sparse policies need at least one sparsity', 'pass e.g. sparsities: [0.43, 0.73, 0.9]');
+    check(
+      sparsities.length > 0,
+      'sparse policies need at least one sparsity',
+      'pass e.g. sparsities: [0.43, 0.73, 0.9]',
+    );
     for (const s of sparsities) {
-      if (!(typeof s === 'number' && s >= 0 && s < 1)) throw new HessError('INVALID_ARGUMENT', `sparsity ${s} is not in [0, 1)`, 'pass values like 0.43, 0.73, 0.9');
+      if (!(typeof s === 'number' && s >= 0 && s < 1))
+        throw new HessError('INVALID_ARGUMENT', `sparsity ${s} is not in [0, 1)`, 'pass values like 0.43, 0.73, 0.9');
     }
     if (!model.wgsl) {
-      throw new HessError('INVALID_ARGUMENT', `policies ${sparse.join(', ')} need the WGSL attention (WebGPU)`,
-        "load the model on a WebGPU device (attention 'wgsl', the default there), or evaluate --policies dense");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `policies ${sparse.join(', ')} need the WGSL attention (WebGPU)`,
+        "load the model on a WebGPU device (attention 'wgsl', the default there), or evaluate --policies dense",
+      );
     }
     if ((sparse.includes('hess') || sparse.includes('reverse')) && !opts.hess) {
-      throw new HessError('INVALID_ARGUMENT', "policies 'hess' and 'reverse' need a HeSS file", 'pass hess (--hess hess.json), made by the calibrate step');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        "policies 'hess' and 'reverse' need a HeSS file",
+        'pass hess (--hess hess.json), made by the calibrate step',
+      );
     }
   }
-  check(scenes.length > 0, 'no scenes to evaluate', 'point --data at a folder of scene folders (see src/calibrate/dataset/README.md)');
+  check(
+    scenes.length > 0,
+    'no scenes to evaluate',
+    'point --data at a folder of scene folders (see src/calibrate/dataset/README.md)',
+  );
   const allocations = [...new Set(opts.allocations ?? ['waterfill'])] as EvalAllocation[];
   for (const a of allocations) {
-    if (a !== 'waterfill' && a !== 'proportional') throw new HessError('INVALID_ARGUMENT', `unknown allocation '${a}'`, "use 'waterfill' or 'proportional'");
+    if (a !== 'waterfill' && a !== 'proportional')
+      throw new HessError('INVALID_ARGUMENT', `unknown allocation '${a}'`, "use 'waterfill' or 'proportional'");
   }
   // One HeSS file per λ of the ablation (validated here, before any model run); the file's own scores by default.
   const lambdas = opts.lambdas ? [...new Set(opts.lambdas)] : null;
   const hessAt = opts.hess && lambdas ? lambdas.map((l) => withLambda(opts.hess!, l)) : opts.hess ? [opts.hess] : [];
-  interface Run { policy: EvalPolicy; sparsity: number; hess?: HessFile; lambda?: number | null; allocation?: EvalAllocation }
+  interface Run {
+    policy: EvalPolicy;
+    sparsity: number;
+    hess?: HessFile;
+    lambda?: number | null;
+    allocation?: EvalAllocation;
+  }
   const runs: Run[] = [
     ...(policies.includes('dense') ? [{ policy: 'dense' as const, sparsity: 0 }] : []),
-    ...sparse.flatMap((policy) => sparsities.flatMap((sparsity): Run[] => {
-      if (policy === 'uniform') return [{ policy, sparsity, lambda: null, allocation: 'waterfill' }];
-      return hessAt.flatMap((hess) => allocations.map((allocation) => ({ policy, sparsity, hess, lambda: hess.lambda, allocation })));
-    })),
+    ...sparse.flatMap((policy) =>
+      sparsities.flatMap((sparsity): Run[] => {
+        if (policy === 'uniform') return [{ policy, sparsity, lambda: null, allocation: 'waterfill' }];
+        return hessAt.flatMap((hess) =>
+          allocations.map((allocation) => ({ policy, sparsity, hess, lambda: hess.lambda, allocation })),
+        );
+      }),
+    ),
   ];
   const mode = opts.mode ?? 'crop';
   const targetSize = opts.targetSize ?? 518;
@@ -413,34 +498,69 @@ export async function evaluate(model: Vggt | Pi3, scenes: readonly CalibrationSc
     let dense: VggtResult | null = null; // runs first when asked for: the sparse rows' deltas refer to it
     for (const { policy, sparsity, hess, lambda, allocation } of runs) {
       throwIfAborted(opts.signal);
-      const r = asVggtResult(await model.run(input, policy === 'dense'
-        ? { policy: 'dense', signal: opts.signal }
-        : { policy, sparsity, hess, allocation, queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, planner: opts.planner, signal: opts.signal }));
+      const r = asVggtResult(
+        await model.run(
+          input,
+          policy === 'dense'
+            ? { policy: 'dense', signal: opts.signal }
+            : {
+                policy,
+                sparsity,
+                hess,
+                allocation,
+                queryBlock: opts.queryBlock,
+                keyBlock: opts.keyBlock,
+                planner: opts.planner,
+                signal: opts.signal,
+              },
+        ),
+      );
       const P = (input.H / model.config.patchSize) * (input.W / model.config.patchSize) + model.config.patchStartIdx;
       if (policy === 'dense') dense = r;
       rows.push({
-        scene: scene.name, policy, sparsity,
+        scene: scene.name,
+        policy,
+        sparsity,
         achievedSparsity: r.sparsity ? r.sparsity.achievedSparsity : policy === 'dense' ? 0 : null,
         ...score(r, scene, views, pre, gtCloud, opts),
         ms: r.timings.total,
         deltaDepth: dense ? relativeRms(r.depth, dense.depth) : null,
         deltaPoints: dense ? relativeRms(r.worldPoints, dense.worldPoints) : null,
         deltaPose: dense ? relativeRms(r.poseEnc, dense.poseEnc) : null,
-        ...(policy === 'dense' ? {} : {
-          lambda, allocation,
-          layers: r.sparsity ? layerSparsity(r.sparsity, model.config.numHeads, input.S, P, opts.queryBlock, opts.keyBlock) : null,
-        }),
+        ...(policy === 'dense'
+          ? {}
+          : {
+              lambda,
+              allocation,
+              layers: r.sparsity
+                ? layerSparsity(r.sparsity, model.config.numHeads, input.S, P, opts.queryBlock, opts.keyBlock)
+                : null,
+            }),
       });
       opts.onProgress?.({ scene: scene.name, policy, sparsity, done: rows.length, total });
     }
   }
   return {
-    format: 'hess-vggt-eval', version: 1, createdAt: new Date().toISOString(),
-    model: { kind: model.kind, embedDim: model.config.embedDim, depth: model.config.depth, heads: model.config.numHeads, ep: model.target.ep },
+    format: 'hess-vggt-eval',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    model: {
+      kind: model.kind,
+      embedDim: model.config.embedDim,
+      depth: model.config.depth,
+      heads: model.config.numHeads,
+      ep: model.target.ep,
+    },
     options: {
-      policies, sparsities: sparse.length ? sparsities : [], queryBlock: opts.queryBlock, keyBlock: opts.keyBlock, mode, targetSize,
+      policies,
+      sparsities: sparse.length ? sparsities : [],
+      queryBlock: opts.queryBlock,
+      keyBlock: opts.keyBlock,
+      mode,
+      targetSize,
       hess: opts.hess ? opts.hess.modelId : null,
-      ...(lambdas ? { lambdas } : {}), ...(opts.allocations ? { allocations } : {}),
+      ...(lambdas ? { lambdas } : {}),
+      ...(opts.allocations ? { allocations } : {}),
     },
     hessFile: opts.hess ?? null,
     rows,

@@ -8,7 +8,7 @@
  * traces differ by orders of magnitude between layers and only ratios within a layer reach the allocator, so the
  * share is what decides the budgets; "× heads" makes the colour scale read the same for 4 or 16 heads.
  */
-import { combineHess, type HessFile } from '../hess/hess-file';
+import { combineHess, type HessFile } from '../hess/hess-file.js';
 
 /** Options of {@link renderHessHeatmap}. */
 export interface HeatmapOptions {
@@ -33,8 +33,15 @@ export type HeatmapPanel = (typeof HEATMAP_PANELS)[number];
  * channel along some segments, and rounding makes neighbouring colours swap brightness).
  */
 const STOPS: readonly [number, number, number][] = [
-  [0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 129],
-  [229, 80, 129], [251, 135, 129], [254, 194, 150], [255, 253, 191],
+  [0, 0, 4],
+  [28, 16, 68],
+  [79, 18, 123],
+  [129, 37, 129],
+  [181, 54, 129],
+  [229, 80, 129],
+  [251, 135, 129],
+  [254, 194, 150],
+  [255, 253, 191],
 ];
 
 /** Colour of t ∈ [0, 1] (clamped; NaN → 0) as #rrggbb, linear between the stops: brighter = larger. */
@@ -43,7 +50,10 @@ export function colourOf(t: number): string {
   const f = x * (STOPS.length - 1);
   const i = Math.min(STOPS.length - 2, Math.floor(f));
   const u = f - i;
-  const hex = (k: number) => Math.round(STOPS[i][k] + u * (STOPS[i + 1][k] - STOPS[i][k])).toString(16).padStart(2, '0');
+  const hex = (k: number) =>
+    Math.round(STOPS[i][k] + u * (STOPS[i + 1][k] - STOPS[i][k]))
+      .toString(16)
+      .padStart(2, '0');
   return `#${hex(0)}${hex(1)}${hex(2)}`;
 }
 
@@ -110,11 +120,13 @@ export function renderHessHeatmap(hess: HessFile, opts: HeatmapOptions = {}): st
   let hi = Math.max(...all);
   // Log scale: zeros (a head with no gradient at all) are clamped to the floor and drawn darkest.
   let lo = log ? Math.max(Math.min(...positive, hi), hi * 1e-4) : Math.min(...all);
-  if (!(hi > lo)) { // all equal: widen so that the scale is defined (everything maps to the middle)
+  if (!(hi > lo)) {
+    // all equal: widen so that the scale is defined (everything maps to the middle)
     lo = log ? (hi > 0 ? hi / 2 : 0.5) : hi - 0.5;
     hi = log ? (hi > 0 ? hi * 2 : 2) : hi + 0.5;
   }
-  const pos = (v: number) => (log ? (Math.log(Math.max(v, lo)) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) : (v - lo) / (hi - lo));
+  const pos = (v: number) =>
+    log ? (Math.log(Math.max(v, lo)) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) : (v - lo) / (hi - lo);
 
   const cw = opts.cellWidth ?? Math.min(40, Math.max(12, Math.round(300 / Hn)));
   const ch = opts.cellHeight ?? Math.min(20, Math.max(10, Math.round(480 / L)));
@@ -129,7 +141,9 @@ export function renderHessHeatmap(hess: HessFile, opts: HeatmapOptions = {}): st
   const headStep = labelEvery(cw * 0.9);
   const title = opts.title ?? `HeSS scores · ${hess.modelId} · ${hess.calibration.scenes} calibration scene(s)`;
   const names: Record<HeatmapPanel, string> = {
-    camera: 'camera term', pointCloud: 'point-cloud term', combined: `combined, λ = ${num(lambda)}`,
+    camera: 'camera term',
+    pointCloud: 'point-cloud term',
+    combined: `combined, λ = ${num(lambda)}`,
   };
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Ht}" viewBox="0 0 ${W} ${Ht}" font-family="Helvetica, Arial, sans-serif" font-size="${fs}">`,
@@ -139,13 +153,17 @@ export function renderHessHeatmap(hess: HessFile, opts: HeatmapOptions = {}): st
   ];
   HEATMAP_PANELS.forEach((p, k) => {
     const ox = M.l + k * (pw + M.gap);
-    out.push(`<g class="panel" data-panel="${p}">`,
-      `<text x="${ox + pw / 2}" y="${M.t - 8}" text-anchor="middle" font-size="12" font-weight="bold">${esc(names[p])}</text>`);
+    out.push(
+      `<g class="panel" data-panel="${p}">`,
+      `<text x="${ox + pw / 2}" y="${M.t - 8}" text-anchor="middle" font-size="12" font-weight="bold">${esc(names[p])}</text>`,
+    );
     for (let l = 0; l < L; l++) {
       for (let h = 0; h < Hn; h++) {
         const v = vals[p][l][h];
-        out.push(`<rect class="cell" x="${ox + h * cw}" y="${M.t + l * ch}" width="${cw}" height="${ch}" fill="${colourOf(pos(v))}" ` +
-          `data-panel="${p}" data-layer="${l}" data-head="${h}" data-value="${num(v)}"><title>${esc(names[p])}: layer ${l}, head ${h}: ${num(v)}</title></rect>`);
+        out.push(
+          `<rect class="cell" x="${ox + h * cw}" y="${M.t + l * ch}" width="${cw}" height="${ch}" fill="${colourOf(pos(v))}" ` +
+            `data-panel="${p}" data-layer="${l}" data-head="${h}" data-value="${num(v)}"><title>${esc(names[p])}: layer ${l}, head ${h}: ${num(v)}</title></rect>`,
+        );
       }
     }
     out.push(`<rect x="${ox}" y="${M.t}" width="${pw}" height="${ph}" fill="none" stroke="#333" stroke-width="0.5"/>`);
@@ -157,7 +175,9 @@ export function renderHessHeatmap(hess: HessFile, opts: HeatmapOptions = {}): st
       for (let l = 0; l < L; l += layerStep) {
         out.push(`<text x="${ox - 5}" y="${M.t + (l + 0.5) * ch + fs * 0.35}" text-anchor="end">${l}</text>`);
       }
-      out.push(`<text transform="translate(${ox - 38} ${M.t + ph / 2}) rotate(-90)" text-anchor="middle">global layer</text>`);
+      out.push(
+        `<text transform="translate(${ox - 38} ${M.t + ph / 2}) rotate(-90)" text-anchor="middle">global layer</text>`,
+      );
     }
     out.push('</g>');
   });
@@ -167,13 +187,17 @@ export function renderHessHeatmap(hess: HessFile, opts: HeatmapOptions = {}): st
   out.push(`<g class="legend">`);
   for (let i = 0; i < slices; i++) {
     const t = (i + 0.5) / slices;
-    out.push(`<rect x="${bx}" y="${(M.t + ph - ((i + 1) / slices) * ph).toFixed(2)}" width="16" height="${(ph / slices + 0.5).toFixed(2)}" fill="${colourOf(t)}"/>`);
+    out.push(
+      `<rect x="${bx}" y="${(M.t + ph - ((i + 1) / slices) * ph).toFixed(2)}" width="16" height="${(ph / slices + 0.5).toFixed(2)}" fill="${colourOf(t)}"/>`,
+    );
   }
   out.push(`<rect x="${bx}" y="${M.t}" width="16" height="${ph}" fill="none" stroke="#333" stroke-width="0.5"/>`);
   for (const t of colourTicks(lo, hi, log)) {
     const y = M.t + ph - pos(t) * ph;
-    out.push(`<line x1="${bx + 16}" y1="${y.toFixed(2)}" x2="${bx + 21}" y2="${y.toFixed(2)}" stroke="#333"/>`,
-      `<text x="${bx + 24}" y="${(y + 4).toFixed(2)}">${num(t)}</text>`);
+    out.push(
+      `<line x1="${bx + 16}" y1="${y.toFixed(2)}" x2="${bx + 21}" y2="${y.toFixed(2)}" stroke="#333"/>`,
+      `<text x="${bx + 24}" y="${(y + 4).toFixed(2)}">${num(t)}</text>`,
+    );
   }
   out.push(`<text x="${bx}" y="${M.t - 8}" font-size="11">share × ${Hn}</text>`, '</g>', '</svg>');
   return out.join('\n');

@@ -39,9 +39,11 @@ export interface RelativePoseOptions {
 }
 
 function cameraCount(e: ArrayLike<number>, name: string): number {
-  if (e.length % 12 !== 0) throw new HessError('SHAPE_MISMATCH', `${name} has length ${e.length}, not a multiple of 12 (N×3×4)`);
+  if (e.length % 12 !== 0)
+    throw new HessError('SHAPE_MISMATCH', `${name} has length ${e.length}, not a multiple of 12 (N×3×4)`);
   for (let i = 0; i < e.length; i++) {
-    if (!Number.isFinite(e[i])) throw new HessError('INVALID_ARGUMENT', `${name}[${i}] is ${e[i]}; extrinsics must be finite`);
+    if (!Number.isFinite(e[i]))
+      throw new HessError('INVALID_ARGUMENT', `${name}[${i}] is ${e[i]}; extrinsics must be finite`);
   }
   return e.length / 12;
 }
@@ -57,7 +59,8 @@ function pose(e: ArrayLike<number>, c: number): { R: number[]; t: number[] } {
 
 function matMul(a: number[], b: number[]): number[] {
   const r = new Array<number>(9);
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 3; j++) r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
   return r;
 }
 function matT(a: number[]): number[] {
@@ -162,9 +165,16 @@ export function relativePoseErrors(
  *
  * @example aucAt(rotation, translation, 30); // 1 for perfect cameras
  */
-export function aucAt(rotationErrors: ArrayLike<number>, translationErrors: ArrayLike<number>, maxThreshold = 30): number {
+export function aucAt(
+  rotationErrors: ArrayLike<number>,
+  translationErrors: ArrayLike<number>,
+  maxThreshold = 30,
+): number {
   if (rotationErrors.length !== translationErrors.length) {
-    throw new HessError('SHAPE_MISMATCH', `${rotationErrors.length} rotation errors but ${translationErrors.length} translation errors`);
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `${rotationErrors.length} rotation errors but ${translationErrors.length} translation errors`,
+    );
   }
   if (!(Number.isInteger(maxThreshold) && maxThreshold >= 1)) {
     throw new HessError('INVALID_ARGUMENT', `maxThreshold must be a positive integer, got ${maxThreshold}`);
@@ -203,11 +213,18 @@ export interface CameraMetrics {
  * RRA/RTA per pair, their means, accuracies at `threshold` (default 15°, as RRA@15/RTA@15) and AUC@30.
  * @example const m = cameraMetrics(predExtrinsics, gtExtrinsics); m.auc30;
  */
-export function cameraMetrics(pred: ArrayLike<number>, gt: ArrayLike<number>, opts: RelativePoseOptions & { threshold?: number } = {}): CameraMetrics {
+export function cameraMetrics(
+  pred: ArrayLike<number>,
+  gt: ArrayLike<number>,
+  opts: RelativePoseOptions & { threshold?: number } = {},
+): CameraMetrics {
   const errors = relativePoseErrors(pred, gt, opts);
   const threshold = opts.threshold ?? 15;
   const k = errors.pairs.length;
-  let sr = 0, st = 0, ar = 0, at = 0;
+  let sr = 0,
+    st = 0,
+    ar = 0,
+    at = 0;
   for (let i = 0; i < k; i++) {
     sr += errors.rotation[i];
     st += errors.translation[i];
@@ -309,8 +326,10 @@ export function depthMetrics(
   gt: ArrayLike<number>,
   opts: { medianScaling?: boolean; mask?: ArrayLike<number> } = {},
 ): DepthMetrics {
-  if (pred.length !== gt.length) throw new HessError('SHAPE_MISMATCH', `pred has ${pred.length} pixels but gt has ${gt.length}`);
-  if (opts.mask && opts.mask.length !== gt.length) throw new HessError('SHAPE_MISMATCH', 'mask size differs from the depth maps');
+  if (pred.length !== gt.length)
+    throw new HessError('SHAPE_MISMATCH', `pred has ${pred.length} pixels but gt has ${gt.length}`);
+  if (opts.mask && opts.mask.length !== gt.length)
+    throw new HessError('SHAPE_MISMATCH', 'mask size differs from the depth maps');
   const idx: number[] = [];
   for (let i = 0; i < gt.length; i++) {
     if (gt[i] > 0 && Number.isFinite(gt[i]) && Number.isFinite(pred[i]) && (!opts.mask || opts.mask[i])) idx.push(i);
@@ -320,7 +339,11 @@ export function depthMetrics(
   if (opts.medianScaling) {
     const mp = median(Float64Array.from(idx, (i) => pred[i]));
     const mg = median(Float64Array.from(idx, (i) => gt[i]));
-    if (!(mp > 0)) throw new HessError('INVALID_ARGUMENT', 'depthMetrics: median predicted depth is not positive; cannot median-scale');
+    if (!(mp > 0))
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'depthMetrics: median predicted depth is not positive; cannot median-scale',
+      );
     scale = mg / mp;
   }
   let rel = 0;

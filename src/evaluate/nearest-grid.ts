@@ -8,7 +8,7 @@
  * shell cannot hold anything closer; a cell whose box is already farther than the best hit is skipped. A query
  * outside the grid starts from the nearest cell, and the bound counts its distance to the grid.
  */
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 /** A static grid over a 3D cloud (flat xyz), answering exact nearest squared distances. */
 export class NearestGrid {
@@ -21,12 +21,17 @@ export class NearestGrid {
 
   constructor(points: ArrayLike<number>) {
     const n = points.length / 3;
-    if (!(Number.isInteger(n) && n > 0)) throw new HessError('INVALID_ARGUMENT', `NearestGrid needs a non-empty flat xyz cloud, got ${points.length} values`);
+    if (!(Number.isInteger(n) && n > 0))
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `NearestGrid needs a non-empty flat xyz cloud, got ${points.length} values`,
+      );
     const lo = [Infinity, Infinity, Infinity];
     const hi = [-Infinity, -Infinity, -Infinity];
     for (let i = 0; i < points.length; i++) {
       const v = points[i];
-      if (!Number.isFinite(v)) throw new HessError('INVALID_ARGUMENT', `NearestGrid: point ${Math.floor(i / 3)} is not finite`);
+      if (!Number.isFinite(v))
+        throw new HessError('INVALID_ARGUMENT', `NearestGrid: point ${Math.floor(i / 3)} is not finite`);
       const a = i % 3;
       if (v < lo[a]) lo[a] = v;
       if (v > hi[a]) hi[a] = v;
@@ -40,12 +45,18 @@ export class NearestGrid {
     for (let iter = 0; iter < 8; iter++) {
       const d = cellsOf(h);
       const total = d[0] * d[1] * d[2];
-      if (total > 4 * n + 64) { h *= Math.cbrt(total / (4 * n + 64)) * 1.01; continue; }
+      if (total > 4 * n + 64) {
+        h *= Math.cbrt(total / (4 * n + 64)) * 1.01;
+        continue;
+      }
       const seen = new Uint8Array(total);
       let occupied = 0;
       for (let i = 0; i < n; i++) {
         const c = this.cellIndex(points[3 * i], points[3 * i + 1], points[3 * i + 2], lo, d, h);
-        if (!seen[c]) { seen[c] = 1; occupied++; }
+        if (!seen[c]) {
+          seen[c] = 1;
+          occupied++;
+        }
       }
       if (n / occupied >= 2 || total === 1) break;
       h *= Math.sqrt(2 / (n / occupied)); // a surface: points per occupied cell grow with h²
@@ -105,8 +116,10 @@ export class NearestGrid {
         const lb = Math.max(0, (r - 1) * h - sl);
         if (e2 + lb * lb >= best) break;
       }
-      const i0 = Math.max(0, cx - r), i1 = Math.min(dx - 1, cx + r);
-      const j0 = Math.max(0, cy - r), j1 = Math.min(dy - 1, cy + r);
+      const i0 = Math.max(0, cx - r),
+        i1 = Math.min(dx - 1, cx + r);
+      const j0 = Math.max(0, cy - r),
+        j1 = Math.min(dy - 1, cy + r);
       for (let i = i0; i <= i1; i++) {
         const bx = Math.max(mx + i * h - sl - x, 0, x - (mx + (i + 1) * h + sl));
         const onI = i === cx - r || i === cx + r;
@@ -123,7 +136,9 @@ export class NearestGrid {
             if (bxy + bz * bz >= best) continue;
             const c = (i * dy + j) * dz + k;
             for (let p = 3 * start[c], end = 3 * start[c + 1]; p < end; p += 3) {
-              const ax = xyz[p] - x, ay = xyz[p + 1] - y, az = xyz[p + 2] - z;
+              const ax = xyz[p] - x,
+                ay = xyz[p + 1] - y,
+                az = xyz[p + 2] - z;
               const d2 = ax * ax + ay * ay + az * az;
               if (d2 < best) best = d2;
             }
@@ -138,7 +153,8 @@ export class NearestGrid {
   distances(queries: ArrayLike<number>): Float64Array {
     const m = queries.length / 3;
     const out = new Float64Array(m);
-    for (let q = 0; q < m; q++) out[q] = Math.sqrt(this.nearest2(queries[3 * q], queries[3 * q + 1], queries[3 * q + 2]));
+    for (let q = 0; q < m; q++)
+      out[q] = Math.sqrt(this.nearest2(queries[3 * q], queries[3 * q + 1], queries[3 * q + 2]));
     return out;
   }
 }

@@ -8,8 +8,8 @@
  *   fitted by least squares to the local points' `x/z`, `y/z` against the pixel centres (per frame);
  * - poseEnc: none.
  */
-import type { Pi3Result } from '../model/pi3/model';
-import type { VggtResult } from '../model/vggt/model';
+import type { Pi3Result } from '../model/pi3/model.js';
+import type { VggtResult } from '../model/vggt/model.js';
 
 /** A π³ result or a VGGT result, as what the harness and the exports read. */
 export function asVggtResult(r: Pi3Result | VggtResult): VggtResult {
@@ -37,25 +37,44 @@ export function pi3AsVggtResult(r: Pi3Result): VggtResult {
   for (let i = 0; i < S * HW; i++) depth[i] = r.localPoints[3 * i + 2]!;
   const conf = Float32Array.from(r.conf, (x) => 1 + Math.exp(x));
   const intrinsics = new Float64Array(9 * S);
-  const cx = W / 2, cy = H / 2;
+  const cx = W / 2,
+    cy = H / 2;
   for (let s = 0; s < S; s++) {
     // x/z = (u − cx)/fx  ⇒  fx = Σ (u − cx)² / Σ (u − cx)(x/z), pixel centres u = col + 0.5
-    let nu = 0, du = 0, nv = 0, dv = 0;
+    let nu = 0,
+      du = 0,
+      nv = 0,
+      dv = 0;
     for (let p = 0; p < HW; p++) {
       const o = 3 * (s * HW + p);
       const z = r.localPoints[o + 2]!;
       if (!(z > 0)) continue;
-      const a = r.localPoints[o]! / z, b = r.localPoints[o + 1]! / z;
-      const u = (p % W) + 0.5 - cx, v = Math.floor(p / W) + 0.5 - cy;
+      const a = r.localPoints[o]! / z,
+        b = r.localPoints[o + 1]! / z;
+      const u = (p % W) + 0.5 - cx,
+        v = Math.floor(p / W) + 0.5 - cy;
       if (!Number.isFinite(a + b)) continue;
-      nu += u * u; du += u * a; nv += v * v; dv += v * b;
+      nu += u * u;
+      du += u * a;
+      nv += v * v;
+      dv += v * b;
     }
     const fx = du > 0 ? nu / du : Number.NaN;
     const fy = dv > 0 ? nv / dv : Number.NaN;
     intrinsics.set([fx, 0, cx, 0, fy, cy, 0, 0, 1], 9 * s);
   }
   return {
-    S, H, W, poseEnc: null, extrinsics, intrinsics, depth, depthConf: conf, worldPoints: r.points, worldPointsConf: conf,
-    timings: { aggregator: r.timings.trunk, heads: r.timings.heads, total: r.timings.total }, sparsity: r.sparsity,
+    S,
+    H,
+    W,
+    poseEnc: null,
+    extrinsics,
+    intrinsics,
+    depth,
+    depthConf: conf,
+    worldPoints: r.points,
+    worldPointsConf: conf,
+    timings: { aggregator: r.timings.trunk, heads: r.timings.heads, total: r.timings.total },
+    sparsity: r.sparsity,
   };
 }

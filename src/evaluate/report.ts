@@ -3,15 +3,16 @@
  * report.svg (metric vs sparsity per policy, drawn by hand: axes, ticks, legend; no plotting library) and, when
  * a HeSS file was used, hess-heatmap.svg (its scores, {@link renderHessHeatmap}).
  */
-import { HessError } from '../errors';
-import { AtomicBatch } from '../io/atomic-write';
-import type { EvalPolicy, EvalReport, EvalSummaryRow } from './harness';
-import { renderHessHeatmap } from './heatmap';
+import { HessError } from '../errors.js';
+import { AtomicBatch } from '../io/atomic-write.js';
+import type { EvalPolicy, EvalReport, EvalSummaryRow } from './harness.js';
+import { renderHessHeatmap } from './heatmap.js';
 
 /** File name of the HeSS heat map next to report.md. */
 export const HEATMAP_FILE = 'hess-heatmap.svg';
 
-const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const fmt = (v: number | null | undefined, digits = 4) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
 
 const COLUMNS: [string, (r: EvalSummaryRow) => string][] = [
   ['policy', (r) => r.policy],
@@ -41,13 +42,26 @@ const isAblation = (report: EvalReport) => Boolean(report.options.lambdas || rep
  * "hess ρ=0.73 λ=1 proportional": one summary row's run, for the per-layer table and the plot legend (λ and the
  * allocation only with `ablation`: outside ablation runs every hess row has the file's λ and water-filling).
  */
-export function variantLabel(r: Pick<EvalSummaryRow, 'policy' | 'sparsity' | 'lambda' | 'allocation'>, withSparsity = true, ablation = true): string {
-  return [r.policy, withSparsity && r.policy !== 'dense' ? `ρ=${r.sparsity}` : '',
+export function variantLabel(
+  r: Pick<EvalSummaryRow, 'policy' | 'sparsity' | 'lambda' | 'allocation'>,
+  withSparsity = true,
+  ablation = true,
+): string {
+  return [
+    r.policy,
+    withSparsity && r.policy !== 'dense' ? `ρ=${r.sparsity}` : '',
     !ablation || r.lambda === null || r.lambda === undefined ? '' : `λ=${r.lambda}`,
-    ablation && r.allocation === 'proportional' ? 'proportional' : ''].filter(Boolean).join(' ');
+    ablation && r.allocation === 'proportional' ? 'proportional' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
-function table(rows: readonly EvalSummaryRow[], lead: [string, (r: EvalSummaryRow) => string][] = [], ablation = false): string {
+function table(
+  rows: readonly EvalSummaryRow[],
+  lead: [string, (r: EvalSummaryRow) => string][] = [],
+  ablation = false,
+): string {
   const cols = [...lead, ...COLUMNS.slice(0, 2), ...(ablation ? ABLATION_COLUMNS : []), ...COLUMNS.slice(2)];
   const head = `| ${cols.map((c) => c[0]).join(' | ')} |`;
   const sep = `| ${cols.map((c, i) => (i < lead.length + 1 || c[0] === 'alloc' ? '---' : '---:')).join(' | ')} |`;
@@ -60,8 +74,11 @@ function layerTable(rows: readonly EvalSummaryRow[], ablation: boolean): string 
   const n = Math.max(...runs.map((r) => r.layers!.achieved.length));
   const head = `| layer | ${runs.map((r) => variantLabel(r, true, ablation)).join(' | ')} |`;
   const sep = `| --- | ${runs.map(() => '---:').join(' | ')} |`;
-  const body = Array.from({ length: n }, (_, l) =>
-    `| ${l} | ${runs.map((r) => `${fmt(r.layers!.budget[l], 3)} / ${fmt(r.layers!.achieved[l], 3)}`).join(' | ')} |`);
+  const body = Array.from(
+    { length: n },
+    (_, l) =>
+      `| ${l} | ${runs.map((r) => `${fmt(r.layers!.budget[l], 3)} / ${fmt(r.layers!.achieved[l], 3)}`).join(' | ')} |`,
+  );
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const all = `| mean | ${runs.map((r) => `${fmt(mean(r.layers!.budget), 3)} / ${fmt(mean(r.layers!.achieved), 3)}`).join(' | ')} |`;
   return [head, sep, ...body, all].join('\n');
@@ -86,26 +103,30 @@ export function renderMarkdown(report: EvalReport): string {
     'the predicted camera centres onto the GT ones): accuracy, completeness, Chamfer (GT units), F1 at the threshold',
     'in report.json. Depth: AbsRel with per-frame median scaling. ρ = sparsity of the global attention.',
     '',
-    ...(report.hessFile ? [
-      `## HeSS scores (${report.hessFile.modelId}, λ = ${report.hessFile.lambda}, ${report.hessFile.calibration.scenes} calibration scene(s))`,
-      '',
-      `![HeSS heat map: layers × heads, camera / point-cloud / combined](${HEATMAP_FILE})`,
-      '',
-    ] : []),
+    ...(report.hessFile
+      ? [
+          `## HeSS scores (${report.hessFile.modelId}, λ = ${report.hessFile.lambda}, ${report.hessFile.calibration.scenes} calibration scene(s))`,
+          '',
+          `![HeSS heat map: layers × heads, camera / point-cloud / combined](${HEATMAP_FILE})`,
+          '',
+        ]
+      : []),
     `## Mean over ${new Set(report.rows.map((r) => r.scene)).size} scene(s)`,
     '',
     table(report.summary, [], ablation),
     '',
-    ...(layered ? [
-      '## Requested vs achieved sparsity per global layer',
-      '',
-      'Each cell: budget ρ / achieved ρ (scene means). Budget: 1 − granted candidate key blocks / (heads · K), what',
-      'the allocator gave for the requested ρ (floors, caps and rounding move it). Achieved: 1 − attended key blocks /',
-      'all key blocks, with the always-kept special-token blocks and the dense special-token query blocks.',
-      '',
-      layerTable(report.summary, ablation),
-      '',
-    ] : []),
+    ...(layered
+      ? [
+          '## Requested vs achieved sparsity per global layer',
+          '',
+          'Each cell: budget ρ / achieved ρ (scene means). Budget: 1 − granted candidate key blocks / (heads · K), what',
+          'the allocator gave for the requested ρ (floors, caps and rounding move it). Achieved: 1 − attended key blocks /',
+          'all key blocks, with the always-kept special-token blocks and the dense special-token query blocks.',
+          '',
+          layerTable(report.summary, ablation),
+          '',
+        ]
+      : []),
     '## Per scene',
     '',
     table(perScene, [['scene', (r) => (r as unknown as { scene: string }).scene]], ablation),
@@ -113,7 +134,12 @@ export function renderMarkdown(report: EvalReport): string {
   ].join('\n');
 }
 
-const COLORS: Record<EvalPolicy, string> = { dense: '#444444', uniform: '#1f77b4', hess: '#d62728', reverse: '#2ca02c' };
+const COLORS: Record<EvalPolicy, string> = {
+  dense: '#444444',
+  uniform: '#1f77b4',
+  hess: '#d62728',
+  reverse: '#2ca02c',
+};
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** "Nice" tick values covering [lo, hi]. */
@@ -149,7 +175,9 @@ export const PLOT_METRICS: { key: keyof EvalSummaryRow; label: string }[] = [
  */
 export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
   const rows = report.summary;
-  const panels = metrics.filter((m) => rows.some((r) => typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number)));
+  const panels = metrics.filter((m) =>
+    rows.some((r) => typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number)),
+  );
   const PW = 420;
   const PH = 300;
   const M = { l: 64, r: 16, t: 34, b: 48 };
@@ -186,29 +214,44 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
     const y1 = yTicks[yTicks.length - 1];
     const X = (v: number) => ox + M.l + (v / x1) * pw;
     const Y = (v: number) => oy + M.t + ph - ((v - y0) / (y1 - y0)) * ph;
-    parts.push(`<g>`, `<text x="${ox + M.l + pw / 2}" y="${oy + M.t - 10}" text-anchor="middle" font-size="13" font-weight="bold">${esc(m.label)}</text>`);
+    parts.push(
+      `<g>`,
+      `<text x="${ox + M.l + pw / 2}" y="${oy + M.t - 10}" text-anchor="middle" font-size="13" font-weight="bold">${esc(m.label)}</text>`,
+    );
     parts.push(`<rect x="${ox + M.l}" y="${oy + M.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
     for (const t of xTicks) {
-      parts.push(`<line x1="${X(t)}" y1="${oy + M.t}" x2="${X(t)}" y2="${oy + M.t + ph}" stroke="#eee"/>`,
+      parts.push(
+        `<line x1="${X(t)}" y1="${oy + M.t}" x2="${X(t)}" y2="${oy + M.t + ph}" stroke="#eee"/>`,
         `<line x1="${X(t)}" y1="${oy + M.t + ph}" x2="${X(t)}" y2="${oy + M.t + ph + 5}" stroke="#333"/>`,
-        `<text x="${X(t)}" y="${oy + M.t + ph + 18}" text-anchor="middle">${t}</text>`);
+        `<text x="${X(t)}" y="${oy + M.t + ph + 18}" text-anchor="middle">${t}</text>`,
+      );
     }
     for (const t of yTicks) {
-      parts.push(`<line x1="${ox + M.l}" y1="${Y(t)}" x2="${ox + M.l + pw}" y2="${Y(t)}" stroke="#eee"/>`,
+      parts.push(
+        `<line x1="${ox + M.l}" y1="${Y(t)}" x2="${ox + M.l + pw}" y2="${Y(t)}" stroke="#eee"/>`,
         `<line x1="${ox + M.l - 5}" y1="${Y(t)}" x2="${ox + M.l}" y2="${Y(t)}" stroke="#333"/>`,
-        `<text x="${ox + M.l - 8}" y="${Y(t) + 4}" text-anchor="end">${Number(t.toPrecision(4))}</text>`);
+        `<text x="${ox + M.l - 8}" y="${Y(t) + 4}" text-anchor="end">${Number(t.toPrecision(4))}</text>`,
+      );
     }
     parts.push(`<text x="${ox + M.l + pw / 2}" y="${oy + PH - 10}" text-anchor="middle">target sparsity ρ</text>`);
     const dense = rows.find((r) => r.policy === 'dense');
     const dv = dense?.[m.key];
     if (typeof dv === 'number' && Number.isFinite(dv)) {
-      parts.push(`<line x1="${ox + M.l}" y1="${Y(dv)}" x2="${ox + M.l + pw}" y2="${Y(dv)}" stroke="${COLORS.dense}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
+      parts.push(
+        `<line x1="${ox + M.l}" y1="${Y(dv)}" x2="${ox + M.l + pw}" y2="${Y(dv)}" stroke="${COLORS.dense}" stroke-dasharray="6 4" stroke-width="1.5"/>`,
+      );
     }
     for (const { label: name, policy: p, dash } of sparseVariants) {
-      const pts = rows.filter((r) => label(r) === name && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
-        .sort((a, b) => a.sparsity - b.sparsity).map((r) => [X(r.sparsity), Y(r[m.key] as number)] as const);
-      if (pts.length > 1) parts.push(`<polyline points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`);
-      for (const [a, b] of pts) parts.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${COLORS[p]}"/>`);
+      const pts = rows
+        .filter((r) => label(r) === name && typeof r[m.key] === 'number' && Number.isFinite(r[m.key] as number))
+        .sort((a, b) => a.sparsity - b.sparsity)
+        .map((r) => [X(r.sparsity), Y(r[m.key] as number)] as const);
+      if (pts.length > 1)
+        parts.push(
+          `<polyline points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`,
+        );
+      for (const [a, b] of pts)
+        parts.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${COLORS[p]}"/>`);
     }
     parts.push('</g>');
   });
@@ -217,8 +260,10 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
   let lx = 20;
   const ly = H - legendH / 2;
   for (const { label, policy: p, dash } of variants) {
-    parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 28}" y2="${ly}" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`,
-      `<text x="${lx + 34}" y="${ly + 4}">${esc(p === 'dense' ? 'dense (reference)' : label)}</text>`);
+    parts.push(
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 28}" y2="${ly}" stroke="${COLORS[p]}" stroke-width="2"${dash}/>`,
+      `<text x="${lx + 34}" y="${ly + 4}">${esc(p === 'dense' ? 'dense (reference)' : label)}</text>`,
+    );
     lx += 40 + 7 * Math.max(8, label.length);
   }
   parts.push('</svg>');
@@ -231,9 +276,16 @@ export function renderSvg(report: EvalReport, metrics = PLOT_METRICS): string {
  * temporary files first and renamed together, so a failure leaves no half-written report. Returns their paths.
  * @example const files = await writeReport(await evaluate(model, scenes, opts), './eval-out');
  */
-export async function writeReport(report: EvalReport, outDir: string): Promise<{ md: string; json: string; svg: string; heatmap?: string }> {
+export async function writeReport(
+  report: EvalReport,
+  outDir: string,
+): Promise<{ md: string; json: string; svg: string; heatmap?: string }> {
   const dir = outDir.replace(/\/$/, '');
-  const files: { md: string; json: string; svg: string; heatmap?: string } = { md: `${dir}/report.md`, json: `${dir}/report.json`, svg: `${dir}/report.svg` };
+  const files: { md: string; json: string; svg: string; heatmap?: string } = {
+    md: `${dir}/report.md`,
+    json: `${dir}/report.json`,
+    svg: `${dir}/report.svg`,
+  };
   if (report.hessFile) files.heatmap = `${dir}/${HEATMAP_FILE}`;
   const batch = await AtomicBatch.create();
   try {
@@ -245,7 +297,12 @@ export async function writeReport(report: EvalReport, outDir: string): Promise<{
     await batch.commit();
   } catch (e) {
     await batch.abort();
-    throw new HessError('IO_ERROR', `cannot write the report to ${dir}: ${String((e as Error)?.message ?? e)}`, 'check the --out folder', { cause: e });
+    throw new HessError(
+      'IO_ERROR',
+      `cannot write the report to ${dir}: ${String((e as Error)?.message ?? e)}`,
+      'check the --out folder',
+      { cause: e },
+    );
   }
   return files;
 }

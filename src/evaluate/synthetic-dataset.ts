@@ -2,13 +2,14 @@
  * Write seeded synthetic scenes ({@link renderSyntheticScene}) as a calibration/eval folder
  * (src/calibrate/dataset/README.md): images/*.png, cameras.json, depth/*.bin, points.bin. Node / Deno / Bun.
  */
-import { writeCalibrationScene } from '../calibrate/dataset/reader';
-import { crc32 } from '../model/cache';
-import { renderSyntheticScene, type SyntheticSceneOptions, type SyntheticView } from './synthetic-scene';
+import { writeCalibrationScene } from '../calibrate/dataset/reader.js';
+import { crc32 } from '../model/cache.js';
+import { renderSyntheticScene, type SyntheticSceneOptions, type SyntheticView } from './synthetic-scene.js';
 
 /** Adler-32 of `b` (the zlib stream's checksum). */
 function adler32(b: Uint8Array): number {
-  let a = 1, s = 0;
+  let a = 1,
+    s = 0;
   for (let i = 0; i < b.length; i++) {
     a = (a + b[i]) % 65521;
     s = (s + a) % 65521;
@@ -29,13 +30,16 @@ export function encodeRgbPng(view: Pick<SyntheticView, 'width' | 'height' | 'rgb
   }
   const blocks = Math.max(1, Math.ceil(raw.length / 65535));
   const z = new Uint8Array(2 + raw.length + 5 * blocks + 4);
-  z[0] = 0x78; z[1] = 0x01;
+  z[0] = 0x78;
+  z[1] = 0x01;
   let o = 2;
   for (let b = 0; b < blocks; b++) {
     const part = raw.subarray(b * 65535, Math.min(raw.length, (b + 1) * 65535));
     z[o] = b === blocks - 1 ? 1 : 0;
-    z[o + 1] = part.length & 0xff; z[o + 2] = part.length >>> 8;
-    z[o + 3] = ~part.length & 0xff; z[o + 4] = (~part.length >>> 8) & 0xff;
+    z[o + 1] = part.length & 0xff;
+    z[o + 2] = part.length >>> 8;
+    z[o + 3] = ~part.length & 0xff;
+    z[o + 4] = (~part.length >>> 8) & 0xff;
     z.set(part, o + 5);
     o += 5 + part.length;
   }
@@ -53,10 +57,18 @@ export function encodeRgbPng(view: Pick<SyntheticView, 'width' | 'height' | 'rgb
   new DataView(ihdr.buffer).setUint32(0, W);
   new DataView(ihdr.buffer).setUint32(4, H);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8 bit, RGB, deflate, no filter method, no interlace
-  const parts = [Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), chunk('IHDR', ihdr), chunk('IDAT', z), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', z),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let k = 0;
-  for (const p of parts) { out.set(p, k); k += p.length; }
+  for (const p of parts) {
+    out.set(p, k);
+    k += p.length;
+  }
   return out;
 }
 
@@ -67,18 +79,30 @@ export function encodeRgbPng(view: Pick<SyntheticView, 'width' | 'height' | 'rgb
  * for (const seed of [1, 2, 3]) await writeSyntheticScene('./eval', `s${seed}`, seed, { views: 8 });
  * const scenes = await readCalibrationScenes('./eval');
  */
-export async function writeSyntheticScene(root: string, name: string, seed: number, opts: SyntheticSceneOptions = {}): Promise<string> {
+export async function writeSyntheticScene(
+  root: string,
+  name: string,
+  seed: number,
+  opts: SyntheticSceneOptions = {},
+): Promise<string> {
   const scene = renderSyntheticScene(seed, opts);
   const names = scene.views.map((_, s) => String(s).padStart(3, '0'));
   return writeCalibrationScene(root, name, {
     cameras: {
       version: 1,
       views: scene.views.map((v, s) => ({
-        name: names[s], image: `${names[s]}.png`, width: v.width, height: v.height, extrinsic: Array.from(v.extrinsic), intrinsic: Array.from(v.intrinsic),
+        name: names[s],
+        image: `${names[s]}.png`,
+        width: v.width,
+        height: v.height,
+        extrinsic: Array.from(v.extrinsic),
+        intrinsic: Array.from(v.intrinsic),
       })),
     },
     images: scene.views.map((v, s) => ({ name: `${names[s]}.png`, bytes: encodeRgbPng(v) })),
     points: scene.points,
-    depth: Object.fromEntries(scene.views.map((v, s) => [names[s], { width: v.width, height: v.height, data: v.depth }])),
+    depth: Object.fromEntries(
+      scene.views.map((v, s) => [names[s], { width: v.width, height: v.height, data: v.depth }]),
+    ),
   });
 }

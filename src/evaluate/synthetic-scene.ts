@@ -65,7 +65,12 @@ const mod2 = (x: number) => ((x % 2) + 2) % 2;
 /** torch.frac: x − trunc(x) (negative for negative x). */
 const frac = (x: number) => x - Math.trunc(x);
 
-interface Material { kind: number; c1: V3; c2: V3; freq: number }
+interface Material {
+  kind: number;
+  c1: V3;
+  c2: V3;
+  freq: number;
+}
 
 /** Procedural albedo at world point p: kind 0 checker, 1 stripes, 2 dots (as the trainer's `texture`). */
 function albedo(p: V3, m: Material): V3 {
@@ -90,8 +95,13 @@ const BOXES = 4;
  */
 export function renderSyntheticScene(seed: number, opts: SyntheticSceneOptions = {}): SyntheticScene {
   const { views: S = 3, width: W = 98, height: H = 70 } = opts;
-  for (const [k, v] of [['views', S], ['width', W], ['height', H]] as const) {
-    if (!(Number.isInteger(v) && v > 0 && v <= 4096)) throw new RangeError(`renderSyntheticScene: ${k} must be an integer in [1, 4096], got ${v}`);
+  for (const [k, v] of [
+    ['views', S],
+    ['width', W],
+    ['height', H],
+  ] as const) {
+    if (!(Number.isInteger(v) && v > 0 && v <= 4096))
+      throw new RangeError(`renderSyntheticScene: ${k} must be an integer in [1, 4096], got ${v}`);
   }
   const R = mulberry32(seed);
   // Boxes on the ground: centre xy in [-1.2, 1.2], half sizes xy [0.15, 0.6], half height [0.15, 0.7].
@@ -106,7 +116,12 @@ export function renderSyntheticScene(seed: number, opts: SyntheticSceneOptions =
   sphere.c[2] = sphere.r;
   sphere.on = R() < 0.7;
   // Materials: 0 ground, 1..4 boxes, 5 sphere.
-  const materials: Material[] = Array.from({ length: BOXES + 2 }, () => ({ kind: Math.floor(R() * 3), c1: [R(), R(), R()], c2: [R() * 0.6, R() * 0.6, R() * 0.6], freq: 1.5 + 4 * R() }));
+  const materials: Material[] = Array.from({ length: BOXES + 2 }, () => ({
+    kind: Math.floor(R() * 3),
+    c1: [R(), R(), R()],
+    c2: [R() * 0.6, R() * 0.6, R() * 0.6],
+    freq: 1.5 + 4 * R(),
+  }));
   // Cameras on a ring around the scene, looking at a jittered centre; the arc (0.6–1.8 rad) is the same for any S.
   const az0 = R() * 2 * Math.PI;
   const arc = 0.6 + 1.2 * R();
@@ -142,21 +157,33 @@ export function renderSyntheticScene(seed: number, opts: SyntheticSceneOptions =
         let n: V3 = [0, 0, 0];
         if (d[2] < -1e-6) {
           const tg = -eye[2] / d[2];
-          if (tg > 0 && Math.hypot(eye[0] + tg * d[0], eye[1] + tg * d[1]) < 6) { best = tg; mat = 0; n = [0, 0, 1]; }
+          if (tg > 0 && Math.hypot(eye[0] + tg * d[0], eye[1] + tg * d[1]) < 6) {
+            best = tg;
+            mat = 0;
+            n = [0, 0, 1];
+          }
         }
         boxes.forEach((b, k) => {
           if (!b.present) return;
-          let tmin = -Infinity, tmax = Infinity;
+          let tmin = -Infinity,
+            tmax = Infinity;
           for (let a = 0; a < 3; a++) {
             const inv = 1 / (Math.abs(d[a]) < 1e-9 ? 1e-9 : d[a]);
-            const t1 = (b.c[a] - b.h[a] - eye[a]) * inv, t2 = (b.c[a] + b.h[a] - eye[a]) * inv;
+            const t1 = (b.c[a] - b.h[a] - eye[a]) * inv,
+              t2 = (b.c[a] + b.h[a] - eye[a]) * inv;
             tmin = Math.max(tmin, Math.min(t1, t2));
             tmax = Math.min(tmax, Math.max(t1, t2));
           }
           if (tmax >= tmin && tmin > 0 && tmin < best) {
-            best = tmin; mat = 1 + k;
+            best = tmin;
+            mat = 1 + k;
             const q = [0, 1, 2].map((a) => (eye[a] + tmin * d[a] - b.c[a]) / b.h[a]);
-            const ax = Math.abs(q[0]) >= Math.abs(q[1]) && Math.abs(q[0]) >= Math.abs(q[2]) ? 0 : Math.abs(q[1]) >= Math.abs(q[2]) ? 1 : 2;
+            const ax =
+              Math.abs(q[0]) >= Math.abs(q[1]) && Math.abs(q[0]) >= Math.abs(q[2])
+                ? 0
+                : Math.abs(q[1]) >= Math.abs(q[2])
+                  ? 1
+                  : 2;
             n = [0, 0, 0];
             n[ax] = Math.sign(q[ax]);
           }
@@ -169,8 +196,13 @@ export function renderSyntheticScene(seed: number, opts: SyntheticSceneOptions =
           const disc = bq * bq - 4 * a * cq;
           const ts = (-bq - Math.sqrt(Math.max(disc, 0))) / (2 * a);
           if (disc > 0 && ts > 0 && ts < best) {
-            best = ts; mat = BOXES + 1;
-            n = norm3([eye[0] + ts * d[0] - sphere.c[0], eye[1] + ts * d[1] - sphere.c[1], eye[2] + ts * d[2] - sphere.c[2]]);
+            best = ts;
+            mat = BOXES + 1;
+            n = norm3([
+              eye[0] + ts * d[0] - sphere.c[0],
+              eye[1] + ts * d[1] - sphere.c[1],
+              eye[2] + ts * d[2] - sphere.c[2],
+            ]);
           }
         }
         const i = v * W + u;

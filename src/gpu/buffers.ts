@@ -1,10 +1,18 @@
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec, by name: the globals do not exist in Node until the npm
 // `webgpu` package is loaded, and this module must load everywhere (a GPU test checks them against the globals).
 export const BufferUsage = {
-  MAP_READ: 0x1, MAP_WRITE: 0x2, COPY_SRC: 0x4, COPY_DST: 0x8, INDEX: 0x10, VERTEX: 0x20, UNIFORM: 0x40, STORAGE: 0x80,
-  INDIRECT: 0x100, QUERY_RESOLVE: 0x200,
+  MAP_READ: 0x1,
+  MAP_WRITE: 0x2,
+  COPY_SRC: 0x4,
+  COPY_DST: 0x8,
+  INDEX: 0x10,
+  VERTEX: 0x20,
+  UNIFORM: 0x40,
+  STORAGE: 0x80,
+  INDIRECT: 0x100,
+  QUERY_RESOLVE: 0x200,
 } as const;
 export const MapMode = { READ: 0x1, WRITE: 0x2 } as const;
 
@@ -44,7 +52,11 @@ export function writeBuffer(device: GPUDevice, buf: GPUBuffer, data: ArrayBuffer
  * A uniform buffer holding `words` (u32/f32 bit patterns), padded to 16 bytes. Our kernels pack their uniforms by
  * field name instead (`createUniform` in ./uniform.ts).
  */
-export function createUniformBuffer(device: GPUDevice, words: ArrayLike<number> | Uint32Array, label?: string): GPUBuffer {
+export function createUniformBuffer(
+  device: GPUDevice,
+  words: ArrayLike<number> | Uint32Array,
+  label?: string,
+): GPUBuffer {
   const n = Math.max(4, Math.ceil(words.length / 4) * 4);
   const data = new Uint32Array(n);
   data.set(words as ArrayLike<number>);
@@ -62,7 +74,12 @@ export function f32bits(x: number): number {
  * Copy `bytes` of `src` (from `offset`) back to the CPU. Surfaces GPU validation errors raised by the work
  * submitted before it as GPU_ERROR.
  */
-export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes = src.size, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  device: GPUDevice,
+  src: GPUBuffer,
+  bytes = src.size,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const size = align4(bytes);
   const staging = device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   const enc = device.createCommandEncoder();

@@ -1,5 +1,5 @@
-import { HessError } from '../errors';
-import { hasWasmRelaxedSimd, hasWasmSimd } from '../wasm/features';
+import { HessError } from '../errors.js';
+import { hasWasmRelaxedSimd, hasWasmSimd } from '../wasm/features.js';
 
 export { hasWasmSimd };
 
@@ -117,10 +117,17 @@ function installDawnWriteBufferShim(): void {
 export async function probe(opts: { gpu?: GPU } = {}): Promise<Capabilities> {
   const base = { wasmSimd: hasWasmSimd(), wasmRelaxedSimd: hasWasmRelaxedSimd() };
   const none = (reason: string): Capabilities => ({
-    webgpu: false, adapter: null, shaderF16: false, subgroups: false, timestampQuery: false, reason, ...base,
+    webgpu: false,
+    adapter: null,
+    shaderF16: false,
+    subgroups: false,
+    timestampQuery: false,
+    reason,
+    ...base,
   });
   const gpu = await getGpu(opts.gpu);
-  if (!gpu) return none('no WebGPU in this runtime (navigator.gpu is missing and the npm `webgpu` package is not installed)');
+  if (!gpu)
+    return none('no WebGPU in this runtime (navigator.gpu is missing and the npm `webgpu` package is not installed)');
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter();
@@ -132,8 +139,14 @@ export async function probe(opts: { gpu?: GPU } = {}): Promise<Capabilities> {
   return {
     webgpu: true,
     adapter: {
-      vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
-      isFallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      isFallback: Boolean(
+        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+      ),
     },
     shaderF16: adapter.features.has('shader-f16'),
     subgroups: adapter.features.has('subgroups'),
@@ -145,14 +158,18 @@ export async function probe(opts: { gpu?: GPU } = {}): Promise<Capabilities> {
 function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined): HessDevice['adapterInfo'] {
   const info = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
-    vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '',
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
     description: info?.description ?? '',
   };
 }
 
 function wrap(device: GPUDevice, adapterInfo?: GPUAdapterInfo): HessDevice {
   let isLost = false;
-  device.lost.then(() => { isLost = true; });
+  device.lost.then(() => {
+    isLost = true;
+  });
   const info = describe(device, adapterInfo);
   return {
     device,
@@ -187,13 +204,21 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<HessDevice
   }
   const gpu = await getGpu(opts.gpu);
   if (!gpu) {
-    throw new HessError('NO_WEBGPU', 'WebGPU is not available in this runtime',
-      'use a browser with WebGPU, Deno, or in Node/Bun `npm install webgpu@0.6.2`; the planner (`hess-vggt/planner`) works without it');
+    throw new HessError(
+      'NO_WEBGPU',
+      'WebGPU is not available in this runtime',
+      'use a browser with WebGPU, Deno, or in Node/Bun `npm install webgpu@0.6.2`; the planner (`hess-vggt/planner`) works without it',
+    );
   }
-  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+  const adapter = await gpu.requestAdapter(
+    opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined,
+  );
   if (!adapter) {
-    throw new HessError('NO_ADAPTER', 'requestAdapter() returned null',
-      'on a machine without a GPU set VK_ICD_FILENAMES to a software Vulkan driver (Mesa 25 lavapipe or /usr/lib/chromium/vk_swiftshader_icd.json); in Chromium pass --enable-unsafe-webgpu');
+    throw new HessError(
+      'NO_ADAPTER',
+      'requestAdapter() returned null',
+      'on a machine without a GPU set VK_ICD_FILENAMES to a software Vulkan driver (Mesa 25 lavapipe or /usr/lib/chromium/vk_swiftshader_icd.json); in Chromium pass --enable-unsafe-webgpu',
+    );
   }
   const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
@@ -206,8 +231,11 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<HessDevice
   for (const [k, need] of Object.entries(opts.requiredLimits ?? {})) {
     const have = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof need === 'number' && !(have >= need)) {
-      throw new HessError('LIMIT_TOO_SMALL', `adapter limit ${k} is ${have}, need ${need}`,
-        'use fewer frames or a smaller resolution, or a GPU/browser with larger limits');
+      throw new HessError(
+        'LIMIT_TOO_SMALL',
+        `adapter limit ${k} is ${have}, need ${need}`,
+        'use fewer frames or a smaller resolution, or a GPU/browser with larger limits',
+      );
     }
     if (typeof need === 'number') requiredLimits[k] = Math.max(requiredLimits[k] ?? 0, need);
   }
@@ -215,14 +243,19 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<HessDevice
   try {
     device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   } catch (e) {
-    throw new HessError('GPU_ERROR', `requestDevice failed: ${String(e)}`, 'pass your own device with { device }', { cause: e });
+    throw new HessError('GPU_ERROR', `requestDevice failed: ${String(e)}`, 'pass your own device with { device }', {
+      cause: e,
+    });
   }
   return wrap(device, adapter.info);
 }
 
 function noF16(): HessError {
-  return new HessError('NO_SHADER_F16', 'the adapter has no shader-f16 feature',
-    'use dtype "fp32" (always available), or a GPU/driver with shader-f16');
+  return new HessError(
+    'NO_SHADER_F16',
+    'the adapter has no shader-f16 feature',
+    'use dtype "fp32" (always available), or a GPU/driver with shader-f16',
+  );
 }
 
 /** Throw DEVICE_LOST if the device is gone (check before long GPU work, so the caller gets a clear error). */
@@ -232,8 +265,12 @@ export function assertAlive(d: HessDevice): void {
 
 /** DEVICE_LOST with the fix every caller gives. */
 export function deviceLostError(cause?: unknown): HessError {
-  return new HessError('DEVICE_LOST', 'the GPU device was lost', 'create a new device with createDevice() and reload the model',
-    cause === undefined ? undefined : { cause });
+  return new HessError(
+    'DEVICE_LOST',
+    'the GPU device was lost',
+    'create a new device with createDevice() and reload the model',
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -264,13 +301,20 @@ export async function withGpuErrorScopes<T>(d: HessDevice, fn: () => Promise<T>)
   const oom = await dev.popErrorScope().catch(() => null);
   if (d.lost()) throw deviceLostError(thrown);
   if (oom) {
-    throw new HessError('OUT_OF_MEMORY', `the GPU ran out of memory: ${oom.message}`,
+    throw new HessError(
+      'OUT_OF_MEMORY',
+      `the GPU ran out of memory: ${oom.message}`,
       'use fewer frames or a smaller resolution (Vggt.estimate says what fits), or set maxGpuBytes to what the GPU can spare',
-      { cause: thrown ?? oom });
+      { cause: thrown ?? oom },
+    );
   }
   if (validation) {
-    throw new HessError('GPU_ERROR', `WebGPU validation error: ${validation.message}`,
-      'use fewer frames or a smaller resolution; if it persists, report it with the message', { cause: thrown ?? validation });
+    throw new HessError(
+      'GPU_ERROR',
+      `WebGPU validation error: ${validation.message}`,
+      'use fewer frames or a smaller resolution; if it persists, report it with the message',
+      { cause: thrown ?? validation },
+    );
   }
   if (!ok) throw thrown;
   return value as T;

@@ -38,8 +38,14 @@ export function specializeWgsl(source: string, spec: WgslSpecialization): string
     s = replaceDeclaration(s, new RegExp(`^alias ${name} = [^;]*;`, 'm'), `alias ${name} = ${type};`, `alias ${name}`);
   }
   for (const [name, value] of Object.entries(spec.consts ?? {})) {
-    if (!Number.isInteger(value) || value < 0 || value > 2 ** 32 - 1) throw new Error(`WGSL: const ${name} = ${value} is not a u32`);
-    s = replaceDeclaration(s, new RegExp(`^const ${name}: u32 = [^;]*;`, 'm'), `const ${name}: u32 = ${value}u;`, `const ${name}: u32`);
+    if (!Number.isInteger(value) || value < 0 || value > 2 ** 32 - 1)
+      throw new Error(`WGSL: const ${name} = ${value} is not a u32`);
+    s = replaceDeclaration(
+      s,
+      new RegExp(`^const ${name}: u32 = [^;]*;`, 'm'),
+      `const ${name}: u32 = ${value}u;`,
+      `const ${name}: u32`,
+    );
   }
   return spec.f16 ? `enable f16;\n${s}` : s;
 }

@@ -3,8 +3,8 @@
 // rules (https://www.w3.org/TR/WGSL/#alignment-and-size) and packs `{ field: value }` objects into its bytes. The
 // field list lives in the shader only, so host and shader cannot drift apart: a missing, unknown or mistyped field
 // throws instead of shifting every later field by one word.
-import { check } from '../errors';
-import { BufferUsage } from './buffers';
+import { check } from '../errors.js';
+import { BufferUsage } from './buffers.js';
 
 /** Element type of a uniform field. */
 type Scalar = 'u32' | 'i32' | 'f32';
@@ -50,11 +50,17 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
   const fields: UniformField[] = [];
   let offset = 0;
   let structAlign = 4;
-  for (const decl of body.split(/[,;]/).map((s) => s.trim()).filter(Boolean)) {
+  for (const decl of body
+    .split(/[,;]/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const f = /^(\w+)\s*:\s*([\w<>]+)$/.exec(decl.replace(/\s+/g, ' ').replace(/\s*([<>])\s*/g, '$1'));
     check(f !== null, `struct ${name}: cannot read field "${decl}"`);
     const t = TYPE.exec(f[2]);
-    check(t !== null, `struct ${name}: field ${f[1]} has type ${f[2]}; only u32/i32/f32 scalars and vectors are packed`);
+    check(
+      t !== null,
+      `struct ${name}: field ${f[1]} has type ${f[2]}; only u32/i32/f32 scalars and vectors are packed`,
+    );
     const count = t[1] ? 1 : Number(t[2] ?? t[4]);
     const scalar = (t[1] ?? t[3] ?? { u: 'u32', i: 'i32', f: 'f32' }[t[5] as 'u' | 'i' | 'f']) as Scalar;
     const align = ALIGN[count];
@@ -65,10 +71,12 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
   }
   check(fields.length > 0, `struct ${name} has no fields`);
   check(new Set(fields.map((f) => f.name)).size === fields.length, `struct ${name} repeats a field name`);
-  const size = Math.ceil(Math.ceil(offset / structAlign) * structAlign / 16) * 16;
+  const size = Math.ceil((Math.ceil(offset / structAlign) * structAlign) / 16) * 16;
   const byName = new Map(fields.map((f) => [f.name, f]));
   return {
-    name, fields, size,
+    name,
+    fields,
+    size,
     pack(values) {
       for (const k of Object.keys(values)) check(byName.has(k), `struct ${name} has no field ${k}`);
       const out = new Uint8Array(size);
@@ -77,13 +85,19 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
         const v = values[f.name] ?? (f.name.startsWith('_') ? 0 : undefined);
         check(v !== undefined, `struct ${name}: field ${f.name} is missing`);
         const comps = typeof v === 'number' ? [v] : v;
-        check(comps.length === f.count, `struct ${name}: field ${f.name} takes ${f.count} value(s), got ${comps.length}`);
+        check(
+          comps.length === f.count,
+          `struct ${name}: field ${f.name} takes ${f.count} value(s), got ${comps.length}`,
+        );
         comps.forEach((x, i) => {
           const o = f.offset + 4 * i;
           if (f.scalar === 'f32') dv.setFloat32(o, x, true);
           else {
             const [lo, hi] = f.scalar === 'u32' ? [0, 2 ** 32 - 1] : [-(2 ** 31), 2 ** 31 - 1];
-            check(Number.isInteger(x) && x >= lo && x <= hi, `struct ${name}: field ${f.name} = ${x} is not a ${f.scalar}`);
+            check(
+              Number.isInteger(x) && x >= lo && x <= hi,
+              `struct ${name}: field ${f.name} = ${x} is not a ${f.scalar}`,
+            );
             if (f.scalar === 'u32') dv.setUint32(o, x, true);
             else dv.setInt32(o, x, true);
           }
@@ -101,10 +115,17 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
  * const p = createUniform(device, MatmulParams, { M, N, K });
  */
 export function createUniform(
-  device: GPUDevice, struct: UniformStruct, values: Readonly<Record<string, number | readonly number[]>>, label?: string,
+  device: GPUDevice,
+  struct: UniformStruct,
+  values: Readonly<Record<string, number | readonly number[]>>,
+  label?: string,
 ): GPUBuffer {
   const data = struct.pack(values);
-  const buf = device.createBuffer({ size: data.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: label ?? struct.name });
+  const buf = device.createBuffer({
+    size: data.byteLength,
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+    label: label ?? struct.name,
+  });
   device.queue.writeBuffer(buf, 0, data);
   return buf;
 }

@@ -4,9 +4,9 @@
 // readHalf + transposeHalf) and throws the same errors; it exists because the host path's per-element JS loops
 // dominated loading VGGT-1B (1.19 B values) where JS runs unoptimised (Node with dawn.node needs --no-opt).
 import weightPrepWgsl from '../../shaders/weight_prep.wgsl';
-import { check, HessError } from '../errors';
-import { align4, createStorageBuffer, createUniformBuffer, readBuffer, STORAGE_USAGE } from './buffers';
-import { bindBuffers, getPipeline } from './pipelines';
+import { check, HessError } from '../errors.js';
+import { createStorageBuffer, createUniformBuffer, readBuffer, STORAGE_USAGE } from './buffers.js';
+import { bindBuffers, getPipeline } from './pipelines.js';
 
 /** Checkpoint dtypes the device converts. */
 export type RawWeightDtype = 'F32' | 'F16' | 'BF16';
@@ -45,15 +45,32 @@ const NONE = 0xffffffff;
  * @example
  * const [w] = await prepareWeights(device, [{ name, bytes, dtype: 'F16', numel, linear: [out, inDim], checkFinite: true }], false);
  */
-export async function prepareWeights(device: GPUDevice, weights: readonly RawWeight[], half: boolean): Promise<GPUBuffer[]> {
+export async function prepareWeights(
+  device: GPUDevice,
+  weights: readonly RawWeight[],
+  half: boolean,
+): Promise<GPUBuffer[]> {
   for (const w of weights) {
-    check(RAW_WEIGHT_DTYPES.has(w.dtype), `prepareWeights: ${w.name} is ${w.dtype}; only F32, F16 and BF16 are converted on the device`);
-    check(w.bytes.byteLength === w.numel * SRC_BYTES[w.dtype], `tensor ${w.name} has ${w.bytes.byteLength} bytes, expected ${w.numel * SRC_BYTES[w.dtype]} for ${w.dtype}`);
-    check(!w.linear || w.linear[0] * w.linear[1] === w.numel, `linear weight ${w.name} has ${w.numel} elements, expected ${w.linear?.[0]}×${w.linear?.[1]}`,
-      'pass the PyTorch weight and its [out, in] shape');
+    check(
+      RAW_WEIGHT_DTYPES.has(w.dtype),
+      `prepareWeights: ${w.name} is ${w.dtype}; only F32, F16 and BF16 are converted on the device`,
+    );
+    check(
+      w.bytes.byteLength === w.numel * SRC_BYTES[w.dtype],
+      `tensor ${w.name} has ${w.bytes.byteLength} bytes, expected ${w.numel * SRC_BYTES[w.dtype]} for ${w.dtype}`,
+    );
+    check(
+      !w.linear || w.linear[0] * w.linear[1] === w.numel,
+      `linear weight ${w.name} has ${w.numel} elements, expected ${w.linear?.[0]}×${w.linear?.[1]}`,
+      'pass the PyTorch weight and its [out, in] shape',
+    );
   }
   const pipe = getPipeline(device, weightPrepWgsl);
-  const status = createStorageBuffer(device, new Uint32Array(4 * Math.max(1, weights.length)).fill(NONE), 'weight-prep status');
+  const status = createStorageBuffer(
+    device,
+    new Uint32Array(4 * Math.max(1, weights.length)).fill(NONE),
+    'weight-prep status',
+  );
   const out: GPUBuffer[] = [];
   const transient: GPUBuffer[] = [status];
   try {
@@ -65,10 +82,23 @@ export async function prepareWeights(device: GPUDevice, weights: readonly RawWei
       transient.push(src);
       // padded to 16 bytes, as ORT pads its own: its kernels may read a small tensor as whole vectors (a Cast read a
       // 2-value float16 bias as 8 bytes)
-      const dst = device.createBuffer({ size: Math.max(16, Math.ceil((w.numel * (half ? 2 : 4)) / 16) * 16), usage: STORAGE_USAGE, label: w.name });
+      const dst = device.createBuffer({
+        size: Math.max(16, Math.ceil((w.numel * (half ? 2 : 4)) / 16) * 16),
+        usage: STORAGE_USAGE,
+        label: w.name,
+      });
       out.push(dst);
       const [rows, cols] = w.linear ?? [1, w.numel];
-      const params = createUniformBuffer(device, [w.numel, SRC_CODE[w.dtype], half ? 1 : 0, rows, cols, w.linear ? 1 : 0, slot, w.checkFinite ? 1 : 0]);
+      const params = createUniformBuffer(device, [
+        w.numel,
+        SRC_CODE[w.dtype],
+        half ? 1 : 0,
+        rows,
+        cols,
+        w.linear ? 1 : 0,
+        slot,
+        w.checkFinite ? 1 : 0,
+      ]);
       transient.push(params);
       const words = half ? Math.ceil(w.numel / 2) : w.numel;
       const groups = Math.ceil(words / WORKGROUP);
@@ -82,11 +112,18 @@ export async function prepareWeights(device: GPUDevice, weights: readonly RawWei
       const [nan, inf, overflow] = [s[4 * slot]!, s[4 * slot + 1]!, s[4 * slot + 2]!];
       if (nan !== NONE || inf !== NONE) {
         const isNan = nan < inf;
-        throw new HessError('BAD_CHECKPOINT', `tensor ${w.name} holds ${isNan ? 'NaN' : 'infinite'} values (element ${isNan ? nan : inf})`,
-          'the checkpoint is corrupt: fetch or convert it again');
+        throw new HessError(
+          'BAD_CHECKPOINT',
+          `tensor ${w.name} holds ${isNan ? 'NaN' : 'infinite'} values (element ${isNan ? nan : inf})`,
+          'the checkpoint is corrupt: fetch or convert it again',
+        );
       }
       if (overflow !== NONE) {
-        throw new HessError('INVALID_ARGUMENT', `${w.name} has values beyond the float16 range (±65504)`, "load this checkpoint with dtype 'fp32'");
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          `${w.name} has values beyond the float16 range (±65504)`,
+          "load this checkpoint with dtype 'fp32'",
+        );
       }
     });
     return out;

@@ -1,4 +1,4 @@
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 /** Current HeSS file format version. */
 export const HESS_FORMAT_VERSION = 1;
@@ -35,18 +35,32 @@ export interface HessFile {
  * Documented maxima of a HeSS file: larger files are BAD_HESS_FILE before anything is allocated for them
  * (VGGT-1B: 24 layers × 16 heads, ~20 KB).
  */
-export const HESS_FILE_LIMITS = { maxLayers: 4096, maxHeads: 4096, maxEntries: 2 ** 20, maxTextLength: 64 * 2 ** 20, maxStringLength: 4096 } as const;
+export const HESS_FILE_LIMITS = {
+  maxLayers: 4096,
+  maxHeads: 4096,
+  maxEntries: 2 ** 20,
+  maxTextLength: 64 * 2 ** 20,
+  maxStringLength: 4096,
+} as const;
 
 /** Keys that could reach Object.prototype if a consumer ever merged the file into an object. */
 const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
 
 function bad(field: string, why: string): never {
-  throw new HessError('BAD_HESS_FILE', `HeSS file: \`${field}\` ${why}`, 'regenerate it with FisherAccumulator.toHessFile() or fix that field');
+  throw new HessError(
+    'BAD_HESS_FILE',
+    `HeSS file: \`${field}\` ${why}`,
+    'regenerate it with FisherAccumulator.toHessFile() or fix that field',
+  );
 }
 
 function show(x: unknown): string {
   if (typeof x === 'number') return String(x); // NaN and ±Infinity (JSON.stringify would say null)
-  try { return String(JSON.stringify(x)).slice(0, 80); } catch { return typeof x; }
+  try {
+    return String(JSON.stringify(x)).slice(0, 80);
+  } catch {
+    return typeof x;
+  }
 }
 
 /** A plain object's own fields, refusing prototype-pollution keys and objects that only inherit the fields. */
@@ -54,7 +68,7 @@ function record(v: unknown, field: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(field, 'must be a JSON object');
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) bad(field, 'must be a plain object');
-  for (const k of FORBIDDEN_KEYS) if (Object.prototype.hasOwnProperty.call(v, k)) bad(field, `has a forbidden key "${k}"`);
+  for (const k of FORBIDDEN_KEYS) if (Object.hasOwn(v, k)) bad(field, `has a forbidden key "${k}"`);
   const own: Record<string, unknown> = Object.create(null);
   for (const k of Object.keys(v)) own[k] = (v as Record<string, unknown>)[k];
   return own;
@@ -70,12 +84,14 @@ function matrix(v: unknown, field: string, layers: number, heads: number, normal
     const r: number[] = [];
     for (let h = 0; h < heads; h++) {
       const x: unknown = row[h];
-      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) bad(`${field}[${l}][${h}]`, `must be a finite number ≥ 0, got ${show(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0)
+        bad(`${field}[${l}][${h}]`, `must be a finite number ≥ 0, got ${show(x)}`);
       s += x;
       r.push(x);
     }
     if (!Number.isFinite(s)) bad(`${field}[${l}]`, 'sums to more than the largest finite number');
-    if (normalised && Math.abs(s - 1) > 1e-6) bad(`${field}[${l}]`, `must sum to 1 (scores are normalised per layer), sums to ${s}`);
+    if (normalised && Math.abs(s - 1) > 1e-6)
+      bad(`${field}[${l}]`, `must sum to 1 (scores are normalised per layer), sums to ${s}`);
     out.push(r);
   }
   return out;
@@ -83,7 +99,8 @@ function matrix(v: unknown, field: string, layers: number, heads: number, normal
 
 function text(v: unknown, field: string, nonEmpty: boolean): string {
   if (typeof v !== 'string' || (nonEmpty && !v)) bad(field, `must be a ${nonEmpty ? 'non-empty ' : ''}string`);
-  if (v.length > HESS_FILE_LIMITS.maxStringLength) bad(field, `is longer than ${HESS_FILE_LIMITS.maxStringLength} characters`);
+  if (v.length > HESS_FILE_LIMITS.maxStringLength)
+    bad(field, `is longer than ${HESS_FILE_LIMITS.maxStringLength} characters`);
   return v;
 }
 
@@ -97,15 +114,30 @@ function text(v: unknown, field: string, nonEmpty: boolean): string {
 export function parseHessFile(json: string | unknown): HessFile {
   let o: unknown = json;
   if (typeof json === 'string') {
-    if (json.length > HESS_FILE_LIMITS.maxTextLength) bad('(root)', `is ${json.length} characters, over the ${HESS_FILE_LIMITS.maxTextLength} a HeSS file may have`);
-    try { o = JSON.parse(json); } catch (e) { throw new HessError('BAD_HESS_FILE', `HeSS file is not JSON: ${String(e)}`, 'pass the text of a .hess.json file', { cause: e }); }
+    if (json.length > HESS_FILE_LIMITS.maxTextLength)
+      bad('(root)', `is ${json.length} characters, over the ${HESS_FILE_LIMITS.maxTextLength} a HeSS file may have`);
+    try {
+      o = JSON.parse(json);
+    } catch (e) {
+      throw new HessError(
+        'BAD_HESS_FILE',
+        `HeSS file is not JSON: ${String(e)}`,
+        'pass the text of a .hess.json file',
+        { cause: e },
+      );
+    }
   }
   try {
     return check(o);
   } catch (e) {
     if (e instanceof HessError) throw e;
     // A hostile already-parsed object (throwing getters, proxies, cycles): never let its error escape untyped.
-    throw new HessError('BAD_HESS_FILE', `HeSS file could not be read: ${String(e)}`, 'pass the text of a .hess.json file', { cause: e });
+    throw new HessError(
+      'BAD_HESS_FILE',
+      `HeSS file could not be read: ${String(e)}`,
+      'pass the text of a .hess.json file',
+      { cause: e },
+    );
   }
 }
 
@@ -114,25 +146,39 @@ function check(o: unknown): HessFile {
   if (f.format !== 'hess-scores') bad('format', `must be "hess-scores", got ${show(f.format)}`);
   if (f.version !== HESS_FORMAT_VERSION) bad('version', `must be ${HESS_FORMAT_VERSION}, got ${show(f.version)}`);
   const modelId = text(f.modelId, 'modelId', true);
-  if (f.model !== undefined && f.model !== 'vggt' && f.model !== 'pi3') bad('model', `must be "vggt" or "pi3" when present, got ${show(f.model)}`);
+  if (f.model !== undefined && f.model !== 'vggt' && f.model !== 'pi3')
+    bad('model', `must be "vggt" or "pi3" when present, got ${show(f.model)}`);
   const max = { layers: HESS_FILE_LIMITS.maxLayers, heads: HESS_FILE_LIMITS.maxHeads };
   for (const k of ['layers', 'heads'] as const) {
     const v = f[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max[k]) bad(k, `must be an integer in [1, ${max[k]}], got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max[k])
+      bad(k, `must be an integer in [1, ${max[k]}], got ${show(v)}`);
   }
-  const layers = f.layers as number, heads = f.heads as number;
-  if (layers * heads > HESS_FILE_LIMITS.maxEntries) bad('layers', `× heads = ${layers * heads} is over ${HESS_FILE_LIMITS.maxEntries}`);
-  if (typeof f.lambda !== 'number' || !(f.lambda >= 0 && f.lambda <= 1)) bad('lambda', `must be a number in [0, 1], got ${show(f.lambda)}`);
+  const layers = f.layers as number,
+    heads = f.heads as number;
+  if (layers * heads > HESS_FILE_LIMITS.maxEntries)
+    bad('layers', `× heads = ${layers * heads} is over ${HESS_FILE_LIMITS.maxEntries}`);
+  if (typeof f.lambda !== 'number' || !(f.lambda >= 0 && f.lambda <= 1))
+    bad('lambda', `must be a number in [0, 1], got ${show(f.lambda)}`);
   const t = record(f.terms, 'terms');
   const camera = matrix(t.camera, 'terms.camera', layers, heads, false);
   const pointCloud = matrix(t.pointCloud, 'terms.pointCloud', layers, heads, false);
   const scores = matrix(f.scores, 'scores', layers, heads, true);
   const c = record(f.calibration, 'calibration');
   const description = text(c.description, 'calibration.description', false);
-  if (typeof c.scenes !== 'number' || !Number.isSafeInteger(c.scenes) || c.scenes <= 0) bad('calibration.scenes', `must be a positive integer, got ${show(c.scenes)}`);
+  if (typeof c.scenes !== 'number' || !Number.isSafeInteger(c.scenes) || c.scenes <= 0)
+    bad('calibration.scenes', `must be a positive integer, got ${show(c.scenes)}`);
   return {
-    format: 'hess-scores', version: HESS_FORMAT_VERSION, modelId, ...(f.model !== undefined && { model: f.model as 'vggt' | 'pi3' }),
-    layers, heads, lambda: f.lambda as number, terms: { camera, pointCloud }, scores, calibration: { description, scenes: c.scenes as number },
+    format: 'hess-scores',
+    version: HESS_FORMAT_VERSION,
+    modelId,
+    ...(f.model !== undefined && { model: f.model as 'vggt' | 'pi3' }),
+    layers,
+    heads,
+    lambda: f.lambda as number,
+    terms: { camera, pointCloud },
+    scores,
+    calibration: { description, scenes: c.scenes as number },
   };
 }
 
@@ -149,7 +195,8 @@ export function combineHess(camera: number[][], pointCloud: number[][], lambda =
     return s > 0 ? row.map((x) => x / s) : row.map(() => 1 / row.length);
   };
   return camera.map((row, l) => {
-    const c = norm(row), p = norm(pointCloud[l]);
+    const c = norm(row),
+      p = norm(pointCloud[l]);
     return c.map((x, h) => lambda * x + (1 - lambda) * p[h]);
   });
 }

@@ -6,9 +6,8 @@
  * `node:fs/promises` and `node:path` are imported dynamically (names in variables) so browser bundles that
  * include the SDK never resolve them.
  */
-import { nodeFs, type Fs, type Path } from './node-fs';
-import { HessError } from '../errors';
-
+import { nodeFs, type Fs, type Path } from './node-fs.js';
+import { HessError } from '../errors.js';
 
 const message = (e: unknown) => String((e as Error)?.message ?? e);
 
@@ -28,22 +27,34 @@ export async function checkWritableFolder(dir: string, opts: { create?: boolean;
   const what = opts.what ?? 'output folder';
   let d = path.resolve(dir);
   for (;;) {
-    const st = await fs.stat(d).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? e.code : e));
-    if (st instanceof Error) throw new HessError('IO_ERROR', `cannot use ${what} ${dir}: ${message(st)}`, 'choose a folder you can write to');
+    const st = await fs
+      .stat(d)
+      .catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? e.code : e));
+    if (st instanceof Error)
+      throw new HessError('IO_ERROR', `cannot use ${what} ${dir}: ${message(st)}`, 'choose a folder you can write to');
     if (typeof st === 'string') {
       const parent = path.dirname(d);
       // ENOTDIR: a file sits on the way; walk up to name it.
       if ((!opts.create && st === 'ENOENT') || parent === d) {
-        throw new HessError('IO_ERROR', `${what} ${d} does not exist`, `create it first (mkdir -p ${d}) or choose an existing folder`);
+        throw new HessError(
+          'IO_ERROR',
+          `${what} ${d} does not exist`,
+          `create it first (mkdir -p ${d}) or choose an existing folder`,
+        );
       }
       d = parent;
       continue;
     }
-    if (!st.isDirectory()) throw new HessError('IO_ERROR', `${what}: ${d} is not a folder`, 'choose a folder, not a file, for the output');
+    if (!st.isDirectory())
+      throw new HessError('IO_ERROR', `${what}: ${d} is not a folder`, 'choose a folder, not a file, for the output');
     try {
       await fs.access(d, fs.constants.W_OK);
     } catch (e) {
-      throw new HessError('IO_ERROR', `${what} ${d} is not writable: ${message(e)}`, 'choose a folder you can write to');
+      throw new HessError(
+        'IO_ERROR',
+        `${what} ${d} is not writable: ${message(e)}`,
+        'choose a folder you can write to',
+      );
     }
     return;
   }
@@ -57,7 +68,8 @@ export async function checkOutputFile(file: string, what = 'output'): Promise<vo
   const { fs, path } = await nodeFs('writing files');
   await checkWritableFolder(path.dirname(path.resolve(file)), { what: `folder of the ${what}` });
   const st = await fs.stat(file).catch(() => null);
-  if (st?.isDirectory()) throw new HessError('IO_ERROR', `${what} ${file} is a folder`, 'give a file name for the output');
+  if (st?.isDirectory())
+    throw new HessError('IO_ERROR', `${what} ${file} is a folder`, 'give a file name for the output');
 }
 
 /**
@@ -75,7 +87,10 @@ export class AtomicBatch {
   private readonly createdDirs: string[] = [];
   private done = false;
 
-  private constructor(private readonly fs: Fs, private readonly path: Path) {}
+  private constructor(
+    private readonly fs: Fs,
+    private readonly path: Path,
+  ) {}
 
   static async create(): Promise<AtomicBatch> {
     const { fs, path } = await nodeFs('writing files');
@@ -87,7 +102,13 @@ export class AtomicBatch {
     const abs = this.path.resolve(dir);
     const missing: string[] = [];
     for (let d = abs; ; d = this.path.dirname(d)) {
-      if (await this.fs.stat(d).then(() => true, () => false)) break;
+      if (
+        await this.fs.stat(d).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       missing.push(d);
       if (this.path.dirname(d) === d) break;
     }
@@ -113,7 +134,12 @@ export class AtomicBatch {
     try {
       await this.fs.writeFile(temp, data, { flag: 'wx' });
     } catch (e) {
-      throw new HessError('IO_ERROR', `cannot write ${final}: ${message(e)}`, 'check the output path and free disk space', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `cannot write ${final}: ${message(e)}`,
+        'check the output path and free disk space',
+        { cause: e },
+      );
     }
   }
 
@@ -123,7 +149,9 @@ export class AtomicBatch {
     try {
       await this.fs.copyFile(source, temp, this.fs.constants.COPYFILE_EXCL);
     } catch (e) {
-      throw new HessError('IO_ERROR', `cannot copy ${source} to ${final}: ${message(e)}`, 'check both paths', { cause: e });
+      throw new HessError('IO_ERROR', `cannot copy ${source} to ${final}: ${message(e)}`, 'check both paths', {
+        cause: e,
+      });
     }
   }
 
@@ -140,7 +168,12 @@ export class AtomicBatch {
         try {
           await this.fs.rename(temp, final);
         } catch (e) {
-          throw new HessError('IO_ERROR', `cannot move the finished ${final} into place: ${message(e)}`, 'check the output path', { cause: e });
+          throw new HessError(
+            'IO_ERROR',
+            `cannot move the finished ${final} into place: ${message(e)}`,
+            'check the output path',
+            { cause: e },
+          );
         }
         this.pending[i].temp = '';
       }

@@ -2,9 +2,8 @@
  * Path checks for outputs and for paths built from data (Node, Deno, Bun): an output must not land on or inside
  * an input, and a path made of names read from a dataset must stay inside its root.
  */
-import { nodeFs, type Path } from './node-fs';
-import { HessError, type HessErrorCode } from '../errors';
-
+import { nodeFs, type Path } from './node-fs.js';
+import { HessError, type HessErrorCode } from '../errors.js';
 
 /**
  * The absolute, symlink-resolved form of `p`, also for paths that do not exist yet: the longest existing prefix
@@ -41,7 +40,8 @@ function within(path: Path, parent: string, child: string): boolean {
  * @example await refuseOutputOnInput([{ path: out, what: '<outdir>' }], [{ path: src, what: 'the checkpoint' }]);
  */
 export async function refuseOutputOnInput(
-  outputs: readonly { path: string; what: string }[], inputs: readonly { path: string; what: string }[],
+  outputs: readonly { path: string; what: string }[],
+  inputs: readonly { path: string; what: string }[],
 ): Promise<void> {
   const { path } = await nodeFs('file paths');
   const ins = await Promise.all(inputs.map(async (i) => ({ ...i, real: await canonicalPath(i.path) })));
@@ -50,8 +50,11 @@ export async function refuseOutputOnInput(
     for (const i of ins) {
       if (!within(path, i.real, real)) continue;
       const how = real === i.real ? 'is' : 'lies inside';
-      throw new HessError('INVALID_ARGUMENT', `${o.what} ${o.path} ${how} ${i.what} ${i.path}; writing there would overwrite an input`,
-        `choose an output outside ${i.path}`);
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `${o.what} ${o.path} ${how} ${i.what} ${i.path}; writing there would overwrite an input`,
+        `choose an output outside ${i.path}`,
+      );
     }
   }
 }
@@ -62,12 +65,21 @@ export async function refuseOutputOnInput(
  *
  * @example const src = await resolveInside(co3dRoot, [annotation.image.path], 'image.path of frame 12');
  */
-export async function resolveInside(root: string, parts: readonly string[], what: string, code: HessErrorCode = 'BAD_DATASET'): Promise<string> {
+export async function resolveInside(
+  root: string,
+  parts: readonly string[],
+  what: string,
+  code: HessErrorCode = 'BAD_DATASET',
+): Promise<string> {
   const { path } = await nodeFs('file paths');
   const base = await canonicalPath(root);
   const real = await canonicalPath(path.join(base, ...parts));
   if (real === base || !within(path, base, real)) {
-    throw new HessError(code, `${what} "${parts.join('/')}" leads outside ${root}`, 'use paths inside the dataset folder (no "..", no absolute paths, no links out)');
+    throw new HessError(
+      code,
+      `${what} "${parts.join('/')}" leads outside ${root}`,
+      'use paths inside the dataset folder (no "..", no absolute paths, no links out)',
+    );
   }
   return real;
 }

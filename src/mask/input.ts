@@ -1,5 +1,5 @@
-import { check, HessError } from '../errors';
-import { maskLayout, maskOffsets, tokenPermutation, type MaskLayout } from './layout';
+import { check, HessError } from '../errors.js';
+import { maskLayout, maskOffsets, tokenPermutation, type MaskLayout } from './layout.js';
 
 /** One layer's planning input: Q and K after q/k-norm and RoPE, token-major [N, heads, headDim] f32. */
 export interface MaskInput {
@@ -44,15 +44,27 @@ export interface Prepared {
 export function prepare(inp: MaskInput, needTensors = true): Prepared {
   const L = maskLayout(inp.S, inp.P, inp.queryBlock ?? 128, inp.keyBlock ?? 64);
   check(Number.isInteger(inp.heads) && inp.heads > 0, `heads must be a positive integer, got ${inp.heads}`);
-  check(Number.isInteger(inp.headDim) && inp.headDim > 0 && inp.headDim % 4 === 0,
-    `headDim must be a positive multiple of 4, got ${inp.headDim}`, 'pad the head dimension with zeros to a multiple of 4');
-  check(inp.budgets.length === inp.heads, `budgets has ${inp.budgets.length} entries, expected ${inp.heads} (one per head)`);
+  check(
+    Number.isInteger(inp.headDim) && inp.headDim > 0 && inp.headDim % 4 === 0,
+    `headDim must be a positive multiple of 4, got ${inp.headDim}`,
+    'pad the head dimension with zeros to a multiple of 4',
+  );
+  check(
+    inp.budgets.length === inp.heads,
+    `budgets has ${inp.budgets.length} entries, expected ${inp.heads} (one per head)`,
+  );
   if (needTensors) {
     const n = L.N * inp.heads * inp.headDim;
-    for (const [name, t] of [['q', inp.q], ['k', inp.k]] as const) {
+    for (const [name, t] of [
+      ['q', inp.q],
+      ['k', inp.k],
+    ] as const) {
       if (!(t instanceof Float32Array) || t.length !== n) {
-        throw new HessError('SHAPE_MISMATCH', `${name} must be a Float32Array of [N=${L.N}, ${inp.heads}, ${inp.headDim}] = ${n} values, got ${t?.length}`,
-          'pass one layer’s Q/K after q/k-norm and RoPE, token-major');
+        throw new HessError(
+          'SHAPE_MISMATCH',
+          `${name} must be a Float32Array of [N=${L.N}, ${inp.heads}, ${inp.headDim}] = ${n} values, got ${t?.length}`,
+          'pass one layer’s Q/K after q/k-norm and RoPE, token-major',
+        );
       }
     }
   }
@@ -62,12 +74,19 @@ export function prepare(inp: MaskInput, needTensors = true): Prepared {
   // Checked before the Int32Array conversion, which would silently turn 1.5 into 1 and NaN into 0.
   for (let h = 0; h < inp.heads; h++) {
     const c = inp.budgets[h];
-    check(Number.isInteger(c) && c >= 0 && c <= 2 ** 31 - 1, `budget of head ${h} must be a non-negative integer ≤ 2^31 − 1, got ${c}`,
-      'use the integer budgets allocateBudgets() returns');
+    check(
+      Number.isInteger(c) && c >= 0 && c <= 2 ** 31 - 1,
+      `budget of head ${h} must be a non-negative integer ≤ 2^31 − 1, got ${c}`,
+      'use the integer budgets allocateBudgets() returns',
+    );
   }
   const budgets = Int32Array.from(inp.budgets);
   return {
-    L, perm, budgets, offsets: maskOffsets(L, budgets),
-    nQ: L.numQueryBlocks - L.denseQueryBlocks, nK: L.candidateKeyBlocks,
+    L,
+    perm,
+    budgets,
+    offsets: maskOffsets(L, budgets),
+    nQ: L.numQueryBlocks - L.denseQueryBlocks,
+    nK: L.candidateKeyBlocks,
   };
 }

@@ -1,4 +1,4 @@
-import { check } from '../errors';
+import { check } from '../errors.js';
 
 /** Special tokens per frame in VGGT: camera (1) + registers (4), at the start of every frame. */
 export const SPECIAL_TOKENS = 5;
@@ -20,9 +20,16 @@ export const SPECIAL_TOKENS = 5;
  */
 export function tokenPermutation(S: number, P: number): Uint32Array {
   check(Number.isInteger(S) && S > 0, `tokenPermutation: S must be a positive integer, got ${S}`);
-  check(Number.isInteger(P) && P >= SPECIAL_TOKENS, `tokenPermutation: P must be an integer ≥ ${SPECIAL_TOKENS}, got ${P}`,
-    'P = 5 special tokens + patches per frame');
-  check(S * P <= MAX_TOKENS, `tokenPermutation: S·P = ${S * P} tokens is over ${MAX_TOKENS}`, 'plan fewer frames per call');
+  check(
+    Number.isInteger(P) && P >= SPECIAL_TOKENS,
+    `tokenPermutation: P must be an integer ≥ ${SPECIAL_TOKENS}, got ${P}`,
+    'P = 5 special tokens + patches per frame',
+  );
+  check(
+    S * P <= MAX_TOKENS,
+    `tokenPermutation: S·P = ${S * P} tokens is over ${MAX_TOKENS}`,
+    'plan fewer frames per call',
+  );
   const perm = new Uint32Array(S * P);
   const patches = P - SPECIAL_TOKENS;
   for (let s = 0; s < S; s++) {
@@ -82,18 +89,33 @@ export const MAX_TOKENS = 2 ** 28;
 export function maskLayout(S: number, P: number, queryBlock = 128, keyBlock = 64): MaskLayout {
   check(Number.isInteger(S) && S > 0, `maskLayout: S must be a positive integer, got ${S}`);
   check(Number.isInteger(P) && P >= SPECIAL_TOKENS, `maskLayout: P must be an integer ≥ 5, got ${P}`);
-  for (const [name, v] of [['queryBlock', queryBlock], ['keyBlock', keyBlock]] as const) {
+  for (const [name, v] of [
+    ['queryBlock', queryBlock],
+    ['keyBlock', keyBlock],
+  ] as const) {
     check(Number.isInteger(v) && v > 0 && v <= 65536, `maskLayout: ${name} must be an integer in [1, 65536], got ${v}`);
   }
   const N = S * P;
-  check(N <= MAX_TOKENS, `maskLayout: S·P = ${N} tokens is over the ${MAX_TOKENS} one mask may cover`, 'plan fewer frames per call');
+  check(
+    N <= MAX_TOKENS,
+    `maskLayout: S·P = ${N} tokens is over the ${MAX_TOKENS} one mask may cover`,
+    'plan fewer frames per call',
+  );
   const ns = S * SPECIAL_TOKENS;
   const numQueryBlocks = Math.ceil(N / queryBlock);
   const numKeyBlocks = Math.ceil(N / keyBlock);
   const specialKeyBlocks = Math.ceil(ns / keyBlock);
   const denseQueryBlocks = Math.ceil(ns / queryBlock);
   return {
-    S, P, N, queryBlock, keyBlock, numQueryBlocks, numKeyBlocks, specialKeyBlocks, denseQueryBlocks,
+    S,
+    P,
+    N,
+    queryBlock,
+    keyBlock,
+    numQueryBlocks,
+    numKeyBlocks,
+    specialKeyBlocks,
+    denseQueryBlocks,
     candidateKeyBlocks: numKeyBlocks - specialKeyBlocks,
   };
 }
@@ -107,8 +129,11 @@ export const MAX_MASK_INDICES = 2 ** 30;
  */
 export function maskOffsets(L: MaskLayout, budgets: ArrayLike<number>): Uint32Array {
   const H = budgets.length;
-  check(H * (L.numQueryBlocks + 1) <= MAX_MASK_INDICES, `heads·(query blocks + 1) = ${H * (L.numQueryBlocks + 1)} CSR rows is over ${MAX_MASK_INDICES}`,
-    'plan fewer heads or frames per call');
+  check(
+    H * (L.numQueryBlocks + 1) <= MAX_MASK_INDICES,
+    `heads·(query blocks + 1) = ${H * (L.numQueryBlocks + 1)} CSR rows is over ${MAX_MASK_INDICES}`,
+    'plan fewer heads or frames per call',
+  );
   const offsets = new Uint32Array(H * (L.numQueryBlocks + 1));
   let o = 0;
   for (let h = 0; h < H; h++) {
@@ -121,7 +146,10 @@ export function maskOffsets(L: MaskLayout, budgets: ArrayLike<number>): Uint32Ar
     }
     offsets[h * (L.numQueryBlocks + 1) + L.numQueryBlocks] = o;
   }
-  check(o <= MAX_MASK_INDICES, `the mask would hold ${o} block indices, over the ${MAX_MASK_INDICES} (4 GiB) one call may build`,
-    'plan fewer heads or frames per call');
+  check(
+    o <= MAX_MASK_INDICES,
+    `the mask would hold ${o} block indices, over the ${MAX_MASK_INDICES} (4 GiB) one call may build`,
+    'plan fewer heads or frames per call',
+  );
   return offsets;
 }

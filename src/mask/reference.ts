@@ -1,5 +1,5 @@
-import type { BlockMask } from './types';
-import { prepare, type MaskInput, type PooledBlocks } from './input';
+import type { BlockMask } from './types.js';
+import { prepare, type MaskInput, type PooledBlocks } from './input.js';
 
 // Plain-JS implementations of mask planning:
 //  - buildMasksJS: the exact f32 contract of assembly/mask.ts (same bits, same masks), without Wasm;
@@ -26,7 +26,16 @@ export function sortKey(x: number): number {
 }
 
 /** f32 pooling exactly as maskPool (Wasm) and mask_pool.wgsl: [heads, numBlocks, d]. */
-export function poolJS(x: Float32Array, perm: Uint32Array, N: number, heads: number, d: number, blockSize: number, firstBlock: number, numBlocks: number): Float32Array {
+export function poolJS(
+  x: Float32Array,
+  perm: Uint32Array,
+  N: number,
+  heads: number,
+  d: number,
+  blockSize: number,
+  firstBlock: number,
+  numBlocks: number,
+): Float32Array {
   const row = heads * d;
   const out = new Float32Array(heads * numBlocks * d);
   const acc = new Float32Array(row);
@@ -51,14 +60,19 @@ export function poolBlocksJS(inp: MaskInput): PooledBlocks {
   const p = prepare(inp);
   const { L } = p;
   return {
-    layout: L, heads: inp.heads, headDim: inp.headDim,
+    layout: L,
+    heads: inp.heads,
+    headDim: inp.headDim,
     q: poolJS(inp.q, p.perm, L.N, inp.heads, inp.headDim, L.queryBlock, L.denseQueryBlocks, p.nQ),
     k: poolJS(inp.k, p.perm, L.N, inp.heads, inp.headDim, L.keyBlock, L.specialKeyBlocks, p.nK),
   };
 }
 
 function dot4(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   for (let i = 0; i < d; i += 4) {
     s0 = fr(s0 + fr(a[ao + i] * b[bo + i]));
     s1 = fr(s1 + fr(a[ao + i + 1] * b[bo + i + 1]));
@@ -70,12 +84,17 @@ function dot4(a: Float32Array, ao: number, b: Float32Array, bo: number, d: numbe
 
 /** Indices of the c largest keys (ties: lower index), ascending, by radix select. */
 function selectTop(keys: Uint32Array, n: number, c: number, hist: Uint32Array, emit: (j: number) => void): void {
-  let prefix = 0, mask = 0, remaining = c;
+  let prefix = 0,
+    mask = 0,
+    remaining = c;
   for (let shift = 24; shift >= 0; shift -= 8) {
     hist.fill(0);
-    for (let j = 0; j < n; j++) if (((keys[j] & mask) >>> 0) === prefix) hist[(keys[j] >>> shift) & 255]++;
+    for (let j = 0; j < n; j++) if ((keys[j] & mask) >>> 0 === prefix) hist[(keys[j] >>> shift) & 255]++;
     for (let b = 255; b >= 0; b--) {
-      if (hist[b] >= remaining) { prefix = (prefix | (b << shift)) >>> 0; break; }
+      if (hist[b] >= remaining) {
+        prefix = (prefix | (b << shift)) >>> 0;
+        break;
+      }
       remaining -= hist[b];
     }
     mask = (mask | (255 << shift)) >>> 0;
@@ -86,21 +105,38 @@ function selectTop(keys: Uint32Array, n: number, c: number, hist: Uint32Array, e
 
 /** Rank pooled blocks into a mask in plain JS (f32 contract). */
 export function selectBlocksJS(pooled: PooledBlocks, budgets: ArrayLike<number>): BlockMask {
-  const p = prepare({ q: pooled.q, k: pooled.k, S: pooled.layout.S, P: pooled.layout.P, heads: pooled.heads, headDim: pooled.headDim,
-    budgets, queryBlock: pooled.layout.queryBlock, keyBlock: pooled.layout.keyBlock }, false);
+  const p = prepare(
+    {
+      q: pooled.q,
+      k: pooled.k,
+      S: pooled.layout.S,
+      P: pooled.layout.P,
+      heads: pooled.heads,
+      headDim: pooled.headDim,
+      budgets,
+      queryBlock: pooled.layout.queryBlock,
+      keyBlock: pooled.layout.keyBlock,
+    },
+    false,
+  );
   const { L, nQ, nK } = p;
   const d = pooled.headDim;
   const indices = new Uint32Array(p.offsets[p.offsets.length - 1]);
   const keys = new Uint32Array(nK);
   const hist = new Uint32Array(256);
   let o = 0;
-  const emit = (j: number) => { indices[o++] = L.specialKeyBlocks + j; };
+  const emit = (j: number) => {
+    indices[o++] = L.specialKeyBlocks + j;
+  };
   for (let h = 0; h < pooled.heads; h++) {
     for (let r = 0; r < L.denseQueryBlocks; r++) for (let j = 0; j < L.numKeyBlocks; j++) indices[o++] = j;
     const c = Math.min(p.budgets[h], nK);
     for (let r = 0; r < nQ; r++) {
       for (let j = 0; j < L.specialKeyBlocks; j++) indices[o++] = j;
-      if (c >= nK) { for (let j = 0; j < nK; j++) emit(j); continue; }
+      if (c >= nK) {
+        for (let j = 0; j < nK; j++) emit(j);
+        continue;
+      }
       if (c <= 0) continue;
       const qo = (h * nQ + r) * d;
       for (let j = 0; j < nK; j++) keys[j] = sortKey(dot4(pooled.q, qo, pooled.k, (h * nK + j) * d, d));
@@ -120,8 +156,21 @@ export function buildMasksJS(inp: MaskInput): BlockMask {
   return selectBlocksJS(poolBlocksJS(inp), inp.budgets);
 }
 
-export function toMask(L: { queryBlock: number; keyBlock: number; numQueryBlocks: number; numKeyBlocks: number }, heads: number, offsets: Uint32Array, indices: Uint32Array): BlockMask {
-  return { queryBlock: L.queryBlock, keyBlock: L.keyBlock, numQueryBlocks: L.numQueryBlocks, numKeyBlocks: L.numKeyBlocks, heads, offsets, indices };
+export function toMask(
+  L: { queryBlock: number; keyBlock: number; numQueryBlocks: number; numKeyBlocks: number },
+  heads: number,
+  offsets: Uint32Array,
+  indices: Uint32Array,
+): BlockMask {
+  return {
+    queryBlock: L.queryBlock,
+    keyBlock: L.keyBlock,
+    numQueryBlocks: L.numQueryBlocks,
+    numKeyBlocks: L.numKeyBlocks,
+    heads,
+    offsets,
+    indices,
+  };
 }
 
 /**
@@ -134,12 +183,16 @@ export function toMask(L: { queryBlock: number; keyBlock: number; numQueryBlocks
 export function buildMasksReference(inp: MaskInput): { mask: BlockMask; probs: Float64Array[] } {
   const p = prepare(inp);
   const { L, nQ, nK, perm } = p;
-  const H = inp.heads, d = inp.headDim, row = H * d;
+  const H = inp.heads,
+    d = inp.headDim,
+    row = H * d;
   const pool = (x: Float32Array, bs: number, first: number, n: number) => {
     const out = new Float64Array(H * n * d);
     for (let b = 0; b < n; b++) {
-      const t0 = (first + b) * bs, t1 = Math.min(t0 + bs, L.N);
-      for (let t = t0; t < t1; t++) for (let i = 0; i < row; i++) out[(Math.floor(i / d) * n + b) * d + (i % d)] += x[perm[t] * row + i];
+      const t0 = (first + b) * bs,
+        t1 = Math.min(t0 + bs, L.N);
+      for (let t = t0; t < t1; t++)
+        for (let i = 0; i < row; i++) out[(Math.floor(i / d) * n + b) * d + (i % d)] += x[perm[t] * row + i];
       for (let h = 0; h < H; h++) for (let i = 0; i < d; i++) out[(h * n + b) * d + i] /= t1 - t0;
     }
     return out;
@@ -163,7 +216,10 @@ export function buildMasksReference(inp: MaskInput): { mask: BlockMask; probs: F
       const z = e.reduce((a, b) => a + b, 0);
       const pr = e.map((x) => x / z);
       probs.push(pr);
-      const order = Array.from(pr.keys()).sort((a, b) => pr[b] - pr[a] || a - b).slice(0, c).sort((a, b) => a - b);
+      const order = Array.from(pr.keys())
+        .sort((a, b) => pr[b] - pr[a] || a - b)
+        .slice(0, c)
+        .sort((a, b) => a - b);
       for (let j = 0; j < L.specialKeyBlocks; j++) indices.push(j);
       for (const j of order) indices.push(L.specialKeyBlocks + j);
     }

@@ -1,4 +1,4 @@
-import type { BlockSparseLayout } from '../attention/layout';
+import type { BlockSparseLayout } from '../attention/layout.js';
 
 /**
  * Block-sparse attention masks: the contract between the HeSS planner (producer) and the block-sparse attention

@@ -1,8 +1,8 @@
-import { HessError } from '../errors';
-import type { PlannerWasm } from '../wasm/planner-module';
-import { prepare, type MaskInput, type PooledBlocks } from './input';
-import { toMask } from './reference';
-import type { BlockMask } from './types';
+import { HessError } from '../errors.js';
+import type { PlannerWasm } from '../wasm/planner-module.js';
+import { prepare, type MaskInput, type PooledBlocks } from './input.js';
+import { toMask } from './reference.js';
+import type { BlockMask } from './types.js';
 
 /**
  * Mean-pool one layer's Q (sparse query blocks) and K (candidate key blocks) in Wasm. Q and K are copied into the
@@ -14,7 +14,8 @@ import type { BlockMask } from './types';
 export function poolBlocks(wasm: PlannerWasm, inp: MaskInput): PooledBlocks {
   const p = prepare(inp);
   const { L, nQ, nK } = p;
-  const H = inp.heads, d = inp.headDim;
+  const H = inp.heads,
+    d = inp.headDim;
   const e = wasm.exports;
   wasm.reset();
   const pPerm = wasm.put(p.perm);
@@ -26,7 +27,13 @@ export function poolBlocks(wasm: PlannerWasm, inp: MaskInput): PooledBlocks {
   e.maskPool(x, pPerm, L.N, H, d, L.queryBlock, L.denseQueryBlocks, nQ, pQ, acc);
   wasm.f32(x, inp.k.length).set(inp.k);
   e.maskPool(x, pPerm, L.N, H, d, L.keyBlock, L.specialKeyBlocks, nK, pK, acc);
-  const out = { layout: L, heads: H, headDim: d, q: wasm.f32(pQ, H * nQ * d).slice(), k: wasm.f32(pK, H * nK * d).slice() };
+  const out = {
+    layout: L,
+    heads: H,
+    headDim: d,
+    q: wasm.f32(pQ, H * nQ * d).slice(),
+    k: wasm.f32(pK, H * nK * d).slice(),
+  };
   wasm.reset();
   return out;
 }
@@ -41,13 +48,29 @@ export function poolBlocks(wasm: PlannerWasm, inp: MaskInput): PooledBlocks {
  */
 export function selectBlocks(wasm: PlannerWasm, pooled: PooledBlocks, budgets: ArrayLike<number>): BlockMask {
   const L0 = pooled.layout;
-  const p = prepare({ q: pooled.q, k: pooled.k, S: L0.S, P: L0.P, heads: pooled.heads, headDim: pooled.headDim, budgets,
-    queryBlock: L0.queryBlock, keyBlock: L0.keyBlock }, false);
+  const p = prepare(
+    {
+      q: pooled.q,
+      k: pooled.k,
+      S: L0.S,
+      P: L0.P,
+      heads: pooled.heads,
+      headDim: pooled.headDim,
+      budgets,
+      queryBlock: L0.queryBlock,
+      keyBlock: L0.keyBlock,
+    },
+    false,
+  );
   const { L, nQ, nK } = p;
-  const H = pooled.heads, d = pooled.headDim;
+  const H = pooled.heads,
+    d = pooled.headDim;
   if (pooled.q.length !== H * nQ * d || pooled.k.length !== H * nK * d) {
-    throw new HessError('SHAPE_MISMATCH', `pooled q/k must have ${H * nQ * d} / ${H * nK * d} values, got ${pooled.q.length} / ${pooled.k.length}`,
-      'pool with poolBlocks() for the same layout');
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `pooled q/k must have ${H * nQ * d} / ${H * nK * d} values, got ${pooled.q.length} / ${pooled.k.length}`,
+      'pool with poolBlocks() for the same layout',
+    );
   }
   const total = p.offsets[p.offsets.length - 1];
   wasm.reset();
@@ -58,7 +81,12 @@ export function selectBlocks(wasm: PlannerWasm, pooled: PooledBlocks, budgets: A
   const hist = wasm.alloc(1024);
   const out = wasm.alloc(total * 4);
   const n = wasm.exports.maskSelect(pQ, pK, H, d, nQ, nK, L.denseQueryBlocks, L.specialKeyBlocks, pB, keys, hist, out);
-  if (n !== total) throw new HessError('INVALID_ARGUMENT', `mask builder wrote ${n} indices, expected ${total}`, 'this is a bug in hess-vggt; please report it');
+  if (n !== total)
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `mask builder wrote ${n} indices, expected ${total}`,
+      'this is a bug in hess-vggt; please report it',
+    );
   const indices = wasm.u32(out, total).slice();
   wasm.reset();
   return toMask(L, H, p.offsets, indices);

@@ -2,7 +2,7 @@
  * Random-access byte sources for checkpoint reading: memory, a local file, a browser Blob/File (and, in
  * url-source.ts, HTTP). A source reads any range on demand, so no checkpoint is ever held whole in memory.
  */
-import { HessError, check } from '../errors';
+import { HessError, check } from '../errors.js';
 
 /** A byte range `[offset, offset + length)`. */
 export interface ByteRange {
@@ -29,7 +29,11 @@ export interface ByteSource {
 /** INVALID_ARGUMENT unless `[offset, offset + length)` lies inside `size` bytes. */
 export function checkRange(size: number, offset: number, length: number): void {
   check(
-    Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size,
+    Number.isSafeInteger(offset) &&
+      Number.isSafeInteger(length) &&
+      offset >= 0 &&
+      length >= 0 &&
+      offset + length <= size,
     `read(${offset}, ${length}) is outside the source (size ${size})`,
   );
 }
@@ -78,9 +82,14 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
     const spec = 'node:fs/promises'; // not a literal import: keeps browser bundles free of node builtins
     fs = (await import(/* @vite-ignore */ spec)) as Fs;
   } catch (e) {
-    throw new HessError('IO_ERROR', 'fileSource needs node:fs (Node, Deno or Bun)', 'in a browser use urlSource() or blobSource()', {
-      cause: e,
-    });
+    throw new HessError(
+      'IO_ERROR',
+      'fileSource needs node:fs (Node, Deno or Bun)',
+      'in a browser use urlSource() or blobSource()',
+      {
+        cause: e,
+      },
+    );
   }
   let fh: Awaited<ReturnType<Fs['open']>>;
   let size: number;
@@ -114,7 +123,10 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
         throw ioError(`read failed on ${String(path)}`, e);
       }
       if (done !== length) {
-        throw new HessError('IO_ERROR', `${String(path)}: short read at ${offset} (${done}/${length} bytes); file changed?`);
+        throw new HessError(
+          'IO_ERROR',
+          `${String(path)}: short read at ${offset} (${done}/${length} bytes); file changed?`,
+        );
       }
       return out;
     },
@@ -143,7 +155,8 @@ export function blobSource(blob: Blob): ByteSource {
       } catch (e) {
         throw ioError('blob read failed', e);
       }
-      if (buf.byteLength !== length) throw new HessError('IO_ERROR', `blob short read at ${offset} (${buf.byteLength}/${length})`);
+      if (buf.byteLength !== length)
+        throw new HessError('IO_ERROR', `blob short read at ${offset} (${buf.byteLength}/${length})`);
       return new Uint8Array(buf);
     },
   };

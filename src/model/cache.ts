@@ -22,9 +22,9 @@
  * @example
  * const src = await urlSource(url, { cache: 'opfs' });
  */
-import { HessError } from '../errors';
-import { writeFileAtomic } from '../io/atomic-write';
-import { nodeFs } from '../io/node-fs';
+import { HessError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { nodeFs } from '../io/node-fs.js';
 
 /**
  * A user-supplied cache (e.g. IndexedDB). Keys are strings from `rangeCacheKey`; values are opaque (the
@@ -102,7 +102,11 @@ const CRC_TABLES = (() => {
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c;
   }
-  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) { const p = t[(k - 1) * 256 + n]; t[k * 256 + n] = (p >>> 8) ^ t[p & 255]; }
+  for (let n = 0; n < 256; n++)
+    for (let k = 1; k < 8; k++) {
+      const p = t[(k - 1) * 256 + n];
+      t[k * 256 + n] = (p >>> 8) ^ t[p & 255];
+    }
   return t;
 })();
 
@@ -114,12 +118,20 @@ const CRC_TABLES = (() => {
  */
 export function crc32(b: Uint8Array, prev = 0): number {
   const T = CRC_TABLES;
-  let c = ~prev, i = 0;
+  let c = ~prev,
+    i = 0;
   const n = b.length;
   for (; i + 8 <= n; i += 8) {
     const a = (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) ^ c;
-    c = T[1792 + (a & 255)] ^ T[1536 + ((a >>> 8) & 255)] ^ T[1280 + ((a >>> 16) & 255)] ^ T[1024 + (a >>> 24)] ^
-      T[768 + b[i + 4]] ^ T[512 + b[i + 5]] ^ T[256 + b[i + 6]] ^ T[b[i + 7]];
+    c =
+      T[1792 + (a & 255)] ^
+      T[1536 + ((a >>> 8) & 255)] ^
+      T[1280 + ((a >>> 16) & 255)] ^
+      T[1024 + (a >>> 24)] ^
+      T[768 + b[i + 4]] ^
+      T[512 + b[i + 5]] ^
+      T[256 + b[i + 6]] ^
+      T[b[i + 7]];
   }
   for (; i < n; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
@@ -145,7 +157,8 @@ export function openEntry(key: string, entry: Uint8Array): Uint8Array | undefine
   if (!(entry instanceof Uint8Array) || entry.length < TRAILER) return undefined;
   const n = entry.length - TRAILER;
   const dv = new DataView(entry.buffer, entry.byteOffset + n, TRAILER);
-  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(8, true) + dv.getUint32(12, true) * 2 ** 32 !== n) return undefined;
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(8, true) + dv.getUint32(12, true) * 2 ** 32 !== n)
+    return undefined;
   const payload = entry.subarray(0, n);
   return crc32(payload, crc32(new TextEncoder().encode(key))) === dv.getUint32(4, true) ? payload : undefined;
 }
@@ -174,7 +187,9 @@ function verified(store: RangeStore): RangeStore {
 export function readMetaEntry(raw: Uint8Array): { url: string; version: FileVersion } | null {
   if (raw.length < TRAILER) return null;
   try {
-    const m = JSON.parse(new TextDecoder().decode(raw.subarray(0, raw.length - TRAILER))) as Partial<FileVersion & { url: string }>;
+    const m = JSON.parse(new TextDecoder().decode(raw.subarray(0, raw.length - TRAILER))) as Partial<
+      FileVersion & { url: string }
+    >;
     if (typeof m.url !== 'string' || !Number.isSafeInteger(m.size) || typeof m.validator !== 'string') return null;
     if (!openEntry(rangeCacheKey(m.url, null, 'meta'), raw)) return null;
     return { url: m.url, version: { size: m.size!, validator: m.validator } };
@@ -196,14 +211,19 @@ export function cacheError(what: string, e: unknown): HessError {
   const name = typeof e === 'object' && e !== null ? String((e as { name?: unknown }).name ?? '') : '';
   const msg = e instanceof Error ? e.message : String(e);
   const quota = name === 'QuotaExceededError' || (e as { code?: unknown })?.code === 22 || /quota/i.test(msg);
-  return new HessError('IO_ERROR', `${what}: ${quota ? 'storage quota exceeded' : 'cache failed'} (${msg})`, FIX, { cause: e });
+  return new HessError('IO_ERROR', `${what}: ${quota ? 'storage quota exceeded' : 'cache failed'} (${msg})`, FIX, {
+    cause: e,
+  });
 }
 
 function custom(c: CustomRangeCache): RangeStore {
   return {
     get: (url, v, part) => c.get(rangeCacheKey(url, v, part)),
     put: (url, v, part, bytes) => c.put(rangeCacheKey(url, v, part), bytes),
-    remove: typeof c.delete === 'function' ? async (url, v, part) => void (await c.delete!(rangeCacheKey(url, v, part))) : undefined,
+    remove:
+      typeof c.delete === 'function'
+        ? async (url, v, part) => void (await c.delete!(rangeCacheKey(url, v, part)))
+        : undefined,
   };
 }
 
@@ -221,7 +241,10 @@ async function cacheApi(): Promise<RangeStore> {
     },
     async put(url, v, part, bytes) {
       const body = bytes.slice(); // an own ArrayBuffer (the argument may be a view into a larger one)
-      await cache.put(req(url, v, part), new Response(body, { headers: { 'content-length': String(body.byteLength) } }));
+      await cache.put(
+        req(url, v, part),
+        new Response(body, { headers: { 'content-length': String(body.byteLength) } }),
+      );
     },
     async prune(url) {
       const p = urlPrefix(url);
@@ -312,7 +335,8 @@ async function opfs(): Promise<RangeStore> {
       for await (const h of (root as Dir).values()) {
         if (h.kind !== 'directory') continue;
         let meta: ReturnType<typeof readMetaEntry> = null;
-        let entries = 0, bytes = 0;
+        let entries = 0,
+          bytes = 0;
         for await (const f of (h as Dir).values()) {
           if (f.kind !== 'file') continue;
           const file = await (f as FileSystemFileHandle).getFile();
@@ -321,7 +345,8 @@ async function opfs(): Promise<RangeStore> {
           if (f.name === 'x-meta') meta = readMetaEntry(new Uint8Array(await file.arrayBuffer()));
         }
         // The folder is named by the URL's hash: without a readable version record the URL is unknown.
-        if (meta && (await sha256Hex(meta.url)) === h.name) out.push({ url: meta.url, version: meta.version, entries, bytes });
+        if (meta && (await sha256Hex(meta.url)) === h.name)
+          out.push({ url: meta.url, version: meta.version, entries, bytes });
         else out.push({ url: '', version: null, entries, bytes });
       }
       return out;
@@ -339,7 +364,10 @@ async function disk(dir: string): Promise<RangeStore> {
   await fs.mkdir(dir, { recursive: true });
   const urlDir = async (url: string) => path.join(dir, (await sha256Hex(url)).slice(0, 32));
   const fileOf = async (url: string, v: FileVersion | null, part: string) =>
-    path.join(await urlDir(url), part === 'meta' && !v ? 'meta' : (await sha256Hex(`${v?.size}|${v?.validator}|${part}`)).slice(0, 32));
+    path.join(
+      await urlDir(url),
+      part === 'meta' && !v ? 'meta' : (await sha256Hex(`${v?.size}|${v?.validator}|${part}`)).slice(0, 32),
+    );
   const missing = (e: unknown) => (e as { code?: string })?.code === 'ENOENT';
   return {
     async get(url, v, part) {
@@ -365,7 +393,8 @@ async function disk(dir: string): Promise<RangeStore> {
       for (const d of await fs.readdir(dir, { withFileTypes: true })) {
         if (!d.isDirectory() || !/^[0-9a-f]{32}$/.test(d.name)) continue;
         const sub = path.join(dir, d.name);
-        let entries = 0, bytes = 0;
+        let entries = 0,
+          bytes = 0;
         for (const f of await fs.readdir(sub)) {
           if (f.startsWith('.')) continue; // a temporary of a write in progress (or one a crash left behind)
           const st = await fs.stat(path.join(sub, f)).catch(() => null);
@@ -395,20 +424,31 @@ export async function openRangeStore(opt: UrlCacheOption | undefined): Promise<R
   if (opt === 'none') return null;
   if (typeof opt === 'object' && opt !== null && 'dir' in opt) {
     if (typeof opt.dir !== 'string' || opt.dir === '') {
-      throw new HessError('INVALID_ARGUMENT', 'cache.dir must be a folder path', "pass cache: { dir: '/path/to/cache' }");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'cache.dir must be a folder path',
+        "pass cache: { dir: '/path/to/cache' }",
+      );
     }
     try {
       return verified(await disk(opt.dir));
     } catch (e) {
       if (e instanceof HessError) throw e;
-      throw new HessError('IO_ERROR', `cannot open the disk cache ${opt.dir}: ${e instanceof Error ? e.message : String(e)}`,
-        'pass a writable folder or cache: \'none\'', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `cannot open the disk cache ${opt.dir}: ${e instanceof Error ? e.message : String(e)}`,
+        "pass a writable folder or cache: 'none'",
+        { cause: e },
+      );
     }
   }
   if (typeof opt === 'object' && opt !== null) {
     if (typeof opt.get !== 'function' || typeof opt.put !== 'function') {
-      throw new HessError('INVALID_ARGUMENT', 'cache must be a backend name, { dir } or an object with get(key) and put(key, bytes)',
-        "pass 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'cache must be a backend name, { dir } or an object with get(key) and put(key, bytes)',
+        "pass 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }",
+      );
     }
     return verified(custom(opt));
   }
@@ -416,7 +456,11 @@ export async function openRangeStore(opt: UrlCacheOption | undefined): Promise<R
   const kind = (explicit ? opt : undefined) ?? (typeof caches !== 'undefined' ? 'cache-api' : 'none');
   if (kind === 'none') return null;
   if (kind !== 'cache-api' && kind !== 'opfs') {
-    throw new HessError('INVALID_ARGUMENT', `unknown cache ${JSON.stringify(kind)}`, "use 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `unknown cache ${JSON.stringify(kind)}`,
+      "use 'auto', 'cache-api', 'opfs', 'none', { dir } or { get, put }",
+    );
   }
   try {
     if (kind === 'cache-api') {
@@ -429,7 +473,11 @@ export async function openRangeStore(opt: UrlCacheOption | undefined): Promise<R
     return verified(await opfs());
   } catch (e) {
     if (!explicit) return null;
-    throw new HessError('IO_ERROR', `cannot open the ${kind} cache: ${e instanceof Error ? e.message : String(e)}`,
-      "use another cache backend or pass cache: 'none'", { cause: e });
+    throw new HessError(
+      'IO_ERROR',
+      `cannot open the ${kind} cache: ${e instanceof Error ? e.message : String(e)}`,
+      "use another cache backend or pass cache: 'none'",
+      { cause: e },
+    );
   }
 }

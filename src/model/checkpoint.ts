@@ -1,8 +1,8 @@
-import { HessError } from '../errors';
-import { isAbortError } from './byte-source';
-import type { VggtConfigOverride } from './config';
-import { fileSource, openSafetensors, type Safetensors } from './safetensors';
-import { urlSource, type SpillStore, type UrlSourceOptions } from './url-source';
+import { HessError } from '../errors.js';
+import { isAbortError } from './byte-source.js';
+import type { VggtConfigOverride } from './config.js';
+import { fileSource, openSafetensors, type Safetensors } from './safetensors.js';
+import { urlSource, type SpillStore, type UrlSourceOptions } from './url-source.js';
 
 /**
  * Open a checkpoint on disk (Node/Deno/Bun): a `model.safetensors` path, or a directory holding one, plus the
@@ -13,7 +13,10 @@ import { urlSource, type SpillStore, type UrlSourceOptions } from './url-source'
  * const { st, override } = await openCheckpointPath('./vggt-1b');
  * const config = inferVggtConfig(st.tensors, override);
  */
-export async function openCheckpointPath(path: string, opts: { signal?: AbortSignal } = {}): Promise<{ st: Safetensors; file: string; override: VggtConfigOverride }> {
+export async function openCheckpointPath(
+  path: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ st: Safetensors; file: string; override: VggtConfigOverride }> {
   const name = 'node:fs/promises'; // a variable so that browser bundlers leave it alone
   const fs = (await import(/* @vite-ignore */ name)) as typeof import('node:fs/promises');
   let file = path.startsWith('file:') ? new URL(path).pathname : path;
@@ -51,7 +54,10 @@ function parseConfig(text: string, where: string): VggtConfigOverride {
  * @example
  * const { st, override } = await openCheckpointUrl('https://example.org/models/vggt-1b/', { onProgress: (n, t) => bar(n / t) });
  */
-export async function openCheckpointUrl(url: string | URL, opts: UrlSourceOptions = {}): Promise<{ st: Safetensors; file: string; override: VggtConfigOverride }> {
+export async function openCheckpointUrl(
+  url: string | URL,
+  opts: UrlSourceOptions = {},
+): Promise<{ st: Safetensors; file: string; override: VggtConfigOverride }> {
   const href = String(url);
   // Keep a query string or fragment (signed URLs) on both files.
   const cut = href.search(/[?#]/);
@@ -65,16 +71,25 @@ export async function openCheckpointUrl(url: string | URL, opts: UrlSourceOption
     try {
       res = await f(cfgUrl, { headers: { ...opts.headers }, signal: opts.signal });
     } catch (e) {
-      if (opts.signal?.aborted || isAbortError(e)) throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
-      throw new HessError('IO_ERROR', `fetch ${cfgUrl} failed: ${e instanceof Error ? e.message : String(e)}`,
-        'check the URL and the network (and CORS in browsers)', { cause: e });
+      if (opts.signal?.aborted || isAbortError(e))
+        throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `fetch ${cfgUrl} failed: ${e instanceof Error ? e.message : String(e)}`,
+        'check the URL and the network (and CORS in browsers)',
+        { cause: e },
+      );
     }
     if (res.ok) override = parseConfig(await res.text(), cfgUrl);
     else await res.body?.cancel().catch(() => undefined);
   }
   // In Node/Deno/Bun a server that ignores Range spills passed-over tensors to a temporary file, so that the
   // model's read order (not the file's) works with bounded memory; browsers use the cache or the memory window.
-  const spill = opts.spill ?? (opts.cache === undefined || opts.cache === 'none' || opts.cache === 'auto' ? await tempFileSpill().catch(() => undefined) : undefined);
+  const spill =
+    opts.spill ??
+    (opts.cache === undefined || opts.cache === 'none' || opts.cache === 'auto'
+      ? await tempFileSpill().catch(() => undefined)
+      : undefined);
   const src = await urlSource(file, { ...opts, spill }).catch(async (e) => {
     await spill?.close?.();
     throw e;
@@ -100,10 +115,11 @@ export async function tempFileSpill(): Promise<SpillStore> {
   const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
   // The file is created on the first put: a Range server never spills, and leaves nothing behind.
   let file: Promise<{ dir: string; fh: Awaited<ReturnType<typeof fs.open>> }> | null = null;
-  const open = () => (file ??= (async () => {
-    const dir = await fs.mkdtemp(`${os.tmpdir()}/hess-vggt-spill-`);
-    return { dir, fh: await fs.open(`${dir}/ranges.bin`, 'w+') };
-  })());
+  const open = () =>
+    (file ??= (async () => {
+      const dir = await fs.mkdtemp(`${os.tmpdir()}/hess-vggt-spill-`);
+      return { dir, fh: await fs.open(`${dir}/ranges.bin`, 'w+') };
+    })());
   const where = new Map<string, { at: number; length: number }>();
   let end = 0;
   let closed = false;
@@ -113,7 +129,8 @@ export async function tempFileSpill(): Promise<SpillStore> {
       const { fh } = await open();
       const at = end;
       end += bytes.byteLength;
-      for (let done = 0; done < bytes.byteLength;) done += (await fh.write(bytes, done, bytes.byteLength - done, at + done)).bytesWritten;
+      for (let done = 0; done < bytes.byteLength; )
+        done += (await fh.write(bytes, done, bytes.byteLength - done, at + done)).bytesWritten;
       where.set(key, { at, length: bytes.byteLength });
     },
     async get(key) {
@@ -121,7 +138,7 @@ export async function tempFileSpill(): Promise<SpillStore> {
       if (!w || closed) return undefined;
       const { fh } = await open();
       const out = new Uint8Array(w.length);
-      for (let done = 0; done < w.length;) {
+      for (let done = 0; done < w.length; ) {
         const { bytesRead } = await fh.read(out, done, w.length - done, w.at + done);
         if (bytesRead === 0) return undefined;
         done += bytesRead;

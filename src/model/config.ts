@@ -11,7 +11,7 @@
  * const st = await openSafetensors(await fileSource('model.safetensors'));
  * const cfg = inferVggtConfig(st.tensors, JSON.parse(await readFile('config.json', 'utf8')));
  */
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 /** Configuration of one DPT head (depth or point). */
 export interface DptHeadConfig {
@@ -36,7 +36,7 @@ export interface CameraHeadConfig {
 }
 
 /**
- * The part of an architecture the shared trunk runs ({@link import('./vggt/aggregator').Aggregator}): a DINOv2
+ * The part of an architecture the shared trunk runs (`Aggregator`): a DINOv2
  * encoder, then `depth` pairs of a frame block and a global block (VGGT: frame_blocks.i / global_blocks.i; π³:
  * decoder.2i / decoder.2i+1), each frame's tokens led by `patchStartIdx` special tokens.
  */
@@ -122,14 +122,21 @@ export interface VggtConfigOverride {
 export type TensorShapes = ReadonlyMap<string, { readonly shape: readonly number[] }>;
 
 function bad(message: string): HessError {
-  return new HessError('BAD_CHECKPOINT', `VGGT checkpoint: ${message}`, 'use a VGGT checkpoint (e.g. facebook/VGGT-1B model.safetensors)');
+  return new HessError(
+    'BAD_CHECKPOINT',
+    `VGGT checkpoint: ${message}`,
+    'use a VGGT checkpoint (e.g. facebook/VGGT-1B model.safetensors)',
+  );
 }
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** Tensor-shape queries that fail with `BAD_CHECKPOINT` (through `fail`, which names the model). */
 export class Shapes {
-  constructor(private readonly t: TensorShapes, private readonly fail: (message: string) => HessError = bad) {}
+  constructor(
+    private readonly t: TensorShapes,
+    private readonly fail: (message: string) => HessError = bad,
+  ) {}
 
   /** The model's BAD_CHECKPOINT error for `message`. */
   error(message: string): HessError {
@@ -150,7 +157,9 @@ export class Shapes {
   expect(name: string, expected: readonly number[]): readonly number[] {
     const s = this.get(name);
     if (s.length !== expected.length || expected.some((d, i) => d !== -1 && d !== s[i])) {
-      throw this.fail(`${name} has shape ${fmt(s)}, expected ${fmt(expected.map((d) => (d === -1 ? NaN : d))).replace(/NaN/g, '*')}`);
+      throw this.fail(
+        `${name} has shape ${fmt(s)}, expected ${fmt(expected.map((d) => (d === -1 ? NaN : d))).replace(/NaN/g, '*')}`,
+      );
     }
     return s;
   }
@@ -163,7 +172,8 @@ export class Shapes {
       const m = re.exec(k);
       if (m) idx.add(Number(m[1]));
     }
-    for (let i = 0; i < idx.size; i++) if (!idx.has(i)) throw this.fail(`${prefix}.${i} is missing (found ${idx.size} blocks)`);
+    for (let i = 0; i < idx.size; i++)
+      if (!idx.has(i)) throw this.fail(`${prefix}.${i} is missing (found ${idx.size} blocks)`);
     return idx.size;
   }
 
@@ -175,7 +185,16 @@ export class Shapes {
 
 /** Check one transformer block's tensors (q/k norms of width `headDim` when not null). */
 export function checkBlock(s: Shapes, p: string, dim: number, hidden: number, headDim: number | null): void {
-  for (const n of ['norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias', 'attn.proj.bias', 'mlp.fc2.bias', 'ls1.gamma', 'ls2.gamma']) {
+  for (const n of [
+    'norm1.weight',
+    'norm1.bias',
+    'norm2.weight',
+    'norm2.bias',
+    'attn.proj.bias',
+    'mlp.fc2.bias',
+    'ls1.gamma',
+    'ls2.gamma',
+  ]) {
     s.expect(`${p}.${n}`, [dim]);
   }
   s.expect(`${p}.attn.qkv.weight`, [3 * dim, dim]);
@@ -185,7 +204,8 @@ export function checkBlock(s: Shapes, p: string, dim: number, hidden: number, he
   s.expect(`${p}.mlp.fc1.bias`, [hidden]);
   s.expect(`${p}.mlp.fc2.weight`, [dim, hidden]);
   if (headDim !== null) {
-    for (const n of ['q_norm.weight', 'q_norm.bias', 'k_norm.weight', 'k_norm.bias']) s.expect(`${p}.attn.${n}`, [headDim]);
+    for (const n of ['q_norm.weight', 'q_norm.bias', 'k_norm.weight', 'k_norm.bias'])
+      s.expect(`${p}.attn.${n}`, [headDim]);
   }
 }
 
@@ -206,7 +226,8 @@ function dptHead(s: Shapes, p: string, tokenDim: number): DptHeadConfig {
 function readOverride(o: VggtConfigOverride | undefined, key: keyof VggtConfigOverride & string): number | undefined {
   if (!o || o[key] === undefined || o[key] === null) return undefined;
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(`config field ${key} must be a positive integer (got ${String(v)})`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+    throw bad(`config field ${key} must be a positive integer (got ${String(v)})`);
   return v;
 }
 
@@ -214,18 +235,28 @@ function readOverride(o: VggtConfigOverride | undefined, key: keyof VggtConfigOv
  * The DINOv2 encoder under `pe` (VGGT: 'aggregator.patch_embed', π³: 'encoder'), from its shapes: width, patch
  * size, pos-embed grid, registers, depth and MLP width (heads have no per-head tensor: the caller decides).
  */
-export function inferDinoShapes(s: Shapes, pe: string): {
-  dim: number; patchSize: number; posGrid: number; numRegisters: number; depth: number; mlpHiddenDim: number;
+export function inferDinoShapes(
+  s: Shapes,
+  pe: string,
+): {
+  dim: number;
+  patchSize: number;
+  posGrid: number;
+  numRegisters: number;
+  depth: number;
+  mlpHiddenDim: number;
 } {
   const proj = s.expect(`${pe}.patch_embed.proj.weight`, [-1, 3, -1, -1]);
   const dim = proj[0];
   const patchSize = proj[2];
-  if (proj[3] !== patchSize || patchSize === 0) throw s.error(`${pe}.patch_embed.proj.weight has non-square kernel ${fmt(proj)}`);
+  if (proj[3] !== patchSize || patchSize === 0)
+    throw s.error(`${pe}.patch_embed.proj.weight has non-square kernel ${fmt(proj)}`);
   s.expect(`${pe}.patch_embed.proj.bias`, [dim]);
   s.expect(`${pe}.cls_token`, [1, 1, dim]);
   const pos = s.expect(`${pe}.pos_embed`, [1, -1, dim]);
   const posGrid = Math.round(Math.sqrt(pos[1] - 1));
-  if (pos[1] < 2 || posGrid * posGrid !== pos[1] - 1) throw s.error(`${pe}.pos_embed has ${pos[1]} rows, not 1 + a square`);
+  if (pos[1] < 2 || posGrid * posGrid !== pos[1] - 1)
+    throw s.error(`${pe}.pos_embed has ${pos[1]} rows, not 1 + a square`);
   const numRegisters = s.has(`${pe}.register_tokens`) ? s.expect(`${pe}.register_tokens`, [1, -1, dim])[1] : 0;
   const depth = s.count(`${pe}.blocks`);
   if (depth === 0) throw s.error(`no ${pe}.blocks.* tensors`);
@@ -245,7 +276,8 @@ export function inferDinoShapes(s: Shapes, pe: string): {
  * cfg.embedDim; // 1024 for VGGT-1B
  */
 export function inferVggtConfig(tensors: TensorShapes, override?: VggtConfigOverride): VggtConfig {
-  if (!tensors || typeof (tensors as { get?: unknown }).get !== 'function') throw bad('expected a Map of tensor name → { shape }');
+  if (!tensors || typeof (tensors as { get?: unknown }).get !== 'function')
+    throw bad('expected a Map of tensor name → { shape }');
   const s = new Shapes(tensors);
   const assumed: string[] = [];
   const agree = (key: keyof VggtConfigOverride & string, inferred: number) => {
@@ -263,7 +295,8 @@ export function inferVggtConfig(tensors: TensorShapes, override?: VggtConfigOver
   if (depth === 0) throw bad('no aggregator.frame_blocks.* tensors');
   if (globalDepth !== depth) throw bad(`${depth} frame blocks but ${globalDepth} global blocks`);
   const headDim = s.expect('aggregator.frame_blocks.0.attn.q_norm.weight', [-1])[0];
-  if (headDim === 0 || embedDim % headDim !== 0) throw bad(`embed dim ${embedDim} is not a multiple of the head dim ${headDim}`);
+  if (headDim === 0 || embedDim % headDim !== 0)
+    throw bad(`embed dim ${embedDim} is not a multiple of the head dim ${headDim}`);
   const numHeads = embedDim / headDim;
   const mlpHiddenDim = s.expect('aggregator.frame_blocks.0.mlp.fc1.weight', [-1, embedDim])[0];
   for (let i = 0; i < depth; i++) {
@@ -276,7 +309,14 @@ export function inferVggtConfig(tensors: TensorShapes, override?: VggtConfigOver
   agree('num_register_tokens', numRegisterTokens);
 
   // --- DINO patch embed ---
-  const { dim: dinoDim, patchSize, posGrid, numRegisters, depth: dinoDepth, mlpHiddenDim: dinoMlp } = inferDinoShapes(s, 'aggregator.patch_embed');
+  const {
+    dim: dinoDim,
+    patchSize,
+    posGrid,
+    numRegisters,
+    depth: dinoDepth,
+    mlpHiddenDim: dinoMlp,
+  } = inferDinoShapes(s, 'aggregator.patch_embed');
   if (dinoDim !== embedDim) throw bad(`DINO width ${dinoDim} differs from the aggregator width ${embedDim}`);
   agree('patch_size', patchSize);
   agree('dino_depth', dinoDepth);
@@ -327,7 +367,10 @@ export function inferVggtConfig(tensors: TensorShapes, override?: VggtConfigOver
     }
   }
   if (depthHead && pointHead) {
-    if (depthHead.features !== pointHead.features || depthHead.outChannels.some((v, i) => v !== pointHead.outChannels[i])) {
+    if (
+      depthHead.features !== pointHead.features ||
+      depthHead.outChannels.some((v, i) => v !== pointHead.outChannels[i])
+    ) {
       throw bad('depth_head and point_head have different widths');
     }
   }

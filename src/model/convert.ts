@@ -14,22 +14,29 @@
  *
  * Node, Deno or Bun only (writes files).
  */
-import { openCheckpointPath } from './checkpoint';
-import { f32ToF16Bits } from '../attention/f16';
-import { HessError, check, throwIfAborted } from '../errors';
-import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config';
-import type { Safetensors } from './safetensors';
-import { AGGREGATOR_EPS, DINO_EPS } from './vggt/aggregator';
-import { buildDenseAttentionGraph } from './vggt/attention-core';
+import { openCheckpointPath } from './checkpoint.js';
+import { f32ToF16Bits } from '../attention/f16.js';
+import { HessError, check, throwIfAborted } from '../errors.js';
+import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config.js';
+import type { Safetensors } from './safetensors.js';
+import { AGGREGATOR_EPS, DINO_EPS } from './vggt/aggregator.js';
+import { buildDenseAttentionGraph } from './vggt/attention-core.js';
 import {
-  type BlockDims, buildBridgeGraph, buildEmbedGraph, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, postParams, preParams,
-} from './vggt/blocks';
-import { cameraHeadInputsGraph } from './vggt/camera-head';
-import { dptHeadInputsGraph } from './vggt/dpt-head';
-import type { HeadParam } from './vggt/head-params';
-import { VGGT_OPSET } from './vggt/ops';
-import { AtomicBatch, checkWritableFolder } from '../io/atomic-write';
-import { refuseOutputOnInput } from '../io/paths';
+  type BlockDims,
+  buildBridgeGraph,
+  buildEmbedGraph,
+  buildGlobalPostGraph,
+  buildGlobalPreGraph,
+  buildLocalBlockGraph,
+  postParams,
+  preParams,
+} from './vggt/blocks.js';
+import { cameraHeadInputsGraph } from './vggt/camera-head.js';
+import { dptHeadInputsGraph } from './vggt/dpt-head.js';
+import type { HeadParam } from './vggt/head-params.js';
+import { VGGT_OPSET } from './vggt/ops.js';
+import { AtomicBatch, checkWritableFolder } from '../io/atomic-write.js';
+import { refuseOutputOnInput } from '../io/paths.js';
 
 type Fs = typeof import('node:fs/promises');
 type FileHandle = Awaited<ReturnType<Fs['open']>>;
@@ -39,7 +46,9 @@ async function nodeFs(): Promise<Fs> {
   try {
     return (await import(/* @vite-ignore */ spec)) as Fs;
   } catch (e) {
-    throw new HessError('IO_ERROR', 'convert needs node:fs (Node, Deno or Bun)', 'run the converter with Node', { cause: e });
+    throw new HessError('IO_ERROR', 'convert needs node:fs (Node, Deno or Bun)', 'run the converter with Node', {
+      cause: e,
+    });
   }
 }
 
@@ -49,14 +58,17 @@ const join = (...p: string[]) => p.join('/').replace(/\/+/g, '/');
 // float32 → float16
 // ---------------------------------------------------------------------------------------------------------------
 
-
 /** Little-endian F16 bytes of `a`; throws when a finite value overflows (it would become ±Infinity). */
 export function toF16Bytes(a: Float32Array, name = 'tensor'): Uint8Array {
   const out = new Uint8Array(a.length * 2);
   for (let i = 0; i < a.length; i++) {
     const h = f32ToF16Bits(a[i]);
     if ((h & 0x7fff) === 0x7c00 && Number.isFinite(a[i])) {
-      throw new HessError('INVALID_ARGUMENT', `${name}[${i}] = ${a[i]} does not fit float16 (max 65504)`, 'convert without --fp16');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `${name}[${i}] = ${a[i]} does not fit float16 (max 65504)`,
+        'convert without --fp16',
+      );
     }
     out[2 * i] = h & 0xff;
     out[2 * i + 1] = h >>> 8;
@@ -105,7 +117,11 @@ export class SafetensorsWriter {
   ) {}
 
   /** Create `path` and write the header; `metadata` becomes `__metadata__` (strings only). */
-  static async create(path: string, specs: readonly TensorSpec[], metadata: Record<string, string> = {}): Promise<SafetensorsWriter> {
+  static async create(
+    path: string,
+    specs: readonly TensorSpec[],
+    metadata: Record<string, string> = {},
+  ): Promise<SafetensorsWriter> {
     const names = new Set<string>();
     const header: Record<string, unknown> = {};
     if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -113,7 +129,10 @@ export class SafetensorsWriter {
     let off = 0;
     for (const s of specs) {
       check(!names.has(s.name) && s.name !== '__metadata__', `duplicate or reserved tensor name ${s.name}`);
-      check(s.shape.every((d) => Number.isSafeInteger(d) && d >= 0), `${s.name}: bad shape [${s.shape.join(', ')}]`);
+      check(
+        s.shape.every((d) => Number.isSafeInteger(d) && d >= 0),
+        `${s.name}: bad shape [${s.shape.join(', ')}]`,
+      );
       names.add(s.name);
       const bytes = s.shape.reduce((a, d) => a * d, 1) * (s.dtype === 'F32' ? 4 : 2);
       header[s.name] = { dtype: s.dtype, shape: [...s.shape], data_offsets: [off, off + bytes] };
@@ -137,7 +156,12 @@ export class SafetensorsWriter {
     try {
       fh = await fs.open(temp, 'wx');
     } catch (e) {
-      throw new HessError('IO_ERROR', `cannot create ${path}: ${String((e as Error)?.message ?? e)}`, 'check the output folder', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `cannot create ${path}: ${String((e as Error)?.message ?? e)}`,
+        'check the output folder',
+        { cause: e },
+      );
     }
     const w = new SafetensorsWriter(fh, specs, offsets, 8 + json.length, path, temp);
     try {
@@ -160,7 +184,12 @@ export class SafetensorsWriter {
         done += bytesWritten;
       }
     } catch (e) {
-      throw new HessError('IO_ERROR', `cannot write ${this.path}: ${String((e as Error)?.message ?? e)}`, 'check free disk space', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `cannot write ${this.path}: ${String((e as Error)?.message ?? e)}`,
+        'check free disk space',
+        { cause: e },
+      );
     }
   }
 
@@ -171,7 +200,10 @@ export class SafetensorsWriter {
     const s = this.specs[i];
     check(s !== undefined && s.name === name, `expected tensor ${s?.name ?? '(none: all written)'}, got ${name}`);
     const bytes = s.dtype === 'F16' ? toF16Bytes(data, name) : f32Bytes(data);
-    check(bytes.length === this.offsets[i + 1] - this.offsets[i], `${name}: ${data.length} values do not match shape [${s.shape.join(', ')}]`);
+    check(
+      bytes.length === this.offsets[i + 1] - this.offsets[i],
+      `${name}: ${data.length} values do not match shape [${s.shape.join(', ')}]`,
+    );
     await this.writeAll(bytes, this.dataStart + this.offsets[i]);
     this.next++;
   }
@@ -193,7 +225,12 @@ export class SafetensorsWriter {
       await fs.rename(this.temp, this.path);
     } catch (e) {
       await fs.rm(this.temp, { force: true }).catch(() => {});
-      throw new HessError('IO_ERROR', `cannot finish ${this.path}: ${String((e as Error)?.message ?? e)}`, 'check the output folder', { cause: e });
+      throw new HessError(
+        'IO_ERROR',
+        `cannot finish ${this.path}: ${String((e as Error)?.message ?? e)}`,
+        'check the output folder',
+        { cause: e },
+      );
     }
   }
 
@@ -276,16 +313,31 @@ export interface ConvertResult {
  * await convertCheckpoint('VGGT-1B/model.safetensors', './vggt-1b-fp16', { fp16: true, cameraHeads: 16 });
  * const model = await Vggt.load('./vggt-1b-fp16');
  */
-export async function convertCheckpoint(source: string, outdir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+export async function convertCheckpoint(
+  source: string,
+  outdir: string,
+  opts: ConvertOptions = {},
+): Promise<ConvertResult> {
   const fs = await nodeFs();
   const progress = opts.onProgress ?? (() => {});
   // Before any work: the outputs must not land on the checkpoint (or its config.json) and the folder must be usable.
   const sourceFile = source.startsWith('file:') ? new URL(source).pathname : source;
   const inputs = [{ path: sourceFile, what: 'the checkpoint' }];
-  if (!(await fs.stat(sourceFile).then((st) => st.isDirectory(), () => true))) {
-    inputs.push({ path: join(sourceFile.includes('/') ? sourceFile.replace(/[^/]*$/, '') : '.', 'config.json'), what: "the checkpoint's config.json" });
+  if (
+    !(await fs.stat(sourceFile).then(
+      (st) => st.isDirectory(),
+      () => true,
+    ))
+  ) {
+    inputs.push({
+      path: join(sourceFile.includes('/') ? sourceFile.replace(/[^/]*$/, '') : '.', 'config.json'),
+      what: "the checkpoint's config.json",
+    });
   }
-  await refuseOutputOnInput(['model.safetensors', 'config.json', 'segments'].map((f) => ({ path: join(outdir, f), what: `the output ${f}` })), inputs);
+  await refuseOutputOnInput(
+    ['model.safetensors', 'config.json', 'segments'].map((f) => ({ path: join(outdir, f), what: `the output ${f}` })),
+    inputs,
+  );
   await checkWritableFolder(outdir, { create: true, what: '<outdir>' });
   const opened = await openCheckpointPath(source, { signal: opts.signal });
   const { st } = opened;
@@ -302,7 +354,11 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
     const floatTypes = new Set(['F64', 'F32', 'F16', 'BF16']);
     for (const t of keep) {
       if (!floatTypes.has(t.dtype)) {
-        throw new HessError('BAD_CHECKPOINT', `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`, 'use an unmodified VGGT checkpoint');
+        throw new HessError(
+          'BAD_CHECKPOINT',
+          `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`,
+          'use an unmodified VGGT checkpoint',
+        );
       }
     }
     const segmentSize = opts.skipSegments ? undefined : segmentSizeOf(config, opts, override);
@@ -314,7 +370,9 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
     const specs: TensorSpec[] = keep.map((t) => ({ name: t.name, dtype, shape: t.shape }));
     const modelTemp = batch.reserve(modelPath);
     const writer = await SafetensorsWriter.create(modelTemp, specs, {
-      format: 'pt', converted_by: 'hess-vggt convert', source_dtype: [...new Set(keep.map((t) => t.dtype))].join(','),
+      format: 'pt',
+      converted_by: 'hess-vggt convert',
+      source_dtype: [...new Set(keep.map((t) => t.dtype))].join(','),
     });
     try {
       let i = 0;
@@ -354,11 +412,23 @@ export async function convertCheckpoint(source: string, outdir: string, opts: Co
 }
 
 /** The image size the DPT-head graphs are built for, checked before anything is written. */
-function segmentSizeOf(c: VggtConfig, opts: ConvertOptions, override: VggtConfigOverride): { height: number; width: number } {
+function segmentSizeOf(
+  c: VggtConfig,
+  opts: ConvertOptions,
+  override: VggtConfigOverride,
+): { height: number; width: number } {
   const H = opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518);
   const W = opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518);
-  check(Number.isSafeInteger(H) && Number.isSafeInteger(W) && H > 0 && W > 0 && H % c.patchSize === 0 && W % c.patchSize === 0,
-    `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`, `pass e.g. --segment-size ${c.patchSize * 25}x${c.patchSize * 37}`);
+  check(
+    Number.isSafeInteger(H) &&
+      Number.isSafeInteger(W) &&
+      H > 0 &&
+      W > 0 &&
+      H % c.patchSize === 0 &&
+      W % c.patchSize === 0,
+    `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`,
+    `pass e.g. --segment-size ${c.patchSize * 25}x${c.patchSize * 37}`,
+  );
   return { height: H, width: W };
 }
 
@@ -372,7 +442,12 @@ interface SegmentEntry {
 }
 
 async function writeSegments(
-  st: Safetensors, c: VggtConfig, outdir: string, opts: ConvertOptions, size: { height: number; width: number }, batch: AtomicBatch,
+  st: Safetensors,
+  c: VggtConfig,
+  outdir: string,
+  opts: ConvertOptions,
+  size: { height: number; width: number },
+  batch: AtomicBatch,
 ): Promise<string[]> {
   const dir = join(outdir, 'segments');
   await batch.mkdir(dir);
@@ -386,43 +461,105 @@ async function writeSegments(
     manifest.push({ file: name, ...entry });
     opts.onProgress?.({ stage: 'segments', progress: written.length / steps, message: name });
   };
-  const agg: BlockDims = { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
-  const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
+  const agg: BlockDims = {
+    C: c.embedDim,
+    H: c.numHeads,
+    d: c.headDim,
+    M: c.mlpHiddenDim,
+    eps: AGGREGATOR_EPS,
+    qkNorm: true,
+    rope: true,
+  };
+  const dino: BlockDims = {
+    C: c.dino.dim,
+    H: c.dino.heads,
+    d: c.dino.headDim,
+    M: c.dino.mlpHiddenDim,
+    eps: DINO_EPS,
+    qkNorm: false,
+    rope: false,
+  };
   const pe = 'aggregator.patch_embed';
   const feeds = (prefix: string, specs: ReturnType<typeof preParams>) =>
-    Object.fromEntries(specs.map((s) => [s.input, `${prefix}.${s.key}${s.linear ? ' (transposed to [in, out])' : ''}`]));
-  await put('patch_embed.onnx', buildEmbedGraph(await st.read(`${pe}.patch_embed.proj.weight`), await st.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize),
-    { description: 'DINOv2 patch embedding (conv weights baked) + position embedding + cls/register prefix' });
-  await put('dino_block.onnx', buildLocalBlockGraph(dino, 'dino_block'),
-    { description: 'one DINOv2 block; weights are inputs', blocks: `${pe}.blocks.{i}`, weights: feeds(`${pe}.blocks.{i}`, [...preParams(dino), ...postParams(dino)]) });
-  await put('dino_bridge.onnx', buildBridgeGraph(await st.read(`${pe}.norm.weight`), await st.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS),
-    { description: 'DINO final norm (baked), drops DINO prefix tokens, prepends camera/register tokens' });
-  await put('frame_block.onnx', buildLocalBlockGraph(agg, 'frame_block'),
-    { description: 'aggregator frame-attention block; weights are inputs', blocks: 'aggregator.frame_blocks.{i}', weights: feeds('aggregator.frame_blocks.{i}', [...preParams(agg), ...postParams(agg)]) });
-  await put('global_pre.onnx', buildGlobalPreGraph(agg),
-    { description: 'global block up to q, k, v (norm, qkv, qk-norm, RoPE); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', preParams(agg)) });
-  await put('attention_dense.onnx', buildDenseAttentionGraph(agg.H, agg.d),
-    { description: 'dense global attention core (the runtime swaps in its WGSL dense / HeSS block-sparse kernels on WebGPU)' });
-  await put('global_post.onnx', buildGlobalPostGraph(agg),
-    { description: 'global block after attention (proj, LayerScale, MLP); weights are inputs', blocks: 'aggregator.global_blocks.{i}', weights: feeds('aggregator.global_blocks.{i}', postParams(agg)) });
+    Object.fromEntries(
+      specs.map((s) => [s.input, `${prefix}.${s.key}${s.linear ? ' (transposed to [in, out])' : ''}`]),
+    );
+  await put(
+    'patch_embed.onnx',
+    buildEmbedGraph(
+      await st.read(`${pe}.patch_embed.proj.weight`),
+      await st.read(`${pe}.patch_embed.proj.bias`),
+      c.dino.dim,
+      c.patchSize,
+    ),
+    { description: 'DINOv2 patch embedding (conv weights baked) + position embedding + cls/register prefix' },
+  );
+  await put('dino_block.onnx', buildLocalBlockGraph(dino, 'dino_block'), {
+    description: 'one DINOv2 block; weights are inputs',
+    blocks: `${pe}.blocks.{i}`,
+    weights: feeds(`${pe}.blocks.{i}`, [...preParams(dino), ...postParams(dino)]),
+  });
+  await put(
+    'dino_bridge.onnx',
+    buildBridgeGraph(
+      await st.read(`${pe}.norm.weight`),
+      await st.read(`${pe}.norm.bias`),
+      c.dino.dim,
+      1 + c.dino.numRegisters,
+      DINO_EPS,
+    ),
+    { description: 'DINO final norm (baked), drops DINO prefix tokens, prepends camera/register tokens' },
+  );
+  await put('frame_block.onnx', buildLocalBlockGraph(agg, 'frame_block'), {
+    description: 'aggregator frame-attention block; weights are inputs',
+    blocks: 'aggregator.frame_blocks.{i}',
+    weights: feeds('aggregator.frame_blocks.{i}', [...preParams(agg), ...postParams(agg)]),
+  });
+  await put('global_pre.onnx', buildGlobalPreGraph(agg), {
+    description: 'global block up to q, k, v (norm, qkv, qk-norm, RoPE); weights are inputs',
+    blocks: 'aggregator.global_blocks.{i}',
+    weights: feeds('aggregator.global_blocks.{i}', preParams(agg)),
+  });
+  await put('attention_dense.onnx', buildDenseAttentionGraph(agg.H, agg.d), {
+    description:
+      'dense global attention core (the runtime swaps in its WGSL dense / HeSS block-sparse kernels on WebGPU)',
+  });
+  await put('global_post.onnx', buildGlobalPostGraph(agg), {
+    description: 'global block after attention (proj, LayerScale, MLP); weights are inputs',
+    blocks: 'aggregator.global_blocks.{i}',
+    weights: feeds('aggregator.global_blocks.{i}', postParams(agg)),
+  });
   const { height: H, width: W } = size;
   // Head weights are graph inputs too (VGGT-1B's camera head would bake 0.87 GB), fed from model.safetensors.
   const headFeeds = (prefix: string, params: readonly HeadParam[]) =>
-    Object.fromEntries(params.map((p) => [p.input, `${prefix}.${p.key}${p.linear ? ' (transposed to [in, out])' : ''}`]));
+    Object.fromEntries(
+      params.map((p) => [p.input, `${prefix}.${p.key}${p.linear ? ' (transposed to [in, out])' : ''}`]),
+    );
   if (c.camera) {
     const { graph, params } = cameraHeadInputsGraph(st.tensors, c.camera, 4, 'camera_head');
-    await put('camera_head.onnx', graph.toModel({ opset: VGGT_OPSET }).model,
-      { description: 'camera head: camera tokens [S, 2C] → pose_enc [S, 9]; weights are inputs', weights: headFeeds('camera_head', params) });
+    await put('camera_head.onnx', graph.toModel({ opset: VGGT_OPSET }).model, {
+      description: 'camera head: camera tokens [S, 2C] → pose_enc [S, 9]; weights are inputs',
+      weights: headFeeds('camera_head', params),
+    });
   }
-  for (const [kind, head] of [['depth', c.depthHead], ['point', c.pointHead]] as const) {
+  for (const [kind, head] of [
+    ['depth', c.depthHead],
+    ['point', c.pointHead],
+  ] as const) {
     if (!head) continue;
     const prefix = `${kind}_head`;
     const spec = { kind, head, dimIn: 2 * c.embedDim, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
     const { graph, params } = dptHeadInputsGraph(st.tensors, spec, prefix, { size: { H, W } });
-    await put(`${prefix}_${H}x${W}.onnx`, graph.toModel({ opset: VGGT_OPSET }).model,
-      { description: `DPT ${kind} head for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf; weights are inputs`, imageSize: [H, W], weights: headFeeds(prefix, params) });
+    await put(`${prefix}_${H}x${W}.onnx`, graph.toModel({ opset: VGGT_OPSET }).model, {
+      description: `DPT ${kind} head for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf; weights are inputs`,
+      imageSize: [H, W],
+      weights: headFeeds(prefix, params),
+    });
   }
-  await batch.write(join(dir, 'manifest.json'), JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2));
+  await batch.write(
+    join(dir, 'manifest.json'),
+    JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2),
+  );
   written.push('segments/manifest.json');
   return written;
 }

@@ -7,9 +7,9 @@
  * @example
  * const img = await decodeImageFile('frame0.jpg');
  */
-import { HessError, check } from '../errors';
-import { isJpeg, isPng, readImageHeader, readPngLayout } from './image-header';
-import { badImage, type RgbaImage } from './rgba-image';
+import { HessError, check } from '../errors.js';
+import { isJpeg, isPng, readImageHeader, readPngLayout } from './image-header.js';
+import { badImage, type RgbaImage } from './rgba-image.js';
 
 /** Default pixel cap of the decoders (40 MP: a 7300×5475 photo), checked from the header before decoding. */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -25,9 +25,14 @@ export const DEFAULT_MAX_PIXELS = 40_000_000;
  * @example
  * const img = fromImageBitmap(await createImageBitmap(file));
  */
-export function fromImageBitmap(bitmap: CanvasImageSource & { readonly width: number; readonly height: number }): RgbaImage {
+export function fromImageBitmap(
+  bitmap: CanvasImageSource & { readonly width: number; readonly height: number },
+): RgbaImage {
   if (typeof OffscreenCanvas === 'undefined') {
-    throw badImage('OffscreenCanvas is not available in this runtime', 'use decodeImageFile() in Node/Deno/Bun, or pass RGBA pixels');
+    throw badImage(
+      'OffscreenCanvas is not available in this runtime',
+      'use decodeImageFile() in Node/Deno/Bun, or pass RGBA pixels',
+    );
   }
   const { width, height } = bitmap;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width <= 0 || height <= 0) {
@@ -69,7 +74,9 @@ export async function fromBlob(blob: Blob, opts: DecodeOptions = {}): Promise<Rg
     let bitmap: ImageBitmap;
     try {
       bitmap = await createImageBitmap(blob, {
-        premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: opts.exifOrientation === false ? 'none' : 'from-image',
+        premultiplyAlpha: 'none',
+        colorSpaceConversion: 'none',
+        imageOrientation: opts.exifOrientation === false ? 'none' : 'from-image',
       });
     } catch (e) {
       throw badImage(`could not decode the image blob (${blob.type || 'unknown type'})`, 'use a PNG or JPEG file', e);
@@ -110,9 +117,14 @@ async function importNode<T>(spec: string, code: 'IO_ERROR' | 'BAD_IMAGE' = 'IO_
   try {
     return (await import(/* @vite-ignore */ spec)) as T;
   } catch (e) {
-    throw new HessError(code, `${spec} is not available in this runtime`, 'decode images in the browser with fromBlob(), or pass RGBA pixels', {
-      cause: e,
-    });
+    throw new HessError(
+      code,
+      `${spec} is not available in this runtime`,
+      'decode images in the browser with fromBlob(), or pass RGBA pixels',
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -124,7 +136,10 @@ async function importNode<T>(spec: string, code: 'IO_ERROR' | 'BAD_IMAGE' = 'IO_
  * @example
  * const img = await decodeImageFile('examples/kitchen/images/00.png');
  */
-export async function decodeImageFile(input: string | URL | Uint8Array | ArrayBuffer, opts: DecodeOptions = {}): Promise<RgbaImage> {
+export async function decodeImageFile(
+  input: string | URL | Uint8Array | ArrayBuffer,
+  opts: DecodeOptions = {},
+): Promise<RgbaImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   check(Number.isSafeInteger(maxPixels) && maxPixels > 0, `maxPixels must be a positive integer, got ${maxPixels}`);
   let bytes: Uint8Array;
@@ -133,7 +148,9 @@ export async function decodeImageFile(input: string | URL | Uint8Array | ArrayBu
     try {
       bytes = new Uint8Array(await fs.readFile(input));
     } catch (e) {
-      throw new HessError('IO_ERROR', `cannot read ${String(input)}`, 'check that the file exists and is readable', { cause: e });
+      throw new HessError('IO_ERROR', `cannot read ${String(input)}`, 'check that the file exists and is readable', {
+        cause: e,
+      });
     }
   } else if (input instanceof Uint8Array) {
     bytes = input;
@@ -152,8 +169,10 @@ export async function decodeImageFile(input: string | URL | Uint8Array | ArrayBu
 
 function checkPixels(width: number, height: number, maxPixels: number, what: string): void {
   if (width * height > maxPixels) {
-    throw badImage(`${what} is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), more than the ${(maxPixels / 1e6).toFixed(1)} MP cap`,
-      'downscale it first, or raise the cap with { maxPixels }');
+    throw badImage(
+      `${what} is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), more than the ${(maxPixels / 1e6).toFixed(1)} MP cap`,
+      'downscale it first, or raise the cap with { maxPixels }',
+    );
   }
 }
 
@@ -165,11 +184,15 @@ function checkPixels(width: number, height: number, maxPixels: number, what: str
  * const upright = orientImage(img, 6); // a portrait phone photo stored landscape
  */
 export function orientImage(img: RgbaImage, orientation: number): RgbaImage {
-  check(Number.isInteger(orientation) && orientation >= 1 && orientation <= 8, `EXIF orientation must be 1–8, got ${orientation}`);
+  check(
+    Number.isInteger(orientation) && orientation >= 1 && orientation <= 8,
+    `EXIF orientation must be 1–8, got ${orientation}`,
+  );
   if (orientation === 1) return img;
   const { width: W, height: H, data } = img;
   const swap = orientation >= 5;
-  const ow = swap ? H : W, oh = swap ? W : H;
+  const ow = swap ? H : W,
+    oh = swap ? W : H;
   const src = new Uint32Array(data.buffer, data.byteOffset, W * H);
   const out = new Uint8Array(ow * oh * 4);
   const dst = new Uint32Array(out.buffer);
@@ -178,13 +201,34 @@ export function orientImage(img: RgbaImage, orientation: number): RgbaImage {
       // Source pixel of output (x, y).
       let sx: number, sy: number;
       switch (orientation) {
-        case 2: sx = W - 1 - x; sy = y; break;
-        case 3: sx = W - 1 - x; sy = H - 1 - y; break;
-        case 4: sx = x; sy = H - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = H - 1 - x; break;
-        case 7: sx = W - 1 - y; sy = H - 1 - x; break;
-        default: sx = W - 1 - y; sy = x; break; // 8
+        case 2:
+          sx = W - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = W - 1 - x;
+          sy = H - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = H - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = H - 1 - x;
+          break;
+        case 7:
+          sx = W - 1 - y;
+          sy = H - 1 - x;
+          break;
+        default:
+          sx = W - 1 - y;
+          sy = x;
+          break; // 8
       }
       dst[y * ow + x] = src[sy * W + sx];
     }
@@ -231,7 +275,8 @@ async function decodePng(bytes: Uint8Array): Promise<RgbaImage> {
     if (tc && (meta.colorType === 0 || meta.colorType === 2)) {
       const scale = (v: number) =>
         meta.depth === 16 ? v >> 8 : meta.depth === 8 ? v : Math.floor((v * 255) / (2 ** meta.depth - 1) + 0.5);
-      key = meta.colorType === 0 ? [scale(tc[0]), scale(tc[0]), scale(tc[0])] : [scale(tc[0]), scale(tc[1]), scale(tc[2])];
+      key =
+        meta.colorType === 0 ? [scale(tc[0]), scale(tc[0]), scale(tc[0])] : [scale(tc[0]), scale(tc[1]), scale(tc[2])];
     }
     for (let p = 0; p < out.length; p += 4) {
       if (key && out[p + 3] === 0) {
@@ -255,17 +300,28 @@ async function checkPngStream(p: ReturnType<typeof readPngLayout>): Promise<void
   const total = p.idat.reduce((s, c) => s + c.length, 0);
   const stream = new Uint8Array(total);
   let o = 0;
-  for (const c of p.idat) { stream.set(c, o); o += c.length; }
+  for (const c of p.idat) {
+    stream.set(c, o);
+    o += c.length;
+  }
   let raw: Uint8Array;
   try {
     raw = zlib.inflateSync(stream, { maxOutputLength: Math.max(p.rawBytes, 1) });
   } catch (e) {
     const big = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-    throw badImage(big ? `PNG image data inflates past the ${p.rawBytes} bytes a ${p.width}×${p.height} image needs (a zip bomb?)`
-      : `PNG image data is not a complete zlib stream (${e instanceof Error ? e.message : String(e)}): truncated or corrupt`, 'the file may be truncated or corrupt', e);
+    throw badImage(
+      big
+        ? `PNG image data inflates past the ${p.rawBytes} bytes a ${p.width}×${p.height} image needs (a zip bomb?)`
+        : `PNG image data is not a complete zlib stream (${e instanceof Error ? e.message : String(e)}): truncated or corrupt`,
+      'the file may be truncated or corrupt',
+      e,
+    );
   }
   if (raw.length !== p.rawBytes) {
-    throw badImage(`PNG image data inflates to ${raw.length} bytes, a ${p.width}×${p.height} image needs ${p.rawBytes} (truncated)`, 'the file may be truncated or corrupt');
+    throw badImage(
+      `PNG image data inflates to ${raw.length} bytes, a ${p.width}×${p.height} image needs ${p.rawBytes} (truncated)`,
+      'the file may be truncated or corrupt',
+    );
   }
 }
 
@@ -280,9 +336,14 @@ async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<RgbaIma
       maxResolutionInMP: maxPixels / 1e6,
       maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 8) / 2 ** 20)),
     });
-    if (!r.width || !r.height || r.data.length !== r.width * r.height * 4) throw new Error('decoder returned no pixels');
+    if (!r.width || !r.height || r.data.length !== r.width * r.height * 4)
+      throw new Error('decoder returned no pixels');
     return { width: r.width, height: r.height, data: r.data };
   } catch (e) {
-    throw badImage(`could not decode JPEG: ${e instanceof Error ? e.message : String(e)}`, 'the file may be corrupt or unsupported', e);
+    throw badImage(
+      `could not decode JPEG: ${e instanceof Error ? e.message : String(e)}`,
+      'the file may be corrupt or unsupported',
+      e,
+    );
   }
 }

@@ -3,7 +3,7 @@
  * the checks that catch truncated or inflated files cheaply, and JPEG EXIF orientation. Pure byte parsing, no
  * dependencies; every malformed structure is BAD_IMAGE.
  */
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 /** What {@link readImageHeader} learns from a file's first structures. */
 export interface ImageHeader {
@@ -79,7 +79,8 @@ export function readImageSize(head: Uint8Array): { width: number; height: number
   if (!isJpeg(head)) return undefined;
   try {
     for (const { marker, at, end } of jpegSegments(head)) {
-      if (isSof(marker) && end - at >= 7) return { width: (head[at + 5] << 8) | head[at + 6], height: (head[at + 3] << 8) | head[at + 4] };
+      if (isSof(marker) && end - at >= 7)
+        return { width: (head[at + 5] << 8) | head[at + 6], height: (head[at + 3] << 8) | head[at + 4] };
     }
   } catch (e) {
     if (!(e instanceof HessError)) throw e; // a malformed or cut segment: no size
@@ -87,10 +88,22 @@ export function readImageSize(head: Uint8Array): { width: number; height: number
   return undefined;
 }
 
-const PNG_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const PNG_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const ADAM7: readonly (readonly [number, number, number, number])[] = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
 ];
 
 /** Walk a PNG's chunks: IHDR fields, valid depth/colour type, every chunk inside the file, IDAT present, IEND last. */
@@ -98,18 +111,32 @@ export function readPngLayout(bytes: Uint8Array): PngLayout {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = (o: number) => String.fromCharCode(bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]);
   if (bytes.length < 33 || type(12) !== 'IHDR' || dv.getUint32(8) !== 13) throw bad('PNG has no valid IHDR chunk');
-  const width = dv.getUint32(16), height = dv.getUint32(20), depth = bytes[24], colorType = bytes[25], interlace = bytes[28];
-  if (width === 0 || height === 0 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) throw bad(`PNG has invalid size ${width}×${height}`);
-  if (!PNG_DEPTHS[colorType]?.includes(depth)) throw bad(`PNG has an invalid colour type ${colorType} / bit depth ${depth}`);
-  if (bytes[26] !== 0 || bytes[27] !== 0 || interlace > 1) throw bad('PNG uses an unknown compression, filter or interlace method');
+  const width = dv.getUint32(16),
+    height = dv.getUint32(20),
+    depth = bytes[24],
+    colorType = bytes[25],
+    interlace = bytes[28];
+  if (width === 0 || height === 0 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1)
+    throw bad(`PNG has invalid size ${width}×${height}`);
+  if (!PNG_DEPTHS[colorType]?.includes(depth))
+    throw bad(`PNG has an invalid colour type ${colorType} / bit depth ${depth}`);
+  if (bytes[26] !== 0 || bytes[27] !== 0 || interlace > 1)
+    throw bad('PNG uses an unknown compression, filter or interlace method');
   const idat: Uint8Array[] = [];
-  let o = 33, ended = false, palette = false;
+  let o = 33,
+    ended = false,
+    palette = false;
   while (o + 12 <= bytes.length) {
-    const len = dv.getUint32(o), t = type(o + 4);
-    if (len > bytes.length - o - 12) throw bad(`PNG chunk ${JSON.stringify(t)} runs past the end of the file (truncated)`);
+    const len = dv.getUint32(o),
+      t = type(o + 4);
+    if (len > bytes.length - o - 12)
+      throw bad(`PNG chunk ${JSON.stringify(t)} runs past the end of the file (truncated)`);
     if (t === 'IDAT') idat.push(bytes.subarray(o + 8, o + 8 + len));
     else if (t === 'PLTE') palette = true;
-    else if (t === 'IEND') { ended = true; break; }
+    else if (t === 'IEND') {
+      ended = true;
+      break;
+    }
     o += 12 + len;
   }
   if (!ended) throw bad('PNG has no IEND chunk (truncated)');
@@ -168,7 +195,10 @@ function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
 function readJpegHeader(bytes: Uint8Array): ImageHeader {
   const n = bytes.length;
   const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
-  let width = 0, height = 0, orientation = 1, sos = -1;
+  let width = 0,
+    height = 0,
+    orientation = 1,
+    sos = -1;
   let comps: { h: number; v: number }[] = [];
   for (const { marker: m, at: o, end } of jpegSegments(bytes)) {
     const seg = bytes.subarray(o + 2, end);
@@ -182,7 +212,8 @@ function readJpegHeader(bytes: Uint8Array): ImageHeader {
       if (nc === 0 || seg.length < 6 + 3 * nc) throw bad('JPEG frame header is too short for its components');
       comps = Array.from({ length: nc }, (_, i) => ({ h: seg[7 + 3 * i] >> 4, v: seg[7 + 3 * i] & 15 }));
       if (comps.some((c) => c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4)) throw bad('JPEG has invalid sampling factors');
-      if (width === 0 || height === 0) throw bad(`JPEG has invalid size ${width}×${height}`, 'a JPEG with a DNL-defined height is not supported');
+      if (width === 0 || height === 0)
+        throw bad(`JPEG has invalid size ${width}×${height}`, 'a JPEG with a DNL-defined height is not supported');
     }
     if (m === 0xda) sos = end;
   }
@@ -190,15 +221,23 @@ function readJpegHeader(bytes: Uint8Array): ImageHeader {
   if (sos < 0) throw bad('JPEG has no scan (truncated)');
   // Entropy-coded data never contains FF D9 (FF is stuffed with 00), so a missing EOI means the file was cut short.
   let eoi = -1;
-  for (let i = sos; i + 1 < n; i++) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) { eoi = i; break; }
+  for (let i = sos; i + 1 < n; i++)
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) {
+      eoi = i;
+      break;
+    }
   if (eoi < 0) throw bad(`JPEG has no end-of-image marker (truncated at ${n} bytes)`);
   // Every 8×8 block of every component costs at least one Huffman bit (its DC code), in baseline and progressive
   // files alike: a file too short for its declared size is truncated, and is refused before any decoder allocates.
-  const hmax = Math.max(...comps.map((c) => c.h)), vmax = Math.max(...comps.map((c) => c.v));
+  const hmax = Math.max(...comps.map((c) => c.h)),
+    vmax = Math.max(...comps.map((c) => c.v));
   let blocks = 0;
-  for (const c of comps) blocks += Math.ceil(Math.ceil((width * c.h) / hmax) / 8) * Math.ceil(Math.ceil((height * c.v) / vmax) / 8);
+  for (const c of comps)
+    blocks += Math.ceil(Math.ceil((width * c.h) / hmax) / 8) * Math.ceil(Math.ceil((height * c.v) / vmax) / 8);
   if ((eoi - sos) * 8 < blocks) {
-    throw bad(`JPEG declares ${width}×${height} (${blocks} blocks) but has only ${eoi - sos} bytes of image data (truncated)`);
+    throw bad(
+      `JPEG declares ${width}×${height} (${blocks} blocks) but has only ${eoi - sos} bytes of image data (truncated)`,
+    );
   }
   return { format: 'jpeg', width, height, orientation };
 }

@@ -2,12 +2,12 @@
  * Load whichever model a checkpoint holds: VGGT or π³, told apart by its tensor names (and config.json's `model`
  * field where there is one).
  */
-import { HessError } from '../errors';
-import type { TensorShapes, VggtConfigOverride } from './config';
-import { type ModelSource, openSource } from './model-io';
-import { isPi3Checkpoint, type Pi3ConfigOverride } from './pi3/config';
-import { Pi3 } from './pi3/model';
-import { Vggt, type VggtLoadOptions } from './vggt/model';
+import { HessError } from '../errors.js';
+import type { TensorShapes, VggtConfigOverride } from './config.js';
+import { type ModelSource, openSource } from './model-io.js';
+import { isPi3Checkpoint, type Pi3ConfigOverride } from './pi3/config.js';
+import { Pi3 } from './pi3/model.js';
+import { Vggt, type VggtLoadOptions } from './vggt/model.js';
 
 /** The models {@link loadModel} knows. */
 export type ModelKind = 'vggt' | 'pi3';
@@ -25,15 +25,25 @@ export interface LoadModelOptions extends Omit<VggtLoadOptions, 'config'> {
  * detectModelKind(st.tensors); // 'pi3'
  */
 export function detectModelKind(tensors: TensorShapes, config?: { model?: unknown }): ModelKind {
-  const kind: ModelKind | null = isPi3Checkpoint(tensors) ? 'pi3' : tensors.has('aggregator.camera_token') ? 'vggt' : null;
+  const kind: ModelKind | null = isPi3Checkpoint(tensors)
+    ? 'pi3'
+    : tensors.has('aggregator.camera_token')
+      ? 'vggt'
+      : null;
   if (!kind) {
-    throw new HessError('BAD_CHECKPOINT', 'the checkpoint is neither VGGT (aggregator.*) nor π³ (encoder.*, decoder.*, register_token)',
-      'use a VGGT (facebook/VGGT-1B) or π³ (yyfz233/Pi3) model.safetensors');
+    throw new HessError(
+      'BAD_CHECKPOINT',
+      'the checkpoint is neither VGGT (aggregator.*) nor π³ (encoder.*, decoder.*, register_token)',
+      'use a VGGT (facebook/VGGT-1B) or π³ (yyfz233/Pi3) model.safetensors',
+    );
   }
   const said = config?.model;
   if (said !== undefined && said !== kind) {
-    throw new HessError('BAD_CHECKPOINT', `config.json says model ${JSON.stringify(said)} but the tensors are ${kind === 'pi3' ? 'π³' : 'VGGT'}'s`,
-      'fix or remove the model field of config.json');
+    throw new HessError(
+      'BAD_CHECKPOINT',
+      `config.json says model ${JSON.stringify(said)} but the tensors are ${kind === 'pi3' ? 'π³' : 'VGGT'}'s`,
+      'fix or remove the model field of config.json',
+    );
   }
   return kind;
 }
@@ -53,7 +63,11 @@ export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}
     kind = detectModelKind(st.tensors, { ...override, ...opts.config } as { model?: unknown });
   } finally {
     // A ByteSource given by the caller stays open for the model's load; what we opened we close.
-    const given = typeof source === 'object' && !(source instanceof Uint8Array) && !(typeof Blob !== 'undefined' && source instanceof Blob) && !(source instanceof URL);
+    const given =
+      typeof source === 'object' &&
+      !(source instanceof Uint8Array) &&
+      !(typeof Blob !== 'undefined' && source instanceof Blob) &&
+      !(source instanceof URL);
     if (!given) await st.close();
   }
   if (kind === 'pi3') {

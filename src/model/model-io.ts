@@ -3,16 +3,16 @@
  * device, checking and reporting weights as they are read, validating the images, the memory pre-flight's error,
  * and running inside GPU error scopes with a typed failure afterwards.
  */
-import { HessError, check } from '../errors';
-import { createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../gpu/device';
-import type { ExecutionTarget } from '../runtime/ort';
-import type { UrlCacheOption } from './cache';
-import { openCheckpointPath, openCheckpointUrl } from './checkpoint';
-import { preprocessImages, type PreprocessMode } from './preprocess';
-import type { RgbaImage } from './rgba-image';
-import { blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors } from './safetensors';
-import type { FitReport } from './vggt/estimate';
-import { weightCache } from './weight-cache';
+import { HessError, check } from '../errors.js';
+import { createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../gpu/device.js';
+import type { ExecutionTarget } from '../runtime/ort.js';
+import type { UrlCacheOption } from './cache.js';
+import { openCheckpointPath, openCheckpointUrl } from './checkpoint.js';
+import { preprocessImages, type PreprocessMode } from './preprocess.js';
+import type { RgbaImage } from './rgba-image.js';
+import { blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors } from './safetensors.js';
+import type { FitReport } from './vggt/estimate.js';
+import { weightCache } from './weight-cache.js';
 
 /** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */
 export type ModelSource = string | URL | Uint8Array | Blob | ByteSource;
@@ -48,7 +48,8 @@ const isNode = () => Boolean((globalThis as { process?: { versions?: { node?: st
  * URL; bytes, Blobs and ByteSources have none).
  */
 export async function openSource(
-  source: ModelSource, opts: { signal?: AbortSignal; cache?: UrlCacheOption; persist?: boolean; onProgress?: (e: ProgressEvent) => void },
+  source: ModelSource,
+  opts: { signal?: AbortSignal; cache?: UrlCacheOption; persist?: boolean; onProgress?: (e: ProgressEvent) => void },
 ): Promise<{ st: Safetensors; override: Record<string, unknown> }> {
   let src: ByteSource;
   if (source instanceof Uint8Array) src = bytesSource(source);
@@ -68,17 +69,32 @@ export async function openSource(
 
 /** Check a load's `device` option (before anything is opened). */
 export function checkDeviceOption(device: unknown): void {
-  check(device === undefined || (typeof device === 'string' ? ['webgpu', 'wasm'].includes(device) : typeof device === 'object' && device !== null),
-    `device must be 'webgpu', 'wasm', a GPUDevice or a HessDevice, got ${JSON.stringify(device)}`, "pass device: 'webgpu' or 'wasm'");
+  check(
+    device === undefined ||
+      (typeof device === 'string'
+        ? ['webgpu', 'wasm'].includes(device)
+        : typeof device === 'object' && device !== null),
+    `device must be 'webgpu', 'wasm', a GPUDevice or a HessDevice, got ${JSON.stringify(device)}`,
+    "pass device: 'webgpu' or 'wasm'",
+  );
 }
 
 /** The execution target for `device`: WebGPU when asked or available (else the wasm EP), or the device given. */
 export async function chooseTarget(device: DeviceOption | undefined): Promise<ExecutionTarget> {
-  check(device === undefined || device === 'webgpu' || device === 'wasm' || (typeof device === 'object' && device !== null), `device must be 'webgpu', 'wasm' or a GPUDevice, got ${JSON.stringify(device)}`, "e.g. Vggt.load(path, { device: 'wasm' })");
+  check(
+    device === undefined || device === 'webgpu' || device === 'wasm' || (typeof device === 'object' && device !== null),
+    `device must be 'webgpu', 'wasm' or a GPUDevice, got ${JSON.stringify(device)}`,
+    "e.g. Vggt.load(path, { device: 'wasm' })",
+  );
   if (device === 'wasm') return { ep: 'wasm' };
   if (device && device !== 'webgpu') {
-    const gpu = 'device' in device && 'features' in device && 'lost' in device && typeof (device as HessDevice).lost === 'function'
-      ? (device as HessDevice) : await createDevice({ device: device as GPUDevice });
+    const gpu =
+      'device' in device &&
+      'features' in device &&
+      'lost' in device &&
+      typeof (device as HessDevice).lost === 'function'
+        ? (device as HessDevice)
+        : await createDevice({ device: device as GPUDevice });
     return { ep: 'webgpu', gpu };
   }
   try {
@@ -90,12 +106,20 @@ export async function chooseTarget(device: DeviceOption | undefined): Promise<Ex
 }
 
 /** Every weight the model reads must be a float type, as `convert` requires (an int tensor would run as garbage). */
-export function checkWeightTypes(st: Safetensors, model: string, unread: (name: string) => boolean = () => false): void {
+export function checkWeightTypes(
+  st: Safetensors,
+  model: string,
+  unread: (name: string) => boolean = () => false,
+): void {
   const floats = new Set(['F64', 'F32', 'F16', 'BF16']);
   for (const t of st.tensors.values()) {
     if (unread(t.name)) continue;
     if (!floats.has(t.dtype)) {
-      throw new HessError('BAD_CHECKPOINT', `tensor ${t.name} is ${t.dtype}; ${model} weights are floating point`, `use an unmodified ${model} checkpoint`);
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `tensor ${t.name} is ${t.dtype}; ${model} weights are floating point`,
+        `use an unmodified ${model} checkpoint`,
+      );
     }
   }
 }
@@ -105,8 +129,11 @@ export function checkFinite(a: Float32Array, name: string): void {
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
     if (v - v !== 0) {
-      throw new HessError('BAD_CHECKPOINT', `tensor ${name} holds ${Number.isNaN(v) ? 'NaN' : 'infinite'} values (element ${i})`,
-        'the checkpoint is corrupt: fetch or convert it again');
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `tensor ${name} holds ${Number.isNaN(v) ? 'NaN' : 'infinite'} values (element ${i})`,
+        'the checkpoint is corrupt: fetch or convert it again',
+      );
     }
   }
 }
@@ -131,7 +158,8 @@ export function reportingReader(st: Safetensors, progress: (e: ProgressEvent) =>
       step(name);
       return out;
     },
-    readRaw: async (name: string) => { // fp16 models read F16/BF16 weights raw
+    readRaw: async (name: string) => {
+      // fp16 models read F16/BF16 weights raw
       const out = await st.readRaw(name);
       step(name);
       return out;
@@ -144,7 +172,9 @@ export function reportingReader(st: Safetensors, progress: (e: ProgressEvent) =>
  * preprocessed (`mode`, default 'crop'), an {@link ImageTensor} is checked (Float64 data narrowed).
  */
 export function imageInput(
-  images: readonly RgbaImage[] | ImageTensor, patchSize: number, opts: { mode?: PreprocessMode; onProgress?: (e: ProgressEvent) => void },
+  images: readonly RgbaImage[] | ImageTensor,
+  patchSize: number,
+  opts: { mode?: PreprocessMode; onProgress?: (e: ProgressEvent) => void },
 ): ImageTensor {
   let input: ImageTensor;
   if (Array.isArray(images)) {
@@ -156,34 +186,54 @@ export function imageInput(
     check(typeof images === 'object' && images !== null, 'run() takes RgbaImage[] or { data, S, H, W }');
     const { data } = images as ImageTensor;
     const f64 = (data as unknown) instanceof Float64Array;
-    check(data instanceof Float32Array || f64, `images.data must be a Float32Array (or Float64Array), got ${Object.prototype.toString.call(data)}`,
-      'pass [S, 3, H, W] values in [0, 1] as a Float32Array');
+    check(
+      data instanceof Float32Array || f64,
+      `images.data must be a Float32Array (or Float64Array), got ${Object.prototype.toString.call(data)}`,
+      'pass [S, 3, H, W] values in [0, 1] as a Float32Array',
+    );
     input = { ...(images as ImageTensor), data: f64 ? Float32Array.from(data as unknown as Float64Array) : data };
   }
   const { S, H, W, data } = input;
   const ps = patchSize;
-  if (!(Number.isInteger(S) && S > 0 && H > 0 && W > 0 && H % ps === 0 && W % ps === 0 && data.length === S * 3 * H * W)) {
-    throw new HessError('SHAPE_MISMATCH', `images must be [S, 3, H, W] with H, W multiples of ${ps}; got S=${S} H=${H} W=${W} (${data.length} values)`,
-      'pass RgbaImage[] to have them preprocessed, or use preprocessImages()');
+  if (
+    !(Number.isInteger(S) && S > 0 && H > 0 && W > 0 && H % ps === 0 && W % ps === 0 && data.length === S * 3 * H * W)
+  ) {
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `images must be [S, 3, H, W] with H, W multiples of ${ps}; got S=${S} H=${H} W=${W} (${data.length} values)`,
+      'pass RgbaImage[] to have them preprocessed, or use preprocessImages()',
+    );
   }
   const frame = 3 * H * W;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (v - v !== 0) { // NaN or ±Inf, in one comparison
-      throw new HessError('INVALID_ARGUMENT', `frame ${Math.floor(i / frame)} has a ${Number.isNaN(v) ? 'NaN' : 'infinite'} value (element ${i % frame})`,
-        'pass finite pixel values in [0, 1] (preprocessImages makes them from RGBA images)');
+    if (v - v !== 0) {
+      // NaN or ±Inf, in one comparison
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `frame ${Math.floor(i / frame)} has a ${Number.isNaN(v) ? 'NaN' : 'infinite'} value (element ${i % frame})`,
+        'pass finite pixel values in [0, 1] (preprocessImages makes them from RGBA images)',
+      );
     }
   }
   return input;
 }
 
 /** The typed error of a memory pre-flight that does not fit (`fit.fits` false). */
-export function preflightError(fit: FitReport, input: { S: number; H: number; W: number }, ep: 'wasm' | 'webgpu'): HessError {
+export function preflightError(
+  fit: FitReport,
+  input: { S: number; H: number; W: number },
+  ep: 'wasm' | 'webgpu',
+): HessError {
   const { S, H, W } = input;
-  const most = fit.largestS > 0 ? `at most ${fit.largestS} frame${fit.largestS > 1 ? 's' : ''} fit at ${H}×${W}` : `not even one frame fits at ${H}×${W}`;
-  const fix = ep === 'wasm'
-    ? `use WebGPU or fewer frames (at most ${fit.largestS} at this size)`
-    : `use at most ${fit.largestS} frames or a smaller resolution${fit.code === 'OUT_OF_MEMORY' ? ', or raise maxGpuBytes if the GPU has more' : ', or a GPU/browser with larger buffer limits'}`;
+  const most =
+    fit.largestS > 0
+      ? `at most ${fit.largestS} frame${fit.largestS > 1 ? 's' : ''} fit at ${H}×${W}`
+      : `not even one frame fits at ${H}×${W}`;
+  const fix =
+    ep === 'wasm'
+      ? `use WebGPU or fewer frames (at most ${fit.largestS} at this size)`
+      : `use at most ${fit.largestS} frames or a smaller resolution${fit.code === 'OUT_OF_MEMORY' ? ', or raise maxGpuBytes if the GPU has more' : ', or a GPU/browser with larger buffer limits'}`;
   return new HessError(fit.code!, `${S} frames at ${H}×${W}: ${fit.reason}; ${most}`, fix);
 }
 
@@ -196,7 +246,12 @@ export async function runOnTarget<T>(target: ExecutionTarget, fn: () => Promise<
   const gpu = target.gpu;
   const work = withGpuErrorScopes(gpu, fn);
   work.catch(() => undefined);
-  return Promise.race([work, gpu.device.lost.then((info) => { throw deviceLostError(info); })]);
+  return Promise.race([
+    work,
+    gpu.device.lost.then((info) => {
+      throw deviceLostError(info);
+    }),
+  ]);
 }
 
 /**
@@ -207,25 +262,40 @@ export async function runOnTarget<T>(target: ExecutionTarget, fn: () => Promise<
  * returns; if that fails too, `broken` is the error every later run throws.
  */
 export async function classifyRunFailure(
-  e: unknown, target: ExecutionTarget, rebuild: () => Promise<void>, model: string,
+  e: unknown,
+  target: ExecutionTarget,
+  rebuild: () => Promise<void>,
+  model: string,
 ): Promise<{ error: HessError; broken: HessError | null }> {
   const gpu = target.ep === 'webgpu' ? target.gpu : null;
   if (gpu?.lost() || (e instanceof HessError && e.code === 'DEVICE_LOST')) {
     const lost = e instanceof HessError && e.code === 'DEVICE_LOST' ? e : deviceLostError(e);
     return { error: lost, broken: lost };
   }
-  const deliberate = e instanceof HessError && !['OUT_OF_MEMORY', 'GPU_ERROR', 'ORT_ERROR', 'LIMIT_TOO_SMALL'].includes(e.code);
+  const deliberate =
+    e instanceof HessError && !['OUT_OF_MEMORY', 'GPU_ERROR', 'ORT_ERROR', 'LIMIT_TOO_SMALL'].includes(e.code);
   if (deliberate) return { error: e as HessError, broken: null };
-  const err = e instanceof HessError ? e : new HessError('ORT_ERROR', `onnxruntime-web failed during the run: ${String((e as Error)?.message ?? e)}`,
-    `use fewer frames or a smaller resolution (${model}.estimate says what fits); if it persists, reload the model`, { cause: e });
+  const err =
+    e instanceof HessError
+      ? e
+      : new HessError(
+          'ORT_ERROR',
+          `onnxruntime-web failed during the run: ${String((e as Error)?.message ?? e)}`,
+          `use fewer frames or a smaller resolution (${model}.estimate says what fits); if it persists, reload the model`,
+          { cause: e },
+        );
   try {
     await rebuild();
     return { error: err, broken: null };
   } catch (again) {
     return {
       error: err,
-      broken: new HessError(err.code, `the model is unusable after a failed run (${err.message}); rebuilding its sessions failed: ${String((again as Error)?.message ?? again)}`,
-        `dispose() it and ${model}.load() again`, { cause: again }),
+      broken: new HessError(
+        err.code,
+        `the model is unusable after a failed run (${err.message}); rebuilding its sessions failed: ${String((again as Error)?.message ?? again)}`,
+        `dispose() it and ${model}.load() again`,
+        { cause: again },
+      ),
     };
   }
 }

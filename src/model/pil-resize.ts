@@ -7,7 +7,7 @@
  * @example
  * const small = resizeRgbBicubic(rgb, 779, 520, 518, 350);
  */
-import { check } from '../errors';
+import { check } from '../errors.js';
 
 /** Separable resampling weights: output `i` reads inputs `start[i] .. start[i] + count[i] - 1`. */
 export interface AaWeights {
@@ -41,7 +41,10 @@ function cubic(x: number): number {
  * const w = aaBicubicWeights(37, 5); // 37 → 5 (downsampling: kernel stretched by 7.4)
  */
 export function aaBicubicWeights(inSize: number, outSize: number): AaWeights {
-  check(Number.isSafeInteger(inSize) && inSize > 0 && Number.isSafeInteger(outSize) && outSize > 0, `bad resize ${inSize} → ${outSize}`);
+  check(
+    Number.isSafeInteger(inSize) && inSize > 0 && Number.isSafeInteger(outSize) && outSize > 0,
+    `bad resize ${inSize} → ${outSize}`,
+  );
   const scale = inSize / outSize;
   const filterScale = scale < 1 ? 1 : scale;
   const support = 2 * filterScale;
@@ -112,9 +115,18 @@ function clip8(ss: number): number {
  * @example
  * const small = resizeRgbBicubic(rgb, 779, 520, 518, 350);
  */
-export function resizeRgbBicubic(rgb: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+export function resizeRgbBicubic(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
   check(rgb.length === width * height * 3, `RGB buffer has ${rgb.length} bytes, expected ${width}×${height}×3`);
-  check(Number.isSafeInteger(outWidth) && outWidth > 0 && Number.isSafeInteger(outHeight) && outHeight > 0, `bad output size ${outWidth}×${outHeight}`);
+  check(
+    Number.isSafeInteger(outWidth) && outWidth > 0 && Number.isSafeInteger(outHeight) && outHeight > 0,
+    `bad output size ${outWidth}×${outHeight}`,
+  );
   const needH = outWidth !== width;
   const needV = outHeight !== height;
   if (!needH && !needV) return rgb.slice();

@@ -17,9 +17,9 @@
  * const img = await decodeImageFile('frame0.jpg');
  * const { data, shape } = preprocessImages([img]); // shape [1, 3, 350, 518] for a 779×520 photo
  */
-import { check, throwIfAborted } from '../errors';
-import { resizeRgbBicubic } from './pil-resize';
-import { badImage, checkRgbaImage, type RgbaImage } from './rgba-image';
+import { check, throwIfAborted } from '../errors.js';
+import { resizeRgbBicubic } from './pil-resize.js';
+import { badImage, checkRgbaImage, type RgbaImage } from './rgba-image.js';
 
 /** `crop` (the reference default) or `pad`. */
 export type PreprocessMode = 'crop' | 'pad';
@@ -69,7 +69,6 @@ export const MAX_TARGET_SIZE = 4088;
  */
 export const MAX_RESIZED_PIXELS = 2 ** 26;
 
-
 // ---------------------------------------------------------------------------------------------------------------
 // Sizes
 // ---------------------------------------------------------------------------------------------------------------
@@ -102,7 +101,10 @@ export function resizedSize(
   mode: PreprocessMode = 'crop',
   targetSize = 518,
 ): { width: number; height: number } {
-  check(Number.isSafeInteger(width) && width > 0 && Number.isSafeInteger(height) && height > 0, `bad image size ${width}×${height}`);
+  check(
+    Number.isSafeInteger(width) && width > 0 && Number.isSafeInteger(height) && height > 0,
+    `bad image size ${width}×${height}`,
+  );
   if (mode === 'pad' && width < height) {
     return { width: roundHalfEven((width * (targetSize / height)) / PATCH) * PATCH, height: targetSize };
   }
@@ -163,8 +165,11 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
   const target = opts.targetSize ?? 518;
   check(Array.isArray(images) && images.length > 0, 'at least 1 image is required');
   check(mode === 'crop' || mode === 'pad', `mode must be 'crop' or 'pad' (got ${String(mode)})`);
-  check(Number.isSafeInteger(target) && target > 0 && target % PATCH === 0 && target <= MAX_TARGET_SIZE,
-    `targetSize must be a positive multiple of ${PATCH} up to ${MAX_TARGET_SIZE}, got ${target}`, 'use 518, the size VGGT was trained at');
+  check(
+    Number.isSafeInteger(target) && target > 0 && target % PATCH === 0 && target <= MAX_TARGET_SIZE,
+    `targetSize must be a positive multiple of ${PATCH} up to ${MAX_TARGET_SIZE}, got ${target}`,
+    'use 518, the size VGGT was trained at',
+  );
 
   /** `rgb` is w×h content placed at (top, left) inside a frameW×frameH frame (after the per-frame crop/pad). */
   type Frame = {
@@ -184,8 +189,10 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
     checkRgbaImage(img, i);
     const size = resizedSize(img.width, img.height, mode, target);
     if (size.width <= 0 || size.height <= 0 || size.width * size.height > MAX_RESIZED_PIXELS) {
-      throw badImage(`image ${i} (${img.width}×${img.height}) is too elongated: it would resize to ${size.width}×${size.height}`,
-        'crop it to a less extreme aspect ratio');
+      throw badImage(
+        `image ${i} (${img.width}×${img.height}) is too elongated: it would resize to ${size.width}×${size.height}`,
+        'crop it to a less extreme aspect ratio',
+      );
     }
     let rgb = resizeRgbBicubic(compositeOnWhite(img), img.width, img.height, size.width, size.height);
     const w = size.width;
@@ -207,7 +214,13 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
       frameH,
       top: (frameH - h) >> 1,
       left: (frameW - w) >> 1,
-      item: { srcWidth: img.width, srcHeight: img.height, resizedWidth: size.width, resizedHeight: size.height, cropTop },
+      item: {
+        srcWidth: img.width,
+        srcHeight: img.height,
+        resizedWidth: size.width,
+        resizedHeight: size.height,
+        cropTop,
+      },
     });
   }
 
@@ -216,8 +229,11 @@ export function preprocessImages(images: readonly RgbaImage[], opts: PreprocessO
   const W = Math.max(...frames.map((f) => f.frameW));
   const S = frames.length;
   const plane = H * W;
-  check(S * 3 * plane <= 2 ** 31 - 1, `${S} frames of 3×${H}×${W} are over the 2^31 − 1 values one Float32Array holds`,
-    'preprocess fewer frames at a time');
+  check(
+    S * 3 * plane <= 2 ** 31 - 1,
+    `${S} frames of 3×${H}×${W} are over the 2^31 − 1 values one Float32Array holds`,
+    'preprocess fewer frames at a time',
+  );
   const data = new Float32Array(S * 3 * plane);
   const items: PreprocessedFrame[] = [];
   for (let s = 0; s < S; s++) {

@@ -2,7 +2,7 @@
  * The SDK's image currency: 8-bit RGBA pixels (what `ImageData` holds), with the check every consumer runs and the
  * BAD_IMAGE error they throw. Decoders produce it, the preprocessing consumes it.
  */
-import { HessError } from '../errors';
+import { HessError } from '../errors.js';
 
 /** An 8-bit RGBA image (compatible with `ImageData`). */
 export interface RgbaImage {
@@ -11,7 +11,6 @@ export interface RgbaImage {
   /** width × height × 4 bytes, row-major RGBA, not premultiplied. */
   readonly data: Uint8Array | Uint8ClampedArray;
 }
-
 
 /** A `BAD_IMAGE` error (the code of every malformed or refused image). */
 export function badImage(message: string, fix = '', cause?: unknown): HessError {
@@ -26,7 +25,8 @@ export function checkRgbaImage(img: RgbaImage, i: number): void {
     throw badImage(`image ${i} has invalid size ${width}×${height}`);
   }
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray) || data.length !== width * height * 4) {
-    throw badImage(`image ${i}: data must be a Uint8Array/Uint8ClampedArray of width×height×4 = ${width * height * 4} bytes`);
+    throw badImage(
+      `image ${i}: data must be a Uint8Array/Uint8ClampedArray of width×height×4 = ${width * height * 4} bytes`,
+    );
   }
 }
-

@@ -5,8 +5,8 @@
  * @example
  * const f = toFloat32(bytes, 'BF16', 12);
  */
-import { fromF16 } from '../attention/f16';
-import { HessError } from '../errors';
+import { fromF16 } from '../attention/f16.js';
+import { HessError } from '../errors.js';
 
 /** Element types of the safetensors format. */
 export type Dtype =
@@ -47,7 +47,7 @@ export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = Object.freeze({
 
 /** Whether `v` names a {@link Dtype}. */
 export function isDtype(v: unknown): v is Dtype {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, v);
+  return typeof v === 'string' && Object.hasOwn(DTYPE_SIZE, v);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -91,7 +91,10 @@ function f8Table(kind: 'F8_E4M3' | 'F8_E5M2'): Float32Array {
 export function toFloat32(bytes: Uint8Array, dtype: Dtype, numel: number): Float32Array {
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== numel * size) {
-    throw new HessError('BAD_CHECKPOINT', `tensor data is ${bytes.byteLength} bytes, expected ${numel * size} for ${dtype}`);
+    throw new HessError(
+      'BAD_CHECKPOINT',
+      `tensor data is ${bytes.byteLength} bytes, expected ${numel * size} for ${dtype}`,
+    );
   }
   const buf = alignedHostOrder(bytes, size);
   switch (dtype) {

@@ -13,14 +13,14 @@
  * const st = await openSafetensors(await fileSource('model.safetensors'));
  * const w = await st.read('aggregator.frame_blocks.0.attn.qkv.weight'); // Float32Array
  */
-import { HessError, check, throwIfAborted } from '../errors';
-import type { ByteRange, ByteSource } from './byte-source';
-import { DTYPE_SIZE, isDtype, toFloat32, type Dtype } from './safetensors-dtype';
-import { JsonParser, type Json } from './strict-json';
+import { HessError, check, throwIfAborted } from '../errors.js';
+import type { ByteRange, ByteSource } from './byte-source.js';
+import { DTYPE_SIZE, isDtype, toFloat32, type Dtype } from './safetensors-dtype.js';
+import { JsonParser, type Json } from './strict-json.js';
 
-export { blobSource, bytesSource, fileSource, type ByteRange, type ByteSource } from './byte-source';
-export { urlSource, type UrlSourceOptions } from './url-source';
-export type { Dtype } from './safetensors-dtype';
+export { blobSource, bytesSource, fileSource, type ByteRange, type ByteSource } from './byte-source.js';
+export { urlSource, type UrlSourceOptions } from './url-source.js';
+export type { Dtype } from './safetensors-dtype.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Header
@@ -127,18 +127,25 @@ export function parseSafetensorsHeader(
     if (shape.length > MAX_RANK) throw bad(`${what}: rank ${shape.length} > ${MAX_RANK}`);
     let numel = 1;
     for (const d of shape) {
-      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw bad(`${what}: shape entries must be non-negative integers`);
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+        throw bad(`${what}: shape entries must be non-negative integers`);
       numel *= d;
       if (!Number.isSafeInteger(numel)) throw bad(`${what}: shape ${JSON.stringify(shape)} is too large`);
     }
     const offsets = entry.get('data_offsets');
     if (!Array.isArray(offsets) || offsets.length !== 2) throw bad(`${what}: data_offsets must be [begin, end]`);
     const [begin, end] = offsets;
-    if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+    if (
+      typeof begin !== 'number' ||
+      typeof end !== 'number' ||
+      !Number.isSafeInteger(begin) ||
+      !Number.isSafeInteger(end)
+    ) {
       throw bad(`${what}: data_offsets must be integers`);
     }
     if (begin < 0 || end < begin) throw bad(`${what}: data_offsets [${begin}, ${end}] are not 0 <= begin <= end`);
-    if (end > dataSize) throw bad(`${what}: data_offsets end ${end} is past the data section (${dataSize} bytes); truncated file?`);
+    if (end > dataSize)
+      throw bad(`${what}: data_offsets end ${end} is past the data section (${dataSize} bytes); truncated file?`);
     const byteLength = numel * DTYPE_SIZE[dtype];
     if (!Number.isSafeInteger(byteLength) || end - begin !== byteLength) {
       throw bad(`${what}: ${end - begin} bytes for ${dtype}${JSON.stringify(shape)} (expected ${byteLength})`);
@@ -186,21 +193,30 @@ export async function openSafetensors(source: ByteSource, opts: { signal?: Abort
   const dv = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const lo = dv.getUint32(0, true);
   const hi = dv.getUint32(4, true);
-  if (hi !== 0 || lo > MAX_HEADER_BYTES) throw bad(`header length ${hi * 2 ** 32 + lo} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (hi !== 0 || lo > MAX_HEADER_BYTES)
+    throw bad(`header length ${hi * 2 ** 32 + lo} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLength = lo;
   if (headerLength < 2) throw bad(`header length ${headerLength} is too small`);
-  if (8 + headerLength > size) throw bad(`header length ${headerLength} runs past the end of the file (${size} bytes); truncated?`);
+  if (8 + headerLength > size)
+    throw bad(`header length ${headerLength} runs past the end of the file (${size} bytes); truncated?`);
   const headerBytes = await source.read(8, headerLength);
   if (headerBytes.byteLength !== headerLength) throw new HessError('IO_ERROR', 'source returned a short read');
   throwIfAborted(signal);
   const { tensors, metadata } = parseSafetensorsHeader(headerBytes, 8 + headerLength, size);
   // Tell the source what will be read (sources that fetch read ahead and coalesce along it).
-  const ranges: ByteRange[] = [...tensors.values()].filter((t) => t.byteLength > 0).map((t) => ({ offset: t.byteOffset, length: t.byteLength }));
+  const ranges: ByteRange[] = [...tensors.values()]
+    .filter((t) => t.byteLength > 0)
+    .map((t) => ({ offset: t.byteOffset, length: t.byteLength }));
   source.plan?.(ranges.sort((a, b) => a.offset - b.offset));
 
   const info = (name: string): TensorInfo => {
     const t = tensors.get(name);
-    if (!t) throw new HessError('BAD_CHECKPOINT', `tensor ${describe(name)} is not in the checkpoint`, 'use a matching checkpoint');
+    if (!t)
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `tensor ${describe(name)} is not in the checkpoint`,
+        'use a matching checkpoint',
+      );
     return t;
   };
   const readRaw = async (name: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array> => {

@@ -51,9 +51,9 @@ export class JsonParser {
     if (c === '{') return this.object(depth);
     if (c === '[') return this.array(depth);
     if (c === '"') return this.string();
-    if (c === 't' && s.startsWith('true', this.i)) return (this.i += 4), true;
-    if (c === 'f' && s.startsWith('false', this.i)) return (this.i += 5), false;
-    if (c === 'n' && s.startsWith('null', this.i)) return (this.i += 4), null;
+    if (c === 't' && s.startsWith('true', this.i)) return ((this.i += 4), true);
+    if (c === 'f' && s.startsWith('false', this.i)) return ((this.i += 5), false);
+    if (c === 'n' && s.startsWith('null', this.i)) return ((this.i += 4), null);
     NUMBER_RE.lastIndex = this.i;
     const m = NUMBER_RE.exec(s);
     if (m && m[0].length > 0) {
@@ -67,7 +67,7 @@ export class JsonParser {
     const out: JsonObject = new Map();
     this.i++; // {
     this.ws();
-    if (this.s[this.i] === '}') return this.i++, out;
+    if (this.s[this.i] === '}') return (this.i++, out);
     for (;;) {
       this.ws();
       if (this.s[this.i] !== '"') throw this.bad(`header JSON: expected a key at ${this.i}`);
@@ -88,7 +88,7 @@ export class JsonParser {
     const out: Json[] = [];
     this.i++; // [
     this.ws();
-    if (this.s[this.i] === ']') return this.i++, out;
+    if (this.s[this.i] === ']') return (this.i++, out);
     for (;;) {
       out.push(this.value(depth + 1));
       this.ws();

@@ -18,9 +18,9 @@
  * Progress (`onProgress(loaded, total)`) counts bytes handed to reads (Range) or received (stream), never more
  * than `total`.
  */
-import { HessError, check, throwIfAborted } from '../errors';
-import { checkRange, ioError, isAbortError, type ByteRange, type ByteSource } from './byte-source';
-import { cacheError, openRangeStore, type FileVersion, type RangeStore, type UrlCacheOption } from './cache';
+import { HessError, check, throwIfAborted } from '../errors.js';
+import { checkRange, ioError, isAbortError, type ByteRange, type ByteSource } from './byte-source.js';
+import { cacheError, openRangeStore, type FileVersion, type RangeStore, type UrlCacheOption } from './cache.js';
 
 /** Options of {@link urlSource}. */
 export interface UrlSourceOptions {
@@ -155,7 +155,11 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
       await head.body?.cancel().catch(() => undefined);
       total = Number(head.headers.get('content-length'));
       if (!head.ok || !Number.isSafeInteger(total)) {
-        throw new HessError('IO_ERROR', `${href}: server sent no usable Content-Range/Content-Length`, 'use a server that reports the file size');
+        throw new HessError(
+          'IO_ERROR',
+          `${href}: server sent no usable Content-Range/Content-Length`,
+          'use a server that reports the file size',
+        );
       }
       validator ||= validatorOf(head);
     }
@@ -165,15 +169,22 @@ export async function urlSource(url: string | URL, opts: UrlSourceOptions = {}):
   }
   if (!probe.ok) {
     await probe.body?.cancel().catch(() => undefined);
-    throw new HessError('IO_ERROR', `${href}: HTTP ${probe.status}`, "check the URL and credentials (a directory URL must end in '/')");
+    throw new HessError(
+      'IO_ERROR',
+      `${href}: HTTP ${probe.status}`,
+      "check the URL and credentials (a directory URL must end in '/')",
+    );
   }
   // The server ignored Range: its answer to the probe is the whole file, read front to back on demand.
   const declared = Number(probe.headers.get('content-length') ?? NaN);
   const encoding = probe.headers.get('content-encoding');
   if (!Number.isSafeInteger(declared) || declared < 0 || (encoding && encoding !== 'identity')) {
     await probe.body?.cancel().catch(() => undefined);
-    throw new HessError('IO_ERROR', `${href}: the server ignores Range requests and sends no usable Content-Length${encoding ? ` (Content-Encoding ${encoding})` : ''}`,
-      'serve the checkpoint from a static file server with Range support and without compression');
+    throw new HessError(
+      'IO_ERROR',
+      `${href}: the server ignores Range requests and sends no usable Content-Length${encoding ? ` (Content-Encoding ${encoding})` : ''}`,
+      'serve the checkpoint from a static file server with Range support and without compression',
+    );
   }
   const version: FileVersion = { size: declared, validator: validatorOf(probe) };
   await remember(version);
@@ -190,8 +201,14 @@ const partKey = (offset: number, length: number) => `bytes=${offset}-${offset + 
 function abortable(signal: AbortSignal | undefined, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new HessError('ABORTED', 'operation aborted', '', { cause: signal.reason }));
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(new HessError('ABORTED', 'operation aborted', '', { cause: signal?.reason })); };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new HessError('ABORTED', 'operation aborted', '', { cause: signal?.reason }));
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -246,7 +263,10 @@ class RangeReader implements ByteSource {
   }
 
   plan(ranges: readonly ByteRange[]): void {
-    this.spans = ranges.filter((r) => r.length > 0 && r.offset + r.length <= this.size).slice().sort((a, b) => a.offset - b.offset);
+    this.spans = ranges
+      .filter((r) => r.length > 0 && r.offset + r.length <= this.size)
+      .slice()
+      .sort((a, b) => a.offset - b.offset);
     this.spanAt = new Map(this.spans.map((r, i) => [r.offset, i]));
   }
 
@@ -258,7 +278,8 @@ class RangeReader implements ByteSource {
     let bytes: Uint8Array;
     if (i !== undefined && this.spans[i].length === length) {
       // Sequential access (a range fetched ahead, or the next one in the file) widens the read-ahead.
-      if (this.ahead.has(offset) || i === this.lastSpan + 1) this.window = Math.min(this.readAhead, Math.max(2 * this.window, this.partSize));
+      if (this.ahead.has(offset) || i === this.lastSpan + 1)
+        this.window = Math.min(this.readAhead, Math.max(2 * this.window, this.partSize));
       this.lastSpan = i;
       this.schedule(i);
       const slot = this.ahead.get(offset)!;
@@ -301,7 +322,8 @@ class RangeReader implements ByteSource {
       this.aheadBytes -= slot.length;
       this.window = Math.floor(this.window / 2);
     }
-    while (held() + need > this.readAhead && batch.length && batch[batch.length - 1] !== target) need -= batch.pop()!.length;
+    while (held() + need > this.readAhead && batch.length && batch[batch.length - 1] !== target)
+      need -= batch.pop()!.length;
     let group: ByteRange[] = [];
     let groupBytes = 0;
     const flush = () => {
@@ -311,7 +333,14 @@ class RangeReader implements ByteSource {
       g.forEach((s, j) => {
         const slot: Slot = { length: s.length, settled: false, promise: results.then((r) => r[j]) };
         // Settled either way; a failure surfaces when (if) the range is read.
-        slot.promise.then(() => { slot.settled = true; }, () => { slot.settled = true; });
+        slot.promise.then(
+          () => {
+            slot.settled = true;
+          },
+          () => {
+            slot.settled = true;
+          },
+        );
         this.ahead.set(s.offset, slot);
         this.aheadBytes += s.length;
       });
@@ -353,12 +382,19 @@ class RangeReader implements ByteSource {
     if (missing.length) {
       const first = missing[0].s;
       const lastS = missing[missing.length - 1].s;
-      const contiguous = missing.every(({ s }, k) => k === 0 || missing[k - 1].s.offset + missing[k - 1].s.length === s.offset);
+      const contiguous = missing.every(
+        ({ s }, k) => k === 0 || missing[k - 1].s.offset + missing[k - 1].s.length === s.offset,
+      );
       if (missing.length > 1 && contiguous) {
         const buf = await this.fetchBytes(first.offset, lastS.offset + lastS.length - first.offset);
-        for (const { s, j } of missing) out[j] = buf.subarray(s.offset - first.offset, s.offset - first.offset + s.length);
+        for (const { s, j } of missing)
+          out[j] = buf.subarray(s.offset - first.offset, s.offset - first.offset + s.length);
       } else {
-        await Promise.all(missing.map(async ({ s, j }) => { out[j] = await this.fetchBytes(s.offset, s.length); }));
+        await Promise.all(
+          missing.map(async ({ s, j }) => {
+            out[j] = await this.fetchBytes(s.offset, s.length);
+          }),
+        );
       }
       if (store) {
         for (const { s, j } of missing) {
@@ -381,7 +417,11 @@ class RangeReader implements ByteSource {
     const parts: Promise<void>[] = [];
     for (let p = 0; p < length; p += this.partSize) {
       const n = Math.min(this.partSize, length - p);
-      parts.push(this.limited(async () => { out.set(await this.fetchRange(offset + p, n), p); }));
+      parts.push(
+        this.limited(async () => {
+          out.set(await this.fetchRange(offset + p, n), p);
+        }),
+      );
     }
     await Promise.all(parts);
     return out;
@@ -414,21 +454,31 @@ class RangeReader implements ByteSource {
           const now = validatorOf(res);
           if (version.validator && now && now !== version.validator) {
             await res.body?.cancel().catch(() => undefined);
-            throw new HessError('IO_ERROR', `${href} changed on the server (${version.validator} → ${now})`, 'open the URL again');
+            throw new HessError(
+              'IO_ERROR',
+              `${href} changed on the server (${version.validator} → ${now})`,
+              'open the URL again',
+            );
           }
           let buf: ArrayBuffer;
           try {
             buf = await res.arrayBuffer();
           } catch (e) {
-            if (signal?.aborted || isAbortError(e)) throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
+            if (signal?.aborted || isAbortError(e))
+              throw new HessError('ABORTED', 'operation aborted', '', { cause: e });
             throw Object.assign(ioError(`${href}: body of ${part} failed`, e), { retryable: true });
           }
           if (buf.byteLength === length) return new Uint8Array(buf);
-          throw Object.assign(new HessError('IO_ERROR', `${href}: range ${offset}+${length} returned ${buf.byteLength} bytes`), { retryable: true });
+          throw Object.assign(
+            new HessError('IO_ERROR', `${href}: range ${offset}+${length} returned ${buf.byteLength} bytes`),
+            { retryable: true },
+          );
         }
         await res.body?.cancel().catch(() => undefined);
         const transient = res.status === 408 || res.status === 429 || res.status >= 500;
-        throw Object.assign(new HessError('IO_ERROR', `${href}: range request answered HTTP ${res.status}`), { retryable: transient });
+        throw Object.assign(new HessError('IO_ERROR', `${href}: range request answered HTTP ${res.status}`), {
+          retryable: transient,
+        });
       } catch (e) {
         if (!(e instanceof HessError) || e.code === 'ABORTED') throw e;
         if ((e as { retryable?: boolean }).retryable !== true || attempt >= this.retries) {
@@ -473,7 +523,10 @@ class StreamReader implements ByteSource {
   }
 
   plan(ranges: readonly ByteRange[]): void {
-    this.spans = ranges.filter((r) => r.length > 0 && r.offset + r.length <= this.size).slice().sort((a, b) => a.offset - b.offset);
+    this.spans = ranges
+      .filter((r) => r.length > 0 && r.offset + r.length <= this.size)
+      .slice()
+      .sort((a, b) => a.offset - b.offset);
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -515,10 +568,12 @@ class StreamReader implements ByteSource {
       if (hit && hit.byteLength === length) return hit;
     }
     if (offset < this.pos) {
-      throw new HessError('IO_ERROR',
+      throw new HessError(
+        'IO_ERROR',
         `${this.href}: the server ignores Range requests, so the file is read front to back, and bytes ${offset}+${length} ` +
-        `were passed ${this.pos - offset} bytes ago and not kept (window ${this.window} bytes${this.store || this.opts.spill ? '' : ', no cache'})`,
-        'serve the checkpoint from a server with Range support (any static file server), pass a cache, or read the tensors in file order');
+          `were passed ${this.pos - offset} bytes ago and not kept (window ${this.window} bytes${this.store || this.opts.spill ? '' : ', no cache'})`,
+        'serve the checkpoint from a server with Range support (any static file server), pass a cache, or read the tensors in file order',
+      );
     }
     await this.skipTo(offset);
     const out = await this.take(length);
@@ -530,9 +585,15 @@ class StreamReader implements ByteSource {
   private async skipTo(offset: number): Promise<void> {
     while (this.pos < offset) {
       const s = this.spans.find((r) => r.offset >= this.pos && r.offset < offset);
-      if (!s) { await this.discard(offset - this.pos); break; }
+      if (!s) {
+        await this.discard(offset - this.pos);
+        break;
+      }
       if (s.offset > this.pos) await this.discard(s.offset - this.pos);
-      if (s.offset + s.length > offset) { await this.discard(offset - this.pos); break; }
+      if (s.offset + s.length > offset) {
+        await this.discard(offset - this.pos);
+        break;
+      }
       await this.spill(s.offset, await this.take(s.length), true);
     }
   }
@@ -552,7 +613,11 @@ class StreamReader implements ByteSource {
       try {
         await this.opts.spill.put(partKey(offset, bytes.byteLength), bytes);
       } catch (e) {
-        throw ioError(`${this.href}: spilling a passed-over range failed`, e, 'free disk space, or serve the checkpoint with Range support');
+        throw ioError(
+          `${this.href}: spilling a passed-over range failed`,
+          e,
+          'free disk space, or serve the checkpoint with Range support',
+        );
       }
       return;
     }
@@ -604,7 +669,11 @@ class StreamReader implements ByteSource {
           throw ioError(`${href}: download failed`, e);
         }
         if (!value) {
-          throw new HessError('IO_ERROR', `${href}: body ended at ${this.pos} bytes, Content-Length said ${this.size}`, 'fetch it again');
+          throw new HessError(
+            'IO_ERROR',
+            `${href}: body ended at ${this.pos} bytes, Content-Length said ${this.size}`,
+            'fetch it again',
+          );
         }
         this.leftover = value;
       }

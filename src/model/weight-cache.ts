@@ -6,9 +6,9 @@
  * const { urls, bytes } = await weightCache.list({ dir: '.hess-cache' });
  * await weightCache.clear({ dir: '.hess-cache' }, { url: 'https://example.org/vggt/model.safetensors' });
  */
-import { HessError } from '../errors';
-import { nodeFs } from '../io/node-fs';
-import { CACHE_NAME, openRangeStore, type CachedUrl, type RangeStore, type UrlCacheOption } from './cache';
+import { HessError } from '../errors.js';
+import { nodeFs } from '../io/node-fs.js';
+import { CACHE_NAME, openRangeStore, type CachedUrl, type RangeStore, type UrlCacheOption } from './cache.js';
 
 /** A backend that can be listed: the built-in ones (a custom store cannot: list your own store directly). */
 export type ListableCache = 'cache-api' | 'opfs' | { dir: string };
@@ -21,10 +21,14 @@ export interface WeightCacheListing {
 }
 
 async function open(cache: ListableCache): Promise<Required<Pick<RangeStore, 'list' | 'prune'>>> {
-  const ok = cache === 'cache-api' || cache === 'opfs' || (typeof cache === 'object' && cache !== null && 'dir' in cache);
+  const ok =
+    cache === 'cache-api' || cache === 'opfs' || (typeof cache === 'object' && cache !== null && 'dir' in cache);
   if (!ok) {
-    throw new HessError('INVALID_ARGUMENT', `cannot list the cache ${typeof cache === 'object' ? 'object' : JSON.stringify(cache)}`,
-      "pass 'cache-api', 'opfs' or { dir } (a custom store is listed and cleared by its owner)");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `cannot list the cache ${typeof cache === 'object' ? 'object' : JSON.stringify(cache)}`,
+      "pass 'cache-api', 'opfs' or { dir } (a custom store is listed and cleared by its owner)",
+    );
   }
   const store = await openRangeStore(cache as UrlCacheOption);
   return { list: store!.list!.bind(store), prune: store!.prune!.bind(store) };
@@ -49,9 +53,14 @@ export const weightCache = {
     const all = await store.list();
     const href = opts.url === undefined ? undefined : String(opts.url);
     const gone = href === undefined ? all : all.filter((u) => u.url === href);
-    if (href === undefined) await clearAll(cache); // also the rows whose URL is unknown (unreadable version record)
+    if (href === undefined)
+      await clearAll(cache); // also the rows whose URL is unknown (unreadable version record)
     else await store.prune(href);
-    return { urls: gone, entries: gone.reduce((a, u) => a + u.entries, 0), bytes: gone.reduce((a, u) => a + u.bytes, 0) };
+    return {
+      urls: gone,
+      entries: gone.reduce((a, u) => a + u.entries, 0),
+      bytes: gone.reduce((a, u) => a + u.bytes, 0),
+    };
   },
 
   /**
@@ -60,9 +69,13 @@ export const weightCache = {
    * @example if (!(await weightCache.persist())) console.warn('the weight cache may be evicted');
    */
   async persist(): Promise<boolean> {
-    const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
+    const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator
+      ?.storage;
     if (typeof storage?.persist !== 'function') return false;
-    return storage.persist().then((v) => v === true, () => false);
+    return storage.persist().then(
+      (v) => v === true,
+      () => false,
+    );
   },
 };
 

@@ -18,13 +18,20 @@
  * attention backward per query chunk (recomputing the chunk's scores from q,k, flash-attention style) or to run the
  * gradient graph per layer with checkpointed block inputs.
  */
-import { HessError } from '../errors';
-import { Graph, tensorInit, type AttrValue, type GraphNode, type OnnxDType } from './builder';
+import { HessError } from '../errors.js';
+import { Graph, tensorInit, type AttrValue, type GraphNode, type OnnxDType } from './builder.js';
 import {
-  attrInts, attrNum, convSpec, inferShapes, numel, reduceAxes, sliceSpec, type ValueInfo,
-} from './autodiff-shapes';
+  attrInts,
+  attrNum,
+  convSpec,
+  inferShapes,
+  numel,
+  reduceAxes,
+  sliceSpec,
+  type ValueInfo,
+} from './autodiff-shapes.js';
 
-export { inferShapes, type ValueInfo } from './autodiff-shapes';
+export { inferShapes, type ValueInfo } from './autodiff-shapes.js';
 
 export interface GradientOptions {
   /** Name of the scalar (one-element) value to differentiate. */
@@ -37,13 +44,34 @@ export interface GradientOptions {
 
 const FLOAT = new Set<OnnxDType>(['float32', 'float64', 'float16']);
 /** Ops whose outputs carry no gradient (indices, shapes, booleans). */
-const STOP = new Set(['Shape', 'Greater', 'Less', 'Equal', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not',
-  'ArgMax', 'ArgMin', 'Floor', 'Ceil', 'Round', 'Sign', 'Constant', 'NonZero', 'Size']);
+const STOP = new Set([
+  'Shape',
+  'Greater',
+  'Less',
+  'Equal',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'And',
+  'Or',
+  'Not',
+  'ArgMax',
+  'ArgMin',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Constant',
+  'NonZero',
+  'Size',
+]);
 
 /** Emits backward nodes into the new graph with static-shape helpers. */
 class Emitter {
   private consts = new Map<string, string>();
-  constructor(readonly g: Graph, readonly info: Map<string, ValueInfo>) {}
+  constructor(
+    readonly g: Graph,
+    readonly info: Map<string, ValueInfo>,
+  ) {}
 
   op(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
     return this.g.op(type, inputs, attrs)[0];
@@ -62,22 +90,35 @@ class Emitter {
   ints(v: number[]): string {
     const key = `i:${v.join(',')}`;
     let n = this.consts.get(key);
-    if (!n) { n = this.g.ints(v); this.consts.set(key, n); }
+    if (!n) {
+      n = this.g.ints(v);
+      this.consts.set(key, n);
+    }
     return n;
   }
   zeros(dims: number[], dtype: OnnxDType): string {
     const k = numel(dims);
-    return this.g.constant(dtype === 'float64' ? tensorInit(new Float64Array(k), dims) : tensorInit(new Float32Array(k), dims));
+    return this.g.constant(
+      dtype === 'float64' ? tensorInit(new Float64Array(k), dims) : tensorInit(new Float32Array(k), dims),
+    );
   }
-  dims(v: string): number[] { return this.meta(v).dims; }
-  dtype(v: string): OnnxDType { return this.meta(v).dtype; }
+  dims(v: string): number[] {
+    return this.meta(v).dims;
+  }
+  dtype(v: string): OnnxDType {
+    return this.meta(v).dtype;
+  }
   private meta(v: string): ValueInfo {
     const i = this.info.get(v);
     if (!i) throw new HessError('INVALID_ARGUMENT', `internal: no shape for ${v}`);
     return i;
   }
-  reshape(v: string, dims: number[]): string { return this.op('Reshape', [v, this.ints(dims)]); }
-  transpose(v: string, perm: number[]): string { return this.op('Transpose', [v], { perm }); }
+  reshape(v: string, dims: number[]): string {
+    return this.op('Reshape', [v, this.ints(dims)]);
+  }
+  transpose(v: string, perm: number[]): string {
+    return this.op('Transpose', [v], { perm });
+  }
   swapLast(v: string, rank: number): string {
     const p = Array.from({ length: rank }, (_, i) => i);
     [p[rank - 2], p[rank - 1]] = [p[rank - 1], p[rank - 2]];
@@ -102,8 +143,12 @@ class Emitter {
     const tail = gDims.slice(axis + 1);
     const k = indices.length;
     const oh = new Float64Array(size * k);
-    indices.forEach((j, i) => { oh[(j < 0 ? j + size : j) * k + i] += 1; });
-    const m = this.g.constant(dtype === 'float64' ? tensorInit(oh, [size, k]) : tensorInit(Float32Array.from(oh), [size, k]));
+    indices.forEach((j, i) => {
+      oh[(j < 0 ? j + size : j) * k + i] += 1;
+    });
+    const m = this.g.constant(
+      dtype === 'float64' ? tensorInit(oh, [size, k]) : tensorInit(Float32Array.from(oh), [size, k]),
+    );
     const out = this.op('MatMul', [m, this.reshape(gr, [pre, k, numel(tail)])]); // [pre, size, post]
     return this.reshape(out, [...gDims.slice(0, axis), size, ...tail]);
   }
@@ -114,29 +159,40 @@ type Rule = (e: Emitter, n: GraphNode, gOut: (string | undefined)[], need: boole
 const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
 /** Binary broadcasting op helper: `fa`/`fb` give the full-shape gradient contributions. */
-function binary(fa: (e: Emitter, n: GraphNode, g: string, y: string) => string, fb: (e: Emitter, n: GraphNode, g: string, y: string) => string): Rule {
+function binary(
+  fa: (e: Emitter, n: GraphNode, g: string, y: string) => string,
+  fb: (e: Emitter, n: GraphNode, g: string, y: string) => string,
+): Rule {
   return (e, n, [g], need) => {
-    const y = n.outputs[0]; const yd = e.dims(y);
+    const y = n.outputs[0];
+    const yd = e.dims(y);
     return [
       need[0] ? e.unbroadcast(fa(e, n, g as string, y), yd, e.dims(n.inputs[0])) : undefined,
       need[1] ? e.unbroadcast(fb(e, n, g as string, y), yd, e.dims(n.inputs[1])) : undefined,
     ];
   };
 }
-const unary = (f: (e: Emitter, n: GraphNode, g: string, x: string, y: string) => string): Rule =>
+const unary =
+  (f: (e: Emitter, n: GraphNode, g: string, x: string, y: string) => string): Rule =>
   (e, n, [g]) => [f(e, n, g as string, n.inputs[0], n.outputs[0])];
 const reshapeBack: Rule = (e, n, [g]) => [e.reshape(g as string, e.dims(n.inputs[0]))];
 
 const RULES: Record<string, Rule> = {
   Identity: (_e, _n, [g]) => [g],
-  Cast: (e, n, [g]) => [e.dtype(n.inputs[0]) === e.dtype(n.outputs[0]) ? g : e.op('Cast', [g as string], { to: castCode(e.dtype(n.inputs[0])) })],
+  Cast: (e, n, [g]) => [
+    e.dtype(n.inputs[0]) === e.dtype(n.outputs[0])
+      ? g
+      : e.op('Cast', [g as string], { to: castCode(e.dtype(n.inputs[0])) }),
+  ],
   Neg: unary((e, _n, g) => e.op('Neg', [g])),
   Exp: unary((e, _n, g, _x, y) => e.op('Mul', [g, y])),
   Log: unary((e, _n, g, x) => e.op('Div', [g, x])),
   Sqrt: unary((e, _n, g, x, y) => e.op('Div', [g, e.op('Mul', [y, e.scalar(2, e.dtype(x))])])),
   Tanh: unary((e, _n, g, x, y) => e.op('Mul', [g, e.op('Sub', [e.scalar(1, e.dtype(x)), e.op('Mul', [y, y])])])),
   Sigmoid: unary((e, _n, g, x, y) => e.op('Mul', [g, e.op('Mul', [y, e.op('Sub', [e.scalar(1, e.dtype(x)), y])])])),
-  Relu: unary((e, _n, g, x) => e.op('Where', [e.op('Greater', [x, e.scalar(0, e.dtype(x))]), g, e.scalar(0, e.dtype(x))])),
+  Relu: unary((e, _n, g, x) =>
+    e.op('Where', [e.op('Greater', [x, e.scalar(0, e.dtype(x))]), g, e.scalar(0, e.dtype(x))]),
+  ),
   Erf: unary((e, _n, g, x) => {
     const t = e.dtype(x);
     const ex = e.op('Exp', [e.op('Neg', [e.op('Mul', [x, x])])]);
@@ -153,10 +209,22 @@ const RULES: Record<string, Rule> = {
     const s = e.op('ReduceSum', [g, e.ints([axis])], { keepdims: 1 });
     return e.op('Sub', [g, e.op('Mul', [e.op('Exp', [y]), s])]);
   }),
-  Add: binary((_e, _n, g) => g, (_e, _n, g) => g),
-  Sub: binary((_e, _n, g) => g, (e, _n, g) => e.op('Neg', [g])),
-  Mul: binary((e, n, g) => e.op('Mul', [g, n.inputs[1]]), (e, n, g) => e.op('Mul', [g, n.inputs[0]])),
-  Div: binary((e, n, g) => e.op('Div', [g, n.inputs[1]]), (e, n, g, y) => e.op('Neg', [e.op('Div', [e.op('Mul', [g, y]), n.inputs[1]])])),
+  Add: binary(
+    (_e, _n, g) => g,
+    (_e, _n, g) => g,
+  ),
+  Sub: binary(
+    (_e, _n, g) => g,
+    (e, _n, g) => e.op('Neg', [g]),
+  ),
+  Mul: binary(
+    (e, n, g) => e.op('Mul', [g, n.inputs[1]]),
+    (e, n, g) => e.op('Mul', [g, n.inputs[0]]),
+  ),
+  Div: binary(
+    (e, n, g) => e.op('Div', [g, n.inputs[1]]),
+    (e, n, g, y) => e.op('Neg', [e.op('Div', [e.op('Mul', [g, y]), n.inputs[1]])]),
+  ),
   Pow: binary(
     (e, n, g) => {
       const [x, p] = n.inputs;
@@ -166,7 +234,9 @@ const RULES: Record<string, Rule> = {
     (e, n, g, y) => e.op('Mul', [g, e.op('Mul', [y, e.op('Log', [n.inputs[0]])])]), // d/dp x^p = x^p ln x (x > 0)
   ),
   Where: (e, n, [g], need) => {
-    const [c, a, b] = n.inputs; const yd = e.dims(n.outputs[0]); const z = e.scalar(0, e.dtype(a));
+    const [c, a, b] = n.inputs;
+    const yd = e.dims(n.outputs[0]);
+    const z = e.scalar(0, e.dtype(a));
     return [
       undefined,
       need[1] ? e.unbroadcast(e.op('Where', [c, g as string, z]), yd, e.dims(a)) : undefined,
@@ -176,10 +246,13 @@ const RULES: Record<string, Rule> = {
   Expand: (e, n, [g]) => [e.unbroadcast(g as string, e.dims(n.outputs[0]), e.dims(n.inputs[0]))],
   MatMul: (e, n, [g], need) => {
     const [a, b] = n.inputs;
-    const ad = e.dims(a); const bd = e.dims(b);
+    const ad = e.dims(a);
+    const bd = e.dims(b);
     // 1-D operands are promoted exactly as ONNX does, differentiated as matrices, and reshaped back.
-    const a2 = ad.length === 1 ? [1, ad[0]] : ad; const b2 = bd.length === 1 ? [bd[0], 1] : bd;
-    const A = ad.length === 1 ? e.reshape(a, a2) : a; const B = bd.length === 1 ? e.reshape(b, b2) : b;
+    const a2 = ad.length === 1 ? [1, ad[0]] : ad;
+    const b2 = bd.length === 1 ? [bd[0], 1] : bd;
+    const A = ad.length === 1 ? e.reshape(a, a2) : a;
+    const B = bd.length === 1 ? e.reshape(b, b2) : b;
     const batch = broadcastBatch(a2, b2);
     const o2 = [...batch, a2[a2.length - 2], b2[b2.length - 1]];
     const G = e.dims(n.outputs[0]).length === o2.length ? (g as string) : e.reshape(g as string, o2);
@@ -188,21 +261,35 @@ const RULES: Record<string, Rule> = {
       return tgt.length === tgt2.length ? r : e.reshape(r, tgt);
     };
     return [
-      need[0] ? back(e.op('MatMul', [G, e.swapLast(B, b2.length)]), [...batch, a2[a2.length - 2], a2[a2.length - 1]], a2, ad) : undefined,
-      need[1] ? back(e.op('MatMul', [e.swapLast(A, a2.length), G]), [...batch, b2[b2.length - 2], b2[b2.length - 1]], b2, bd) : undefined,
+      need[0]
+        ? back(e.op('MatMul', [G, e.swapLast(B, b2.length)]), [...batch, a2[a2.length - 2], a2[a2.length - 1]], a2, ad)
+        : undefined,
+      need[1]
+        ? back(e.op('MatMul', [e.swapLast(A, a2.length), G]), [...batch, b2[b2.length - 2], b2[b2.length - 1]], b2, bd)
+        : undefined,
     ];
   },
   Gemm: (e, n, [g], need) => {
     const [a, b, c] = n.inputs;
-    const tA = attrNum(n, 'transA', 0); const tB = attrNum(n, 'transB', 0);
-    const alpha = attrNum(n, 'alpha', 1); const beta = attrNum(n, 'beta', 1);
+    const tA = attrNum(n, 'transA', 0);
+    const tB = attrNum(n, 'transB', 0);
+    const alpha = attrNum(n, 'alpha', 1);
+    const beta = attrNum(n, 'beta', 1);
     const t = e.dtype(a);
     const G = alpha === 1 ? (g as string) : e.op('Mul', [g as string, e.scalar(alpha, t)]);
     const Ap = tA ? e.transpose(a, [1, 0]) : a; // A' = op(A): [M, K]
     const Bp = tB ? e.transpose(b, [1, 0]) : b; // B' = op(B): [K, N]
-    let dA: string | undefined; let dB: string | undefined; let dC: string | undefined;
-    if (need[0]) { const d = e.op('MatMul', [G, e.transpose(Bp, [1, 0])]); dA = tA ? e.transpose(d, [1, 0]) : d; }
-    if (need[1]) { const d = e.op('MatMul', [e.transpose(Ap, [1, 0]), G]); dB = tB ? e.transpose(d, [1, 0]) : d; }
+    let dA: string | undefined;
+    let dB: string | undefined;
+    let dC: string | undefined;
+    if (need[0]) {
+      const d = e.op('MatMul', [G, e.transpose(Bp, [1, 0])]);
+      dA = tA ? e.transpose(d, [1, 0]) : d;
+    }
+    if (need[1]) {
+      const d = e.op('MatMul', [e.transpose(Ap, [1, 0]), G]);
+      dB = tB ? e.transpose(d, [1, 0]) : d;
+    }
     if (c && need[2]) {
       const gc = beta === 1 ? (g as string) : e.op('Mul', [g as string, e.scalar(beta, t)]);
       dC = e.unbroadcast(gc, e.dims(n.outputs[0]), e.dims(c));
@@ -218,14 +305,20 @@ const RULES: Record<string, Rule> = {
   Transpose: (e, n, [g]) => {
     const r = e.dims(n.inputs[0]).length;
     const perm = attrInts(n, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
-    const inv = new Array<number>(r); perm.forEach((p, i) => { inv[p] = i; });
+    const inv = new Array<number>(r);
+    perm.forEach((p, i) => {
+      inv[p] = i;
+    });
     return [e.transpose(g as string, inv)];
   },
   Concat: (e, n, [g], need) => {
-    const r = e.dims(n.outputs[0]).length; const axis = norm(attrNum(n, 'axis', 0), r);
+    const r = e.dims(n.outputs[0]).length;
+    const axis = norm(attrNum(n, 'axis', 0), r);
     let off = 0;
     return n.inputs.map((x, i) => {
-      const len = e.dims(x)[axis]; const s = off; off += len;
+      const len = e.dims(x)[axis];
+      const s = off;
+      off += len;
       return need[i] ? e.op('Slice', [g as string, e.ints([s]), e.ints([s + len]), e.ints([axis])]) : undefined;
     });
   },
@@ -235,10 +328,12 @@ const RULES: Record<string, Rule> = {
     return [e.op('Concat', parts, { axis })];
   },
   Slice: (e, n, [g]) => {
-    const x = n.inputs[0]; const d = e.dims(x);
+    const x = n.inputs[0];
+    const d = e.dims(x);
     const { axes, idx } = sliceSpec(n, d, (v) => e.info.get(v) as ValueInfo);
     const contiguous = idx.every((ix) => ix.every((v, k) => k === 0 || v === ix[k - 1] + 1));
-    if (contiguous) { // one Pad with zeros
+    if (contiguous) {
+      // one Pad with zeros
       const pads = new Array<number>(2 * d.length).fill(0);
       axes.forEach((a, i) => {
         const ix = idx[i];
@@ -248,7 +343,8 @@ const RULES: Record<string, Rule> = {
       return [e.op('Pad', [g as string, e.ints(pads)], { mode: 'constant' })];
     }
     // strided / reversed slices: scatter one axis at a time with a one-hot MatMul
-    let cur = g as string; const cd = [...e.dims(n.outputs[0])];
+    let cur = g as string;
+    const cd = [...e.dims(n.outputs[0])];
     axes.forEach((a, i) => {
       cur = e.scatterAxis(cur, cd, a, idx[i], d[a], e.dtype(x));
       cd[a] = d[a];
@@ -256,9 +352,16 @@ const RULES: Record<string, Rule> = {
     return [cur];
   },
   Gather: (e, n, [g]) => {
-    const [x, ind] = n.inputs; const d = e.dims(x); const axis = norm(attrNum(n, 'axis', 0), d.length);
+    const [x, ind] = n.inputs;
+    const d = e.dims(x);
+    const axis = norm(attrNum(n, 'axis', 0), d.length);
     const iv = e.info.get(ind)?.value;
-    if (!iv) throw new HessError('INVALID_ARGUMENT', `no gradient for Gather ${n.name} with non-constant indices`, 'make the indices an initializer or Constant');
+    if (!iv)
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `no gradient for Gather ${n.name} with non-constant indices`,
+        'make the indices an initializer or Constant',
+      );
     const id = e.dims(ind);
     // flatten the index block to one axis so the one-hot scatter sees [pre, nIdx, post]
     const gd = e.dims(n.outputs[0]);
@@ -267,17 +370,24 @@ const RULES: Record<string, Rule> = {
     return [e.scatterAxis(gf, flat, axis, iv, d[axis], e.dtype(x)), undefined];
   },
   LayerNormalization: (e, n, gs, need) => {
-    const [x, scale, bias] = n.inputs; const g = gs[0];
-    if (gs[1] || gs[2]) throw new HessError('INVALID_ARGUMENT', `no gradient for LayerNormalization ${n.name} Mean/InvStdDev outputs`);
+    const [x, scale, bias] = n.inputs;
+    const g = gs[0];
+    if (gs[1] || gs[2])
+      throw new HessError('INVALID_ARGUMENT', `no gradient for LayerNormalization ${n.name} Mean/InvStdDev outputs`);
     if (!g) return [];
-    const d = e.dims(x); const t = e.dtype(x);
-    const axis = norm(attrNum(n, 'axis', -1), d.length); const eps = attrNum(n, 'epsilon', 1e-5);
+    const d = e.dims(x);
+    const t = e.dtype(x);
+    const axis = norm(attrNum(n, 'axis', -1), d.length);
+    const eps = attrNum(n, 'epsilon', 1e-5);
     const axes = e.ints(Array.from({ length: d.length - axis }, (_, i) => axis + i));
     const inv = e.scalar(1 / numel(d.slice(axis)), t);
     const mean = (v: string) => e.op('Mul', [e.op('ReduceSum', [v, axes], { keepdims: 1 }), inv]);
     // recompute the statistics (cheap) instead of keeping the optional Mean/InvStdDev outputs alive
     const xc = e.op('Sub', [x, mean(x)]);
-    const rstd = e.op('Div', [e.scalar(1, t), e.op('Sqrt', [e.op('Add', [mean(e.op('Mul', [xc, xc])), e.scalar(eps, t)])])]);
+    const rstd = e.op('Div', [
+      e.scalar(1, t),
+      e.op('Sqrt', [e.op('Add', [mean(e.op('Mul', [xc, xc])), e.scalar(eps, t)])]),
+    ]);
     const xhat = e.op('Mul', [xc, rstd]);
     const out: (string | undefined)[] = [undefined, undefined, undefined];
     if (need[0]) {
@@ -290,44 +400,80 @@ const RULES: Record<string, Rule> = {
     return out;
   },
   Conv: (e, n, [g], need) => {
-    const [x, w, b] = n.inputs; const xd = e.dims(x); const wd = e.dims(w);
-    const c = convSpec(n, xd, wd); const sp = xd.length - 2; const spatial = Array.from({ length: sp }, (_, i) => i + 2);
+    const [x, w, b] = n.inputs;
+    const xd = e.dims(x);
+    const wd = e.dims(w);
+    const c = convSpec(n, xd, wd);
+    const sp = xd.length - 2;
+    const spatial = Array.from({ length: sp }, (_, i) => i + 2);
     const out: (string | undefined)[] = [undefined, undefined, undefined];
-    if (need[0]) { // dX = ConvTranspose(dY, W) with the same geometry; output_padding recovers the rows the floor dropped
-      const op = c.k.map((_, i) => xd[i + 2] - ((c.out[i + 2] - 1) * c.strides[i] + c.dilations[i] * (c.k[i] - 1) + 1 - c.pads[i] - c.pads[i + sp]));
-      out[0] = e.op('ConvTranspose', [g as string, w], { strides: c.strides, dilations: c.dilations, pads: c.pads, group: c.group, output_padding: op, kernel_shape: c.k });
+    if (need[0]) {
+      // dX = ConvTranspose(dY, W) with the same geometry; output_padding recovers the rows the floor dropped
+      const op = c.k.map(
+        (_, i) =>
+          xd[i + 2] -
+          ((c.out[i + 2] - 1) * c.strides[i] + c.dilations[i] * (c.k[i] - 1) + 1 - c.pads[i] - c.pads[i + sp]),
+      );
+      out[0] = e.op('ConvTranspose', [g as string, w], {
+        strides: c.strides,
+        dilations: c.dilations,
+        pads: c.pads,
+        group: c.group,
+        output_padding: op,
+        kernel_shape: c.k,
+      });
     }
     if (need[1]) out[1] = weightGrad(e, x, xd, g as string, c.out, c);
     if (b && need[2]) out[2] = e.op('ReduceSum', [g as string, e.ints([0, ...spatial])], { keepdims: 0 });
     return out;
   },
   ConvTranspose: (e, n, [g], need) => {
-    const [x, w, b] = n.inputs; const xd = e.dims(x); const wd = e.dims(w);
-    const c = convSpec(n, xd, wd); const sp = xd.length - 2; const spatial = Array.from({ length: sp }, (_, i) => i + 2);
+    const [x, w, b] = n.inputs;
+    const xd = e.dims(x);
+    const wd = e.dims(w);
+    const c = convSpec(n, xd, wd);
+    const sp = xd.length - 2;
+    const spatial = Array.from({ length: sp }, (_, i) => i + 2);
     const out: (string | undefined)[] = [undefined, undefined, undefined];
-    if (need[0]) out[0] = e.op('Conv', [g as string, w], { strides: c.strides, dilations: c.dilations, pads: c.pads, group: c.group, kernel_shape: c.k });
+    if (need[0])
+      out[0] = e.op('Conv', [g as string, w], {
+        strides: c.strides,
+        dilations: c.dilations,
+        pads: c.pads,
+        group: c.group,
+        kernel_shape: c.k,
+      });
     if (need[1]) out[1] = weightGrad(e, g as string, c.out, x, xd, c);
     if (b && need[2]) out[2] = e.op('ReduceSum', [g as string, e.ints([0, ...spatial])], { keepdims: 0 });
     return out;
   },
   Resize: (e, n, [g], need) => {
-    const x = n.inputs[0]; const xd = e.dims(x); const yd = e.dims(n.outputs[0]);
+    const x = n.inputs[0];
+    const xd = e.dims(x);
+    const yd = e.dims(n.outputs[0]);
     const mode = (n.attrs.mode as string | undefined) ?? 'nearest';
     const ctm = (n.attrs.coordinate_transformation_mode as string | undefined) ?? 'half_pixel';
     if (mode !== 'linear' || !['align_corners', 'half_pixel', 'pytorch_half_pixel', 'asymmetric'].includes(ctm)) {
-      throw new HessError('INVALID_ARGUMENT', `no gradient for Resize ${n.name} (mode=${mode}, coordinate_transformation_mode=${ctm})`,
-        'use mode=linear with align_corners, half_pixel, pytorch_half_pixel or asymmetric');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `no gradient for Resize ${n.name} (mode=${mode}, coordinate_transformation_mode=${ctm})`,
+        'use mode=linear with align_corners, half_pixel, pytorch_half_pixel or asymmetric',
+      );
     }
     if (!need[0]) return [];
     // linear resize is separable: per resized axis Y = A·X along that axis, so dX = Aᵀ·dY, one MatMul per axis
-    let cur = g as string; const cd = [...yd];
+    let cur = g as string;
+    const cd = [...yd];
     for (let a = 0; a < xd.length; a++) {
       if (xd[a] === yd[a]) continue;
       const A = linearWeights(xd[a], yd[a], ctm); // [out, in]
       const At = new Float64Array(xd[a] * yd[a]);
       for (let o = 0; o < yd[a]; o++) for (let i = 0; i < xd[a]; i++) At[i * yd[a] + o] = A[o * xd[a] + i];
-      const m = e.g.constant(e.dtype(x) === 'float64' ? tensorInit(At, [xd[a], yd[a]]) : tensorInit(Float32Array.from(At), [xd[a], yd[a]]));
-      const pre = numel(cd.slice(0, a)); const post = numel(cd.slice(a + 1));
+      const m = e.g.constant(
+        e.dtype(x) === 'float64' ? tensorInit(At, [xd[a], yd[a]]) : tensorInit(Float32Array.from(At), [xd[a], yd[a]]),
+      );
+      const pre = numel(cd.slice(0, a));
+      const post = numel(cd.slice(a + 1));
       const r = e.op('MatMul', [m, e.reshape(cur, [pre, yd[a], post])]);
       cd[a] = xd[a];
       cur = e.reshape(r, cd);
@@ -338,11 +484,16 @@ const RULES: Record<string, Rule> = {
 
 function reduceRule(mean: boolean): Rule {
   return (e, n, [g]) => {
-    const x = n.inputs[0]; const d = e.dims(x);
+    const x = n.inputs[0];
+    const d = e.dims(x);
     const axes = reduceAxes(n, d.length, (v) => e.info.get(v) as ValueInfo);
     if (axes.length === 0) return [g];
     let gk = g as string;
-    if (!attrNum(n, 'keepdims', 1)) gk = e.reshape(gk, d.map((v, i) => (axes.includes(i) ? 1 : v)));
+    if (!attrNum(n, 'keepdims', 1))
+      gk = e.reshape(
+        gk,
+        d.map((v, i) => (axes.includes(i) ? 1 : v)),
+      );
     let out = e.op('Expand', [gk, e.ints(d)]);
     if (mean) out = e.op('Mul', [out, e.scalar(1 / numel(axes.map((a) => d[a])), e.dtype(x))]);
     return [out];
@@ -355,9 +506,18 @@ function reduceRule(mean: boolean): Rule {
  * ConvTranspose, `inp` is dY and `gr` is X. The result may overhang the kernel by the rows the forward
  * floor division dropped, so it is sliced to the kernel size.
  */
-function weightGrad(e: Emitter, inp: string, inpDims: number[], gr: string, grDims: number[],
-  c: { k: number[]; strides: number[]; dilations: number[]; pads: number[]; group: number }): string {
-  const sp = inpDims.length - 2; const gp = c.group; const [N, Ci] = inpDims; const rest = inpDims.slice(2);
+function weightGrad(
+  e: Emitter,
+  inp: string,
+  inpDims: number[],
+  gr: string,
+  grDims: number[],
+  c: { k: number[]; strides: number[]; dilations: number[]; pads: number[]; group: number },
+): string {
+  const sp = inpDims.length - 2;
+  const gp = c.group;
+  const [N, Ci] = inpDims;
+  const rest = inpDims.slice(2);
   const perm = [2, 1, 0, ...Array.from({ length: sp }, (_, i) => i + 3)];
   // input: [N, Ci, ...] → [Ci/g, g·N, ...]
   const i5 = e.transpose(e.reshape(inp, [N, gp, Ci / gp, ...rest]), perm);
@@ -368,7 +528,8 @@ function weightGrad(e: Emitter, inp: string, inpDims: number[], gr: string, grDi
   const kk = grDims.slice(2);
   const o = e.op('Conv', [I, K], { strides: c.dilations, dilations: c.strides, pads, group: gp, kernel_shape: kk }); // [Ci/g, Co, k'...]
   const oDims = convOutDims(inpDims.slice(2), kk, c.dilations, c.strides, pads);
-  const sliced = oDims.every((v, i) => v === c.k[i]) ? o
+  const sliced = oDims.every((v, i) => v === c.k[i])
+    ? o
     : e.op('Slice', [o, e.ints(c.k.map(() => 0)), e.ints(c.k), e.ints(c.k.map((_, i) => i + 2))]);
   const t = e.transpose(sliced, [1, 0, ...Array.from({ length: sp }, (_, i) => i + 2)]); // [Co, Ci/g, k...]
   return t;
@@ -381,7 +542,8 @@ function convOutDims(x: number[], k: number[], strides: number[], dilations: num
 
 /** Row-stochastic [out, in] matrix of 1-D linear interpolation under an ONNX coordinate transformation mode. */
 export function linearWeights(inN: number, outN: number, ctm: string): Float64Array {
-  const A = new Float64Array(outN * inN); const scale = outN / inN;
+  const A = new Float64Array(outN * inN);
+  const scale = outN / inN;
   for (let o = 0; o < outN; o++) {
     let s: number;
     if (ctm === 'align_corners') s = outN === 1 ? 0 : (o * (inN - 1)) / (outN - 1);
@@ -389,16 +551,22 @@ export function linearWeights(inN: number, outN: number, ctm: string): Float64Ar
     else if (ctm === 'pytorch_half_pixel') s = outN > 1 ? (o + 0.5) / scale - 0.5 : 0;
     else s = (o + 0.5) / scale - 0.5;
     s = Math.min(Math.max(s, 0), inN - 1);
-    const i0 = Math.floor(s); const i1 = Math.min(i0 + 1, inN - 1); const f = s - i0;
-    A[o * inN + i0] += 1 - f; A[o * inN + i1] += f;
+    const i0 = Math.floor(s);
+    const i1 = Math.min(i0 + 1, inN - 1);
+    const f = s - i0;
+    A[o * inN + i0] += 1 - f;
+    A[o * inN + i1] += f;
   }
   return A;
 }
 
 function broadcastBatch(a: number[], b: number[]): number[] {
-  const ab = a.slice(0, -2); const bb = b.slice(0, -2); const r = Math.max(ab.length, bb.length);
+  const ab = a.slice(0, -2);
+  const bb = b.slice(0, -2);
+  const r = Math.max(ab.length, bb.length);
   return Array.from({ length: r }, (_, i) => {
-    const x = ab[ab.length - r + i] ?? 1; const y = bb[bb.length - r + i] ?? 1;
+    const x = ab[ab.length - r + i] ?? 1;
+    const y = bb[bb.length - r + i] ?? 1;
     return x === 1 ? y : x;
   });
 }
@@ -426,29 +594,46 @@ export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(RULES);
  */
 export function buildGradientGraph(forward: Graph, opts: GradientOptions): Graph {
   const { loss, wrt } = opts;
-  if (!Array.isArray(wrt) || wrt.length === 0) throw new HessError('INVALID_ARGUMENT', 'buildGradientGraph: wrt is empty', 'pass the input or initializer names to differentiate');
+  if (!Array.isArray(wrt) || wrt.length === 0)
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      'buildGradientGraph: wrt is empty',
+      'pass the input or initializer names to differentiate',
+    );
   const info = inferShapes(forward, opts.dims);
   const li = info.get(loss);
   if (!li) {
-    throw new HessError('INVALID_ARGUMENT', `buildGradientGraph: loss "${loss}" is not a value of graph ${forward.name}, or its shape cannot be inferred`,
-      `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}`);
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `buildGradientGraph: loss "${loss}" is not a value of graph ${forward.name}, or its shape cannot be inferred`,
+      `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}`,
+    );
   }
   if (numel(li.dims) !== 1 || !FLOAT.has(li.dtype)) {
-    throw new HessError('INVALID_ARGUMENT', `buildGradientGraph: loss "${loss}" must be a float scalar, got ${li.dtype} ${JSON.stringify(li.dims)}`,
-      'reduce it first, e.g. ReduceSum with keepdims=0');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `buildGradientGraph: loss "${loss}" must be a float scalar, got ${li.dtype} ${JSON.stringify(li.dims)}`,
+      'reduce it first, e.g. ReduceSum with keepdims=0',
+    );
   }
   const sources = new Set(forward.inputList.map((v) => v.name));
   for (const n of forward.initializers.keys()) sources.add(n);
   for (const w of wrt) {
-    if (!sources.has(w)) throw new HessError('INVALID_ARGUMENT', `buildGradientGraph: "${w}" is not an input or initializer of ${forward.name}`);
-    if (!FLOAT.has((info.get(w) as ValueInfo).dtype)) throw new HessError('INVALID_ARGUMENT', `buildGradientGraph: "${w}" is not a float tensor`);
+    if (!sources.has(w))
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `buildGradientGraph: "${w}" is not an input or initializer of ${forward.name}`,
+      );
+    if (!FLOAT.has((info.get(w) as ValueInfo).dtype))
+      throw new HessError('INVALID_ARGUMENT', `buildGradientGraph: "${w}" is not a float tensor`);
   }
 
   // Copy the forward graph verbatim (same value names), then append the backward pass.
   const g = new Graph(`${forward.name}_grad`);
   for (const v of forward.inputList) g.input(v.name, v.dtype, [...v.shape]);
   for (const [name, t] of forward.initializers) g.constant(t, name);
-  for (const n of forward.nodeList) g.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], domain: n.domain, name: n.name });
+  for (const n of forward.nodeList)
+    g.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], domain: n.domain, name: n.name });
   for (const v of forward.outputList) g.output(v.name, v.dtype, [...v.shape]);
 
   // Values that depend on some wrt (forward sweep) and that the loss depends on (backward sweep).
@@ -457,7 +642,8 @@ export function buildGradientGraph(forward: Graph, opts: GradientOptions): Graph
   for (const n of nodes) {
     if (STOP.has(n.op)) continue;
     // outputs of unknown ops count as differentiable so that a path through them is reported, never cut silently
-    if (n.inputs.some((i) => fromWrt.has(i))) for (const o of n.outputs) if (o && FLOAT.has(info.get(o)?.dtype ?? 'float32')) fromWrt.add(o);
+    if (n.inputs.some((i) => fromWrt.has(i)))
+      for (const o of n.outputs) if (o && FLOAT.has(info.get(o)?.dtype ?? 'float32')) fromWrt.add(o);
   }
   const toLoss = new Set([loss]);
   for (let k = nodes.length - 1; k >= 0; k--) {
@@ -470,11 +656,18 @@ export function buildGradientGraph(forward: Graph, opts: GradientOptions): Graph
   for (const n of nodes) {
     if (!n.outputs.some((o) => o && active(o)) || !n.inputs.some((i) => i !== '' && active(i))) continue;
     if (!RULES[n.op] || (n.domain && n.domain !== 'ai.onnx') || n.outputs.some((o) => o && !info.has(o))) {
-      throw new HessError('INVALID_ARGUMENT', `no gradient for ${n.op} (node ${n.name})`,
-        `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}; restructure the graph or stop the gradient before this node`);
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `no gradient for ${n.op} (node ${n.name})`,
+        `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}; restructure the graph or stop the gradient before this node`,
+      );
     }
     if ([...n.inputs, ...n.outputs].some((v) => v && active(v) && info.get(v)?.dtype === 'float16')) {
-      throw new HessError('INVALID_ARGUMENT', `no gradient for ${n.op} (node ${n.name}) on float16 values`, 'differentiate a float32 copy of the graph');
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `no gradient for ${n.op} (node ${n.name}) on float16 values`,
+        'differentiate a float32 copy of the graph',
+      );
     }
   }
 
@@ -485,7 +678,10 @@ export function buildGradientGraph(forward: Graph, opts: GradientOptions): Graph
     grads.set(v, prev ? e.op('Add', [prev, gr]) : gr);
   };
   if (active(loss) || wrt.includes(loss)) {
-    const ones = li.dtype === 'float64' ? tensorInit(new Float64Array(1).fill(1), li.dims) : tensorInit(new Float32Array(1).fill(1), li.dims);
+    const ones =
+      li.dtype === 'float64'
+        ? tensorInit(new Float64Array(1).fill(1), li.dims)
+        : tensorInit(new Float32Array(1).fill(1), li.dims);
     grads.set(loss, g.constant(ones));
   }
   for (let k = nodes.length - 1; k >= 0; k--) {
@@ -496,11 +692,16 @@ export function buildGradientGraph(forward: Graph, opts: GradientOptions): Graph
     if (!need.some(Boolean)) continue;
     const rule = RULES[n.op];
     if (!rule || (n.domain && n.domain !== 'ai.onnx')) {
-      throw new HessError('INVALID_ARGUMENT', `no gradient for ${n.op} (node ${n.name})`,
-        `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}; restructure the graph or stop the gradient before this node`);
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `no gradient for ${n.op} (node ${n.name})`,
+        `supported ops: ${DIFFERENTIABLE_OPS.join(', ')}; restructure the graph or stop the gradient before this node`,
+      );
     }
     const gIn = rule(e, n, gOut, need);
-    n.inputs.forEach((i, j) => { if (need[j] && gIn[j]) accumulate(i, gIn[j] as string); });
+    n.inputs.forEach((i, j) => {
+      if (need[j] && gIn[j]) accumulate(i, gIn[j] as string);
+    });
   }
   for (const w of wrt) {
     const wi = info.get(w) as ValueInfo;

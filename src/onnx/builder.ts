@@ -1,8 +1,17 @@
-import { HessError, check } from '../errors';
-import { ProtoWriter } from './protobuf';
+import { HessError, check } from '../errors.js';
+import { ProtoWriter } from './protobuf.js';
 
 /** Element types we emit (ONNX TensorProto.DataType codes). */
-export const OnnxType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 } as const;
+export const OnnxType = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+} as const;
 export type OnnxDType = keyof typeof OnnxType;
 
 /** A dimension: a fixed size or a symbolic name ("S", "N"). */
@@ -10,8 +19,14 @@ export type Dim = number | string;
 
 /** Attribute values. Integers become INT, other numbers FLOAT; use {@link floatAttr} to force a float. */
 export type AttrValue = number | string | number[] | string[] | FloatAttr | FloatsAttr | TensorInit | Graph;
-interface FloatAttr { kind: 'float'; value: number }
-interface FloatsAttr { kind: 'floats'; value: number[] }
+interface FloatAttr {
+  kind: 'float';
+  value: number;
+}
+interface FloatsAttr {
+  kind: 'floats';
+  value: number[];
+}
 /** Force a FLOAT attribute even for an integral value, e.g. `{ alpha: floatAttr(1) }`. */
 export const floatAttr = (value: number): FloatAttr => ({ kind: 'float', value });
 export const floatsAttr = (value: number[]): FloatsAttr => ({ kind: 'floats', value });
@@ -30,16 +45,42 @@ type Typed = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Arr
 /** Wrap a typed array as constant tensor data. Uint16Array means float16 bit patterns. */
 export function tensorInit(data: Typed, dims: number[], dtype?: OnnxDType): TensorInit {
   const inferred: OnnxDType =
-    data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64'
-    : data instanceof Int32Array ? 'int32' : data instanceof BigInt64Array ? 'int64'
-    : data instanceof Int8Array ? 'int8' : data instanceof Uint16Array ? 'float16' : 'uint8';
+    data instanceof Float32Array
+      ? 'float32'
+      : data instanceof Float64Array
+        ? 'float64'
+        : data instanceof Int32Array
+          ? 'int32'
+          : data instanceof BigInt64Array
+            ? 'int64'
+            : data instanceof Int8Array
+              ? 'int8'
+              : data instanceof Uint16Array
+                ? 'float16'
+                : 'uint8';
   const count = dims.reduce((a, b) => a * b, 1);
   check(count === data.length, `tensor ${JSON.stringify(dims)} needs ${count} elements, got ${data.length}`);
-  return { kind: 'tensor', dtype: dtype ?? inferred, dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return {
+    kind: 'tensor',
+    dtype: dtype ?? inferred,
+    dims,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
-interface NodeSpec { op: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrValue>; domain: string; name: string }
-interface ValueSpec { name: string; dtype: OnnxDType; shape: Dim[] }
+interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, AttrValue>;
+  domain: string;
+  name: string;
+}
+interface ValueSpec {
+  name: string;
+  dtype: OnnxDType;
+  shape: Dim[];
+}
 /** A node as stored by {@link Graph} (read-only view via `Graph.nodeList`). */
 export type GraphNode = Readonly<NodeSpec>;
 /** A graph input/output as stored by {@link Graph}. */
@@ -71,24 +112,34 @@ export class Graph {
   }
 
   /** The nodes in insertion order, which is a topological order (inputs must exist before use). Read-only. */
-  get nodeList(): readonly GraphNode[] { return this.nodes; }
+  get nodeList(): readonly GraphNode[] {
+    return this.nodes;
+  }
   /** The declared graph inputs. Read-only. */
-  get inputList(): readonly GraphValue[] { return this.inputs; }
+  get inputList(): readonly GraphValue[] {
+    return this.inputs;
+  }
   /** The declared graph outputs. Read-only. */
-  get outputList(): readonly GraphValue[] { return this.outputs; }
+  get outputList(): readonly GraphValue[] {
+    return this.outputs;
+  }
   /** The initializers by name. Read-only. */
-  get initializers(): ReadonlyMap<string, TensorInit> { return this.inits; }
+  get initializers(): ReadonlyMap<string, TensorInit> {
+    return this.inits;
+  }
 
   /** A fresh unique value name with the given prefix. */
   fresh(prefix = 'v'): string {
     let n: string;
-    do n = `${prefix}_${this.counter++}`; while (this.names.has(n));
+    do n = `${prefix}_${this.counter++}`;
+    while (this.names.has(n));
     this.names.add(n);
     return n;
   }
 
   private claim(name: string): string {
-    if (this.names.has(name)) throw new HessError('INVALID_ARGUMENT', `ONNX graph ${this.name}: value name "${name}" is used twice`);
+    if (this.names.has(name))
+      throw new HessError('INVALID_ARGUMENT', `ONNX graph ${this.name}: value name "${name}" is used twice`);
     this.names.add(name);
     return name;
   }
@@ -126,11 +177,14 @@ export class Graph {
 
   /** Add a node. Returns its output names (one unless `outputs` says otherwise). Empty input names = omitted. */
   op(
-    op: string, inputs: string[], attrs: Record<string, AttrValue> = {},
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
     opts: { outputs?: number | string[]; domain?: string; name?: string } = {},
   ): string[] & { 0: string } {
     for (const i of inputs) {
-      if (i !== '' && !this.names.has(i)) throw new HessError('INVALID_ARGUMENT', `ONNX graph ${this.name}: ${op} uses unknown value "${i}"`);
+      if (i !== '' && !this.names.has(i))
+        throw new HessError('INVALID_ARGUMENT', `ONNX graph ${this.name}: ${op} uses unknown value "${i}"`);
     }
     const outs = Array.isArray(opts.outputs)
       ? opts.outputs.map((o) => this.claim(o))
@@ -155,16 +209,22 @@ export class Graph {
    * Serialise to a ModelProto. With `externalData`, initializers of at least `threshold` bytes are written to one
    * external file (returned as bytes, to pass to ORT as `externalData: [{ path, data }]`); needed over 2 GB.
    */
-  toModel(opts: { opset?: number; externalData?: { path: string; threshold?: number } } = {}): { model: Uint8Array; external?: Uint8Array } {
+  toModel(opts: { opset?: number; externalData?: { path: string; threshold?: number } } = {}): {
+    model: Uint8Array;
+    external?: Uint8Array;
+  } {
     if (this.outputs.length === 0) throw new HessError('INVALID_ARGUMENT', `ONNX graph ${this.name} has no outputs`);
-    const ext = opts.externalData ? new ExternalSink(opts.externalData.path, opts.externalData.threshold ?? 1024) : undefined;
+    const ext = opts.externalData
+      ? new ExternalSink(opts.externalData.path, opts.externalData.threshold ?? 1024)
+      : undefined;
     const opset = opts.opset ?? 17;
     const w = new ProtoWriter();
     w.int(1, opset >= 21 ? 10 : opset >= 19 ? 9 : 8); // the IR version each opset range requires
     w.string(2, 'hess-vggt');
     w.message(7, (g) => this.encode(g, ext));
     w.message(8, (o) => o.string(1, '').int(2, opset));
-    if (this.nodes.some((n) => n.domain === 'com.microsoft')) w.message(8, (o) => o.string(1, 'com.microsoft').int(2, 1));
+    if (this.nodes.some((n) => n.domain === 'com.microsoft'))
+      w.message(8, (o) => o.string(1, 'com.microsoft').int(2, 1));
     return { model: w.finish(), external: ext?.finish() };
   }
 }
@@ -173,7 +233,10 @@ export class Graph {
 class ExternalSink {
   private parts: Uint8Array[] = [];
   private size = 0;
-  constructor(readonly path: string, readonly threshold: number) {}
+  constructor(
+    readonly path: string,
+    readonly threshold: number,
+  ) {}
   add(data: Uint8Array): { offset: number; length: number } {
     const pad = (64 - (this.size % 64)) % 64;
     if (pad) this.parts.push(new Uint8Array(pad));
@@ -185,7 +248,10 @@ class ExternalSink {
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 }
@@ -207,9 +273,16 @@ function encodeAttr(w: ProtoWriter, name: string, v: AttrValue, ext?: ExternalSi
   } else if (typeof v === 'string') {
     w.string(4, v).int(20, 3);
   } else if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'string')) { for (const x of v as string[]) w.string(9, x); w.int(20, 8); }
-    else if ((v as number[]).every(Number.isInteger)) { for (const x of v as number[]) w.int(8, x); w.int(20, 7); }
-    else { for (const x of v as number[]) w.float(7, x); w.int(20, 6); }
+    if (v.every((x) => typeof x === 'string')) {
+      for (const x of v as string[]) w.string(9, x);
+      w.int(20, 8);
+    } else if ((v as number[]).every(Number.isInteger)) {
+      for (const x of v as number[]) w.int(8, x);
+      w.int(20, 7);
+    } else {
+      for (const x of v as number[]) w.float(7, x);
+      w.int(20, 6);
+    }
   } else if (v.kind === 'float') {
     w.float(2, v.value).int(20, 1);
   } else if (v.kind === 'floats') {
@@ -228,7 +301,11 @@ function encodeTensor(w: ProtoWriter, t: TensorInit, name: string, ext?: Externa
   w.string(8, name);
   if (ext && t.data.length >= ext.threshold) {
     const { offset, length } = ext.add(t.data);
-    for (const [k, val] of [['location', ext.path], ['offset', String(offset)], ['length', String(length)]]) {
+    for (const [k, val] of [
+      ['location', ext.path],
+      ['offset', String(offset)],
+      ['length', String(length)],
+    ]) {
       w.message(13, (e) => e.string(1, k).string(2, val));
     }
     w.int(14, 1);

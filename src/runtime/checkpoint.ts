@@ -4,7 +4,7 @@
  * abort request) or a click that aborts a run is handled only when the whole run has ended. A checkpoint between
  * two segments yields once (≈0.1 ms) and then checks the signal.
  */
-import { throwIfAborted } from '../errors';
+import { throwIfAborted } from '../errors.js';
 
 type Timers = { setImmediate?: (f: () => void) => unknown };
 
@@ -15,10 +15,16 @@ type Timers = { setImmediate?: (f: () => void) => unknown };
  */
 export function yieldToEventLoop(): Promise<void> {
   const g = globalThis as Timers;
-  if (typeof g.setImmediate === 'function') return new Promise((r) => { g.setImmediate!(r); });
+  if (typeof g.setImmediate === 'function')
+    return new Promise((r) => {
+      g.setImmediate!(r);
+    });
   return new Promise((r) => {
     const ch = new MessageChannel();
-    ch.port1.onmessage = () => { ch.port1.close(); r(); };
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      r();
+    };
     ch.port2.postMessage(null);
   });
 }

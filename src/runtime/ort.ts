@@ -1,6 +1,6 @@
-import { HessError } from '../errors';
-import { getGpu, type HessDevice } from '../gpu/device';
-import { chooseNodeWasmTiering } from './node-wasm-tiering';
+import { HessError } from '../errors.js';
+import { getGpu, type HessDevice } from '../gpu/device.js';
+import { chooseNodeWasmTiering } from './node-wasm-tiering.js';
 
 // onnxruntime-web stays an external dependency of our bundles (a peer dependency of the package): its own .wasm
 // files are large and versioned with it. The import below is a string literal so that the app's bundler (esbuild,
@@ -37,8 +37,11 @@ let ortPromise: Promise<Ort> | undefined;
  */
 export function setOrt(module: Ort): void {
   if (!module?.InferenceSession || !module?.env) {
-    throw new HessError('INVALID_ARGUMENT', 'setOrt: not an onnxruntime-web module (no InferenceSession/env)',
-      "pass the module namespace itself, e.g. setOrt(await import('onnxruntime-web/webgpu'))");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      'setOrt: not an onnxruntime-web module (no InferenceSession/env)',
+      "pass the module namespace itself, e.g. setOrt(await import('onnxruntime-web/webgpu'))",
+    );
   }
   ortPromise = Promise.resolve(module);
 }
@@ -49,8 +52,10 @@ function ortImportFix(e: unknown): string {
   if (/Cannot find (package|module)|Could not find|not a dependency|ERR_MODULE_NOT_FOUND/i.test(msg)) {
     return 'install the peer dependency next to hess-vggt: npm install onnxruntime-web@1.30.0';
   }
-  return "bundle the app (esbuild, Vite, webpack resolve 'onnxruntime-web/webgpu' from node_modules), map it in an "
-    + "import map, or pass the module yourself with setOrt(ortModule) before Vggt.load";
+  return (
+    "bundle the app (esbuild, Vite, webpack resolve 'onnxruntime-web/webgpu' from node_modules), map it in an " +
+    'import map, or pass the module yourself with setOrt(ortModule) before Vggt.load'
+  );
 }
 
 /**
@@ -66,7 +71,12 @@ export async function loadOrt(opts: OrtOptions = {}): Promise<Ort> {
       return (await import('onnxruntime-web/webgpu')) as Ort;
     } catch (e) {
       ortPromise = undefined;
-      throw new HessError('ORT_ERROR', `cannot load onnxruntime-web: ${String((e as Error)?.message ?? e)}`, ortImportFix(e), { cause: e });
+      throw new HessError(
+        'ORT_ERROR',
+        `cannot load onnxruntime-web: ${String((e as Error)?.message ?? e)}`,
+        ortImportFix(e),
+        { cause: e },
+      );
     }
   })();
   const ort = await ortPromise;
@@ -112,13 +122,22 @@ export async function createSession(
   const ep = target.ep === 'webgpu' ? [{ name: 'webgpu', device: target.gpu.device } as never] : ['wasm'];
   const run = creationQueue.then(() =>
     // logSeverityLevel 3 (errors): ORT's native per-session EP-placement warnings are noise for SDK users.
-    ort.InferenceSession.create(model, { executionProviders: ep, graphOptimizationLevel: 'all', logSeverityLevel: 3, ...extra }),
+    ort.InferenceSession.create(model, {
+      executionProviders: ep,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...extra,
+    }),
   );
   creationQueue = run.catch(() => undefined);
   try {
     return await run;
   } catch (e) {
-    throw new HessError('ORT_ERROR', `onnxruntime-web session creation failed: ${String((e as Error)?.message ?? e)}`,
-      'check the model bytes and that the execution provider is available', { cause: e });
+    throw new HessError(
+      'ORT_ERROR',
+      `onnxruntime-web session creation failed: ${String((e as Error)?.message ?? e)}`,
+      'check the model bytes and that the execution provider is available',
+      { cause: e },
+    );
   }
 }

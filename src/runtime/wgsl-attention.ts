@@ -8,21 +8,21 @@
  */
 import type { Tensor } from 'onnxruntime-web';
 import gatherWgsl from '../../shaders/gather_rows.wgsl';
-import { encodeAttention, encodeBlockSparseAttention, type BlockSparsePlan } from '../attention/kernel';
-import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../allocate/index';
-import type { HessFile } from '../hess/hess-file';
-import { HessError, check } from '../errors';
-import { fromF16 } from '../attention/f16';
-import { createStorageBuffer, readBuffer, readF32, STORAGE_USAGE } from '../gpu/buffers';
-import type { HessDevice } from '../gpu/device';
-import { bindBuffers, getPipeline } from '../gpu/pipelines';
-import { createUniform, uniformStruct } from '../gpu/uniform';
-import { encodeMaskBuild } from '../mask/gpu-mask';
-import { inversePermutation, maskLayout, tokenPermutation, type MaskLayout } from '../mask/layout';
-import { buildMasks } from '../mask/wasm';
-import type { AttentionContext, AttentionCore } from './attention-core';
-import { PlannerWasm } from '../wasm/planner-module';
-import type { Ort } from './ort';
+import { encodeAttention, encodeBlockSparseAttention, type BlockSparsePlan } from '../attention/kernel.js';
+import { allocateBudgets, allocateProportional, type BudgetPolicy } from '../allocate/index.js';
+import type { HessFile } from '../hess/hess-file.js';
+import { HessError, check } from '../errors.js';
+import { fromF16 } from '../attention/f16.js';
+import { createStorageBuffer, readBuffer, readF32, STORAGE_USAGE } from '../gpu/buffers.js';
+import type { HessDevice } from '../gpu/device.js';
+import { bindBuffers, getPipeline } from '../gpu/pipelines.js';
+import { createUniform, uniformStruct } from '../gpu/uniform.js';
+import { encodeMaskBuild } from '../mask/gpu-mask.js';
+import { inversePermutation, maskLayout, tokenPermutation, type MaskLayout } from '../mask/layout.js';
+import { buildMasks } from '../mask/wasm.js';
+import type { AttentionContext, AttentionCore } from './attention-core.js';
+import { PlannerWasm } from '../wasm/planner-module.js';
+import type { Ort } from './ort.js';
 
 export type AttentionPolicy = 'dense' | BudgetPolicy;
 
@@ -79,7 +79,11 @@ export class WgslAttention implements AttentionCore {
   private scratch: { bytes: number; bufs: GPUBuffer[] } | null = null;
   private counters = { kept: 0, total: 0, perLayer: [] as number[], budgets: [] as number[][], planMs: 0 };
 
-  private constructor(private readonly ort: Ort, readonly gpu: HessDevice, private readonly wasm: PlannerWasm) {}
+  private constructor(
+    private readonly ort: Ort,
+    readonly gpu: HessDevice,
+    private readonly wasm: PlannerWasm,
+  ) {}
 
   static async create(ort: Ort, gpu: HessDevice): Promise<WgslAttention> {
     return new WgslAttention(ort, gpu, await PlannerWasm.load());
@@ -88,10 +92,18 @@ export class WgslAttention implements AttentionCore {
   /** Set the policy for the following runs (validates it, clears cached budgets and stats). */
   configure(opts: SparsityOptions): void {
     const { policy, sparsity = 0 } = opts;
-    check(['dense', 'uniform', 'hess', 'reverse'].includes(policy), `unknown attention policy ${policy}`, "use 'dense', 'uniform', 'hess' or 'reverse'");
+    check(
+      ['dense', 'uniform', 'hess', 'reverse'].includes(policy),
+      `unknown attention policy ${policy}`,
+      "use 'dense', 'uniform', 'hess' or 'reverse'",
+    );
     check(Number.isFinite(sparsity) && sparsity >= 0 && sparsity < 1, `sparsity must be in [0, 1), got ${sparsity}`);
     if (policy === 'hess' || policy === 'reverse') {
-      check(opts.hess, `policy '${policy}' needs a HeSS file`, 'pass { hess: parseHessFile(json) } (npx hess-vggt calibrate makes one)');
+      check(
+        opts.hess,
+        `policy '${policy}' needs a HeSS file`,
+        'pass { hess: parseHessFile(json) } (npx hess-vggt calibrate makes one)',
+      );
     }
     this.opts = { ...opts, sparsity };
     this.budgetCache.clear();
@@ -105,20 +117,31 @@ export class WgslAttention implements AttentionCore {
   stats(): SparsityStats {
     const c = this.counters;
     const keptFraction = c.total ? c.kept / c.total : 1;
-    return { keptFraction, achievedSparsity: 1 - keptFraction, blocksPerLayer: [...c.perLayer], budgets: c.budgets.map((b) => [...b]), planMs: c.planMs };
+    return {
+      keptFraction,
+      achievedSparsity: 1 - keptFraction,
+      blocksPerLayer: [...c.perLayer],
+      budgets: c.budgets.map((b) => [...b]),
+      planMs: c.planMs,
+    };
   }
 
   async run(q: Tensor, k: Tensor, v: Tensor, N: number, H: number, d: number, ctx: AttentionContext): Promise<Tensor> {
     for (const t of [q, k, v]) {
       if (t.location !== 'gpu-buffer') {
-        throw new HessError('INVALID_ARGUMENT', 'WgslAttention needs GPU tensors (the model must run on the WebGPU EP)',
-          "load the model with a WebGPU device, or use the dense ONNX attention on the wasm EP");
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          'WgslAttention needs GPU tensors (the model must run on the WebGPU EP)',
+          'load the model with a WebGPU device, or use the dense ONNX attention on the wasm EP',
+        );
       }
     }
     // float16 tensors (an fp16 model) use the kernels' f16-storage variant; arithmetic stays fp32.
     const type = q.type;
-    check((type === 'float32' || type === 'float16') && k.type === type && v.type === type,
-      `attention inputs must all be float32 or all float16, got ${q.type}, ${k.type}, ${v.type}`);
+    check(
+      (type === 'float32' || type === 'float16') && k.type === type && v.type === type,
+      `attention inputs must all be float32 or all float16, got ${q.type}, ${k.type}, ${v.type}`,
+    );
     const dtype = type === 'float16' ? 'f16' : 'f32';
     const { device } = this.gpu;
     const bytes = N * H * d * (dtype === 'f16' ? 2 : 4);
@@ -149,14 +172,20 @@ export class WgslAttention implements AttentionCore {
       const { policy, sparsity = 0, hess } = this.opts;
       let scores: number[];
       if (hess) {
-        check(hess.heads === H && layer < hess.layers, `HeSS file is for ${hess.layers}×${hess.heads} heads, model has ${H} heads in layer ${layer}`,
-          'use the HeSS file calibrated for this checkpoint');
+        check(
+          hess.heads === H && layer < hess.layers,
+          `HeSS file is for ${hess.layers}×${hess.heads} heads, model has ${H} heads in layer ${layer}`,
+          'use the HeSS file calibrated for this checkpoint',
+        );
         scores = hess.scores[layer];
       } else {
         scores = new Array(H).fill(1 / H);
       }
       const alloc = { keyBlocks: L.candidateKeyBlocks, sparsity, policy: policy as BudgetPolicy };
-      b = this.opts.allocation === 'proportional' ? allocateProportional(scores, H, alloc) : allocateBudgets(this.wasm, scores, H, alloc);
+      b =
+        this.opts.allocation === 'proportional'
+          ? allocateProportional(scores, H, alloc)
+          : allocateBudgets(this.wasm, scores, H, alloc);
       this.budgetCache.set(key, b);
     }
     return b;
@@ -167,19 +196,32 @@ export class WgslAttention implements AttentionCore {
     let p = this.permCache.get(key);
     if (!p) {
       const fwd = tokenPermutation(S, P);
-      p = { fwd: createStorageBuffer(this.gpu.device, Uint32Array.from(fwd)), inv: createStorageBuffer(this.gpu.device, Uint32Array.from(inversePermutation(fwd))) };
+      p = {
+        fwd: createStorageBuffer(this.gpu.device, Uint32Array.from(fwd)),
+        inv: createStorageBuffer(this.gpu.device, Uint32Array.from(inversePermutation(fwd))),
+      };
       check(fwd.length === N, `token permutation of ${fwd.length} tokens for N = ${N}`);
       this.permCache.set(key, p);
     }
     return p;
   }
 
-  private encodeGather(enc: GPUCommandEncoder, src: GPUBuffer, index: GPUBuffer, dst: GPUBuffer, rows: number, width: number): void {
+  private encodeGather(
+    enc: GPUCommandEncoder,
+    src: GPUBuffer,
+    index: GPUBuffer,
+    dst: GPUBuffer,
+    rows: number,
+    width: number,
+  ): void {
     const { device } = this.gpu;
     const pipe = getPipeline(device, gatherWgsl, 'main', { WG: GATHER_WG });
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe);
-    pass.setBindGroup(0, bindBuffers(device, pipe, [src, index, dst, createUniform(device, GATHER_PARAMS, { rows, width })]));
+    pass.setBindGroup(
+      0,
+      bindBuffers(device, pipe, [src, index, dst, createUniform(device, GATHER_PARAMS, { rows, width })]),
+    );
     const groups = Math.ceil((rows * width) / GATHER_WG);
     const x = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x));
@@ -187,7 +229,9 @@ export class WgslAttention implements AttentionCore {
   }
 
   private async runSparse(
-    bufs: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer }, shape: { N: number; H: number; D: number }, ctx: AttentionContext,
+    bufs: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer },
+    shape: { N: number; H: number; D: number },
+    ctx: AttentionContext,
     dtype: 'f32' | 'f16',
   ): Promise<void> {
     const { N, H, D } = shape;
@@ -196,7 +240,8 @@ export class WgslAttention implements AttentionCore {
     const qb = this.opts.queryBlock ?? 128;
     const kb = this.opts.keyBlock ?? 64;
     const L = maskLayout(S, P, qb, kb);
-    const useGpu = this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096));
+    const useGpu =
+      this.opts.planner === 'gpu' || (this.opts.planner !== 'wasm' && N >= (this.opts.gpuFromTokens ?? 4096));
     // The Wasm planner reads Q and K back, which waits for the pre-segment's GPU work: let that finish first so
     // that planMs measures planning, not the segment.
     if (!useGpu) await device.queue.onSubmittedWorkDone();
@@ -215,9 +260,10 @@ export class WgslAttention implements AttentionCore {
       cleanup = () => m.destroy();
     } else {
       // f16 Q/K widen exactly: the Wasm planner then gives the WGSL builder's masks bit for bit.
-      const read = async (b: GPUBuffer) => dtype === 'f16'
-        ? fromF16(new Uint16Array(await readBuffer(device, b, N * H * D * 2)))
-        : readF32(device, b, N * H * D);
+      const read = async (b: GPUBuffer) =>
+        dtype === 'f16'
+          ? fromF16(new Uint16Array(await readBuffer(device, b, N * H * D * 2)))
+          : readF32(device, b, N * H * D);
       const [q, k] = await Promise.all([read(bufs.q), read(bufs.k)]);
       const mask = buildMasks(this.wasm, { ...maskInput, q, k });
       offsets = mask.offsets;
@@ -231,8 +277,15 @@ export class WgslAttention implements AttentionCore {
 
     const offsetsBuf = createStorageBuffer(device, offsets);
     const plan: BlockSparsePlan = {
-      shape: { N, H, D }, queryBlock: qb, keyBlock: kb, nQB: L.numQueryBlocks, nKB: L.numKeyBlocks,
-      keptFraction: kept / (H * L.numQueryBlocks * L.numKeyBlocks), offsets: offsetsBuf, indices, destroy: () => offsetsBuf.destroy(),
+      shape: { N, H, D },
+      queryBlock: qb,
+      keyBlock: kb,
+      nQB: L.numQueryBlocks,
+      nKB: L.numKeyBlocks,
+      keptFraction: kept / (H * L.numQueryBlocks * L.numKeyBlocks),
+      offsets: offsetsBuf,
+      indices,
+      destroy: () => offsetsBuf.destroy(),
     };
     // Gather Q/K/V into the planner's token order (special tokens first), attend, scatter O back. The gather moves
     // 32-bit words, so a float16 row of H·D values is H·D/2 words.
@@ -259,7 +312,9 @@ export class WgslAttention implements AttentionCore {
   private scratchBuffers(bytes: number): GPUBuffer[] {
     if (this.scratch?.bytes !== bytes) {
       for (const b of this.scratch?.bufs ?? []) b.destroy();
-      const bufs = ['q', 'k', 'v', 'o'].map((n) => this.gpu.device.createBuffer({ size: bytes, usage: STORAGE_USAGE, label: `permuted ${n}` }));
+      const bufs = ['q', 'k', 'v', 'o'].map((n) =>
+        this.gpu.device.createBuffer({ size: bytes, usage: STORAGE_USAGE, label: `permuted ${n}` }),
+      );
       this.scratch = { bytes, bufs };
     }
     return this.scratch.bufs;
@@ -268,7 +323,10 @@ export class WgslAttention implements AttentionCore {
   async dispose(): Promise<void> {
     for (const b of this.scratch?.bufs ?? []) b.destroy();
     this.scratch = null;
-    for (const p of this.permCache.values()) { p.fwd.destroy(); p.inv.destroy(); }
+    for (const p of this.permCache.values()) {
+      p.fwd.destroy();
+      p.inv.destroy();
+    }
     this.permCache.clear();
   }
 }

@@ -1,5 +1,5 @@
-import { check } from '../errors';
-import type { PlannerWasm } from './planner-module';
+import { check } from '../errors.js';
+import type { PlannerWasm } from './planner-module.js';
 
 /**
  * Add Σ g² of each head's rows of a [heads·rowsPerHead, cols] float32 gradient into `out[h]` (float64), in Wasm.
@@ -10,9 +10,16 @@ import type { PlannerWasm } from './planner-module';
  * accumulateHeadSquares(wasm, gradWq, 16, 64, traces); // gradWq: [1024, 1024] for VGGT-1B
  */
 export function accumulateHeadSquares(
-  wasm: PlannerWasm, grad: Float32Array, heads: number, rowsPerHead: number, out: Float64Array,
+  wasm: PlannerWasm,
+  grad: Float32Array,
+  heads: number,
+  rowsPerHead: number,
+  out: Float64Array,
 ): Float64Array {
-  check(Number.isInteger(heads) && heads > 0 && Number.isInteger(rowsPerHead) && rowsPerHead > 0, 'heads and rowsPerHead must be positive integers');
+  check(
+    Number.isInteger(heads) && heads > 0 && Number.isInteger(rowsPerHead) && rowsPerHead > 0,
+    'heads and rowsPerHead must be positive integers',
+  );
   check(out.length === heads, `out must have ${heads} entries, got ${out.length}`);
   const cols = grad.length / (heads * rowsPerHead);
   check(Number.isInteger(cols) && cols > 0, `gradient of ${grad.length} values is not [${heads}·${rowsPerHead}, cols]`);

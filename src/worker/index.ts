@@ -4,9 +4,9 @@
  *
  * @module hess-vggt/worker
  */
-export { attachVggtWorker, type WorkerScope } from './worker-handler';
-export { VggtWorker, type VggtWorkerOptions, type WorkerCallOptions, type WorkerLike } from './worker-client';
-export type { WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages';
-export { HessError, type HessErrorCode } from '../errors';
-export type { ProgressEvent, VggtResult, ImageTensor } from '../model/vggt/model';
-export type { RgbaImage } from '../model/rgba-image';
+export { attachVggtWorker, type WorkerScope } from './worker-handler.js';
+export { VggtWorker, type VggtWorkerOptions, type WorkerCallOptions, type WorkerLike } from './worker-client.js';
+export type { WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages.js';
+export { HessError, type HessErrorCode } from '../errors.js';
+export type { ProgressEvent, VggtResult, ImageTensor } from '../model/vggt/model.js';
+export type { RgbaImage } from '../model/rgba-image.js';

@@ -2,8 +2,8 @@
  * The messages between a page's {@link VggtWorker} proxy and {@link attachVggtWorker} inside a Web Worker. Everything
  * here is structured-cloneable: functions (onProgress) and AbortSignals stay on the page and travel as messages.
  */
-import type { HessErrorCode } from '../errors';
-import type { ProgressEvent, VggtLoadOptions, VggtRunOptions } from '../model/vggt/model';
+import type { HessErrorCode } from '../errors.js';
+import type { ProgressEvent, VggtLoadOptions, VggtRunOptions } from '../model/vggt/model.js';
 
 /** Load options that can cross a thread boundary (no callbacks, signals, GPUDevice or custom attention core). */
 export type WorkerLoadOptions = Omit<VggtLoadOptions, 'device' | 'attention' | 'onProgress' | 'signal'> & {

@@ -15,12 +15,20 @@
  * const r = await vggt.run(images, { signal: controller.signal });
  * await vggt.dispose();
  */
-import { HessError } from '../errors';
-import type { VggtConfig } from '../model/config';
-import type { ProgressEvent, VggtResult } from '../model/vggt/model';
-import type { ImageTensor } from '../model/vggt/model';
-import type { RgbaImage } from '../model/rgba-image';
-import type { FromWorker, LoadedInfo, SerializedError, ToWorker, WorkerLoadOptions, WorkerModelSource, WorkerRunOptions } from './messages';
+import { HessError } from '../errors.js';
+import type { VggtConfig } from '../model/config.js';
+import type { ProgressEvent, VggtResult } from '../model/vggt/model.js';
+import type { ImageTensor } from '../model/vggt/model.js';
+import type { RgbaImage } from '../model/rgba-image.js';
+import type {
+  FromWorker,
+  LoadedInfo,
+  SerializedError,
+  ToWorker,
+  WorkerLoadOptions,
+  WorkerModelSource,
+  WorkerRunOptions,
+} from './messages.js';
 
 /** The part of a Worker the proxy uses. */
 export interface WorkerLike {
@@ -102,8 +110,11 @@ export class VggtWorker {
       if (this.worker !== worker) return;
       const detail = (e as ErrorEvent).message ?? '';
       // The handler catches every request's error, so an error event means the worker itself is gone or broken.
-      this.broken = new HessError('WORKER_ERROR', `the VGGT worker failed (${what}${detail ? `: ${detail}` : ''})`,
-        "check that the worker script loads and calls attachVggtWorker(self), e.g. in the browser's console");
+      this.broken = new HessError(
+        'WORKER_ERROR',
+        `the VGGT worker failed (${what}${detail ? `: ${detail}` : ''})`,
+        "check that the worker script loads and calls attachVggtWorker(self), e.g. in the browser's console",
+      );
       this.failAll(this.broken);
     };
     worker.addEventListener('error', fail('error event'));
@@ -120,7 +131,10 @@ export class VggtWorker {
     }
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.type === 'progress') { p.onProgress?.(m.event); return; }
+    if (m.type === 'progress') {
+      p.onProgress?.(m.event);
+      return;
+    }
     this.pending.delete(m.id);
     if (m.type === 'result') p.resolve(m.value);
     else p.reject(deserializeError(m.error));
@@ -133,7 +147,8 @@ export class VggtWorker {
 
   private request<T>(msg: WithoutId<Exclude<ToWorker, { type: 'abort' }>>, call: WorkerCallOptions = {}): Promise<T> {
     if (this.broken) return Promise.reject(this.broken);
-    if (this.disposed) return Promise.reject(new HessError('DISPOSED', 'VggtWorker used after dispose()', 'create a new VggtWorker'));
+    if (this.disposed)
+      return Promise.reject(new HessError('DISPOSED', 'VggtWorker used after dispose()', 'create a new VggtWorker'));
     const { signal } = call;
     if (signal?.aborted) return Promise.reject(aborted(msg.type));
     const id = this.nextId++;
@@ -142,8 +157,14 @@ export class VggtWorker {
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
-        resolve: (v) => { done(); resolve(v as T); },
-        reject: (e) => { done(); reject(e); },
+        resolve: (v) => {
+          done();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
         onProgress: call.onProgress,
       });
       try {
@@ -151,8 +172,13 @@ export class VggtWorker {
       } catch (e) {
         this.pending.delete(id);
         done();
-        reject(new HessError('INVALID_ARGUMENT', `cannot send ${msg.type} to the worker: ${String((e as Error)?.message ?? e)}`,
-          'pass structured-cloneable values (URLs, bytes, Blobs, ImageData, typed arrays)'));
+        reject(
+          new HessError(
+            'INVALID_ARGUMENT',
+            `cannot send ${msg.type} to the worker: ${String((e as Error)?.message ?? e)}`,
+            'pass structured-cloneable values (URLs, bytes, Blobs, ImageData, typed arrays)',
+          ),
+        );
       }
     });
   }
@@ -180,8 +206,11 @@ export class VggtWorker {
     this.stopping.clear();
     this.failAll(new HessError('ABORTED', 'the worker was restarted after an abort it did not acknowledge in time'));
     if (!this.factory) {
-      this.broken = new HessError('WORKER_ERROR', 'the VGGT worker was terminated after an abort it did not acknowledge in time',
-        'create the proxy with a factory, VggtWorker.create(() => new Worker(…)), so that it can restart the worker');
+      this.broken = new HessError(
+        'WORKER_ERROR',
+        'the VGGT worker was terminated after an abort it did not acknowledge in time',
+        'create the proxy with a factory, VggtWorker.create(() => new Worker(…)), so that it can restart the worker',
+      );
       return;
     }
     this.attach(this.factory());
@@ -190,16 +219,25 @@ export class VggtWorker {
   }
 
   /** Load a checkpoint in the worker (replacing any loaded model). Relative URLs resolve against the page. */
-  async load(source: string | URL | Uint8Array | Blob, opts: WorkerLoadOptions & WorkerCallOptions = {}): Promise<void> {
+  async load(
+    source: string | URL | Uint8Array | Blob,
+    opts: WorkerLoadOptions & WorkerCallOptions = {},
+  ): Promise<void> {
     const { signal, onProgress, ...rest } = opts as WorkerLoadOptions & WorkerCallOptions & Record<string, unknown>;
     if (typeof rest.device === 'object' || typeof rest.attention === 'object') {
-      throw new HessError('INVALID_ARGUMENT', 'a GPUDevice or custom attention core cannot be sent to a worker',
-        "use device 'webgpu' or 'wasm' and attention 'wgsl' or 'onnx' (the worker creates its own)");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        'a GPUDevice or custom attention core cannot be sent to a worker',
+        "use device 'webgpu' or 'wasm' and attention 'wgsl' or 'onnx' (the worker creates its own)",
+      );
     }
     let src: WorkerModelSource = source instanceof URL ? source.href : source;
     const base = (globalThis as { location?: { href: string } }).location?.href;
     if (typeof src === 'string' && base) src = new URL(src, base).href;
-    const info = await this.request<LoadedInfo>({ type: 'load', source: src, opts: rest as WorkerLoadOptions }, { signal, onProgress });
+    const info = await this.request<LoadedInfo>(
+      { type: 'load', source: src, opts: rest as WorkerLoadOptions },
+      { signal, onProgress },
+    );
     this.lastLoad = { source: src, opts: rest as WorkerLoadOptions };
     this.ep = info.ep;
     this.config = info.config;
@@ -207,21 +245,33 @@ export class VggtWorker {
   }
 
   /** Run the model in the worker; the inputs are copied to it, the result's arrays are moved back. */
-  run(images: readonly RgbaImage[] | ImageTensor, opts: WorkerRunOptions & WorkerCallOptions = {}): Promise<VggtResult> {
+  run(
+    images: readonly RgbaImage[] | ImageTensor,
+    opts: WorkerRunOptions & WorkerCallOptions = {},
+  ): Promise<VggtResult> {
     const { signal, onProgress, ...rest } = opts;
     return this.request<VggtResult>({ type: 'run', images, opts: rest }, { signal, onProgress });
   }
 
   /** Dispose the model and terminate the worker; the proxy is unusable afterwards. */
   async dispose(): Promise<void> {
-    if (this.disposed || this.broken) { this.disposed = true; return; }
+    if (this.disposed || this.broken) {
+      this.disposed = true;
+      return;
+    }
     try {
       await this.request({ type: 'dispose' });
     } finally {
       this.disposed = true;
       for (const s of this.stopping.values()) clearTimeout(s.timer);
       this.worker.terminate();
-      this.failAll(new HessError('DISPOSED', 'VggtWorker disposed while this request was pending', 'dispose after your runs settle'));
+      this.failAll(
+        new HessError(
+          'DISPOSED',
+          'VggtWorker disposed while this request was pending',
+          'dispose after your runs settle',
+        ),
+      );
     }
   }
 }

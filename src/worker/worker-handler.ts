@@ -8,9 +8,9 @@
  * import { attachVggtWorker } from 'hess-vggt/worker';
  * attachVggtWorker(self);
  */
-import { HessError } from '../errors';
-import { Vggt, type VggtResult } from '../model/vggt/model';
-import type { FromWorker, LoadedInfo, SerializedError, ToWorker } from './messages';
+import { HessError } from '../errors.js';
+import { Vggt, type VggtResult } from '../model/vggt/model.js';
+import type { FromWorker, LoadedInfo, SerializedError, ToWorker } from './messages.js';
 
 /** The part of a worker's global scope the handler uses (DedicatedWorkerGlobalScope, or a MessagePort in tests). */
 export interface WorkerScope {
@@ -44,7 +44,10 @@ export function attachVggtWorker(scope: WorkerScope): void {
   let queue: Promise<unknown> = Promise.resolve();
   const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 
-  async function handle(m: Exclude<ToWorker, { type: 'abort' }>, signal: AbortSignal): Promise<{ value: unknown; transfer: Transferable[] }> {
+  async function handle(
+    m: Exclude<ToWorker, { type: 'abort' }>,
+    signal: AbortSignal,
+  ): Promise<{ value: unknown; transfer: Transferable[] }> {
     const onProgress = (event: unknown) => post({ type: 'progress', id: m.id, event: event as never });
     switch (m.type) {
       case 'load': {

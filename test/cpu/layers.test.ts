@@ -26,10 +26,21 @@ describe('layering', () => {
 
   it('finds cycles, including self-loops, and only cycles', () => {
     const g = new Map<string, Set<string>>([
-      ['a', new Set(['b'])], ['b', new Set(['c'])], ['c', new Set(['a'])], ['d', new Set(['a'])], ['e', new Set(['e'])],
+      ['a', new Set(['b'])],
+      ['b', new Set(['c'])],
+      ['c', new Set(['a'])],
+      ['d', new Set(['a'])],
+      ['e', new Set(['e'])],
     ]);
     expect(cycles(g)).toEqual([['a', 'b', 'c'], ['e']]);
-    expect(cycles(new Map([['a', new Set(['b'])], ['b', new Set()]]))).toEqual([]);
+    expect(
+      cycles(
+        new Map([
+          ['a', new Set(['b'])],
+          ['b', new Set()],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('names a file by its folder under src/', () => {

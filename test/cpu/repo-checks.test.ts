@@ -13,7 +13,11 @@ const scripts: Record<string, string> = JSON.parse(readFileSync(resolve(root, 'p
 
 /** Run a node_modules CLI (by its JS entry) in the repo root; a 10-min bound so a hang fails instead of blocking. */
 function cli(entry: string, args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, [resolve(root, 'node_modules', entry), ...args], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(process.execPath, [resolve(root, 'node_modules', entry), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
 
@@ -22,7 +26,12 @@ describe('npm run typecheck', () => {
   const projects = [...scripts.typecheck.matchAll(/-p (\S+)/g)].map((m) => m[1]);
 
   it('covers src/, test/ and bench/, scripts/ and assembly/', () => {
-    expect(projects).toEqual(['tsconfig.json', 'tsconfig.test.json', 'tsconfig.scripts.json', 'assembly/tsconfig.json']);
+    expect(projects).toEqual([
+      'tsconfig.json',
+      'tsconfig.test.json',
+      'tsconfig.scripts.json',
+      'assembly/tsconfig.json',
+    ]);
   });
 
   it.each(projects)('tsc -p %s reports no errors', (project) => {
@@ -50,7 +59,14 @@ describe('npm run docs (typedoc)', () => {
       expect(r.output).not.toMatch(/\[(warning|error)\]/);
       expect(r.status, r.output).toBe(0);
       const modules = readFileSync(join(out, 'index.html'), 'utf8');
-      for (const entry of ['hess-vggt', 'hess-vggt/planner', 'hess-vggt/calibrate', 'hess-vggt/evaluate', 'hess-vggt/worker', 'hess-vggt/advanced']) {
+      for (const entry of [
+        'hess-vggt',
+        'hess-vggt/planner',
+        'hess-vggt/calibrate',
+        'hess-vggt/evaluate',
+        'hess-vggt/worker',
+        'hess-vggt/advanced',
+      ]) {
         expect(modules).toContain(`>${entry}<`);
       }
     } finally {

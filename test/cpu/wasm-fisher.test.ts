@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PlannerWasm } from '../../src/wasm/planner-module';
-import { accumulateHeadSquares } from '../../src/wasm/fisher';
-import { freshSeed, randn, rng } from '../helpers/random';
+import { PlannerWasm } from '../../src/wasm/planner-module.js';
+import { accumulateHeadSquares } from '../../src/wasm/fisher.js';
+import { freshSeed, randn, rng } from '../helpers/random.js';
 
 function refHeadSquares(g: Float32Array, heads: number, _rows: number): Float64Array {
   const out = new Float64Array(heads);
@@ -17,7 +17,11 @@ describe('Wasm Fisher accumulation (SIMD and scalar builds)', () => {
     expect((await PlannerWasm.load()).variant).toBe('simd'); // Node 20 has Wasm SIMD
   });
 
-  for (const [heads, rows, cols] of [[16, 64, 1024], [4, 16, 64], [3, 5, 7]]) {
+  for (const [heads, rows, cols] of [
+    [16, 64, 1024],
+    [4, 16, 64],
+    [3, 5, 7],
+  ]) {
     it(`per-head Σg² for [${heads}·${rows}, ${cols}] matches float64 JS, accumulating over calls`, async () => {
       const rand = rng(freshSeed(`fisher ${heads}x${rows}x${cols}`));
       const g1 = randn(heads * rows * cols, rand, 0.01);
@@ -44,7 +48,9 @@ describe('Wasm Fisher accumulation (SIMD and scalar builds)', () => {
     const big = new Float32Array(16 * 64 * 4096).fill(0.5); // 16 MiB > initial memory
     const out = accumulateHeadSquares(wasm, big, 16, 64, new Float64Array(16));
     expect(out[3]).toBeCloseTo(64 * 4096 * 0.25, 6);
-    expect(() => accumulateHeadSquares(wasm, new Float32Array(10), 3, 1, new Float64Array(3))).toThrow(/not \[3·1, cols\]/);
+    expect(() => accumulateHeadSquares(wasm, new Float32Array(10), 3, 1, new Float64Array(3))).toThrow(
+      /not \[3·1, cols\]/,
+    );
     expect(() => accumulateHeadSquares(wasm, new Float32Array(12), 3, 1, new Float64Array(2))).toThrow(/3 entries/);
   });
 });

@@ -1,8 +1,8 @@
 // Our named GPUBufferUsage / GPUMapMode tables (src/gpu/buffers.ts, usable before any WebGPU global exists) against
 // the real globals once the npm `webgpu` package is loaded.
 import { describe, expect, it } from 'vitest';
-import { BufferUsage, MapMode } from '../../src/gpu/buffers';
-import { testDevice } from '../helpers/gpu';
+import { BufferUsage, MapMode } from '../../src/gpu/buffers.js';
+import { testDevice } from '../helpers/gpu.js';
 
 describe('buffer usage and map mode names', () => {
   it('equal the WebGPU globals, flag by flag', async () => {

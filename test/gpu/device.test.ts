@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../src/errors';
-import { createDevice, probe } from '../../src/gpu/device';
-import { testDevice } from '../helpers/gpu';
+import { HessError } from '../../src/errors.js';
+import { createDevice, probe } from '../../src/gpu/device.js';
+import { testDevice } from '../helpers/gpu.js';
 
 describe('device', () => {
   it('probe() reports WebGPU, features and Wasm SIMD without creating a device', async () => {
@@ -38,7 +38,10 @@ describe('device', () => {
 
   it('requireF16 fails with NO_SHADER_F16 exactly when the adapter lacks shader-f16', async () => {
     const caps = await probe();
-    const r = await createDevice({ requireF16: true }).then((d) => d, (e) => e);
+    const r = await createDevice({ requireF16: true }).then(
+      (d) => d,
+      (e) => e,
+    );
     if (caps.shaderF16) expect(r.features.shaderF16).toBe(true);
     else expect(r.code).toBe('NO_SHADER_F16');
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createStorageBuffer, poisonBuffer, readF32 } from '../../src/gpu/buffers';
-import { encodeMatmul } from '../../src/gpu/matmul';
-import { testDevice } from '../helpers/gpu';
-import { freshSeed, randomF32, relError, rng } from '../helpers/random';
+import { createStorageBuffer, poisonBuffer, readF32 } from '../../src/gpu/buffers.js';
+import { encodeMatmul } from '../../src/gpu/matmul.js';
+import { testDevice } from '../helpers/gpu.js';
+import { freshSeed, randomF32, relError, rng } from '../helpers/random.js';
 
 function matmulRef(a: Float32Array, b: Float32Array, M: number, N: number, K: number): Float64Array {
   const c = new Float64Array(M * N);
@@ -15,7 +15,12 @@ function matmulRef(a: Float32Array, b: Float32Array, M: number, N: number, K: nu
 }
 
 describe('WGSL tiled matmul (fp32) vs float64 CPU reference', () => {
-  for (const [M, N, K] of [[64, 64, 64], [37, 53, 29], [1, 17, 130], [128, 96, 80]]) {
+  for (const [M, N, K] of [
+    [64, 64, 64],
+    [37, 53, 29],
+    [1, 17, 130],
+    [128, 96, 80],
+  ]) {
     it(`${M}×${K} · ${K}×${N}`, async () => {
       const { device } = await testDevice();
       const rand = rng(freshSeed(`matmul ${M}x${N}x${K}`));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createStorageBuffer, poisonBuffer, readF32 } from '../../src/gpu/buffers';
-import { encodeMatmul } from '../../src/gpu/matmul';
-import { Graph, tensorInit } from '../../src/onnx/builder';
-import { createSession, loadOrt } from '../../src/runtime/ort';
-import { testDevice } from '../helpers/gpu';
-import { freshSeed, randomF32, relError, rng } from '../helpers/random';
+import { createStorageBuffer, poisonBuffer, readF32 } from '../../src/gpu/buffers.js';
+import { encodeMatmul } from '../../src/gpu/matmul.js';
+import { Graph, tensorInit } from '../../src/onnx/builder.js';
+import { createSession, loadOrt } from '../../src/runtime/ort.js';
+import { testDevice } from '../helpers/gpu.js';
+import { freshSeed, randomF32, relError, rng } from '../helpers/random.js';
 
 // A tiny graph built in TS: Y = Relu(X·W + b) → Softmax over the last axis.
 function tinyGraph(W: Float32Array, b: Float32Array, K: number, N: number): Uint8Array {
@@ -28,7 +28,7 @@ function refTiny(x: Float32Array, W: Float32Array, b: Float32Array, M: number, K
       mx = Math.max(mx, y[i * N + j]);
     }
     let z = 0;
-    for (let j = 0; j < N; j++) z += (y[i * N + j] = Math.exp(y[i * N + j] - mx));
+    for (let j = 0; j < N; j++) z += y[i * N + j] = Math.exp(y[i * N + j] - mx);
     for (let j = 0; j < N; j++) y[i * N + j] /= z;
   }
   return y;
@@ -71,10 +71,11 @@ describe('onnxruntime-web on our device: WebGPU EP output feeds our WGSL kernel 
     const z = await readF32(device, zBuf, M * P);
 
     const zRef = new Float64Array(M * P);
-    for (let i = 0; i < M; i++) for (let k = 0; k < N; k++) for (let j = 0; j < P; j++) zRef[i * P + j] += yRef[i * N + k] * B2[k * P + j];
+    for (let i = 0; i < M; i++)
+      for (let k = 0; k < N; k++) for (let j = 0; j < P; j++) zRef[i * P + j] += yRef[i * N + k] * B2[k * P + j];
     expect(relError(z, zRef)).toBeLessThan(1e-5);
     // The two EPs agree with each other too.
-    expect(relError(new Float32Array(await out.y.getData() as Float32Array), yCpu)).toBeLessThan(1e-5);
+    expect(relError(new Float32Array((await out.y.getData()) as Float32Array), yCpu)).toBeLessThan(1e-5);
 
     out.y.dispose();
     await session.release();

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { chromiumArgs, serveRepo } from '../runtimes/harness';
+import { chromiumArgs, serveRepo } from '../runtimes/harness.js';
 
 /** Debian's chromium (scripts/setup-system.sh installs it). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -20,11 +20,17 @@ export interface PageResult {
  * `window.__result`. `{ path }` opens a file of the repo; `{ app }` opens a bundled app folder (its `page.js` loaded
  * as a module by a generated index.html) mounted at /app/.
  */
-export async function pageResult(target: { path: string } | { app: string }, extraArgs: string[] = []): Promise<PageResult> {
+export async function pageResult(
+  target: { path: string } | { app: string },
+  extraArgs: string[] = [],
+): Promise<PageResult> {
   let path: string;
   const mounts: Record<string, string> = {};
   if ('app' in target) {
-    writeFileSync(join(target.app, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>');
+    writeFileSync(
+      join(target.app, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>',
+    );
     mounts['/app/'] = target.app;
     path = '/app/index.html';
   } else {

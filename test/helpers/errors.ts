@@ -1,11 +1,15 @@
 import { expect } from 'vitest';
-import { HessError } from '../../src/errors';
+import { HessError } from '../../src/errors.js';
 
 /**
  * Assert that `p` (a promise or a function) fails with a HessError of `code` (and a message matching `match`);
  * returns the error, for checks on its `fix`.
  */
-export async function expectCode(p: Promise<unknown> | (() => unknown), code: string, match?: RegExp): Promise<HessError> {
+export async function expectCode(
+  p: Promise<unknown> | (() => unknown),
+  code: string,
+  match?: RegExp,
+): Promise<HessError> {
   try {
     await (typeof p === 'function' ? p() : p);
   } catch (e) {

@@ -19,7 +19,8 @@ export interface FakeCache {
 
 export function fakeCaches(quota = Infinity): FakeCaches {
   const stores = new Map<string, Map<string, Uint8Array>>();
-  const used = () => [...stores.values()].reduce((a, s) => a + [...s.values()].reduce((b, v) => b + v.byteLength, 0), 0);
+  const used = () =>
+    [...stores.values()].reduce((a, s) => a + [...s.values()].reduce((b, v) => b + v.byteLength, 0), 0);
   const key = (r: RequestInfo | URL) => (typeof r === 'string' ? r : r instanceof URL ? r.href : r.url);
   const api = {
     async open(name: string): Promise<FakeCache> {
@@ -32,7 +33,8 @@ export function fakeCaches(quota = Infinity): FakeCaches {
         },
         async put(r, res) {
           const v = new Uint8Array(await res.arrayBuffer());
-          if (used() + v.byteLength > quota) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+          if (used() + v.byteLength > quota)
+            throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
           s.set(key(r), v);
         },
         async keys() {

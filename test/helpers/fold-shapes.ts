@@ -1,5 +1,5 @@
-import { inferShapes } from '../../src/onnx/autodiff';
-import { Graph, tensorInit } from '../../src/onnx/builder';
+import { inferShapes } from '../../src/onnx/autodiff.js';
+import { Graph, tensorInit } from '../../src/onnx/builder.js';
 
 /**
  * Replace Shape nodes by constants so the float64 interpreter (test/cpu/onnx/ref-eval.ts has no Shape op) can run

@@ -1,4 +1,4 @@
-import { createDevice, type HessDevice } from '../../src/gpu/device';
+import { createDevice, type HessDevice } from '../../src/gpu/device.js';
 
 let shared: Promise<HessDevice> | undefined;
 
@@ -8,7 +8,9 @@ let shared: Promise<HessDevice> | undefined;
  */
 export function testDevice(): Promise<HessDevice> {
   shared ??= createDevice().then((d) => {
-    console.info(`[gpu] ${d.name} f16=${d.features.shaderF16} subgroups=${d.features.subgroups} (HESS_VULKAN=${process.env.HESS_VULKAN ?? '?'})`);
+    console.info(
+      `[gpu] ${d.name} f16=${d.features.shaderF16} subgroups=${d.features.subgroups} (HESS_VULKAN=${process.env.HESS_VULKAN ?? '?'})`,
+    );
     return d;
   });
   return shared;

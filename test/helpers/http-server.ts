@@ -23,8 +23,15 @@ export interface TestServer {
 export async function startServer(root: string): Promise<TestServer> {
   let inFlight = 0;
   const srv: TestServer = {
-    base: '', log: [], peakInFlight: 0, ranges: true,
-    close: () => new Promise<void>((res) => { server.closeAllConnections(); server.close(() => res()); }),
+    base: '',
+    log: [],
+    peakInFlight: 0,
+    ranges: true,
+    close: () =>
+      new Promise<void>((res) => {
+        server.closeAllConnections();
+        server.close(() => res());
+      }),
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);

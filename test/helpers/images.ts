@@ -28,29 +28,44 @@ export function pngChunk(type: string, data: ArrayLike<number>): Uint8Array {
 export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** A PNG with the given IHDR fields and `zstream` as its (single) IDAT payload: the header may lie about the data. */
-export function pngWithStream(w: number, h: number, zstream: Uint8Array, o: { colorType?: number; depth?: number; interlace?: number } = {}): Uint8Array<ArrayBuffer> {
+export function pngWithStream(
+  w: number,
+  h: number,
+  zstream: Uint8Array,
+  o: { colorType?: number; depth?: number; interlace?: number } = {},
+): Uint8Array<ArrayBuffer> {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, w);
   dv.setUint32(4, h);
   ihdr.set([o.depth ?? 8, o.colorType ?? 2, 0, 0, o.interlace ?? 0], 8);
-  return concat([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', zstream), pngChunk('IEND', [])]);
+  return concat([
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', zstream),
+    pngChunk('IEND', []),
+  ]);
 }
 
 /** A valid 8-bit RGB PNG of filter-0 rows from RGBA pixels. */
 export function rgbPng(w: number, h: number, rgba: Uint8Array): Uint8Array<ArrayBuffer> {
   const raw = new Uint8Array(h * (1 + 3 * w));
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) raw[y * (1 + 3 * w) + 1 + 3 * x + c] = rgba[4 * (y * w + x) + c];
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < 3; c++) raw[y * (1 + 3 * w) + 1 + 3 * x + c] = rgba[4 * (y * w + x) + c];
   return pngWithStream(w, h, deflateSync(raw));
 }
 
 export function encodeJpeg(w: number, h: number, rgba: Uint8Array, quality = 90): Uint8Array<ArrayBuffer> {
-  const enc = (jpegJs.encode ?? (jpegJs as unknown as { default: typeof jpegJs }).default.encode);
+  const enc = jpegJs.encode ?? (jpegJs as unknown as { default: typeof jpegJs }).default.encode;
   return new Uint8Array(enc({ width: w, height: h, data: rgba }, quality).data);
 }
 
@@ -64,8 +79,14 @@ export function exifSegment(orientation: number, bigEndian = false): Uint8Array 
   dv.setUint32(4, 8, le);
   dv.setUint16(8, 2, le);
   // 0x010f Make, ASCII, 4 bytes "abc\0" inline
-  dv.setUint16(10, 0x010f, le); dv.setUint16(12, 2, le); dv.setUint32(14, 4, le); tiff.set([97, 98, 99, 0], 18);
-  dv.setUint16(22, 0x0112, le); dv.setUint16(24, 3, le); dv.setUint32(26, 1, le); dv.setUint16(30, orientation, le);
+  dv.setUint16(10, 0x010f, le);
+  dv.setUint16(12, 2, le);
+  dv.setUint32(14, 4, le);
+  tiff.set([97, 98, 99, 0], 18);
+  dv.setUint16(22, 0x0112, le);
+  dv.setUint16(24, 3, le);
+  dv.setUint32(26, 1, le);
+  dv.setUint16(30, orientation, le);
   const payload = concat([new Uint8Array([0x45, 0x78, 0x69, 0x66, 0, 0]), tiff]);
   const seg = new Uint8Array(4 + payload.length);
   seg.set([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 255]);

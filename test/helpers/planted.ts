@@ -3,12 +3,12 @@
 // The HeSS scores such a model deserves are known: a head's Fisher trace grows with the square of its output scale.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { openSafetensors, bytesSource } from '../../src/model/safetensors';
-import { buildSafetensors, type Entry } from '../cpu/model/st-helpers';
-import { FIXTURE } from '../fixtures/vggt-tiny';
-import { PI3_FIXTURE } from '../fixtures/pi3-tiny';
-import { plantedHess } from './hess';
-import type { HessFile } from '../../src/hess/hess-file';
+import { openSafetensors, bytesSource } from '../../src/model/safetensors.js';
+import { buildSafetensors, type Entry } from '../cpu/model/st-helpers.js';
+import { FIXTURE } from '../fixtures/vggt-tiny.js';
+import { PI3_FIXTURE } from '../fixtures/pi3-tiny.js';
+import { plantedHess } from './hess.js';
+import type { HessFile } from '../../src/hess/hess-file.js';
 
 export interface PlantedModel {
   /** model.safetensors bytes (pass with the fixture's config.json override). */
@@ -21,17 +21,24 @@ export interface PlantedModel {
 
 /** Where each model's global layers are: layer l's attention output projection, and its width tensors. */
 const LAYOUTS = {
-  vggt: { fixture: FIXTURE, width: 'aggregator.camera_token', proj: (l: number) => `aggregator.global_blocks.${l}.attn.proj.weight` },
+  vggt: {
+    fixture: FIXTURE,
+    width: 'aggregator.camera_token',
+    proj: (l: number) => `aggregator.global_blocks.${l}.attn.proj.weight`,
+  },
   // π³: the global blocks are the odd decoder blocks.
   pi3: { fixture: PI3_FIXTURE, width: 'register_token', proj: (l: number) => `decoder.${2 * l + 1}.attn.proj.weight` },
 };
 
 export async function plantedModel(
-  rand: () => number, opts: { strong?: number; weak?: number; sensitivePerLayer?: number; model?: 'vggt' | 'pi3' } = {},
+  rand: () => number,
+  opts: { strong?: number; weak?: number; sensitivePerLayer?: number; model?: 'vggt' | 'pi3' } = {},
 ): Promise<PlantedModel> {
   const { strong = 3, weak = 0.05, sensitivePerLayer = 1 } = opts;
   const layout = LAYOUTS[opts.model ?? 'vggt'];
-  const st = await openSafetensors(bytesSource(new Uint8Array(await readFile(resolve(layout.fixture, 'model.safetensors')))));
+  const st = await openSafetensors(
+    bytesSource(new Uint8Array(await readFile(resolve(layout.fixture, 'model.safetensors')))),
+  );
   const C = st.tensors.get(layout.width)!.shape.at(-1)!;
   const d = st.tensors.get(layout.proj(0).replace('proj.weight', 'q_norm.weight'))!.shape[0];
   const H = C / d;
@@ -54,7 +61,12 @@ export async function plantedModel(
       // proj.weight is [out C, in C]; input column c belongs to head ⌊c / d⌋.
       for (let o = 0; o < C; o++) for (let c = 0; c < C; c++) data[o * C + c] *= s[Math.floor(c / d)];
     }
-    entries.push({ name, dtype: 'F32', shape: [...info.shape], bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    entries.push({
+      name,
+      dtype: 'F32',
+      shape: [...info.shape],
+      bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
   }
   return { bytes: buildSafetensors(entries), scales, hess: plantedHess(scales.map((r) => r.map((x) => x * x))) };
 }

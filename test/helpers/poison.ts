@@ -4,17 +4,20 @@
  * NaN and fails the comparison that reads it (relError of NaN is NaN). Model-level runs allocate their outputs
  * inside ORT and our cores, where a test cannot reach them before the run; this reaches all of them.
  */
-import { poisonBuffer } from '../../src/gpu/buffers';
+import { poisonBuffer } from '../../src/gpu/buffers.js';
 
 const STORAGE = 0x80;
 const COPY_DST = 0x08;
 
-export async function withPoisonedBuffers<T>(device: GPUDevice, fn: () => Promise<T>): Promise<{ result: T; poisoned: number }> {
+export async function withPoisonedBuffers<T>(
+  device: GPUDevice,
+  fn: () => Promise<T>,
+): Promise<{ result: T; poisoned: number }> {
   const original = device.createBuffer;
   let poisoned = 0;
   device.createBuffer = function (this: GPUDevice, desc: GPUBufferDescriptor): GPUBuffer {
     const buf = original.call(this, desc);
-    if (!desc.mappedAtCreation && (desc.usage & STORAGE) && (desc.usage & COPY_DST) && desc.size % 4 === 0) {
+    if (!desc.mappedAtCreation && desc.usage & STORAGE && desc.usage & COPY_DST && desc.size % 4 === 0) {
       poisonBuffer(this, buf);
       poisoned++;
     }

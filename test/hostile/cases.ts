@@ -2,7 +2,7 @@
 // only a typed HessError or a checked result, and per-class tallies with time and memory bounds.
 import { appendFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { hostileRng } from './seed';
+import { hostileRng } from './seed.js';
 
 type Sdk = typeof import('../../src/index');
 type Planner = typeof import('../../src/planner');
@@ -43,12 +43,19 @@ export class Tally {
   peakRss = 0;
   peakArrayBuffers = 0;
 
-  constructor(readonly cls: string, private readonly HessError: new (...a: never[]) => Error & { code: string }) {
+  constructor(
+    readonly cls: string,
+    private readonly HessError: new (...a: never[]) => Error & { code: string },
+  ) {
     ({ seed: this.seed, rand: this.rand } = hostileRng(cls)); // fixed seed (printed); HESS_SEED varies or replays it
   }
 
-  int(n: number): number { return Math.floor(this.rand() * n); }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
+  int(n: number): number {
+    return Math.floor(this.rand() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)];
+  }
 
   /**
    * Run one case: it passes if `fn` returns (after its own correctness checks) or throws a HessError; any other
@@ -61,26 +68,37 @@ export class Tally {
       this.ok++;
     } catch (e) {
       if (e instanceof this.HessError) this.typed.set(e.code, (this.typed.get(e.code) ?? 0) + 1);
-      else this.failures.push(`case ${this.cases} (${label}): ${(e as Error)?.constructor?.name ?? typeof e}: ${String((e as Error)?.message ?? e).slice(0, 300)}`);
+      else
+        this.failures.push(
+          `case ${this.cases} (${label}): ${(e as Error)?.constructor?.name ?? typeof e}: ${String((e as Error)?.message ?? e).slice(0, 300)}`,
+        );
     }
     const ms = performance.now() - t0;
     this.maxMs = Math.max(this.maxMs, ms);
-    if (ms > BOUNDS.caseMs) this.failures.push(`case ${this.cases} (${label}): ${ms.toFixed(0)} ms, over the ${BOUNDS.caseMs} ms hang guard`);
+    if (ms > BOUNDS.caseMs)
+      this.failures.push(`case ${this.cases} (${label}): ${ms.toFixed(0)} ms, over the ${BOUNDS.caseMs} ms hang guard`);
     const m = process.memoryUsage();
     this.peakRss = Math.max(this.peakRss, m.rss);
     this.peakArrayBuffers = Math.max(this.peakArrayBuffers, m.arrayBuffers);
     if (m.rss > BOUNDS.rssBytes || m.arrayBuffers > BOUNDS.arrayBufferBytes) {
-      this.failures.push(`case ${this.cases} (${label}): memory over the bound (rss ${(m.rss / 2 ** 20).toFixed(0)} MB, arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)`);
+      this.failures.push(
+        `case ${this.cases} (${label}): memory over the bound (rss ${(m.rss / 2 ** 20).toFixed(0)} MB, arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)`,
+      );
     }
     this.cases++;
   }
 
   /** The line the lead reports: counts per outcome, worst time, peak memory, the seed to replay. */
   summary(): string {
-    const typed = [...this.typed.entries()].sort().map(([c, n]) => `${c} ${n}`).join(', ');
-    return `[hostile] ${this.cls}: ${this.cases} cases — ${this.ok} correct results, typed errors: ${typed || 'none'}; ` +
+    const typed = [...this.typed.entries()]
+      .sort()
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    return (
+      `[hostile] ${this.cls}: ${this.cases} cases — ${this.ok} correct results, typed errors: ${typed || 'none'}; ` +
       `${this.failures.length} contract failures; slowest case ${this.maxMs.toFixed(0)} ms; peak rss ${(this.peakRss / 2 ** 20).toFixed(0)} MB, ` +
-      `arrayBuffers ${(this.peakArrayBuffers / 2 ** 20).toFixed(0)} MB (HESS_SEED=${this.seed})`;
+      `arrayBuffers ${(this.peakArrayBuffers / 2 ** 20).toFixed(0)} MB (HESS_SEED=${this.seed})`
+    );
   }
 }
 
@@ -100,5 +118,8 @@ export function must(cond: unknown, what: string): asserts cond {
 }
 
 export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return (
+    a.byteLength === b.byteLength &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  );
 }

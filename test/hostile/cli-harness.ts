@@ -37,10 +37,13 @@ export function runBuiltCli(args: string[], cwd: string, timeoutMs = 600_000): P
 /** What is wrong with a run under the error contract (undefined when it holds). `codes`: the codes allowed. */
 export function contractViolation(r: CliRun, codes?: readonly string[]): string | undefined {
   if (r.signal) return `killed by ${r.signal} (hung?)`;
-  if (/\n\s+at .+\(.*:\d+:\d+\)|\n\s+at .+:\d+:\d+/.test(r.stderr)) return `stack trace on stderr: ${r.stderr.slice(0, 400)}`;
+  if (/\n\s+at .+\(.*:\d+:\d+\)|\n\s+at .+:\d+:\d+/.test(r.stderr))
+    return `stack trace on stderr: ${r.stderr.slice(0, 400)}`;
   if (r.status === 0) return undefined;
   if (r.status !== 2) return `exit ${r.status}: ${r.stderr.slice(0, 400)}`;
-  const lines = r.stderr.split('\n').filter((l) => l.length > 0 && !l.startsWith('notice: ') && !l.startsWith('warning: '));
+  const lines = r.stderr
+    .split('\n')
+    .filter((l) => l.length > 0 && !l.startsWith('notice: ') && !l.startsWith('warning: '));
   if (lines.length !== 1) return `${lines.length} stderr lines: ${r.stderr.slice(0, 400)}`;
   const m = /^error \[([A-Z_]+)\]: \S/.exec(lines[0]);
   if (!m) return `not "error [CODE]: …": ${lines[0].slice(0, 200)}`;

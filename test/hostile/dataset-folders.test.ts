@@ -4,23 +4,60 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rgbPng } from '../helpers/images';
-import { BUILT, Tally, loadCalibrate, loadSdk, must, report } from './cases';
+import { rgbPng } from '../helpers/images.js';
+import { BUILT, Tally, loadCalibrate, loadSdk, must, report } from './cases.js';
 
 const CASES = 1200;
 const HOSTILE_NAMES: unknown[] = [
-  '../x.png', '../../etc/passwd', '/etc/passwd', 'a/b.png', 'a\\b.png', '..', '.', '', 'x\0.png', 'C:\\x.png', 42, null, [], {},
-  'ok.gif', 'v.PNG', '%2e%2e%2fx.png', ' ', 'x'.repeat(300) + '.png',
+  '../x.png',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'a/b.png',
+  'a\\b.png',
+  '..',
+  '.',
+  '',
+  'x\0.png',
+  'C:\\x.png',
+  42,
+  null,
+  [],
+  {},
+  'ok.gif',
+  'v.PNG',
+  '%2e%2e%2fx.png',
+  ' ',
+  'x'.repeat(300) + '.png',
 ];
 const HOSTILE_VALUES: unknown[] = [null, true, -1, 0, 1.5, 1e308, -1e308, 2 ** 53, 'x', '', [], {}, [[1]], Number.NaN];
 
 /** A valid one-view scene: 4×3 PNG, identity camera, 10 points. */
 function baseCameras(image = '000.png', w = 4, h = 3) {
-  return { version: 1, views: [{ name: '000', image, width: w, height: h, extrinsic: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 2]], intrinsic: [[3, 0, 2], [0, 3, 1.5], [0, 0, 1]] }] };
+  return {
+    version: 1,
+    views: [
+      {
+        name: '000',
+        image,
+        width: w,
+        height: h,
+        extrinsic: [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 2],
+        ],
+        intrinsic: [
+          [3, 0, 2],
+          [0, 3, 1.5],
+          [0, 0, 1],
+        ],
+      },
+    ],
+  };
 }
 
 describe.skipIf(!BUILT)('hostile dataset folders (built package)', () => {
-  it('mutated scene folders: the folder\'s own valid content or a HessError, nothing touched outside the root', async () => {
+  it("mutated scene folders: the folder's own valid content or a HessError, nothing touched outside the root", async () => {
     const sdk = await loadCalibrate(); // hess-vggt/calibrate: dataset reading lives there
     const t = new Tally('dataset-folders', (await loadSdk()).HessError as never);
     const outer = mkdtempSync(join(tmpdir(), 'hess-hostile-ds-'));
@@ -42,12 +79,19 @@ describe.skipIf(!BUILT)('hostile dataset folders (built package)', () => {
         if (kind === 0) view.image = t.pick(HOSTILE_NAMES);
         else if (kind === 1) view.name = t.pick(HOSTILE_NAMES);
         else if (kind === 2) view[t.pick(['width', 'height', 'extrinsic', 'intrinsic'])] = t.pick(HOSTILE_VALUES);
-        else if (kind === 3) { view.width = 1 + t.int(8); view.height = 1 + t.int(8); } // may contradict the 4×3 image
-        else if (kind === 4) pointBytes = pointBytes.subarray(0, t.int(pointBytes.length + 1)); // ragged or empty cloud
-        else if (kind === 5) imageBytes = png.subarray(0, t.int(png.length)); // truncated image
-        else if (kind === 6) camerasText = JSON.stringify(cams).slice(0, t.int(JSON.stringify(cams).length)); // cut JSON
+        else if (kind === 3) {
+          view.width = 1 + t.int(8);
+          view.height = 1 + t.int(8);
+        } // may contradict the 4×3 image
+        else if (kind === 4)
+          pointBytes = pointBytes.subarray(0, t.int(pointBytes.length + 1)); // ragged or empty cloud
+        else if (kind === 5)
+          imageBytes = png.subarray(0, t.int(png.length)); // truncated image
+        else if (kind === 6)
+          camerasText = JSON.stringify(cams).slice(0, t.int(JSON.stringify(cams).length)); // cut JSON
         else if (kind === 7) (cams as Record<string, unknown>)[t.pick(['version', 'views'])] = t.pick(HOSTILE_VALUES);
-        if (kind === 8) symlinkSync(sentinel, join(scene, 'images', '000.png')); // an image that points outside the root
+        if (kind === 8)
+          symlinkSync(sentinel, join(scene, 'images', '000.png')); // an image that points outside the root
         else writeFileSync(join(scene, 'images', '000.png'), imageBytes);
         writeFileSync(join(scene, 'cameras.json'), camerasText ?? JSON.stringify(cams));
         writeFileSync(join(scene, 'points.bin'), pointBytes);
@@ -56,17 +100,26 @@ describe.skipIf(!BUILT)('hostile dataset folders (built package)', () => {
           // Accepted: one scene, exactly the folder's valid content.
           must(scenes.length === 1 && scenes[0].views.length === 1, 'one scene with one view');
           const v = scenes[0].views[0];
-          must(v.width === 4 && v.height === 3, 'the image\'s real size');
-          must(typeof v.image === 'string' && !/[\\/\0]/.test(v.image) && v.image !== '..' && v.image !== '.', 'the image is a plain name');
+          must(v.width === 4 && v.height === 3, "the image's real size");
+          must(
+            typeof v.image === 'string' && !/[\\/\0]/.test(v.image) && v.image !== '..' && v.image !== '.',
+            'the image is a plain name',
+          );
           must(v.imagePath.startsWith(root), 'the image path stays inside the root');
           const p = scenes[0].points;
           must(p !== undefined && p.length > 0 && p.length % 3 === 0 && p.every(Number.isFinite), 'finite xyz points');
-          must(p.every((x, j) => x === points[j]), 'the file\'s own points');
+          must(
+            p.every((x, j) => x === points[j]),
+            "the file's own points",
+          );
         });
       }
       // Nothing written outside the roots; the sentinel is unchanged.
       const names = readdirSync(outer).filter((n) => !n.startsWith('root'));
-      must(names.length === 1 && names[0] === 'sentinel.txt', `only the sentinel beside the roots, found ${names.join(', ')}`);
+      must(
+        names.length === 1 && names[0] === 'sentinel.txt',
+        `only the sentinel beside the roots, found ${names.join(', ')}`,
+      );
     } finally {
       rmSync(outer, { recursive: true, force: true });
     }

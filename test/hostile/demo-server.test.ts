@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostileRng, pick, randomString } from './seed';
+import { hostileRng, pick, randomString } from './seed.js';
 
 const root = process.cwd();
 const CASES = 1200;
@@ -45,44 +45,142 @@ function send(port: number, raw: Buffer): Promise<{ status: number | 'none'; bod
 // The requests, generated once from the fixed seed ({PORT} is filled in at send time), so the test title can
 // state the count per class.
 const { rand } = hostileRng('demo server requests');
-const host = () => (rand() < 0.5 ? pick(rand, [`127.0.0.1:{PORT}`, `localhost:{PORT}`, `[::1]:{PORT}`, `LOCALHOST:{PORT}`]) : pick(rand, [
-  'evil.example', `evil.example:{PORT}`, '127.0.0.1', `127.0.0.1:{PORT1}`, `localhost.evil.example:{PORT}`, '', `{PORT}`,
-  `127.0.0.1:{PORT}@evil.example`, randomString(rand, 12, 'abc.:[]@%1'),
-]));
+const host = () =>
+  rand() < 0.5
+    ? pick(rand, [`127.0.0.1:{PORT}`, `localhost:{PORT}`, `[::1]:{PORT}`, `LOCALHOST:{PORT}`])
+    : pick(rand, [
+        'evil.example',
+        `evil.example:{PORT}`,
+        '127.0.0.1',
+        `127.0.0.1:{PORT1}`,
+        `localhost.evil.example:{PORT}`,
+        '',
+        `{PORT}`,
+        `127.0.0.1:{PORT}@evil.example`,
+        randomString(rand, 12, 'abc.:[]@%1'),
+      ]);
 const paths = [
-  '/', '/%', '/%%', '/%zz', '/%E0%A4%A', '/%C0%AE%C0%AE/', '/..', '/../', '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd',
-  '/dist/demo/../../package.json', '/dist/demo/%2e%2e/%2e%2e/package.json', '/dist/demo/..%2f..%2fpackage.json', '/.git/HEAD', '/.git',
-  '/.git/config', '/package.json', '/tsconfig.json', '/src/index.ts', '/node_modules/onnxruntime-web/package.json',
-  '/node_modules/onnxruntime-web/dist/../package.json', '/node_modules/onnxruntime-web/dist/%2e%2e/package.json', '/fixtures/../outside.txt',
-  '/fixtures/link-out', '/fixtures/dir-out/outside.txt', '/fixtures/%00', '/fixtures/tiny/model.bin%00.png', '//etc/passwd',
-  '/fixtures/..%5coutside.txt', '/fixtures/tiny/..%5c..%5coutside.txt', 'http://evil.example/dist/demo/index.html', '*',
-  '/dist/demo/index.html?x=%', '/dist/demo/index.html#frag', '/fixtures/tiny/model.bin', '/fixtures/tiny/', '/fixtures/', '/dist/demo/',
-  '/dist/demo/index.html', '/dist/demo/main.js', '/node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs', `/${'a'.repeat(6000)}`,
-  '/fixtures/tiny/model.bin/..', '/fixtures/./tiny/model.bin', '/FIXTURES/tiny/model.bin', '/fixtures/ｔｉｎｙ/model.bin',
+  '/',
+  '/%',
+  '/%%',
+  '/%zz',
+  '/%E0%A4%A',
+  '/%C0%AE%C0%AE/',
+  '/..',
+  '/../',
+  '/../../etc/passwd',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  '/dist/demo/../../package.json',
+  '/dist/demo/%2e%2e/%2e%2e/package.json',
+  '/dist/demo/..%2f..%2fpackage.json',
+  '/.git/HEAD',
+  '/.git',
+  '/.git/config',
+  '/package.json',
+  '/tsconfig.json',
+  '/src/index.ts',
+  '/node_modules/onnxruntime-web/package.json',
+  '/node_modules/onnxruntime-web/dist/../package.json',
+  '/node_modules/onnxruntime-web/dist/%2e%2e/package.json',
+  '/fixtures/../outside.txt',
+  '/fixtures/link-out',
+  '/fixtures/dir-out/outside.txt',
+  '/fixtures/%00',
+  '/fixtures/tiny/model.bin%00.png',
+  '//etc/passwd',
+  '/fixtures/..%5coutside.txt',
+  '/fixtures/tiny/..%5c..%5coutside.txt',
+  'http://evil.example/dist/demo/index.html',
+  '*',
+  '/dist/demo/index.html?x=%',
+  '/dist/demo/index.html#frag',
+  '/fixtures/tiny/model.bin',
+  '/fixtures/tiny/',
+  '/fixtures/',
+  '/dist/demo/',
+  '/dist/demo/index.html',
+  '/dist/demo/main.js',
+  '/node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs',
+  `/${'a'.repeat(6000)}`,
+  '/fixtures/tiny/model.bin/..',
+  '/fixtures/./tiny/model.bin',
+  '/FIXTURES/tiny/model.bin',
+  '/fixtures/ｔｉｎｙ/model.bin',
 ];
-const ranges = ['', 'bytes=0-10', 'bytes=5-', 'bytes=4095-', 'bytes=4096-', 'bytes=999999999-', 'bytes=10-5', 'bytes=-5',
-  'bytes=0-0,1-1', 'garbage', 'bytes=99999999999999999999-', 'bytes=0-99999999999999999999'];
-const methods = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PATCH', 'G\u00c9T', 'get'];
+const ranges = [
+  '',
+  'bytes=0-10',
+  'bytes=5-',
+  'bytes=4095-',
+  'bytes=4096-',
+  'bytes=999999999-',
+  'bytes=10-5',
+  'bytes=-5',
+  'bytes=0-0,1-1',
+  'garbage',
+  'bytes=99999999999999999999-',
+  'bytes=0-99999999999999999999',
+];
+const methods = [
+  'GET',
+  'GET',
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PATCH',
+  'G\u00c9T',
+  'get',
+];
 const printable = ' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~';
 const reqs: { label: string; raw: Buffer; path: string; kind: string }[] = [];
 for (let i = 0; i < CASES; i++) {
   const r = rand();
   let path: string;
   let kind: string;
-  if (r < 0.5) { path = pick(rand, paths); kind = 'hostile path'; }
-  else if (r < 0.7) { path = `/${pick(rand, ['dist/demo/', 'fixtures/', 'node_modules/onnxruntime-web/dist/', ''])}${randomString(rand, 1 + Math.floor(rand() * 40), printable.replace(' ', ''))}`; kind = 'random path'; }
-  else if (r < 0.85) { path = `/${randomString(rand, Math.floor(rand() * 30), '%./\\aZ09:?#~\u00e9')}`; kind = 'random path'; }
-  else { path = ''; kind = 'random request line'; }
+  if (r < 0.5) {
+    path = pick(rand, paths);
+    kind = 'hostile path';
+  } else if (r < 0.7) {
+    path = `/${pick(rand, ['dist/demo/', 'fixtures/', 'node_modules/onnxruntime-web/dist/', ''])}${randomString(rand, 1 + Math.floor(rand() * 40), printable.replace(' ', ''))}`;
+    kind = 'random path';
+  } else if (r < 0.85) {
+    path = `/${randomString(rand, Math.floor(rand() * 30), '%./\\aZ09:?#~\u00e9')}`;
+    kind = 'random path';
+  } else {
+    path = '';
+    kind = 'random request line';
+  }
   const h = rand() < 0.1 ? null : host();
   const range = pick(rand, ranges);
-  const head = kind === 'random request line'
-    ? Buffer.concat([Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 60) }, () => { const b = Math.floor(rand() * 256); return b === 13 || b === 10 ? 32 : b; })), Buffer.from('\r\n')])
-    : Buffer.from(`${pick(rand, methods)} ${path} ${rand() < 0.9 ? 'HTTP/1.1' : 'HTTP/1.0'}\r\n`, 'latin1');
+  const head =
+    kind === 'random request line'
+      ? Buffer.concat([
+          Buffer.from(
+            Array.from({ length: 1 + Math.floor(rand() * 60) }, () => {
+              const b = Math.floor(rand() * 256);
+              return b === 13 || b === 10 ? 32 : b;
+            }),
+          ),
+          Buffer.from('\r\n'),
+        ])
+      : Buffer.from(`${pick(rand, methods)} ${path} ${rand() < 0.9 ? 'HTTP/1.1' : 'HTTP/1.0'}\r\n`, 'latin1');
   const headers = `${h === null ? '' : `Host: ${h}\r\n`}${range ? `Range: ${range}\r\n` : ''}${rand() < 0.05 ? 'Upgrade: websocket\r\nConnection: Upgrade\r\n' : 'Connection: close\r\n'}\r\n`;
-  reqs.push({ label: `${head.toString('latin1').trim().slice(0, 120)} | ${headers.replace(/\r\n/g, ' | ')}`, raw: Buffer.concat([head, Buffer.from(headers, 'latin1')]), path, kind });
+  reqs.push({
+    label: `${head.toString('latin1').trim().slice(0, 120)} | ${headers.replace(/\r\n/g, ' | ')}`,
+    raw: Buffer.concat([head, Buffer.from(headers, 'latin1')]),
+    path,
+    kind,
+  });
 }
 const CLASS_COUNTS = reqs.reduce<Record<string, number>>((c, q) => ((c[q.kind] = (c[q.kind] ?? 0) + 1), c), {});
-const TITLE = Object.entries(CLASS_COUNTS).map(([k, n]) => `${n} ${k}s`).join(', ');
+const TITLE = Object.entries(CLASS_COUNTS)
+  .map(([k, n]) => `${n} ${k}s`)
+  .join(', ');
 
 describe('demo server: hostile requests (subprocess, 127.0.0.1)', () => {
   let dir: string;
@@ -99,7 +197,9 @@ describe('demo server: hostile requests (subprocess, 127.0.0.1)', () => {
     symlinkSync(join(dir, 'outside.txt'), join(fixtures, 'link-out'));
     symlinkSync(dir, join(fixtures, 'dir-out'));
     secrets.push(outside, '"name": "hess-vggt"', 'gitdir:', 'ref: refs/', 'root:x:0:0', '"compilerOptions"');
-    server = spawn(process.execPath, [resolve(root, 'scripts/demo-serve.mjs'), '--port', '0', '--fixtures', fixtures], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(process.execPath, [resolve(root, 'scripts/demo-serve.mjs'), '--port', '0', '--fixtures', fixtures], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     port = await new Promise<number>((ok, fail) => {
       let out = '';
       server.stdout!.on('data', (d) => {
@@ -124,30 +224,62 @@ describe('demo server: hostile requests (subprocess, 127.0.0.1)', () => {
     const worker = async () => {
       while (next < reqs.length && Date.now() - t0 < DEADLINE_MS) {
         const q = reqs[next++];
-        const { status, body } = await send(port, Buffer.from(q.raw.toString('latin1').replaceAll('{PORT1}', String(port + 1)).replaceAll('{PORT}', String(port)), 'latin1'));
+        const { status, body } = await send(
+          port,
+          Buffer.from(
+            q.raw
+              .toString('latin1')
+              .replaceAll('{PORT1}', String(port + 1))
+              .replaceAll('{PORT}', String(port)),
+            'latin1',
+          ),
+        );
         counts[q.kind] = (counts[q.kind] ?? 0) + 1;
         statuses[status] = (statuses[status] ?? 0) + 1;
         if (status === 'none' || !ALLOWED.has(status)) bad.push(`status ${status}: ${q.label}`);
         const text = body.toString('latin1');
         for (const s of secrets) if (text.includes(s)) bad.push(`LEAK of "${s}": ${q.label}`);
         if (status === 200 || status === 206) {
-          const decoded = (() => { try { return decodeURIComponent(new URL(q.path, 'http://x').pathname); } catch { return '?'; } })();
-          if (!/^\/(dist\/demo|node_modules\/onnxruntime-web\/dist|fixtures)\//.test(decoded)) bad.push(`served outside the allow-list: ${q.label}`);
+          const decoded = (() => {
+            try {
+              return decodeURIComponent(new URL(q.path, 'http://x').pathname);
+            } catch {
+              return '?';
+            }
+          })();
+          if (!/^\/(dist\/demo|node_modules\/onnxruntime-web\/dist|fixtures)\//.test(decoded))
+            bad.push(`served outside the allow-list: ${q.label}`);
         }
         expect(server.exitCode, `server died after: ${q.label}`).toBeNull();
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const done = Object.values(counts).reduce((a, b) => a + b, 0);
-    console.log(`[hostile] demo server: ${done} requests in ${((Date.now() - t0) / 1000).toFixed(1)} s, by class ${JSON.stringify(counts)}, statuses ${JSON.stringify(statuses)}`);
+    console.log(
+      `[hostile] demo server: ${done} requests in ${((Date.now() - t0) / 1000).toFixed(1)} s, by class ${JSON.stringify(counts)}, statuses ${JSON.stringify(statuses)}`,
+    );
     expect(bad.slice(0, 20)).toEqual([]);
     expect(done).toBeGreaterThanOrEqual(1000);
     // …and it still serves normally, with ranges, and refuses a foreign Host.
-    const ok = await send(port, Buffer.from(`GET /fixtures/tiny/model.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nRange: bytes=0-9\r\nConnection: close\r\n\r\n`));
+    const ok = await send(
+      port,
+      Buffer.from(
+        `GET /fixtures/tiny/model.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nRange: bytes=0-9\r\nConnection: close\r\n\r\n`,
+      ),
+    );
     expect(ok.status).toBe(206);
     expect(ok.body.equals(readFileSync(join(dir, 'fixtures', 'tiny', 'model.bin')).subarray(0, 10))).toBe(true);
-    expect((await send(port, Buffer.from(`GET /fixtures/tiny/model.bin HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`))).status).toBe(403);
-    expect((await send(port, Buffer.from(`GET /% HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`))).status).toBe(400);
+    expect(
+      (
+        await send(
+          port,
+          Buffer.from(`GET /fixtures/tiny/model.bin HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`),
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (await send(port, Buffer.from(`GET /% HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`))).status,
+    ).toBe(400);
     expect(server.exitCode).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 // The hostile suite's fuzzers use a FIXED seed (printed), so CI runs the same cases every time; HESS_SEED replays
 // or varies it.
-import { rng } from '../helpers/random';
+import { rng } from '../helpers/random.js';
 
 export const DEFAULT_HOSTILE_SEED = 20261202;
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { available, root } from './harness';
+import { available, root } from './harness.js';
 // @ts-expect-error: a plain .mjs script without declarations
 import { ENTRIES, apiReport, reportPath } from '../../scripts/api-report.mjs';
 
@@ -24,7 +24,15 @@ describe.runIf(built)('API report', () => {
     const names = Object.keys(main);
     expect(names.length).toBeGreaterThan(0);
     expect(names.length).toBeLessThanOrEqual(80);
-    for (const internal of ['poisonBuffer', 'encodeMatmul', 'allocateJS', 'joinPath', 'Graph', 'buildGradientGraph', 'inferShapes']) {
+    for (const internal of [
+      'poisonBuffer',
+      'encodeMatmul',
+      'allocateJS',
+      'joinPath',
+      'Graph',
+      'buildGradientGraph',
+      'inferShapes',
+    ]) {
       expect(names).not.toContain(internal);
     }
   });

@@ -7,27 +7,43 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { available, root } from './harness';
+import { available, root } from './harness.js';
 
-const ready = available(resolve(root, 'dist/node/index.js'), 'the Node bundle (npm run build)')
-  && available(resolve(root, 'dist/demo/lib.js'), 'the demo bundle (npm run build)');
+const ready =
+  available(resolve(root, 'dist/node/index.js'), 'the Node bundle (npm run build)') &&
+  available(resolve(root, 'dist/demo/lib.js'), 'the demo bundle (npm run build)');
 
 function demo(args: string[]): { out: string; dir: string; status: number | null } {
   const dir = mkdtempSync(join(tmpdir(), 'hess-demo-'));
-  const r = spawnSync(process.execPath, ['--no-opt', '--liftoff-only', resolve(root, 'scripts/demo-run.mjs'), '--out', dir, ...args], {
-    cwd: root, encoding: 'utf8', timeout: 600_000, env: process.env, // scripts/test.mjs has set the Vulkan driver
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--no-opt', '--liftoff-only', resolve(root, 'scripts/demo-run.mjs'), '--out', dir, ...args],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: process.env, // scripts/test.mjs has set the Vulkan driver
+    },
+  );
   return { out: `${r.stdout}\n${r.stderr}`, dir, status: r.status };
 }
 
 /** The printed Markdown table: policy → cells by header. */
 function table(out: string): Map<string, Record<string, string>> {
   const lines = out.split('\n').filter((l) => l.startsWith('| '));
-  const head = lines[0].split('|').slice(1, -1).map((c) => c.trim());
-  return new Map(lines.slice(1).map((l) => {
-    const cells = l.split('|').slice(1, -1).map((c) => c.trim());
-    return [cells[0], Object.fromEntries(head.map((h, i) => [h, cells[i]]))];
-  }));
+  const head = lines[0]
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
+  return new Map(
+    lines.slice(1).map((l) => {
+      const cells = l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
+      return [cells[0], Object.fromEntries(head.map((h, i) => [h, cells[i]]))];
+    }),
+  );
 }
 
 function checkPly(file: string): number {
@@ -58,7 +74,8 @@ describe('npm run demo (Node)', () => {
       const png = PNG.sync.read(readFileSync(join(dir, `views/view_${i}.png`)));
       expect([png.width, png.height]).toEqual([196, 140]);
       const colours = new Set<number>();
-      for (let p = 0; p < png.data.length; p += 4) colours.add((png.data[p] << 16) | (png.data[p + 1] << 8) | png.data[p + 2]);
+      for (let p = 0; p < png.data.length; p += 4)
+        colours.add((png.data[p] << 16) | (png.data[p + 1] << 8) | png.data[p + 2]);
       expect(colours.size).toBeGreaterThan(500); // a textured render, not a flat fill
     }
     expect(checkPly(join(dir, 'scene.ply'))).toBeGreaterThan(0);

@@ -6,10 +6,11 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { available, root } from './harness';
+import { available, root } from './harness.js';
 
-const ready = available(resolve(root, 'dist/node/index.js'), 'the Node bundle (npm run build)')
-  && available(resolve(root, 'dist/demo/lib.js'), 'the demo bundle (npm run build)');
+const ready =
+  available(resolve(root, 'dist/node/index.js'), 'the Node bundle (npm run build)') &&
+  available(resolve(root, 'dist/demo/lib.js'), 'the demo bundle (npm run build)');
 
 describe('npm run demo on a fresh clone (nothing beside the repo)', () => {
   it.runIf(ready)('loads the in-repo vggt-synth model and writes the PLY, cameras and results', () => {
@@ -22,9 +23,16 @@ describe('npm run demo on a fresh clone (nothing beside the repo)', () => {
     expect(existsSync(join(parent, 'shared'))).toBe(false);
 
     const out = join(parent, 'demo-out');
-    const r = spawnSync(process.execPath, ['--no-opt', '--liftoff-only', join(clone, 'scripts/demo-run.mjs'), '--device', 'wasm', '--out', out], {
-      cwd: clone, encoding: 'utf8', timeout: 600_000, env: process.env,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--no-opt', '--liftoff-only', join(clone, 'scripts/demo-run.mjs'), '--device', 'wasm', '--out', out],
+      {
+        cwd: clone,
+        encoding: 'utf8',
+        timeout: 600_000,
+        env: process.env,
+      },
+    );
     const log = `${r.stdout}\n${r.stderr}`;
     expect(r.status, log).toBe(0);
     expect(log).toContain(`demo: model ${join(clone, 'models/vggt-synth')} (vggt-synth`);

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { available, chromiumArgs, root, serveRepo } from './harness';
+import { available, chromiumArgs, root, serveRepo } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = resolve(root, '../shared/fixtures');
@@ -27,25 +27,33 @@ function pngStats(png: Buffer): { distinct: number; covered: number } {
 }
 
 describe('browser demo page (dist/demo) in headless Chromium', () => {
-  it.runIf(available(CHROMIUM, 'Debian chromium') && available(resolve(root, 'dist/demo/main.js'), 'the demo bundle (npm run build)'))(
-    'sample scene: dense, then hess at ρ=0.5 with small blocks → 3D view drawn, table has both rows', async () => {
-      const { url, server } = await serveRepo({ '/fixtures/': FIXTURES });
-      // WebGL on SwiftShader must be allowed explicitly in current Chromium (WebGPU is already SwiftShader).
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...chromiumArgs(), '--enable-unsafe-swiftshader'] });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        const errors: string[] = [];
-        page.on('pageerror', (e) => errors.push(String(e)));
-        await page.goto(`${url}/dist/demo/index.html`);
-        const state = () => page.evaluate(() => (window as any).__demo);
-        await page.waitForFunction(() => ['ready', 'error'].includes((window as any).__demo?.state), null, { timeout: 600_000 });
-        const loaded = await state();
-        expect(loaded.error, loaded.error).toBeUndefined();
-        expect(loaded.backend).toMatch(/^WebGPU/);
-        console.info(`[demo] ${loaded.backend}`);
+  it.runIf(
+    available(CHROMIUM, 'Debian chromium') &&
+      available(resolve(root, 'dist/demo/main.js'), 'the demo bundle (npm run build)'),
+  )('sample scene: dense, then hess at ρ=0.5 with small blocks → 3D view drawn, table has both rows', async () => {
+    const { url, server } = await serveRepo({ '/fixtures/': FIXTURES });
+    // WebGL on SwiftShader must be allowed explicitly in current Chromium (WebGPU is already SwiftShader).
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [...chromiumArgs(), '--enable-unsafe-swiftshader'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${url}/dist/demo/index.html`);
+      const state = () => page.evaluate(() => (window as any).__demo);
+      await page.waitForFunction(() => ['ready', 'error'].includes((window as any).__demo?.state), null, {
+        timeout: 600_000,
+      });
+      const loaded = await state();
+      expect(loaded.error, loaded.error).toBeUndefined();
+      expect(loaded.backend).toMatch(/^WebGPU/);
+      console.info(`[demo] ${loaded.backend}`);
 
-        // The WebGL canvas's own pixels (preserveDrawingBuffer), copied through a 2D canvas.
-        const readCanvas = () => page.evaluate(() => {
+      // The WebGL canvas's own pixels (preserveDrawingBuffer), copied through a 2D canvas.
+      const readCanvas = () =>
+        page.evaluate(() => {
           const src = document.getElementById('view3d') as HTMLCanvasElement;
           const c = Object.assign(document.createElement('canvas'), { width: src.width, height: src.height });
           const ctx = c.getContext('2d')!;
@@ -62,83 +70,106 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
             }
           }
           const n = d.length / 4;
-          return { distinct: seen.size, covered: covered / n, left: (2 * half[0]) / n, right: (2 * half[1]) / n, width: c.width, height: c.height };
+          return {
+            distinct: seen.size,
+            covered: covered / n,
+            left: (2 * half[0]) / n,
+            right: (2 * half[1]) / n,
+            width: c.width,
+            height: c.height,
+          };
         });
-        // Before any run the view is one flat background colour: the later check really measures the point cloud.
-        const before = await readCanvas();
-        expect(before.width).toBeGreaterThan(100);
-        expect(before.covered).toBe(0);
+      // Before any run the view is one flat background colour: the later check really measures the point cloud.
+      const before = await readCanvas();
+      expect(before.width).toBeGreaterThan(100);
+      expect(before.covered).toBe(0);
 
-        const runAndWait = async (n: number) => {
-          const t0 = performance.now();
-          await page.click('#run');
-          await page.waitForFunction((k) => (window as any).__demo.runs >= k || (window as any).__demo.error, n, { timeout: 600_000 });
-          const s = await state();
-          expect(s.error, s.error).toBeUndefined();
-          console.info(`[demo] run ${n}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        };
-        // 56×42 model input (3 × 17 tokens) keeps two runs on SwiftShader short; q16/k8 blocks still leave 4 × 7 to choose from.
-        await page.fill('#size', '56');
-        await page.selectOption('#policy', 'dense');
-        await runAndWait(1);
-        await page.selectOption('#policy', 'hess');
-        await page.fill('#sparsity', '0.5');
-        await page.fill('#qblock', '16');
-        await page.fill('#kblock', '8');
-        await runAndWait(2);
+      const runAndWait = async (n: number) => {
+        const t0 = performance.now();
+        await page.click('#run');
+        await page.waitForFunction((k) => (window as any).__demo.runs >= k || (window as any).__demo.error, n, {
+          timeout: 600_000,
+        });
+        const s = await state();
+        expect(s.error, s.error).toBeUndefined();
+        console.info(`[demo] run ${n}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      };
+      // 56×42 model input (3 × 17 tokens) keeps two runs on SwiftShader short; q16/k8 blocks still leave 4 × 7 to choose from.
+      await page.fill('#size', '56');
+      await page.selectOption('#policy', 'dense');
+      await runAndWait(1);
+      await page.selectOption('#policy', 'hess');
+      await page.fill('#sparsity', '0.5');
+      await page.fill('#qblock', '16');
+      await page.fill('#kblock', '8');
+      await runAndWait(2);
 
-        const rows = await page.$$eval('#timings tbody tr', (trs) =>
-          trs.map((tr) => ({ policy: (tr as HTMLElement).dataset.policy, cells: [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '') })));
-        const headers = await page.$$eval('#timings thead th', (ths) => ths.map((th) => th.textContent ?? ''));
-        console.info(`[demo] table\n${[headers, ...rows.map((r) => r.cells)].map((r) => r.join(' | ')).join('\n')}`);
-        expect(rows.map((r) => r.policy)).toEqual(['dense', 'hess']);
-        const col = (name: string) => headers.indexOf(name);
-        const [dense, hess] = rows.map((r) => r.cells);
-        expect(Number(dense[col('ρ achieved')])).toBe(0);
-        expect(Number(dense[col('total ms')])).toBeGreaterThan(0);
-        // The sparse run really skipped blocks, and its outputs moved away from dense — but stayed close.
-        const achieved = Number(hess[col('ρ achieved')]);
-        expect(achieved).toBeGreaterThan(0.1);
-        expect(achieved).toBeLessThanOrEqual(0.5);
-        expect(Number(hess[col('total ms')])).toBeGreaterThan(0);
-        for (const k of ['Δ depth', 'Δ points', 'Δ pose']) {
-          const v = Number(hess[col(k)]);
-          expect(v, k).toBeGreaterThan(0);
-          expect(v, k).toBeLessThan(1);
-        }
-        // Against the sample scene's GT, both runs: finite, positive (no prediction is exact), and a reconstruction
-        // rather than noise (a constant depth scores AbsRel ≈ 0.3 on these scenes; Chamfer is in scene units).
-        for (const [name, cells] of [['dense', dense], ['hess', hess]] as const) {
-          const chamfer = Number(cells[col('Chamfer')]);
-          const absRel = Number(cells[col('depth AbsRel')]);
-          expect(Number.isFinite(chamfer) && chamfer > 0 && chamfer < 1, `${name} Chamfer ${cells[col('Chamfer')]}`).toBe(true);
-          expect(Number.isFinite(absRel) && absRel > 0 && absRel < 1, `${name} AbsRel ${cells[col('depth AbsRel')]}`).toBe(true);
-        }
-        // Side by side: the GT cloud in the left half, the prediction in the right, both drawn and labelled.
-        const views = (await state()).views;
-        expect(views.groundTruth).toBeGreaterThan(1000);
-        expect(views.predicted).toBeGreaterThan(1000);
-        expect(await page.locator('#viewer').getAttribute('class')).toContain('split');
-        expect(await page.locator('#label-gt').isVisible()).toBe(true);
-        expect(await page.locator('#label-pred').isVisible()).toBe(true);
-
-        const inPage = await readCanvas();
-        const shot = pngStats(await page.locator('#view3d').screenshot());
-        console.info(`[demo] canvas ${inPage.width}×${inPage.height}: ${inPage.distinct} colours in page, screenshot ${shot.distinct} colours, ${(shot.covered * 100).toFixed(1)}% covered (left ${(inPage.left * 100).toFixed(1)}%, right ${(inPage.right * 100).toFixed(1)}%)`);
-        expect(inPage.distinct).toBeGreaterThan(200);
-        expect(inPage.left, 'GT half').toBeGreaterThan(0.01);
-        expect(inPage.right, 'predicted half').toBeGreaterThan(0.01);
-        expect(inPage.covered).toBeGreaterThan(0.01);
-        expect(shot.distinct).toBeGreaterThan(200);
-        expect(shot.covered).toBeGreaterThan(0.01);
-        expect(await page.locator('#viewnote').textContent()).toMatch(/[\d,]+ points, [0-3]\/3 camera frustums drawn/);
-
-        mkdirSync(resolve(root, 'test-results'), { recursive: true });
-        writeFileSync(SCREENSHOT, await page.screenshot({ fullPage: true }));
-        expect(errors).toEqual([]);
-      } finally {
-        await browser.close();
-        server.close();
+      const rows = await page.$$eval('#timings tbody tr', (trs) =>
+        trs.map((tr) => ({
+          policy: (tr as HTMLElement).dataset.policy,
+          cells: [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''),
+        })),
+      );
+      const headers = await page.$$eval('#timings thead th', (ths) => ths.map((th) => th.textContent ?? ''));
+      console.info(`[demo] table\n${[headers, ...rows.map((r) => r.cells)].map((r) => r.join(' | ')).join('\n')}`);
+      expect(rows.map((r) => r.policy)).toEqual(['dense', 'hess']);
+      const col = (name: string) => headers.indexOf(name);
+      const [dense, hess] = rows.map((r) => r.cells);
+      expect(Number(dense[col('ρ achieved')])).toBe(0);
+      expect(Number(dense[col('total ms')])).toBeGreaterThan(0);
+      // The sparse run really skipped blocks, and its outputs moved away from dense — but stayed close.
+      const achieved = Number(hess[col('ρ achieved')]);
+      expect(achieved).toBeGreaterThan(0.1);
+      expect(achieved).toBeLessThanOrEqual(0.5);
+      expect(Number(hess[col('total ms')])).toBeGreaterThan(0);
+      for (const k of ['Δ depth', 'Δ points', 'Δ pose']) {
+        const v = Number(hess[col(k)]);
+        expect(v, k).toBeGreaterThan(0);
+        expect(v, k).toBeLessThan(1);
       }
-    });
+      // Against the sample scene's GT, both runs: finite, positive (no prediction is exact), and a reconstruction
+      // rather than noise (a constant depth scores AbsRel ≈ 0.3 on these scenes; Chamfer is in scene units).
+      for (const [name, cells] of [
+        ['dense', dense],
+        ['hess', hess],
+      ] as const) {
+        const chamfer = Number(cells[col('Chamfer')]);
+        const absRel = Number(cells[col('depth AbsRel')]);
+        expect(Number.isFinite(chamfer) && chamfer > 0 && chamfer < 1, `${name} Chamfer ${cells[col('Chamfer')]}`).toBe(
+          true,
+        );
+        expect(
+          Number.isFinite(absRel) && absRel > 0 && absRel < 1,
+          `${name} AbsRel ${cells[col('depth AbsRel')]}`,
+        ).toBe(true);
+      }
+      // Side by side: the GT cloud in the left half, the prediction in the right, both drawn and labelled.
+      const views = (await state()).views;
+      expect(views.groundTruth).toBeGreaterThan(1000);
+      expect(views.predicted).toBeGreaterThan(1000);
+      expect(await page.locator('#viewer').getAttribute('class')).toContain('split');
+      expect(await page.locator('#label-gt').isVisible()).toBe(true);
+      expect(await page.locator('#label-pred').isVisible()).toBe(true);
+
+      const inPage = await readCanvas();
+      const shot = pngStats(await page.locator('#view3d').screenshot());
+      console.info(
+        `[demo] canvas ${inPage.width}×${inPage.height}: ${inPage.distinct} colours in page, screenshot ${shot.distinct} colours, ${(shot.covered * 100).toFixed(1)}% covered (left ${(inPage.left * 100).toFixed(1)}%, right ${(inPage.right * 100).toFixed(1)}%)`,
+      );
+      expect(inPage.distinct).toBeGreaterThan(200);
+      expect(inPage.left, 'GT half').toBeGreaterThan(0.01);
+      expect(inPage.right, 'predicted half').toBeGreaterThan(0.01);
+      expect(inPage.covered).toBeGreaterThan(0.01);
+      expect(shot.distinct).toBeGreaterThan(200);
+      expect(shot.covered).toBeGreaterThan(0.01);
+      expect(await page.locator('#viewnote').textContent()).toMatch(/[\d,]+ points, [0-3]\/3 camera frustums drawn/);
+
+      mkdirSync(resolve(root, 'test-results'), { recursive: true });
+      writeFileSync(SCREENSHOT, await page.screenshot({ fullPage: true }));
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
 });

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { root, runSmoke, scratchProject } from './harness';
+import { root, runSmoke, scratchProject } from './harness.js';
 
 const dir = scratchProject();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,9 @@ describe('Vggt in plain node (no V8 flags)', () => {
     const flagged = runSmoke(process.execPath, ['--liftoff-only', ...script()], dir);
     const plain = runSmoke(process.execPath, script(), dir);
     const ratio = (plain.loadMs + plain.runMs) / (flagged.loadMs + flagged.runMs);
-    console.info(`[node-tiering] plain load ${plain.loadMs.toFixed(0)} + run ${plain.runMs.toFixed(0)} ms; --liftoff-only load ${flagged.loadMs.toFixed(0)} + run ${flagged.runMs.toFixed(0)} ms; ratio ${ratio.toFixed(2)}`);
+    console.info(
+      `[node-tiering] plain load ${plain.loadMs.toFixed(0)} + run ${plain.runMs.toFixed(0)} ms; --liftoff-only load ${flagged.loadMs.toFixed(0)} + run ${flagged.runMs.toFixed(0)} ms; ratio ${ratio.toFixed(2)}`,
+    );
     expect(plain.execArgv).toEqual([]);
     expect(flagged.execArgv).toEqual(['--liftoff-only']);
     expect(plain.finite && flagged.finite).toBe(true);

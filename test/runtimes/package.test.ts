@@ -5,13 +5,17 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { available, root } from './harness';
+import { available, root } from './harness.js';
 
 const built = available(resolve(root, 'dist/node/index.js'), 'the build (npm run build)');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 function packedFiles(): { files: string[]; size: number } {
-  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   const [report] = JSON.parse(r.stdout);
   return { files: report.files.map((f: { path: string }) => f.path), size: report.size };
@@ -64,10 +68,13 @@ describe('the npm tarball', () => {
   it.runIf(built)('dependencies = what the shipped files load; bundled packages and ORT are not dependencies', () => {
     const { files } = packedFiles();
     const loaded = new Set<string>();
-    const declared = new Set(['dependencies', 'peerDependencies', 'devDependencies'].flatMap((f) => Object.keys(pkg[f] ?? {})));
+    const declared = new Set(
+      ['dependencies', 'peerDependencies', 'devDependencies'].flatMap((f) => Object.keys(pkg[f] ?? {})),
+    );
     for (const f of files.filter((p) => /\.(js|d\.ts)$/.test(p))) {
       const text = readFileSync(join(root, f), 'utf8')
-        .replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/(?!\/ <reference).*$/gm, ''); // no comments (examples)
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/(?!\/ <reference).*$/gm, ''); // no comments (examples)
       for (const name of packagesNamed(text)) if (declared.has(name)) loaded.add(name);
     }
     const deps = Object.keys(pkg.dependencies);
@@ -75,11 +82,17 @@ describe('the npm tarball', () => {
     // every dependency is loaded by a shipped file (code or types)…
     for (const d of deps) expect(loaded.has(d), `${d} is a dependency but no shipped file loads it`).toBe(true);
     // …and every package a shipped file loads is declared for users, not only for our own development
-    for (const name of loaded) expect([...deps, ...peers], `${name} is loaded but only a devDependency`).toContain(name);
+    for (const name of loaded)
+      expect([...deps, ...peers], `${name} is loaded but only a devDependency`).toContain(name);
     // esbuild inlined @thi.ng/geom-accel: it is in the bundle, not a dependency
     expect(deps).not.toContain('@thi.ng/geom-accel');
-    expect(readFileSync(join(root, 'dist/node/index.js'), 'utf8') + files.filter((f) => f.startsWith('dist/node/chunks/') && f.endsWith('.js'))
-      .map((f) => readFileSync(join(root, f), 'utf8')).join('')).toMatch(/KdTreeMap/);
+    expect(
+      readFileSync(join(root, 'dist/node/index.js'), 'utf8') +
+        files
+          .filter((f) => f.startsWith('dist/node/chunks/') && f.endsWith('.js'))
+          .map((f) => readFileSync(join(root, f), 'utf8'))
+          .join(''),
+    ).toMatch(/KdTreeMap/);
     // onnxruntime-web: an optional peer (planner-only installs skip it), installed here for development
     expect(pkg.peerDependencies['onnxruntime-web']).toBeDefined();
     expect(pkg.peerDependenciesMeta['onnxruntime-web'].optional).toBe(true);

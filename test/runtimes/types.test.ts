@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { available, packTarball, packedProject, root } from './harness';
+import { available, packTarball, packedProject, root } from './harness.js';
 
 const built = available(resolve(root, 'dist/types/index.d.ts'), 'the declaration files (npm run build)');
 const TSC = join(root, 'node_modules/typescript/bin/tsc');
@@ -58,16 +58,31 @@ export async function plan(json: string, q: Float32Array, k: Float32Array): Prom
  * Compile `source` in a fresh consumer folder with the package installed from its tarball (peer dependencies only
  * where asked); returns tsc's output and the files it read.
  */
-function compile(source: string, options: Record<string, unknown>, peers: boolean): { status: number | null; out: string; files: string[] } {
+function compile(
+  source: string,
+  options: Record<string, unknown>,
+  peers: boolean,
+): { status: number | null; out: string; files: string[] } {
   const dir = packedProject({ peers });
   writeFileSync(join(dir, 'main.ts'), source);
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...options },
-    files: ['main.ts'],
-  }));
-  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...options },
+      files: ['main.ts'],
+    }),
+  );
+  const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   const lines = `${r.stdout}${r.stderr}`.split('\n');
-  return { status: r.status, out: lines.filter((l) => !l.startsWith('/')).join('\n'), files: lines.filter((l) => l.startsWith('/')) };
+  return {
+    status: r.status,
+    out: lines.filter((l) => !l.startsWith('/')).join('\n'),
+    files: lines.filter((l) => l.startsWith('/')),
+  };
 }
 
 const RESOLUTIONS = [
@@ -103,18 +118,29 @@ describe('consumer type check (strict, skipLibCheck: false)', () => {
 // CommonJS under node16 — the package ships ES modules only (no CommonJS build to keep in step), so CommonJS
 // callers use `await import('hess-vggt')` (or `require` where Node loads ES modules with it: 20.19+, 22.12+).
 describe('arethetypeswrong on the npm tarball', () => {
-  it.runIf(built && available(ATTW, '@arethetypeswrong/cli (npm devDependency)'))('no problem but the deliberate ESM-only one, on every entry', () => {
-    const r = spawnSync(process.execPath, [ATTW, packTarball(), '--format', 'json'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
-    const report = JSON.parse(r.stdout) as {
-      analysis: { entrypoints: Record<string, unknown> };
-      problems: Record<string, Array<{ kind: string; entrypoint: string; resolutionKind: string }>>;
-    };
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(Object.keys(pkg.exports).sort());
-    const problems = Object.values(report.problems).flat();
-    const unexpected = problems.filter((p) => !(p.kind === 'CJSResolvesToESM' && p.resolutionKind === 'node16-cjs'));
-    expect(unexpected, JSON.stringify(unexpected, null, 1)).toEqual([]);
-    const ignored = spawnSync(process.execPath, [ATTW, packTarball(), '--ignore-rules', 'cjs-resolves-to-esm'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
-    expect(ignored.status, ignored.stdout).toBe(0);
-  });
+  it.runIf(built && available(ATTW, '@arethetypeswrong/cli (npm devDependency)'))(
+    'no problem but the deliberate ESM-only one, on every entry',
+    () => {
+      const r = spawnSync(process.execPath, [ATTW, packTarball(), '--format', 'json'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 600_000,
+      });
+      const report = JSON.parse(r.stdout) as {
+        analysis: { entrypoints: Record<string, unknown> };
+        problems: Record<string, Array<{ kind: string; entrypoint: string; resolutionKind: string }>>;
+      };
+      const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+      expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(Object.keys(pkg.exports).sort());
+      const problems = Object.values(report.problems).flat();
+      const unexpected = problems.filter((p) => !(p.kind === 'CJSResolvesToESM' && p.resolutionKind === 'node16-cjs'));
+      expect(unexpected, JSON.stringify(unexpected, null, 1)).toEqual([]);
+      const ignored = spawnSync(process.execPath, [ATTW, packTarball(), '--ignore-rules', 'cjs-resolves-to-esm'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 600_000,
+      });
+      expect(ignored.status, ignored.stdout).toBe(0);
+    },
+  );
 });

@@ -10,19 +10,26 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freshSeed } from '../helpers/random';
-import { available, packedProject, root } from './harness';
+import { freshSeed } from '../helpers/random.js';
+import { available, packedProject, root } from './harness.js';
+// biome-ignore lint/correctness/useImportExtensions: a plain-JS module with a .d.mts beside it
 import { plan } from './workerd/plan.mjs';
 
 const WORKERD = join(root, 'node_modules/.bin/workerd');
 
 /** Start `workerd serve` on a free port; the port comes back as a control message on fd 3. */
 async function serve(dir: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawn(WORKERD, ['serve', 'config.capnp', '--socket-addr', 'http=127.0.0.1:0', '--control-fd', '3'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(WORKERD, ['serve', 'config.capnp', '--socket-addr', 'http=127.0.0.1:0', '--control-fd', '3'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let control = '';
     const timer = setTimeout(() => reject(new Error(`workerd did not report a port within 10 min:\n${out}`)), 600_000);
@@ -31,10 +38,16 @@ async function serve(dir: string): Promise<{ child: ChildProcess; url: string; l
       for (const line of control.split('\n')) {
         if (!line.trim()) continue;
         const m = JSON.parse(line) as { event?: string; socket?: string; port?: number };
-        if (m.event === 'listen' && m.socket === 'http') { clearTimeout(timer); resolve(m.port!); }
+        if (m.event === 'listen' && m.socket === 'http') {
+          clearTimeout(timer);
+          resolve(m.port!);
+        }
       }
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`workerd exited ${code}:\n${out}`)); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`workerd exited ${code}:\n${out}`));
+    });
   });
   return { child, url: `http://127.0.0.1:${port}`, log: () => out };
 }
@@ -49,15 +62,29 @@ describe.runIf(available(WORKERD, 'workerd (npm devDependency)'))('the planner i
 
   it('hess-vggt/planner with precompiled modules equals the Node planner bit for bit; without one, WASM_UNSUPPORTED', async () => {
     dir = packedProject({ peers: false }); // planner users install neither onnxruntime-web nor webgpu
-    for (const f of ['plan.mjs', 'worker.mjs', 'config.capnp']) copyFileSync(join(root, 'test/runtimes/workerd', f), join(dir, f));
+    for (const f of ['plan.mjs', 'worker.mjs', 'config.capnp'])
+      copyFileSync(join(root, 'test/runtimes/workerd', f), join(dir, f));
     // The .wasm files come through the package's exports, as a Workers bundler resolves them.
     const requireFromApp = createRequire(join(dir, 'package.json'));
-    for (const v of ['simd', 'scalar']) copyFileSync(requireFromApp.resolve(`hess-vggt/planner-${v}.wasm`), join(dir, `planner-${v}.wasm`));
+    for (const v of ['simd', 'scalar'])
+      copyFileSync(requireFromApp.resolve(`hess-vggt/planner-${v}.wasm`), join(dir, `planner-${v}.wasm`));
     await build({
-      entryPoints: [join(dir, 'worker.mjs')], outfile: join(dir, 'worker.bundle.mjs'), absWorkingDir: dir,
-      bundle: true, format: 'esm', platform: 'browser', conditions: ['workerd', 'worker', 'browser'], logLevel: 'silent',
+      entryPoints: [join(dir, 'worker.mjs')],
+      outfile: join(dir, 'worker.bundle.mjs'),
+      absWorkingDir: dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      conditions: ['workerd', 'worker', 'browser'],
+      logLevel: 'silent',
       // As wrangler does: a .wasm import stays a module import, served by workerd as a compiled WebAssembly.Module.
-      plugins: [{ name: 'wasm-modules', setup: (b) => b.onResolve({ filter: /\.wasm$/ }, (a) => ({ path: `./${a.path.split('/').pop()}`, external: true })) }],
+      plugins: [
+        {
+          name: 'wasm-modules',
+          setup: (b) =>
+            b.onResolve({ filter: /\.wasm$/ }, (a) => ({ path: `./${a.path.split('/').pop()}`, external: true })),
+        },
+      ],
     });
     const bundle = readFileSync(join(dir, 'worker.bundle.mjs'), 'utf8');
     expect(bundle).not.toMatch(/onnxruntime-web/);

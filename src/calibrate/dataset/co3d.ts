@@ -55,7 +55,11 @@ export function pytorch3dToOpenCV(R: ArrayLike<ArrayLike<number>>, T: ArrayLike<
  * CO3D NDC focal length / principal point → OpenCV pixel intrinsics (9 numbers, row-major).
  * @example const K = co3dIntrinsicsToPixels(vp, width, height);
  */
-export function co3dIntrinsicsToPixels(vp: Pick<Co3dViewpoint, 'focal_length' | 'principal_point' | 'intrinsics_format'>, width: number, height: number): Float64Array {
+export function co3dIntrinsicsToPixels(
+  vp: Pick<Co3dViewpoint, 'focal_length' | 'principal_point' | 'intrinsics_format'>,
+  width: number,
+  height: number,
+): Float64Array {
   const format = vp.intrinsics_format ?? 'ndc_norm_image_bounds';
   const hw = width / 2;
   const hh = height / 2;
@@ -75,7 +79,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const numbers = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const numbers = (v: unknown, n: number) =>
+  Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /**
  * A relative path read from an annotation (`image.path`): non-empty, not absolute, no `..` or `.` segment, no
@@ -83,9 +88,18 @@ const numbers = (v: unknown, n: number) => Array.isArray(v) && v.length === n &&
  */
 export function checkRelativePath(p: unknown, what: string): string {
   const parts = typeof p === 'string' ? p.split('/') : [];
-  if (typeof p !== 'string' || p.length === 0 || p.startsWith('/') || /[\\\0]|^[A-Za-z]:/.test(p)
-    || parts.some((s) => s === '..' || s === '.' || s === '')) {
-    throw new HessError('BAD_DATASET', `${what} ${JSON.stringify(p) ?? String(p)} is not a relative path inside the dataset`, FIX);
+  if (
+    typeof p !== 'string' ||
+    p.length === 0 ||
+    p.startsWith('/') ||
+    /[\\\0]|^[A-Za-z]:/.test(p) ||
+    parts.some((s) => s === '..' || s === '.' || s === '')
+  ) {
+    throw new HessError(
+      'BAD_DATASET',
+      `${what} ${JSON.stringify(p) ?? String(p)} is not a relative path inside the dataset`,
+      FIX,
+    );
   }
   return p;
 }
@@ -111,7 +125,8 @@ export function checkCo3dFrame(f: unknown, index: number): Co3dFrameAnnotation {
     if (!(Array.isArray(vp.R) && vp.R.length === 3 && vp.R.every((r) => numbers(r, 3))) || !numbers(vp.T, 3)) {
       throw at('viewpoint R must be 3×3 and T 3 numbers');
     }
-    if (!numbers(vp.focal_length, 2) || !numbers(vp.principal_point, 2)) throw at('viewpoint focal_length and principal_point must be 2 numbers each');
+    if (!numbers(vp.focal_length, 2) || !numbers(vp.principal_point, 2))
+      throw at('viewpoint focal_length and principal_point must be 2 numbers each');
   }
   return f as unknown as Co3dFrameAnnotation;
 }
@@ -123,7 +138,12 @@ export function checkCo3dFrame(f: unknown, index: number): Co3dFrameAnnotation {
  * @example const frames = parseCo3dAnnotations(JSON.parse(gunzipSync(raw).toString()), 'apple/frame_annotations.jgz');
  */
 export function parseCo3dAnnotations(json: unknown, file: string): Co3dFrameAnnotation[] {
-  if (!Array.isArray(json)) throw new HessError('BAD_DATASET', `${file} holds ${json === null ? 'null' : typeof json}, not a list of frame annotations`, FIX);
+  if (!Array.isArray(json))
+    throw new HessError(
+      'BAD_DATASET',
+      `${file} holds ${json === null ? 'null' : typeof json}, not a list of frame annotations`,
+      FIX,
+    );
   try {
     return json.map((f, i) => checkCo3dFrame(f, i));
   } catch (e) {
@@ -160,7 +180,8 @@ export function co3dToCalibration(
   frames: readonly Co3dFrameAnnotation[],
   opts: { sequenceName?: string; pointCloud?: Float32Array } = {},
 ): Co3dConversion {
-  if (!Array.isArray(frames as unknown)) throw new HessError('BAD_DATASET', 'CO3D annotations must be a list of frame annotations', FIX);
+  if (!Array.isArray(frames as unknown))
+    throw new HessError('BAD_DATASET', 'CO3D annotations must be a list of frame annotations', FIX);
   frames.forEach((f, i) => checkCo3dFrame(f, i));
   const names = new Set(frames.map((f) => f.sequence_name));
   const sequenceName = opts.sequenceName ?? (names.size === 1 ? [...names][0] : undefined);
@@ -171,7 +192,8 @@ export function co3dToCalibration(
   const picked = frames
     .filter((f) => f.sequence_name === sequenceName && f.viewpoint)
     .sort((a, b) => a.frame_number - b.frame_number);
-  if (picked.length === 0) throw new HessError('BAD_DATASET', `CO3D sequence "${sequenceName}" has no frame with a viewpoint`);
+  if (picked.length === 0)
+    throw new HessError('BAD_DATASET', `CO3D sequence "${sequenceName}" has no frame with a viewpoint`);
   const views: CamerasFileView[] = [];
   const images: Co3dConversion['images'] = [];
   const used = new Set<string>();
@@ -180,7 +202,10 @@ export function co3dToCalibration(
     const [height, width] = f.image.size;
     const where = `CO3D sequence "${sequenceName}" frame ${f.frame_number}`;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-      throw new HessError('BAD_DATASET', `${where}: bad image.size ${JSON.stringify(f.image.size)} (expected [height, width])`);
+      throw new HessError(
+        'BAD_DATASET',
+        `${where}: bad image.size ${JSON.stringify(f.image.size)} (expected [height, width])`,
+      );
     }
     let base = f.image.path.split(/[/\\]/).pop() ?? '';
     if (used.has(base)) base = `${f.frame_number}_${base}`;

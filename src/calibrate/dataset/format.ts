@@ -99,7 +99,8 @@ function matrix(v: unknown, rows: number, cols: number): Float64Array | string {
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < flat.length; i++) {
     const x = flat[i];
-    if (typeof x !== 'number') return `entry ${i} is ${x === null ? 'null (NaN/Infinity in JSON?)' : typeof x}, not a number`;
+    if (typeof x !== 'number')
+      return `entry ${i} is ${x === null ? 'null (NaN/Infinity in JSON?)' : typeof x}, not a number`;
     if (!Number.isFinite(x)) return `entry ${i} is ${x}`;
     out[i] = x;
   }
@@ -120,8 +121,11 @@ function plainName(name: string): boolean {
  */
 export function checkPlainName(name: unknown, what: string): string {
   if (typeof name !== 'string' || !plainName(name)) {
-    throw new HessError('BAD_DATASET', `${what} ${JSON.stringify(name) ?? String(name)} is not a plain name`,
-      'names from data must be file names: no "/" or "\\", no "." or "..", no NUL, not empty');
+    throw new HessError(
+      'BAD_DATASET',
+      `${what} ${JSON.stringify(name) ?? String(name)} is not a plain name`,
+      'names from data must be file names: no "/" or "\\", no "." or "..", no NUL, not empty',
+    );
   }
   return name;
 }
@@ -151,7 +155,8 @@ export type ParsedView = Omit<CalibrationView, 'imagePath' | 'depth'>;
 export function validateCameras(json: unknown, scene: string, file = 'cameras.json'): ParsedView[] {
   const fail = (msg: string) => datasetError(scene, file, msg);
   if (!isObject(json) || !Array.isArray(json.views)) throw fail('expected an object with a "views" array');
-  if (json.version !== undefined && json.version !== 1) throw fail(`unsupported version ${String(json.version)} (expected 1)`);
+  if (json.version !== undefined && json.version !== 1)
+    throw fail(`unsupported version ${String(json.version)} (expected 1)`);
   if (json.views.length === 0) throw fail('"views" is empty');
   const names = new Set<string>();
   const images = new Set<string>();
@@ -160,7 +165,8 @@ export function validateCameras(json: unknown, scene: string, file = 'cameras.js
     if (!isObject(raw)) throw at('not an object');
     const image = raw.image;
     if (typeof image !== 'string' || !plainName(image)) throw at('"image" must be a file name inside images/');
-    if (!IMAGE_EXTENSIONS.includes(extensionOf(image))) throw at(`image "${image}" is not ${IMAGE_EXTENSIONS.join('/')}`);
+    if (!IMAGE_EXTENSIONS.includes(extensionOf(image)))
+      throw at(`image "${image}" is not ${IMAGE_EXTENSIONS.join('/')}`);
     if (images.has(image)) throw at(`image "${image}" is listed twice`);
     images.add(image);
     const name = raw.name === undefined ? stem(image) : raw.name;
@@ -169,14 +175,19 @@ export function validateCameras(json: unknown, scene: string, file = 'cameras.js
     names.add(name);
     const width = raw.width;
     const height = raw.height;
-    for (const [k, v] of [['width', width], ['height', height]] as const) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw at(`"${k}" must be a positive integer, got ${String(v)}`);
+    for (const [k, v] of [
+      ['width', width],
+      ['height', height],
+    ] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+        throw at(`"${k}" must be a positive integer, got ${String(v)}`);
     }
     const extrinsic = matrix(raw.extrinsic, 3, 4);
     if (typeof extrinsic === 'string') throw at(`"extrinsic" ${extrinsic}`);
     const R = [0, 1, 2, 4, 5, 6, 8, 9, 10].map((k) => extrinsic[k]);
     const orth = orthonormalityError(R);
-    if (!(orth <= ROTATION_TOLERANCE)) throw at(`extrinsic rotation is not orthonormal (max |RᵀR − I| = ${orth.toExponential(2)})`);
+    if (!(orth <= ROTATION_TOLERANCE))
+      throw at(`extrinsic rotation is not orthonormal (max |RᵀR − I| = ${orth.toExponential(2)})`);
     if (det3(R) < 0) throw at('extrinsic rotation has det −1 (a reflection, not a rotation)');
     const intrinsic = matrix(raw.intrinsic, 3, 3);
     if (typeof intrinsic === 'string') throw at(`"intrinsic" ${intrinsic}`);
@@ -224,13 +235,18 @@ export function parsePoints(bytes: Uint8Array, scene: string, file: 'points.bin'
     }
   } else {
     if (bytes.byteLength % 12 !== 0) {
-      throw datasetError(scene, file, `size ${bytes.byteLength} bytes is not a multiple of 12 (float32 x, y, z per point)`);
+      throw datasetError(
+        scene,
+        file,
+        `size ${bytes.byteLength} bytes is not a multiple of 12 (float32 x, y, z per point)`,
+      );
     }
     xyz = readF32LE(bytes, 0, bytes.byteLength / 4);
   }
   if (xyz.length === 0) throw datasetError(scene, file, 'the point cloud is empty');
   const bad = firstNonFinite(xyz);
-  if (bad >= 0) throw datasetError(scene, file, `point ${Math.floor(bad / 3)} has a non-finite coordinate (${xyz[bad]})`);
+  if (bad >= 0)
+    throw datasetError(scene, file, `point ${Math.floor(bad / 3)} has a non-finite coordinate (${xyz[bad]})`);
   return xyz;
 }
 
@@ -276,7 +292,8 @@ export function parseDepthBin(
   const data = readF32LE(bytes, DEPTH_HEADER_BYTES, width * height);
   for (let i = 0; i < data.length; i++) {
     const d = data[i];
-    if (!Number.isFinite(d) || d < 0) throw fail(`pixel (${i % width}, ${Math.floor(i / width)}) has depth ${d}; use 0 for "no depth"`);
+    if (!Number.isFinite(d) || d < 0)
+      throw fail(`pixel (${i % width}, ${Math.floor(i / width)}) has depth ${d}; use 0 for "no depth"`);
   }
   return { width, height, data };
 }
@@ -306,7 +323,11 @@ export function encodeDepthBin(depth: DepthMap): Uint8Array {
  *
  * @example const gtCloud = depthMapToPoints(view.depth!, view.intrinsic, view.extrinsic);
  */
-export function depthMapToPoints(depth: DepthMap, intrinsic: ArrayLike<number>, extrinsic: ArrayLike<number>): Float32Array {
+export function depthMapToPoints(
+  depth: DepthMap,
+  intrinsic: ArrayLike<number>,
+  extrinsic: ArrayLike<number>,
+): Float32Array {
   const { width, height, data } = depth;
   const [fx, s, cx, , fy, cy] = [intrinsic[0], intrinsic[1], intrinsic[2], intrinsic[3], intrinsic[4], intrinsic[5]];
   const e = extrinsic;

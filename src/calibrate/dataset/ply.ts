@@ -12,10 +12,22 @@ export class PlyError extends Error {
 type ScalarType = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64';
 
 const TYPES: Record<string, ScalarType> = {
-  char: 'i8', int8: 'i8', uchar: 'u8', uint8: 'u8',
-  short: 'i16', int16: 'i16', ushort: 'u16', uint16: 'u16',
-  int: 'i32', int32: 'i32', uint: 'u32', uint32: 'u32',
-  float: 'f32', float32: 'f32', double: 'f64', float64: 'f64',
+  char: 'i8',
+  int8: 'i8',
+  uchar: 'u8',
+  uint8: 'u8',
+  short: 'i16',
+  int16: 'i16',
+  ushort: 'u16',
+  uint16: 'u16',
+  int: 'i32',
+  int32: 'i32',
+  uint: 'u32',
+  uint32: 'u32',
+  float: 'f32',
+  float32: 'f32',
+  double: 'f64',
+  float64: 'f64',
 };
 const SIZE: Record<ScalarType, number> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 };
 
@@ -40,14 +52,22 @@ function scalar(name: string | undefined): ScalarType {
 
 function read(view: DataView, off: number, t: ScalarType): number {
   switch (t) {
-    case 'i8': return view.getInt8(off);
-    case 'u8': return view.getUint8(off);
-    case 'i16': return view.getInt16(off, true);
-    case 'u16': return view.getUint16(off, true);
-    case 'i32': return view.getInt32(off, true);
-    case 'u32': return view.getUint32(off, true);
-    case 'f32': return view.getFloat32(off, true);
-    case 'f64': return view.getFloat64(off, true);
+    case 'i8':
+      return view.getInt8(off);
+    case 'u8':
+      return view.getUint8(off);
+    case 'i16':
+      return view.getInt16(off, true);
+    case 'u16':
+      return view.getUint16(off, true);
+    case 'i32':
+      return view.getInt32(off, true);
+    case 'u32':
+      return view.getUint32(off, true);
+    case 'f32':
+      return view.getFloat32(off, true);
+    case 'f64':
+      return view.getFloat64(off, true);
   }
 }
 
@@ -76,7 +96,10 @@ function headerEnd(bytes: Uint8Array): number {
 export function parsePlyPoints(bytes: Uint8Array): Float32Array {
   const end = headerEnd(bytes);
   const header = new TextDecoder('utf-8').decode(bytes.subarray(0, end));
-  const lines = header.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = header
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (lines[0] !== 'ply') throw new PlyError('missing "ply" magic line');
   let format = '';
   const elements: Element[] = [];
@@ -95,7 +118,6 @@ export function parsePlyPoints(bytes: Uint8Array): Float32Array {
       if (tok[1] === 'list') el.props.push({ name: tok[4] ?? '', list: scalar(tok[2]), type: scalar(tok[3]) });
       else el.props.push({ name: tok[2] ?? '', type: scalar(tok[1]) });
     } else if (tok[0] === 'comment' || tok[0] === 'obj_info' || tok[0] === 'end_header') {
-      continue;
     } else {
       throw new PlyError(`unexpected PLY header line "${line}"`);
     }
@@ -110,7 +132,8 @@ export function parsePlyPoints(bytes: Uint8Array): Float32Array {
   if (axes.some((a) => a < 0)) throw new PlyError('vertex element lacks x, y or z');
   for (const a of axes) {
     const p = vertex.props[a];
-    if (p.list || (p.type !== 'f32' && p.type !== 'f64')) throw new PlyError('x, y, z must be float or double properties');
+    if (p.list || (p.type !== 'f32' && p.type !== 'f64'))
+      throw new PlyError('x, y, z must be float or double properties');
   }
   const out = new Float32Array(3 * vertex.count);
   return format === 'ascii'
@@ -119,7 +142,10 @@ export function parsePlyPoints(bytes: Uint8Array): Float32Array {
 }
 
 function readAscii(body: Uint8Array, elements: Element[], vi: number, axes: number[], out: Float32Array): Float32Array {
-  const tokens = new TextDecoder('utf-8').decode(body).split(/\s+/).filter((t) => t.length > 0);
+  const tokens = new TextDecoder('utf-8')
+    .decode(body)
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
   let k = 0;
   const next = (): number => {
     if (k >= tokens.length) throw new PlyError('PLY data ended early');
@@ -147,7 +173,13 @@ function readAscii(body: Uint8Array, elements: Element[], vi: number, axes: numb
   return out;
 }
 
-function readBinary(body: Uint8Array, elements: Element[], vi: number, axes: number[], out: Float32Array): Float32Array {
+function readBinary(
+  body: Uint8Array,
+  elements: Element[],
+  vi: number,
+  axes: number[],
+  out: Float32Array,
+): Float32Array {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let off = 0;
   const need = (n: number) => {
@@ -189,7 +221,10 @@ function readBinary(body: Uint8Array, elements: Element[], vi: number, axes: num
  * Encode flat xyz as a `binary_little_endian` PLY with float x, y, z (handy for fixtures and exports).
  * @example const bytes = encodePlyPoints(xyz);
  */
-export function encodePlyPoints(xyz: ArrayLike<number>, format: 'ascii' | 'binary_little_endian' = 'binary_little_endian'): Uint8Array {
+export function encodePlyPoints(
+  xyz: ArrayLike<number>,
+  format: 'ascii' | 'binary_little_endian' = 'binary_little_endian',
+): Uint8Array {
   const n = Math.floor(xyz.length / 3);
   const header = `ply\nformat ${format} 1.0\nelement vertex ${n}\nproperty float x\nproperty float y\nproperty float z\nend_header\n`;
   const head = new TextEncoder().encode(header);

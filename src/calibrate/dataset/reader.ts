@@ -32,7 +32,12 @@ async function loadFs(): Promise<Fs> {
   try {
     return (await import(/* @vite-ignore */ FS_MODULE)) as Fs;
   } catch (e) {
-    throw new HessError('IO_ERROR', 'node:fs/promises is not available in this runtime', 'read calibration folders from Node, Deno or Bun', { cause: e });
+    throw new HessError(
+      'IO_ERROR',
+      'node:fs/promises is not available in this runtime',
+      'read calibration folders from Node, Deno or Bun',
+      { cause: e },
+    );
   }
 }
 
@@ -114,7 +119,12 @@ export async function readCalibrationScenes(root: string, opts: ReadScenesOption
   const entries = await listDir(fs, root);
   if (!entries) throw new HessError('IO_ERROR', `calibration root ${root} does not exist or is not a folder`);
   let names = entries.filter((e) => e.dir && !e.name.startsWith('.')).map((e) => e.name);
-  if (names.length === 0) throw new HessError('BAD_DATASET', `calibration root ${root} has no scene folders`, 'lay scenes out as <root>/<scene>/');
+  if (names.length === 0)
+    throw new HessError(
+      'BAD_DATASET',
+      `calibration root ${root} has no scene folders`,
+      'lay scenes out as <root>/<scene>/',
+    );
   if (maxScenes !== undefined) names = names.slice(0, maxScenes);
   const scenes: CalibrationScene[] = [];
   for (const name of names) {
@@ -157,8 +167,12 @@ async function readScene(fs: Fs, root: string, scene: string, loadDepth: boolean
     // The header's size, when it has one (an unreadable image fails later, at decoding, as BAD_IMAGE).
     const size = readImageSize(await readHead(fs, v.imagePath));
     if (size && (size.width !== v.width || size.height !== v.height)) {
-      throw datasetError(scene, `images/${v.image}`, `the image is ${size.width}×${size.height} but cameras.json says ${v.width}×${v.height} for view "${v.name}"`,
-        'fix width/height in cameras.json (they set the pixel scale of the intrinsics)');
+      throw datasetError(
+        scene,
+        `images/${v.image}`,
+        `the image is ${size.width}×${size.height} but cameras.json says ${v.width}×${v.height} for view "${v.name}"`,
+        'fix width/height in cameras.json (they set the pixel scale of the intrinsics)',
+      );
     }
   }
 
@@ -176,10 +190,13 @@ async function readScene(fs: Fs, root: string, scene: string, loadDepth: boolean
     throw datasetError(scene, 'points.bin', 'no ground truth: add points.bin, points.ply or a depth/ folder');
   }
   if (hasDepth && loadDepth) {
-    const depthFiles = ((await listDir(fs, joinPath(dir, 'depth'))) ?? []).filter((f) => f.file && !f.name.startsWith('.'));
+    const depthFiles = ((await listDir(fs, joinPath(dir, 'depth'))) ?? []).filter(
+      (f) => f.file && !f.name.startsWith('.'),
+    );
     const names = new Set(views.map((v) => `${v.name}.bin`));
     for (const f of depthFiles) {
-      if (!names.has(f.name)) throw datasetError(scene, `depth/${f.name}`, 'depth map has no view in cameras.json (missing view)');
+      if (!names.has(f.name))
+        throw datasetError(scene, `depth/${f.name}`, 'depth map has no view in cameras.json (missing view)');
     }
     const found = new Set(depthFiles.map((f) => f.name));
     for (const v of views) {
@@ -234,11 +251,15 @@ export async function writeCalibrationScene(root: string, scene: string, data: S
     }
     if (data.points) {
       const ply = data.pointsFormat === 'ply';
-      await batch.write(joinPath(dir, ply ? 'points.ply' : 'points.bin'), ply ? encodePlyPoints(data.points) : encodePointsBin(data.points));
+      await batch.write(
+        joinPath(dir, ply ? 'points.ply' : 'points.bin'),
+        ply ? encodePlyPoints(data.points) : encodePointsBin(data.points),
+      );
     }
     if (data.depth) {
       await batch.mkdir(joinPath(dir, 'depth'));
-      for (const [name, d] of Object.entries(data.depth)) await batch.write(joinPath(dir, 'depth', `${name}.bin`), encodeDepthBin(d));
+      for (const [name, d] of Object.entries(data.depth))
+        await batch.write(joinPath(dir, 'depth', `${name}.bin`), encodeDepthBin(d));
     }
     await batch.commit();
   } catch (e) {

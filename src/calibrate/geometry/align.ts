@@ -81,7 +81,11 @@ export function umeyama(src: Points3, dst: Points3, opts: UmeyamaOptions = {}): 
     W += wi;
   }
   if (used < 3) {
-    throw new HessError('INVALID_ARGUMENT', `umeyama: need at least 3 weighted point pairs, got ${used}`, 'pass more correspondences');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `umeyama: need at least 3 weighted point pairs, got ${used}`,
+      'pass more correspondences',
+    );
   }
 
   const mx = [0, 0, 0];
@@ -127,7 +131,10 @@ export function umeyama(src: Points3, dst: Points3, opts: UmeyamaOptions = {}): 
   }
   const { U, S, V } = svd3(cov);
   if (!(S[1] > RANK_TOL * S[0])) {
-    throw new HessError('INVALID_ARGUMENT', 'umeyama: points are collinear; the rotation is not determined (degenerate alignment)');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      'umeyama: points are collinear; the rotation is not determined (degenerate alignment)',
+    );
   }
   const d = det3(U) * det3(V) < 0 ? -1 : 1;
   // R = U · diag(1, 1, d) · Vᵀ
@@ -151,7 +158,8 @@ export function umeyama(src: Points3, dst: Points3, opts: UmeyamaOptions = {}): 
 export function applySimilarity(H: Similarity, points: Points3, out?: Float64Array): Float64Array {
   const n = pointCount(points);
   const o = out ?? new Float64Array(3 * n);
-  if (o.length !== 3 * n) throw new HessError('SHAPE_MISMATCH', `applySimilarity: out has length ${o.length}, need ${3 * n}`);
+  if (o.length !== 3 * n)
+    throw new HessError('SHAPE_MISMATCH', `applySimilarity: out has length ${o.length}, need ${3 * n}`);
   const { s, R, t } = H;
   for (let i = 0; i < n; i++) {
     const x = points[3 * i];
@@ -204,9 +212,15 @@ export function transformExtrinsics(H: Similarity, extrinsics: ArrayLike<number>
   const Rt = transpose3(H.R);
   for (let c = 0; c < extrinsics.length; c += 12) {
     const Rc = Float64Array.of(
-      extrinsics[c], extrinsics[c + 1], extrinsics[c + 2],
-      extrinsics[c + 4], extrinsics[c + 5], extrinsics[c + 6],
-      extrinsics[c + 8], extrinsics[c + 9], extrinsics[c + 10],
+      extrinsics[c],
+      extrinsics[c + 1],
+      extrinsics[c + 2],
+      extrinsics[c + 4],
+      extrinsics[c + 5],
+      extrinsics[c + 6],
+      extrinsics[c + 8],
+      extrinsics[c + 9],
+      extrinsics[c + 10],
     );
     const R2 = mul3(Rc, Rt); // R' = Rc Rᵀ, t' = s tc − R' t
     for (let r = 0; r < 3; r++) {
@@ -272,7 +286,8 @@ export function refineIcp(src: Points3, dstCloud: Points3, init: Similarity, opt
     throw new HessError('INVALID_ARGUMENT', `refineIcp: iterations must be a non-negative integer, got ${iterations}`);
   }
   const inlierDist = opts.inlierDist ?? Infinity;
-  if (!(inlierDist > 0)) throw new HessError('INVALID_ARGUMENT', `refineIcp: inlierDist must be > 0, got ${inlierDist}`);
+  if (!(inlierDist > 0))
+    throw new HessError('INVALID_ARGUMENT', `refineIcp: inlierDist must be > 0, got ${inlierDist}`);
   const tol = opts.tolerance ?? 1e-10;
   const index = opts.index ?? new PointIndex3(dstCloud);
 

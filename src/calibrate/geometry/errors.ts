@@ -71,7 +71,10 @@ export function cameraCenters(extrinsics: ArrayLike<number>): Float64Array {
 export function centerGradToExtrinsicGrad(extrinsics: ArrayLike<number>, gradCenters: ArrayLike<number>): Float64Array {
   const n = extrinsics.length / 12;
   if (!Number.isInteger(n) || gradCenters.length !== 3 * n) {
-    throw new HessError('SHAPE_MISMATCH', `need N×12 extrinsics and N×3 gradients, got ${extrinsics.length} and ${gradCenters.length}`);
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `need N×12 extrinsics and N×3 gradients, got ${extrinsics.length} and ${gradCenters.length}`,
+    );
   }
   const out = new Float64Array(12 * n);
   for (let i = 0; i < n; i++) {
@@ -80,7 +83,11 @@ export function centerGradToExtrinsicGrad(extrinsics: ArrayLike<number>, gradCen
     for (let j = 0; j < 3; j++) {
       const tj = extrinsics[e + 4 * j + 3];
       for (let k = 0; k < 3; k++) out[e + 4 * j + k] = -tj * g[k];
-      out[e + 4 * j + 3] = -(extrinsics[e + 4 * j] * g[0] + extrinsics[e + 4 * j + 1] * g[1] + extrinsics[e + 4 * j + 2] * g[2]);
+      out[e + 4 * j + 3] = -(
+        extrinsics[e + 4 * j] * g[0] +
+        extrinsics[e + 4 * j + 1] * g[1] +
+        extrinsics[e + 4 * j + 2] * g[2]
+      );
     }
   }
   return out;

@@ -91,7 +91,8 @@ export class PointIndex3 {
    * @example const { indices } = index.knn([0, 0, 0], 8);
    */
   knn(query: ArrayLike<number>, k: number, maxDist = Infinity): NearestResult {
-    if (!(Number.isInteger(k) && k >= 1)) throw new HessError('INVALID_ARGUMENT', `knn: k must be a positive integer, got ${k}`);
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new HessError('INVALID_ARGUMENT', `knn: k must be a positive integer, got ${k}`);
     assertFinite(query, 'query');
     const [x, y, z] = [query[0], query[1], query[2]];
     const found = this.tree.queryValues([x, y, z], maxDist, Math.min(k, this.size));

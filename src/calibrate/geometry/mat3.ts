@@ -68,9 +68,7 @@ export function transpose3(a: ArrayLike<number>, out: Mat3 = new Float64Array(9)
  * @example det3(identity3()); // 1
  */
 export function det3(m: ArrayLike<number>): number {
-  return (
-    m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
-  );
+  return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
 }
 
 /**
@@ -116,9 +114,15 @@ export function axisAngleToMatrix(axis: ArrayLike<number>, angle: number): Mat3 
   const s = Math.sin(angle);
   const C = 1 - c;
   return Float64Array.of(
-    c + x * x * C, x * y * C - z * s, x * z * C + y * s,
-    y * x * C + z * s, c + y * y * C, y * z * C - x * s,
-    z * x * C - y * s, z * y * C + x * s, c + z * z * C,
+    c + x * x * C,
+    x * y * C - z * s,
+    x * z * C + y * s,
+    y * x * C + z * s,
+    c + y * y * C,
+    y * z * C - x * s,
+    z * x * C - y * s,
+    z * y * C + x * s,
+    c + z * z * C,
   );
 }
 

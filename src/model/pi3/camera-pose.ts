@@ -3,7 +3,7 @@
  * orthogonalisation of the 9-number rotation (`CameraHead.svd_orthogonalize`), the 4×4 camera-to-world pose and
  * world points = pose · local points. Per frame this is a few hundred flops, so it stays off the GPU.
  */
-import { check } from '../../errors';
+import { check } from '../../errors.js';
 
 /** A 3×3 SVD `A = U·diag(s)·Vᵀ`: `s` descending and ≥ 0, `U`, `V` orthogonal (row-major 3×3; det may be −1). */
 export interface Svd3 {
@@ -26,7 +26,8 @@ export function svd3(A: ArrayLike<number>): Svd3 {
   check(A.length === 9, `svd3 needs 9 values (a 3×3 matrix), got ${A.length}`);
   const W = Float64Array.from(A);
   const V = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1);
-  const col = (M: Float64Array, p: number, q: number): number => M[p] * M[q] + M[p + 3] * M[q + 3] + M[p + 6] * M[q + 6];
+  const col = (M: Float64Array, p: number, q: number): number =>
+    M[p] * M[q] + M[p + 3] * M[q + 3] + M[p + 6] * M[q + 6];
   const rotate = (M: Float64Array, p: number, q: number, c: number, s: number): void => {
     for (let r = 0; r < 9; r += 3) {
       const a = M[r + p];
@@ -37,7 +38,11 @@ export function svd3(A: ArrayLike<number>): Svd3 {
   };
   for (let sweep = 0; sweep < SWEEPS; sweep++) {
     let rotated = false;
-    for (const [p, q] of [[0, 1], [0, 2], [1, 2]] as const) {
+    for (const [p, q] of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ] as const) {
       const alpha = col(W, p, p);
       const beta = col(W, q, q);
       const gamma = col(W, p, q);
@@ -77,9 +82,18 @@ export function svd3(A: ArrayLike<number>): Svd3 {
 /** Fill columns `[rank, 3)` of the row-major 3×3 `M` so that its columns are orthonormal (first `rank` given). */
 function completeBasis(M: Float64Array, rank: number): void {
   const get = (j: number) => [M[j]!, M[3 + j]!, M[6 + j]!];
-  const set = (j: number, v: number[]) => { for (let r = 0; r < 3; r++) M[r * 3 + j] = v[r]!; };
-  const unit = (v: number[]) => { const n = Math.hypot(v[0]!, v[1]!, v[2]!); return v.map((x) => x / n); };
-  const cross = (a: number[], b: number[]) => [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
+  const set = (j: number, v: number[]) => {
+    for (let r = 0; r < 3; r++) M[r * 3 + j] = v[r]!;
+  };
+  const unit = (v: number[]) => {
+    const n = Math.hypot(v[0]!, v[1]!, v[2]!);
+    return v.map((x) => x / n);
+  };
+  const cross = (a: number[], b: number[]) => [
+    a[1]! * b[2]! - a[2]! * b[1]!,
+    a[2]! * b[0]! - a[0]! * b[2]!,
+    a[0]! * b[1]! - a[1]! * b[0]!,
+  ];
   if (rank === 0) set(0, [1, 0, 0]);
   if (rank <= 1) {
     // any unit vector orthogonal to column 0: cross it with the axis it is least aligned with
@@ -161,7 +175,10 @@ export function worldPoints(local: Float32Array, poses: ArrayLike<number>, S: nu
   const out = new Float32Array(local.length);
   for (let s = 0; s < S; s++) {
     const P = s * 16;
-    const [r00, r01, r02, t0, r10, r11, r12, t1, r20, r21, r22, t2] = Array.from({ length: 12 }, (_, k) => poses[P + k]!);
+    const [r00, r01, r02, t0, r10, r11, r12, t1, r20, r21, r22, t2] = Array.from(
+      { length: 12 },
+      (_, k) => poses[P + k]!,
+    );
     for (let i = s * N * 3, end = (s + 1) * N * 3; i < end; i += 3) {
       const x = local[i]!;
       const y = local[i + 1]!;
@@ -241,7 +258,10 @@ export function posesFromRawVjp(raw: ArrayLike<number>, S: number, gPoses: Array
   const out = new Float64Array(S * 12);
   for (let s = 0; s < S; s++) {
     const gR = Array.from({ length: 9 }, (_, k) => gPoses[s * 16 + Math.floor(k / 3) * 4 + (k % 3)]!);
-    const gm = svdOrthogonalizeVjp(Array.from({ length: 9 }, (_, k) => raw[s * 12 + 3 + k]!), gR);
+    const gm = svdOrthogonalizeVjp(
+      Array.from({ length: 9 }, (_, k) => raw[s * 12 + 3 + k]!),
+      gR,
+    );
     for (let i = 0; i < 3; i++) out[s * 12 + i] = gPoses[s * 16 + i * 4 + 3]!;
     out.set(gm, s * 12 + 3);
   }
@@ -253,11 +273,16 @@ export function posesFromRawVjp(raw: ArrayLike<number>, S: number, gPoses: Array
  * (`Rᵀ·g` per point) and `∂L/∂poses` `[S, 4, 4]` (`Σ g·localᵀ` into R, `Σ g` into t; last row zero).
  */
 export function worldPointsVjp(
-  local: ArrayLike<number>, poses: ArrayLike<number>, S: number, gPoints: ArrayLike<number>,
+  local: ArrayLike<number>,
+  poses: ArrayLike<number>,
+  S: number,
+  gPoints: ArrayLike<number>,
 ): { gLocal: Float64Array; gPoses: Float64Array } {
   const N = local.length / (3 * S);
-  check(Number.isInteger(N) && poses.length === S * 16 && gPoints.length === local.length,
-    'local points and their gradient must be [S, N, 3] and poses [S, 4, 4]');
+  check(
+    Number.isInteger(N) && poses.length === S * 16 && gPoints.length === local.length,
+    'local points and their gradient must be [S, N, 3] and poses [S, 4, 4]',
+  );
   const gLocal = new Float64Array(local.length);
   const gPoses = new Float64Array(S * 16);
   for (let s = 0; s < S; s++) {

@@ -12,8 +12,8 @@
  * const cfg = inferPi3Config(st.tensors, JSON.parse(await readFile('config.json', 'utf8')));
  * cfg.depth; // 18 global layers for yyfz233/Pi3
  */
-import { HessError } from '../../errors';
-import { checkBlock, inferDinoShapes, Shapes, type TensorShapes, type TrunkConfig } from '../config';
+import { HessError } from '../../errors.js';
+import { checkBlock, inferDinoShapes, Shapes, type TensorShapes, type TrunkConfig } from '../config.js';
 
 /** π³'s architecture as read from a checkpoint (the trunk part; the heads read their own shapes). */
 export interface Pi3Config extends TrunkConfig {
@@ -47,21 +47,31 @@ export interface Pi3ConfigOverride {
 }
 
 function bad(message: string): HessError {
-  return new HessError('BAD_CHECKPOINT', `π³ checkpoint: ${message}`, 'use a π³ checkpoint (e.g. yyfz233/Pi3 model.safetensors)');
+  return new HessError(
+    'BAD_CHECKPOINT',
+    `π³ checkpoint: ${message}`,
+    'use a π³ checkpoint (e.g. yyfz233/Pi3 model.safetensors)',
+  );
 }
 
 function readOverride(o: Pi3ConfigOverride | undefined, key: keyof Pi3ConfigOverride & string): number | undefined {
   if (!o || o[key] === undefined || o[key] === null) return undefined;
   const v = o[key];
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (key !== 'rope_freq' && !Number.isSafeInteger(v))) {
-    throw bad(`config field ${key} must be a positive ${key === 'rope_freq' ? 'number' : 'integer'} (got ${String(v)})`);
+    throw bad(
+      `config field ${key} must be a positive ${key === 'rope_freq' ? 'number' : 'integer'} (got ${String(v)})`,
+    );
   }
   return v;
 }
 
 /** Whether `tensors` look like a π³ checkpoint (an `encoder.` DINOv2, a `decoder.` block list, `register_token`). */
 export function isPi3Checkpoint(tensors: TensorShapes): boolean {
-  return tensors.has('register_token') && tensors.has('encoder.patch_embed.proj.weight') && tensors.has('decoder.0.attn.qkv.weight');
+  return (
+    tensors.has('register_token') &&
+    tensors.has('encoder.patch_embed.proj.weight') &&
+    tensors.has('decoder.0.attn.qkv.weight')
+  );
 }
 
 /**
@@ -72,7 +82,8 @@ export function isPi3Checkpoint(tensors: TensorShapes): boolean {
  * const cfg = inferPi3Config(st.tensors, { encoder_heads: 4, head_dec_heads: 4 });
  */
 export function inferPi3Config(tensors: TensorShapes, override?: Pi3ConfigOverride): Pi3Config {
-  if (!tensors || typeof (tensors as { get?: unknown }).get !== 'function') throw bad('expected a Map of tensor name → { shape }');
+  if (!tensors || typeof (tensors as { get?: unknown }).get !== 'function')
+    throw bad('expected a Map of tensor name → { shape }');
   const s = new Shapes(tensors, bad);
   const assumed: string[] = [];
   const agree = (key: keyof Pi3ConfigOverride & string, inferred: number) => {
@@ -86,9 +97,11 @@ export function inferPi3Config(tensors: TensorShapes, override?: Pi3ConfigOverri
   const embedDim = reg[3];
   const decoderDepth = s.count('decoder');
   if (decoderDepth === 0) throw bad('no decoder.* tensors');
-  if (decoderDepth % 2 !== 0) throw bad(`${decoderDepth} decoder blocks: frame and global blocks must alternate in pairs`);
+  if (decoderDepth % 2 !== 0)
+    throw bad(`${decoderDepth} decoder blocks: frame and global blocks must alternate in pairs`);
   const headDim = s.expect('decoder.0.attn.q_norm.weight', [-1])[0];
-  if (headDim === 0 || embedDim % headDim !== 0) throw bad(`decoder width ${embedDim} is not a multiple of the head width ${headDim}`);
+  if (headDim === 0 || embedDim % headDim !== 0)
+    throw bad(`decoder width ${embedDim} is not a multiple of the head width ${headDim}`);
   const numHeads = embedDim / headDim;
   const mlpHiddenDim = s.expect('decoder.0.mlp.fc1.weight', [-1, embedDim])[0];
   for (let i = 0; i < decoderDepth; i++) checkBlock(s, `decoder.${i}`, embedDim, mlpHiddenDim, headDim);

@@ -10,13 +10,13 @@
  * initializers (through {@link HeadParams}). Outputs: `local_points [N, H, W, 3]`, `conf [N, H, W]`,
  * `pose_raw [N, 12]` (translation, then the 9-number rotation).
  */
-import { HessError, check } from '../../errors';
-import { Graph, tensorInit } from '../../onnx/builder';
-import { denseAttention } from '../vggt/blocks';
-import { type HeadParam, HeadParams, type HeadParamSource } from '../vggt/head-params';
-import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../vggt/heads-common';
-import { ropePositions, ropeTables } from '../vggt/rope';
-import { gelu, layerNorm, linear, reshape } from '../vggt/ops';
+import { HessError, check } from '../../errors.js';
+import { Graph, tensorInit } from '../../onnx/builder.js';
+import { denseAttention } from '../vggt/blocks.js';
+import { type HeadParam, HeadParams, type HeadParamSource } from '../vggt/head-params.js';
+import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../vggt/heads-common.js';
+import { ropePositions, ropeTables } from '../vggt/rope.js';
+import { gelu, layerNorm, linear, reshape } from '../vggt/ops.js';
 
 /** The three transformer decoders, by weight prefix. */
 export const PI3_DECODERS = ['point_decoder', 'conf_decoder', 'camera_decoder'] as const;
@@ -43,15 +43,20 @@ type Shapes = ReadonlyMap<string, { readonly shape: readonly number[] }>;
 export function pi3DecoderDims(shapes: Shapes, prefix: Pi3Decoder): Pi3DecoderDims {
   const shape = (k: string) => {
     const s = shapes.get(`${prefix}.${k}`)?.shape;
-    if (!s || s.length !== 2) {
-      throw new HessError('BAD_CHECKPOINT', `missing or malformed tensor ${prefix}.${k}`, 'load an unmodified π³ checkpoint (yyfz233/Pi3)');
+    if (s?.length !== 2) {
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `missing or malformed tensor ${prefix}.${k}`,
+        'load an unmodified π³ checkpoint (yyfz233/Pi3)',
+      );
     }
     return s;
   };
   const [dim, inDim] = shape('projects.weight') as [number, number];
   let depth = 0;
   while (shapes.has(`${prefix}.blocks.${depth}.norm1.weight`)) depth++;
-  if (depth === 0) throw new HessError('BAD_CHECKPOINT', `${prefix} has no blocks`, 'load an unmodified π³ checkpoint (yyfz233/Pi3)');
+  if (depth === 0)
+    throw new HessError('BAD_CHECKPOINT', `${prefix} has no blocks`, 'load an unmodified π³ checkpoint (yyfz233/Pi3)');
   const mlp = shape('blocks.0.mlp.fc1.weight')[0]!;
   const outDim = shape('linear_out.weight')[0]!;
   return { inDim, dim, depth, mlp, outDim };
@@ -93,7 +98,11 @@ export interface Pi3HeadsGraph {
 }
 
 /** The graph with every weight an input (`${prefix}.${key}`), from the tensor table alone: what `Pi3Heads` runs. */
-export function pi3HeadsInputsGraph(shapes: Shapes, spec: Pi3HeadsGraphSpec, opts: Pi3HeadsGraphOptions = {}): Pi3HeadsGraph {
+export function pi3HeadsInputsGraph(
+  shapes: Shapes,
+  spec: Pi3HeadsGraphSpec,
+  opts: Pi3HeadsGraphOptions = {},
+): Pi3HeadsGraph {
   return pi3HeadsGraph({ shapes }, shapes, spec, opts);
 }
 
@@ -104,9 +113,14 @@ export function pi3HeadsInputsGraph(shapes: Shapes, spec: Pi3HeadsGraphSpec, opt
  * @example
  * const { graph } = await pi3HeadsBakedGraph(st, config, { H: 350, W: 518 });
  */
-export async function pi3HeadsBakedGraph(weights: HeadWeights, spec: Pi3HeadsGraphSpec, size: { H: number; W: number }): Promise<Pi3HeadsGraph> {
+export async function pi3HeadsBakedGraph(
+  weights: HeadWeights,
+  spec: Pi3HeadsGraphSpec,
+  size: { H: number; W: number },
+): Promise<Pi3HeadsGraph> {
   const baked = new Map<string, ReadonlyMap<string, LoadedTensor>>();
-  for (const prefix of [...PI3_DECODERS, 'point_head', 'conf_head', 'camera_head']) baked.set(prefix, await loadPrefixed(weights, prefix));
+  for (const prefix of [...PI3_DECODERS, 'point_head', 'conf_head', 'camera_head'])
+    baked.set(prefix, await loadPrefixed(weights, prefix));
   return pi3HeadsGraph((prefix) => ({ baked: baked.get(prefix)! }), weights.tensors, spec, { size });
 }
 
@@ -115,7 +129,10 @@ export async function pi3HeadsBakedGraph(weights: HeadWeights, spec: Pi3HeadsGra
  * (`point_decoder`, `point_head`, …) gets its own {@link HeadParams}, so input names are the checkpoint's.
  */
 export function pi3HeadsGraph(
-  src: HeadParamSource | ((prefix: string) => HeadParamSource), shapes: Shapes, spec: Pi3HeadsGraphSpec, opts: Pi3HeadsGraphOptions = {},
+  src: HeadParamSource | ((prefix: string) => HeadParamSource),
+  shapes: Shapes,
+  spec: Pi3HeadsGraphSpec,
+  opts: Pi3HeadsGraphOptions = {},
 ): Pi3HeadsGraph {
   const g = new Graph('pi3_heads');
   const all: HeadParams[] = [];
@@ -124,16 +141,24 @@ export function pi3HeadsGraph(
     all.push(p);
     return p;
   };
-  const dec = Object.fromEntries(PI3_DECODERS.map((k) => [k, pi3DecoderDims(shapes, k)])) as Record<Pi3Decoder, Pi3DecoderDims>;
+  const dec = Object.fromEntries(PI3_DECODERS.map((k) => [k, pi3DecoderDims(shapes, k)])) as Record<
+    Pi3Decoder,
+    Pi3DecoderDims
+  >;
   const inDim = dec.point_decoder.inDim;
   const dim = dec.point_decoder.dim;
   for (const k of PI3_DECODERS) {
-    check(dec[k].inDim === inDim && dec[k].dim === dim, `${k} is ${dec[k].inDim}→${dec[k].dim}, the point decoder ${inDim}→${dim}`,
-      'load an unmodified π³ checkpoint: the three head decoders share their widths');
+    check(
+      dec[k].inDim === inDim && dec[k].dim === dim,
+      `${k} is ${dec[k].inDim}→${dec[k].dim}, the point decoder ${inDim}→${dim}`,
+      'load an unmodified π³ checkpoint: the three head decoders share their widths',
+    );
   }
-  check(Number.isInteger(spec.heads) && spec.heads >= 1 && dim % spec.heads === 0 && (dim / spec.heads) % 4 === 0,
+  check(
+    Number.isInteger(spec.heads) && spec.heads >= 1 && dim % spec.heads === 0 && (dim / spec.heads) % 4 === 0,
     `head decoder width ${dim} does not split into ${spec.heads} heads of a width divisible by 4 (2D RoPE)`,
-    'pass the head count of the checkpoint (16 for yyfz233/Pi3)');
+    'pass the head count of the checkpoint (16 for yyfz233/Pi3)',
+  );
   const d = dim / spec.heads;
   const R = spec.registers;
   const r = spec.patchSize;
@@ -144,8 +169,10 @@ export function pi3HeadsGraph(
   let imageHW: string;
   let T: number | 'T' = 'T';
   if (size) {
-    check(Number.isInteger(size.H / r) && Number.isInteger(size.W / r) && size.H > 0 && size.W > 0,
-      `image size ${size.H}×${size.W} is not a positive multiple of the patch size ${r}`);
+    check(
+      Number.isInteger(size.H / r) && Number.isInteger(size.W / r) && size.H > 0 && size.W > 0,
+      `image size ${size.H}×${size.W} is not a positive multiple of the patch size ${r}`,
+    );
     const [gh, gw] = [size.H / r, size.W / r];
     const t = ropeTables(ropePositions(gh, gw, R), d, spec.ropeFreq);
     T = t.T;
@@ -186,7 +213,12 @@ export function pi3HeadsGraph(
     const pts = shuffle(linear(g, decode('point_decoder'), lin.w, lin.b), 3);
     const z = g.op('Exp', [sliceAxis(g, pts, 3, 2, 3)])[0];
     const xy = g.op('Mul', [sliceAxis(g, pts, 3, 0, 2), z])[0];
-    g.output(g.op('Concat', [xy, z], { axis: 3 })[0], 'float32', ['N', size?.H ?? 'H', size?.W ?? 'W', 3], 'local_points');
+    g.output(
+      g.op('Concat', [xy, z], { axis: 3 })[0],
+      'float32',
+      ['N', size?.H ?? 'H', size?.W ?? 'W', 3],
+      'local_points',
+    );
   }
   // conf: raw logits
   {
@@ -201,7 +233,10 @@ export function pi3HeadsGraph(
     const p = paramsOf('camera_head');
     const C = cameraDim;
     const relu = (x: string) => g.op('Relu', [x])[0];
-    const lin = (x: string, key: string, out = C) => { const l = p.linear(key, out, C); return linear(g, x, l.w, l.b); };
+    const lin = (x: string, key: string, out = C) => {
+      const l = p.linear(key, out, C);
+      return linear(g, x, l.w, l.b);
+    };
     let feat = decode('camera_decoder');
     for (let i = 0; i < 2; i++) {
       const k = `res_conv.${i}`;
@@ -220,7 +255,14 @@ export function pi3HeadsGraph(
 
 /** One BlockRope of a head decoder: `x + proj(attn(norm1 x))`, then `+ mlp(norm2 ·)`; RoPE on q and k. */
 function block(
-  g: Graph, x: string, p: HeadParams, b: string, dd: Pi3DecoderDims, heads: number, rope: { cos: string; sin: string }, perm: string,
+  g: Graph,
+  x: string,
+  p: HeadParams,
+  b: string,
+  dd: Pi3DecoderDims,
+  heads: number,
+  rope: { cos: string; sin: string },
+  perm: string,
 ): string {
   const C = dd.dim;
   const d = C / heads;
@@ -248,6 +290,10 @@ function ropePerm(g: Graph, d: number): string {
   const h = d / 2;
   const q = h / 2;
   const perm = new BigInt64Array(d);
-  for (let o = 0; o < d; o += h) for (let i = 0; i < q; i++) { perm[o + i] = BigInt(o + i + q); perm[o + q + i] = BigInt(o + i); }
+  for (let o = 0; o < d; o += h)
+    for (let i = 0; i < q; i++) {
+      perm[o + i] = BigInt(o + i + q);
+      perm[o + q + i] = BigInt(o + i);
+    }
   return g.constant(tensorInit(perm, [d]), 'rope_perm');
 }

@@ -13,15 +13,15 @@
  * registers, (r + 1, c + 1) for patches); the point, conf and camera outputs read the patches only.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, check, throwIfAborted } from '../../errors';
-import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import { type HeadInput, gatherSpans, inputLength } from '../vggt/head-inputs';
-import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../vggt/head-params';
-import type { HeadWeights } from '../vggt/heads-common';
-import { VGGT_OPSET } from '../vggt/ops';
-import { ropePositions, ropeTables } from '../vggt/rope';
-import { posesFromRaw, worldPoints } from './camera-pose';
-import { type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph';
+import { HessError, check, throwIfAborted } from '../../errors.js';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
+import { type HeadInput, gatherSpans, inputLength } from '../vggt/head-inputs.js';
+import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../vggt/head-params.js';
+import type { HeadWeights } from '../vggt/heads-common.js';
+import { VGGT_OPSET } from '../vggt/ops.js';
+import { ropePositions, ropeTables } from '../vggt/rope.js';
+import { posesFromRaw, worldPoints } from './camera-pose.js';
+import { type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -71,10 +71,13 @@ export interface Pi3HeadsOptions {
 export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, H: number, W: number): number {
   const ps = config.patchSize;
   const T = config.registers + (H / ps) * (W / ps);
-  return 4 * Math.max(
-    config.heads * T * T,
-    ...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
-    H * W * 3,
+  return (
+    4 *
+    Math.max(
+      config.heads * T * T,
+      ...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
+      H * W * 3,
+    )
   );
 }
 
@@ -127,14 +130,30 @@ export class Pi3Heads {
    * weights of `point_decoder`, `conf_decoder`, `camera_decoder`, `point_head`, `conf_head` and `camera_head` into
    * feeds and create the one session on `target`.
    */
-  static async create(weights: HeadWeights, config: Pi3HeadsConfig, target: ExecutionTarget, opts: Pi3HeadsOptions = {}): Promise<Pi3Heads> {
+  static async create(
+    weights: HeadWeights,
+    config: Pi3HeadsConfig,
+    target: ExecutionTarget,
+    opts: Pi3HeadsOptions = {},
+  ): Promise<Pi3Heads> {
     const frames = opts.framesChunk;
-    check(frames === undefined || (Number.isInteger(frames) && frames >= 1), `framesChunk must be a positive integer, got ${frames}`);
-    check(Number.isInteger(config.registers) && config.registers >= 0, `registers must be a non-negative integer, got ${config.registers}`);
-    check(Number.isInteger(config.patchSize) && config.patchSize >= 1, `patchSize must be a positive integer, got ${config.patchSize}`);
+    check(
+      frames === undefined || (Number.isInteger(frames) && frames >= 1),
+      `framesChunk must be a positive integer, got ${frames}`,
+    );
+    check(
+      Number.isInteger(config.registers) && config.registers >= 0,
+      `registers must be a non-negative integer, got ${config.registers}`,
+    );
+    check(
+      Number.isInteger(config.patchSize) && config.patchSize >= 1,
+      `patchSize must be a positive integer, got ${config.patchSize}`,
+    );
     check(Number.isFinite(config.ropeFreq) && config.ropeFreq > 0, `ropeFreq must be positive, got ${config.ropeFreq}`);
     const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
-    const bytes = opts.chunkBytes ?? (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
+    const bytes =
+      opts.chunkBytes ??
+      (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
     check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
     const built = pi3HeadsInputsGraph(weights.tensors, config);
     const ort = opts.ort ?? (await loadOrt());
@@ -164,28 +183,43 @@ export class Pi3Heads {
    * tensor on the CPU or in a GPU buffer on this head's WebGPU device) for images of H×W, in chunks of
    * {@link framesPerRun} frames. `signal` is checked between chunks.
    */
-  async run(hidden: HeadInput, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {}): Promise<Pi3HeadOutputs> {
+  async run(
+    hidden: HeadInput,
+    S: number,
+    H: number,
+    W: number,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Pi3HeadOutputs> {
     const session = this.session;
     if (!session) throw new HessError('DISPOSED', 'Pi3Heads.run after dispose()', 'create new Pi3Heads');
     const ps = this.config.patchSize;
     check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
     if (!(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0)) {
-      throw new HessError('SHAPE_MISMATCH', `image size ${H}×${W} is not a positive multiple of the patch size ${ps}`,
-        `preprocess the images to multiples of ${ps} (e.g. 350×518)`);
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `image size ${H}×${W} is not a positive multiple of the patch size ${ps}`,
+        `preprocess the images to multiples of ${ps} (e.g. 350×518)`,
+      );
     }
     const T = this.config.registers + (H / ps) * (W / ps);
     const C = this.dims.decoders.point_decoder.inDim;
     const n = inputLength(hidden, 'hidden');
     if (n !== S * T * C) {
-      throw new HessError('SHAPE_MISMATCH', `hidden has ${n} elements, expected ${S * T * C} ([S=${S}, T=${T}, ${C}])`,
-        `pass the last two decoder outputs concatenated, [S, ${this.config.registers} + (H/${ps})·(W/${ps}), ${C}], row-major`);
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `hidden has ${n} elements, expected ${S * T * C} ([S=${S}, T=${T}, ${C}])`,
+        `pass the last two decoder outputs concatenated, [S, ${this.config.registers} + (H/${ps})·(W/${ps}), ${C}], row-major`,
+      );
     }
     if (this.target.ep === 'webgpu') {
       const frame = this.frameBytes(H, W);
       const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
       if (frame > limit) {
-        throw new HessError('LIMIT_TOO_SMALL', `one frame of the π³ heads at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
-          'use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter\'s maximum) or smaller images');
+        throw new HessError(
+          'LIMIT_TOO_SMALL',
+          `one frame of the π³ heads at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
+          "use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter's maximum) or smaller images",
+        );
       }
     }
     const size = this.sizeFeeds(H, W);
@@ -243,7 +277,11 @@ export class Pi3Heads {
 
 /** The feeds of every prefix's weights as one {@link HeadFeeds} (all released if one fails). */
 async function loadAllFeeds(
-  weights: HeadWeights, groups: readonly { prefix: string; params: readonly HeadParam[] }[], ort: Ort, target: ExecutionTarget, signal?: AbortSignal,
+  weights: HeadWeights,
+  groups: readonly { prefix: string; params: readonly HeadParam[] }[],
+  ort: Ort,
+  target: ExecutionTarget,
+  signal?: AbortSignal,
 ): Promise<HeadFeeds> {
   const all: HeadFeeds = { feeds: {}, buffers: [], bytes: 0 };
   let bytes = 0;

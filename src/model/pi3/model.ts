@@ -3,28 +3,45 @@
  * on onnxruntime-web, with the same options, progress, abort, error and device conventions as {@link Vggt}. The 18
  * global layers take the same pluggable attention core: dense ONNX, our WGSL kernels, HeSS block-sparse.
  */
-import { HessError, check } from '../../errors';
-import { abortCheckpoint } from '../../runtime/checkpoint';
-import { assertAlive, type HessDevice } from '../../gpu/device';
-import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
-import { WgslAttention, type SparsityStats } from '../../runtime/wgsl-attention';
-import type { UrlCacheOption } from '../cache';
-import type { VggtConfig } from '../config';
+import { HessError, check } from '../../errors.js';
+import { abortCheckpoint } from '../../runtime/checkpoint.js';
+import { assertAlive, type HessDevice } from '../../gpu/device.js';
+import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort.js';
+import { WgslAttention, type SparsityStats } from '../../runtime/wgsl-attention.js';
+import type { UrlCacheOption } from '../cache.js';
+import type { VggtConfig } from '../config.js';
 import {
-  checkDeviceOption, checkWeightTypes, chooseTarget, classifyRunFailure, type DeviceOption, type ImageTensor, imageInput,
-  type ModelSource, openSource, preflightError, type ProgressEvent, reportingReader, runOnTarget,
-} from '../model-io';
-import type { RgbaImage } from '../rgba-image';
-import type { Aggregator } from '../vggt/aggregator';
-import { checkComputeType, disposeLayers } from '../vggt/aggregator';
-import type { AttentionCore } from '../vggt/attention-core';
+  checkDeviceOption,
+  checkWeightTypes,
+  chooseTarget,
+  classifyRunFailure,
+  type DeviceOption,
+  type ImageTensor,
+  imageInput,
+  type ModelSource,
+  openSource,
+  preflightError,
+  type ProgressEvent,
+  reportingReader,
+  runOnTarget,
+} from '../model-io.js';
+import type { RgbaImage } from '../rgba-image.js';
+import type { Aggregator } from '../vggt/aggregator.js';
+import { checkComputeType, disposeLayers } from '../vggt/aggregator.js';
+import type { AttentionCore } from '../vggt/attention-core.js';
 import {
-  checkMemoryFit, estimateMemory, type EstimateInput, type FitReport, type MemoryEstimate, type MemoryLimits, WASM_HEAP_BYTES,
-} from '../vggt/estimate';
-import type { VggtRunOptions } from '../vggt/model';
-import { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './config';
-import { Pi3Heads } from './heads';
-import { createPi3Trunk } from './trunk';
+  checkMemoryFit,
+  estimateMemory,
+  type EstimateInput,
+  type FitReport,
+  type MemoryEstimate,
+  type MemoryLimits,
+  WASM_HEAP_BYTES,
+} from '../vggt/estimate.js';
+import type { VggtRunOptions } from '../vggt/model.js';
+import { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './config.js';
+import { Pi3Heads } from './heads.js';
+import { createPi3Trunk } from './trunk.js';
 
 export interface Pi3LoadOptions extends OrtOptions {
   /** `'webgpu'` (default where WebGPU exists), `'wasm'` (CPU), or a device to share. */
@@ -86,7 +103,14 @@ async function disposeParts(p: Partial<Pi3Parts>): Promise<void> {
  */
 function estimateConfig(c: Pi3Config): VggtConfig {
   // The estimate counts VGGT's special tokens as (2 + 2R)·C floats; 2 registers ≥ π³'s 5 tokens per frame.
-  return { ...c, numRegisterTokens: Math.ceil(Math.max(0, c.patchStartIdx - 2) / 2), camera: null, depthHead: null, pointHead: null, hasTrackHead: false };
+  return {
+    ...c,
+    numRegisterTokens: Math.ceil(Math.max(0, c.patchStartIdx - 2) / 2),
+    camera: null,
+    depthHead: null,
+    pointHead: null,
+    hasTrackHead: false,
+  };
 }
 
 /**
@@ -125,15 +149,19 @@ export class Pi3 {
 
   static async load(source: ModelSource, opts: Pi3LoadOptions = {}): Promise<Pi3> {
     checkDeviceOption(opts.device);
-    check(opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
-      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`);
+    check(
+      opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
+      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`,
+    );
     const progress = opts.onProgress ?? (() => {});
     progress({ stage: 'open' });
     const ort = await loadOrt(opts);
     const target = await chooseTarget(opts.device);
     checkComputeType(opts.dtype, target); // before any weight is read
     const { st, override } = await openSource(source, opts);
-    const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
+    const closeSource = async () => {
+      await (st as { close?: () => Promise<void> }).close?.();
+    };
     try {
       await abortCheckpoint(opts.signal);
       const config = inferPi3Config(st.tensors, { ...override, ...opts.config });
@@ -148,11 +176,25 @@ export class Pi3 {
         const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
         const built: Partial<Pi3Parts> = { wgsl };
         try {
-          built.trunk = await createPi3Trunk(reader, config, { target, ort, attention, signal: opts.signal, dtype: opts.dtype });
+          built.trunk = await createPi3Trunk(reader, config, {
+            target,
+            ort,
+            attention,
+            signal: opts.signal,
+            dtype: opts.dtype,
+          });
           progress({ stage: 'sessions', message: 'encoder + decoder ready' });
-          built.heads = await Pi3Heads.create(reader, {
-            heads: config.headHeads, registers: config.numRegisterTokens, patchSize: config.patchSize, ropeFreq: config.ropeBase,
-          }, target, { ort, framesChunk: opts.framesChunk, signal: opts.signal });
+          built.heads = await Pi3Heads.create(
+            reader,
+            {
+              heads: config.headHeads,
+              registers: config.numRegisterTokens,
+              patchSize: config.patchSize,
+              ropeFreq: config.ropeBase,
+            },
+            target,
+            { ort, framesChunk: opts.framesChunk, signal: opts.signal },
+          );
           return built as Pi3Parts;
         } catch (e) {
           await disposeParts(built);
@@ -161,7 +203,11 @@ export class Pi3 {
       };
       const parts = await build();
       progress({ stage: 'ready' });
-      const memory = { dtype: opts.dtype ?? 'fp32', maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
+      const memory = {
+        dtype: opts.dtype ?? 'fp32',
+        maxGpuBytes: opts.maxGpuBytes,
+        attention: parts.wgsl || typeof choice === 'object' ? ('wgsl' as const) : ('onnx' as const),
+      };
       return new Pi3(config, target, ort, parts, build, closeSource, memory);
     } catch (e) {
       await closeSource();
@@ -180,7 +226,10 @@ export class Pi3 {
    * Memory a run would need, per stage, on this model's device, and with `limits` whether it fits and the largest S
    * that does (as {@link Vggt.estimate}; the encoder, decoder and attention stages: π³'s heads are not modelled).
    */
-  estimate(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>, limits?: MemoryLimits): MemoryEstimate & { fit: FitReport | null } {
+  estimate(
+    input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>,
+    limits?: MemoryLimits,
+  ): MemoryEstimate & { fit: FitReport | null } {
     const full = this.estimateInput(input);
     const c = estimateConfig(this.config);
     return { ...estimateMemory(c, full), fit: limits ? checkMemoryFit(c, full, limits) : null };
@@ -188,8 +237,14 @@ export class Pi3 {
 
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
     return {
-      dtype: this.memory.dtype, ...input, ep: this.target.ep, attention: this.memory.attention,
-      limitBytes: this.target.ep === 'webgpu' ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize) : undefined,
+      dtype: this.memory.dtype,
+      ...input,
+      ep: this.target.ep,
+      attention: this.memory.attention,
+      limitBytes:
+        this.target.ep === 'webgpu'
+          ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize)
+          : undefined,
       heads: { camera: false, depth: false, points: false },
     };
   }
@@ -209,23 +264,34 @@ export class Pi3 {
     if (opts.hess && (policy === 'hess' || policy === 'reverse')) this.checkHess(opts.hess);
     if (opts.checkMemory ?? true) {
       const maxGpuBytes = opts.maxGpuBytes ?? this.memory.maxGpuBytes;
-      check(maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0), `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`);
+      check(
+        maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0),
+        `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`,
+      );
       const est = this.estimateInput({ S: input.S, H: input.H, W: input.W, policy, sparsity: opts.sparsity });
       const fit = checkMemoryFit(estimateConfig(this.config), est, this.memoryLimits(maxGpuBytes));
       if (!fit.fits) throw preflightError(fit, input, this.target.ep);
     }
     if (this.wgsl) this.wgsl.configure({ ...opts, policy });
     else if (policy !== 'dense') {
-      throw new HessError('INVALID_ARGUMENT', `policy '${policy}' needs the WGSL attention (WebGPU)`,
-        "load the model on a WebGPU device with attention 'wgsl' (the default there)");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `policy '${policy}' needs the WGSL attention (WebGPU)`,
+        "load the model on a WebGPU device with attention 'wgsl' (the default there)",
+      );
     }
     try {
       return await runOnTarget(this.target, () => this.forward(input, opts, t0));
     } catch (e) {
-      const { error, broken } = await classifyRunFailure(e, this.target, async () => {
-        await disposeParts(this.parts);
-        this.parts = await this.buildParts();
-      }, 'Pi3');
+      const { error, broken } = await classifyRunFailure(
+        e,
+        this.target,
+        async () => {
+          await disposeParts(this.parts);
+          this.parts = await this.buildParts();
+        },
+        'Pi3',
+      );
       if (broken) this.broken = broken;
       throw error;
     }
@@ -235,13 +301,24 @@ export class Pi3 {
   private checkHess(hess: NonNullable<Pi3RunOptions['hess']>): void {
     const { depth, numHeads } = this.config;
     if (hess.model !== undefined && hess.model !== 'pi3') {
-      throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${hess.model === 'vggt' ? 'VGGT' : String(hess.model)} model, not π³`,
-        'use the HeSS file calibrated for this π³ checkpoint');
+      throw new HessError(
+        'BAD_HESS_FILE',
+        `the HeSS file is for a ${hess.model === 'vggt' ? 'VGGT' : String(hess.model)} model, not π³`,
+        'use the HeSS file calibrated for this π³ checkpoint',
+      );
     }
     const rows = Array.isArray(hess.scores) ? hess.scores : [];
-    if (hess.layers !== depth || hess.heads !== numHeads || rows.length !== depth || rows.some((r) => !Array.isArray(r) || r.length !== numHeads)) {
-      throw new HessError('BAD_HESS_FILE', `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this π³ has ${depth} global layers × ${numHeads} heads`,
-        'use the HeSS file calibrated for this checkpoint');
+    if (
+      hess.layers !== depth ||
+      hess.heads !== numHeads ||
+      rows.length !== depth ||
+      rows.some((r) => !Array.isArray(r) || r.length !== numHeads)
+    ) {
+      throw new HessError(
+        'BAD_HESS_FILE',
+        `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this π³ has ${depth} global layers × ${numHeads} heads`,
+        'use the HeSS file calibrated for this checkpoint',
+      );
     }
   }
 
@@ -255,9 +332,10 @@ export class Pi3 {
     // π³'s heads run in float32: an fp16 trunk hands its layer over through the host, widened (the fp16 trunk would
     // give a float16 GPU tensor, which float32 heads refuse).
     const runOpts = { layers: [last], signal: opts.signal };
-    const out = this.memory.dtype === 'fp16'
-      ? await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'host' })
-      : await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'gpu' });
+    const out =
+      this.memory.dtype === 'fp16'
+        ? await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'host' })
+        : await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'gpu' });
     const t1 = performance.now();
     let r;
     try {
@@ -270,8 +348,13 @@ export class Pi3 {
     const t2 = performance.now();
     progress({ stage: 'done' });
     return {
-      S, H, W,
-      points: r.points, localPoints: r.localPoints, conf: r.conf, cameraPoses: r.cameraPoses,
+      S,
+      H,
+      W,
+      points: r.points,
+      localPoints: r.localPoints,
+      conf: r.conf,
+      cameraPoses: r.cameraPoses,
       timings: { trunk: t1 - t0, heads: t2 - t1, total: t2 - t0 },
       sparsity: wgsl?.stats() ?? null,
     };

@@ -8,10 +8,10 @@
  * Trunk layer `i` (what {@link Aggregator.run} returns) is `cat(decoder[2i] output, decoder[2i+1] output)`, so the
  * last layer, `depth − 1`, is exactly the reference's `decode()` output that π³'s heads read.
  */
-import { check } from '../../errors';
-import { Aggregator, type AggregatorOptions, type TrunkLayout } from '../vggt/aggregator';
-import type { WeightReader } from '../vggt/blocks';
-import type { Pi3Config } from './config';
+import { check } from '../../errors.js';
+import { Aggregator, type AggregatorOptions, type TrunkLayout } from '../vggt/aggregator.js';
+import type { WeightReader } from '../vggt/blocks.js';
+import type { Pi3Config } from './config.js';
 
 /** LayerNorm eps of the decoder blocks' norm1/norm2 (`partial(nn.LayerNorm, eps=1e-6)` in the reference). */
 export const PI3_DECODER_EPS = 1e-6;

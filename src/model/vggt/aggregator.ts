@@ -15,28 +15,38 @@
  * outputs copied into whole `[N, …]` tensors on the GPU; only the attention cores see all N = S·P tokens at once.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { check, HessError } from '../../errors';
-import { abortCheckpoint } from '../../runtime/checkpoint';
-import { fromF16, toF16 } from '../../attention/f16';
-import { createStorageBuffer, readBuffer, readF32 } from '../../gpu/buffers';
-import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import type { TrunkConfig } from '../config';
-import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core';
+import { check, HessError } from '../../errors.js';
+import { abortCheckpoint } from '../../runtime/checkpoint.js';
+import { fromF16, toF16 } from '../../attention/f16.js';
+import { createStorageBuffer, readBuffer, readF32 } from '../../gpu/buffers.js';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
+import type { TrunkConfig } from '../config.js';
+import { type AttentionCore, DenseOnnxAttention, WgslLocalAttention } from './attention-core.js';
 import {
-  type BlockDims, type BlockWeights, buildBridgeGraph, buildEmbedGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph,
-  loadBlockWeights, type ParamSpec, postParams, preParams, type WeightReader,
-} from './blocks';
-import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks';
-import { loadBlockWeightsOnDevice } from './device-weights';
-import { checkComputeType, readHalf, transposeHalf } from './half-weights';
-import type { HeadInput } from './head-inputs';
-import { interleaveGpu, interleaveHost } from './interleave';
-import { type ElemType, transposeLinear } from './ops';
-import { interpolatePosEmbed } from './pos-embed';
-import { ropePositions, ropeTables } from './rope';
+  type BlockDims,
+  type BlockWeights,
+  buildBridgeGraph,
+  buildEmbedGraph,
+  buildLocalBlockGraph,
+  buildPostGraph,
+  buildPreGraph,
+  loadBlockWeights,
+  type ParamSpec,
+  postParams,
+  preParams,
+  type WeightReader,
+} from './blocks.js';
+import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks.js';
+import { loadBlockWeightsOnDevice } from './device-weights.js';
+import { checkComputeType } from './half-weights.js';
+import type { HeadInput } from './head-inputs.js';
+import { interleaveGpu, interleaveHost } from './interleave.js';
+import { type ElemType, transposeLinear } from './ops.js';
+import { interpolatePosEmbed } from './pos-embed.js';
+import { ropePositions, ropeTables } from './rope.js';
 
-export type { WeightReader } from './blocks';
-export type { BufferLimits } from './chunks';
+export type { WeightReader } from './blocks.js';
+export type { BufferLimits } from './chunks.js';
 
 /** LayerNorm eps of DINOv2 (1e-6) and of the aggregator's own blocks (PyTorch default 1e-5). */
 export const DINO_EPS = 1e-6;
@@ -137,7 +147,7 @@ export interface AggregatorOptions {
   signal?: AbortSignal;
 }
 
-export { checkComputeType } from './half-weights';
+export { checkComputeType } from './half-weights.js';
 
 /**
  * What {@link Aggregator.run} returns. `L` is how the layers come: host arrays (the default), or, with
@@ -189,7 +199,10 @@ export function disposeLayers(layers: ReadonlyMap<number, HeadInput>): void {
 
 type Feeds = Record<string, Tensor>;
 /** Sessions of one segment type (1 shared, or 1 per block) and each block's weight feeds ({} when baked). */
-interface Segment { sessions: InferenceSession[]; feeds: Feeds[] }
+interface Segment {
+  sessions: InferenceSession[];
+  feeds: Feeds[];
+}
 /**
  * Segment types: whole local blocks ('dino', 'frame': ONNX local path), split local blocks ('dpre'/'dpost',
  * 'fpre'/'fpost': WGSL local path) and the global blocks' pre/post segments.
@@ -225,7 +238,12 @@ export class Aggregator {
     private readonly allSessions: InferenceSession[],
     private readonly attention: AttentionCore,
     private readonly ownsAttention: boolean,
-    private readonly consts: { posEmbed: Float32Array; cls: Float32Array; dinoRegs: Float32Array; special: (S: number) => Float32Array },
+    private readonly consts: {
+      posEmbed: Float32Array;
+      cls: Float32Array;
+      dinoRegs: Float32Array;
+      special: (S: number) => Float32Array;
+    },
     private readonly layout: TrunkLayout,
     private readonly gpuBuffers: GPUBuffer[],
     /** The WGSL local-attention core, or null on the ONNX local path. */
@@ -244,14 +262,31 @@ export class Aggregator {
     const c = config;
     check(c.dino.dim === c.embedDim, `DINO width ${c.dino.dim} differs from the aggregator width ${c.embedDim}`);
     const localMode = opts.localAttention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
-    check(localMode === 'wgsl' || localMode === 'onnx', `unknown localAttention '${String(localMode)}'`, "use 'wgsl' or 'onnx'");
+    check(
+      localMode === 'wgsl' || localMode === 'onnx',
+      `unknown localAttention '${String(localMode)}'`,
+      "use 'wgsl' or 'onnx'",
+    );
     if (localMode === 'wgsl' && target.ep !== 'webgpu') {
-      throw new HessError('INVALID_ARGUMENT', "localAttention 'wgsl' needs the WebGPU EP", "use localAttention 'onnx' on the wasm EP");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        "localAttention 'wgsl' needs the WebGPU EP",
+        "use localAttention 'onnx' on the wasm EP",
+      );
     }
     const type = checkComputeType(opts.dtype, target);
     const limit = { bytes: tensorByteLimit(target, opts.limits), given: opts.limits !== undefined };
     const agg: BlockDims = { ...trunkDims(c, layout), dtype: type };
-    const dino: BlockDims = { C: c.dino.dim, H: c.dino.heads, d: c.dino.headDim, M: c.dino.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false, dtype: type };
+    const dino: BlockDims = {
+      C: c.dino.dim,
+      H: c.dino.heads,
+      d: c.dino.headDim,
+      M: c.dino.mlpHiddenDim,
+      eps: DINO_EPS,
+      qkNorm: false,
+      rope: false,
+      dtype: type,
+    };
     const pe = layout.encoder;
 
     const gpuBuffers: GPUBuffer[] = [];
@@ -272,13 +307,24 @@ export class Aggregator {
     };
     // Per type, sessions are shared by graph: frame and global blocks have the same pre/post graphs.
     const byGraph = new Map<string, InferenceSession>();
-    const segs = Object.fromEntries(KINDS.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }])) as Record<Kind, Segment>;
+    const segs = Object.fromEntries(
+      KINDS.map((k) => [k, { sessions: [] as InferenceSession[], feeds: [] as Feeds[] }]),
+    ) as Record<Kind, Segment>;
     // Per type: one session whose weights are inputs (fed per block). Per block: weights baked as initializers.
-    const addBlock = async (kind: Kind, graph: string, prefix: string, specs: ParamSpec[], build: (baked?: BlockWeights) => Uint8Array) => {
+    const addBlock = async (
+      kind: Kind,
+      graph: string,
+      prefix: string,
+      specs: ParamSpec[],
+      build: (baked?: BlockWeights) => Uint8Array,
+    ) => {
       await abortCheckpoint(signal);
       // On WebGPU, raw bytes converted and transposed on the device when the reader allows (bit-identical to
       // loadBlockWeights + upload, without a JS loop over the values).
-      const onDevice = !perBlock && target.ep === 'webgpu' ? await loadBlockWeightsOnDevice(reader, prefix, specs, type, target.gpu.device) : null;
+      const onDevice =
+        !perBlock && target.ep === 'webgpu'
+          ? await loadBlockWeightsOnDevice(reader, prefix, specs, type, target.gpu.device)
+          : null;
       const w = onDevice ? null : await loadBlockWeights(reader, prefix, specs, type);
       if (perBlock) {
         segs[kind].sessions.push(await track(build(w!)));
@@ -308,7 +354,9 @@ export class Aggregator {
       for (let i = 0; i < c.dino.depth; i++) {
         const at = `${pe}.blocks.${i}`;
         if (localMode === 'onnx') {
-          await addBlock('dino', 'dino-block', at, [...dinoPre, ...dinoPost], (w) => buildLocalBlockGraph(dino, `dino_block_${i}`, w));
+          await addBlock('dino', 'dino-block', at, [...dinoPre, ...dinoPost], (w) =>
+            buildLocalBlockGraph(dino, `dino_block_${i}`, w),
+          );
         } else {
           await addBlock('dpre', 'dino-pre', at, dinoPre, (w) => buildPreGraph(dino, w, `dino_pre_${i}`));
           await addBlock('dpost', 'dino-post', at, dinoPost, (w) => buildPostGraph(dino, w, `dino_post_${i}`));
@@ -317,13 +365,19 @@ export class Aggregator {
       for (let i = 0; i < c.depth; i++) {
         const at = layout.frameBlock(i);
         if (localMode === 'onnx') {
-          await addBlock('frame', 'frame-block', at, [...aggPre, ...aggPost], (w) => buildLocalBlockGraph(agg, `frame_block_${i}`, w));
+          await addBlock('frame', 'frame-block', at, [...aggPre, ...aggPost], (w) =>
+            buildLocalBlockGraph(agg, `frame_block_${i}`, w),
+          );
         } else {
           await addBlock('fpre', 'agg-pre', at, aggPre, (w) => buildPreGraph(agg, w, `frame_pre_${i}`));
           await addBlock('fpost', 'agg-post', at, aggPost, (w) => buildPostGraph(agg, w, `frame_post_${i}`));
         }
-        await addBlock('gpre', 'agg-pre', layout.globalBlock(i), aggPre, (w) => buildPreGraph(agg, w, `global_pre_${i}`));
-        await addBlock('gpost', 'agg-post', layout.globalBlock(i), aggPost, (w) => buildPostGraph(agg, w, `global_post_${i}`));
+        await addBlock('gpre', 'agg-pre', layout.globalBlock(i), aggPre, (w) =>
+          buildPreGraph(agg, w, `global_pre_${i}`),
+        );
+        await addBlock('gpost', 'agg-post', layout.globalBlock(i), aggPost, (w) =>
+          buildPostGraph(agg, w, `global_post_${i}`),
+        );
       }
       const consts = {
         posEmbed: await reader.read(`${pe}.pos_embed`),
@@ -333,11 +387,42 @@ export class Aggregator {
       };
 
       await abortCheckpoint(signal);
-      const embed = await track(buildEmbedGraph(await reader.read(`${pe}.patch_embed.proj.weight`), await reader.read(`${pe}.patch_embed.proj.bias`), c.dino.dim, c.patchSize, type));
-      const bridge = await track(buildBridgeGraph(await reader.read(`${pe}.norm.weight`), await reader.read(`${pe}.norm.bias`), c.dino.dim, 1 + c.dino.numRegisters, DINO_EPS, type));
+      const embed = await track(
+        buildEmbedGraph(
+          await reader.read(`${pe}.patch_embed.proj.weight`),
+          await reader.read(`${pe}.patch_embed.proj.bias`),
+          c.dino.dim,
+          c.patchSize,
+          type,
+        ),
+      );
+      const bridge = await track(
+        buildBridgeGraph(
+          await reader.read(`${pe}.norm.weight`),
+          await reader.read(`${pe}.norm.bias`),
+          c.dino.dim,
+          1 + c.dino.numRegisters,
+          DINO_EPS,
+          type,
+        ),
+      );
       const attention = opts.attention ?? (await DenseOnnxAttention.create(ort, target, agg.H, agg.d, type));
       const local = localMode === 'wgsl' && target.ep === 'webgpu' ? new WgslLocalAttention(ort, target.gpu) : null;
-      return new Aggregator(ort, c, target, { embed, bridge, ...segs }, created, attention, !opts.attention, consts, layout, gpuBuffers, local, limit, type);
+      return new Aggregator(
+        ort,
+        c,
+        target,
+        { embed, bridge, ...segs },
+        created,
+        attention,
+        !opts.attention,
+        consts,
+        layout,
+        gpuBuffers,
+        local,
+        limit,
+        type,
+      );
     } catch (e) {
       for (const sess of created) await sess.release().catch(() => undefined);
       for (const b of gpuBuffers) b.destroy();
@@ -350,9 +435,21 @@ export class Aggregator {
    * requested layers (default {@link HEAD_LAYERS}), each `[S, P, 2·C]`; blocks after the last requested layer
    * are not run.
    */
-  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts: AggregatorRunOptions & { layersOn: 'gpu' }): Promise<AggregatorOutput<HeadInput>>;
-  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts?: AggregatorRunOptions & { layersOn?: 'host' }): Promise<AggregatorOutput>;
-  async run(images: Float32Array, shape: { S: number; H: number; W: number }, opts: AggregatorRunOptions = {}): Promise<AggregatorOutput<HeadInput>> {
+  async run(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    opts: AggregatorRunOptions & { layersOn: 'gpu' },
+  ): Promise<AggregatorOutput<HeadInput>>;
+  async run(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    opts?: AggregatorRunOptions & { layersOn?: 'host' },
+  ): Promise<AggregatorOutput>;
+  async run(
+    images: Float32Array,
+    shape: { S: number; H: number; W: number },
+    opts: AggregatorRunOptions = {},
+  ): Promise<AggregatorOutput<HeadInput>> {
     if (this.disposed) throw new HessError('DISPOSED', 'Aggregator used after dispose()', 'create a new Aggregator');
     const { S, H, W } = shape;
     const c = this.config;
@@ -360,14 +457,22 @@ export class Aggregator {
     const C = c.embedDim;
     check(Number.isInteger(S) && S > 0, `S must be a positive integer, got ${S}`);
     if (H % p !== 0 || W % p !== 0 || H <= 0 || W <= 0) {
-      throw new HessError('SHAPE_MISMATCH', `image size ${H}×${W} is not a positive multiple of the patch size ${p}`,
-        'preprocess the images (preprocessImages) so both sides are multiples of 14');
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `image size ${H}×${W} is not a positive multiple of the patch size ${p}`,
+        'preprocess the images (preprocessImages) so both sides are multiples of 14',
+      );
     }
     if (images.length !== S * 3 * H * W) {
-      throw new HessError('SHAPE_MISMATCH', `images has ${images.length} values, expected ${S}·3·${H}·${W}`, 'pass [S, 3, H, W] float32 data');
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `images has ${images.length} values, expected ${S}·3·${H}·${W}`,
+        'pass [S, 3, H, W] float32 data',
+      );
     }
     const wanted = new Set(opts.layers ?? HEAD_LAYERS.filter((l) => l < c.depth));
-    for (const l of wanted) check(Number.isInteger(l) && l >= 0 && l < c.depth, `layer ${l} is outside 0..${c.depth - 1}`);
+    for (const l of wanted)
+      check(Number.isInteger(l) && l >= 0 && l < c.depth, `layer ${l} is outside 0..${c.depth - 1}`);
     check(wanted.size > 0, 'no layers requested', 'pass e.g. { layers: [4, 11, 17, 23] }');
     // Blocks after the last requested layer cannot change the outputs: skip them.
     const last = Math.max(...wanted);
@@ -387,13 +492,21 @@ export class Aggregator {
       const perFrame = Math.max(P, T) * C * 4;
       if (S * perFrame > this.limit.bytes) {
         const fit = Math.floor(this.limit.bytes / perFrame);
-        throw new HessError('LIMIT_TOO_SMALL',
+        throw new HessError(
+          'LIMIT_TOO_SMALL',
           `${S} frames at ${H}×${W} need attention tensors [${S}·${Math.max(P, T)}, ${C}] of ${S * perFrame} bytes, over the ${this.limit.bytes}-byte limit of one buffer (maxStorageBufferBindingSize / maxBufferSize)`,
-          fit > 0 ? `use at most ${fit} frames at this image size (or smaller images)` : 'use smaller images');
+          fit > 0 ? `use at most ${fit} frames at this image size (or smaller images)` : 'use smaller images',
+        );
       }
     }
-    const plan = planChunks(S, P, T, this.limit.bytes,
-      { C, H: c.numHeads, M: c.mlpHiddenDim }, { C: c.dino.dim, H: c.dino.heads, M: c.dino.mlpHiddenDim });
+    const plan = planChunks(
+      S,
+      P,
+      T,
+      this.limit.bytes,
+      { C, H: c.numHeads, M: c.mlpHiddenDim },
+      { C: c.dino.dim, H: c.dino.heads, M: c.dino.mlpHiddenDim },
+    );
     const gChunks = rowChunks(N, plan.tokenRows);
     const dChunks = rowChunks(S * T, plan.dinoTokenRows);
     const rows = new RowTensors(ort, this.target, this.type);
@@ -414,7 +527,8 @@ export class Aggregator {
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
     const half = this.type === 'float16';
     /** A host tensor in the segments' element type. */
-    const seg = (data: Float32Array, dims: number[]) => (half ? new ort.Tensor('float16', toF16(data), dims) : t(data, dims));
+    const seg = (data: Float32Array, dims: number[]) =>
+      half ? new ort.Tensor('float16', toF16(data), dims) : t(data, dims);
     // The RoPE tables feed every block: on WebGPU upload them once per run instead of once per block.
     const runBuffers: GPUBuffer[] = [];
     const resident = (data: Float32Array, dims: number[]): Tensor => {
@@ -425,7 +539,9 @@ export class Aggregator {
     };
     // Frame blocks on the ONNX local path take one frame's table; split blocks (global, and frame blocks on the
     // WGSL local path) take the table over all N tokens (the frame table tiled S times), cut like their chunks.
-    const frameRope: Feeds = this.local ? {} : { rope_cos: resident(ropeF.cos, [P, 1, d]), rope_sin: resident(ropeF.sinSigned, [P, 1, d]) };
+    const frameRope: Feeds = this.local
+      ? {}
+      : { rope_cos: resident(ropeF.cos, [P, 1, d]), rope_sin: resident(ropeF.sinSigned, [P, 1, d]) };
     const tokenRope: Feeds[] = gChunks.map(([a, b]) => ({
       rope_cos: resident(ropeG.cos.subarray(a * d, b * d), [b - a, 1, d]),
       rope_sin: resident(ropeG.sinSigned.subarray(a * d, b * d), [b - a, 1, d]),
@@ -433,7 +549,9 @@ export class Aggregator {
 
     const live = new Set<Tensor>();
     const own = (x: Tensor) => (live.add(x), x);
-    const drop = (x: Tensor) => { if (live.delete(x)) x.dispose(); };
+    const drop = (x: Tensor) => {
+      if (live.delete(x)) x.dispose();
+    };
 
     /**
      * A block split at its attention: pre-segment → `attend` over all rows → post-segment. With one chunk the
@@ -441,15 +559,22 @@ export class Aggregator {
      * whole q, k, v and y tensors, so no segment tensor (the MLP hidden included) passes the limit.
      */
     const split = async (
-      kinds: [Kind, Kind], i: number, x: Tensor, b: { C: number; H: number; d: number }, chunks: Array<[number, number]>,
-      ropes: Feeds[] | undefined, attend: (q: Tensor, k: Tensor, v: Tensor) => Promise<Tensor>,
+      kinds: [Kind, Kind],
+      i: number,
+      x: Tensor,
+      b: { C: number; H: number; d: number },
+      chunks: Array<[number, number]>,
+      ropes: Feeds[] | undefined,
+      attend: (q: Tensor, k: Tensor, v: Tensor) => Promise<Tensor>,
     ): Promise<Tensor> => {
       const [pre, post] = [this.segs[kinds[0]], this.segs[kinds[1]]];
       if (chunks.length === 1) {
         const r = await runSeg(pre, i, { x, ...ropes?.[0] });
         const [q, k, v] = [own(r.q), own(r.k), own(r.v)];
         const o = own(await attend(q, k, v));
-        drop(q); drop(k); drop(v);
+        drop(q);
+        drop(k);
+        drop(v);
         const y = own((await runSeg(post, i, { x, o })).y);
         drop(o);
         return y;
@@ -475,7 +600,8 @@ export class Aggregator {
         const xc = own(rows.slice(x, a, e, width, [1, e - a, width]));
         const oc = own(rows.slice(o, a, e, width, [e - a, b.H, b.d]));
         const part = own((await runSeg(post, i, { x: xc, o: oc })).y);
-        drop(xc); drop(oc);
+        drop(xc);
+        drop(oc);
         rows.write(y, a, part, width);
         drop(part);
       }
@@ -484,7 +610,14 @@ export class Aggregator {
     };
 
     /** A whole local block as one ONNX session (ONNX local path), over chunks of `perChunk` frames of `Tn` tokens. */
-    const whole = async (kind: Kind, i: number, x: Tensor, Tn: number, perChunk: number, rope: Feeds): Promise<Tensor> => {
+    const whole = async (
+      kind: Kind,
+      i: number,
+      x: Tensor,
+      Tn: number,
+      perChunk: number,
+      rope: Feeds,
+    ): Promise<Tensor> => {
       if (perChunk >= S) return own((await runSeg(this.segs[kind], i, { x, ...rope })).y);
       const y = own(rows.alloc(S * Tn, C, [S, Tn, C]));
       for (const [ci, [a, e]] of rowChunks(S * Tn, perChunk * Tn, Tn).entries()) {
@@ -505,28 +638,45 @@ export class Aggregator {
     // A layer stays on the GPU, in the compute type, when asked and its [N, 2C] fits one buffer (float16 rows are
     // interleaved as 32-bit words, two values each: C is even).
     const z = this.type === 'float16' ? 2 : 4;
-    const gpuLayers = opts.layersOn === 'gpu' && this.target.ep === 'webgpu' && 2 * N * C * z <= this.limit.bytes && (z === 4 || C % 2 === 0);
+    const gpuLayers =
+      opts.layersOn === 'gpu' &&
+      this.target.ep === 'webgpu' &&
+      2 * N * C * z <= this.limit.bytes &&
+      (z === 4 || C % 2 === 0);
     const handOff = async (xf: Tensor, xg: Tensor): Promise<HeadInput> => {
       if (!gpuLayers || xf.location !== 'gpu-buffer' || xg.location !== 'gpu-buffer') {
         return interleaveHost(await this.read(xf), await this.read(xg), N, C);
       }
       const { device } = (this.target as Extract<ExecutionTarget, { ep: 'webgpu' }>).gpu;
       const buf = interleaveGpu(device, xf.gpuBuffer as GPUBuffer, xg.gpuBuffer as GPUBuffer, N, (C * z) / 4);
-      const download = z === 4 ? () => readF32(device, buf, 2 * N * C)
-        : async () => new Uint16Array(await readBuffer(device, buf, 2 * N * C * 2)); // float16 bit patterns, as ORT holds them
+      const download =
+        z === 4
+          ? () => readF32(device, buf, 2 * N * C)
+          : async () => new Uint16Array(await readBuffer(device, buf, 2 * N * C * 2)); // float16 bit patterns, as ORT holds them
       return ort.Tensor.fromGpuBuffer(buf, {
-        dataType: this.type, dims: [S, P, 2 * C], download, dispose: () => buf.destroy(),
+        dataType: this.type,
+        dims: [S, P, 2 * C],
+        download,
+        dispose: () => buf.destroy(),
       } as Parameters<typeof ort.Tensor.fromGpuBuffer>[1]) as Tensor;
     };
     let done = false;
     try {
-      let x = own((await this.segs.embed.run({
-        images: t(images, [S, 3, H, W]), pos: t(pos.subarray(C), [gh * gw, C]), prefix: t(prefix, [S, R1, C]),
-      })).tokens);
+      let x = own(
+        (
+          await this.segs.embed.run({
+            images: t(images, [S, 3, H, W]),
+            pos: t(pos.subarray(C), [gh * gw, C]),
+            prefix: t(prefix, [S, R1, C]),
+          })
+        ).tokens,
+      );
       for (let i = 0; i < c.dino.depth; i++) {
         await abortCheckpoint(signal); // yields: on the wasm EP an abort is otherwise seen only after the run
         const y = local
-          ? await split(['dpre', 'dpost'], i, x, dinoDims, dChunks, undefined, (q, k, v) => local.run(q, k, v, S, T, dinoDims.H, dinoDims.d))
+          ? await split(['dpre', 'dpost'], i, x, dinoDims, dChunks, undefined, (q, k, v) =>
+              local.run(q, k, v, S, T, dinoDims.H, dinoDims.d),
+            )
           : await whole('dino', i, x, T, plan.dinoFrames, {});
         drop(x);
         x = y;
@@ -537,12 +687,16 @@ export class Aggregator {
       for (let i = 0; i <= last; i++) {
         await abortCheckpoint(signal);
         const xf = local
-          ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) => local.run(q, k, v, S, P, aggDims.H, d))
+          ? await split(['fpre', 'fpost'], i, x, aggDims, gChunks, tokenRope, (q, k, v) =>
+              local.run(q, k, v, S, P, aggDims.H, d),
+            )
           : await whole('frame', i, x, P, plan.frames, frameRope);
-        if (opts.keep && (opts.keepBlock?.(i) ?? true)) opts.keep(i, Float32Array.from(await this.read(x)), Float32Array.from(await this.read(xf)));
+        if (opts.keep && (opts.keepBlock?.(i) ?? true))
+          opts.keep(i, Float32Array.from(await this.read(x)), Float32Array.from(await this.read(xf)));
         drop(x);
-        const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope,
-          (q, k, v) => this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }));
+        const xg = await split(['gpre', 'gpost'], i, xf, aggDims, gChunks, tokenRope, (q, k, v) =>
+          this.attention.run(q, k, v, N, c.numHeads, d, { block: i, S, P }),
+        );
         if (wanted.has(i)) layers.set(i, await handOff(xf, xg));
         drop(xf);
         x = xg;
@@ -554,10 +708,19 @@ export class Aggregator {
       for (const x of live) x.dispose();
       for (const b of runBuffers) b.destroy(); // queued work that reads them still completes (WebGPU semantics)
     }
-    const localRuns = (frames: number, tokenChunks: number) => (local ? tokenChunks : Math.ceil(S / Math.min(frames, S)));
+    const localRuns = (frames: number, tokenChunks: number) =>
+      local ? tokenChunks : Math.ceil(S / Math.min(frames, S));
     return {
-      layers, patchStart: K, S, P, width: 2 * C,
-      chunks: { dino: localRuns(plan.dinoFrames, dChunks.length), frame: localRuns(plan.frames, gChunks.length), global: gChunks.length },
+      layers,
+      patchStart: K,
+      S,
+      P,
+      width: 2 * C,
+      chunks: {
+        dino: localRuns(plan.dinoFrames, dChunks.length),
+        frame: localRuns(plan.frames, gChunks.length),
+        global: gChunks.length,
+      },
     };
   }
 
@@ -576,16 +739,23 @@ export class Aggregator {
     const b = trunkDims(c, this.layout);
     const segKinds: Kind[] = kind === 'global' ? ['gpre', 'gpost'] : this.local ? ['fpre', 'fpost'] : ['frame'];
     for (const sk of segKinds) {
-      const specs = sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk.endsWith('pre') ? preParams(b) : postParams(b);
+      const specs =
+        sk === 'frame' ? [...preParams(b), ...postParams(b)] : sk.endsWith('pre') ? preParams(b) : postParams(b);
       const spec = specs.find((s) => s.key === key);
       if (!spec) continue;
       const feeds = this.segs[sk].feeds[block]!;
       if (!(spec.input in feeds)) {
-        throw new HessError('INVALID_ARGUMENT', 'setBlockWeight needs per-type sessions (weights as inputs)', "create the Aggregator with sessions: 'per-type'");
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          'setBlockWeight needs per-type sessions (weights as inputs)',
+          "create the Aggregator with sessions: 'per-type'",
+        );
       }
       const n = spec.shape.reduce((a, x) => a * x, 1);
       check(data.length === n, `${key} needs ${n} values, got ${data.length}`);
-      let v: Float32Array | Uint16Array = spec.linear ? transposeLinear(data, spec.linear[0], spec.linear[1]) : Float32Array.from(data);
+      let v: Float32Array | Uint16Array = spec.linear
+        ? transposeLinear(data, spec.linear[0], spec.linear[1])
+        : Float32Array.from(data);
       if (this.type === 'float16') v = toF16(v);
       if (this.target.ep === 'wasm') {
         feeds[spec.input] = new this.ort.Tensor('float32', v as Float32Array, spec.shape);
@@ -596,7 +766,11 @@ export class Aggregator {
       }
       return;
     }
-    throw new HessError('INVALID_ARGUMENT', `no ${kind}-block weight '${key}'`, "use a key such as 'attn.qkv.weight' or 'attn.proj.weight'");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `no ${kind}-block weight '${key}'`,
+      "use a key such as 'attn.qkv.weight' or 'attn.proj.weight'",
+    );
   }
 
   /**
@@ -637,5 +811,14 @@ function hostF32(t: Tensor): Float32Array {
 
 /** The alternating blocks' dims (q/k norm and RoPE: the aggregator form) under `layout`'s norm eps. */
 export function trunkDims(c: TrunkConfig, layout: Pick<TrunkLayout, 'eps' | 'qkEps'>): BlockDims {
-  return { C: c.embedDim, H: c.numHeads, d: c.headDim, M: c.mlpHiddenDim, eps: layout.eps, qkEps: layout.qkEps, qkNorm: true, rope: true };
+  return {
+    C: c.embedDim,
+    H: c.numHeads,
+    d: c.headDim,
+    M: c.mlpHiddenDim,
+    eps: layout.eps,
+    qkEps: layout.qkEps,
+    qkNorm: true,
+    rope: true,
+  };
 }

@@ -7,18 +7,18 @@
  * buffer and return `ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [N, H, d], dispose })`.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { encodeAttention } from '../../attention/kernel';
-import { Graph } from '../../onnx/builder';
-import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers';
-import type { HessDevice } from '../../gpu/device';
-import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import { check, HessError } from '../../errors';
-import { denseAttention } from './blocks';
-import { type ElemType, reshape, VGGT_OPSET } from './ops';
-import type { AttentionContext, AttentionCore } from '../../runtime/attention-core';
+import { encodeAttention } from '../../attention/kernel.js';
+import { Graph } from '../../onnx/builder.js';
+import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers.js';
+import type { HessDevice } from '../../gpu/device.js';
+import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
+import { check, HessError } from '../../errors.js';
+import { denseAttention } from './blocks.js';
+import { type ElemType, reshape, VGGT_OPSET } from './ops.js';
+import type { AttentionContext, AttentionCore } from '../../runtime/attention-core.js';
 
 // The contract lives with the cores' runtime (a lower layer); re-exported here for the model's files.
-export type { AttentionContext, AttentionCore } from '../../runtime/attention-core';
+export type { AttentionContext, AttentionCore } from '../../runtime/attention-core.js';
 
 /** The dense-attention ONNX graph: inputs q, k, v `[N, H, d]`, output o `[N, H, d]` (scores in float32). */
 export function buildDenseAttentionGraph(H: number, d: number, type: ElemType = 'float32'): Uint8Array {
@@ -37,21 +37,44 @@ export function buildDenseAttentionGraph(H: number, d: number, type: ElemType = 
  * const o = await core.run(q, k, v, N, 4, 16, { block: 0, S, P });
  */
 export class DenseOnnxAttention implements AttentionCore {
-  private constructor(private session: InferenceSession | null, readonly H: number, readonly d: number) {}
+  private constructor(
+    private session: InferenceSession | null,
+    readonly H: number,
+    readonly d: number,
+  ) {}
 
-  static async create(ort: Ort, target: ExecutionTarget, H: number, d: number, type: ElemType = 'float32'): Promise<DenseOnnxAttention> {
+  static async create(
+    ort: Ort,
+    target: ExecutionTarget,
+    H: number,
+    d: number,
+    type: ElemType = 'float32',
+  ): Promise<DenseOnnxAttention> {
     const extra = target.ep === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {};
     const s = await createSession(ort, buildDenseAttentionGraph(H, d, type), target, extra);
     return new DenseOnnxAttention(s, H, d);
   }
 
-  async run(q: Tensor, k: Tensor, v: Tensor, N: number, H: number, d: number, _ctx?: AttentionContext): Promise<Tensor> {
+  async run(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    N: number,
+    H: number,
+    d: number,
+    _ctx?: AttentionContext,
+  ): Promise<Tensor> {
     check(this.session !== null, 'DenseOnnxAttention used after dispose()');
-    check(H === this.H && d === this.d, `this core was built for ${this.H} heads of ${this.d}, got ${H}×${d}`,
-      'create one core per (heads, head width)');
+    check(
+      H === this.H && d === this.d,
+      `this core was built for ${this.H} heads of ${this.d}, got ${H}×${d}`,
+      'create one core per (heads, head width)',
+    );
     for (const t of [q, k, v]) {
-      check(t.dims.length === 3 && t.dims[0] === N && t.dims[1] === H && t.dims[2] === d,
-        `attention input dims ${JSON.stringify(t.dims)} differ from [${N}, ${H}, ${d}]`);
+      check(
+        t.dims.length === 3 && t.dims[0] === N && t.dims[1] === H && t.dims[2] === d,
+        `attention input dims ${JSON.stringify(t.dims)} differ from [${N}, ${H}, ${d}]`,
+      );
     }
     return (await this.session.run({ q, k, v })).o;
   }
@@ -74,33 +97,55 @@ export class DenseOnnxAttention implements AttentionCore {
  * const o = await local.run(q, k, v, S, P, 16, 64); // q, k, v from a pre-segment on the WebGPU EP
  */
 export class WgslLocalAttention {
-  constructor(private readonly ort: Ort, readonly gpu: HessDevice) {}
+  constructor(
+    private readonly ort: Ort,
+    readonly gpu: HessDevice,
+  ) {}
 
   async run(q: Tensor, k: Tensor, v: Tensor, B: number, T: number, H: number, d: number): Promise<Tensor> {
     for (const t of [q, k, v]) {
       if (t.location !== 'gpu-buffer') {
-        throw new HessError('INVALID_ARGUMENT', 'WGSL local attention needs GPU tensors (the model must run on the WebGPU EP)',
-          "use localAttention 'onnx' on the wasm EP");
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          'WGSL local attention needs GPU tensors (the model must run on the WebGPU EP)',
+          "use localAttention 'onnx' on the wasm EP",
+        );
       }
-      check(t.dims.length === 3 && t.dims[0] === B * T && t.dims[1] === H && t.dims[2] === d,
-        `local attention input dims ${JSON.stringify(t.dims)} differ from [${B}·${T}, ${H}, ${d}]`);
+      check(
+        t.dims.length === 3 && t.dims[0] === B * T && t.dims[1] === H && t.dims[2] === d,
+        `local attention input dims ${JSON.stringify(t.dims)} differ from [${B}·${T}, ${H}, ${d}]`,
+      );
     }
     const half = attentionDType([q, k, v]) === 'f16';
     const { device } = this.gpu;
     const n = B * T * H * d;
-    const o = device.createBuffer({ size: Math.ceil((n * (half ? 2 : 4)) / 4) * 4, usage: STORAGE_USAGE, label: 'local attention out' });
+    const o = device.createBuffer({
+      size: Math.ceil((n * (half ? 2 : 4)) / 4) * 4,
+      usage: STORAGE_USAGE,
+      label: 'local attention out',
+    });
     try {
       const enc = device.createCommandEncoder();
-      encodeAttention(this.gpu, enc, { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o },
-        { N: T, H, D: d, batch: B }, { dtype: half ? 'f16' : 'f32' });
+      encodeAttention(
+        this.gpu,
+        enc,
+        { q: q.gpuBuffer as GPUBuffer, k: k.gpuBuffer as GPUBuffer, v: v.gpuBuffer as GPUBuffer, o },
+        { N: T, H, D: d, batch: B },
+        { dtype: half ? 'f16' : 'f32' },
+      );
       device.queue.submit([enc.finish()]);
     } catch (e) {
       o.destroy();
       throw e;
     }
-    const download = half ? async () => new Uint16Array(await readBuffer(device, o, n * 2)) : () => readF32(device, o, n);
+    const download = half
+      ? async () => new Uint16Array(await readBuffer(device, o, n * 2))
+      : () => readF32(device, o, n);
     return this.ort.Tensor.fromGpuBuffer(o, {
-      dataType: half ? 'float16' : 'float32', dims: [B * T, H, d], download: download as never, dispose: () => o.destroy(),
+      dataType: half ? 'float16' : 'float32',
+      dims: [B * T, H, d],
+      download: download as never,
+      dispose: () => o.destroy(),
     }) as Tensor;
   }
 }
@@ -109,8 +154,10 @@ export class WgslLocalAttention {
 export function attentionDType(ts: readonly Tensor[]): 'f32' | 'f16' {
   const type = ts[0].type;
   for (const t of ts) {
-    check(t.type === type && (type === 'float32' || type === 'float16'),
-      `attention inputs must all be float32 or all float16, got ${ts.map((x) => x.type).join(', ')}`);
+    check(
+      t.type === type && (type === 'float32' || type === 'float16'),
+      `attention inputs must all be float32 or all float16, got ${ts.map((x) => x.type).join(', ')}`,
+    );
   }
   return type === 'float16' ? 'f16' : 'f32';
 }

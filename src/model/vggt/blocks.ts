@@ -9,10 +9,10 @@
  * local: batched per frame) and the per-token segments can run on row chunks. {@link localBlockGraph} keeps a
  * local block whole (ONNX attention, `[B, H, T, T]` scores).
  */
-import { check } from '../../errors';
-import { Graph, tensorInit } from '../../onnx/builder';
-import { readHalf, transposeHalf, type WeightReader } from './half-weights';
-import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops';
+import { check } from '../../errors.js';
+import { Graph, tensorInit } from '../../onnx/builder.js';
+import { readHalf, transposeHalf, type WeightReader } from './half-weights.js';
+import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops.js';
 
 /** Widths of one block. */
 export interface BlockDims {
@@ -51,19 +51,29 @@ export interface ParamSpec {
   readonly linear?: [number, number];
 }
 
-const spec = (key: string, shape: number[], linear?: [number, number]): ParamSpec =>
-  ({ key, input: key.replace(/\./g, '_'), shape, linear });
+const spec = (key: string, shape: number[], linear?: [number, number]): ParamSpec => ({
+  key,
+  input: key.replace(/\./g, '_'),
+  shape,
+  linear,
+});
 
 /** Weights the pre-attention part reads (norm1, qkv, q/k norm). */
 export function preParams(b: BlockDims): ParamSpec[] {
   const { C, d } = b;
   const out = [
-    spec('norm1.weight', [C]), spec('norm1.bias', [C]),
-    spec('attn.qkv.weight', [C, 3 * C], [3 * C, C]), spec('attn.qkv.bias', [3 * C]),
+    spec('norm1.weight', [C]),
+    spec('norm1.bias', [C]),
+    spec('attn.qkv.weight', [C, 3 * C], [3 * C, C]),
+    spec('attn.qkv.bias', [3 * C]),
   ];
   if (b.qkNorm) {
-    out.push(spec('attn.q_norm.weight', [d]), spec('attn.q_norm.bias', [d]),
-      spec('attn.k_norm.weight', [d]), spec('attn.k_norm.bias', [d]));
+    out.push(
+      spec('attn.q_norm.weight', [d]),
+      spec('attn.q_norm.bias', [d]),
+      spec('attn.k_norm.weight', [d]),
+      spec('attn.k_norm.bias', [d]),
+    );
   }
   return out;
 }
@@ -72,10 +82,16 @@ export function preParams(b: BlockDims): ParamSpec[] {
 export function postParams(b: BlockDims): ParamSpec[] {
   const { C, M } = b;
   return [
-    spec('attn.proj.weight', [C, C], [C, C]), spec('attn.proj.bias', [C]), spec('ls1.gamma', [C]),
-    spec('norm2.weight', [C]), spec('norm2.bias', [C]),
-    spec('mlp.fc1.weight', [C, M], [M, C]), spec('mlp.fc1.bias', [M]),
-    spec('mlp.fc2.weight', [M, C], [C, M]), spec('mlp.fc2.bias', [C]), spec('ls2.gamma', [C]),
+    spec('attn.proj.weight', [C, C], [C, C]),
+    spec('attn.proj.bias', [C]),
+    spec('ls1.gamma', [C]),
+    spec('norm2.weight', [C]),
+    spec('norm2.bias', [C]),
+    spec('mlp.fc1.weight', [C, M], [M, C]),
+    spec('mlp.fc1.bias', [M]),
+    spec('mlp.fc2.weight', [M, C], [C, M]),
+    spec('mlp.fc2.bias', [C]),
+    spec('ls2.gamma', [C]),
   ];
 }
 
@@ -84,7 +100,7 @@ export function postParams(b: BlockDims): ParamSpec[] {
  * `tensors` (with dtypes) and `readRaw`, as a Safetensors does, gives F16 and BF16 tensors to a float16 model
  * without widening ({@link readHalf}).
  */
-export type { WeightReader } from './half-weights';
+export type { WeightReader } from './half-weights.js';
 
 /**
  * Read one block's weights (`${prefix}.${key}`) in graph layout: a map from graph input name to data.
@@ -92,29 +108,55 @@ export type { WeightReader } from './half-weights';
  * @example
  * const w = await loadBlockWeights(st, 'aggregator.frame_blocks.0', [...preParams(b), ...postParams(b)]);
  */
-export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[]): Promise<Map<string, Float32Array>>;
+export async function loadBlockWeights(
+  reader: WeightReader,
+  prefix: string,
+  specs: ParamSpec[],
+): Promise<Map<string, Float32Array>>;
 /** `type` 'float16': the weights as float16 bit patterns (F16/BF16 read without widening, F32 narrowed once). */
-export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[], type: ElemType): Promise<BlockWeights>;
-export async function loadBlockWeights(reader: WeightReader, prefix: string, specs: ParamSpec[], type: ElemType = 'float32'): Promise<BlockWeights> {
+export async function loadBlockWeights(
+  reader: WeightReader,
+  prefix: string,
+  specs: ParamSpec[],
+  type: ElemType,
+): Promise<BlockWeights>;
+export async function loadBlockWeights(
+  reader: WeightReader,
+  prefix: string,
+  specs: ParamSpec[],
+  type: ElemType = 'float32',
+): Promise<BlockWeights> {
   const out: BlockWeights = new Map();
   for (const s of specs) {
     const name = `${prefix}.${s.key}`;
     let data: Float32Array | Uint16Array = type === 'float16' ? await readHalf(reader, name) : await reader.read(name);
     const n = s.shape.reduce((a, c) => a * c, 1);
-    check(data.length === n, `${name} has ${data.length} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
-      'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file');
-    if (s.linear) data = data instanceof Uint16Array ? transposeHalf(data, s.linear[0], s.linear[1]) : transposeLinear(data, s.linear[0], s.linear[1]);
+    check(
+      data.length === n,
+      `${name} has ${data.length} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
+      'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file',
+    );
+    if (s.linear)
+      data =
+        data instanceof Uint16Array
+          ? transposeHalf(data, s.linear[0], s.linear[1])
+          : transposeLinear(data, s.linear[0], s.linear[1]);
     out.set(s.input, data);
   }
   return out;
 }
 
 /** Weights become graph inputs, or initializers when `baked` (a {@link loadBlockWeights} map) is given. */
-function declare(g: Graph, specs: ParamSpec[], baked?: BlockWeights, type: ElemType = 'float32'): Record<string, string> {
+function declare(
+  g: Graph,
+  specs: ParamSpec[],
+  baked?: BlockWeights,
+  type: ElemType = 'float32',
+): Record<string, string> {
   const p: Record<string, string> = {};
   for (const s of specs) {
     const data = baked?.get(s.input);
-    if (data) check((data instanceof Uint16Array) === (type === 'float16'), `baked weight ${s.input} is not ${type}`);
+    if (data) check(data instanceof Uint16Array === (type === 'float16'), `baked weight ${s.input} is not ${type}`);
     p[s.key] = data ? g.constant(tensorInit(data, s.shape), s.input) : g.input(s.input, type, s.shape);
   }
   return p;
@@ -122,18 +164,33 @@ function declare(g: Graph, specs: ParamSpec[], baked?: BlockWeights, type: ElemT
 
 /** x [B, T, C] → q, k, v [B, T, H, d] (q/k normed and rotated when the block says so). */
 function qkvHeads(
-  g: Graph, x: string, p: Record<string, string>, b: BlockDims, rope?: { cos: string; sin: string },
+  g: Graph,
+  x: string,
+  p: Record<string, string>,
+  b: BlockDims,
+  rope?: { cos: string; sin: string },
 ): { q: string; k: string; v: string } {
   const h = layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps, b.dtype);
   const qkv = linear(g, h, p['attn.qkv.weight'], p['attn.qkv.bias']);
   // The 3C axis is [q | k | v], each head-major (H × d).
   const [q0, k0, v0] = g.op('Split', [qkv], { axis: -1 }, { outputs: 3 });
   const heads = (t: string) => reshape(g, t, [0, 0, b.H, b.d]);
-  return { q: normRope(g, heads(q0), p, b, 'q_norm', rope), k: normRope(g, heads(k0), p, b, 'k_norm', rope), v: heads(v0) };
+  return {
+    q: normRope(g, heads(q0), p, b, 'q_norm', rope),
+    k: normRope(g, heads(k0), p, b, 'k_norm', rope),
+    v: heads(v0),
+  };
 }
 
 /** q or k heads `[B, T, H, d]` → its LayerNorm (when the block has q/k norm), then RoPE (when given). */
-function normRope(g: Graph, t: string, p: Record<string, string>, b: BlockDims, norm: 'q_norm' | 'k_norm', rope?: { cos: string; sin: string }): string {
+function normRope(
+  g: Graph,
+  t: string,
+  p: Record<string, string>,
+  b: BlockDims,
+  norm: 'q_norm' | 'k_norm',
+  rope?: { cos: string; sin: string },
+): string {
   if (b.qkNorm) t = layerNorm(g, t, p[`attn.${norm}.weight`], p[`attn.${norm}.bias`], b.qkEps ?? b.eps, b.dtype);
   return rope ? applyRope(g, t, rope.cos, rope.sin, b.d) : t;
 }
@@ -152,7 +209,11 @@ function ropePermConst(g: Graph, d: number): string {
     const h = d / 2;
     const q = h / 2;
     const perm = new BigInt64Array(d);
-    for (let o = 0; o < d; o += h) for (let i = 0; i < q; i++) { perm[o + i] = BigInt(o + i + q); perm[o + q + i] = BigInt(o + i); }
+    for (let o = 0; o < d; o += h)
+      for (let i = 0; i < q; i++) {
+        perm[o + i] = BigInt(o + i + q);
+        perm[o + q + i] = BigInt(o + i);
+      }
     name = g.constant(tensorInit(perm, [d]), 'rope_perm');
     permNames.set(g, name);
   }
@@ -163,7 +224,14 @@ function ropePermConst(g: Graph, d: number): string {
  * Dense softmax attention within each batch item: q, k, v [B, T, H, d] → o [B, T, H, d]. With `type` 'float16'
  * the inputs are cast to float32 and the output back: scores and Softmax never round to fp16.
  */
-export function denseAttention(g: Graph, q: string, k: string, v: string, d: number, type: ElemType = 'float32'): string {
+export function denseAttention(
+  g: Graph,
+  q: string,
+  k: string,
+  v: string,
+  d: number,
+  type: ElemType = 'float32',
+): string {
   if (type !== 'float32') {
     const [q32, k32, v32] = [q, k, v].map((t) => cast(g, t, type, 'float32'));
     return cast(g, denseAttention(g, q32, k32, v32, d), 'float32', type);
@@ -181,7 +249,12 @@ function postAttention(g: Graph, x: string, o: string, p: Record<string, string>
   const a = linear(g, o, p['attn.proj.weight'], p['attn.proj.bias']);
   const x1 = g.op('Add', [x, g.op('Mul', [a, p['ls1.gamma']])[0]])[0];
   const h = layerNorm(g, x1, p['norm2.weight'], p['norm2.bias'], b.eps, b.dtype);
-  const m = linear(g, gelu(g, linear(g, h, p['mlp.fc1.weight'], p['mlp.fc1.bias']), b.dtype), p['mlp.fc2.weight'], p['mlp.fc2.bias']);
+  const m = linear(
+    g,
+    gelu(g, linear(g, h, p['mlp.fc1.weight'], p['mlp.fc1.bias']), b.dtype),
+    p['mlp.fc2.weight'],
+    p['mlp.fc2.bias'],
+  );
   return g.op('Add', [x1, g.op('Mul', [m, p['ls2.gamma']])[0]])[0];
 }
 
@@ -227,7 +300,10 @@ export function globalBlockGraph(b: BlockDims): Graph {
   check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
   const g = new Graph('global_block');
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
-  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const rope = {
+    cos: g.input('rope_cos', 'float32', ['N', 1, b.d]),
+    sin: g.input('rope_sin', 'float32', ['N', 1, b.d]),
+  };
   const p = declare(g, [...preParams(b), ...postParams(b)]);
   const x1 = reshape(g, x, [1, -1, b.C]);
   const { q, k, v } = qkvHeads(g, x1, p, b, rope);
@@ -241,8 +317,16 @@ export function globalBlockGraph(b: BlockDims): Graph {
  * One of q / k / v (`part` 0 / 1 / 2) of `h = norm1(x)` `[1, T, C]` as heads `[1, T, H, d]`: only that third of the
  * qkv projection is computed (its columns of the [C, 3C] weight), then q/k norm and RoPE as in the full block.
  */
-function headsOf(g: Graph, h: string, p: Record<string, string>, b: BlockDims, part: 0 | 1 | 2, rope: { cos: string; sin: string }): string {
-  const slice = (t: string, axis: number) => g.op('Slice', [t, g.ints([part * b.C]), g.ints([(part + 1) * b.C]), g.ints([axis])])[0];
+function headsOf(
+  g: Graph,
+  h: string,
+  p: Record<string, string>,
+  b: BlockDims,
+  part: 0 | 1 | 2,
+  rope: { cos: string; sin: string },
+): string {
+  const slice = (t: string, axis: number) =>
+    g.op('Slice', [t, g.ints([part * b.C]), g.ints([(part + 1) * b.C]), g.ints([axis])])[0];
   const t = reshape(g, linear(g, h, slice(p['attn.qkv.weight'], 1), slice(p['attn.qkv.bias'], 0)), [0, 0, b.H, b.d]);
   return part === 2 ? t : normRope(g, t, p, b, part === 0 ? 'q_norm' : 'k_norm', rope);
 }
@@ -257,7 +341,10 @@ export function globalKeyValueGraph(b: BlockDims): Graph {
   check(b.rope && b.qkNorm, 'the global block is the aggregator form (q/k norm + RoPE)');
   const g = new Graph('global_key_value');
   const x = g.input('x', 'float32', ['S', 'P', b.C]);
-  const rope = { cos: g.input('rope_cos', 'float32', ['N', 1, b.d]), sin: g.input('rope_sin', 'float32', ['N', 1, b.d]) };
+  const rope = {
+    cos: g.input('rope_cos', 'float32', ['N', 1, b.d]),
+    sin: g.input('rope_sin', 'float32', ['N', 1, b.d]),
+  };
   const p = declare(g, preParams(b));
   const h = layerNorm(g, reshape(g, x, [1, -1, b.C]), p['norm1.weight'], p['norm1.bias'], b.eps);
   g.output(headsOf(g, h, p, b, 1, rope), 'float32', [1, 'N', b.H, b.d], 'k');
@@ -280,7 +367,10 @@ export function globalQueryChunkGraph(b: BlockDims): Graph {
   const x = g.input('x', 'float32', [1, 'n', b.C]);
   const k = g.input('k', 'float32', [1, 'N', b.H, b.d]);
   const v = g.input('v', 'float32', [1, 'N', b.H, b.d]);
-  const rope = { cos: g.input('rope_cos', 'float32', ['n', 1, b.d]), sin: g.input('rope_sin', 'float32', ['n', 1, b.d]) };
+  const rope = {
+    cos: g.input('rope_cos', 'float32', ['n', 1, b.d]),
+    sin: g.input('rope_sin', 'float32', ['n', 1, b.d]),
+  };
   const p = declare(g, [...preParams(b), ...postParams(b)]);
   const q = headsOf(g, layerNorm(g, x, p['norm1.weight'], p['norm1.bias'], b.eps), p, b, 0, rope);
   const o = reshape(g, denseAttention(g, q, k, v, b.d), [0, 0, b.C]);
@@ -307,7 +397,12 @@ export function buildPreGraph(b: BlockDims, baked?: BlockWeights, name = 'pre'):
   const p = declare(g, preParams(b), baked, type);
   // All rows form one sequence: [S, P, C] → [1, S·P, C] is a free, contiguous reshape.
   const { q, k, v } = qkvHeads(g, reshape(g, x, [1, -1, b.C]), p, b, rope);
-  for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) g.output(reshape(g, t, [-1, b.H, b.d]), type, ['N', b.H, b.d], n);
+  for (const [t, n] of [
+    [q, 'q'],
+    [k, 'k'],
+    [v, 'v'],
+  ] as const)
+    g.output(reshape(g, t, [-1, b.H, b.d]), type, ['N', b.H, b.d], n);
   return g.toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -359,7 +454,13 @@ export function buildGlobalPostGraph(b: BlockDims, baked?: BlockWeights): Uint8A
  * DINO's registers, which get no pos-embed) → `tokens [S, 1 + R + h·w, C]`. Computed in float32; `out` 'float16'
  * casts the tokens for a float16 model.
  */
-export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: number, patch: number, out: ElemType = 'float32'): Uint8Array {
+export function buildEmbedGraph(
+  convW: Float32Array,
+  convB: Float32Array,
+  C: number,
+  patch: number,
+  out: ElemType = 'float32',
+): Uint8Array {
   const g = new Graph('embed');
   const img = g.input('images', 'float32', ['S', 3, 'Hi', 'Wi']);
   const pos = g.input('pos', 'float32', ['L', C]);
@@ -380,12 +481,30 @@ export function buildEmbedGraph(convW: Float32Array, convB: Float32Array, C: num
  * DINO's final norm, drop DINO's cls + registers, prepend VGGT's special tokens: `x [S, 1 + R + h·w, C]`,
  * `special [S, K, C]` → `y [S, K + h·w, C]`. `type` is the element type of x, special and y (the norm is fp32).
  */
-export function buildBridgeGraph(normW: Float32Array, normB: Float32Array, C: number, dinoPrefix: number, eps: number, type: ElemType = 'float32'): Uint8Array {
+export function buildBridgeGraph(
+  normW: Float32Array,
+  normB: Float32Array,
+  C: number,
+  dinoPrefix: number,
+  eps: number,
+  type: ElemType = 'float32',
+): Uint8Array {
   const g = new Graph('bridge');
   const x = g.input('x', type, ['S', 'T', C]);
   const special = g.input('special', type, ['S', 'K', C]);
-  const n = layerNorm(g, cast(g, x, type, 'float32'), g.constant(tensorInit(normW, [C]), 'norm_w'), g.constant(tensorInit(normB, [C]), 'norm_b'), eps);
-  const patches = g.op('Slice', [cast(g, n, 'float32', type), g.ints([dinoPrefix]), g.ints([2 ** 31 - 1]), g.ints([1])])[0];
+  const n = layerNorm(
+    g,
+    cast(g, x, type, 'float32'),
+    g.constant(tensorInit(normW, [C]), 'norm_w'),
+    g.constant(tensorInit(normB, [C]), 'norm_b'),
+    eps,
+  );
+  const patches = g.op('Slice', [
+    cast(g, n, 'float32', type),
+    g.ints([dinoPrefix]),
+    g.ints([2 ** 31 - 1]),
+    g.ints([1]),
+  ])[0];
   g.output(g.op('Concat', [special, patches], { axis: 1 })[0], type, ['S', 'P', C], 'y');
   return g.toModel({ opset: VGGT_OPSET }).model;
 }

@@ -6,15 +6,22 @@
  * The runtime session takes every weight as a graph input (GPU-resident on WebGPU, uploaded once): VGGT-1B's
  * camera head is 0.87 GB, which as initializers would be serialized into one protobuf and copied into ORT's heap.
  */
-import { HessError, check } from '../../errors';
-import { Graph } from '../../onnx/builder';
-import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import type { CameraHeadConfig } from '../config';
-import { type HeadParam, HeadParams, type HeadParamSource, type HeadFeeds, loadHeadFeeds, releaseFeeds } from './head-params';
-import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
-import { checkComputeType } from './half-weights';
-import { type HeadWeights, type LoadedTensor, silu, sliceAxis } from './heads-common';
-import { VGGT_OPSET, cast, consts, type ElemType, gelu, layerNorm, layerNormNoAffine, linear, reshape } from './ops';
+import { HessError, check } from '../../errors.js';
+import { Graph } from '../../onnx/builder.js';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
+import type { CameraHeadConfig } from '../config.js';
+import {
+  type HeadParam,
+  HeadParams,
+  type HeadParamSource,
+  type HeadFeeds,
+  loadHeadFeeds,
+  releaseFeeds,
+} from './head-params.js';
+import { type HeadInput, gatherSpans, inputLength } from './head-inputs.js';
+import { checkComputeType } from './half-weights.js';
+import { type HeadWeights, type LoadedTensor, silu, sliceAxis } from './heads-common.js';
+import { VGGT_OPSET, cast, consts, type ElemType, gelu, layerNorm, layerNormNoAffine, linear, reshape } from './ops.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -80,15 +87,24 @@ export class CameraHead {
 
   /** Build the graph (weights as inputs), stream the weights into feeds and create the session on `target`. */
   static async create(
-    weights: HeadWeights, config: CameraHeadConfig, target: ExecutionTarget, opts: CameraHeadOptions = {},
+    weights: HeadWeights,
+    config: CameraHeadConfig,
+    target: ExecutionTarget,
+    opts: CameraHeadOptions = {},
   ): Promise<CameraHead> {
     const prefix = opts.prefix ?? 'camera_head';
     const iterations = opts.iterations ?? 4;
     check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
-    check(config.dim % config.heads === 0, `camera head width ${config.dim} is not divisible by ${config.heads} heads`,
-      'pass camera_heads from the model config (4 for the tiny fixture, 16 for VGGT-1B)');
+    check(
+      config.dim % config.heads === 0,
+      `camera head width ${config.dim} is not divisible by ${config.heads} heads`,
+      'pass camera_heads from the model config (4 for the tiny fixture, 16 for VGGT-1B)',
+    );
     const type = checkComputeType(opts.dtype, target);
-    const { graph, params } = cameraHeadInputsGraph(weights.tensors, config, iterations, prefix, { type, fp32Parts: opts.fp32Parts });
+    const { graph, params } = cameraHeadInputsGraph(weights.tensors, config, iterations, prefix, {
+      type,
+      fp32Parts: opts.fp32Parts,
+    });
     const ort = opts.ort ?? (await loadOrt());
     const feeds = await loadHeadFeeds(weights, prefix, params, ort, target, opts.signal, type);
     try {
@@ -113,12 +129,17 @@ export class CameraHead {
     const len = inputLength(lastLayer, 'lastLayer');
     const P = len / (S * C);
     if (!Number.isInteger(P) || P < 1) {
-      throw new HessError('SHAPE_MISMATCH', `lastLayer has ${len} elements, not S·P·${C} for S = ${S}`,
-        `pass the last aggregated layer as [S, P, ${C}] (camera token first in each frame)`);
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `lastLayer has ${len} elements, not S·P·${C} for S = ${S}`,
+        `pass the last aggregated layer as [S, P, ${C}] (camera token first in each frame)`,
+      );
     }
     const offsets = Array.from({ length: S }, (_, s) => s * P * C);
-    const tokens = P === 1 ? gatherSpans(this.ort, this.target, lastLayer, [0], S * C, [S, C], this.type)
-      : gatherSpans(this.ort, this.target, lastLayer, offsets, C, [S, C], this.type);
+    const tokens =
+      P === 1
+        ? gatherSpans(this.ort, this.target, lastLayer, [0], S * C, [S, C], this.type)
+        : gatherSpans(this.ort, this.target, lastLayer, offsets, C, [S, C], this.type);
     try {
       const out = await this.session.run({ ...this.weights.feeds, tokens: tokens.tensor });
       return Float32Array.from(out.pose_enc!.data as Float32Array);
@@ -138,8 +159,16 @@ export class CameraHead {
 
 /** One trunk Block's weights (bound once; every iteration reuses them). */
 interface BlockParams {
-  n1w: string; n1b: string; qkv: { w: string; b?: string }; proj: { w: string; b?: string }; ls1: string;
-  n2w: string; n2b: string; fc1: { w: string; b?: string }; fc2: { w: string; b?: string }; ls2: string;
+  n1w: string;
+  n1b: string;
+  qkv: { w: string; b?: string };
+  proj: { w: string; b?: string };
+  ls1: string;
+  n2w: string;
+  n2b: string;
+  fc1: { w: string; b?: string };
+  fc2: { w: string; b?: string };
+  ls2: string;
 }
 
 function blockParams(p: HeadParams, i: number, cfg: CameraHeadConfig): BlockParams {
@@ -148,9 +177,16 @@ function blockParams(p: HeadParams, i: number, cfg: CameraHeadConfig): BlockPara
   const b = `trunk.${i}`;
   const vec = (k: string) => p.tensor(`${b}.${k}`, [C]);
   return {
-    n1w: vec('norm1.weight'), n1b: vec('norm1.bias'), qkv: p.linear(`${b}.attn.qkv`, 3 * C, C), proj: p.linear(`${b}.attn.proj`, C, C),
-    ls1: vec('ls1.gamma'), n2w: vec('norm2.weight'), n2b: vec('norm2.bias'), fc1: p.linear(`${b}.mlp.fc1`, hid, C),
-    fc2: p.linear(`${b}.mlp.fc2`, C, hid), ls2: vec('ls2.gamma'),
+    n1w: vec('norm1.weight'),
+    n1b: vec('norm1.bias'),
+    qkv: p.linear(`${b}.attn.qkv`, 3 * C, C),
+    proj: p.linear(`${b}.attn.proj`, C, C),
+    ls1: vec('ls1.gamma'),
+    n2w: vec('norm2.weight'),
+    n2b: vec('norm2.bias'),
+    fc1: p.linear(`${b}.mlp.fc1`, hid, C),
+    fc2: p.linear(`${b}.mlp.fc2`, C, hid),
+    ls2: vec('ls2.gamma'),
   };
 }
 
@@ -165,7 +201,11 @@ function block(g: Graph, x: string, p: BlockParams, cfg: CameraHeadConfig, pr: P
   // Softmax in float32 always; the two products around it in float32 with the 'attention' part
   const at: ElemType = pr.fp32.has('attention') ? 'float32' : t;
   const qkvT = cast(g, g.op('Transpose', [qkv], { perm: [1, 2, 0, 3] })[0], t, at); // [3, H, S, hd]
-  const [q, k, v] = g.op('Split', [qkvT, g.ints([1, 1, 1])], { axis: 0 }, { outputs: 3 }) as unknown as [string, string, string];
+  const [q, k, v] = g.op('Split', [qkvT, g.ints([1, 1, 1])], { axis: 0 }, { outputs: 3 }) as unknown as [
+    string,
+    string,
+    string,
+  ];
   const qs = g.op('Mul', [q, consts(g, [1 / Math.sqrt(hd)], [1], at)])[0];
   const scores = g.op('MatMul', [qs, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })[0]])[0]; // [1, H, S, S]
   const probs = cast(g, g.op('Softmax', [cast(g, scores, at, 'float32')], { axis: -1 })[0], 'float32', at);
@@ -185,7 +225,12 @@ interface Precision {
 }
 
 /** Build the whole camera head with its weights baked (all iterations unrolled; trunk weights shared across them). */
-export function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Uint8Array {
+export function buildCameraGraph(
+  w: Map<string, LoadedTensor>,
+  cfg: CameraHeadConfig,
+  iterations: number,
+  prefix: string,
+): Uint8Array {
   return cameraHeadGraph(w, cfg, iterations, prefix).toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -196,7 +241,12 @@ export function buildCameraGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadCo
  * @example
  * const g = cameraHeadGraph(await loadPrefixed(st, 'camera_head'), cfg.camera!, 4, 'camera_head');
  */
-export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadConfig, iterations: number, prefix: string): Graph {
+export function cameraHeadGraph(
+  w: Map<string, LoadedTensor>,
+  cfg: CameraHeadConfig,
+  iterations: number,
+  prefix: string,
+): Graph {
   return cameraGraph({ baked: w }, cfg, iterations, prefix, { type: 'float32', fp32: new Set() }).graph;
 }
 
@@ -209,15 +259,25 @@ export function cameraHeadGraph(w: Map<string, LoadedTensor>, cfg: CameraHeadCon
  * const { graph, params } = cameraHeadInputsGraph(st.tensors, cfg.camera!, 4, 'camera_head');
  */
 export function cameraHeadInputsGraph(
-  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, cfg: CameraHeadConfig, iterations: number, prefix: string,
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  cfg: CameraHeadConfig,
+  iterations: number,
+  prefix: string,
   opts: { type?: ElemType; fp32Parts?: readonly CameraFp32Part[] } = {},
 ): { graph: Graph; params: HeadParam[] } {
   const type = opts.type ?? 'float32';
-  return cameraGraph({ shapes }, cfg, iterations, prefix, { type, fp32: new Set(type === 'float16' ? opts.fp32Parts ?? CAMERA_FP32_PARTS : []) });
+  return cameraGraph({ shapes }, cfg, iterations, prefix, {
+    type,
+    fp32: new Set(type === 'float16' ? (opts.fp32Parts ?? CAMERA_FP32_PARTS) : []),
+  });
 }
 
 function cameraGraph(
-  src: HeadParamSource, cfg: CameraHeadConfig, iterations: number, prefix: string, pr: Precision,
+  src: HeadParamSource,
+  cfg: CameraHeadConfig,
+  iterations: number,
+  prefix: string,
+  pr: Precision,
 ): { graph: Graph; params: HeadParam[] } {
   const C = cfg.dim;
   const D = cfg.poseDim;
@@ -253,7 +313,11 @@ function cameraGraph(
     // feed back the raw running sum (pre-ReLU), as upstream does
     const inp = cast(g, linear(g, raw ?? empty, embedW, embedB), pt, t);
     const m = linear(g, silu(g, inp), mod.w, mod.b);
-    const [shift, scale, gate] = g.op('Split', [m, g.ints([C, C, C])], { axis: -1 }, { outputs: 3 }) as unknown as [string, string, string];
+    const [shift, scale, gate] = g.op('Split', [m, g.ints([C, C, C])], { axis: -1 }, { outputs: 3 }) as unknown as [
+      string,
+      string,
+      string,
+    ];
     const modulated = g.op('Add', [g.op('Mul', [normed, g.op('Add', [scale, one])[0]])[0], shift])[0];
     let x = g.op('Add', [g.op('Mul', [gate, modulated])[0], pose])[0];
     for (const b of trunk) x = block(g, x, b, cfg, pr);

@@ -5,9 +5,9 @@
  * assembled tensor never leaves the GPU).
  */
 import type { Tensor } from 'onnxruntime-web';
-import { check } from '../../errors';
-import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers';
-import type { ExecutionTarget, Ort } from '../../runtime/ort';
+import { check } from '../../errors.js';
+import { readBuffer, readF32, STORAGE_USAGE } from '../../gpu/buffers.js';
+import type { ExecutionTarget, Ort } from '../../runtime/ort.js';
 
 /** The two device limits a single tensor must respect (a WebGPU device's, or overrides). */
 export interface BufferLimits {
@@ -28,9 +28,10 @@ export const LOCAL_SCORE_BYTES = 256 * 2 ** 20;
  * (`override` may only lower them); on the wasm EP {@link WASM_TENSOR_BYTES} unless `override` says otherwise.
  */
 export function tensorByteLimit(target: ExecutionTarget, override?: Partial<BufferLimits>): number {
-  const base = target.ep === 'webgpu'
-    ? Math.min(target.gpu.limits.maxStorageBufferBindingSize, target.gpu.limits.maxBufferSize)
-    : WASM_TENSOR_BYTES;
+  const base =
+    target.ep === 'webgpu'
+      ? Math.min(target.gpu.limits.maxStorageBufferBindingSize, target.gpu.limits.maxBufferSize)
+      : WASM_TENSOR_BYTES;
   const o = Math.min(override?.maxStorageBufferBindingSize ?? Infinity, override?.maxBufferSize ?? Infinity);
   check(!(o <= 0), `limits must be positive byte counts, got ${JSON.stringify(override)}`);
   return target.ep === 'webgpu' ? Math.min(base, o) : Number.isFinite(o) ? o : base;
@@ -63,7 +64,14 @@ export interface ChunkPlan {
  * @example
  * const plan = planChunks(8, 1374, 1374, 2 ** 31, agg, dino); // VGGT-1B at 518²: tokenRows 131072, frames 2
  */
-export function planChunks(S: number, P: number, T: number, limitBytes: number, agg: RowWidths, dino: RowWidths): ChunkPlan {
+export function planChunks(
+  S: number,
+  P: number,
+  T: number,
+  limitBytes: number,
+  agg: RowWidths,
+  dino: RowWidths,
+): ChunkPlan {
   const rows = (w: RowWidths) => Math.max(1, Math.floor(limitBytes / (4 * Math.max(3 * w.C, w.M))));
   const frames = (w: RowWidths, t: number) => {
     const scores = Math.floor(Math.min(limitBytes, LOCAL_SCORE_BYTES) / (4 * w.H * t * t));
@@ -90,7 +98,11 @@ export class RowTensors {
   /** Bytes per element. */
   private readonly size: number;
 
-  constructor(private readonly ort: Ort, private readonly target: ExecutionTarget, private readonly type: 'float32' | 'float16' = 'float32') {
+  constructor(
+    private readonly ort: Ort,
+    private readonly target: ExecutionTarget,
+    private readonly type: 'float32' | 'float16' = 'float32',
+  ) {
     check(type === 'float32' || target.ep === 'webgpu', 'float16 row tensors need the WebGPU EP');
     this.size = type === 'float16' ? 2 : 4;
   }
@@ -101,12 +113,20 @@ export class RowTensors {
     if (this.target.ep === 'wasm') return new this.ort.Tensor('float32', new Float32Array(n), dims);
     const { device } = this.target.gpu;
     // Buffer sizes must be multiples of 4 bytes (an odd float16 count rounds up).
-    const buf = device.createBuffer({ size: Math.max(4, Math.ceil((n * this.size) / 4) * 4), usage: STORAGE_USAGE, label: 'aggregator rows' });
-    const download = this.type === 'float16'
-      ? async () => new Uint16Array(await readBuffer(device, buf, n * 2))
-      : () => readF32(device, buf, n);
+    const buf = device.createBuffer({
+      size: Math.max(4, Math.ceil((n * this.size) / 4) * 4),
+      usage: STORAGE_USAGE,
+      label: 'aggregator rows',
+    });
+    const download =
+      this.type === 'float16'
+        ? async () => new Uint16Array(await readBuffer(device, buf, n * 2))
+        : () => readF32(device, buf, n);
     return this.ort.Tensor.fromGpuBuffer(buf, {
-      dataType: this.type, dims, download: download as never, dispose: () => buf.destroy(),
+      dataType: this.type,
+      dims,
+      download: download as never,
+      dispose: () => buf.destroy(),
     }) as Tensor;
   }
 
@@ -122,7 +142,10 @@ export class RowTensors {
     const out = this.alloc(b - a, width, dims);
     const enc = target.gpu.device.createCommandEncoder();
     const z = this.size;
-    check(((b - a) * width * z) % 4 === 0 && (a * width * z) % 4 === 0, 'float16 row chunks must cover an even number of values');
+    check(
+      ((b - a) * width * z) % 4 === 0 && (a * width * z) % 4 === 0,
+      'float16 row chunks must cover an even number of values',
+    );
     enc.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, a * width * z, out.gpuBuffer as GPUBuffer, 0, (b - a) * width * z);
     target.gpu.device.queue.submit([enc.finish()]);
     return out;
@@ -131,17 +154,26 @@ export class RowTensors {
   /** Copy `part` (`[n, width]` in any shape) into rows [a, a + n) of `dst` (made by {@link alloc}). */
   write(dst: Tensor, a: number, part: Tensor, width: number): void {
     const n = part.size / width;
-    check(Number.isInteger(n) && (a + n) * width <= dst.size, `row chunk [${a}, ${a + n}) does not fit ${dst.size / width} rows`);
+    check(
+      Number.isInteger(n) && (a + n) * width <= dst.size,
+      `row chunk [${a}, ${a + n}) does not fit ${dst.size / width} rows`,
+    );
     if (dst.location === 'cpu') {
       (dst.data as Float32Array).set(part.data as Float32Array, a * width);
       return;
     }
     const target = this.target;
-    check(target.ep === 'webgpu' && part.location === 'gpu-buffer', `cannot write a ${part.location} chunk into a GPU tensor`);
+    check(
+      target.ep === 'webgpu' && part.location === 'gpu-buffer',
+      `cannot write a ${part.location} chunk into a GPU tensor`,
+    );
     // ORT has submitted the work that produced `part` when its run resolved: the queue orders this copy after it.
     const enc = target.gpu.device.createCommandEncoder();
     const z = this.size;
-    check((n * width * z) % 4 === 0 && (a * width * z) % 4 === 0, 'float16 row chunks must cover an even number of values');
+    check(
+      (n * width * z) % 4 === 0 && (a * width * z) % 4 === 0,
+      'float16 row chunks must cover an even number of values',
+    );
     enc.copyBufferToBuffer(part.gpuBuffer as GPUBuffer, 0, dst.gpuBuffer as GPUBuffer, a * width * z, n * width * z);
     target.gpu.device.queue.submit([enc.finish()]);
   }

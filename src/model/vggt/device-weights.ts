@@ -4,11 +4,11 @@
  * over the values. Used on WebGPU when the reader gives raw bytes (a Safetensors does) and every tensor of the
  * block is F32, F16 or BF16; otherwise the caller keeps the host path.
  */
-import { check } from '../../errors';
-import { prepareWeights, RAW_WEIGHT_DTYPES, type RawWeight, type RawWeightDtype } from '../../gpu/weight-prep';
-import type { ParamSpec } from './blocks';
-import type { WeightReader } from './half-weights';
-import type { ElemType } from './ops';
+import { check } from '../../errors.js';
+import { prepareWeights, RAW_WEIGHT_DTYPES, type RawWeight, type RawWeightDtype } from '../../gpu/weight-prep.js';
+import type { ParamSpec } from './blocks.js';
+import type { WeightReader } from './half-weights.js';
+import type { ElemType } from './ops.js';
 
 /** What a Safetensors adds to a {@link WeightReader}: dtypes and raw bytes. */
 interface RawReader {
@@ -33,7 +33,11 @@ export function canPrepareOnDevice(reader: WeightReader, names: readonly string[
  * const bufs = await loadBlockWeightsOnDevice(st, 'aggregator.frame_blocks.0', preParams(b), 'float16', device);
  */
 export async function loadBlockWeightsOnDevice(
-  reader: WeightReader, prefix: string, specs: readonly ParamSpec[], type: ElemType, device: GPUDevice,
+  reader: WeightReader,
+  prefix: string,
+  specs: readonly ParamSpec[],
+  type: ElemType,
+  device: GPUDevice,
 ): Promise<Map<string, GPUBuffer> | null> {
   const names = specs.map((s) => `${prefix}.${s.key}`);
   if (!canPrepareOnDevice(reader, names)) return null;
@@ -43,11 +47,21 @@ export async function loadBlockWeightsOnDevice(
     const name = names[i]!;
     const info = reader.tensors.get(name)!;
     const n = s.shape.reduce((a, c) => a * c, 1);
-    check(info.numel === n, `${name} has ${info.numel} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
-      'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file');
+    check(
+      info.numel === n,
+      `${name} has ${info.numel} values, expected ${n} (${JSON.stringify(s.linear ?? s.shape)})`,
+      'the checkpoint does not match the architecture read from it; re-run inferVggtConfig on this file',
+    );
     const dtype = info.dtype as RawWeightDtype;
     // The host path widens to float32 through the checked reader except F16/BF16 going to float16 (read raw).
-    raw.push({ name, bytes: await reader.readRaw(name), dtype, numel: n, linear: s.linear, checkFinite: !half || dtype === 'F32' });
+    raw.push({
+      name,
+      bytes: await reader.readRaw(name),
+      dtype,
+      numel: n,
+      linear: s.linear,
+      checkFinite: !half || dtype === 'F32',
+    });
   }
   const bufs = await prepareWeights(device, raw, half);
   return new Map(specs.map((s, i) => [s.input, bufs[i]!]));

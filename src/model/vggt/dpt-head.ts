@@ -11,16 +11,31 @@
  * reads them from its tensors.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, check, throwIfAborted } from '../../errors';
-import { type Dim, Graph } from '../../onnx/builder';
-import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort';
-import type { DptHeadConfig } from '../config';
-import { type HeadInput, gatherSpans, inputLength } from './head-inputs';
-import { type HeadFeeds, type HeadParam, HeadParams, type HeadParamSource, loadHeadFeeds, releaseFeeds } from './head-params';
-import { toF16 } from '../../attention/f16';
-import { checkComputeType } from './half-weights';
-import { type HeadWeights, type LoadedTensor, conv2d, convTranspose2d, resizeAlignCorners, sliceAxis, spatialShape } from './heads-common';
-import { VGGT_OPSET, cast, consts, type ElemType, layerNorm } from './ops';
+import { HessError, check, throwIfAborted } from '../../errors.js';
+import { type Dim, Graph } from '../../onnx/builder.js';
+import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
+import type { DptHeadConfig } from '../config.js';
+import { type HeadInput, gatherSpans, inputLength } from './head-inputs.js';
+import {
+  type HeadFeeds,
+  type HeadParam,
+  HeadParams,
+  type HeadParamSource,
+  loadHeadFeeds,
+  releaseFeeds,
+} from './head-params.js';
+import { toF16 } from '../../attention/f16.js';
+import { checkComputeType } from './half-weights.js';
+import {
+  type HeadWeights,
+  type LoadedTensor,
+  conv2d,
+  convTranspose2d,
+  resizeAlignCorners,
+  sliceAxis,
+  spatialShape,
+} from './heads-common.js';
+import { VGGT_OPSET, cast, consts, type ElemType, layerNorm } from './ops.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -112,7 +127,13 @@ export function dptPosEmbed(C: number, gh: number, gw: number, imgW: number, img
 }
 
 /** The embedding split by what each channel depends on: x `[C, gw]` (zero for c ≥ C/2), y `[C, gh]` (zero for c < C/2). */
-function separablePosEmbed(C: number, gh: number, gw: number, imgW: number, imgH: number): { x: Float64Array; y: Float64Array } {
+function separablePosEmbed(
+  C: number,
+  gh: number,
+  gw: number,
+  imgW: number,
+  imgH: number,
+): { x: Float64Array; y: Float64Array } {
   const ar = imgW / imgH;
   const diag = Math.sqrt(ar * ar + 1);
   const spanX = ar / diag;
@@ -154,13 +175,21 @@ export interface DptPosInput {
  * The position tables (times the 0.1 ratio) for images of H×W, as float32 `[1, C, 1, w]` / `[1, C, h, 1]`
  * arrays keyed by input name, computed in float64.
  */
-export function dptPosFeeds(inputs: readonly DptPosInput[], patchSize: number, H: number, W: number): Map<string, { data: Float32Array; dims: number[] }> {
+export function dptPosFeeds(
+  inputs: readonly DptPosInput[],
+  patchSize: number,
+  H: number,
+  W: number,
+): Map<string, { data: Float32Array; dims: number[] }> {
   const out = new Map<string, { data: Float32Array; dims: number[] }>();
   for (const p of inputs) {
     const [h, w] = p.map === 'grid' ? [H / patchSize, W / patchSize] : [H, W];
     const e = separablePosEmbed(p.channels, h, w, W, H);
     const t = p.axis === 'x' ? e.x : e.y;
-    out.set(p.name, { data: Float32Array.from(t, (v) => v * POS_RATIO), dims: p.axis === 'x' ? [1, p.channels, 1, w] : [1, p.channels, h, 1] });
+    out.set(p.name, {
+      data: Float32Array.from(t, (v) => v * POS_RATIO),
+      dims: p.axis === 'x' ? [1, p.channels, 1, w] : [1, p.channels, h, 1],
+    });
   }
   return out;
 }
@@ -172,7 +201,10 @@ export function dptPosFeeds(inputs: readonly DptPosInput[], patchSize: number, H
  * (output_conv1, output_conv2.0), upstream's features/2 and 32 unless given.
  */
 export function dptFrameBytes(
-  spec: DptHeadSpec, H: number, W: number, widths: { half: number; hidden: number } = { half: spec.head.features / 2, hidden: 32 },
+  spec: DptHeadSpec,
+  H: number,
+  W: number,
+  widths: { half: number; hidden: number } = { half: spec.head.features / 2, hidden: 32 },
   type: ElemType = 'float32',
 ): number {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
@@ -181,12 +213,22 @@ export function dptFrameBytes(
   const g = gh * gw;
   const P = spec.patchStartIdx + g;
   const e = type === 'float16' ? 2 : 4;
-  return Math.max(4 * P * spec.dimIn, e * Math.max( // a level's tokens: the LayerNorm runs on float32
-    P * spec.dimIn, // a level's tokens and the [C, gh, gw] map
-    ...oc.map((c) => c * g), oc[0]! * 16 * g, oc[1]! * 4 * g, // projections, resize_layers 0 and 1
-    F * 16 * g, F * 64 * g, widths.half * 64 * g, // fusion at 4× the grid, refinenet1's ×2 upsample, output_conv1
-    Math.max(widths.half, widths.hidden, od) * H * W, // maps at image size
-  ), 4 * od * H * W); // the float32 output the activations read
+  return Math.max(
+    4 * P * spec.dimIn,
+    e *
+      Math.max(
+        // a level's tokens: the LayerNorm runs on float32
+        P * spec.dimIn, // a level's tokens and the [C, gh, gw] map
+        ...oc.map((c) => c * g),
+        oc[0]! * 16 * g,
+        oc[1]! * 4 * g, // projections, resize_layers 0 and 1
+        F * 16 * g,
+        F * 64 * g,
+        widths.half * 64 * g, // fusion at 4× the grid, refinenet1's ×2 upsample, output_conv1
+        Math.max(widths.half, widths.hidden, od) * H * W, // maps at image size
+      ),
+    4 * od * H * W,
+  ); // the float32 output the activations read
 }
 
 /**
@@ -225,14 +267,25 @@ export class DptHead {
   }
 
   /** Build the graph (weights and image size as inputs), stream the weights into feeds, create the one session. */
-  static async create(weights: HeadWeights, spec: DptHeadSpec, target: ExecutionTarget, opts: DptHeadOptions = {}): Promise<DptHead> {
+  static async create(
+    weights: HeadWeights,
+    spec: DptHeadSpec,
+    target: ExecutionTarget,
+    opts: DptHeadOptions = {},
+  ): Promise<DptHead> {
     check(spec.kind === 'depth' || spec.kind === 'point', `kind must be 'depth' or 'point', got ${String(spec.kind)}`);
     const frames = opts.framesChunk;
-    check(frames === undefined || (Number.isInteger(frames) && frames >= 1), `framesChunk must be a positive integer, got ${frames}`);
+    check(
+      frames === undefined || (Number.isInteger(frames) && frames >= 1),
+      `framesChunk must be a positive integer, got ${frames}`,
+    );
     const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
-    const bytes = opts.chunkBytes ?? (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
+    const bytes =
+      opts.chunkBytes ??
+      (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
     check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
-    if (spec.layerIdx) check(spec.layerIdx.length === 4, 'layerIdx needs exactly 4 layer indices', 'pass e.g. [4, 11, 17, 23]');
+    if (spec.layerIdx)
+      check(spec.layerIdx.length === 4, 'layerIdx needs exactly 4 layer indices', 'pass e.g. [4, 11, 17, 23]');
     check(spec.head.outputDim >= 2, `output_dim must be at least 2 (values + confidence), got ${spec.head.outputDim}`);
     const prefix = opts.prefix ?? `${spec.kind}_head`;
     const type = checkComputeType(opts.dtype, target);
@@ -260,25 +313,40 @@ export class DptHead {
    * or a GPU buffer on this head's WebGPU device of the head's element type). `signal` is checked between chunks.
    */
   async run(
-    layers: ReadonlyMap<number, HeadInput>, S: number, H: number, W: number, opts: { signal?: AbortSignal } = {},
+    layers: ReadonlyMap<number, HeadInput>,
+    S: number,
+    H: number,
+    W: number,
+    opts: { signal?: AbortSignal } = {},
   ): Promise<DptOutput> {
     const session = this.session;
     if (!session) throw new HessError('DISPOSED', 'DptHead.run after dispose()', 'create a new DptHead');
     const ps = this.spec.patchSize;
     check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
     if (!(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0)) {
-      throw new HessError('SHAPE_MISMATCH', `image size ${H}×${W} is not a positive multiple of the patch size ${ps}`,
-        `preprocess the images to multiples of ${ps} (e.g. 350×518)`);
+      throw new HessError(
+        'SHAPE_MISMATCH',
+        `image size ${H}×${W} is not a positive multiple of the patch size ${ps}`,
+        `preprocess the images to multiples of ${ps} (e.g. 350×518)`,
+      );
     }
     const P = this.spec.patchStartIdx + (H / ps) * (W / ps);
     const C = this.spec.dimIn;
     const inputs = this.layerIdx.map((idx) => {
       const a = layers.get(idx);
-      if (!a) throw new HessError('INVALID_ARGUMENT', `aggregated layer ${idx} is missing`, `pass layers ${this.layerIdx.join(', ')}`);
+      if (!a)
+        throw new HessError(
+          'INVALID_ARGUMENT',
+          `aggregated layer ${idx} is missing`,
+          `pass layers ${this.layerIdx.join(', ')}`,
+        );
       const n = inputLength(a, `aggregated layer ${idx}`);
       if (n !== S * P * C) {
-        throw new HessError('SHAPE_MISMATCH', `aggregated layer ${idx} has ${n} elements, expected ${S * P * C} ([S=${S}, P=${P}, ${C}])`,
-          `pass [S=${S}, P=${P}, ${C}], row-major`);
+        throw new HessError(
+          'SHAPE_MISMATCH',
+          `aggregated layer ${idx} has ${n} elements, expected ${S * P * C} ([S=${S}, P=${P}, ${C}])`,
+          `pass [S=${S}, P=${P}, ${C}], row-major`,
+        );
       }
       return a;
     });
@@ -286,8 +354,11 @@ export class DptHead {
       const frame = dptFrameBytes(this.spec, H, W, this.widths, this.type);
       const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
       if (frame > limit) {
-        throw new HessError('LIMIT_TOO_SMALL', `one frame of the ${this.spec.kind} head at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
-          'use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter\'s maximum) or smaller images');
+        throw new HessError(
+          'LIMIT_TOO_SMALL',
+          `one frame of the ${this.spec.kind} head at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
+          "use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter's maximum) or smaller images",
+        );
       }
     }
     const pos = this.posFeeds(H, W);
@@ -299,10 +370,14 @@ export class DptHead {
     for (let s0 = 0; s0 < S; s0 += chunk) {
       throwIfAborted(opts.signal);
       const n = Math.min(chunk, S - s0);
-      const spans = inputs.map((a) => gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C], this.type));
+      const spans = inputs.map((a) =>
+        gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C], this.type),
+      );
       try {
         const feeds: Record<string, Tensor> = { ...this.weights.feeds, ...pos };
-        spans.forEach((t, k) => { feeds[`l${k}`] = t.tensor; });
+        spans.forEach((t, k) => {
+          feeds[`l${k}`] = t.tensor;
+        });
         const out = await session.run(feeds);
         values.set(out.values!.data as Float32Array, s0 * HW * (od - 1));
         conf.set(out.conf!.data as Float32Array, s0 * HW);
@@ -328,7 +403,10 @@ export class DptHead {
     if (!f) {
       f = {};
       for (const [name, t] of dptPosFeeds(this.pos, this.spec.patchSize, H, W)) {
-        f[name] = this.type === 'float16' ? new this.ort.Tensor('float16', toF16(t.data), t.dims) : new this.ort.Tensor('float32', t.data, t.dims);
+        f[name] =
+          this.type === 'float16'
+            ? new this.ort.Tensor('float16', toF16(t.data), t.dims)
+            : new this.ort.Tensor('float32', t.data, t.dims);
       }
       if (this.posCache.size >= 4) this.posCache.delete(this.posCache.keys().next().value!);
       this.posCache.set(key, f);
@@ -338,7 +416,13 @@ export class DptHead {
 }
 
 /** Build the graph of one DPT head for images of H×W, weights baked (inputs `l0..l3` `[N, P, dimIn]`; outputs `values`, `conf`). */
-export function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number): Uint8Array {
+export function buildDptGraph(
+  w: Map<string, LoadedTensor>,
+  spec: DptHeadSpec,
+  prefix: string,
+  H: number,
+  W: number,
+): Uint8Array {
   return dptHeadGraph(w, spec, prefix, H, W).toModel({ opset: VGGT_OPSET }).model;
 }
 
@@ -352,7 +436,12 @@ export function buildDptGraph(w: Map<string, LoadedTensor>, spec: DptHeadSpec, p
  * const g = dptHeadGraph(await loadPrefixed(st, 'point_head'), spec, 'point_head', 70, 98, { raw: true });
  */
 export function dptHeadGraph(
-  w: Map<string, LoadedTensor>, spec: DptHeadSpec, prefix: string, H: number, W: number, opts: { raw?: boolean } = {},
+  w: Map<string, LoadedTensor>,
+  spec: DptHeadSpec,
+  prefix: string,
+  H: number,
+  W: number,
+  opts: { raw?: boolean } = {},
 ): Graph {
   const P = spec.patchStartIdx + (H / spec.patchSize) * (W / spec.patchSize);
   return dptGraph({ baked: w }, spec, prefix, { P, H, W }, opts.raw ?? false, FP32).graph;
@@ -369,13 +458,15 @@ export function dptHeadGraph(
  * // `type: 'float16'`: float16 weights, layers and position tables (LayerNorm, activations, `fp32Parts` float32)
  */
 export function dptHeadInputsGraph(
-  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>, spec: DptHeadSpec, prefix: string,
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  spec: DptHeadSpec,
+  prefix: string,
   opts: { raw?: boolean; size?: { H: number; W: number }; type?: ElemType; fp32Parts?: readonly DptFp32Part[] } = {},
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
   const z = opts.size;
   const fixed = z ? { P: spec.patchStartIdx + (z.H / spec.patchSize) * (z.W / spec.patchSize), H: z.H, W: z.W } : null;
   const type = opts.type ?? 'float32';
-  const pr = { type, fp32: new Set(type === 'float16' ? opts.fp32Parts ?? DPT_FP32_PARTS : []) };
+  const pr = { type, fp32: new Set(type === 'float16' ? (opts.fp32Parts ?? DPT_FP32_PARTS) : []) };
   return dptGraph({ shapes }, spec, prefix, fixed, opts.raw ?? false, pr);
 }
 
@@ -387,7 +478,12 @@ interface Precision {
 const FP32: Precision = { type: 'float32', fp32: new Set() };
 
 function dptGraph(
-  src: HeadParamSource, spec: DptHeadSpec, prefix: string, fixed: { P: number; H: number; W: number } | null, raw: boolean, pr: Precision,
+  src: HeadParamSource,
+  spec: DptHeadSpec,
+  prefix: string,
+  fixed: { P: number; H: number; W: number } | null,
+  raw: boolean,
+  pr: Precision,
 ): { graph: Graph; params: HeadParam[]; pos: DptPosInput[]; widths: { half: number; hidden: number } } {
   const { features: F, outChannels: oc, outputDim: od } = spec.head;
   const C = spec.dimIn;
@@ -408,12 +504,26 @@ function dptGraph(
     if (t) return t;
     const name = map === 'grid' ? `grid_pos${channels}` : 'image_pos';
     if (fixed) {
-      const f = dptPosFeeds([{ name: 'x', channels, map, axis: 'x' }, { name: 'y', channels, map, axis: 'y' }], spec.patchSize, fixed.H, fixed.W);
-      t = { x: consts(g, f.get('x')!.data, f.get('x')!.dims, pr.type), y: consts(g, f.get('y')!.data, f.get('y')!.dims, pr.type) };
+      const f = dptPosFeeds(
+        [
+          { name: 'x', channels, map, axis: 'x' },
+          { name: 'y', channels, map, axis: 'y' },
+        ],
+        spec.patchSize,
+        fixed.H,
+        fixed.W,
+      );
+      t = {
+        x: consts(g, f.get('x')!.data, f.get('x')!.dims, pr.type),
+        y: consts(g, f.get('y')!.data, f.get('y')!.dims, pr.type),
+      };
     } else {
       const [h, w] = map === 'grid' ? ['gh', 'gw'] : ['H', 'W'];
       pos.push({ name: `${name}_x`, channels, map, axis: 'x' }, { name: `${name}_y`, channels, map, axis: 'y' });
-      t = { x: g.input(`${name}_x`, pr.type, [1, channels, 1, w]), y: g.input(`${name}_y`, pr.type, [1, channels, h, 1]) };
+      t = {
+        x: g.input(`${name}_x`, pr.type, [1, channels, 1, w]),
+        y: g.input(`${name}_y`, pr.type, [1, channels, h, 1]),
+      };
     }
     tables.set(key, t);
     return t;
@@ -421,7 +531,9 @@ function dptGraph(
   const addPos = (x: string, t: { x: string; y: string }) => g.op('Add', [g.op('Add', [x, t.x])[0], t.y])[0];
   // [h, w] of a table pair, read from its shapes
   const sizeOf = (t: { x: string; y: string }) =>
-    g.op('Concat', [sliceAxis(g, g.op('Shape', [t.y])[0], 0, 2, 3), sliceAxis(g, g.op('Shape', [t.x])[0], 0, 3, 4)], { axis: 0 })[0];
+    g.op('Concat', [sliceAxis(g, g.op('Shape', [t.y])[0], 0, 2, 3), sliceAxis(g, g.op('Shape', [t.x])[0], 0, 3, 4)], {
+      axis: 0,
+    })[0];
 
   const grid = sizeOf(table(oc[0]!, 'grid'));
   const mapShape = g.op('Concat', [g.ints([0, C]), grid], { axis: 0 })[0];
@@ -432,13 +544,32 @@ function dptGraph(
     const x = g.input(`l${k}`, et, ['N', P, C]);
     const tokens = layerNorm(g, sliceAxis(g, x, 1, spec.patchStartIdx, 2 ** 31 - 1), normW, normB, LN_EPS, et); // shared norm
     const map = g.op('Reshape', [g.op('Transpose', [tokens], { perm: [0, 2, 1] })[0], mapShape])[0];
-    const proj = conv2d(g, map, p.tensor(`projects.${k}.weight`, [oc[k]!, C, 1, 1]), p.tensor(`projects.${k}.bias`, [oc[k]!]), 1);
+    const proj = conv2d(
+      g,
+      map,
+      p.tensor(`projects.${k}.weight`, [oc[k]!, C, 1, 1]),
+      p.tensor(`projects.${k}.bias`, [oc[k]!]),
+      1,
+    );
     let y = addPos(proj, table(oc[k]!, 'grid'));
     if (k === 0 || k === 1) {
       const ks = k === 0 ? 4 : 2;
-      y = convTranspose2d(g, y, p.tensor(`resize_layers.${k}.weight`, [oc[k]!, oc[k]!, ks, ks]), p.tensor(`resize_layers.${k}.bias`, [oc[k]!]), ks);
+      y = convTranspose2d(
+        g,
+        y,
+        p.tensor(`resize_layers.${k}.weight`, [oc[k]!, oc[k]!, ks, ks]),
+        p.tensor(`resize_layers.${k}.bias`, [oc[k]!]),
+        ks,
+      );
     } else if (k === 3) {
-      y = conv2d(g, y, p.tensor('resize_layers.3.weight', [oc[3]!, oc[3]!, 3, 3]), p.tensor('resize_layers.3.bias', [oc[3]!]), 3, { stride: 2, pad: 1 });
+      y = conv2d(
+        g,
+        y,
+        p.tensor('resize_layers.3.weight', [oc[3]!, oc[3]!, 3, 3]),
+        p.tensor('resize_layers.3.bias', [oc[3]!]),
+        3,
+        { stride: 2, pad: 1 },
+      );
     }
     levels.push(conv2d(g, y, p.tensor(`scratch.layer${k + 1}_rn.weight`, [F, oc[k]!, 3, 3]), undefined, 3, { pad: 1 }));
   }
@@ -446,8 +577,17 @@ function dptGraph(
   // ResidualConvUnit with upstream's in-place ReLU: the skip adds relu(x), not x.
   const rcu = (x: string, name: string): string => {
     const r = g.op('Relu', [x])[0];
-    const c1 = conv2d(g, r, p.tensor(`${name}.conv1.weight`, [F, F, 3, 3]), p.tensor(`${name}.conv1.bias`, [F]), 3, { pad: 1 });
-    const c2 = conv2d(g, g.op('Relu', [c1])[0], p.tensor(`${name}.conv2.weight`, [F, F, 3, 3]), p.tensor(`${name}.conv2.bias`, [F]), 3, { pad: 1 });
+    const c1 = conv2d(g, r, p.tensor(`${name}.conv1.weight`, [F, F, 3, 3]), p.tensor(`${name}.conv1.bias`, [F]), 3, {
+      pad: 1,
+    });
+    const c2 = conv2d(
+      g,
+      g.op('Relu', [c1])[0],
+      p.tensor(`${name}.conv2.weight`, [F, F, 3, 3]),
+      p.tensor(`${name}.conv2.bias`, [F]),
+      3,
+      { pad: 1 },
+    );
     return g.op('Add', [c2, r])[0];
   };
   // upstream upsamples to the next level's size (refinenet1: ×2)
@@ -463,12 +603,26 @@ function dptGraph(
   out = fusion(2, out, levels[1]!, spatialShape(g, levels[0]!));
   out = fusion(1, out, levels[0]!, { factor: 2 });
   const half = p.shape('scratch.output_conv1.weight', [-1, F, 3, 3])[0]!;
-  out = conv2d(g, out, p.tensor('scratch.output_conv1.weight', [half, F, 3, 3]), p.tensor('scratch.output_conv1.bias', [half]), 3, { pad: 1 });
+  out = conv2d(
+    g,
+    out,
+    p.tensor('scratch.output_conv1.weight', [half, F, 3, 3]),
+    p.tensor('scratch.output_conv1.bias', [half]),
+    3,
+    { pad: 1 },
+  );
   const image = table(half, 'image');
   out = resizeAlignCorners(g, out, sizeOf(image));
   out = addPos(out, image);
   const hidden = p.shape('scratch.output_conv2.0.weight', [-1, half, 3, 3])[0]!;
-  out = conv2d(g, out, p.tensor('scratch.output_conv2.0.weight', [hidden, half, 3, 3]), p.tensor('scratch.output_conv2.0.bias', [hidden]), 3, { pad: 1 });
+  out = conv2d(
+    g,
+    out,
+    p.tensor('scratch.output_conv2.0.weight', [hidden, half, 3, 3]),
+    p.tensor('scratch.output_conv2.0.bias', [hidden]),
+    3,
+    { pad: 1 },
+  );
   out = g.op('Relu', [out])[0];
   // The last 1×1 conv ('output') and the activations ('activation': exponentials) in float32 when asked: the conv
   // reads `hidden` channels, the activations `od` (a few channels at image size).
@@ -494,7 +648,12 @@ function dptGraph(
     const em1 = g.op('Sub', [g.op('Exp', [g.op('Abs', [v])[0]])[0], one])[0];
     act = g.op('Mul', [g.op('Sign', [v])[0], em1])[0];
   }
-  g.output(cast(g, g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], at, 'float32'), 'float32', ['N', H, W, od - 1], 'values');
+  g.output(
+    cast(g, g.op('Transpose', [act], { perm: [0, 2, 3, 1] })[0], at, 'float32'),
+    'float32',
+    ['N', H, W, od - 1],
+    'values',
+  );
   const c = g.op('Add', [g.op('Exp', [sliceAxis(g, out, 1, od - 1, od)])[0], one])[0];
   g.output(cast(g, g.op('Squeeze', [c, g.ints([1])])[0], at, 'float32'), 'float32', ['N', H, W], 'conf');
   return result;

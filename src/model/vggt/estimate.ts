@@ -18,11 +18,11 @@
  *   Fusions (bias-add into MatMul, GELU) are NOT assumed: the counts below are the unfused ones (an upper bound).
  *   ORT's WebGPU buffer cache keeps freed buffers for reuse, so the measured peak of created bytes can exceed this.
  */
-import { check } from '../../errors';
-import type { VggtConfig } from '../config';
-import { maskLayout } from '../../mask/layout';
-import { planChunks, WASM_TENSOR_BYTES } from './chunks';
-import { dptFrameBytes } from './dpt-head';
+import { check } from '../../errors.js';
+import type { VggtConfig } from '../config.js';
+import { maskLayout } from '../../mask/layout.js';
+import { planChunks, WASM_TENSOR_BYTES } from './chunks.js';
+import { dptFrameBytes } from './dpt-head.js';
 
 /** Stages of a run, in order ('weights' is what loading leaves resident, plus the load's own transient peak). */
 export type EstimateStage = 'weights' | 'dino' | 'frame' | 'global' | 'attention' | 'heads';
@@ -88,7 +88,10 @@ export interface StageEstimate {
 }
 
 export interface MemoryEstimate {
-  input: Required<Omit<EstimateInput, 'heads' | 'chunkTokens'>> & { heads: { camera: boolean; depth: boolean; points: boolean }; chunkTokens: number };
+  input: Required<Omit<EstimateInput, 'heads' | 'chunkTokens'>> & {
+    heads: { camera: boolean; depth: boolean; points: boolean };
+    chunkTokens: number;
+  };
   stages: StageEstimate[];
   /** Maxima over the stages. */
   gpuBytes: number;
@@ -116,12 +119,29 @@ export interface MemoryLimits {
 
 /** VGGT-1B (facebook/VGGT-1B) as inferVggtConfig reads it: what to estimate before downloading 5 GB. */
 export const VGGT_1B_CONFIG: VggtConfig = {
-  embedDim: 1024, numHeads: 16, headDim: 64, depth: 24, mlpHiddenDim: 4096, patchSize: 14, numRegisterTokens: 4, patchStartIdx: 5,
-  dino: { dim: 1024, depth: 24, heads: 16, headDim: 64, mlpHiddenDim: 4096, posGrid: 37, imgSize: 518, numRegisters: 4 },
+  embedDim: 1024,
+  numHeads: 16,
+  headDim: 64,
+  depth: 24,
+  mlpHiddenDim: 4096,
+  patchSize: 14,
+  numRegisterTokens: 4,
+  patchStartIdx: 5,
+  dino: {
+    dim: 1024,
+    depth: 24,
+    heads: 16,
+    headDim: 64,
+    mlpHiddenDim: 4096,
+    posGrid: 37,
+    imgSize: 518,
+    numRegisters: 4,
+  },
   camera: { dim: 2048, heads: 16, headDim: 128, trunkDepth: 4, mlpHiddenDim: 8192, poseDim: 9 },
   depthHead: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 2 },
   pointHead: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 4 },
-  hasTrackHead: true, assumed: [],
+  hasTrackHead: true,
+  assumed: [],
 };
 
 /** onnxruntime-web's wasm heap: a wasm32 memory, at most 4 GiB. */
@@ -144,7 +164,16 @@ export function blockParams(C: number, M: number, d: number, qkNorm: boolean): n
 export function cameraHeadParams(cfg: NonNullable<VggtConfig['camera']>): number {
   const { dim: C, mlpHiddenDim: M, trunkDepth, poseDim: D } = cfg;
   const hb = C / 2;
-  return 2 * C + trunkDepth * blockParams(C, M, 0, false) + 2 * C + D + (D * C + C) + (3 * C * C + 3 * C) + (hb * C + hb) + (D * hb + D);
+  return (
+    2 * C +
+    trunkDepth * blockParams(C, M, 0, false) +
+    2 * C +
+    D +
+    (D * C + C) +
+    (3 * C * C + 3 * C) +
+    (hb * C + hb) +
+    (D * hb + D)
+  );
 }
 
 /** Parameters of one DPT head (refinenet4 has no first residual unit, as in the checkpoint). */
@@ -166,15 +195,19 @@ export function dptHeadParams(head: NonNullable<VggtConfig['depthHead']>, dimIn:
  */
 export function localScores(B: number, heads: number, T: number, e: number): MemoryTerm[] {
   const one = B * heads * T * T * e;
-  return [{ name: 'local attention scores [f,H,T,T] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
-    { name: 'local attention probs [f,H,T,T] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
+  return [
+    { name: 'local attention scores [f,H,T,T] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
+    { name: 'local attention probs [f,H,T,T] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' },
+  ];
 }
 
 /** Dense ONNX global attention (wasm EP, or attention 'onnx'): [1, H, N, N] scores + probabilities. */
 export function globalScores(N: number, heads: number, e: number): MemoryTerm[] {
   const one = heads * N * N * e;
-  return [{ name: 'global attention scores [H,N,N] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
-    { name: 'global attention probs [H,N,N] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' }];
+  return [
+    { name: 'global attention scores [H,N,N] (MatMul out)', bytes: one, bufferBytes: one, on: 'gpu' },
+    { name: 'global attention probs [H,N,N] (Softmax out)', bytes: one, bufferBytes: one, on: 'gpu' },
+  ];
 }
 
 /** Default per-tensor limit L on WebGPU when none is given (a typical adapter's maxStorageBufferBindingSize). */
@@ -188,15 +221,21 @@ export function dptChunkBytes(ep: 'webgpu' | 'wasm', limitBytes: number): number
 /** Live [·, M] tensors of an unfused MLP at its widest op (fc1 MatMul + bias Add, GELU's Mul/Erf/Add/Mul chain). */
 export const MLP_HIDDEN_LIVE = 3;
 
-const term = (name: string, count: number, bufferBytes: number, on: MemoryLocation): MemoryTerm =>
-  ({ name: count === 1 ? name : `${name} ×${count}`, bytes: count * bufferBytes, bufferBytes, on });
+const term = (name: string, count: number, bufferBytes: number, on: MemoryLocation): MemoryTerm => ({
+  name: count === 1 ? name : `${name} ×${count}`,
+  bytes: count * bufferBytes,
+  bufferBytes,
+  on,
+});
 
 function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['input'] {
   const { S, H, W } = input;
   const ps = config.patchSize;
   check(Number.isInteger(S) && S > 0, `S must be a positive integer, got ${S}`);
-  check(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0,
-    `H and W must be positive multiples of ${ps}, got ${H}×${W}`);
+  check(
+    Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0 && H % ps === 0 && W % ps === 0,
+    `H and W must be positive multiples of ${ps}, got ${H}×${W}`,
+  );
   const ep = input.ep ?? 'webgpu';
   const attention = input.attention ?? (ep === 'webgpu' ? 'wgsl' : 'onnx');
   check(ep === 'webgpu' || attention === 'onnx', "attention 'wgsl' needs the WebGPU EP");
@@ -206,16 +245,40 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
   check(L > 0, `limitBytes must be positive, got ${L}`);
   const P = config.patchStartIdx + (H / ps) * (W / ps);
   const T = 1 + config.dino.numRegisters + (H / ps) * (W / ps);
-  const plan = planChunks(S, P, T, L, { C: config.embedDim, H: config.numHeads, M: config.mlpHiddenDim },
-    { C: config.dino.dim, H: config.dino.heads, M: config.dino.mlpHiddenDim });
+  const plan = planChunks(
+    S,
+    P,
+    T,
+    L,
+    { C: config.embedDim, H: config.numHeads, M: config.mlpHiddenDim },
+    { C: config.dino.dim, H: config.dino.heads, M: config.dino.mlpHiddenDim },
+  );
   const dpt = config.depthHead ?? config.pointHead;
-  const dptSpec = { kind: 'depth' as const, head: dpt!, dimIn: 2 * config.embedDim, patchSize: ps, patchStartIdx: config.patchStartIdx };
-  const framesChunk = input.framesChunk ?? (dpt
-    ? Math.max(1, Math.floor(dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32')))
-    : S);
+  const dptSpec = {
+    kind: 'depth' as const,
+    head: dpt!,
+    dimIn: 2 * config.embedDim,
+    patchSize: ps,
+    patchStartIdx: config.patchStartIdx,
+  };
+  const framesChunk =
+    input.framesChunk ??
+    (dpt
+      ? Math.max(
+          1,
+          Math.floor(
+            dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32'),
+          ),
+        )
+      : S);
   const h = input.heads ?? {};
   return {
-    S, H, W, ep, attention, dtype,
+    S,
+    H,
+    W,
+    ep,
+    attention,
+    dtype,
     policy: input.policy ?? 'dense',
     sparsity: input.sparsity ?? 0.73,
     framesChunk,
@@ -233,18 +296,24 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
  * The terms of each stage: `resident` (alive for the whole run from that stage on) and `phases` (each a set of
  * tensors alive at once; the stage's peak is its widest phase). This is the one table of the model.
  */
-function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
+function stageTerms(
+  c: VggtConfig,
+  x: MemoryEstimate['input'],
+): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
   const { S, H, W, ep } = x;
   const e = x.dtype === 'fp16' ? 2 : 4; // aggregator and head weights and activations
   const ty = x.dtype === 'fp16' ? 'f16' : 'f32';
   const dev: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'wasm';
   const ps = c.patchSize;
-  const gh = H / ps, gw = W / ps, L = gh * gw;
+  const gh = H / ps,
+    gw = W / ps,
+    L = gh * gw;
   const Td = 1 + c.dino.numRegisters + L; // DINO tokens per frame
   const P = c.patchStartIdx + L;
   const N = S * P;
   const { embedDim: C, numHeads: Hh, headDim: d, mlpHiddenDim: M } = c;
-  const Cd = c.dino.dim, Md = c.dino.mlpHiddenDim;
+  const Cd = c.dino.dim,
+    Md = c.dino.mlpHiddenDim;
   const C2 = 2 * C;
   const plan = planChunks(S, P, Td, x.limitBytes, { C, H: Hh, M }, { C: Cd, H: c.dino.heads, M: Md });
   const n = x.chunkTokens; // token rows per aggregator pre/post chunk
@@ -256,7 +325,8 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const aggBlock = blockParams(C, M, d, true);
   const aggW = (c.dino.depth * dinoBlock + 2 * c.depth * aggBlock) * e;
   const bakedW = (Cd * 3 * ps * ps + Cd + 2 * Cd) * 4; // embed conv + bridge norm: float32 initializers (fp16 too)
-  const consts = ((1 + c.dino.posGrid ** 2) * Cd + (1 + c.dino.numRegisters) * Cd + (2 + 2 * c.numRegisterTokens) * C) * 4;
+  const consts =
+    ((1 + c.dino.posGrid ** 2) * Cd + (1 + c.dino.numRegisters) * Cd + (2 + 2 * c.numRegisterTokens) * C) * 4;
   // Heads: weights fed as graph inputs in the model's dtype, uploaded once on WebGPU (JS arrays copied per run on wasm).
   const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * e : 0;
   const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * e : 0);
@@ -272,10 +342,30 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   ];
   const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * e;
   // a DPT head's largest weight: resize_layers.3 (oc3² · 9) or a projection (oc · 2C)
-  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) => Math.max(...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)), h.outChannels[3]! ** 2 * 9, h.outChannels[0]! ** 2 * 16) * e;
-  if (camW) weightsResident.push({ name: 'camera head weights (inputs)', bytes: camW, bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim), on: weightWhere });
-  for (const [k, w] of [['depth', depthW], ['point', pointW]] as const) {
-    if (w) weightsResident.push({ name: `${k} head weights (inputs)`, bytes: w, bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!), on: weightWhere });
+  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) =>
+    Math.max(
+      ...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)),
+      h.outChannels[3]! ** 2 * 9,
+      h.outChannels[0]! ** 2 * 16,
+    ) * e;
+  if (camW)
+    weightsResident.push({
+      name: 'camera head weights (inputs)',
+      bytes: camW,
+      bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim),
+      on: weightWhere,
+    });
+  for (const [k, w] of [
+    ['depth', depthW],
+    ['point', pointW],
+  ] as const) {
+    if (w)
+      weightsResident.push({
+        name: `${k} head weights (inputs)`,
+        bytes: w,
+        bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!),
+        on: weightWhere,
+      });
   }
 
   // --- per run -------------------------------------------------------------------------------------------
@@ -285,35 +375,75 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   // On WebGPU the aggregator hands the layers to the heads as GPU tensors in its dtype (interleaved on the device)
   // when one [N,2C] buffer fits the limit; else (and on wasm) they are read back to the host as float32 [S,P,2C].
   const layersOnGpu = ep === 'webgpu' && 2 * N * C * e <= x.limitBytes; // else the host fallback
-  const headLayers = layersOnGpu ? term(`head layers [S,P,2C] ${ty} (GPU)`, keptLayers, S * P * C2 * e, 'gpu')
+  const headLayers = layersOnGpu
+    ? term(`head layers [S,P,2C] ${ty} (GPU)`, keptLayers, S * P * C2 * e, 'gpu')
     : term('head layers [S,P,2C] f32 (host)', keptLayers, S * P * C2 * 4, 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
-  const blockCopy = (params: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * 4, 'wasm')] : []);
+  const blockCopy = (params: number, what: string): MemoryTerm[] =>
+    ep === 'wasm' ? [term(`${what} block weights (per-run copy)`, 1, params * 4, 'wasm')] : [];
   const act = (name: string, count: number, elems: number) => term(name, count, elems * e, dev);
   // Whole [rows, C] tensors the chunks are assembled into: on the wasm EP JS arrays, on WebGPU GPU buffers.
-  const whole = (name: string, count: number, elems: number) => term(name, count, elems * e, ep === 'webgpu' ? 'gpu' : 'host');
+  const whole = (name: string, count: number, elems: number) =>
+    term(name, count, elems * e, ep === 'webgpu' ? 'gpu' : 'host');
 
   /**
    * A block split at its attention into token-chunked pre/post segments (global blocks; DINO and frame blocks on
    * WebGPU): x and the assembled q, k, v, o, y are whole [R, C]; a chunk of r rows runs the segment.
    */
-  const split = (R: number, r: number, CC: number, MM: number, pre: number, post: number, what: string): MemoryTerm[][] => [
-    [...blockCopy(pre, `${what} pre`), whole(`${what} x, q, k, v [R,C]`, 4, R * CC), act(`${what} x chunk [r,C]`, 1, r * CC),
-      act(`${what} qkv MatMul + bias out [r,3C]`, 2, r * 3 * CC), act(`${what} q, k, v chunk [r,C]`, 3, r * CC)],
-    [...blockCopy(post, `${what} post`), whole(`${what} x, o, y [R,C]`, 3, R * CC), act(`${what} x, o chunks [r,C]`, 2, r * CC),
-      act(`${what} x1 [r,C]`, 1, r * CC), act(`${what} MLP hidden [r,M]`, MLP_HIDDEN_LIVE, r * MM), act(`${what} y chunk [r,C]`, 1, r * CC)],
+  const split = (
+    R: number,
+    r: number,
+    CC: number,
+    MM: number,
+    pre: number,
+    post: number,
+    what: string,
+  ): MemoryTerm[][] => [
+    [
+      ...blockCopy(pre, `${what} pre`),
+      whole(`${what} x, q, k, v [R,C]`, 4, R * CC),
+      act(`${what} x chunk [r,C]`, 1, r * CC),
+      act(`${what} qkv MatMul + bias out [r,3C]`, 2, r * 3 * CC),
+      act(`${what} q, k, v chunk [r,C]`, 3, r * CC),
+    ],
+    [
+      ...blockCopy(post, `${what} post`),
+      whole(`${what} x, o, y [R,C]`, 3, R * CC),
+      act(`${what} x, o chunks [r,C]`, 2, r * CC),
+      act(`${what} x1 [r,C]`, 1, r * CC),
+      act(`${what} MLP hidden [r,M]`, MLP_HIDDEN_LIVE, r * MM),
+      act(`${what} y chunk [r,C]`, 1, r * CC),
+    ],
   ];
   /** The attention core over whole tensors: x, q, k, v in, o out (the WGSL flash kernels hold no scores). */
-  const flash = (R: number, CC: number, what: string): MemoryTerm[] => [whole(`${what} x, q, k, v, o [R,C]`, 5, R * CC)];
+  const flash = (R: number, CC: number, what: string): MemoryTerm[] => [
+    whole(`${what} x, q, k, v, o [R,C]`, 5, R * CC),
+  ];
   const preParams = (CC: number, dd: number, qk: boolean) => 4 * CC + 3 * CC * CC + 3 * CC + (qk ? 4 * dd : 0);
 
   /** A whole local block as one ONNX session over f frames at a time (wasm EP): x and y whole, scores per chunk. */
-  const onnxLocal = (T: number, CC: number, MM: number, heads: number, params: number, f: number, what: string): MemoryTerm[][] => [
-    [...blockCopy(params, what), whole(`${what} x, y [S,T,C]`, 2, S * T * CC), act(`${what} x chunk, q/k/v heads [f,T,C]`, 4, f * T * CC),
-      ...localScores(f, heads, T, e).map((t) => on(t, dev))],
-    [...blockCopy(params, what), whole(`${what} x, y [S,T,C]`, 2, S * T * CC), act(`${what} x chunk, x1 [f,T,C]`, 2, f * T * CC),
-      act(`${what} MLP hidden [f·T,M]`, MLP_HIDDEN_LIVE, f * T * MM)],
+  const onnxLocal = (
+    T: number,
+    CC: number,
+    MM: number,
+    heads: number,
+    params: number,
+    f: number,
+    what: string,
+  ): MemoryTerm[][] => [
+    [
+      ...blockCopy(params, what),
+      whole(`${what} x, y [S,T,C]`, 2, S * T * CC),
+      act(`${what} x chunk, q/k/v heads [f,T,C]`, 4, f * T * CC),
+      ...localScores(f, heads, T, e).map((t) => on(t, dev)),
+    ],
+    [
+      ...blockCopy(params, what),
+      whole(`${what} x, y [S,T,C]`, 2, S * T * CC),
+      act(`${what} x chunk, x1 [f,T,C]`, 2, f * T * CC),
+      act(`${what} MLP hidden [f·T,M]`, MLP_HIDDEN_LIVE, f * T * MM),
+    ],
   ];
   const wgslLocal = ep === 'webgpu';
   const dinoPre = preParams(Cd, c.dino.headDim, false);
@@ -329,17 +459,24 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   // Global blocks: the frame-block output xf is held throughout (read back as a head layer with the block output).
   const xf = whole('global xf [N,C]', 1, N * C);
   const global = split(N, n, C, M, aggPre, aggBlock - aggPre, 'global').map((ph) => [xf, ...ph]);
-  if (ep === 'webgpu' && !layersOnGpu) global[1]!.push(term('layer readback staging [N,C] (fp16)', 1, N * C * e, 'gpu'));
+  if (ep === 'webgpu' && !layersOnGpu)
+    global[1]!.push(term('layer readback staging [N,C] (fp16)', 1, N * C * e, 'gpu'));
 
   // Global attention core: xf, q, k, v in, o out; the WGSL sparse path adds 4 permuted copies and the block mask.
-  const core: MemoryTerm[] = [xf, ...flash(N, C, 'global').map((t) => ({ ...t, name: 'global q, k, v, o [N,C]', bytes: t.bytes * 4 / 5 }))];
+  const core: MemoryTerm[] = [
+    xf,
+    ...flash(N, C, 'global').map((t) => ({ ...t, name: 'global q, k, v, o [N,C]', bytes: (t.bytes * 4) / 5 })),
+  ];
   if (x.attention === 'onnx') {
     core.push(act('q/k/v transposed [H,N,d]', 3, N * C), ...globalScores(N, Hh, e).map((t) => on(t, dev)));
   } else if (x.policy !== 'dense') {
     const Lm = maskLayout(S, P);
     const keptPerRow = Lm.specialKeyBlocks + Math.ceil((1 - x.sparsity) * Lm.candidateKeyBlocks);
     const rows = Lm.denseQueryBlocks * Lm.numKeyBlocks + (Lm.numQueryBlocks - Lm.denseQueryBlocks) * keptPerRow;
-    core.push(term('permuted q, k, v, o [N,H,d] f32', 4, N * C * 4, 'gpu'), term('block mask indices', 1, Hh * rows * 4, 'gpu'));
+    core.push(
+      term('permuted q, k, v, o [N,H,d] f32', 4, N * C * 4, 'gpu'),
+      term('block mask indices', 1, Hh * rows * 4, 'gpu'),
+    );
     if (N < 4096) core.push(term('q, k read back for the Wasm planner', 2, N * C * 4, 'host'));
   }
   const attention = { resident: [], phases: [core] };
@@ -350,12 +487,16 @@ function stageTerms(c: VggtConfig, x: MemoryEstimate['input']): Record<EstimateS
   const heads: { resident: MemoryTerm[]; phases: MemoryTerm[][] } = { resident: [], phases: [] };
   const chunk = Math.min(x.framesChunk, S);
   const F = (c.depthHead ?? c.pointHead)?.features ?? 0;
-  const headCopy = (w: number, what: string): MemoryTerm[] => (ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : []);
+  const headCopy = (w: number, what: string): MemoryTerm[] =>
+    ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : [];
   const f32 = (name: string, count: number, elems: number) => term(name, count, elems * 4, dev);
   const hd = (name: string, count: number, elems: number) => term(`${name} ${ty}`, count, elems * e, dev);
   const dptPhases = (od: number, w: number, what: string): MemoryTerm[][] => {
     const inputs = [...headCopy(w, what), hd(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
-    const out = [f32(`${what} output [f,od,H,W] f32`, 1, chunk * od * H * W), term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host')];
+    const out = [
+      f32(`${what} output [f,od,H,W] f32`, 1, chunk * od * H * W),
+      term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host'),
+    ];
     return [
       [...inputs, hd(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
       [...inputs, hd(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
@@ -399,17 +540,21 @@ export function estimateMemory(config: VggtConfig, input: EstimateInput): Memory
     let best: StageEstimate | null = null;
     for (const phase of s.phases) {
       const terms = [...resident, ...phase];
-      const gpu = sumOn(terms, 'gpu'), host = sumOn(terms, 'host'), wasm = sumOn(terms, 'wasm');
-      if (!best) best = { stage, gpuBytes: gpu, hostBytes: host, wasmBytes: wasm, largestBuffer: { name: '', bytes: 0 }, terms };
+      const gpu = sumOn(terms, 'gpu'),
+        host = sumOn(terms, 'host'),
+        wasm = sumOn(terms, 'wasm');
+      if (!best)
+        best = { stage, gpuBytes: gpu, hostBytes: host, wasmBytes: wasm, largestBuffer: { name: '', bytes: 0 }, terms };
       else {
         // per location, the widest phase; terms reported for the phase widest on the model's device
-        if ((x.ep === 'webgpu' ? gpu > best.gpuBytes : wasm > best.wasmBytes)) best.terms = terms;
+        if (x.ep === 'webgpu' ? gpu > best.gpuBytes : wasm > best.wasmBytes) best.terms = terms;
         best.gpuBytes = Math.max(best.gpuBytes, gpu);
         best.hostBytes = Math.max(best.hostBytes, host);
         best.wasmBytes = Math.max(best.wasmBytes, wasm);
       }
       for (const t of phase.concat(resident)) {
-        if (t.on === 'gpu' && t.bufferBytes > best.largestBuffer.bytes) best.largestBuffer = { name: t.name, bytes: t.bufferBytes };
+        if (t.on === 'gpu' && t.bufferBytes > best.largestBuffer.bytes)
+          best.largestBuffer = { name: t.name, bytes: t.bufferBytes };
       }
     }
     stages.push(best!);
@@ -423,25 +568,44 @@ export function estimateMemory(config: VggtConfig, input: EstimateInput): Memory
     hostBytes: Math.max(...stages.map((s) => s.hostBytes)),
     wasmBytes: Math.max(...stages.map((s) => s.wasmBytes)),
     // as Aggregator.run: S · max(P, T) · C · 4
-    attentionCheckBytes: x.S * (Math.max(config.patchStartIdx, 1 + config.dino.numRegisters) + (x.H * x.W) / config.patchSize ** 2) * config.embedDim * 4,
+    attentionCheckBytes:
+      x.S *
+      (Math.max(config.patchStartIdx, 1 + config.dino.numRegisters) + (x.H * x.W) / config.patchSize ** 2) *
+      config.embedDim *
+      4,
   };
 }
 
 /** Why `est` does not fit `limits` (null when it fits). */
-function overLimit(est: MemoryEstimate, limits: MemoryLimits): { code: 'LIMIT_TOO_SMALL' | 'OUT_OF_MEMORY'; reason: string } | null {
+function overLimit(
+  est: MemoryEstimate,
+  limits: MemoryLimits,
+): { code: 'LIMIT_TOO_SMALL' | 'OUT_OF_MEMORY'; reason: string } | null {
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
   if (est.input.ep === 'webgpu' && est.attentionCheckBytes > binding) {
-    return { code: 'LIMIT_TOO_SMALL', reason: `the attention tensors [S·tokens, C] (${gib(est.attentionCheckBytes)} at 4 bytes/element) exceed the device's buffer/binding limit of ${gib(binding)}` };
+    return {
+      code: 'LIMIT_TOO_SMALL',
+      reason: `the attention tensors [S·tokens, C] (${gib(est.attentionCheckBytes)} at 4 bytes/element) exceed the device's buffer/binding limit of ${gib(binding)}`,
+    };
   }
   if (est.input.ep === 'webgpu' && est.largestBuffer.bytes > binding) {
-    return { code: 'LIMIT_TOO_SMALL', reason: `the largest buffer (${est.largestBuffer.name}, ${gib(est.largestBuffer.bytes)}, ${est.largestBuffer.stage}) exceeds the device's buffer/binding limit of ${gib(binding)}` };
+    return {
+      code: 'LIMIT_TOO_SMALL',
+      reason: `the largest buffer (${est.largestBuffer.name}, ${gib(est.largestBuffer.bytes)}, ${est.largestBuffer.stage}) exceeds the device's buffer/binding limit of ${gib(binding)}`,
+    };
   }
   if (limits.maxGpuBytes !== undefined && est.gpuBytes > limits.maxGpuBytes) {
-    return { code: 'OUT_OF_MEMORY', reason: `the run needs about ${gib(est.gpuBytes)} of GPU memory, over the budget of ${gib(limits.maxGpuBytes)}` };
+    return {
+      code: 'OUT_OF_MEMORY',
+      reason: `the run needs about ${gib(est.gpuBytes)} of GPU memory, over the budget of ${gib(limits.maxGpuBytes)}`,
+    };
   }
   if (limits.maxWasmBytes !== undefined && est.wasmBytes > limits.maxWasmBytes) {
-    return { code: 'OUT_OF_MEMORY', reason: `the run needs about ${gib(est.wasmBytes)} in onnxruntime-web's wasm heap, over its ${gib(limits.maxWasmBytes)}` };
+    return {
+      code: 'OUT_OF_MEMORY',
+      reason: `the run needs about ${gib(est.wasmBytes)} in onnxruntime-web's wasm heap, over its ${gib(limits.maxWasmBytes)}`,
+    };
   }
   return null;
 }
@@ -457,16 +621,22 @@ function overLimit(est: MemoryEstimate, limits: MemoryLimits): { code: 'LIMIT_TO
 export function checkMemoryFit(config: VggtConfig, input: EstimateInput, limits: MemoryLimits): FitReport {
   // The chunks are planned from the same limit the buffers are checked against.
   const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
-  if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding)) input = { ...input, limitBytes: binding };
+  if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding))
+    input = { ...input, limitBytes: binding };
   const over = overLimit(estimateMemory(config, input), limits);
   const fitsAt = (S: number) => overLimit(estimateMemory(config, { ...input, S }), limits) === null;
   // Memory grows with S: double until it does not fit, then bisect.
-  let lo = 0, hi = 1;
-  while (hi <= 1 << 20 && fitsAt(hi)) { lo = hi; hi *= 2; }
+  let lo = 0,
+    hi = 1;
+  while (hi <= 1 << 20 && fitsAt(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
   if (hi > 1 << 20) return { fits: over === null, largestS: lo, ...(over ?? {}) };
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (fitsAt(mid)) lo = mid; else hi = mid;
+    if (fitsAt(mid)) lo = mid;
+    else hi = mid;
   }
   return over ? { fits: false, ...over, largestS: lo } : { fits: true, largestS: lo };
 }

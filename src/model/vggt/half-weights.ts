@@ -2,10 +2,10 @@
  * Weights for a float16 model: read straight into float16 bit patterns (F16 tensors without widening, BF16
  * rounded from its bits, F32 and the rest narrowed once on load), and transposed in that form.
  */
-import { f32ToF16Bits, toF16 } from '../../attention/f16';
-import { check, HessError } from '../../errors';
-import type { ExecutionTarget } from '../../runtime/ort';
-import type { ElemType } from './ops';
+import { f32ToF16Bits, toF16 } from '../../attention/f16.js';
+import { check, HessError } from '../../errors.js';
+import type { ExecutionTarget } from '../../runtime/ort.js';
+import type { ElemType } from './ops.js';
 
 /** A source of named float32 tensors (a `Safetensors` works). */
 export interface WeightReader {
@@ -47,8 +47,11 @@ export async function readHalf(reader: WeightReader, name: string): Promise<Uint
   }
   for (let i = 0; i < out.length; i++) {
     if ((out[i] & 0x7fff) === 0x7c00) {
-      throw new HessError('INVALID_ARGUMENT', `${name} has values beyond the float16 range (±65504)`,
-        "load this checkpoint with dtype 'fp32'");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `${name} has values beyond the float16 range (±65504)`,
+        "load this checkpoint with dtype 'fp32'",
+      );
     }
   }
   return out;
@@ -63,15 +66,25 @@ export function transposeHalf(w: Uint16Array, out: number, inDim: number): Uint1
 
 /** Check that `dtype` can run on `target`: 'fp16' needs the WebGPU EP and the device's shader-f16. */
 export function checkComputeType(dtype: unknown, target: ExecutionTarget): ElemType {
-  check(dtype === undefined || dtype === 'fp32' || dtype === 'fp16', `unknown dtype ${JSON.stringify(dtype)}`, "use 'fp32' or 'fp16'");
+  check(
+    dtype === undefined || dtype === 'fp32' || dtype === 'fp16',
+    `unknown dtype ${JSON.stringify(dtype)}`,
+    "use 'fp32' or 'fp16'",
+  );
   if (dtype !== 'fp16') return 'float32';
   if (target.ep !== 'webgpu') {
-    throw new HessError('INVALID_ARGUMENT', "dtype 'fp16' needs the WebGPU EP (the wasm EP runs fp32 only)",
-      "use dtype 'fp32' on the wasm EP, or load on a WebGPU device with shader-f16");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      "dtype 'fp16' needs the WebGPU EP (the wasm EP runs fp32 only)",
+      "use dtype 'fp32' on the wasm EP, or load on a WebGPU device with shader-f16",
+    );
   }
   if (!target.gpu.features.shaderF16) {
-    throw new HessError('NO_SHADER_F16', `dtype 'fp16' needs the shader-f16 feature, which ${target.gpu.name} lacks`,
-      "use dtype 'fp32' on this device (or a GPU/browser that exposes shader-f16)");
+    throw new HessError(
+      'NO_SHADER_F16',
+      `dtype 'fp16' needs the shader-f16 feature, which ${target.gpu.name} lacks`,
+      "use dtype 'fp32' on this device (or a GPU/browser that exposes shader-f16)",
+    );
   }
   return 'float16';
 }

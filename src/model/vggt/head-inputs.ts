@@ -6,11 +6,11 @@
  * buffer-to-buffer copies on the GPU.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { fromF16, toF16 } from '../../attention/f16';
-import { HessError } from '../../errors';
-import { STORAGE_USAGE } from '../../gpu/buffers';
-import type { ExecutionTarget, Ort } from '../../runtime/ort';
-import type { ElemType } from './ops';
+import { fromF16, toF16 } from '../../attention/f16.js';
+import { HessError } from '../../errors.js';
+import { STORAGE_USAGE } from '../../gpu/buffers.js';
+import type { ExecutionTarget, Ort } from '../../runtime/ort.js';
+import type { ElemType } from './ops.js';
 
 /** An aggregated layer: host floats, or a float32/float16 ORT tensor (location 'cpu' or 'gpu-buffer'). */
 export type HeadInput = Float32Array | Tensor;
@@ -19,12 +19,18 @@ export type HeadInput = Float32Array | Tensor;
 export function inputLength(x: HeadInput, what: string): number {
   if (x instanceof Float32Array) return x.length;
   if (typeof x !== 'object' || x === null || !('dims' in x)) {
-    throw new HessError('INVALID_ARGUMENT', `${what} must be a Float32Array or an onnxruntime-web Tensor`,
-      'pass the aggregated layer as a Float32Array [S, P, 2·dim] or a float32 GPU tensor of that shape');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `${what} must be a Float32Array or an onnxruntime-web Tensor`,
+      'pass the aggregated layer as a Float32Array [S, P, 2·dim] or a float32 GPU tensor of that shape',
+    );
   }
   if ((x.type !== 'float32' && x.type !== 'float16') || (x.location !== 'cpu' && x.location !== 'gpu-buffer')) {
-    throw new HessError('INVALID_ARGUMENT', `${what} is a ${x.type} tensor on '${x.location}'`,
-      "pass a float32 (or, to a float16 head, float16) tensor on 'cpu' or in a 'gpu-buffer'");
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `${what} is a ${x.type} tensor on '${x.location}'`,
+      "pass a float32 (or, to a float16 head, float16) tensor on 'cpu' or in a 'gpu-buffer'",
+    );
   }
   return x.dims.reduce((a, d) => a * d, 1);
 }
@@ -50,7 +56,13 @@ function hostData(x: Float32Array | Tensor): Float32Array | Uint16Array {
  * the target's device (freed by `dispose`).
  */
 export function gatherSpans(
-  ort: Ort, target: ExecutionTarget, x: HeadInput, offsets: readonly number[], count: number, dims: number[], type: ElemType = 'float32',
+  ort: Ort,
+  target: ExecutionTarget,
+  x: HeadInput,
+  offsets: readonly number[],
+  count: number,
+  dims: number[],
+  type: ElemType = 'float32',
 ): RunTensor {
   const total = offsets.length * count;
   const whole = offsets.length === 1 && offsets[0] === 0 && total === inputLength(x, 'input');
@@ -69,18 +81,27 @@ export function gatherSpans(
     return { tensor: new ort.Tensor(type, data, dims), dispose: () => {} };
   }
   if (target.ep !== 'webgpu') {
-    throw new HessError('INVALID_ARGUMENT', 'a GPU tensor was passed to a head running on the wasm EP',
-      'pass a Float32Array (or a CPU tensor), or create the head on the WebGPU device that holds the tensor');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      'a GPU tensor was passed to a head running on the wasm EP',
+      'pass a Float32Array (or a CPU tensor), or create the head on the WebGPU device that holds the tensor',
+    );
   }
   if (x.type !== type) {
-    throw new HessError('INVALID_ARGUMENT', `a ${x.type} GPU tensor was passed to a ${type} head`,
-      `load the heads with the aggregator's dtype (${x.type === 'float16' ? "'fp16'" : "'fp32'"}), or pass the layer as a Float32Array`);
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `a ${x.type} GPU tensor was passed to a ${type} head`,
+      `load the heads with the aggregator's dtype (${x.type === 'float16' ? "'fp16'" : "'fp32'"}), or pass the layer as a Float32Array`,
+    );
   }
   const z = type === 'float16' ? 2 : 4;
   // copyBufferToBuffer works on 4-byte multiples: float16 spans must start and end on even elements
   if (offsets.some((o) => (o * z) % 4 !== 0) || (count * z) % 4 !== 0) {
-    throw new HessError('SHAPE_MISMATCH', `float16 rows of ${count} values at offsets ${offsets.slice(0, 3).join(', ')}… are not 4-byte aligned`,
-      'use an even token width (2·embed_dim always is) or pass the layer as a Float32Array');
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `float16 rows of ${count} values at offsets ${offsets.slice(0, 3).join(', ')}… are not 4-byte aligned`,
+      'use an even token width (2·embed_dim always is) or pass the layer as a Float32Array',
+    );
   }
   if (whole) return { tensor: ort.Tensor.fromGpuBuffer(x.gpuBuffer, { dataType: type, dims }), dispose: () => {} };
   const device = target.gpu.device;

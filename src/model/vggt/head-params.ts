@@ -5,15 +5,15 @@
  * same weights as initializers instead; both go through {@link HeadParams}, so the two cannot drift apart.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { check, HessError, throwIfAborted } from '../../errors';
-import { createStorageBuffer, writeBuffer } from '../../gpu/buffers';
-import { prepareWeights, type RawWeight } from '../../gpu/weight-prep';
-import type { Graph } from '../../onnx/builder';
-import type { ExecutionTarget, Ort } from '../../runtime/ort';
-import { readHalf, transposeHalf } from './half-weights';
-import type { HeadWeights, LoadedTensor } from './heads-common';
-import { canPrepareOnDevice } from './device-weights';
-import { addWeight, type ElemType, transposeLinear } from './ops';
+import { check, HessError, throwIfAborted } from '../../errors.js';
+import { createStorageBuffer, writeBuffer } from '../../gpu/buffers.js';
+import { prepareWeights, type RawWeight } from '../../gpu/weight-prep.js';
+import type { Graph } from '../../onnx/builder.js';
+import type { ExecutionTarget, Ort } from '../../runtime/ort.js';
+import { readHalf, transposeHalf } from './half-weights.js';
+import type { HeadWeights, LoadedTensor } from './heads-common.js';
+import { canPrepareOnDevice } from './device-weights.js';
+import { addWeight, type ElemType, transposeLinear } from './ops.js';
 
 /** One weight declared as a graph input: checkpoint key (after the prefix), input name, graph dims. */
 export interface HeadParam {
@@ -41,17 +41,31 @@ export class HeadParams {
   readonly inputs: HeadParam[] = [];
   private readonly bound = new Map<string, string>();
 
-  constructor(private readonly g: Graph, readonly prefix: string, private readonly src: HeadParamSource, readonly type: ElemType = 'float32') {
+  constructor(
+    private readonly g: Graph,
+    readonly prefix: string,
+    private readonly src: HeadParamSource,
+    readonly type: ElemType = 'float32',
+  ) {
     check(type === 'float32' || !('baked' in src), 'baked head weights are float32 only');
   }
 
   /** The PyTorch shape of `key`, checked against `expected` (-1 = any). */
   shape(key: string, expected: readonly number[]): readonly number[] {
-    const s = 'baked' in this.src ? this.src.baked.get(key)?.shape : this.src.shapes.get(`${this.prefix}.${key}`)?.shape;
-    if (!s) throw new HessError('BAD_CHECKPOINT', `missing tensor ${this.prefix}.${key}`, 'use an unmodified VGGT checkpoint');
+    const s =
+      'baked' in this.src ? this.src.baked.get(key)?.shape : this.src.shapes.get(`${this.prefix}.${key}`)?.shape;
+    if (!s)
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `missing tensor ${this.prefix}.${key}`,
+        'use an unmodified VGGT checkpoint',
+      );
     if (s.length !== expected.length || expected.some((d, i) => d !== -1 && d !== s[i])) {
-      throw new HessError('BAD_CHECKPOINT', `${this.prefix}.${key} has shape [${s.join(', ')}], expected [${expected.join(', ')}]`,
-        'the weights do not match the head configuration (check camera_heads / dpt config)');
+      throw new HessError(
+        'BAD_CHECKPOINT',
+        `${this.prefix}.${key} has shape [${s.join(', ')}], expected [${expected.join(', ')}]`,
+        'the weights do not match the head configuration (check camera_heads / dpt config)',
+      );
     }
     return s;
   }
@@ -65,7 +79,12 @@ export class HeadParams {
   /** A PyTorch Linear `${key}.weight [out, in]` (+ `${key}.bias [out]`), as `linear` takes it (weight `[in, out]`). */
   linear(key: string, out: number, inDim: number, bias = true): { w: string; b?: string } {
     this.shape(`${key}.weight`, [out, inDim]);
-    const w = this.bind({ key: `${key}.weight`, input: `${this.prefix}.${key}.weight`, dims: [inDim, out], linear: [out, inDim] });
+    const w = this.bind({
+      key: `${key}.weight`,
+      input: `${this.prefix}.${key}.weight`,
+      dims: [inDim, out],
+      linear: [out, inDim],
+    });
     return bias ? { w, b: this.tensor(`${key}.bias`, [out]) } : { w };
   }
 
@@ -102,7 +121,12 @@ export interface HeadFeeds {
  * float32 copy is kept.
  */
 export async function loadHeadFeeds(
-  weights: HeadWeights, prefix: string, params: readonly HeadParam[], ort: Ort, target: ExecutionTarget, signal?: AbortSignal,
+  weights: HeadWeights,
+  prefix: string,
+  params: readonly HeadParam[],
+  ort: Ort,
+  target: ExecutionTarget,
+  signal?: AbortSignal,
   type: ElemType = 'float32',
 ): Promise<HeadFeeds> {
   check(type === 'float32' || target.ep === 'webgpu', 'float16 head weights need the WebGPU EP');
@@ -110,13 +134,23 @@ export async function loadHeadFeeds(
   const buffers: GPUBuffer[] = [];
   let bytes = 0;
   try {
-    if (target.ep === 'webgpu' && canPrepareOnDevice(weights, params.map((p) => `${prefix}.${p.key}`))) {
+    if (
+      target.ep === 'webgpu' &&
+      canPrepareOnDevice(
+        weights,
+        params.map((p) => `${prefix}.${p.key}`),
+      )
+    ) {
       // Raw bytes converted, transposed and checked on the device (bit-identical to the loop below, no JS loop
       // over the values), in batches of ~64 MB of raw bytes.
       const half = type === 'float16';
       let batch: { p: HeadParam; raw: RawWeight }[] = [];
       const flush = async () => {
-        const bufs = await prepareWeights(target.gpu.device, batch.map((b) => b.raw), half);
+        const bufs = await prepareWeights(
+          target.gpu.device,
+          batch.map((b) => b.raw),
+          half,
+        );
         batch.forEach(({ p }, i) => {
           buffers.push(bufs[i]!);
           feeds[p.input] = ort.Tensor.fromGpuBuffer(bufs[i]!, { dataType: type, dims: [...p.dims] });
@@ -127,18 +161,30 @@ export async function loadHeadFeeds(
       for (const p of params) {
         throwIfAborted(signal);
         const name = `${prefix}.${p.key}`;
-        const info = (weights.tensors as ReadonlyMap<string, { readonly dtype: string; readonly numel: number }>).get(name)!;
+        const info = (weights.tensors as ReadonlyMap<string, { readonly dtype: string; readonly numel: number }>).get(
+          name,
+        )!;
         const n = p.dims.reduce((a, d) => a * d, 1);
         if (info.numel !== n) {
-          throw new HessError('BAD_CHECKPOINT', `${name} has ${info.numel} values, expected ${n}`, 'use an unmodified VGGT checkpoint');
+          throw new HessError(
+            'BAD_CHECKPOINT',
+            `${name} has ${info.numel} values, expected ${n}`,
+            'use an unmodified VGGT checkpoint',
+          );
         }
         const raw = await weights.readRaw(name);
         const dtype = info.dtype as RawWeight['dtype'];
         // as the host path: widened values are checked finite; F16/BF16 kept as float16 are taken as stored
-        batch.push({ p, raw: { name, bytes: raw, dtype, numel: n, linear: p.linear, checkFinite: !half || dtype === 'F32' } });
+        batch.push({
+          p,
+          raw: { name, bytes: raw, dtype, numel: n, linear: p.linear, checkFinite: !half || dtype === 'F32' },
+        });
         bytes += (half ? 2 : 4) * n;
         pending += raw.byteLength;
-        if (pending >= DEVICE_BATCH_BYTES) { await flush(); pending = 0; }
+        if (pending >= DEVICE_BATCH_BYTES) {
+          await flush();
+          pending = 0;
+        }
       }
       if (batch.length) await flush();
       return { feeds, buffers, bytes };
@@ -146,13 +192,21 @@ export async function loadHeadFeeds(
     for (const p of params) {
       throwIfAborted(signal);
       const name = `${prefix}.${p.key}`;
-      let data: Float32Array | Uint16Array = type === 'float16' ? await readHalf(weights, name) : await weights.read(name);
+      let data: Float32Array | Uint16Array =
+        type === 'float16' ? await readHalf(weights, name) : await weights.read(name);
       const n = p.dims.reduce((a, d) => a * d, 1);
       if (data.length !== n) {
-        throw new HessError('BAD_CHECKPOINT', `${name} has ${data.length} values, expected ${n}`, 'use an unmodified VGGT checkpoint');
+        throw new HessError(
+          'BAD_CHECKPOINT',
+          `${name} has ${data.length} values, expected ${n}`,
+          'use an unmodified VGGT checkpoint',
+        );
       }
       if (p.linear) {
-        data = data instanceof Uint16Array ? transposeHalf(data, p.linear[0], p.linear[1]) : transposeLinear(data, p.linear[0], p.linear[1]);
+        data =
+          data instanceof Uint16Array
+            ? transposeHalf(data, p.linear[0], p.linear[1])
+            : transposeLinear(data, p.linear[0], p.linear[1]);
       }
       bytes += data.byteLength;
       if (target.ep === 'wasm') {

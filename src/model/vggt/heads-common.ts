@@ -2,9 +2,9 @@
  * Shared plumbing of the VGGT heads (camera, DPT depth, DPT point): weight loading, sessions and small graph
  * helpers the aggregator does not need (convolutions, align-corners resize, SiLU).
  */
-import { HessError } from '../../errors';
-import type { Graph } from '../../onnx/builder';
-import type { Safetensors } from '../safetensors';
+import { HessError } from '../../errors.js';
+import type { Graph } from '../../onnx/builder.js';
+import type { Safetensors } from '../safetensors.js';
 
 /** Where head weights come from: an opened safetensors file (or anything with the same `tensors`/`read`). */
 export type HeadWeights = Pick<Safetensors, 'read'> & {
@@ -28,7 +28,11 @@ export async function loadPrefixed(weights: HeadWeights, prefix: string): Promis
     out.set(name.slice(prefix.length + 1), { data: await weights.read(name), shape: info.shape });
   }
   if (out.size === 0) {
-    throw new HessError('BAD_CHECKPOINT', `the checkpoint has no ${prefix}.* tensors`, `load a VGGT checkpoint that includes the ${prefix}`);
+    throw new HessError(
+      'BAD_CHECKPOINT',
+      `the checkpoint has no ${prefix}.* tensors`,
+      `load a VGGT checkpoint that includes the ${prefix}`,
+    );
   }
   return out;
 }
@@ -47,7 +51,14 @@ export function sliceAxis(g: Graph, x: string, axis: number, start: number, end:
  * A PyTorch Conv2d (NCHW) with a square `k × k` kernel; `w` `[out, in, k, k]` and `b` are graph values
  * (PyTorch's layout is ONNX's).
  */
-export function conv2d(g: Graph, x: string, w: string, b: string | undefined, k: number, opts: { stride?: number; pad?: number } = {}): string {
+export function conv2d(
+  g: Graph,
+  x: string,
+  w: string,
+  b: string | undefined,
+  k: number,
+  opts: { stride?: number; pad?: number } = {},
+): string {
   const p = opts.pad ?? 0;
   const s = opts.stride ?? 1;
   return g.op('Conv', b ? [x, w, b] : [x, w], { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] })[0];

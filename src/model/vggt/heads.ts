@@ -7,11 +7,18 @@
  * @example
  * import { CameraHead, DptHead, poseEncodingToExtriIntri } from 'hess-vggt/model/vggt/heads';
  */
-export { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part, type CameraHeadOptions } from './camera-head';
+export { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part, type CameraHeadOptions } from './camera-head.js';
 export {
-  DPT_FP32_PARTS, DptHead, dptFrameBytes, dptPosEmbed, type DptFp32Part, type DptHeadOptions, type DptHeadSpec, type DptKind,
+  DPT_FP32_PARTS,
+  DptHead,
+  dptFrameBytes,
+  dptPosEmbed,
+  type DptFp32Part,
+  type DptHeadOptions,
+  type DptHeadSpec,
+  type DptKind,
   type DptOutput,
-} from './dpt-head';
-export type { HeadInput } from './head-inputs';
-export type { HeadWeights } from './heads-common';
-export { type Cameras, poseEncodingToExtriIntri, quatToMat, unprojectDepth } from './pose';
+} from './dpt-head.js';
+export type { HeadInput } from './head-inputs.js';
+export type { HeadWeights } from './heads-common.js';
+export { type Cameras, poseEncodingToExtriIntri, quatToMat, unprojectDepth } from './pose.js';

@@ -3,9 +3,9 @@
  * `[N, 2C]`. On the host a loop of subarray copies; on WebGPU one small copy kernel, so the aggregator can hand
  * its layers to the heads without a readback (one copyBufferToBuffer per token would be 2N copies).
  */
-import { STORAGE_USAGE } from '../../gpu/buffers';
-import { getPipeline } from '../../gpu/pipelines';
-import { createUniform, uniformStruct } from '../../gpu/uniform';
+import { STORAGE_USAGE } from '../../gpu/buffers.js';
+import { getPipeline } from '../../gpu/pipelines.js';
+import { createUniform, uniformStruct } from '../../gpu/uniform.js';
 
 /** [N, C] ⊕ [N, C] → [N, 2C] (per token: `a`'s row, then `b`'s row). */
 export function interleaveHost(a: Float32Array, b: Float32Array, N: number, C: number): Float32Array {
@@ -55,7 +55,14 @@ const DIMS = uniformStruct(interleaveWgsl, 'Dims');
  * @example
  * const out = interleaveGpu(device, xf.gpuBuffer, xg.gpuBuffer, N, C); // [N, 2C] float32
  */
-export function interleaveGpu(device: GPUDevice, a: GPUBuffer, b: GPUBuffer, rows: number, words: number, label = 'interleaved layer'): GPUBuffer {
+export function interleaveGpu(
+  device: GPUDevice,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  rows: number,
+  words: number,
+  label = 'interleaved layer',
+): GPUBuffer {
   const total = rows * 2 * words;
   const half = rows * words * 4;
   const out = device.createBuffer({ size: Math.max(4, total * 4), usage: STORAGE_USAGE, label });

@@ -2,31 +2,46 @@
  * The public VGGT model: checkpoint → aggregator + camera / depth / point heads on onnxruntime-web, with the
  * global-attention core pluggable (dense ONNX, our WGSL kernels, HeSS block-sparse).
  */
-import { HessError, check } from '../../errors';
-import { abortCheckpoint } from '../../runtime/checkpoint';
-import { assertAlive, type HessDevice } from '../../gpu/device';
-import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort';
-import type { UrlCacheOption } from '../cache';
-import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config';
+import { HessError, check } from '../../errors.js';
+import { abortCheckpoint } from '../../runtime/checkpoint.js';
+import { assertAlive, type HessDevice } from '../../gpu/device.js';
+import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort.js';
+import type { UrlCacheOption } from '../cache.js';
+import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config.js';
 import {
-  checkDeviceOption, checkWeightTypes, chooseTarget, classifyRunFailure, type ImageTensor, imageInput, type ModelSource,
-  openSource, preflightError, type ProgressEvent, reportingReader, runOnTarget,
-} from '../model-io';
-import type { PreprocessMode } from '../preprocess';
-import type { RgbaImage } from '../rgba-image';
-import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from './aggregator';
-import type { AttentionCore } from './attention-core';
-import { CameraHead } from './camera-head';
-import { DptHead } from './dpt-head';
+  checkDeviceOption,
+  checkWeightTypes,
+  chooseTarget,
+  classifyRunFailure,
+  type ImageTensor,
+  imageInput,
+  type ModelSource,
+  openSource,
+  preflightError,
+  type ProgressEvent,
+  reportingReader,
+  runOnTarget,
+} from '../model-io.js';
+import type { PreprocessMode } from '../preprocess.js';
+import type { RgbaImage } from '../rgba-image.js';
+import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from './aggregator.js';
+import type { AttentionCore } from './attention-core.js';
+import { CameraHead } from './camera-head.js';
+import { DptHead } from './dpt-head.js';
 import {
-  checkMemoryFit, estimateMemory, type EstimateInput, type FitReport, type MemoryEstimate, type MemoryLimits,
-  VGGT_1B_CONFIG, WASM_HEAP_BYTES,
-} from './estimate';
-import { poseEncodingToExtriIntri } from './pose';
-import { WgslAttention, type SparsityOptions, type SparsityStats } from '../../runtime/wgsl-attention';
+  checkMemoryFit,
+  estimateMemory,
+  type EstimateInput,
+  type FitReport,
+  type MemoryEstimate,
+  type MemoryLimits,
+  VGGT_1B_CONFIG,
+  WASM_HEAP_BYTES,
+} from './estimate.js';
+import { poseEncodingToExtriIntri } from './pose.js';
+import { WgslAttention, type SparsityOptions, type SparsityStats } from '../../runtime/wgsl-attention.js';
 
-
-export type { ImageTensor, ModelSource, ProgressEvent } from '../model-io';
+export type { ImageTensor, ModelSource, ProgressEvent } from '../model-io.js';
 
 export interface VggtLoadOptions extends OrtOptions {
   /**
@@ -87,7 +102,6 @@ export interface VggtRunOptions extends Partial<SparsityOptions> {
   checkMemory?: boolean;
 }
 
-
 /** What {@link Vggt.run} returns. Arrays are row-major, frame-major. */
 export interface VggtResult {
   S: number;
@@ -110,7 +124,6 @@ export interface VggtResult {
   /** What global attention did (WGSL attention only): the achieved sparsity, blocks per layer, budgets. */
   sparsity: SparsityStats | null;
 }
-
 
 /**
  * VGGT: images → cameras, depth and point maps.
@@ -136,7 +149,12 @@ export class Vggt {
     /** Builds the sessions again from the still-open checkpoint (after a failed run left them unusable). */
     private readonly buildParts: () => Promise<ModelParts>,
     private readonly closeSource: () => Promise<void>,
-    private readonly memory: { dtype: 'fp32' | 'fp16'; framesChunk?: number; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
+    private readonly memory: {
+      dtype: 'fp32' | 'fp16';
+      framesChunk?: number;
+      maxGpuBytes?: number;
+      attention: 'wgsl' | 'onnx';
+    },
   ) {}
 
   /** The WGSL attention core when the model uses it (policies are set per run). */
@@ -157,12 +175,19 @@ export class Vggt {
    * const e = Vggt.estimate({ S: 32, H: 518, W: 518, dtype: 'fp16', policy: 'hess' }, undefined, { maxGpuBytes: 16e9 });
    * console.log(e.gpuBytes / 2 ** 30, 'GiB;', e.fit?.fits, 'largest S', e.fit?.largestS);
    */
-  static estimate(input: EstimateInput, config: VggtConfig = VGGT_1B_CONFIG, limits?: MemoryLimits): MemoryEstimate & { fit: FitReport | null } {
+  static estimate(
+    input: EstimateInput,
+    config: VggtConfig = VGGT_1B_CONFIG,
+    limits?: MemoryLimits,
+  ): MemoryEstimate & { fit: FitReport | null } {
     return { ...estimateMemory(config, input), fit: limits ? checkMemoryFit(config, input, limits) : null };
   }
 
   /** {@link Vggt.estimate} for this model as loaded (its device, heads, attention, frames per DPT chunk). */
-  estimate(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>, limits?: MemoryLimits): MemoryEstimate & { fit: FitReport | null } {
+  estimate(
+    input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>,
+    limits?: MemoryLimits,
+  ): MemoryEstimate & { fit: FitReport | null } {
     const full = this.estimateInput(input);
     return { ...estimateMemory(this.config, full), fit: limits ? checkMemoryFit(this.config, full, limits) : null };
   }
@@ -176,24 +201,39 @@ export class Vggt {
 
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
     return {
-      dtype: this.memory.dtype, ...input, ep: this.target.ep, attention: this.memory.attention, framesChunk: this.memory.framesChunk,
+      dtype: this.memory.dtype,
+      ...input,
+      ep: this.target.ep,
+      attention: this.memory.attention,
+      framesChunk: this.memory.framesChunk,
       // the aggregator and heads plan their chunks from the device's per-buffer limit (wasm: the estimate's default)
-      limitBytes: this.target.ep === 'webgpu' ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize) : undefined,
-      heads: { camera: this.parts.camera !== null, depth: this.parts.depth !== null, points: this.parts.points !== null },
+      limitBytes:
+        this.target.ep === 'webgpu'
+          ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize)
+          : undefined,
+      heads: {
+        camera: this.parts.camera !== null,
+        depth: this.parts.depth !== null,
+        points: this.parts.points !== null,
+      },
     };
   }
 
   static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
     checkDeviceOption(opts.device);
-    check(opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
-      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`);
+    check(
+      opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
+      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`,
+    );
     const progress = opts.onProgress ?? (() => {});
     progress({ stage: 'open' });
     const ort = await loadOrt(opts);
     const target = await chooseTarget(opts.device);
     checkComputeType(opts.dtype, target); // before any weight is read
     const { st, override } = await openSource(source, opts);
-    const closeSource = async () => { await (st as { close?: () => Promise<void> }).close?.(); };
+    const closeSource = async () => {
+      await (st as { close?: () => Promise<void> }).close?.();
+    };
     try {
       await abortCheckpoint(opts.signal);
       const config = inferVggtConfig(st.tensors, { ...override, ...opts.config });
@@ -208,17 +248,30 @@ export class Vggt {
         const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
         const built: Partial<ModelParts> = { wgsl };
         try {
-          built.aggregator = await Aggregator.create(reader, config, { target, ort, attention, signal: opts.signal, dtype: opts.dtype });
+          built.aggregator = await Aggregator.create(reader, config, {
+            target,
+            ort,
+            attention,
+            signal: opts.signal,
+            dtype: opts.dtype,
+          });
           progress({ stage: 'sessions', message: 'aggregator ready' });
           const want = { camera: true, depth: true, points: true, ...opts.heads };
           const dimIn = 2 * config.embedDim;
           const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
           const chunk = { framesChunk: opts.framesChunk, ort, dtype: opts.dtype };
-          built.camera = want.camera && config.camera ? await CameraHead.create(reader, config.camera, target, { ort, dtype: opts.dtype }) : null;
-          built.depth = want.depth && config.depthHead
-            ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk) : null;
-          built.points = want.points && config.pointHead
-            ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk) : null;
+          built.camera =
+            want.camera && config.camera
+              ? await CameraHead.create(reader, config.camera, target, { ort, dtype: opts.dtype })
+              : null;
+          built.depth =
+            want.depth && config.depthHead
+              ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk)
+              : null;
+          built.points =
+            want.points && config.pointHead
+              ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk)
+              : null;
           return built as ModelParts;
         } catch (e) {
           await disposeParts(built);
@@ -227,7 +280,12 @@ export class Vggt {
       };
       const parts = await build();
       progress({ stage: 'ready' });
-      const memory = { dtype: opts.dtype ?? 'fp32', framesChunk: opts.framesChunk, maxGpuBytes: opts.maxGpuBytes, attention: parts.wgsl || typeof choice === 'object' ? 'wgsl' as const : 'onnx' as const };
+      const memory = {
+        dtype: opts.dtype ?? 'fp32',
+        framesChunk: opts.framesChunk,
+        maxGpuBytes: opts.maxGpuBytes,
+        attention: parts.wgsl || typeof choice === 'object' ? ('wgsl' as const) : ('onnx' as const),
+      };
       return new Vggt(config, target, ort, parts, build, closeSource, memory);
     } catch (e) {
       await closeSource();
@@ -255,8 +313,11 @@ export class Vggt {
     if (opts.checkMemory ?? true) this.preflight(input, opts, policy);
     if (this.wgsl) this.wgsl.configure({ ...opts, policy });
     else if (policy !== 'dense') {
-      throw new HessError('INVALID_ARGUMENT', `policy '${policy}' needs the WGSL attention (WebGPU)`,
-        "load the model on a WebGPU device with attention 'wgsl' (the default there)");
+      throw new HessError(
+        'INVALID_ARGUMENT',
+        `policy '${policy}' needs the WGSL attention (WebGPU)`,
+        "load the model on a WebGPU device with attention 'wgsl' (the default there)",
+      );
     }
     try {
       return await runOnTarget(this.target, () => this.forward(input, opts, t0));
@@ -269,13 +330,24 @@ export class Vggt {
   private checkHess(hess: NonNullable<VggtRunOptions['hess']>): void {
     const { depth, numHeads } = this.config;
     if (hess.model !== undefined && hess.model !== 'vggt') {
-      throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${hess.model === 'pi3' ? 'π³' : String(hess.model)} model, not VGGT`,
-        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)');
+      throw new HessError(
+        'BAD_HESS_FILE',
+        `the HeSS file is for a ${hess.model === 'pi3' ? 'π³' : String(hess.model)} model, not VGGT`,
+        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)',
+      );
     }
     const rows = Array.isArray(hess.scores) ? hess.scores : [];
-    if (hess.layers !== depth || hess.heads !== numHeads || rows.length !== depth || rows.some((r) => !Array.isArray(r) || r.length !== numHeads)) {
-      throw new HessError('BAD_HESS_FILE', `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this model has ${depth} × ${numHeads}`,
-        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)');
+    if (
+      hess.layers !== depth ||
+      hess.heads !== numHeads ||
+      rows.length !== depth ||
+      rows.some((r) => !Array.isArray(r) || r.length !== numHeads)
+    ) {
+      throw new HessError(
+        'BAD_HESS_FILE',
+        `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this model has ${depth} × ${numHeads}`,
+        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)',
+      );
     }
   }
 
@@ -283,7 +355,10 @@ export class Vggt {
   private preflight(input: ImageTensor, opts: VggtRunOptions, policy: string): void {
     const { S, H, W } = input;
     const maxGpuBytes = opts.maxGpuBytes ?? this.memory.maxGpuBytes;
-    check(maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0), `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`);
+    check(
+      maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0),
+      `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`,
+    );
     const est = this.estimateInput({ S, H, W, policy: policy as EstimateInput['policy'], sparsity: opts.sparsity });
     const fit = checkMemoryFit(this.config, est, this.memoryLimits(maxGpuBytes));
     if (!fit.fits) throw preflightError(fit, input, this.target.ep);
@@ -317,7 +392,10 @@ export class Vggt {
     const t2 = performance.now();
     progress({ stage: 'done' });
     return {
-      S, H, W, poseEnc,
+      S,
+      H,
+      W,
+      poseEnc,
       extrinsics: cams?.extrinsics ?? null,
       intrinsics: cams?.intrinsics ?? null,
       depth: d?.values ?? null,
@@ -338,10 +416,15 @@ export class Vggt {
    * still-open checkpoint before this returns; if that fails too, every later run throws.
    */
   private async failed(e: unknown): Promise<HessError> {
-    const { error, broken } = await classifyRunFailure(e, this.target, async () => {
-      await disposeParts(this.parts);
-      this.parts = await this.buildParts();
-    }, 'Vggt');
+    const { error, broken } = await classifyRunFailure(
+      e,
+      this.target,
+      async () => {
+        await disposeParts(this.parts);
+        this.parts = await this.buildParts();
+      },
+      'Vggt',
+    );
     if (broken) this.broken = broken;
     return error;
   }
@@ -353,8 +436,6 @@ export class Vggt {
     await this.closeSource();
   }
 }
-
-
 
 /** What a loaded model runs: its sessions (rebuilt together after a failed run). */
 interface ModelParts {

@@ -7,9 +7,9 @@
  *   plain MatMul with no Transpose node; use {@link addLinear} or {@link transposeLinear} to get that layout.
  * - All graphs target ONNX opset 17 (LayerNormalization exists there; GELU is written with Erf).
  */
-import { check } from '../../errors';
-import { type Graph, OnnxType, tensorInit } from '../../onnx/builder';
-import { toF16 } from '../../attention/f16';
+import { check } from '../../errors.js';
+import { type Graph, OnnxType, tensorInit } from '../../onnx/builder.js';
+import { toF16 } from '../../attention/f16.js';
 
 /** Opset every VGGT graph is built for. */
 export const VGGT_OPSET = 17;
@@ -47,8 +47,11 @@ export function addWeight(g: Graph, name: string, data: Float32Array, dims: numb
  * const wt = transposeLinear(w, 192, 64); // w was [192, 64]
  */
 export function transposeLinear(w: Float32Array, out: number, inDim: number): Float32Array {
-  check(w.length === out * inDim, `linear weight has ${w.length} elements, expected ${out}×${inDim}`,
-    'pass the PyTorch weight and its [out, in] shape');
+  check(
+    w.length === out * inDim,
+    `linear weight has ${w.length} elements, expected ${out}×${inDim}`,
+    'pass the PyTorch weight and its [out, in] shape',
+  );
   const t = new Float32Array(w.length);
   for (let o = 0; o < out; o++) for (let i = 0; i < inDim; i++) t[i * out + o] = w[o * inDim + i];
   return t;
@@ -63,7 +66,11 @@ export function transposeLinear(w: Float32Array, out: number, inDim: number): Fl
  * const h = linear(g, x, fc1.w, fc1.b);
  */
 export function addLinear(
-  g: Graph, prefix: string, w: Float32Array, shape: [out: number, inDim: number], b?: Float32Array,
+  g: Graph,
+  prefix: string,
+  w: Float32Array,
+  shape: [out: number, inDim: number],
+  b?: Float32Array,
 ): { w: string; b?: string } {
   const [out, inDim] = shape;
   const wName = addWeight(g, `${prefix}.weight`, transposeLinear(w, out, inDim), [inDim, out]);

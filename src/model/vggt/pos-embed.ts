@@ -3,7 +3,7 @@
  * is resized to the actual patch grid with PyTorch's antialiased bicubic (`F.interpolate(mode='bicubic',
  * antialias=True, size=…)`, a = −0.5, align_corners=False); the cls row is kept unchanged.
  */
-import { check } from '../../errors';
+import { check } from '../../errors.js';
 
 /** Keys cubic convolution kernel with a = −0.5 (PyTorch's antialiased bicubic / PIL's BICUBIC). */
 export function cubicAA(x: number): number {
@@ -22,8 +22,10 @@ export function cubicAA(x: number): number {
  * const m = aaBicubicResizeMatrix(37, 5); // 5 rows of 37 weights
  */
 export function aaBicubicResizeMatrix(inSize: number, outSize: number): Float64Array {
-  check(Number.isInteger(inSize) && Number.isInteger(outSize) && inSize > 0 && outSize > 0,
-    `resize sizes must be positive integers, got ${inSize} → ${outSize}`);
+  check(
+    Number.isInteger(inSize) && Number.isInteger(outSize) && inSize > 0 && outSize > 0,
+    `resize sizes must be positive integers, got ${inSize} → ${outSize}`,
+  );
   const m = new Float64Array(outSize * inSize);
   if (inSize === outSize) {
     for (let i = 0; i < outSize; i++) m[i * inSize + i] = 1;
@@ -38,7 +40,7 @@ export function aaBicubicResizeMatrix(inSize: number, outSize: number): Float64A
     const lo = Math.max(Math.trunc(center - support + 0.5), 0);
     const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
     let sum = 0;
-    for (let j = lo; j < hi; j++) sum += (m[i * inSize + j] = cubicAA((j - center + 0.5) * invScale));
+    for (let j = lo; j < hi; j++) sum += m[i * inSize + j] = cubicAA((j - center + 0.5) * invScale);
     for (let j = lo; j < hi; j++) m[i * inSize + j] /= sum;
   }
   return m;
@@ -51,9 +53,18 @@ export function aaBicubicResizeMatrix(inSize: number, outSize: number): Float64A
  * @example
  * const pe = interpolatePosEmbed(posEmbed, 37, 64, 5, 7); // [36, 64]
  */
-export function interpolatePosEmbed(posEmbed: Float32Array, G: number, C: number, gridH: number, gridW: number): Float32Array {
-  check(posEmbed.length === (1 + G * G) * C, `pos_embed has ${posEmbed.length} values, expected (1 + ${G}²)·${C}`,
-    'pass the checkpoint pos_embed with its grid side and width');
+export function interpolatePosEmbed(
+  posEmbed: Float32Array,
+  G: number,
+  C: number,
+  gridH: number,
+  gridW: number,
+): Float32Array {
+  check(
+    posEmbed.length === (1 + G * G) * C,
+    `pos_embed has ${posEmbed.length} values, expected (1 + ${G}²)·${C}`,
+    'pass the checkpoint pos_embed with its grid side and width',
+  );
   const my = aaBicubicResizeMatrix(G, gridH);
   const mx = aaBicubicResizeMatrix(G, gridW);
   // Separable: first along x (G rows × gridW), then along y; all in float64.

@@ -6,7 +6,7 @@
  * the quaternion is XYZW (scalar last) and need not be unit length; FoV in radians; intrinsics use the
  * preprocessed image size (principal point at the image centre, no skew).
  */
-import { HessError, check } from '../../errors';
+import { HessError, check } from '../../errors.js';
 
 /** Cameras decoded from a pose encoding. */
 export interface Cameras {
@@ -24,18 +24,33 @@ export interface Cameras {
  * quatToMat([0, 0, Math.SQRT1_2, Math.SQRT1_2]); // 90° about z: [0,-1,0, 1,0,0, 0,0,1]
  */
 export function quatToMat(q: ArrayLike<number>, out = new Float64Array(9), offset = 0): Float64Array {
-  const i = q[0]!, j = q[1]!, k = q[2]!, r = q[3]!;
+  const i = q[0]!,
+    j = q[1]!,
+    k = q[2]!,
+    r = q[3]!;
   const n2 = i * i + j * j + k * k + r * r;
   if (!(n2 > 0) || !Number.isFinite(n2)) {
-    throw new HessError('INVALID_ARGUMENT', `quaternion [${Array.from(q).join(', ')}] has no direction`,
-      'pass a finite, non-zero quaternion (XYZW)');
+    throw new HessError(
+      'INVALID_ARGUMENT',
+      `quaternion [${Array.from(q).join(', ')}] has no direction`,
+      'pass a finite, non-zero quaternion (XYZW)',
+    );
   }
   const s = 2 / n2;
-  out.set([
-    1 - s * (j * j + k * k), s * (i * j - k * r), s * (i * k + j * r),
-    s * (i * j + k * r), 1 - s * (i * i + k * k), s * (j * k - i * r),
-    s * (i * k - j * r), s * (j * k + i * r), 1 - s * (i * i + j * j),
-  ], offset);
+  out.set(
+    [
+      1 - s * (j * j + k * k),
+      s * (i * j - k * r),
+      s * (i * k + j * r),
+      s * (i * j + k * r),
+      1 - s * (i * i + k * k),
+      s * (j * k - i * r),
+      s * (i * k - j * r),
+      s * (j * k + i * r),
+      1 - s * (i * i + j * j),
+    ],
+    offset,
+  );
   return out;
 }
 
@@ -48,10 +63,17 @@ export function quatToMat(q: ArrayLike<number>, out = new Float64Array(9), offse
  */
 export function poseEncodingToExtriIntri(poseEnc: ArrayLike<number>, S: number, H: number, W: number): Cameras {
   check(Number.isInteger(S) && S >= 1, `S must be a positive integer, got ${S}`);
-  check(H > 0 && W > 0, `image size must be positive, got ${H}×${W}`, 'pass the preprocessed image size (e.g. 350×518)');
+  check(
+    H > 0 && W > 0,
+    `image size must be positive, got ${H}×${W}`,
+    'pass the preprocessed image size (e.g. 350×518)',
+  );
   if (poseEnc.length !== S * 9) {
-    throw new HessError('SHAPE_MISMATCH', `pose encoding has ${poseEnc.length} values, expected S·9 = ${S * 9}`,
-      'pass the camera head output [S, 9] (absT_quaR_FoV)');
+    throw new HessError(
+      'SHAPE_MISMATCH',
+      `pose encoding has ${poseEnc.length} values, expected S·9 = ${S * 9}`,
+      'pass the camera head output [S, 9] (absT_quaR_FoV)',
+    );
   }
   const extrinsics = new Float64Array(S * 12);
   const intrinsics = new Float64Array(S * 9);
@@ -78,20 +100,33 @@ export function poseEncodingToExtriIntri(poseEnc: ArrayLike<number>, S: number, 
  * const pts = unprojectDepth(depth, extrinsics, intrinsics, S, H, W); // Float32Array [S, H, W, 3]
  */
 export function unprojectDepth(
-  depth: ArrayLike<number>, extrinsics: ArrayLike<number>, intrinsics: ArrayLike<number>, S: number, H: number, W: number,
+  depth: ArrayLike<number>,
+  extrinsics: ArrayLike<number>,
+  intrinsics: ArrayLike<number>,
+  S: number,
+  H: number,
+  W: number,
 ): Float32Array {
-  check(Number.isInteger(S) && S >= 1 && Number.isInteger(H) && H >= 1 && Number.isInteger(W) && W >= 1,
-    `S, H, W must be positive integers, got ${S}, ${H}, ${W}`);
+  check(
+    Number.isInteger(S) && S >= 1 && Number.isInteger(H) && H >= 1 && Number.isInteger(W) && W >= 1,
+    `S, H, W must be positive integers, got ${S}, ${H}, ${W}`,
+  );
   const shapes: Array<[ArrayLike<number>, number, string]> = [
-    [depth, S * H * W, `depth [S=${S}, H=${H}, W=${W}]`], [extrinsics, S * 12, 'extrinsics [S, 3, 4]'], [intrinsics, S * 9, 'intrinsics [S, 3, 3]'],
+    [depth, S * H * W, `depth [S=${S}, H=${H}, W=${W}]`],
+    [extrinsics, S * 12, 'extrinsics [S, 3, 4]'],
+    [intrinsics, S * 9, 'intrinsics [S, 3, 3]'],
   ];
   for (const [a, n, what] of shapes) {
-    if (a.length !== n) throw new HessError('SHAPE_MISMATCH', `${what} has ${a.length} values, expected ${n}`, `pass ${what}, row-major`);
+    if (a.length !== n)
+      throw new HessError('SHAPE_MISMATCH', `${what} has ${a.length} values, expected ${n}`, `pass ${what}, row-major`);
   }
   const out = new Float32Array(S * H * W * 3);
   for (let s = 0; s < S; s++) {
     const E = (r: number, c: number) => extrinsics[s * 12 + r * 4 + c]!;
-    const fx = intrinsics[s * 9]!, cx = intrinsics[s * 9 + 2]!, fy = intrinsics[s * 9 + 4]!, cy = intrinsics[s * 9 + 5]!;
+    const fx = intrinsics[s * 9]!,
+      cx = intrinsics[s * 9 + 2]!,
+      fy = intrinsics[s * 9 + 4]!,
+      cy = intrinsics[s * 9 + 5]!;
     for (let v = 0; v < H; v++) {
       for (let u = 0; u < W; u++) {
         const pix = (s * H + v) * W + u;

@@ -6,7 +6,7 @@
  * Within each half of width h = d/2: `inv_freq[j] = base^(−2j/h)` (j < h/2), the angle table is
  * `cat(pos·inv_freq, pos·inv_freq)` and `rotate_half(x) = cat(−x[h/2:], x[:h/2])` (NeoX style, not interleaved).
  */
-import { check } from '../../errors';
+import { check } from '../../errors.js';
 
 /**
  * RoPE positions of one frame's tokens, `[P, 2]` as (y, x): `numSpecial` special tokens at (0, 0), then patches
@@ -47,8 +47,11 @@ export interface RopeTables {
  * const t = ropeTables(ropePositions(5, 7, 5), 16, 100, 3); // [3·40, 16]
  */
 export function ropeTables(pos: Int32Array, d: number, base = 100, repeat = 1): RopeTables {
-  check(d > 0 && d % 4 === 0, `RoPE 2D needs a head width divisible by 4, got ${d}`,
-    'VGGT splits each head into a y half and an x half, each rotated in pairs');
+  check(
+    d > 0 && d % 4 === 0,
+    `RoPE 2D needs a head width divisible by 4, got ${d}`,
+    'VGGT splits each head into a y half and an x half, each rotated in pairs',
+  );
   check(pos.length % 2 === 0, 'positions must be (y, x) pairs');
   const P = pos.length / 2;
   const h = d / 2;

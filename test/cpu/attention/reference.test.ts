@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { attentionShaderSource } from '../../../src/attention/kernel';
-import { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from '../../../src/attention/f16';
-import { type AttentionShape, denseLayout, layoutFromPredicate, layoutRow, validateLayout } from '../../../src/attention/layout';
-import { attentionReference, blockSparseReference, layoutToMask } from '../../../src/attention/reference';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
+import { HessError } from '../../../src/errors.js';
+import { attentionShaderSource } from '../../../src/attention/kernel.js';
+import { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from '../../../src/attention/f16.js';
+import {
+  type AttentionShape,
+  denseLayout,
+  layoutFromPredicate,
+  layoutRow,
+  validateLayout,
+} from '../../../src/attention/layout.js';
+import { attentionReference, blockSparseReference, layoutToMask } from '../../../src/attention/reference.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 const code = (fn: () => unknown) => {
-  try { fn(); } catch (e) { return e instanceof HessError ? e.code : `not a HessError: ${String(e)}`; }
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof HessError ? e.code : `not a HessError: ${String(e)}`;
+  }
   return 'no error';
 };
 
@@ -28,7 +38,9 @@ describe('attention references (float64)', () => {
     const a = blockSparseReference(q, k, v, shape, layout);
     const b = attentionReference(q, k, v, shape, layoutToMask(shape, layout));
     expect(relError(a, b)).toBeLessThan(1e-12);
-    expect(relError(blockSparseReference(q, k, v, shape, denseLayout(shape, 32, 16)), attentionReference(q, k, v, shape))).toBeLessThan(1e-12);
+    expect(
+      relError(blockSparseReference(q, k, v, shape, denseLayout(shape, 32, 16)), attentionReference(q, k, v, shape)),
+    ).toBeLessThan(1e-12);
     expect(layoutToMask(shape, denseLayout(shape)).every((x) => x === 0)).toBe(true);
   });
 });
@@ -74,7 +86,8 @@ describe('fp16 host conversion and shader variants', () => {
     }
     const x = randn(1000, rand, 10);
     const back = fromF16(toF16(x));
-    for (let i = 0; i < x.length; i++) expect(Math.abs(back[i] - x[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -11 + 2 ** -25);
+    for (let i = 0; i < x.length; i++)
+      expect(Math.abs(back[i] - x[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -11 + 2 ** -25);
     expect(f16BitsToF32(f32ToF16Bits(1e6))).toBe(Infinity);
     expect(Number.isNaN(f16BitsToF32(f32ToF16Bits(NaN)))).toBe(true);
   });

@@ -161,7 +161,9 @@ describe('similarity helpers', () => {
       const a = randomSimilarity(r);
       const b = randomSimilarity(r);
       const p = randomPoints(r, 10, 3);
-      expect(maxAbsDiff(applySimilarity(composeSimilarity(a, b), p), applySimilarity(a, applySimilarity(b, p)))).toBeLessThan(1e-9);
+      expect(
+        maxAbsDiff(applySimilarity(composeSimilarity(a, b), p), applySimilarity(a, applySimilarity(b, p))),
+      ).toBeLessThan(1e-9);
       expect(maxAbsDiff(applySimilarity(invertSimilarity(a), applySimilarity(a, p)), p)).toBeLessThan(1e-9);
       expect(maxAbsDiff(applySimilarity(identitySimilarity(), p), p)).toBe(0);
     }
@@ -176,14 +178,19 @@ describe('similarity helpers', () => {
     const X2 = applySimilarity(H, X);
     const project = (e: ArrayLike<number>, c: number, p: ArrayLike<number>, i: number) => {
       const q = [0, 1, 2].map(
-        (j) => e[c + 4 * j] * p[3 * i] + e[c + 4 * j + 1] * p[3 * i + 1] + e[c + 4 * j + 2] * p[3 * i + 2] + e[c + 4 * j + 3],
+        (j) =>
+          e[c + 4 * j] * p[3 * i] +
+          e[c + 4 * j + 1] * p[3 * i + 1] +
+          e[c + 4 * j + 2] * p[3 * i + 2] +
+          e[c + 4 * j + 3],
       );
       return [q[0] / q[2], q[1] / q[2]];
     };
     for (let c = 0; c < 5; c++) {
       const R2 = [0, 1, 2].flatMap((j) => [E2[12 * c + 4 * j], E2[12 * c + 4 * j + 1], E2[12 * c + 4 * j + 2]]);
       expect(isRotation(R2, 1e-12)).toBe(true);
-      for (let i = 0; i < 20; i++) expect(maxAbsDiff(project(E2, 12 * c, X2, i), project(E, 12 * c, X, i))).toBeLessThan(1e-9);
+      for (let i = 0; i < 20; i++)
+        expect(maxAbsDiff(project(E2, 12 * c, X2, i), project(E, 12 * c, X, i))).toBeLessThan(1e-9);
     }
   });
 });
@@ -223,8 +230,13 @@ describe('refineIcp', () => {
     const perturb: Similarity = {
       s: sp,
       R: Rp,
-      t: Float64Array.from([0, 1, 2], (k) =>
-        centroid[k] + shift[k] - sp * (Rp[3 * k] * centroid[0] + Rp[3 * k + 1] * centroid[1] + Rp[3 * k + 2] * centroid[2])),
+      t: Float64Array.from(
+        [0, 1, 2],
+        (k) =>
+          centroid[k] +
+          shift[k] -
+          sp * (Rp[3 * k] * centroid[0] + Rp[3 * k + 1] * centroid[1] + Rp[3 * k + 2] * centroid[2]),
+      ),
     };
     const init = composeSimilarity(H, perturb);
     const before = maxAbsDiff(applySimilarity(init, src), dst);

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrate, type CalibrationState, type SceneInput, type SceneReport } from '../../../src/calibrate/calibrate';
-import { VggtGradients } from '../../../src/calibrate/gradients';
-import { parseHessFile } from '../../../src/hess/hess-file';
-import { HessError } from '../../../src/errors';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
-import { freshSeed, rng } from '../../helpers/random';
-import { inlierRadius, makeGroundTruth } from './gradients-gt';
+import {
+  calibrate,
+  type CalibrationState,
+  type SceneInput,
+  type SceneReport,
+} from '../../../src/calibrate/calibrate.js';
+import { VggtGradients } from '../../../src/calibrate/gradients.js';
+import { parseHessFile } from '../../../src/hess/hess-file.js';
+import { HessError } from '../../../src/errors.js';
+import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { inlierRadius, makeGroundTruth } from './gradients-gt.js';
 
 // calibrate() end to end on the wasm EP with a planted-sensitivity model: in a few global layers one head's
 // output-projection columns are scaled up ×4 and every other head's down ×0.25, so ∂e/∂W_Q of the planted head is
@@ -33,14 +38,20 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     vg = await VggtGradients.create(fx.model, fx.cfg, { overrides });
     // two scenes: random 28×42 crops of the fixture frames; GT from the planted model's own prediction, warped
     const full = await fx.ref('images');
-    const S = fx.S, H = 28, W = 42;
+    const S = fx.S,
+      H = 28,
+      W = 42;
     scenes = [];
     for (const name of ['a', 'b']) {
       const img = new Float32Array(S * 3 * H * W);
-      const oy = Math.floor(rand() * (fx.H - H)), ox = Math.floor(rand() * (fx.W - W));
-      for (let s = 0; s < S; s++) for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-      }
+      const oy = Math.floor(rand() * (fx.H - H)),
+        ox = Math.floor(rand() * (fx.W - W));
+      for (let s = 0; s < S; s++)
+        for (let c = 0; c < 3; c++)
+          for (let y = 0; y < H; y++)
+            for (let x = 0; x < W; x++) {
+              img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
+            }
       const f = await vg.forward(img, { S, H, W });
       const gt = makeGroundTruth(f.poseEnc, f.worldPoints, { S, H, W }, rand);
       scenes.push({ name, images: { data: img, S, H, W }, ...gt });
@@ -49,16 +60,20 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
   });
   afterAll(async () => vg?.dispose());
 
-  let states: CalibrationState[] = [];
+  const states: CalibrationState[] = [];
   let full: ReturnType<typeof parseHessFile>;
 
   it('ranks the planted heads first in their layers (both terms and the combined score)', async () => {
     const reports: SceneReport[] = [];
     const stages: string[] = [];
     const hess = await calibrate(vg, scenes, {
-      epsilon, modelId: 'vggt-tiny-planted',
+      epsilon,
+      modelId: 'vggt-tiny-planted',
       onProgress: (e) => stages.push(e.stage),
-      onSceneDone: (s, r) => { states.push(JSON.parse(JSON.stringify(s)) as CalibrationState); reports.push(r); },
+      onSceneDone: (s, r) => {
+        states.push(JSON.parse(JSON.stringify(s)) as CalibrationState);
+        reports.push(r);
+      },
     });
     full = parseHessFile(JSON.stringify(hess)); // valid HeSS file, survives JSON
     expect(full.layers).toBe(fx.cfg.depth);
@@ -69,7 +84,9 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     for (const r of reports) expect(r.errors.inliers).toBeGreaterThan(0);
     const argmax = (row: number[]) => row.indexOf(Math.max(...row));
     for (const [L, h] of planted) {
-      console.info(`[calibrate planted] layer ${L} head ${h}: scores ${full.scores[L]!.map((x) => x.toFixed(3)).join(' ')}`);
+      console.info(
+        `[calibrate planted] layer ${L} head ${h}: scores ${full.scores[L]!.map((x) => x.toFixed(3)).join(' ')}`,
+      );
       expect(argmax(full.terms.camera[L]!)).toBe(h);
       expect(argmax(full.terms.pointCloud[L]!)).toBe(h);
       expect(argmax(full.scores[L]!)).toBe(h);
@@ -81,8 +98,12 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     expect(states[0]!.done).toEqual(['a']);
     const skipped: string[] = [];
     const resumed = await calibrate(vg, scenes, {
-      epsilon, modelId: 'vggt-tiny-planted', resumeFrom: states[0],
-      onProgress: (e) => { if (e.stage === 'skip') skipped.push(e.scene); },
+      epsilon,
+      modelId: 'vggt-tiny-planted',
+      resumeFrom: states[0],
+      onProgress: (e) => {
+        if (e.stage === 'skip') skipped.push(e.scene);
+      },
     });
     expect(skipped).toEqual(['a']);
     expect(resumed.calibration.scenes).toBe(2);
@@ -96,7 +117,9 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     await expect(calibrate(vg, [], {})).rejects.toBeInstanceOf(HessError);
     const wrongE = { ...scenes[0]!, extrinsics: new Float64Array(12) };
     await expect(calibrate(vg, [wrongE], {})).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
-    await expect(calibrate({ checkpoint: '/nonexistent/vggt' }, scenes, {})).rejects.toMatchObject({ code: 'IO_ERROR' });
+    await expect(calibrate({ checkpoint: '/nonexistent/vggt' }, scenes, {})).rejects.toMatchObject({
+      code: 'IO_ERROR',
+    });
     const bad = { ...states[0]!, fisher: { ...states[0]!.fisher, camera: [1] } };
     await expect(calibrate(vg, scenes, { resumeFrom: bad })).rejects.toBeInstanceOf(HessError);
   });

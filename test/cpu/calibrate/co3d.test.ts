@@ -53,7 +53,7 @@ describe('CO3D / PyTorch3D → OpenCV', () => {
         const E = pytorch3dToOpenCV(R, T);
         const K = co3dIntrinsicsToPixels({ focal_length: f, principal_point: p, intrinsics_format: format }, W, H);
         // a world point in front of the camera: back-project a random camera-space point with PyTorch3D's R, T
-        const camPt = [(r() - 0.5), (r() - 0.5), 2 + r()];
+        const camPt = [r() - 0.5, r() - 0.5, 2 + r()];
         const d = [camPt[0] - T[0], camPt[1] - T[1], camPt[2] - T[2]];
         const X = [0, 1, 2].map((i) => R[i][0] * d[0] + R[i][1] * d[1] + R[i][2] * d[2]); // (cam − T) · Rᵀ
         const a = projectPytorch3d(X, R, T, f, p, format, W, H);
@@ -67,9 +67,20 @@ describe('CO3D / PyTorch3D → OpenCV', () => {
   });
 
   it('the optical centre of a centred camera maps to the image centre; +X_p3d (left) is −u', () => {
-    const K = co3dIntrinsicsToPixels({ focal_length: [2, 2], principal_point: [0, 0], intrinsics_format: 'ndc_isotropic' }, 640, 480);
+    const K = co3dIntrinsicsToPixels(
+      { focal_length: [2, 2], principal_point: [0, 0], intrinsics_format: 'ndc_isotropic' },
+      640,
+      480,
+    );
     expect(Array.from(K)).toEqual([480, 0, 320, 0, 480, 240, 0, 0, 1]);
-    const E = pytorch3dToOpenCV([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [0, 0, 5]);
+    const E = pytorch3dToOpenCV(
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      [0, 0, 5],
+    );
     // a point to the camera's left in PyTorch3D (+X) appears left of centre (u < cx) in OpenCV
     const [u, v] = projectOpenCV([1, 1, 0], E, K);
     expect(u).toBeLessThan(320);
@@ -90,7 +101,11 @@ describe('CO3D / PyTorch3D → OpenCV', () => {
         });
       }
     }
-    frames.push({ sequence_name: 'seqA', frame_number: 9, image: { path: 'apple/seqA/images/x.jpg', size: [480, 640] } });
+    frames.push({
+      sequence_name: 'seqA',
+      frame_number: 9,
+      image: { path: 'apple/seqA/images/x.jpg', size: [480, 640] },
+    });
     expect(() => co3dToCalibration(frames)).toThrow(/2 sequences/);
     const points = Float32Array.of(1, 2, 3);
     const out = co3dToCalibration(frames, { sequenceName: 'seqA', pointCloud: points });
@@ -98,7 +113,11 @@ describe('CO3D / PyTorch3D → OpenCV', () => {
     expect(out.images[0].source).toBe('apple/seqA/images/frame000001.jpg');
     expect(out.points).toBe(points);
     const views = validateCameras(JSON.parse(JSON.stringify(out.cameras)), 'seqA');
-    expect(views.map((v) => [v.width, v.height])).toEqual([[640, 480], [640, 480], [640, 480]]);
+    expect(views.map((v) => [v.width, v.height])).toEqual([
+      [640, 480],
+      [640, 480],
+      [640, 480],
+    ]);
     const src = frames.find((f) => f.sequence_name === 'seqA' && f.frame_number === 3)!;
     expect(Array.from(views[1].extrinsic)).toEqual(Array.from(pytorch3dToOpenCV(src.viewpoint!.R, src.viewpoint!.T)));
   });

@@ -19,7 +19,11 @@ function view(r: () => number, i: number): CamerasFileView {
     width: 64,
     height: 48,
     extrinsic: [Array.from(E.subarray(0, 4)), Array.from(E.subarray(4, 8)), Array.from(E.subarray(8, 12))],
-    intrinsic: [[50 + r(), 0, 32], [0, 50 + r(), 24], [0, 0, 1]],
+    intrinsic: [
+      [50 + r(), 0, 32],
+      [0, 50 + r(), 24],
+      [0, 0, 1],
+    ],
   };
 }
 
@@ -39,7 +43,12 @@ describe('validateCameras', () => {
   it('accepts nested and flat matrices and defaults names to image stems', () => {
     const r = rng(71);
     const views = [view(r, 0), view(r, 1)];
-    views[1] = { ...views[1], name: 'second', extrinsic: (views[1].extrinsic as number[][]).flat(), intrinsic: (views[1].intrinsic as number[][]).flat() };
+    views[1] = {
+      ...views[1],
+      name: 'second',
+      extrinsic: (views[1].extrinsic as number[][]).flat(),
+      intrinsic: (views[1].intrinsic as number[][]).flat(),
+    };
     const out = validateCameras({ version: 1, views }, 'sceneA');
     expect(out.map((v) => v.name)).toEqual(['000', 'second']);
     expect(Array.from(out[1].extrinsic)).toEqual(views[1].extrinsic);
@@ -56,21 +65,97 @@ describe('validateCameras', () => {
     };
     badDataset(() => validateCameras({}, 'S'), /scene "S", file "cameras.json".*views/);
     badDataset(() => validateCameras({ views: [] }, 'S'), /empty/);
-    badDataset(() => validateCameras(withE((e) => (e[1][2] = NaN)), 'S'), /view 0: "extrinsic" entry 6 is NaN/);
+    badDataset(
+      () =>
+        validateCameras(
+          withE((e) => (e[1][2] = NaN)),
+          'S',
+        ),
+      /view 0: "extrinsic" entry 6 is NaN/,
+    );
     // NaN/Infinity serialise to null in JSON
     badDataset(() => validateCameras(JSON.parse(JSON.stringify(withE((e) => (e[0][3] = Infinity)))), 'S'), /null/);
     // An additive change, not `*= 1.01`: scaling an entry of a random rotation that happens to be near 0 barely changes
     // RᵀR. Adding δ to R₀₀ shifts (RᵀR)₀ⱼ by δ·R₀ⱼ, and row 0 is a unit vector, so the error is ≳ δ/√3 ≫ tolerance.
-    badDataset(() => validateCameras(withE((e) => (e[0][0] += 0.01)), 'S'), /not orthonormal/);
-    badDataset(() => validateCameras(withE((e) => e[2].splice(0, 3, ...e[2].slice(0, 3).map((x) => -x))), 'S'), /det −1/);
-    badDataset(() => validateCameras(withE((e) => e.pop()), 'S'), /must be 3×4/);
-    badDataset(() => validateCameras({ views: [{ ...ok(), intrinsic: [[0, 0, 1], [0, 1, 1], [0, 0, 1]] }] }, 'S'), /focal/);
-    badDataset(() => validateCameras({ views: [{ ...ok(), intrinsic: [[1, 0, 1], [0, 1, 1], [0, 0.5, 1]] }] }, 'S'), /\[0, 0, 1\]/);
+    badDataset(
+      () =>
+        validateCameras(
+          withE((e) => (e[0][0] += 0.01)),
+          'S',
+        ),
+      /not orthonormal/,
+    );
+    badDataset(
+      () =>
+        validateCameras(
+          withE((e) => e[2].splice(0, 3, ...e[2].slice(0, 3).map((x) => -x))),
+          'S',
+        ),
+      /det −1/,
+    );
+    badDataset(
+      () =>
+        validateCameras(
+          withE((e) => e.pop()),
+          'S',
+        ),
+      /must be 3×4/,
+    );
+    badDataset(
+      () =>
+        validateCameras(
+          {
+            views: [
+              {
+                ...ok(),
+                intrinsic: [
+                  [0, 0, 1],
+                  [0, 1, 1],
+                  [0, 0, 1],
+                ],
+              },
+            ],
+          },
+          'S',
+        ),
+      /focal/,
+    );
+    badDataset(
+      () =>
+        validateCameras(
+          {
+            views: [
+              {
+                ...ok(),
+                intrinsic: [
+                  [1, 0, 1],
+                  [0, 1, 1],
+                  [0, 0.5, 1],
+                ],
+              },
+            ],
+          },
+          'S',
+        ),
+      /\[0, 0, 1\]/,
+    );
     badDataset(() => validateCameras({ views: [{ ...ok(), width: 10.5 }] }, 'S'), /width/);
     badDataset(() => validateCameras({ views: [{ ...ok(), image: 'a.tiff' }] }, 'S'), /png\/.jpg/);
     badDataset(() => validateCameras({ views: [{ ...ok(), image: '../a.png' }] }, 'S'), /file name/);
     badDataset(() => validateCameras({ views: [ok(), ok()] }, 'S'), /listed twice/);
-    badDataset(() => validateCameras({ views: [{ ...ok(), name: 'x' }, { ...view(r, 1), name: 'x' }] }, 'S'), /duplicate view name/);
+    badDataset(
+      () =>
+        validateCameras(
+          {
+            views: [
+              { ...ok(), name: 'x' },
+              { ...view(r, 1), name: 'x' },
+            ],
+          },
+          'S',
+        ),
+      /duplicate view name/,
+    );
   });
 });
 
@@ -83,7 +168,10 @@ describe('points files', () => {
     badDataset(() => parsePoints(new Uint8Array(0), 'S', 'points.bin'), /empty/);
     const bad = Float32Array.from(xyz);
     bad[40] = NaN;
-    badDataset(() => parsePoints(encodePointsBin(bad), 'S', 'points.bin'), /scene "S", file "points.bin": point 13 .*NaN/);
+    badDataset(
+      () => parsePoints(encodePointsBin(bad), 'S', 'points.bin'),
+      /scene "S", file "points.bin": point 13 .*NaN/,
+    );
   });
 
   it('PLY: ascii and binary_little_endian round-trip', () => {
@@ -107,16 +195,23 @@ describe('points files', () => {
     bytes.set(head);
     const dv = new DataView(bytes.buffer, head.length);
     let o = 0;
-    dv.setUint8(o, 3); o += 1;
+    dv.setUint8(o, 3);
+    o += 1;
     for (let k = 0; k < 3; k++, o += 4) dv.setInt32(o, k, true);
     for (let i = 0; i < n; i++) {
-      dv.setUint8(o, 200); o += 1;
-      dv.setFloat64(o, xyz[3 * i], true); o += 8;
-      dv.setInt16(o, -5, true); o += 2;
-      dv.setFloat64(o, xyz[3 * i + 1], true); o += 8;
-      dv.setFloat64(o, xyz[3 * i + 2], true); o += 8;
+      dv.setUint8(o, 200);
+      o += 1;
+      dv.setFloat64(o, xyz[3 * i], true);
+      o += 8;
+      dv.setInt16(o, -5, true);
+      o += 2;
+      dv.setFloat64(o, xyz[3 * i + 1], true);
+      o += 8;
+      dv.setFloat64(o, xyz[3 * i + 2], true);
+      o += 8;
     }
-    dv.setUint8(o, 3); o += 1;
+    dv.setUint8(o, 3);
+    o += 1;
     expect(parsePlyPoints(bytes)).toEqual(Float32Array.from(xyz));
 
     const ascii = `ply\nformat ascii 1.0\nelement face 2\nproperty list uchar int vertex_indices\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\nend_header\n3 0 1 2\n4 0 1 2 3\n1 2 3 255\n-4.5 5e-1 6 0\n`;
@@ -126,10 +221,50 @@ describe('points files', () => {
   it('PLY: malformed files are BAD_DATASET through parsePoints', () => {
     const enc = (s: string) => new TextEncoder().encode(s);
     expect(() => parsePlyPoints(enc('hello'))).toThrow(PlyError);
-    badDataset(() => parsePoints(enc('ply\nformat binary_big_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n'), 'S', 'points.ply'), /file "points.ply": unsupported PLY format/);
-    badDataset(() => parsePoints(enc('ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n'), 'S', 'points.ply'), /ended early/);
-    badDataset(() => parsePoints(enc('ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 nan 3\n'), 'S', 'points.ply'), /non-finite/);
-    badDataset(() => parsePoints(enc('ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty int z\nend_header\n1 2 3\n'), 'S', 'points.ply'), /float or double/);
+    badDataset(
+      () =>
+        parsePoints(
+          enc(
+            'ply\nformat binary_big_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n',
+          ),
+          'S',
+          'points.ply',
+        ),
+      /file "points.ply": unsupported PLY format/,
+    );
+    badDataset(
+      () =>
+        parsePoints(
+          enc(
+            'ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n',
+          ),
+          'S',
+          'points.ply',
+        ),
+      /ended early/,
+    );
+    badDataset(
+      () =>
+        parsePoints(
+          enc(
+            'ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 nan 3\n',
+          ),
+          'S',
+          'points.ply',
+        ),
+      /non-finite/,
+    );
+    badDataset(
+      () =>
+        parsePoints(
+          enc(
+            'ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty int z\nend_header\n1 2 3\n',
+          ),
+          'S',
+          'points.ply',
+        ),
+      /float or double/,
+    );
     const bin = encodePlyPoints([1, 2, 3, 4, 5, 6]);
     badDataset(() => parsePoints(bin.subarray(0, bin.length - 2), 'S', 'points.ply'), /truncated/);
   });
@@ -142,7 +277,10 @@ describe('depth files', () => {
     const bytes = encodeDepthBin(d);
     expect(bytes.length).toBe(16 + 4 * 35);
     expect(parseDepthBin(bytes, 'S', 'depth/a.bin', { width: 7, height: 5 })).toEqual(d);
-    badDataset(() => parseDepthBin(bytes, 'S', 'depth/a.bin', { width: 5, height: 7 }), /depth\/a.bin.*7×5 but the view's image is 5×7/);
+    badDataset(
+      () => parseDepthBin(bytes, 'S', 'depth/a.bin', { width: 5, height: 7 }),
+      /depth\/a.bin.*7×5 but the view's image is 5×7/,
+    );
     badDataset(() => parseDepthBin(bytes.subarray(0, 40), 'S', 'depth/a.bin'), /expected 156/);
     const nan = { ...d, data: Float32Array.from(d.data) };
     nan.data[8] = NaN;

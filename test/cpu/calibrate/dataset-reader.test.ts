@@ -2,7 +2,12 @@ import { mkdtemp, rm, writeFile, unlink, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDepthBin, encodePointsBin, type CamerasFile, type DepthMap } from '../../../src/calibrate/dataset/format.js';
+import {
+  encodeDepthBin,
+  encodePointsBin,
+  type CamerasFile,
+  type DepthMap,
+} from '../../../src/calibrate/dataset/format.js';
 import { readCalibrationScenes, writeCalibrationScene } from '../../../src/calibrate/dataset/reader.js';
 import { HessError } from '../../../src/errors.js';
 import { randomExtrinsics, randomPoints, rng } from './rng.js';
@@ -27,14 +32,21 @@ function cameras(r: () => number, n: number, w = 16, h = 12): CamerasFile {
       width: w,
       height: h,
       extrinsic: [0, 1, 2].map((j) => Array.from(E.subarray(12 * i + 4 * j, 12 * i + 4 * j + 4))),
-      intrinsic: [[20, 0, w / 2], [0, 20, h / 2], [0, 0, 1]],
+      intrinsic: [
+        [20, 0, w / 2],
+        [0, 20, h / 2],
+        [0, 0, 1],
+      ],
     })),
   };
 }
 
 function depths(r: () => number, cams: CamerasFile): Record<string, DepthMap> {
   return Object.fromEntries(
-    cams.views.map((v) => [v.image.replace('.png', ''), { width: v.width, height: v.height, data: Float32Array.from({ length: v.width * v.height }, () => r() * 3) }]),
+    cams.views.map((v) => [
+      v.image.replace('.png', ''),
+      { width: v.width, height: v.height, data: Float32Array.from({ length: v.width * v.height }, () => r() * 3) },
+    ]),
   );
 }
 
@@ -87,7 +99,11 @@ describe('readCalibrationScenes', () => {
     const root = join(base, `root${counter++}`);
     for (const name of ['b', 'a', 'c']) {
       const cams = cameras(r, 2);
-      await writeCalibrationScene(root, name, { cameras: cams, images: cams.views.map((v) => ({ name: v.image, bytes: PNG })), depth: depths(r, cams) });
+      await writeCalibrationScene(root, name, {
+        cameras: cams,
+        images: cams.views.map((v) => ({ name: v.image, bytes: PNG })),
+        depth: depths(r, cams),
+      });
     }
     await mkdir(join(root, '.cache'));
     expect((await readCalibrationScenes(root)).map((s) => s.name)).toEqual(['a', 'b', 'c']);
@@ -141,13 +157,19 @@ describe('readCalibrationScenes', () => {
 
   it('depth: shape mismatch, missing map, map without view', async () => {
     const a = await validRoot(90, 'depth');
-    await writeFile(join(a.dir, 'depth', 'v1.bin'), encodeDepthBin({ width: 12, height: 16, data: new Float32Array(192) }));
+    await writeFile(
+      join(a.dir, 'depth', 'v1.bin'),
+      encodeDepthBin({ width: 12, height: 16, data: new Float32Array(192) }),
+    );
     await expectBad(a.root, /file "depth\/v1.bin": depth map is 12×16 but the view's image is 16×12/);
     const b = await validRoot(91, 'depth');
     await unlink(join(b.dir, 'depth', 'v2.bin'));
     await expectBad(b.root, /file "depth\/v2.bin": missing depth map of view "v2"/);
     const c = await validRoot(92, 'depth');
-    await writeFile(join(c.dir, 'depth', 'zz.bin'), encodeDepthBin({ width: 16, height: 12, data: new Float32Array(192) }));
+    await writeFile(
+      join(c.dir, 'depth', 'zz.bin'),
+      encodeDepthBin({ width: 16, height: 12, data: new Float32Array(192) }),
+    );
     await expectBad(c.root, /file "depth\/zz.bin": .*missing view/);
   });
 

@@ -7,11 +7,11 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCo3dFrame, co3dToCalibration, parseCo3dAnnotations } from '../../../src/calibrate/dataset/co3d.js';
-import { readImageHeader, readImageSize } from '../../../src/model/image-header';
+import { readImageHeader, readImageSize } from '../../../src/model/image-header.js';
 import { readCalibrationScenes, writeCalibrationScene } from '../../../src/calibrate/dataset/reader.js';
 import type { CamerasFile } from '../../../src/calibrate/dataset/format.js';
 import { HessError } from '../../../src/errors.js';
-import { freshSeed, rng } from '../../helpers/random';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 let base: string;
 beforeAll(async () => {
@@ -27,7 +27,11 @@ const code = (f: () => unknown): string => {
   }
   return 'ok';
 };
-const codeAsync = (p: Promise<unknown>) => p.then(() => 'ok', (e) => (e instanceof HessError ? e.code : `raw ${(e as Error)?.name}`));
+const codeAsync = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e) => (e instanceof HessError ? e.code : `raw ${(e as Error)?.name}`),
+  );
 
 function png(w: number, h: number): Uint8Array {
   const p = new PNG({ width: w, height: h });
@@ -35,9 +39,26 @@ function png(w: number, h: number): Uint8Array {
   return new Uint8Array(PNG.sync.write(p));
 }
 
-const identity = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+const identity = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+];
 const cams = (image: string, width: number, height: number): CamerasFile => ({
-  version: 1, views: [{ image, width, height, extrinsic: identity, intrinsic: [[20, 0, width / 2], [0, 20, height / 2], [0, 0, 1]] }],
+  version: 1,
+  views: [
+    {
+      image,
+      width,
+      height,
+      extrinsic: identity,
+      intrinsic: [
+        [20, 0, width / 2],
+        [0, 20, height / 2],
+        [0, 0, 1],
+      ],
+    },
+  ],
 });
 
 describe('dataset names and paths from data', () => {
@@ -45,54 +66,131 @@ describe('dataset names and paths from data', () => {
     const root = join(base, 'w', 'root');
     const bad = ['../x', '..', '.', '', 'a/b', 'a\\b', '/abs', 'x\0y'];
     for (const name of bad) {
-      expect(await codeAsync(writeCalibrationScene(root, name, { cameras: cams('a.png', 4, 4), images: [{ name: 'a.png', bytes: png(4, 4) }] })), JSON.stringify(name)).toBe('BAD_DATASET');
-      expect(await codeAsync(writeCalibrationScene(root, 's', { cameras: cams('a.png', 4, 4), images: [{ name, bytes: png(4, 4) }] })), JSON.stringify(name)).toBe('BAD_DATASET');
-      expect(await codeAsync(writeCalibrationScene(root, 's', {
-        cameras: cams('a.png', 4, 4), images: [{ name: 'a.png', bytes: png(4, 4) }], depth: { [name]: { width: 1, height: 1, data: new Float32Array(1) } },
-      })), JSON.stringify(name)).toBe('BAD_DATASET');
+      expect(
+        await codeAsync(
+          writeCalibrationScene(root, name, {
+            cameras: cams('a.png', 4, 4),
+            images: [{ name: 'a.png', bytes: png(4, 4) }],
+          }),
+        ),
+        JSON.stringify(name),
+      ).toBe('BAD_DATASET');
+      expect(
+        await codeAsync(
+          writeCalibrationScene(root, 's', { cameras: cams('a.png', 4, 4), images: [{ name, bytes: png(4, 4) }] }),
+        ),
+        JSON.stringify(name),
+      ).toBe('BAD_DATASET');
+      expect(
+        await codeAsync(
+          writeCalibrationScene(root, 's', {
+            cameras: cams('a.png', 4, 4),
+            images: [{ name: 'a.png', bytes: png(4, 4) }],
+            depth: { [name]: { width: 1, height: 1, data: new Float32Array(1) } },
+          }),
+        ),
+        JSON.stringify(name),
+      ).toBe('BAD_DATASET');
     }
     expect(await readdir(base)).toEqual([]); // not even root was created, nothing escaped beside it
   });
 
   it('a failing write (missing image source) leaves no scene files behind', async () => {
     const root = join(base, 'partial');
-    const r = await codeAsync(writeCalibrationScene(root, 's', {
-      cameras: cams('a.png', 4, 4), images: [{ name: 'a.png', bytes: png(4, 4) }, { name: 'b.png', source: join(base, 'does-not-exist.png') }], points: [1, 2, 3],
-    }));
+    const r = await codeAsync(
+      writeCalibrationScene(root, 's', {
+        cameras: cams('a.png', 4, 4),
+        images: [
+          { name: 'a.png', bytes: png(4, 4) },
+          { name: 'b.png', source: join(base, 'does-not-exist.png') },
+        ],
+        points: [1, 2, 3],
+      }),
+    );
     expect(r).toBe('IO_ERROR');
     expect(await readdir(base)).not.toContain('partial');
   });
 
   it('CO3D annotations: {}, [null], a frame without image, ../ names and paths → BAD_DATASET', () => {
-    const vp = { R: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], T: [0, 0, 1], focal_length: [2, 2], principal_point: [0, 0] };
-    const ok = { sequence_name: 's1', frame_number: 0, image: { path: 'apple/s1/images/f0.jpg', size: [10, 12] }, viewpoint: vp };
+    const vp = {
+      R: [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      T: [0, 0, 1],
+      focal_length: [2, 2],
+      principal_point: [0, 0],
+    };
+    const ok = {
+      sequence_name: 's1',
+      frame_number: 0,
+      image: { path: 'apple/s1/images/f0.jpg', size: [10, 12] },
+      viewpoint: vp,
+    };
     expect(parseCo3dAnnotations([ok], 'a.jgz')).toHaveLength(1);
     const hostile: unknown[] = [
-      {}, null, 3, 'x', { ...ok, image: undefined }, { ...ok, image: null }, { ...ok, image: { size: [1, 1] } },
-      { ...ok, sequence_name: '../x' }, { ...ok, sequence_name: '..' }, { ...ok, sequence_name: 'a/b' }, { ...ok, sequence_name: 7 },
-      { ...ok, image: { ...ok.image, path: '../../../../etc/passwd' } }, { ...ok, image: { ...ok.image, path: '/etc/passwd' } },
-      { ...ok, image: { ...ok.image, path: 'apple/../../x.jpg' } }, { ...ok, image: { ...ok.image, path: 'a\\..\\x.jpg' } },
-      { ...ok, image: { ...ok.image, path: 'apple/s1/images/' } }, { ...ok, image: { ...ok.image, path: 'a/\0.jpg' } },
-      { ...ok, image: { ...ok.image, size: 'big' } }, { ...ok, frame_number: null },
-      { ...ok, viewpoint: { ...vp, R: [[1, 0, 0]] } }, { ...ok, viewpoint: { ...vp, focal_length: undefined } }, { ...ok, viewpoint: 5 },
+      {},
+      null,
+      3,
+      'x',
+      { ...ok, image: undefined },
+      { ...ok, image: null },
+      { ...ok, image: { size: [1, 1] } },
+      { ...ok, sequence_name: '../x' },
+      { ...ok, sequence_name: '..' },
+      { ...ok, sequence_name: 'a/b' },
+      { ...ok, sequence_name: 7 },
+      { ...ok, image: { ...ok.image, path: '../../../../etc/passwd' } },
+      { ...ok, image: { ...ok.image, path: '/etc/passwd' } },
+      { ...ok, image: { ...ok.image, path: 'apple/../../x.jpg' } },
+      { ...ok, image: { ...ok.image, path: 'a\\..\\x.jpg' } },
+      { ...ok, image: { ...ok.image, path: 'apple/s1/images/' } },
+      { ...ok, image: { ...ok.image, path: 'a/\0.jpg' } },
+      { ...ok, image: { ...ok.image, size: 'big' } },
+      { ...ok, frame_number: null },
+      { ...ok, viewpoint: { ...vp, R: [[1, 0, 0]] } },
+      { ...ok, viewpoint: { ...vp, focal_length: undefined } },
+      { ...ok, viewpoint: 5 },
     ];
     for (const [i, f] of hostile.entries()) {
-      expect(code(() => checkCo3dFrame(f, i)), JSON.stringify(f)).toBe('BAD_DATASET');
-      expect(code(() => parseCo3dAnnotations([ok, f], 'a.jgz')), JSON.stringify(f)).toBe('BAD_DATASET');
-      expect(code(() => co3dToCalibration([f] as never)), JSON.stringify(f)).toBe('BAD_DATASET');
+      expect(
+        code(() => checkCo3dFrame(f, i)),
+        JSON.stringify(f),
+      ).toBe('BAD_DATASET');
+      expect(
+        code(() => parseCo3dAnnotations([ok, f], 'a.jgz')),
+        JSON.stringify(f),
+      ).toBe('BAD_DATASET');
+      expect(
+        code(() => co3dToCalibration([f] as never)),
+        JSON.stringify(f),
+      ).toBe('BAD_DATASET');
     }
-    for (const top of [{}, null, 'x', 1, { frames: [] }]) expect(code(() => parseCo3dAnnotations(top, 'a.jgz'))).toBe('BAD_DATASET');
+    for (const top of [{}, null, 'x', 1, { frames: [] }])
+      expect(code(() => parseCo3dAnnotations(top, 'a.jgz'))).toBe('BAD_DATASET');
     expect(code(() => co3dToCalibration([ok], { sequenceName: '../s1' }))).toBe('BAD_DATASET');
   });
 
   it('cameras.json width/height contradicting the image header → BAD_DATASET naming the image', async () => {
     const root = join(base, 'sizes');
-    await writeCalibrationScene(root, 's', { cameras: cams('a.png', 12, 10), images: [{ name: 'a.png', bytes: png(10, 12) }], points: [0, 0, 1] });
-    const err = await readCalibrationScenes(root).then(() => undefined, (e) => e);
+    await writeCalibrationScene(root, 's', {
+      cameras: cams('a.png', 12, 10),
+      images: [{ name: 'a.png', bytes: png(10, 12) }],
+      points: [0, 0, 1],
+    });
+    const err = await readCalibrationScenes(root).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(HessError);
     expect(err.code).toBe('BAD_DATASET');
     expect(err.message).toMatch(/scene "s", file "images\/a\.png": the image is 10×12 but cameras\.json says 12×10/);
-    await writeCalibrationScene(root, 's', { cameras: cams('a.png', 10, 12), images: [{ name: 'a.png', bytes: png(10, 12) }], points: [0, 0, 1] });
+    await writeCalibrationScene(root, 's', {
+      cameras: cams('a.png', 10, 12),
+      images: [{ name: 'a.png', bytes: png(10, 12) }],
+      points: [0, 0, 1],
+    });
     expect((await readCalibrationScenes(root))[0].views[0].width).toBe(10);
   });
 

@@ -13,7 +13,11 @@ import { PointIndex3 } from '../../../src/calibrate/geometry/knn.js';
 import { gaussian, maxAbsDiff, randomExtrinsics, randomPoints, randomRotation, rng } from './rng.js';
 
 function randomSimilarity(r: () => number): Similarity {
-  return { s: 0.5 + 2 * r(), R: randomRotation(r), t: Float64Array.of(r() - 0.5, r() - 0.5, r() - 0.5).map((x) => 4 * x) };
+  return {
+    s: 0.5 + 2 * r(),
+    R: randomRotation(r),
+    t: Float64Array.of(r() - 0.5, r() - 0.5, r() - 0.5).map((x) => 4 * x),
+  };
 }
 
 /** Central finite difference of f at every coordinate of x. */
@@ -36,7 +40,11 @@ describe('camera centres', () => {
     const c = cameraCenters(E);
     for (let i = 0; i < 6; i++) {
       for (let j = 0; j < 3; j++) {
-        const x = E[12 * i + 4 * j] * c[3 * i] + E[12 * i + 4 * j + 1] * c[3 * i + 1] + E[12 * i + 4 * j + 2] * c[3 * i + 2] + E[12 * i + 4 * j + 3];
+        const x =
+          E[12 * i + 4 * j] * c[3 * i] +
+          E[12 * i + 4 * j + 1] * c[3 * i + 1] +
+          E[12 * i + 4 * j + 2] * c[3 * i + 2] +
+          E[12 * i + 4 * j + 3];
         expect(Math.abs(x)).toBeLessThan(1e-12);
       }
     }
@@ -57,9 +65,14 @@ describe('scene normalisation', () => {
     const r = rng(53);
     const p = randomPoints(r, 500, 7).map((x) => x + 3);
     const q = normalizePoints(p, sceneNormalization(p));
-    let cx = 0, cy = 0, cz = 0, rad = 0;
+    let cx = 0,
+      cy = 0,
+      cz = 0,
+      rad = 0;
     for (let i = 0; i < 500; i++) {
-      cx += q[3 * i] / 500; cy += q[3 * i + 1] / 500; cz += q[3 * i + 2] / 500;
+      cx += q[3 * i] / 500;
+      cy += q[3 * i + 1] / 500;
+      cz += q[3 * i + 2] / 500;
       rad += Math.hypot(q[3 * i], q[3 * i + 1], q[3 * i + 2]) / 500;
     }
     expect(Math.hypot(cx, cy, cz)).toBeLessThan(1e-12);
@@ -106,7 +119,10 @@ describe('pointCloudError', () => {
       // predicted points: GT points moved back into the prediction frame plus noise
       const pick = Array.from({ length: 60 }, () => Math.floor(r() * 400));
       const base = Float64Array.from(pick.flatMap((i) => [gt[3 * i], gt[3 * i + 1], gt[3 * i + 2]]));
-      const pred = applySimilarity(invertSimilarity(H), base.map((x) => x + 0.01 * g()));
+      const pred = applySimilarity(
+        invertSimilarity(H),
+        base.map((x) => x + 0.01 * g()),
+      );
       const index = new PointIndex3(gt);
       const res = pointCloudError(pred, index, H, 0.2);
       expect(res.inlierCount).toBeGreaterThan(0);
@@ -139,7 +155,12 @@ describe('pointCloudError', () => {
     expect(res.error).toBeLessThanOrEqual(0.001 ** 2 / 2 + 1e-15);
     expect(res.error).toBeGreaterThan(0);
     // all outliers → zero error
-    const none = pointCloudError(pred, gt.map((x) => x + 50), H, 0.05);
+    const none = pointCloudError(
+      pred,
+      gt.map((x) => x + 50),
+      H,
+      0.05,
+    );
     expect(none.inlierCount).toBe(0);
     expect(none.error).toBe(0);
   });
@@ -162,7 +183,12 @@ describe('hessErrors', () => {
     const gtC = cameraCenters(gtE);
     const gtP = randomPoints(r, 500);
     const S = randomSimilarity(r);
-    const res = hessErrors({ predCenters: applySimilarity(S, gtC), gtCenters: gtC, predPoints: applySimilarity(S, gtP), gtPoints: gtP });
+    const res = hessErrors({
+      predCenters: applySimilarity(S, gtC),
+      gtCenters: gtC,
+      predPoints: applySimilarity(S, gtP),
+      gtPoints: gtP,
+    });
     expect(res.camera.error).toBeLessThan(1e-20);
     expect(res.points!.error).toBeLessThan(1e-20);
     expect(res.points!.inlierCount).toBe(500);
@@ -198,7 +224,14 @@ describe('hessErrors', () => {
     const gtP = randomPoints(r, 800);
     const S = randomSimilarity(r);
     const predP = applySimilarity(S, gtP);
-    const res = hessErrors({ predCenters: applySimilarity(S, gtC), gtCenters: gtC, predPoints: predP, gtPoints: gtP, align: 'points', icp: { iterations: 3, inlierDist: 0.1 } });
+    const res = hessErrors({
+      predCenters: applySimilarity(S, gtC),
+      gtCenters: gtC,
+      predPoints: predP,
+      gtPoints: gtP,
+      align: 'points',
+      icp: { iterations: 3, inlierDist: 0.1 },
+    });
     expect(res.camera.error).toBeLessThan(1e-20);
     expect(res.points!.error).toBeLessThan(1e-20);
   });

@@ -1,19 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centerGradToPoseEncGrad, sceneErrors, type SceneErrors } from '../../../src/calibrate/calibrate';
-import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry';
-import { poseEncodingToExtriIntri } from '../../../src/model/vggt/pose';
-import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients';
-import { AGGREGATOR_EPS, ROPE_BASE } from '../../../src/model/vggt/aggregator';
-import { globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams, type BlockDims } from '../../../src/model/vggt/blocks';
-import { cameraHeadGraph } from '../../../src/model/vggt/camera-head';
-import { dptHeadGraph } from '../../../src/model/vggt/dpt-head';
-import { loadPrefixed } from '../../../src/model/vggt/heads-common';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
-import { foldShapes } from '../../helpers/fold-shapes';
-import { freshSeed, randn, rng } from '../../helpers/random';
-import { evaluate, type T } from '../onnx/ref-eval';
-import { inlierRadius, makeGroundTruth } from './gradients-gt';
+import { centerGradToPoseEncGrad, sceneErrors, type SceneErrors } from '../../../src/calibrate/calibrate.js';
+import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry/index.js';
+import { poseEncodingToExtriIntri } from '../../../src/model/vggt/pose.js';
+import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients.js';
+import { AGGREGATOR_EPS, ROPE_BASE } from '../../../src/model/vggt/aggregator.js';
+import {
+  globalBlockGraph,
+  loadBlockWeights,
+  localBlockGraph,
+  postParams,
+  preParams,
+  type BlockDims,
+} from '../../../src/model/vggt/blocks.js';
+import { cameraHeadGraph } from '../../../src/model/vggt/camera-head.js';
+import { dptHeadGraph } from '../../../src/model/vggt/dpt-head.js';
+import { loadPrefixed } from '../../../src/model/vggt/heads-common.js';
+import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { foldShapes } from '../../helpers/fold-shapes.js';
+import { freshSeed, randn, rng } from '../../helpers/random.js';
+import { evaluate, type T } from '../onnx/ref-eval.js';
+import { inlierRadius, makeGroundTruth } from './gradients-gt.js';
 
 const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float64Array.from(data) });
 
@@ -39,7 +46,9 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
   let rand: () => number;
   const gCam: Float32Array[] = [];
   const gPc: Float32Array[] = [];
-  const S = 3, H = 28, W = 28;
+  const S = 3,
+    H = 28,
+    W = 28;
 
   beforeAll(async () => {
     fx = await loadFixture();
@@ -48,34 +57,58 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
     // random 28×28 crops of the fixture frames
     const full = await fx.ref('images');
     const img = new Float32Array(S * 3 * H * W);
-    const oy = Math.floor(rand() * (fx.H - H)), ox = Math.floor(rand() * (fx.W - W));
-    for (let s = 0; s < S; s++) for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-    }
+    const oy = Math.floor(rand() * (fx.H - H)),
+      ox = Math.floor(rand() * (fx.W - W));
+    for (let s = 0; s < S; s++)
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
+          }
     fwd = await vg.forward(img, { S, H, W });
     const gt = makeGroundTruth(fwd.poseEnc, fwd.worldPoints, { S, H, W }, rand, 0.03);
     gtCenters = cameraCenters(gt.extrinsics);
     errs = sceneErrors(fwd, gt, { epsilon: inlierRadius(fwd, gt) });
     expect(errs.pointCloud.inlierCount).toBeGreaterThanOrEqual(50);
     console.info(`[calibrate gradients f64] ${errs.pointCloud.inlierCount} point-term inliers`);
-    await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => { gCam[l] = g.slice(); });
-    await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => { gPc[l] = g.slice(); });
+    await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => {
+      gCam[l] = g.slice();
+    });
+    await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => {
+      gPc[l] = g.slice();
+    });
   });
   afterAll(async () => vg?.dispose());
 
   it('directional derivatives agree to 1e-3 relative (camera: linearised at the float64 point; the rest of its gap is that point)', async () => {
     const c = fx.cfg;
-    const C = c.embedDim, d = c.headDim, depth = c.depth;
-    const P = fwd.P, N = S * P;
+    const C = c.embedDim,
+      d = c.headDim,
+      depth = c.depth;
+    const P = fwd.P,
+      N = S * P;
     const b: BlockDims = { C, H: c.numHeads, d, M: c.mlpHiddenDim, eps: AGGREGATOR_EPS, qkNorm: true, rope: true };
     const specs = [...preParams(b), ...postParams(b)];
     const gGraph = foldShapes(globalBlockGraph(b), { S, P, N });
     const fGraph = foldShapes(localBlockGraph(b, 'frame'), { B: S, T: P });
-    const camGraph = foldShapes(cameraHeadGraph(await loadPrefixed(fx.model, 'camera_head'), c.camera!, 4, 'camera_head'), { S });
-    const dptSpec = { kind: 'point' as const, head: c.pointHead!, dimIn: 2 * C, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
-    const dptGraph = foldShapes(dptHeadGraph(await loadPrefixed(fx.model, 'point_head'), dptSpec, 'point_head', H, W, { raw: true }), { N: S });
+    const camGraph = foldShapes(
+      cameraHeadGraph(await loadPrefixed(fx.model, 'camera_head'), c.camera!, 4, 'camera_head'),
+      { S },
+    );
+    const dptSpec = {
+      kind: 'point' as const,
+      head: c.pointHead!,
+      dimIn: 2 * C,
+      patchSize: c.patchSize,
+      patchStartIdx: c.patchStartIdx,
+    };
+    const dptGraph = foldShapes(
+      dptHeadGraph(await loadPrefixed(fx.model, 'point_head'), dptSpec, 'point_head', H, W, { raw: true }),
+      { N: S },
+    );
     const pos = ropePositions(H / c.patchSize, W / c.patchSize, c.patchStartIdx);
-    const rf = ropeTables(pos, d, ROPE_BASE, 1), rg = ropeTables(pos, d, ROPE_BASE, S);
+    const rf = ropeTables(pos, d, ROPE_BASE, 1),
+      rg = ropeTables(pos, d, ROPE_BASE, S);
     const fr = { rope_cos: t64(rf.cos, [P, 1, d]), rope_sin: t64(rf.sinSigned, [P, 1, d]) };
     const gr = { rope_cos: t64(rg.cos, [N, 1, d]), rope_sin: t64(rg.sinSigned, [N, 1, d]) };
     const weights = async (kind: string, l: number) => {
@@ -84,7 +117,10 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
     };
     const interleave = (a: Float64Array, g: Float64Array) => {
       const out = new Float64Array(N * 2 * C);
-      for (let n = 0; n < N; n++) { out.set(a.subarray(n * C, (n + 1) * C), n * 2 * C); out.set(g.subarray(n * C, (n + 1) * C), n * 2 * C + C); }
+      for (let n = 0; n < N; n++) {
+        out.set(a.subarray(n * C, (n + 1) * C), n * 2 * C);
+        out.set(g.subarray(n * C, (n + 1) * C), n * 2 * C + C);
+      }
       return out;
     };
 
@@ -109,13 +145,17 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
         for (let s = 0; s < S; s++) tokens.set(last.subarray(s * P * 2 * C, s * P * 2 * C + 2 * C), s * 2 * C);
         const poseEnc = evaluate(camGraph, { tokens: t64(tokens, [S, 2 * C]) }).get('pose_enc')!.data;
         const feeds: Record<string, T> = {};
-        [4, 11, 17, 23].forEach((l, k) => { feeds[`l${k}`] = t64(layers.get(l)!, [S, P, 2 * C]); });
+        [4, 11, 17, 23].forEach((l, k) => {
+          feeds[`l${k}`] = t64(layers.get(l)!, [S, P, 2 * C]);
+        });
         const raw = evaluate(dptGraph, feeds).get('raw')!.data; // [S, 3, H, W]
         const wp = new Float64Array(S * H * W * 3);
-        for (let s = 0; s < S; s++) for (let ch = 0; ch < 3; ch++) for (let p = 0; p < H * W; p++) {
-          const v = raw[(s * 3 + ch) * H * W + p]!;
-          wp[(s * H * W + p) * 3 + ch] = Math.sign(v) * Math.expm1(Math.abs(v)); // inv_log
-        }
+        for (let s = 0; s < S; s++)
+          for (let ch = 0; ch < 3; ch++)
+            for (let p = 0; p < H * W; p++) {
+              const v = raw[(s * 3 + ch) * H * W + p]!;
+              wp[(s * H * W + p) * 3 + ch] = Math.sign(v) * Math.expm1(Math.abs(v)); // inv_log
+            }
         return { ...errs.frozen(poseEnc, wp), poseEnc };
       };
     };
@@ -132,33 +172,56 @@ describe('VggtGradients vs float64 finite differences (vggt-tiny, 3 frames cropp
       const f = await tail(L);
       const W0 = await fx.model.read(`aggregator.global_blocks.${L}.attn.qkv.weight`); // [3C, C]
       const rows = (a: ArrayLike<number>) => Float64Array.from({ length: d * C }, (_, k) => a[h * d * C + k]!);
-      const unit = (a: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! ** 2; return Float64Array.from(a, (v) => v / Math.sqrt(s)); };
-      const gc = unit(rows(gCam[L]!)), gp = unit(rows(gPc[L]!)), r = unit(randn(d * C, rand));
+      const unit = (a: ArrayLike<number>) => {
+        let s = 0;
+        for (let i = 0; i < a.length; i++) s += a[i]! ** 2;
+        return Float64Array.from(a, (v) => v / Math.sqrt(s));
+      };
+      const gc = unit(rows(gCam[L]!)),
+        gp = unit(rows(gPc[L]!)),
+        r = unit(randn(d * C, rand));
       const wn = Math.sqrt(rows(W0).reduce((a, v) => a + v * v, 0));
       const D = new Float64Array(3 * C * C); // PyTorch layout [3C, C]
       for (let k = 0; k < d * C; k++) D[h * d * C + k] = ((gc[k]! + gp[k]! + r[k]!) * wn) / 3;
       const pred = { camera: 0, pointCloud: 0 };
-      for (let k = 0; k < C * C; k++) { pred.camera += gCam[L]![k]! * D[k]!; pred.pointCloud += gPc[L]![k]! * D[k]!; }
+      for (let k = 0; k < C * C; k++) {
+        pred.camera += gCam[L]![k]! * D[k]!;
+        pred.pointCloud += gPc[L]![k]! * D[k]!;
+      }
       const eps = 1e-5;
       const at = (sgn: number) => {
         const qkvT = new Float64Array(3 * C * C); // [3C, C] → [C, 3C]
-        for (let o = 0; o < 3 * C; o++) for (let i = 0; i < C; i++) qkvT[i * 3 * C + o] = W0[o * C + i]! + sgn * eps * D[o * C + i]!;
+        for (let o = 0; o < 3 * C; o++)
+          for (let i = 0; i < C; i++) qkvT[i * 3 * C + o] = W0[o * C + i]! + sgn * eps * D[o * C + i]!;
         return f(qkvT);
       };
       const e = [at(1), at(-1)];
       // the camera gradient with its cotangent taken at the float64 forward point (same network backward)
       let g64: Float32Array | undefined;
-      await vg.backward(fwd, { poseEnc: Float32Array.from(cameraCotangent(at(0).poseEnc)) }, (l, g) => { if (l === L) g64 = g.slice(); });
+      await vg.backward(fwd, { poseEnc: Float32Array.from(cameraCotangent(at(0).poseEnc)) }, (l, g) => {
+        if (l === L) g64 = g.slice();
+      });
       let pred64 = 0;
       for (let k = 0; k < C * C; k++) pred64 += g64![k]! * D[k]!;
-      const fd = { camera: (e[0]!.camera - e[1]!.camera) / (2 * eps), pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps) };
+      const fd = {
+        camera: (e[0]!.camera - e[1]!.camera) / (2 * eps),
+        pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps),
+      };
       const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-      const re = { camera: rel(pred64, fd.camera), pointCloud: rel(pred.pointCloud, fd.pointCloud), cameraAsCalibrated: rel(pred.camera, fd.camera) };
-      console.info(`[calibrate gradients f64] layer ${L} head ${h}: FD64 camera ${fd.camera.toExponential(6)} / point cloud ${fd.pointCloud.toExponential(6)}; ` +
-        `rel. error camera ${re.camera.toExponential(2)} (as calibrated ${re.cameraAsCalibrated.toExponential(2)}, s = ${errs.transform.s.toFixed(1)}), point cloud ${re.pointCloud.toExponential(2)}`);
+      const re = {
+        camera: rel(pred64, fd.camera),
+        pointCloud: rel(pred.pointCloud, fd.pointCloud),
+        cameraAsCalibrated: rel(pred.camera, fd.camera),
+      };
+      console.info(
+        `[calibrate gradients f64] layer ${L} head ${h}: FD64 camera ${fd.camera.toExponential(6)} / point cloud ${fd.pointCloud.toExponential(6)}; ` +
+          `rel. error camera ${re.camera.toExponential(2)} (as calibrated ${re.cameraAsCalibrated.toExponential(2)}, s = ${errs.transform.s.toFixed(1)}), point cloud ${re.pointCloud.toExponential(2)}`,
+      );
       for (const k of ['camera', 'pointCloud', 'cameraAsCalibrated'] as const) worst[k] = Math.max(worst[k], re[k]);
       // what is left of the as-calibrated gradient's gap once the change of linearisation point is accounted for
-      expect(Math.abs(pred.camera - fd.camera)).toBeLessThan(Math.abs(pred.camera - pred64) + 1e-3 * Math.abs(fd.camera));
+      expect(Math.abs(pred.camera - fd.camera)).toBeLessThan(
+        Math.abs(pred.camera - pred64) + 1e-3 * Math.abs(fd.camera),
+      );
     }
     console.info('[calibrate gradients f64] worst relative error', worst);
     expect(worst.camera).toBeLessThan(1e-3); // measured 2e-7…4e-7

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sceneErrors, type SceneErrors } from '../../../src/calibrate/calibrate';
-import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients';
-import { HessError } from '../../../src/errors';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
-import { makeGroundTruth } from './gradients-gt';
+import { sceneErrors, type SceneErrors } from '../../../src/calibrate/calibrate.js';
+import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients.js';
+import { HessError } from '../../../src/errors.js';
+import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
+import { makeGroundTruth } from './gradients-gt.js';
 
 // ∂e/∂W_Q^h of the WHOLE model (ORT wasm EP, float32) against finite differences of the same model's forward pass
 // with H, inliers and nearest-GT matches frozen (the function the gradient is exact for).
@@ -25,8 +25,12 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
     images = Float32Array.from(await fx.ref('images'));
     fwd = await vg.forward(images, { S: fx.S, H: fx.H, W: fx.W });
     errs = sceneErrors(fwd, makeGroundTruth(await fx.ref('pose_enc'), await fx.ref('world_points'), fx, rand));
-    await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => { gCam[l] = g.slice(); });
-    await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => { gPc[l] = g.slice(); });
+    await vg.backward(fwd, { poseEnc: errs.camera.gradPoseEnc }, (l, g) => {
+      gCam[l] = g.slice();
+    });
+    await vg.backward(fwd, { worldPoints: errs.pointCloud.gradWorldPoints }, (l, g) => {
+      gPc[l] = g.slice();
+    });
   });
   afterAll(async () => vg?.dispose());
 
@@ -62,28 +66,43 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
       const key = `aggregator.global_blocks.${L}.attn.qkv.weight`;
       const W0 = await fx.model.read(key);
       const rows = (a: Float32Array) => a.subarray(h * d * C, (h + 1) * d * C);
-      const unit = (a: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! ** 2; return Float64Array.from(a, (v) => v / Math.sqrt(s)); };
+      const unit = (a: ArrayLike<number>) => {
+        let s = 0;
+        for (let i = 0; i < a.length; i++) s += a[i]! ** 2;
+        return Float64Array.from(a, (v) => v / Math.sqrt(s));
+      };
       // one direction for both terms: each term's own gradient direction plus a random one (all unit length),
       // scaled to ‖W_Q^h‖; only rows of head h move
-      const gc = unit(rows(gCam[L]!)), gp = unit(rows(gPc[L]!)), r = unit(randn(d * C, rand));
+      const gc = unit(rows(gCam[L]!)),
+        gp = unit(rows(gPc[L]!)),
+        r = unit(randn(d * C, rand));
       const wn = Math.sqrt(rows(W0).reduce((a, v) => a + v * v, 0));
       const D = new Float64Array(3 * C * C);
-      for (let k = 0; k < d * C; k++) D[h * d * C + k] = (gc[k]! + gp[k]! + r[k]!) * wn / 3;
+      for (let k = 0; k < d * C; k++) D[h * d * C + k] = ((gc[k]! + gp[k]! + r[k]!) * wn) / 3;
       const dot = (g: Float32Array) => g.reduce((a, v, k) => a + v * D[k]!, 0);
       const pred = { camera: dot(gCam[L]!), pointCloud: dot(gPc[L]!) };
       const at = async (eps: number) => {
         const e: Array<{ camera: number; pointCloud: number }> = [];
         for (const s of [1, -1]) {
-          vg.setBlockWeight('global', L, 'attn.qkv.weight', Float32Array.from(W0, (w, i) => w + s * eps * D[i]!));
+          vg.setBlockWeight(
+            'global',
+            L,
+            'attn.qkv.weight',
+            Float32Array.from(W0, (w, i) => w + s * eps * D[i]!),
+          );
           const f = await vg.forward(images, { S: fx.S, H: fx.H, W: fx.W });
           e.push(errs.frozen(f.poseEnc, f.worldPoints));
         }
-        return { camera: (e[0]!.camera - e[1]!.camera) / (2 * eps), pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps) };
+        return {
+          camera: (e[0]!.camera - e[1]!.camera) / (2 * eps),
+          pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps),
+        };
       };
       // ε large enough that float32 rounding of the forward pass stays ≲1e-4 of the difference; the O(ε²)
       // truncation is removed by Richardson extrapolation of ε and 2ε
       const eps = 5e-3;
-      const a = await at(2 * eps), b = await at(eps);
+      const a = await at(2 * eps),
+        b = await at(eps);
       vg.setBlockWeight('global', L, 'attn.qkv.weight', W0);
       for (const t of ['camera', 'pointCloud'] as const) {
         const fd = (4 * b[t] - a[t]) / 3;
@@ -91,7 +110,9 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
         // top of 3% for the leftover O(ε⁴) truncation (the float64 test in gradients-f64.test.ts is the strict one)
         const floor = (3e-5 * base[t]) / eps;
         const rel = Math.max(0, Math.abs(fd - pred[t]) - floor) / Math.abs(pred[t]);
-        console.info(`[calibrate gradients] layer ${L} head ${h} ${t}: grad·D = ${pred[t].toExponential(6)}, FD = ${fd.toExponential(6)}, raw rel ${(Math.abs(fd - pred[t]) / Math.abs(pred[t])).toExponential(2)}, beyond noise floor ${rel.toExponential(2)}`);
+        console.info(
+          `[calibrate gradients] layer ${L} head ${h} ${t}: grad·D = ${pred[t].toExponential(6)}, FD = ${fd.toExponential(6)}, raw rel ${(Math.abs(fd - pred[t]) / Math.abs(pred[t])).toExponential(2)}, beyond noise floor ${rel.toExponential(2)}`,
+        );
         worst[t] = Math.max(worst[t], rel);
       }
     }
@@ -111,10 +132,18 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
       expect(f.xf.filter(Boolean).length).toBe(0);
       let worst = 0;
       const layers: number[] = [];
-      for (const [seed, ref] of [[{ poseEnc: errs.camera.gradPoseEnc }, gCam], [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc]] as const) {
-        await vc.backward(f, seed, (l, g) => { layers.push(l); worst = Math.max(worst, relError(g, ref[l]!)); });
+      for (const [seed, ref] of [
+        [{ poseEnc: errs.camera.gradPoseEnc }, gCam],
+        [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc],
+      ] as const) {
+        await vc.backward(f, seed, (l, g) => {
+          layers.push(l);
+          worst = Math.max(worst, relError(g, ref[l]!));
+        });
       }
-      console.info(`[calibrate gradients] checkpointEvery ${k}: ${kept} of ${fx.cfg.depth} block inputs kept, worst rel. error vs keeping all ${worst.toExponential(2)}`);
+      console.info(
+        `[calibrate gradients] checkpointEvery ${k}: ${kept} of ${fx.cfg.depth} block inputs kept, worst rel. error vs keeping all ${worst.toExponential(2)}`,
+      );
       expect(layers.length).toBe(2 * fx.cfg.depth);
       expect(worst).toBeLessThan(1e-4);
     } finally {
@@ -130,10 +159,18 @@ describe('VggtGradients: ∂e_cam/∂W_Q^h and ∂e_pc/∂W_Q^h through the whol
     try {
       let worst = 0;
       let n = 0;
-      for (const [seed, ref] of [[{ poseEnc: errs.camera.gradPoseEnc }, gCam], [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc]] as const) {
-        await vc.backward(fwd, seed, (l, g) => { n++; worst = Math.max(worst, relError(g, ref[l]!)); });
+      for (const [seed, ref] of [
+        [{ poseEnc: errs.camera.gradPoseEnc }, gCam],
+        [{ worldPoints: errs.pointCloud.gradWorldPoints }, gPc],
+      ] as const) {
+        await vc.backward(fwd, seed, (l, g) => {
+          n++;
+          worst = Math.max(worst, relError(g, ref[l]!));
+        });
       }
-      console.info(`[calibrate gradients] attentionChunk 50 (N = ${N}): worst rel. error vs the unchunked block ${worst.toExponential(2)}`);
+      console.info(
+        `[calibrate gradients] attentionChunk 50 (N = ${N}): worst rel. error vs the unchunked block ${worst.toExponential(2)}`,
+      );
       expect(n).toBe(2 * fx.cfg.depth);
       expect(worst).toBeLessThan(1e-4);
     } finally {

@@ -6,7 +6,9 @@ import { gaussian, randomPoints, rng } from './rng.js';
 function brute(q: ArrayLike<number>, j: number, cloud: ArrayLike<number>): number[] {
   const d: number[] = [];
   for (let i = 0; i < cloud.length / 3; i++) {
-    d.push((cloud[3 * i] - q[3 * j]) ** 2 + (cloud[3 * i + 1] - q[3 * j + 1]) ** 2 + (cloud[3 * i + 2] - q[3 * j + 2]) ** 2);
+    d.push(
+      (cloud[3 * i] - q[3 * j]) ** 2 + (cloud[3 * i + 1] - q[3 * j + 1]) ** 2 + (cloud[3 * i + 2] - q[3 * j + 2]) ** 2,
+    );
   }
   return d;
 }

@@ -91,7 +91,14 @@ describe('svd3 (one-sided Jacobi)', () => {
 
   it('handles rank-deficient, repeated and zero matrices', () => {
     const r = rng(4);
-    const cases: number[][] = [[1, 1, 0], [1, 0, 0], [0, 0, 0], [2, 2, 2], [3, 1e-9, 1e-9], [5, 3, 1e-17]];
+    const cases: number[][] = [
+      [1, 1, 0],
+      [1, 0, 0],
+      [0, 0, 0],
+      [2, 2, 2],
+      [3, 1e-9, 1e-9],
+      [5, 3, 1e-17],
+    ];
     for (const s of cases) {
       for (let trial = 0; trial < 30; trial++) {
         const a = mul3(mul3(randomRotation(r), diag(s)), transpose3(randomRotation(r)));

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrate, type SceneInput, type SceneReport } from '../../../src/calibrate/calibrate';
-import { Pi3Gradients } from '../../../src/calibrate/pi3-gradients';
-import { parseHessFile, type HessFile } from '../../../src/hess/hess-file';
-import { Pi3 } from '../../../src/model/pi3/model';
-import { Vggt } from '../../../src/model/vggt/model';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, type Pi3Fixture } from '../../fixtures/pi3-tiny';
-import { FIXTURE as VGGT_FIXTURE } from '../../fixtures/vggt-tiny';
-import { freshSeed, rng } from '../../helpers/random';
-import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt';
+import { calibrate, type SceneInput, type SceneReport } from '../../../src/calibrate/calibrate.js';
+import { Pi3Gradients } from '../../../src/calibrate/pi3-gradients.js';
+import { parseHessFile, type HessFile } from '../../../src/hess/hess-file.js';
+import { Pi3 } from '../../../src/model/pi3/model.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';
+import { FIXTURE as VGGT_FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt.js';
 
 // calibrate() on π³ (wasm EP) with planted sensitivity: in a few of the 18 global layers one head's
 // output-projection columns are scaled ×4 and every other head's ×0.25, so ∂e/∂W_Q of the planted head is ~16×
@@ -37,14 +37,20 @@ describe.skipIf(!havePi3Fixture)('calibrate() on π³: planted sensitivity, a π
     }
     pg = await Pi3Gradients.create(fx.model, fx.cfg, { overrides });
     const full = await fx.ref('images');
-    const S = fx.S, H = 28, W = 42;
+    const S = fx.S,
+      H = 28,
+      W = 42;
     scenes = [];
     for (const name of ['a', 'b']) {
       const img = new Float32Array(S * 3 * H * W);
-      const oy = Math.floor(rand() * (fx.H - H)), ox = Math.floor(rand() * (fx.W - W));
-      for (let s = 0; s < S; s++) for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-      }
+      const oy = Math.floor(rand() * (fx.H - H)),
+        ox = Math.floor(rand() * (fx.W - W));
+      for (let s = 0; s < S; s++)
+        for (let c = 0; c < 3; c++)
+          for (let y = 0; y < H; y++)
+            for (let x = 0; x < W; x++) {
+              img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
+            }
       const f = await pg.forward(img, { S, H, W });
       const gt = makeGroundTruthFromPoses(f.cameraPoses, f.points, S, rand);
       scenes.push({ name, images: { data: img, S, H, W }, ...gt });
@@ -53,9 +59,14 @@ describe.skipIf(!havePi3Fixture)('calibrate() on π³: planted sensitivity, a π
   });
   afterAll(async () => pg?.dispose());
 
-  it('ranks the planted heads first in their layers (both terms and the combined score); the file is π³\'s', async () => {
+  it("ranks the planted heads first in their layers (both terms and the combined score); the file is π³'s", async () => {
     const reports: SceneReport[] = [];
-    const file = await calibrate(pg, scenes, { epsilon, onSceneDone: (_s, r) => { reports.push(r); } });
+    const file = await calibrate(pg, scenes, {
+      epsilon,
+      onSceneDone: (_s, r) => {
+        reports.push(r);
+      },
+    });
     hess = parseHessFile(JSON.stringify(file));
     expect(hess.model).toBe('pi3');
     expect(hess.modelId).toBe('pi3');
@@ -64,8 +75,10 @@ describe.skipIf(!havePi3Fixture)('calibrate() on π³: planted sensitivity, a π
     for (const r of reports) expect(r.errors.inliers).toBeGreaterThan(0);
     const argmax = (row: number[]) => row.indexOf(Math.max(...row));
     for (const [L, h] of planted) {
-      console.info(`[pi3 calibrate planted] layer ${L} head ${h}: camera ${hess.terms.camera[L]!.map((x) => x.toExponential(1)).join(' ')}; ` +
-        `points ${hess.terms.pointCloud[L]!.map((x) => x.toExponential(1)).join(' ')}`);
+      console.info(
+        `[pi3 calibrate planted] layer ${L} head ${h}: camera ${hess.terms.camera[L]!.map((x) => x.toExponential(1)).join(' ')}; ` +
+          `points ${hess.terms.pointCloud[L]!.map((x) => x.toExponential(1)).join(' ')}`,
+      );
       expect(argmax(hess.terms.camera[L]!)).toBe(h);
       expect(argmax(hess.terms.pointCloud[L]!)).toBe(h);
       expect(argmax(hess.scores[L]!)).toBe(h);

@@ -1,20 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Pi3ForwardState, Pi3Gradients } from '../../../src/calibrate/pi3-gradients';
-import { pi3SceneErrors, poseCenters, type Pi3SceneErrors } from '../../../src/calibrate/scene-errors';
-import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry';
-import { HessError } from '../../../src/errors';
-import { posesFromRaw } from '../../../src/model/pi3/camera-pose';
-import { pi3HeadsBakedGraph } from '../../../src/model/pi3/heads-graph';
-import { pi3Layout } from '../../../src/model/pi3/trunk';
-import { trunkDims } from '../../../src/model/vggt/aggregator';
-import { globalBlockGraph, loadBlockWeights, localBlockGraph, postParams, preParams } from '../../../src/model/vggt/blocks';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope';
-import { inferShapes } from '../../../src/onnx/autodiff';
-import { Graph, tensorInit } from '../../../src/onnx/builder';
-import { havePi3Fixture, loadPi3Fixture, type Pi3Fixture } from '../../fixtures/pi3-tiny';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
-import { evaluate, type T } from '../onnx/ref-eval';
-import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt';
+import { type Pi3ForwardState, Pi3Gradients } from '../../../src/calibrate/pi3-gradients.js';
+import { pi3SceneErrors, poseCenters, type Pi3SceneErrors } from '../../../src/calibrate/scene-errors.js';
+import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry/index.js';
+import { HessError } from '../../../src/errors.js';
+import { posesFromRaw } from '../../../src/model/pi3/camera-pose.js';
+import { pi3HeadsBakedGraph } from '../../../src/model/pi3/heads-graph.js';
+import { pi3Layout } from '../../../src/model/pi3/trunk.js';
+import { trunkDims } from '../../../src/model/vggt/aggregator.js';
+import {
+  globalBlockGraph,
+  loadBlockWeights,
+  localBlockGraph,
+  postParams,
+  preParams,
+} from '../../../src/model/vggt/blocks.js';
+import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+import { inferShapes } from '../../../src/onnx/autodiff.js';
+import { Graph, tensorInit } from '../../../src/onnx/builder.js';
+import { havePi3Fixture, loadPi3Fixture, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
+import { evaluate, type T } from '../onnx/ref-eval.js';
+import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt.js';
 
 /** Replace Shape nodes by constants (ref-eval has no Shape op; our dims are static here). */
 function fold(g: Graph, dims: Record<string, number>): Graph {
@@ -43,154 +49,207 @@ const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float
 // The camera cotangent is taken at the float64 forward point for the strict check (the similarity onto the
 // jittered GT centres has a large scale for this random model, which amplifies float32 inference noise in the
 // cotangent, not a gradient error); the as-calibrated gradient's whole gap must be that change of point.
-describe.skipIf(!havePi3Fixture)('Pi3Gradients vs float64 finite differences (pi3-tiny, 3 frames cropped to 28×42)', () => {
-  let fx: Pi3Fixture;
-  let pg: Pi3Gradients;
-  let fwd: Pi3ForwardState;
-  let errs: Pi3SceneErrors;
-  let gtCenters: Float64Array;
-  let rand: () => number;
-  let images: Float32Array;
-  const gCam: Float32Array[] = [];
-  const gPc: Float32Array[] = [];
-  const S = 3, H = 28, W = 42;
+describe.skipIf(!havePi3Fixture)(
+  'Pi3Gradients vs float64 finite differences (pi3-tiny, 3 frames cropped to 28×42)',
+  () => {
+    let fx: Pi3Fixture;
+    let pg: Pi3Gradients;
+    let fwd: Pi3ForwardState;
+    let errs: Pi3SceneErrors;
+    let gtCenters: Float64Array;
+    let rand: () => number;
+    let images: Float32Array;
+    const gCam: Float32Array[] = [];
+    const gPc: Float32Array[] = [];
+    const S = 3,
+      H = 28,
+      W = 42;
 
-  beforeAll(async () => {
-    fx = await loadPi3Fixture();
-    rand = rng(freshSeed('pi3 calibrate gradients f64'));
-    pg = await Pi3Gradients.create(fx.model, fx.cfg);
-    const full = await fx.ref('images');
-    images = new Float32Array(S * 3 * H * W);
-    const oy = Math.floor(rand() * (fx.H - H)), ox = Math.floor(rand() * (fx.W - W));
-    for (let s = 0; s < S; s++) for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      images[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-    }
-    fwd = await pg.forward(images, { S, H, W });
-    const gt = makeGroundTruthFromPoses(fwd.cameraPoses, fwd.points, S, rand, 0.03);
-    gtCenters = cameraCenters(gt.extrinsics);
-    errs = pi3SceneErrors(fwd, gt, { epsilon: pi3InlierRadius(fwd, gt) });
-    expect(errs.pointCloud.inlierCount).toBeGreaterThanOrEqual(50);
-    console.info(`[pi3 gradients f64] ${errs.pointCloud.inlierCount} point-term inliers, similarity scale ${errs.transform.s.toFixed(2)}`);
-    await pg.backward(fwd, { cameraPoses: errs.camera.gradCameraPoses }, (l, g) => { gCam[l] = g.slice(); });
-    await pg.backward(fwd, { points: errs.pointCloud.gradPoints }, (l, g) => { gPc[l] = g.slice(); });
-  });
-  afterAll(async () => pg?.dispose());
+    beforeAll(async () => {
+      fx = await loadPi3Fixture();
+      rand = rng(freshSeed('pi3 calibrate gradients f64'));
+      pg = await Pi3Gradients.create(fx.model, fx.cfg);
+      const full = await fx.ref('images');
+      images = new Float32Array(S * 3 * H * W);
+      const oy = Math.floor(rand() * (fx.H - H)),
+        ox = Math.floor(rand() * (fx.W - W));
+      for (let s = 0; s < S; s++)
+        for (let c = 0; c < 3; c++)
+          for (let y = 0; y < H; y++)
+            for (let x = 0; x < W; x++) {
+              images[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
+            }
+      fwd = await pg.forward(images, { S, H, W });
+      const gt = makeGroundTruthFromPoses(fwd.cameraPoses, fwd.points, S, rand, 0.03);
+      gtCenters = cameraCenters(gt.extrinsics);
+      errs = pi3SceneErrors(fwd, gt, { epsilon: pi3InlierRadius(fwd, gt) });
+      expect(errs.pointCloud.inlierCount).toBeGreaterThanOrEqual(50);
+      console.info(
+        `[pi3 gradients f64] ${errs.pointCloud.inlierCount} point-term inliers, similarity scale ${errs.transform.s.toFixed(2)}`,
+      );
+      await pg.backward(fwd, { cameraPoses: errs.camera.gradCameraPoses }, (l, g) => {
+        gCam[l] = g.slice();
+      });
+      await pg.backward(fwd, { points: errs.pointCloud.gradPoints }, (l, g) => {
+        gPc[l] = g.slice();
+      });
+    });
+    afterAll(async () => pg?.dispose());
 
-  it('the forward pass that keeps activations matches the runtime on the full fixture images, and every layer gets a gradient', async () => {
-    const full = await pg.forward(Float32Array.from(await fx.ref('images')), { S: fx.S, H: fx.H, W: fx.W });
-    expect(relError(full.cameraPoses, await fx.ref('camera_poses'))).toBeLessThan(1e-4);
-    expect(relError(full.points, await fx.ref('points'))).toBeLessThan(1e-4);
-    expect(relError(full.localPoints, await fx.ref('local_points'))).toBeLessThan(1e-4);
-    expect(fwd.x.length).toBe(fx.cfg.depth);
-    expect(fx.cfg.depth).toBe(18);
-    for (const g of [gCam, gPc]) {
-      expect(g.length).toBe(18);
-      for (const gl of g) {
-        expect(gl.length).toBe(fx.cfg.embedDim ** 2);
-        const s = gl.reduce((a, v) => a + v * v, 0);
-        expect(Number.isFinite(s) && s > 0).toBe(true);
+    it('the forward pass that keeps activations matches the runtime on the full fixture images, and every layer gets a gradient', async () => {
+      const full = await pg.forward(Float32Array.from(await fx.ref('images')), { S: fx.S, H: fx.H, W: fx.W });
+      expect(relError(full.cameraPoses, await fx.ref('camera_poses'))).toBeLessThan(1e-4);
+      expect(relError(full.points, await fx.ref('points'))).toBeLessThan(1e-4);
+      expect(relError(full.localPoints, await fx.ref('local_points'))).toBeLessThan(1e-4);
+      expect(fwd.x.length).toBe(fx.cfg.depth);
+      expect(fx.cfg.depth).toBe(18);
+      for (const g of [gCam, gPc]) {
+        expect(g.length).toBe(18);
+        for (const gl of g) {
+          expect(gl.length).toBe(fx.cfg.embedDim ** 2);
+          const s = gl.reduce((a, v) => a + v * v, 0);
+          expect(Number.isFinite(s) && s > 0).toBe(true);
+        }
       }
-    }
-  });
+    });
 
-  it('directional derivatives agree to 1e-3 relative (camera: linearised at the float64 point; the rest of its gap is that point)', async () => {
-    const c = fx.cfg;
-    const layout = pi3Layout(c);
-    const C = c.embedDim, d = c.headDim, depth = c.depth;
-    const P = fwd.P, N = S * P;
-    const b = trunkDims(c, layout);
-    const specs = [...preParams(b), ...postParams(b)];
-    const gGraph = fold(globalBlockGraph(b), { S, P, N });
-    const fGraph = fold(localBlockGraph(b, 'frame'), { B: S, T: P });
-    const spec = { heads: c.headHeads, registers: c.numRegisterTokens, patchSize: c.patchSize, ropeFreq: c.ropeBase };
-    const headsGraph = fold((await pi3HeadsBakedGraph(fx.model, spec, { H, W })).graph, { N: S });
-    const pos = ropePositions(H / c.patchSize, W / c.patchSize, c.patchStartIdx);
-    const rf = ropeTables(pos, d, c.ropeBase, 1), rg = ropeTables(pos, d, c.ropeBase, S);
-    const fr = { rope_cos: t64(rf.cos, [P, 1, d]), rope_sin: t64(rf.sinSigned, [P, 1, d]) };
-    const gr = { rope_cos: t64(rg.cos, [N, 1, d]), rope_sin: t64(rg.sinSigned, [N, 1, d]) };
-    const weights = async (prefix: string) => {
-      const w = await loadBlockWeights(fx.model, prefix, specs);
-      return Object.fromEntries(specs.map((s) => [s.input, t64(w.get(s.input)!, s.shape)]));
-    };
-
-    /** (cameraPoses, world points) in float64 as a function of global layer L's qkv weight ([in, out] layout). */
-    const tail = async (L: number) => {
-      const gw = await Promise.all(Array.from({ length: depth - L }, (_, i) => weights(layout.globalBlock(L + i))));
-      const fw = await Promise.all(Array.from({ length: depth - L - 1 }, (_, i) => weights(layout.frameBlock(L + 1 + i))));
-      return (qkvT: Float64Array) => {
-        let xf: Float64Array = Float64Array.from(fwd.xf[L]!);
-        let xg: Float64Array = new Float64Array(0);
-        for (let l = L; l < depth; l++) {
-          const wl = { ...gw[l - L]! };
-          if (l === L) wl.attn_qkv_weight = { dims: [C, 3 * C], data: qkvT };
-          xg = evaluate(gGraph, { x: t64(xf, [S, P, C]), ...gr, ...wl }).get('y')!.data;
-          if (l === depth - 1) break;
-          xf = evaluate(fGraph, { x: t64(xg, [S, P, C]), ...fr, ...fw[l - L]! }).get('y')!.data;
-        }
-        const hidden = new Float64Array(N * 2 * C); // cat(frame out, global out) of the last pair
-        for (let n = 0; n < N; n++) { hidden.set(xf.subarray(n * C, (n + 1) * C), n * 2 * C); hidden.set(xg.subarray(n * C, (n + 1) * C), n * 2 * C + C); }
-        const env = evaluate(headsGraph, { hidden: t64(hidden, [S, P, 2 * C]) });
-        const poses = posesFromRaw(env.get('pose_raw')!.data, S);
-        const local = env.get('local_points')!.data;
-        const pts = new Float64Array(local.length);
-        const n = local.length / (3 * S);
-        for (let s = 0; s < S; s++) for (let i = 0; i < n; i++) for (let r = 0; r < 3; r++) {
-          const o = (s * n + i) * 3;
-          pts[o + r] = poses[16 * s + 4 * r]! * local[o]! + poses[16 * s + 4 * r + 1]! * local[o + 1]! + poses[16 * s + 4 * r + 2]! * local[o + 2]! + poses[16 * s + 4 * r + 3]!;
-        }
-        return { ...errs.frozen(poses, pts), poses };
+    it('directional derivatives agree to 1e-3 relative (camera: linearised at the float64 point; the rest of its gap is that point)', async () => {
+      const c = fx.cfg;
+      const layout = pi3Layout(c);
+      const C = c.embedDim,
+        d = c.headDim,
+        depth = c.depth;
+      const P = fwd.P,
+        N = S * P;
+      const b = trunkDims(c, layout);
+      const specs = [...preParams(b), ...postParams(b)];
+      const gGraph = fold(globalBlockGraph(b), { S, P, N });
+      const fGraph = fold(localBlockGraph(b, 'frame'), { B: S, T: P });
+      const spec = { heads: c.headHeads, registers: c.numRegisterTokens, patchSize: c.patchSize, ropeFreq: c.ropeBase };
+      const headsGraph = fold((await pi3HeadsBakedGraph(fx.model, spec, { H, W })).graph, { N: S });
+      const pos = ropePositions(H / c.patchSize, W / c.patchSize, c.patchStartIdx);
+      const rf = ropeTables(pos, d, c.ropeBase, 1),
+        rg = ropeTables(pos, d, c.ropeBase, S);
+      const fr = { rope_cos: t64(rf.cos, [P, 1, d]), rope_sin: t64(rf.sinSigned, [P, 1, d]) };
+      const gr = { rope_cos: t64(rg.cos, [N, 1, d]), rope_sin: t64(rg.sinSigned, [N, 1, d]) };
+      const weights = async (prefix: string) => {
+        const w = await loadBlockWeights(fx.model, prefix, specs);
+        return Object.fromEntries(specs.map((s) => [s.input, t64(w.get(s.input)!, s.shape)]));
       };
-    };
 
-    /** The camera cotangent of the frozen loss (same H) at other poses. */
-    const gtC = normalizePoints(gtCenters, errs.normalization);
-    const cameraCotangent = (poses: ArrayLike<number>) => {
-      const g = cameraError(poseCenters(poses), gtC, errs.transform).grad;
-      const out = new Float32Array(16 * S);
-      for (let s = 0; s < S; s++) for (let r = 0; r < 3; r++) out[16 * s + 4 * r + 3] = g[3 * s + r]!;
-      return out;
-    };
-    const worst = { camera: 0, pointCloud: 0, cameraAsCalibrated: 0 };
-    for (const L of [depth - 1, depth - 2, Math.floor(depth / 2), Math.floor(rand() * (depth / 2))]) {
-      const h = Math.floor(rand() * c.numHeads);
-      const f = await tail(L);
-      const W0 = await fx.model.read(`${layout.globalBlock(L)}.attn.qkv.weight`); // [3C, C]
-      const rows = (a: ArrayLike<number>) => Float64Array.from({ length: d * C }, (_, k) => a[h * d * C + k]!);
-      const unit = (a: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! ** 2; return Float64Array.from(a, (v) => v / Math.sqrt(s)); };
-      const gc = unit(rows(gCam[L]!)), gp = unit(rows(gPc[L]!)), r = unit(randn(d * C, rand));
-      const wn = Math.sqrt(rows(W0).reduce((a, v) => a + v * v, 0));
-      const D = new Float64Array(3 * C * C); // PyTorch layout [3C, C]; only head h's query rows move
-      for (let k = 0; k < d * C; k++) D[h * d * C + k] = ((gc[k]! + gp[k]! + r[k]!) * wn) / 3;
-      const pred = { camera: 0, pointCloud: 0 };
-      for (let k = 0; k < C * C; k++) { pred.camera += gCam[L]![k]! * D[k]!; pred.pointCloud += gPc[L]![k]! * D[k]!; }
-      const eps = 1e-5;
-      const at = (sgn: number) => {
-        const qkvT = new Float64Array(3 * C * C); // [3C, C] → [C, 3C]
-        for (let o = 0; o < 3 * C; o++) for (let i = 0; i < C; i++) qkvT[i * 3 * C + o] = W0[o * C + i]! + sgn * eps * D[o * C + i]!;
-        return f(qkvT);
+      /** (cameraPoses, world points) in float64 as a function of global layer L's qkv weight ([in, out] layout). */
+      const tail = async (L: number) => {
+        const gw = await Promise.all(Array.from({ length: depth - L }, (_, i) => weights(layout.globalBlock(L + i))));
+        const fw = await Promise.all(
+          Array.from({ length: depth - L - 1 }, (_, i) => weights(layout.frameBlock(L + 1 + i))),
+        );
+        return (qkvT: Float64Array) => {
+          let xf: Float64Array = Float64Array.from(fwd.xf[L]!);
+          let xg: Float64Array = new Float64Array(0);
+          for (let l = L; l < depth; l++) {
+            const wl = { ...gw[l - L]! };
+            if (l === L) wl.attn_qkv_weight = { dims: [C, 3 * C], data: qkvT };
+            xg = evaluate(gGraph, { x: t64(xf, [S, P, C]), ...gr, ...wl }).get('y')!.data;
+            if (l === depth - 1) break;
+            xf = evaluate(fGraph, { x: t64(xg, [S, P, C]), ...fr, ...fw[l - L]! }).get('y')!.data;
+          }
+          const hidden = new Float64Array(N * 2 * C); // cat(frame out, global out) of the last pair
+          for (let n = 0; n < N; n++) {
+            hidden.set(xf.subarray(n * C, (n + 1) * C), n * 2 * C);
+            hidden.set(xg.subarray(n * C, (n + 1) * C), n * 2 * C + C);
+          }
+          const env = evaluate(headsGraph, { hidden: t64(hidden, [S, P, 2 * C]) });
+          const poses = posesFromRaw(env.get('pose_raw')!.data, S);
+          const local = env.get('local_points')!.data;
+          const pts = new Float64Array(local.length);
+          const n = local.length / (3 * S);
+          for (let s = 0; s < S; s++)
+            for (let i = 0; i < n; i++)
+              for (let r = 0; r < 3; r++) {
+                const o = (s * n + i) * 3;
+                pts[o + r] =
+                  poses[16 * s + 4 * r]! * local[o]! +
+                  poses[16 * s + 4 * r + 1]! * local[o + 1]! +
+                  poses[16 * s + 4 * r + 2]! * local[o + 2]! +
+                  poses[16 * s + 4 * r + 3]!;
+              }
+          return { ...errs.frozen(poses, pts), poses };
+        };
       };
-      const e = [at(1), at(-1)];
-      let g64: Float32Array | undefined;
-      await pg.backward(fwd, { cameraPoses: cameraCotangent(at(0).poses) }, (l, g) => { if (l === L) g64 = g.slice(); });
-      let pred64 = 0;
-      for (let k = 0; k < C * C; k++) pred64 += g64![k]! * D[k]!;
-      const fd = { camera: (e[0]!.camera - e[1]!.camera) / (2 * eps), pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps) };
-      const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-      const re = { camera: rel(pred64, fd.camera), pointCloud: rel(pred.pointCloud, fd.pointCloud), cameraAsCalibrated: rel(pred.camera, fd.camera) };
-      console.info(`[pi3 gradients f64] layer ${L} head ${h}: FD64 camera ${fd.camera.toExponential(6)} / point cloud ${fd.pointCloud.toExponential(6)}; ` +
-        `rel. error camera ${re.camera.toExponential(2)} (as calibrated ${re.cameraAsCalibrated.toExponential(2)}), point cloud ${re.pointCloud.toExponential(2)}`);
-      for (const k of ['camera', 'pointCloud', 'cameraAsCalibrated'] as const) worst[k] = Math.max(worst[k], re[k]);
-      expect(Math.abs(pred.camera - fd.camera)).toBeLessThan(Math.abs(pred.camera - pred64) + 1e-3 * Math.abs(fd.camera));
-    }
-    console.info('[pi3 gradients f64] worst relative error', worst);
-    expect(worst.camera).toBeLessThan(1e-3);
-    expect(worst.pointCloud).toBeLessThan(1e-3);
-  });
 
-  it('bad seeds are typed errors', async () => {
-    await expect(pg.backward(fwd, {}, () => {})).rejects.toBeInstanceOf(HessError);
-    await expect(pg.backward(fwd, { cameraPoses: new Float32Array(5) }, () => {})).rejects.toBeInstanceOf(HessError);
-    await expect(pg.backward(fwd, { points: new Float32Array(5) }, () => {})).rejects.toBeInstanceOf(HessError);
-    expect(() => pg.setBlockWeight('global', 18, 'attn.qkv.weight', new Float32Array(1))).toThrow(HessError);
-  });
-});
+      /** The camera cotangent of the frozen loss (same H) at other poses. */
+      const gtC = normalizePoints(gtCenters, errs.normalization);
+      const cameraCotangent = (poses: ArrayLike<number>) => {
+        const g = cameraError(poseCenters(poses), gtC, errs.transform).grad;
+        const out = new Float32Array(16 * S);
+        for (let s = 0; s < S; s++) for (let r = 0; r < 3; r++) out[16 * s + 4 * r + 3] = g[3 * s + r]!;
+        return out;
+      };
+      const worst = { camera: 0, pointCloud: 0, cameraAsCalibrated: 0 };
+      for (const L of [depth - 1, depth - 2, Math.floor(depth / 2), Math.floor(rand() * (depth / 2))]) {
+        const h = Math.floor(rand() * c.numHeads);
+        const f = await tail(L);
+        const W0 = await fx.model.read(`${layout.globalBlock(L)}.attn.qkv.weight`); // [3C, C]
+        const rows = (a: ArrayLike<number>) => Float64Array.from({ length: d * C }, (_, k) => a[h * d * C + k]!);
+        const unit = (a: ArrayLike<number>) => {
+          let s = 0;
+          for (let i = 0; i < a.length; i++) s += a[i]! ** 2;
+          return Float64Array.from(a, (v) => v / Math.sqrt(s));
+        };
+        const gc = unit(rows(gCam[L]!)),
+          gp = unit(rows(gPc[L]!)),
+          r = unit(randn(d * C, rand));
+        const wn = Math.sqrt(rows(W0).reduce((a, v) => a + v * v, 0));
+        const D = new Float64Array(3 * C * C); // PyTorch layout [3C, C]; only head h's query rows move
+        for (let k = 0; k < d * C; k++) D[h * d * C + k] = ((gc[k]! + gp[k]! + r[k]!) * wn) / 3;
+        const pred = { camera: 0, pointCloud: 0 };
+        for (let k = 0; k < C * C; k++) {
+          pred.camera += gCam[L]![k]! * D[k]!;
+          pred.pointCloud += gPc[L]![k]! * D[k]!;
+        }
+        const eps = 1e-5;
+        const at = (sgn: number) => {
+          const qkvT = new Float64Array(3 * C * C); // [3C, C] → [C, 3C]
+          for (let o = 0; o < 3 * C; o++)
+            for (let i = 0; i < C; i++) qkvT[i * 3 * C + o] = W0[o * C + i]! + sgn * eps * D[o * C + i]!;
+          return f(qkvT);
+        };
+        const e = [at(1), at(-1)];
+        let g64: Float32Array | undefined;
+        await pg.backward(fwd, { cameraPoses: cameraCotangent(at(0).poses) }, (l, g) => {
+          if (l === L) g64 = g.slice();
+        });
+        let pred64 = 0;
+        for (let k = 0; k < C * C; k++) pred64 += g64![k]! * D[k]!;
+        const fd = {
+          camera: (e[0]!.camera - e[1]!.camera) / (2 * eps),
+          pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps),
+        };
+        const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+        const re = {
+          camera: rel(pred64, fd.camera),
+          pointCloud: rel(pred.pointCloud, fd.pointCloud),
+          cameraAsCalibrated: rel(pred.camera, fd.camera),
+        };
+        console.info(
+          `[pi3 gradients f64] layer ${L} head ${h}: FD64 camera ${fd.camera.toExponential(6)} / point cloud ${fd.pointCloud.toExponential(6)}; ` +
+            `rel. error camera ${re.camera.toExponential(2)} (as calibrated ${re.cameraAsCalibrated.toExponential(2)}), point cloud ${re.pointCloud.toExponential(2)}`,
+        );
+        for (const k of ['camera', 'pointCloud', 'cameraAsCalibrated'] as const) worst[k] = Math.max(worst[k], re[k]);
+        expect(Math.abs(pred.camera - fd.camera)).toBeLessThan(
+          Math.abs(pred.camera - pred64) + 1e-3 * Math.abs(fd.camera),
+        );
+      }
+      console.info('[pi3 gradients f64] worst relative error', worst);
+      expect(worst.camera).toBeLessThan(1e-3);
+      expect(worst.pointCloud).toBeLessThan(1e-3);
+    });
+
+    it('bad seeds are typed errors', async () => {
+      await expect(pg.backward(fwd, {}, () => {})).rejects.toBeInstanceOf(HessError);
+      await expect(pg.backward(fwd, { cameraPoses: new Float32Array(5) }, () => {})).rejects.toBeInstanceOf(HessError);
+      await expect(pg.backward(fwd, { points: new Float32Array(5) }, () => {})).rejects.toBeInstanceOf(HessError);
+      expect(() => pg.setBlockWeight('global', 18, 'attn.qkv.weight', new Float32Array(1))).toThrow(HessError);
+    });
+  },
+);

@@ -1,4 +1,4 @@
-import { freshSeed, rng as baseRng } from '../../helpers/random';
+import { freshSeed, rng as baseRng } from '../../helpers/random.js';
 
 // Fresh inputs on every run: each test's fixed stream id is mixed with a per-run seed (logged; HESS_SEED pins it).
 const runSeed = freshSeed('calibrate/evaluate tests');
@@ -19,13 +19,25 @@ export function gaussian(r: () => number): () => number {
 /** Uniform random rotation (from a random unit quaternion), row-major 3×3. */
 export function randomRotation(r: () => number): Float64Array {
   const g = gaussian(r);
-  let w = g(), x = g(), y = g(), z = g();
+  let w = g(),
+    x = g(),
+    y = g(),
+    z = g();
   const n = Math.hypot(w, x, y, z);
-  w /= n; x /= n; y /= n; z /= n;
+  w /= n;
+  x /= n;
+  y /= n;
+  z /= n;
   return Float64Array.of(
-    1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-    2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-    2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - z * w),
+    2 * (x * z + y * w),
+    2 * (x * y + z * w),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - x * w),
+    2 * (x * z - y * w),
+    2 * (y * z + x * w),
+    1 - 2 * (x * x + y * y),
   );
 }
 

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { calibrateCommand } from '../../../src/cli/commands';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { calibrateCommand } from '../../../src/cli/commands.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
 
 // `hess-vggt calibrate`'s own plumbing; resuming from saved state itself is tested on calibrate() in
 // test/cpu/calibrate/calibrate.test.ts.
@@ -14,7 +14,10 @@ describe('hess-vggt calibrate (CLI): resumable per-scene progress', () => {
 
   it('usage errors are INVALID_ARGUMENT naming the help', async () => {
     const io = { log: () => {}, err: () => {} };
-    await expect(calibrateCommand(['--model', FIXTURE], io)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', fix: expect.stringMatching(/calibrate --help/) });
+    await expect(calibrateCommand(['--model', FIXTURE], io)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      fix: expect.stringMatching(/calibrate --help/),
+    });
   });
 
   it('a corrupt progress file is a typed error naming the fix, not a silent restart', async () => {
@@ -22,6 +25,8 @@ describe('hess-vggt calibrate (CLI): resumable per-scene progress', () => {
     await writeFile(`${out}.progress.json`, '{ truncated');
     const io = { log: () => {}, err: () => {} };
     // --data elsewhere: an output inside an input folder is refused before the progress file is even read
-    await expect(calibrateCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--out', out], io)).rejects.toMatchObject({ code: 'IO_ERROR', fix: expect.stringMatching(/--restart/) });
+    await expect(
+      calibrateCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--out', out], io),
+    ).rejects.toMatchObject({ code: 'IO_ERROR', fix: expect.stringMatching(/--restart/) });
   });
 });

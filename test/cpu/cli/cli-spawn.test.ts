@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshSeed, rng } from '../../helpers/random';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
 
 // The CLI bundled exactly as scripts/build.mjs bundles it (esbuild, node platform, WGSL/Wasm inlined, ORT
 // external), but into test-results/ (git-ignored, one folder per process) so this test never touches dist/ (other
@@ -20,9 +20,18 @@ describe('the bundled CLI (spawned)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hess-cli-spawn-'));
     await esbuild.build({
-      absWorkingDir: process.cwd(), entryPoints: { cli: 'src/cli/main.ts' }, bundle: true, format: 'esm', target: 'es2022',
-      splitting: true, chunkNames: 'chunks/[name]-[hash]', loader: { '.wgsl': 'text', '.wasm': 'binary' },
-      external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu', 'node:*'], platform: 'node', outdir: BUNDLE_DIR, logLevel: 'warning',
+      absWorkingDir: process.cwd(),
+      entryPoints: { cli: 'src/cli/main.ts' },
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      loader: { '.wgsl': 'text', '.wasm': 'binary' },
+      external: ['onnxruntime-web', 'onnxruntime-web/*', 'webgpu', 'node:*'],
+      platform: 'node',
+      outdir: BUNDLE_DIR,
+      logLevel: 'warning',
     });
     cli = join(BUNDLE_DIR, 'cli.js');
   });
@@ -31,7 +40,8 @@ describe('the bundled CLI (spawned)', () => {
     await rm(BUNDLE_DIR, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 600_000 });
+  const node = (args: string[]) =>
+    spawnSync(process.execPath, ['--no-opt', cli, ...args], { encoding: 'utf8', timeout: 600_000 });
 
   it('--help prints the commands and the paper-reproduction section; an unknown command exits 2', () => {
     const h = node(['--help']);
@@ -40,7 +50,9 @@ describe('the bundled CLI (spawned)', () => {
     expect(h.stdout).toContain('Reproducing the HeSS paper');
     const bad = node(['frobnicate']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe('error [INVALID_ARGUMENT]: unknown command "frobnicate" — use one of run, convert, eval, calibrate, co3d, probe (usage: hess-vggt --help)\n');
+    expect(bad.stderr).toBe(
+      'error [INVALID_ARGUMENT]: unknown command "frobnicate" — use one of run, convert, eval, calibrate, co3d, probe (usage: hess-vggt --help)\n',
+    );
     const v = node(['--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);

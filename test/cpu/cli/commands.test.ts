@@ -5,18 +5,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import {
-  HELP, calibrateCommand, co3dCommand, commandHelp, convertCommand, evalCommand, isSoftwareAdapter, runCli, runCommand, withWasmFix, type CliIo,
-} from '../../../src/cli/commands';
-import { HessError } from '../../../src/errors';
-import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
-import { encodePlyPoints } from '../../../src/calibrate/dataset/ply';
-import { axisAngleToMatrix } from '../../../src/calibrate/geometry/align';
-import { rng } from '../../helpers/random';
-import type { EvalReport } from '../../../src/evaluate/harness';
-import { Vggt } from '../../../src/model/vggt/model';
-import { freshSeed } from '../../helpers/random';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
-import { EVAL_TARGET, writeSyntheticScenes } from './eval-scenes';
+  HELP,
+  calibrateCommand,
+  co3dCommand,
+  commandHelp,
+  convertCommand,
+  evalCommand,
+  isSoftwareAdapter,
+  runCli,
+  runCommand,
+  withWasmFix,
+  type CliIo,
+} from '../../../src/cli/commands.js';
+import { HessError } from '../../../src/errors.js';
+import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader.js';
+import { encodePlyPoints } from '../../../src/calibrate/dataset/ply.js';
+import { axisAngleToMatrix } from '../../../src/calibrate/geometry/align.js';
+import { rng } from '../../helpers/random.js';
+import type { EvalReport } from '../../../src/evaluate/harness.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { freshSeed } from '../../helpers/random.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { EVAL_TARGET, writeSyntheticScenes } from './eval-scenes.js';
 
 const capture = () => {
   const out: string[] = [];
@@ -41,8 +51,23 @@ describe('CLI commands (called as functions)', () => {
   it('eval --device wasm --policies dense writes report.md/json/svg with a perfect dense row', async () => {
     const c = capture();
     const out = join(dir, 'cli-out');
-    const code = await evalCommand(['--model', FIXTURE, '--data', join(dir, 'data'), '--device', 'wasm', '--policies', 'dense',
-      '--target-size', String(EVAL_TARGET), '--out', out], c.io);
+    const code = await evalCommand(
+      [
+        '--model',
+        FIXTURE,
+        '--data',
+        join(dir, 'data'),
+        '--device',
+        'wasm',
+        '--policies',
+        'dense',
+        '--target-size',
+        String(EVAL_TARGET),
+        '--out',
+        out,
+      ],
+      c.io,
+    );
     expect(code).toBe(0);
     const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
     expect(json.rows.map((r) => [r.scene, r.policy])).toEqual([['scene_0', 'dense']]);
@@ -67,25 +92,67 @@ describe('CLI commands (called as functions)', () => {
 
   it('usage errors and bad values are one-line typed errors with exit code 2 (runCli)', async () => {
     const cases: [string[], RegExp][] = [
-      [['eval', '--data', 'x'], /^error \[INVALID_ARGUMENT\]: eval needs --model and --data — see 'hess-vggt eval --help'$/],
+      [
+        ['eval', '--data', 'x'],
+        /^error \[INVALID_ARGUMENT\]: eval needs --model and --data — see 'hess-vggt eval --help'$/,
+      ],
       [['convert', 'only-one'], /^error \[INVALID_ARGUMENT\]: convert needs <model.safetensors\|dir> and <outdir>/],
-      [['convert', 'a', 'b', '--segment-size', '12by3'], /--segment-size must be HxW, positive multiples of 14, got "12by3"/],
-      [['convert', 'a', 'b', '--segment-size', '15x15'], /--segment-size must be HxW, positive multiples of 14, got "15x15"/],
+      [
+        ['convert', 'a', 'b', '--segment-size', '12by3'],
+        /--segment-size must be HxW, positive multiples of 14, got "12by3"/,
+      ],
+      [
+        ['convert', 'a', 'b', '--segment-size', '15x15'],
+        /--segment-size must be HxW, positive multiples of 14, got "15x15"/,
+      ],
       [['eval', '--model', FIXTURE, '--data', join(dir, 'data'), '--sparsity', '0.4,abc'], /comma-separated/],
       [['convert', FIXTURE, join(dir, 'x'), '--camera-heads=-3'], /--camera-heads must be a positive integer/],
       [['eval', '--model', 'm', '--data', 'd', '--bogus'], /^error \[INVALID_ARGUMENT\]: Unknown option '--bogus'/],
       [['run', '--help', '--bogus'], /Unknown option '--bogus'/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'cuda'], /--device must be auto, webgpu, wasm; got "cuda"/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--min-conf', 'abc'], /--min-conf must be a number/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'missing', 'o.ply')], /^error \[IO_ERROR\]: folder of the --out .*missing does not exist/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'hess'], /--policy hess needs --hess/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'uniform', '--device', 'wasm'], /needs WebGPU/],
-      [['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--sparsity', '1.5', '--policy', 'uniform'], /--sparsity must be a number in \[0, 1\)/],
-      [['run', join(dir, 'nope.png'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'], /^error \[IO_ERROR\]: cannot read .*nope\.png/],
-      [['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'], /^error \[BAD_IMAGE\]/],
-      [['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(FIXTURE, 'x.ply')], /^error \[INVALID_ARGUMENT\]: --out .* lies inside the model/],
-      [['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'no', 'h.json')], /^error \[IO_ERROR\]: folder of the --out/],
-      [['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'h.json'), '--lambda', '2'], /--lambda must be a number in \[0, 1\]/],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'cuda'],
+        /--device must be auto, webgpu, wasm; got "cuda"/,
+      ],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--min-conf', 'abc'],
+        /--min-conf must be a number/,
+      ],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'missing', 'o.ply')],
+        /^error \[IO_ERROR\]: folder of the --out .*missing does not exist/,
+      ],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'hess'],
+        /--policy hess needs --hess/,
+      ],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--policy', 'uniform', '--device', 'wasm'],
+        /needs WebGPU/,
+      ],
+      [
+        ['run', 'a.png', '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--sparsity', '1.5', '--policy', 'uniform'],
+        /--sparsity must be a number in \[0, 1\)/,
+      ],
+      [
+        ['run', join(dir, 'nope.png'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'],
+        /^error \[IO_ERROR\]: cannot read .*nope\.png/,
+      ],
+      [
+        ['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(dir, 'o.ply'), '--device', 'wasm'],
+        /^error \[BAD_IMAGE\]/,
+      ],
+      [
+        ['run', join(FIXTURE, 'config.json'), '--model', FIXTURE, '--out', join(FIXTURE, 'x.ply')],
+        /^error \[INVALID_ARGUMENT\]: --out .* lies inside the model/,
+      ],
+      [
+        ['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'no', 'h.json')],
+        /^error \[IO_ERROR\]: folder of the --out/,
+      ],
+      [
+        ['calibrate', '--model', FIXTURE, '--data', dir, '--out', join(dir, 'h.json'), '--lambda', '2'],
+        /--lambda must be a number in \[0, 1\]/,
+      ],
       [['frobnicate'], /^error \[INVALID_ARGUMENT\]: unknown command "frobnicate" — use one of run, convert/],
       [[], /no command given/],
     ];
@@ -118,9 +185,20 @@ describe('CLI commands (called as functions)', () => {
       await writeFile(join(root, path.replace(/\.jpg$/, '.png')), png);
       const R = axisAngleToMatrix([rand() - 0.5, rand() - 0.5, rand() - 0.5], rand() * 3);
       frames.push({
-        sequence_name: seq, frame_number: f, image: { path: path.replace(/\.jpg$/, '.png'), size: [70, 98] },
-        viewpoint: { R: [[R[0], R[1], R[2]], [R[3], R[4], R[5]], [R[6], R[7], R[8]]], T: [rand(), rand(), 3 + rand()],
-          focal_length: [2, 2], principal_point: [0, 0], intrinsics_format: 'ndc_isotropic' },
+        sequence_name: seq,
+        frame_number: f,
+        image: { path: path.replace(/\.jpg$/, '.png'), size: [70, 98] },
+        viewpoint: {
+          R: [
+            [R[0], R[1], R[2]],
+            [R[3], R[4], R[5]],
+            [R[6], R[7], R[8]],
+          ],
+          T: [rand(), rand(), 3 + rand()],
+          focal_length: [2, 2],
+          principal_point: [0, 0],
+          intrinsics_format: 'ndc_isotropic',
+        },
       });
     }
     await writeFile(join(root, 'apple', 'frame_annotations.jgz'), gzipSync(JSON.stringify(frames)));
@@ -138,7 +216,8 @@ describe('CLI commands (called as functions)', () => {
   });
 
   it('--help documents every command and the paper-reproduction commands', () => {
-    for (const cmd of ['hess-vggt run', 'hess-vggt convert', 'hess-vggt eval', 'hess-vggt co3d', 'hess-vggt probe']) expect(HELP).toContain(cmd);
+    for (const cmd of ['hess-vggt run', 'hess-vggt convert', 'hess-vggt eval', 'hess-vggt co3d', 'hess-vggt probe'])
+      expect(HELP).toContain(cmd);
     expect(HELP).toContain('Reproducing the HeSS paper');
     expect(HELP).toMatch(/--policies dense,uniform,hess --sparsity 0\.43,0\.73,0\.9/);
     expect(HELP).toContain('CO3Dv2');
@@ -146,7 +225,13 @@ describe('CLI commands (called as functions)', () => {
   });
 
   it("<command> --help prints that command's usage and description and exits 0", async () => {
-    const cmds = { run: runCommand, eval: evalCommand, convert: convertCommand, co3d: co3dCommand, calibrate: calibrateCommand } as const;
+    const cmds = {
+      run: runCommand,
+      eval: evalCommand,
+      convert: convertCommand,
+      co3d: co3dCommand,
+      calibrate: calibrateCommand,
+    } as const;
     for (const [name, cmd] of Object.entries(cmds)) {
       const c = capture();
       expect(await cmd(['--help'], c.io)).toBe(0);
@@ -158,14 +243,21 @@ describe('CLI commands (called as functions)', () => {
 
   it("Vggt.load with device 'gpu' (or another unknown string) is INVALID_ARGUMENT, not a TypeError", async () => {
     for (const device of ['gpu', 'cuda', 42, null]) {
-      await expect(Vggt.load(FIXTURE, { device: device as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/device must be/) });
+      await expect(Vggt.load(FIXTURE, { device: device as never })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/device must be/),
+      });
     }
   });
 
   it("NO_WEBGPU / NO_ADAPTER keep their code and message; the fix adds '--device wasm'", () => {
-    const e = withWasmFix(new HessError('NO_WEBGPU', 'WebGPU is not available in this runtime', 'use a browser with WebGPU.')) as HessError;
+    const e = withWasmFix(
+      new HessError('NO_WEBGPU', 'WebGPU is not available in this runtime', 'use a browser with WebGPU.'),
+    ) as HessError;
     expect(e.code).toBe('NO_WEBGPU');
-    expect(e.message).toBe('WebGPU is not available in this runtime — use a browser with WebGPU; or run on the CPU with --device wasm');
+    expect(e.message).toBe(
+      'WebGPU is not available in this runtime — use a browser with WebGPU; or run on the CPU with --device wasm',
+    );
     const other = new HessError('ORT_ERROR', 'x', 'y');
     expect(withWasmFix(other)).toBe(other);
   });
@@ -174,8 +266,12 @@ describe('CLI commands (called as functions)', () => {
     expect(isSoftwareAdapter(null)).toBe(true);
     expect(isSoftwareAdapter({ isFallback: true, vendor: 'nvidia' })).toBe(true);
     expect(isSoftwareAdapter({ vendor: 'mesa', device: 'llvmpipe (LLVM 19.1.7, 256 bits)' })).toBe(true);
-    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' })).toBe(true);
+    expect(
+      isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' }),
+    ).toBe(true);
     expect(isSoftwareAdapter({ vendor: 'mesa', description: 'lavapipe' })).toBe(true);
-    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', isFallback: false })).toBe(false);
+    expect(
+      isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', isFallback: false }),
+    ).toBe(false);
   });
 });

@@ -3,13 +3,17 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { SafetensorsWriter } from '../../../src/model/convert';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
-import type { VggtResult } from '../../../src/model/vggt/model';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
+import { SafetensorsWriter } from '../../../src/model/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import type { VggtResult } from '../../../src/model/vggt/model.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
 
 export const outputs = (r: VggtResult) => ({
-  pose_enc: r.poseEnc!, depth: r.depth!, depth_conf: r.depthConf!, world_points: r.worldPoints!, world_points_conf: r.worldPointsConf!,
+  pose_enc: r.poseEnc!,
+  depth: r.depth!,
+  depth_conf: r.depthConf!,
+  world_points: r.worldPoints!,
+  world_points_conf: r.worldPointsConf!,
 });
 
 /**

@@ -5,14 +5,21 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
-import { sourceDirForTests } from './convert-helpers';
+import { HessError } from '../../../src/errors.js';
+import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { sourceDirForTests } from './convert-helpers.js';
 
-const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
-const exists = (p: string) => readdir(p).then(() => true, () => false);
+const sha = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex');
+const exists = (p: string) =>
+  readdir(p).then(
+    () => true,
+    () => false,
+  );
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -51,7 +58,10 @@ describe('convert: outputs never on the input, never half-written', () => {
     await mkdir(bad, { recursive: true });
     const st = await openSafetensors(await fileSource(resolve(FIXTURE, 'model.safetensors')));
     const all = [...st.tensors.values()];
-    const w = await SafetensorsWriter.create(join(bad, 'model.safetensors'), all.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })));
+    const w = await SafetensorsWriter.create(
+      join(bad, 'model.safetensors'),
+      all.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
+    );
     for (const [i, t] of all.entries()) {
       const v = await st.read(t.name);
       if (i === all.length - 1) v[v.length - 1] = 1e6;
@@ -65,7 +75,9 @@ describe('convert: outputs never on the input, never half-written', () => {
     expect(await exists(fresh)).toBe(false); // the folder it created is gone too
     const existing = join(tmp.dir, 'out-existing');
     await mkdir(existing);
-    expect(await codeOf(convertCheckpoint(join(bad, 'model.safetensors'), existing, { fp16: true, cameraHeads: 4 }))).toMatch(/does not fit float16/);
+    expect(
+      await codeOf(convertCheckpoint(join(bad, 'model.safetensors'), existing, { fp16: true, cameraHeads: 4 })),
+    ).toMatch(/does not fit float16/);
     expect(await readdir(existing)).toEqual([]);
     expect((await readdir(bad)).sort()).toEqual(['model.safetensors']);
   });
@@ -78,9 +90,13 @@ describe('convert: outputs never on the input, never half-written', () => {
   });
 
   it('an outdir under a file is refused before the checkpoint is read', async () => {
-    const r = await codeOf(convertCheckpoint(tmp.src, join(tmp.src, '..', 'src', 'config.json', 'x'), { cameraHeads: 4 }));
+    const r = await codeOf(
+      convertCheckpoint(tmp.src, join(tmp.src, '..', 'src', 'config.json', 'x'), { cameraHeads: 4 }),
+    );
     expect(r).toMatch(/^INVALID_ARGUMENT|^IO_ERROR/);
-    const r2 = await codeOf(convertCheckpoint(tmp.src, join(tmp.dir, 'overflow', 'model.safetensors', 'x'), { cameraHeads: 4 }));
+    const r2 = await codeOf(
+      convertCheckpoint(tmp.src, join(tmp.dir, 'overflow', 'model.safetensors', 'x'), { cameraHeads: 4 }),
+    );
     expect(r2).toMatch(/^IO_ERROR: <outdir>: .* is not a folder/);
   });
 });

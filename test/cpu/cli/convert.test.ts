@@ -2,18 +2,18 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { f32ToF16Bits } from '../../../src/attention/f16';
-import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert';
-import { toFloat32 } from '../../../src/model/safetensors-dtype';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
-import { cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head';
-import { loadHeadFeeds } from '../../../src/model/vggt/head-params';
-import { Vggt } from '../../../src/model/vggt/model';
-import { loadOrt, createSession } from '../../../src/runtime/ort';
-import { outputs, sourceDirForTests } from './convert-helpers';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+import { HessError } from '../../../src/errors.js';
+import { f32ToF16Bits } from '../../../src/attention/f16.js';
+import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert.js';
+import { toFloat32 } from '../../../src/model/safetensors-dtype.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head.js';
+import { loadHeadFeeds } from '../../../src/model/vggt/head-params.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { loadOrt, createSession } from '../../../src/runtime/ort.js';
+import { outputs, sourceDirForTests } from './convert-helpers.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const decodeHalf = (bits: number) => toFloat32(new Uint8Array([bits & 0xff, bits >>> 8]), 'F16', 1)[0];
 
@@ -28,7 +28,9 @@ describe('float32 → float16 rounding', () => {
       const err = Math.abs(got - v);
       for (const n of [h - 1, h + 1]) {
         if ((n & 0x7fff) >= 0x7c00 || n < 0 || ((n ^ h) & 0x8000) !== 0) continue;
-        expect(err, `v=${v} h=${h.toString(16)} neighbour ${n.toString(16)}`).toBeLessThanOrEqual(Math.abs(decodeHalf(n) - v));
+        expect(err, `v=${v} h=${h.toString(16)} neighbour ${n.toString(16)}`).toBeLessThanOrEqual(
+          Math.abs(decodeHalf(n) - v),
+        );
       }
     }
   });
@@ -46,7 +48,9 @@ describe('float32 → float16 rounding', () => {
 
 describe('SafetensorsWriter', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'hess-st-')); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hess-st-'));
+  });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
   it('round-trips random F32 and F16 tensors through our reader; data is 8-byte aligned', async () => {
@@ -54,9 +58,15 @@ describe('SafetensorsWriter', () => {
     const a = randn(3 * 5, rand);
     const b = randn(7, rand);
     const file = join(dir, 'x.safetensors');
-    const w = await SafetensorsWriter.create(file, [
-      { name: 'a', dtype: 'F32', shape: [3, 5] }, { name: 'b.half', dtype: 'F16', shape: [7] }, { name: 'empty', dtype: 'F32', shape: [0] },
-    ], { note: 'test' });
+    const w = await SafetensorsWriter.create(
+      file,
+      [
+        { name: 'a', dtype: 'F32', shape: [3, 5] },
+        { name: 'b.half', dtype: 'F16', shape: [7] },
+        { name: 'empty', dtype: 'F32', shape: [0] },
+      ],
+      { note: 'test' },
+    );
     await w.write('a', a);
     await w.write('b.half', b);
     await w.write('empty', new Float32Array(0));
@@ -68,12 +78,16 @@ describe('SafetensorsWriter', () => {
     expect(st.tensors.get('b.half')!.dtype).toBe('F16');
     expect(Array.from(await st.read('a'))).toEqual(Array.from(a));
     const bh = await st.read('b.half');
-    for (let i = 0; i < 7; i++) expect(Math.abs(bh[i] - b[i])).toBeLessThanOrEqual(Math.abs(b[i]) * 2 ** -11 + 2 ** -25);
+    for (let i = 0; i < 7; i++)
+      expect(Math.abs(bh[i] - b[i])).toBeLessThanOrEqual(Math.abs(b[i]) * 2 ** -11 + 2 ** -25);
     await st.close();
   });
 
   it('rejects out-of-order writes, wrong sizes and unwritten tensors', async () => {
-    const w = await SafetensorsWriter.create(join(dir, 'y.safetensors'), [{ name: 'a', dtype: 'F32', shape: [2] }, { name: 'b', dtype: 'F32', shape: [2] }]);
+    const w = await SafetensorsWriter.create(join(dir, 'y.safetensors'), [
+      { name: 'a', dtype: 'F32', shape: [2] },
+      { name: 'b', dtype: 'F32', shape: [2] },
+    ]);
     await expect(w.write('b', new Float32Array(2))).rejects.toThrow(/expected tensor a/);
     await expect(w.write('a', new Float32Array(3))).rejects.toThrow(/do not match shape/);
     await w.write('a', new Float32Array(2));
@@ -81,21 +95,36 @@ describe('SafetensorsWriter', () => {
   });
 });
 
-
 describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
   const tmp = sourceDirForTests('hess-convert-');
 
   it('fp32: config.json, weights without the track head, segments; Vggt.load(outdir) matches the reference ≤ 1e-4', async () => {
     const out = join(tmp.dir, 'fp32');
     const stages = new Set<string>();
-    const r = await convertCheckpoint(join(tmp.src, 'model.safetensors'), out, { cameraHeads: 4, onProgress: (e) => stages.add(e.stage) });
+    const r = await convertCheckpoint(join(tmp.src, 'model.safetensors'), out, {
+      cameraHeads: 4,
+      onProgress: (e) => stages.add(e.stage),
+    });
     expect(r.dropped).toBe(1);
     expect(r.dtype).toBe('F32');
     expect([...stages]).toEqual(['weights', 'segments', 'done']);
     const fixtureCfg = JSON.parse(await readFile(resolve(FIXTURE, 'config.json'), 'utf8'));
     const cfg = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
-    for (const k of ['embed_dim', 'num_heads', 'depth', 'dino_depth', 'dino_heads', 'dino_img_size', 'patch_size', 'num_register_tokens',
-      'camera_heads', 'camera_trunk_depth', 'dpt_features', 'dpt_out_channels', 'patch_start_idx']) {
+    for (const k of [
+      'embed_dim',
+      'num_heads',
+      'depth',
+      'dino_depth',
+      'dino_heads',
+      'dino_img_size',
+      'patch_size',
+      'num_register_tokens',
+      'camera_heads',
+      'camera_trunk_depth',
+      'dpt_features',
+      'dpt_out_channels',
+      'patch_start_idx',
+    ]) {
       expect(cfg[k], k).toEqual(fixtureCfg[k]);
     }
     expect(cfg.weights_dtype).toBe('float32');
@@ -108,7 +137,8 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
     const model = await Vggt.load(out, { device: 'wasm' });
     try {
       const res = await model.run({ data: Float32Array.from(await fx.ref('images')), S: fx.S, H: fx.H, W: fx.W });
-      for (const [name, got] of Object.entries(outputs(res))) expect(relError(got, await fx.ref(name)), name).toBeLessThan(1e-4);
+      for (const [name, got] of Object.entries(outputs(res)))
+        expect(relError(got, await fx.ref(name)), name).toBeLessThan(1e-4);
     } finally {
       await model.dispose();
     }
@@ -117,8 +147,19 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
   it('segments: every .onnx opens in onnxruntime; the exported camera head reproduces pose_enc', async () => {
     const seg = join(tmp.dir, 'fp32', 'segments');
     const files = (await readdir(seg)).sort();
-    expect(files).toEqual(['attention_dense.onnx', 'camera_head.onnx', 'depth_head_70x98.onnx', 'dino_block.onnx', 'dino_bridge.onnx',
-      'frame_block.onnx', 'global_post.onnx', 'global_pre.onnx', 'manifest.json', 'patch_embed.onnx', 'point_head_70x98.onnx']);
+    expect(files).toEqual([
+      'attention_dense.onnx',
+      'camera_head.onnx',
+      'depth_head_70x98.onnx',
+      'dino_block.onnx',
+      'dino_bridge.onnx',
+      'frame_block.onnx',
+      'global_post.onnx',
+      'global_pre.onnx',
+      'manifest.json',
+      'patch_embed.onnx',
+      'point_head_70x98.onnx',
+    ]);
     const manifest = JSON.parse(await readFile(join(seg, 'manifest.json'), 'utf8'));
     const ort = await loadOrt();
     for (const m of manifest.segments) {
@@ -129,7 +170,9 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
         // Heads take their weights as inputs: the file is a small fraction of the weights it names.
         const prefix = m.file.replace(/(_\d+x\d+)?\.onnx$/, '');
         const fx = await loadFixture();
-        const weightBytes = [...fx.model.tensors.values()].filter((t) => t.name.startsWith(`${prefix}.`)).reduce((a, t) => a + t.byteLength, 0);
+        const weightBytes = [...fx.model.tensors.values()]
+          .filter((t) => t.name.startsWith(`${prefix}.`))
+          .reduce((a, t) => a + t.byteLength, 0);
         expect(Object.keys(m.weights).length, m.file).toBeGreaterThan(0);
         expect((await stat(join(seg, m.file))).size, m.file).toBeLessThan(weightBytes / 4);
       }

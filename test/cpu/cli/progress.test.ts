@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressReporter } from '../../../src/cli/progress';
+import { progressReporter } from '../../../src/cli/progress.js';
 
 describe('CLI progress', () => {
   it('TTY: bar, percentage, elapsed and an ETA from the rate so far; a new stage ends the previous one', () => {

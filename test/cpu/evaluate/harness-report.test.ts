@@ -2,20 +2,42 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocateProportional, allocateReference, uniformBudget } from '../../../src/allocate/index';
-import { HessError } from '../../../src/errors';
-import { layerSparsity, summarize, withLambda, type EvalPolicy, type EvalReport, type EvalRow } from '../../../src/evaluate/harness';
-import { HEATMAP_FILE, niceTicks, renderMarkdown, renderSvg, writeReport } from '../../../src/evaluate/report';
-import { maskLayout } from '../../../src/mask/layout';
-import { plantedHess } from '../../helpers/hess';
-import { freshSeed, rng } from '../../helpers/random';
+import { allocateProportional, allocateReference, uniformBudget } from '../../../src/allocate/index.js';
+import { HessError } from '../../../src/errors.js';
+import {
+  layerSparsity,
+  summarize,
+  withLambda,
+  type EvalPolicy,
+  type EvalReport,
+  type EvalRow,
+} from '../../../src/evaluate/harness.js';
+import { HEATMAP_FILE, niceTicks, renderMarkdown, renderSvg, writeReport } from '../../../src/evaluate/report.js';
+import { maskLayout } from '../../../src/mask/layout.js';
+import { plantedHess } from '../../helpers/hess.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 function row(rand: () => number, scene: string, policy: EvalPolicy, sparsity: number, depth: boolean): EvalRow {
   return {
-    scene, policy, sparsity, achievedSparsity: policy === 'dense' ? 0 : sparsity * (0.9 + 0.1 * rand()), frames: 3,
-    auc30: rand(), rra15: rand(), rta15: rand(), meanRRA: 10 * rand(), meanRTA: 10 * rand(),
-    accuracy: rand(), completeness: rand(), chamfer: rand(), f1: rand(), threshold: 0.01,
-    depthAbsRel: depth ? rand() : null, alignScale: 1, alignment: 'umeyama', ms: 100 * rand(),
+    scene,
+    policy,
+    sparsity,
+    achievedSparsity: policy === 'dense' ? 0 : sparsity * (0.9 + 0.1 * rand()),
+    frames: 3,
+    auc30: rand(),
+    rra15: rand(),
+    rta15: rand(),
+    meanRRA: 10 * rand(),
+    meanRTA: 10 * rand(),
+    accuracy: rand(),
+    completeness: rand(),
+    chamfer: rand(),
+    f1: rand(),
+    threshold: 0.01,
+    depthAbsRel: depth ? rand() : null,
+    alignScale: 1,
+    alignment: 'umeyama',
+    ms: 100 * rand(),
   };
 }
 
@@ -23,12 +45,23 @@ function report(rand: () => number): EvalReport {
   const rows: EvalRow[] = [];
   for (const scene of ['a', 'b', 'c']) {
     rows.push(row(rand, scene, 'dense', 0, scene !== 'c'));
-    for (const p of ['uniform', 'hess'] as const) for (const s of [0.43, 0.73, 0.9]) rows.push(row(rand, scene, p, s, scene !== 'c'));
+    for (const p of ['uniform', 'hess'] as const)
+      for (const s of [0.43, 0.73, 0.9]) rows.push(row(rand, scene, p, s, scene !== 'c'));
   }
   return {
-    format: 'hess-vggt-eval', version: 1, createdAt: '2026-01-01T00:00:00Z', model: { embedDim: 64, depth: 24, heads: 4, ep: 'webgpu' },
-    options: { policies: ['dense', 'uniform', 'hess'], sparsities: [0.43, 0.73, 0.9], mode: 'crop', targetSize: 518, hess: 'test' },
-    rows, summary: summarize(rows),
+    format: 'hess-vggt-eval',
+    version: 1,
+    createdAt: '2026-01-01T00:00:00Z',
+    model: { embedDim: 64, depth: 24, heads: 4, ep: 'webgpu' },
+    options: {
+      policies: ['dense', 'uniform', 'hess'],
+      sparsities: [0.43, 0.73, 0.9],
+      mode: 'crop',
+      targetSize: 518,
+      hess: 'test',
+    },
+    rows,
+    summary: summarize(rows),
   };
 }
 
@@ -72,7 +105,16 @@ describe('eval report rendering', () => {
     expect(svg.split('<polyline').length - 1).toBe(8); // 2 policies × 4 panels
     expect(svg.split('stroke-dasharray').length - 1).toBe(5); // 4 dense reference lines + the legend's
     expect(svg.split('<circle').length - 1).toBe(24); // 2 policies × 3 sparsities × 4 panels
-    for (const s of ['target sparsity ρ', 'Camera AUC@30', 'Chamfer distance', 'dense (reference)', '>uniform<', '>hess<', '>0<']) expect(svg).toContain(s);
+    for (const s of [
+      'target sparsity ρ',
+      'Camera AUC@30',
+      'Chamfer distance',
+      'dense (reference)',
+      '>uniform<',
+      '>hess<',
+      '>0<',
+    ])
+      expect(svg).toContain(s);
     // every coordinate is a finite number
     expect(svg).not.toMatch(/NaN|Infinity/);
     // without depth GT anywhere, the AbsRel panel is dropped
@@ -85,7 +127,11 @@ describe('eval report rendering', () => {
   it('the Markdown has a summary table and a per-scene table', () => {
     const r = report(rng(freshSeed('report md')));
     const md = renderMarkdown(r);
-    const tableRows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| ---') && !l.startsWith('| policy') && !l.startsWith('| scene'));
+    const tableRows = md
+      .split('\n')
+      .filter(
+        (l) => l.startsWith('| ') && !l.startsWith('| ---') && !l.startsWith('| policy') && !l.startsWith('| scene'),
+      );
     expect(tableRows).toHaveLength(r.summary.length + r.rows.length);
     expect(md).toContain('| hess | 0.73 |');
     expect(md).toContain('| c | uniform | 0.90 |');
@@ -128,11 +174,20 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
 
   it('withLambda re-combines the terms: λ = 1 → camera shares, 0 → point shares; out-of-range λ is a typed error', () => {
     const rand = rng(freshSeed('withLambda'));
-    const cam = [[rand(), rand(), rand()], [rand(), rand(), rand()]];
-    const pc = [[rand(), rand(), rand()], [rand(), rand(), rand()]];
+    const cam = [
+      [rand(), rand(), rand()],
+      [rand(), rand(), rand()],
+    ];
+    const pc = [
+      [rand(), rand(), rand()],
+      [rand(), rand(), rand()],
+    ];
     const hess = plantedHess(cam.map((r, l) => r.map((x, h) => x + pc[l][h])));
     hess.terms = { camera: cam, pointCloud: pc };
-    for (const [lambda, src] of [[1, cam], [0, pc]] as const) {
+    for (const [lambda, src] of [
+      [1, cam],
+      [0, pc],
+    ] as const) {
       const out = withLambda(hess, lambda);
       expect(out.lambda).toBe(lambda);
       out.scores.forEach((row, l) => {
@@ -149,14 +204,26 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
     const rand = rng(freshSeed('layer sparsity'));
     const [S, P, heads, qb, kb] = [3, 40, 4, 16, 8];
     const L = maskLayout(S, P, qb, kb);
-    const budgets = Array.from({ length: 5 }, () => Array.from({ length: heads }, () => Math.floor(rand() * (L.candidateKeyBlocks + 1))));
+    const budgets = Array.from({ length: 5 }, () =>
+      Array.from({ length: heads }, () => Math.floor(rand() * (L.candidateKeyBlocks + 1))),
+    );
     const blocks = Array.from({ length: 5 }, () => Math.floor(rand() * heads * L.numQueryBlocks * L.numKeyBlocks));
     const ls = layerSparsity({ budgets, blocksPerLayer: blocks }, heads, S, P, qb, kb);
     budgets.forEach((b, l) => {
       expect(ls.budget[l]).toBeCloseTo(1 - b.reduce((a, x) => a + x, 0) / (heads * L.candidateKeyBlocks), 12);
       expect(ls.achieved[l]).toBeCloseTo(1 - blocks[l] / (heads * L.numQueryBlocks * L.numKeyBlocks), 12);
     });
-    const full = layerSparsity({ budgets: [Array(heads).fill(L.candidateKeyBlocks)], blocksPerLayer: [heads * L.numQueryBlocks * L.numKeyBlocks] }, heads, S, P, qb, kb);
+    const full = layerSparsity(
+      {
+        budgets: [Array(heads).fill(L.candidateKeyBlocks)],
+        blocksPerLayer: [heads * L.numQueryBlocks * L.numKeyBlocks],
+      },
+      heads,
+      S,
+      P,
+      qb,
+      kb,
+    );
     expect(full).toEqual({ budget: [0], achieved: [0] });
   });
 
@@ -166,9 +233,15 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
     const layersOf = () => ({ budget: [rand(), rand(), rand()], achieved: [rand(), rand(), rand()] });
     for (const scene of ['a', 'b']) {
       rows.push(row(rand, scene, 'dense', 0, true));
-      rows.push({ ...row(rand, scene, 'uniform', 0.5, true), lambda: null, allocation: 'waterfill', layers: layersOf() });
+      rows.push({
+        ...row(rand, scene, 'uniform', 0.5, true),
+        lambda: null,
+        allocation: 'waterfill',
+        layers: layersOf(),
+      });
       for (const lambda of [1, 0, 0.5]) {
-        for (const allocation of ['waterfill', 'proportional'] as const) rows.push({ ...row(rand, scene, 'hess', 0.5, true), lambda, allocation, layers: layersOf() });
+        for (const allocation of ['waterfill', 'proportional'] as const)
+          rows.push({ ...row(rand, scene, 'hess', 0.5, true), lambda, allocation, layers: layersOf() });
       }
     }
     const summary = summarize(rows);
@@ -178,12 +251,29 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
     expect(h.scenes).toBe(2);
     expect(h.layers!.achieved[1]).toBeCloseTo((g[0].layers!.achieved[1] + g[1].layers!.achieved[1]) / 2, 12);
     expect(summary.find((s) => s.policy === 'dense')!.layers).toBeUndefined();
-    const cam = [[1, 2, 3, 4], [4, 3, 2, 1], [1, 1, 1, 5]];
+    const cam = [
+      [1, 2, 3, 4],
+      [4, 3, 2, 1],
+      [1, 1, 1, 5],
+    ];
     const hessFile = plantedHess(cam);
     const report: EvalReport = {
-      format: 'hess-vggt-eval', version: 1, createdAt: '2026-01-01T00:00:00Z', model: { embedDim: 64, depth: 3, heads: 4, ep: 'webgpu' },
-      options: { policies: ['dense', 'uniform', 'hess'], sparsities: [0.5], mode: 'crop', targetSize: 98, hess: 'test', lambdas: [1, 0, 0.5], allocations: ['waterfill', 'proportional'] },
-      rows, summary, hessFile,
+      format: 'hess-vggt-eval',
+      version: 1,
+      createdAt: '2026-01-01T00:00:00Z',
+      model: { embedDim: 64, depth: 3, heads: 4, ep: 'webgpu' },
+      options: {
+        policies: ['dense', 'uniform', 'hess'],
+        sparsities: [0.5],
+        mode: 'crop',
+        targetSize: 98,
+        hess: 'test',
+        lambdas: [1, 0, 0.5],
+        allocations: ['waterfill', 'proportional'],
+      },
+      rows,
+      summary,
+      hessFile,
     };
     const md = renderMarkdown(report);
     expect(md).toContain('| policy | target ρ | λ | alloc | achieved ρ |');
@@ -198,7 +288,12 @@ describe('eval ablations: λ, allocation, per-layer sparsity', () => {
     expect(svg).toContain('>hess λ=0 proportional<');
     // Outside an ablation run, hess rows (the file's λ, water-filling) keep the plain policy label.
     const plainRows = rows.filter((r) => r.policy !== 'hess' || (r.lambda === 0.5 && r.allocation === 'waterfill'));
-    const plainSvg = renderSvg({ ...report, options: { ...report.options, lambdas: undefined, allocations: undefined }, rows: plainRows, summary: summarize(plainRows) });
+    const plainSvg = renderSvg({
+      ...report,
+      options: { ...report.options, lambdas: undefined, allocations: undefined },
+      rows: plainRows,
+      summary: summarize(plainRows),
+    });
     expect(plainSvg).toContain('>hess<');
     expect(plainSvg.split('<polyline').length - 1).toBe(0); // one sparsity: points, no lines
     const dir = await mkdtemp(join(tmpdir(), 'hess-report-'));

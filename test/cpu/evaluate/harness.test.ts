@@ -2,15 +2,15 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
-import type { CalibrationScene } from '../../../src/calibrate/dataset/format';
-import { HessError } from '../../../src/errors';
-import { evaluate, type EvalReport } from '../../../src/evaluate/harness';
-import { writeReport } from '../../../src/evaluate/report';
-import { Vggt } from '../../../src/model/vggt/model';
-import { freshSeed } from '../../helpers/random';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
-import { EVAL_TARGET, writeSyntheticScenes } from '../cli/eval-scenes';
+import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader.js';
+import type { CalibrationScene } from '../../../src/calibrate/dataset/format.js';
+import { HessError } from '../../../src/errors.js';
+import { evaluate, type EvalReport } from '../../../src/evaluate/harness.js';
+import { writeReport } from '../../../src/evaluate/report.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { freshSeed } from '../../helpers/random.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { EVAL_TARGET, writeSyntheticScenes } from '../cli/eval-scenes.js';
 
 // Dense on the wasm EP: GT is the model's own dense output (moved by a random similarity), so every metric
 // must be perfect after alignment.
@@ -33,9 +33,16 @@ describe('evaluate() on a synthetic scene set (wasm EP, dense)', () => {
   it('dense scores perfectly after the similarity alignment; report files are written', async () => {
     expect(scenes.map((s) => s.name)).toEqual(['scene_0', 'scene_1']);
     const progress: string[] = [];
-    report = await evaluate(model, scenes, { policies: ['dense'], targetSize: EVAL_TARGET, onProgress: (e) => progress.push(`${e.scene}:${e.done}/${e.total}`) });
+    report = await evaluate(model, scenes, {
+      policies: ['dense'],
+      targetSize: EVAL_TARGET,
+      onProgress: (e) => progress.push(`${e.scene}:${e.done}/${e.total}`),
+    });
     expect(progress).toEqual(['scene_0:1/2', 'scene_1:2/2']);
-    expect(report.rows.map((r) => [r.scene, r.policy, r.sparsity])).toEqual([['scene_0', 'dense', 0], ['scene_1', 'dense', 0]]);
+    expect(report.rows.map((r) => [r.scene, r.policy, r.sparsity])).toEqual([
+      ['scene_0', 'dense', 0],
+      ['scene_1', 'dense', 0],
+    ]);
     for (const r of report.rows) {
       expect(r.frames).toBe(3);
       expect(r.auc30).toBe(1);
@@ -68,7 +75,14 @@ describe('evaluate() on a synthetic scene set (wasm EP, dense)', () => {
   it('the GT similarity is undone: a wrong GT (shuffled cameras) is scored worse', async () => {
     // Swap frames 1 and 2 of the GT cameras: relative poses no longer match.
     const s = scenes[0];
-    const swapped = { ...s, views: [s.views[0], { ...s.views[1], extrinsic: s.views[2].extrinsic }, { ...s.views[2], extrinsic: s.views[1].extrinsic }] };
+    const swapped = {
+      ...s,
+      views: [
+        s.views[0],
+        { ...s.views[1], extrinsic: s.views[2].extrinsic },
+        { ...s.views[2], extrinsic: s.views[1].extrinsic },
+      ],
+    };
     // Few points: nearest-neighbour search is slow between clouds that do not overlap.
     const r = await evaluate(model, [swapped], { policies: ['dense'], targetSize: EVAL_TARGET, maxPoints: 1500 });
     expect(r.rows[0].meanRRA!).toBeGreaterThan(1e-2);

@@ -1,20 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { combineHess, parseHessFile, type HessFile } from '../../../src/hess/hess-file';
-import { HEATMAP_PANELS, heatmapValues, renderHessHeatmap, colourOf } from '../../../src/evaluate/heatmap';
-import { freshSeed, rng } from '../../helpers/random';
+import { combineHess, parseHessFile, type HessFile } from '../../../src/hess/hess-file.js';
+import { HEATMAP_PANELS, heatmapValues, renderHessHeatmap, colourOf } from '../../../src/evaluate/heatmap.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 /** A random HeSS file: raw traces spanning several decades (per layer and per head), combined as calibrate does. */
 function randomHess(rand: () => number, layers: number, heads: number): HessFile {
-  const traces = () => Array.from({ length: layers }, () => {
-    const layerScale = 10 ** (6 * rand() - 3);
-    return Array.from({ length: heads }, () => layerScale * 10 ** (2 * rand()));
-  });
+  const traces = () =>
+    Array.from({ length: layers }, () => {
+      const layerScale = 10 ** (6 * rand() - 3);
+      return Array.from({ length: heads }, () => layerScale * 10 ** (2 * rand()));
+    });
   const camera = traces();
   const pointCloud = traces();
   const lambda = rand();
   return parseHessFile({
-    format: 'hess-scores', version: 1, modelId: 'test/<&"model">', layers, heads, lambda,
-    terms: { camera, pointCloud }, scores: combineHess(camera, pointCloud, lambda), calibration: { description: 'random', scenes: 3 },
+    format: 'hess-scores',
+    version: 1,
+    modelId: 'test/<&"model">',
+    layers,
+    heads,
+    lambda,
+    terms: { camera, pointCloud },
+    scores: combineHess(camera, pointCloud, lambda),
+    calibration: { description: 'random', scenes: 3 },
   });
 }
 
@@ -123,11 +131,16 @@ describe('HeSS heat map (SVG)', () => {
         }
         // Shares × heads: each layer's row of each panel sums to the number of heads; combined = the file's scores.
         for (const p of HEATMAP_PANELS) {
-          for (const row of expected[p]) expect(Math.abs(row.reduce((a, b) => a + b, 0) - heads)).toBeLessThan(1e-9 * heads);
+          for (const row of expected[p])
+            expect(Math.abs(row.reduce((a, b) => a + b, 0) - heads)).toBeLessThan(1e-9 * heads);
         }
-        expected.combined.forEach((row, l) => row.forEach((v, h) => expect(Math.abs(v - hess.scores[l][h] * heads)).toBeLessThan(1e-12 * heads)));
+        expected.combined.forEach((row, l) =>
+          row.forEach((v, h) => expect(Math.abs(v - hess.scores[l][h] * heads)).toBeLessThan(1e-12 * heads)),
+        );
         // One colour scale over all panels: sorting cells by value sorts their colours by luminance.
-        const byValue = cells.map((c) => ({ v: Number(c.attrs['data-value']), y: luminance(c.attrs.fill) })).sort((a, b) => a.v - b.v);
+        const byValue = cells
+          .map((c) => ({ v: Number(c.attrs['data-value']), y: luminance(c.attrs.fill) }))
+          .sort((a, b) => a.v - b.v);
         const inversions = byValue.filter((c, i) => i > 0 && c.v > byValue[i - 1].v && c.y < byValue[i - 1].y);
         expect(inversions).toEqual([]);
         // The extremes span the scale: the largest cell is the brightest colour, the smallest the darkest (when the
@@ -157,9 +170,27 @@ describe('HeSS heat map (SVG)', () => {
 
   it('degenerate files render: all-equal scores, a head with a zero trace (log scale clamps it to the floor)', () => {
     const flat = parseHessFile({
-      format: 'hess-scores', version: 1, modelId: 'flat', layers: 2, heads: 3, lambda: 0.5,
-      terms: { camera: [[1, 1, 1], [2, 2, 2]], pointCloud: [[0, 0, 0], [5, 5, 5]] },
-      scores: [[1 / 3, 1 / 3, 1 / 3], [1 / 3, 1 / 3, 1 / 3]], calibration: { description: '', scenes: 1 },
+      format: 'hess-scores',
+      version: 1,
+      modelId: 'flat',
+      layers: 2,
+      heads: 3,
+      lambda: 0.5,
+      terms: {
+        camera: [
+          [1, 1, 1],
+          [2, 2, 2],
+        ],
+        pointCloud: [
+          [0, 0, 0],
+          [5, 5, 5],
+        ],
+      },
+      scores: [
+        [1 / 3, 1 / 3, 1 / 3],
+        [1 / 3, 1 / 3, 1 / 3],
+      ],
+      calibration: { description: '', scenes: 1 },
     });
     for (const scale of ['log', 'linear'] as const) {
       const svg = renderHessHeatmap(flat, { scale });
@@ -169,8 +200,14 @@ describe('HeSS heat map (SVG)', () => {
       expect(new Set(cells.map((c) => c.attrs.fill)).size).toBe(1);
     }
     const zero = parseHessFile({
-      format: 'hess-scores', version: 1, modelId: 'zero', layers: 1, heads: 3, lambda: 0.5,
-      terms: { camera: [[0, 1, 3]], pointCloud: [[1, 1, 2]] }, scores: combineHess([[0, 1, 3]], [[1, 1, 2]], 0.5),
+      format: 'hess-scores',
+      version: 1,
+      modelId: 'zero',
+      layers: 1,
+      heads: 3,
+      lambda: 0.5,
+      terms: { camera: [[0, 1, 3]], pointCloud: [[1, 1, 2]] },
+      scores: combineHess([[0, 1, 3]], [[1, 1, 2]], 0.5),
       calibration: { description: '', scenes: 1 },
     });
     const svg = renderHessHeatmap(zero);

@@ -2,11 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { applySimilarity, transformExtrinsics, type Similarity } from '../../../src/calibrate/geometry/align.js';
 import { axisAngleToMatrix, mul3 } from '../../../src/calibrate/geometry/mat3.js';
 import { cameraCenters } from '../../../src/calibrate/geometry/errors.js';
-import { aucAt, cameraMetrics, depthMetrics, pointCloudMetrics, relativePoseErrors } from '../../../src/evaluate/metrics.js';
+import {
+  aucAt,
+  cameraMetrics,
+  depthMetrics,
+  pointCloudMetrics,
+  relativePoseErrors,
+} from '../../../src/evaluate/metrics.js';
 import { gaussian, randomExtrinsics, randomPoints, randomRotation, rng } from '../calibrate/rng.js';
 
 function randomSimilarity(r: () => number): Similarity {
-  return { s: 0.3 + 3 * r(), R: randomRotation(r), t: Float64Array.of(r() - 0.5, r() - 0.5, r() - 0.5).map((x) => 10 * x) };
+  return {
+    s: 0.3 + 3 * r(),
+    R: randomRotation(r),
+    t: Float64Array.of(r() - 0.5, r() - 0.5, r() - 0.5).map((x) => 10 * x),
+  };
 }
 
 /** Rotate camera k about its own centre by Q (R' = Q R, t' = Q t keeps the centre). */
@@ -64,7 +74,11 @@ describe('relative pose errors and AUC', () => {
         expect(translation[p]).toBeLessThan(1e-6); // t_kj = R_j (c_k − c_j) does not involve R_k
       } else {
         // t_ik = R_k (c_i − c_k) becomes Q R_k (c_i − c_k): angle between v and Qv
-        const Rk = [0, 1, 2].flatMap((row) => [gt[12 * k + 4 * row], gt[12 * k + 4 * row + 1], gt[12 * k + 4 * row + 2]]);
+        const Rk = [0, 1, 2].flatMap((row) => [
+          gt[12 * k + 4 * row],
+          gt[12 * k + 4 * row + 1],
+          gt[12 * k + 4 * row + 2],
+        ]);
         const d = [0, 1, 2].map((q) => c[3 * i + q] - c[3 * k + q]);
         const v = [0, 1, 2].map((row) => Rk[3 * row] * d[0] + Rk[3 * row + 1] * d[1] + Rk[3 * row + 2] * d[2]);
         const av = (a[0] * v[0] + a[1] * v[1] + a[2] * v[2]) / Math.hypot(...v);
@@ -86,7 +100,10 @@ describe('relative pose errors and AUC', () => {
     const c = cameraCenters(gt);
     // same rotations, centres swapped → relative translation reversed
     const pred = Float64Array.from(gt);
-    for (const [dst, src] of [[0, 1], [1, 0]]) {
+    for (const [dst, src] of [
+      [0, 1],
+      [1, 0],
+    ]) {
       for (let j = 0; j < 3; j++) {
         const R = [gt[12 * dst + 4 * j], gt[12 * dst + 4 * j + 1], gt[12 * dst + 4 * j + 2]];
         pred[12 * dst + 4 * j + 3] = -(R[0] * c[3 * src] + R[1] * c[3 * src + 1] + R[2] * c[3 * src + 2]);
@@ -126,7 +143,12 @@ describe('relative pose errors and AUC', () => {
       expect(auc).toBeGreaterThanOrEqual(0);
       expect(auc).toBeLessThanOrEqual(1);
       // inflating every error can only lower the AUC
-      expect(aucAt(big.rotation.map((x) => x * 1.5), big.translation.map((x) => x * 1.5))).toBeLessThanOrEqual(auc);
+      expect(
+        aucAt(
+          big.rotation.map((x) => x * 1.5),
+          big.translation.map((x) => x * 1.5),
+        ),
+      ).toBeLessThanOrEqual(auc);
     }
   });
 
@@ -146,7 +168,11 @@ describe('point cloud metrics', () => {
   it('identical clouds: zero distances, F1 = 1', () => {
     const r = rng(211);
     const p = randomPoints(r, 300);
-    const m = pointCloudMetrics(p, Float32Array.from(p).map((x) => x), 0.01);
+    const m = pointCloudMetrics(
+      p,
+      Float32Array.from(p).map((x) => x),
+      0.01,
+    );
     expect(m.accuracy).toBeLessThan(1e-7);
     expect(m.completeness).toBeLessThan(1e-7);
     expect(m.f1).toBe(1);
@@ -155,11 +181,18 @@ describe('point cloud metrics', () => {
   it('matches brute force on random clouds; subset gives accuracy 0 and precision 1', () => {
     const r = rng(212);
     const gt = randomPoints(r, 400);
-    const pred = applySimilarity({ s: 1, R: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1), t: Float64Array.of(0.01, 0, 0) }, randomPoints(r, 250));
+    const pred = applySimilarity(
+      { s: 1, R: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1), t: Float64Array.of(0.01, 0, 0) },
+      randomPoints(r, 250),
+    );
     const m = pointCloudMetrics(pred, gt, 0.08);
     const nn = (a: Float64Array, i: number, b: Float64Array) => {
       let best = Infinity;
-      for (let j = 0; j < b.length / 3; j++) best = Math.min(best, Math.hypot(a[3 * i] - b[3 * j], a[3 * i + 1] - b[3 * j + 1], a[3 * i + 2] - b[3 * j + 2]));
+      for (let j = 0; j < b.length / 3; j++)
+        best = Math.min(
+          best,
+          Math.hypot(a[3 * i] - b[3 * j], a[3 * i + 1] - b[3 * j + 1], a[3 * i + 2] - b[3 * j + 2]),
+        );
       return best;
     };
     const dp = Array.from({ length: 250 }, (_, i) => nn(pred, i, gt));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NearestGrid } from '../../../src/evaluate/nearest-grid';
-import { freshSeed, rng } from '../../helpers/random';
+import { NearestGrid } from '../../../src/evaluate/nearest-grid.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 /** Float64 brute force: the same squared-distance expression, minimum over every point. */
 function bruteForce(cloud: Float64Array, queries: Float64Array): Float64Array {
@@ -8,7 +8,9 @@ function bruteForce(cloud: Float64Array, queries: Float64Array): Float64Array {
   for (let q = 0; q < out.length; q++) {
     let best = Infinity;
     for (let p = 0; p < cloud.length; p += 3) {
-      const ax = cloud[p] - queries[3 * q], ay = cloud[p + 1] - queries[3 * q + 1], az = cloud[p + 2] - queries[3 * q + 2];
+      const ax = cloud[p] - queries[3 * q],
+        ay = cloud[p + 1] - queries[3 * q + 1],
+        az = cloud[p + 2] - queries[3 * q + 2];
       best = Math.min(best, ax * ax + ay * ay + az * az);
     }
     out[q] = Math.sqrt(best);
@@ -28,11 +30,24 @@ describe('NearestGrid: exact nearest-neighbour distances', () => {
       const cloud = new Float64Array(3 * n);
       for (let i = 0; i < n; i++) {
         const [u, v, w] = [rand(), rand(), rand()];
-        const p = kind === 'surface' ? [u, v, 0.3 * Math.sin(6 * u) * v] : kind === 'line' ? [u, 0.5, 0.5] : kind === 'duplicates' ? [Math.round(4 * u) / 4, Math.round(4 * v) / 4, 0] : [u, v, w];
-        cloud.set(p.map((x) => x * scale), 3 * i);
+        const p =
+          kind === 'surface'
+            ? [u, v, 0.3 * Math.sin(6 * u) * v]
+            : kind === 'line'
+              ? [u, 0.5, 0.5]
+              : kind === 'duplicates'
+                ? [Math.round(4 * u) / 4, Math.round(4 * v) / 4, 0]
+                : [u, v, w];
+        cloud.set(
+          p.map((x) => x * scale),
+          3 * i,
+        );
       }
       const shift = kind === 'far' ? 30 * scale : 0;
-      const queries = Float64Array.from({ length: 3 * m }, (_, i) => (1.6 * rand() - 0.3) * scale + (i % 3 === 0 ? shift : 0));
+      const queries = Float64Array.from(
+        { length: 3 * m },
+        (_, i) => (1.6 * rand() - 0.3) * scale + (i % 3 === 0 ? shift : 0),
+      );
       const got = new NearestGrid(cloud).distances(queries);
       const want = bruteForce(cloud, queries);
       expect(Array.from(got), `${kind}, n=${n}, m=${m}`).toEqual(Array.from(want));

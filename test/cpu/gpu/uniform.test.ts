@@ -1,15 +1,24 @@
 // Uniform structs packed by field name from the shaders' own declarations (src/gpu/uniform.ts). Host code only.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { uniformStruct } from '../../../src/gpu/uniform';
-import { freshSeed, rng } from '../../helpers/random';
+import { uniformStruct } from '../../../src/gpu/uniform.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 const shader = (name: string) => readFileSync(new URL(`../../../shaders/${name}.wgsl`, import.meta.url), 'utf8');
 
 describe('uniformStruct', () => {
   it('lays out scalars and vectors with WGSL alignment (vec3 aligns to 16, is 12 bytes)', () => {
-    const s = uniformStruct(`struct S {\n  a: u32, // a comment, with a comma\n  b: vec3<f32>,\n  c: f32,\n  d: vec2<i32>,\n  e: vec4f,\n}`, 'S');
-    expect(s.fields.map((f) => [f.name, f.offset])).toEqual([['a', 0], ['b', 16], ['c', 28], ['d', 32], ['e', 48]]);
+    const s = uniformStruct(
+      `struct S {\n  a: u32, // a comment, with a comma\n  b: vec3<f32>,\n  c: f32,\n  d: vec2<i32>,\n  e: vec4f,\n}`,
+      'S',
+    );
+    expect(s.fields.map((f) => [f.name, f.offset])).toEqual([
+      ['a', 0],
+      ['b', 16],
+      ['c', 28],
+      ['d', 32],
+      ['e', 48],
+    ]);
     expect(s.size).toBe(64);
     const bytes = s.pack({ a: 7, b: [0.5, -1, 3], c: 2.25, d: [-3, 4], e: [1, 2, 3, 4] });
     const dv = new DataView(bytes.buffer);
@@ -35,7 +44,16 @@ describe('uniformStruct', () => {
 
   it('refuses missing, unknown, out-of-range and mistyped fields', () => {
     const s = uniformStruct('struct S { a: u32, b: i32, c: vec2u, _pad: u32 }', 'S');
-    expect(Array.from(new Uint32Array(s.pack({ a: 1, b: -1, c: [2, 3] }).buffer))).toEqual([1, 2 ** 32 - 1, 2, 3, 0, 0, 0, 0]); // `_` fields are padding
+    expect(Array.from(new Uint32Array(s.pack({ a: 1, b: -1, c: [2, 3] }).buffer))).toEqual([
+      1,
+      2 ** 32 - 1,
+      2,
+      3,
+      0,
+      0,
+      0,
+      0,
+    ]); // `_` fields are padding
     expect(() => s.pack({ a: 1, c: [2, 3] })).toThrow(/b is missing/);
     expect(() => s.pack({ a: 1, b: 0, c: [2, 3], z: 1 })).toThrow(/no field z/);
     expect(() => s.pack({ a: -1, b: 0, c: [2, 3] })).toThrow(/not a u32/);
@@ -48,8 +66,12 @@ describe('uniformStruct', () => {
   });
 
   it('reads the Params of every shader', () => {
-    const sizes = Object.fromEntries(['attention_flash', 'gather_rows', 'mask_pool', 'mask_topk', 'matmul']
-      .map((n) => [n, uniformStruct(shader(n), 'Params').size]));
+    const sizes = Object.fromEntries(
+      ['attention_flash', 'gather_rows', 'mask_pool', 'mask_topk', 'matmul'].map((n) => [
+        n,
+        uniformStruct(shader(n), 'Params').size,
+      ]),
+    );
     expect(sizes).toEqual({ attention_flash: 32, gather_rows: 16, mask_pool: 48, mask_topk: 32, matmul: 16 });
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator';
-import { type AttentionCore } from '../../../src/model/vggt/attention-core';
-import { loadOrt } from '../../../src/runtime/ort';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
+import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import type { AttentionCore } from '../../../src/model/vggt/attention-core.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
 
 /** softmax(q·kᵀ/√d)·v per head in float64, token-major [N, H, d], rounded to float32. */
 function attention64(q: Float32Array, k: Float32Array, v: Float32Array, N: number, H: number, d: number): Float32Array {
@@ -19,7 +19,7 @@ function attention64(q: Float32Array, k: Float32Array, v: Float32Array, N: numbe
         mx = Math.max(mx, (s[j] = acc / Math.sqrt(d)));
       }
       let z = 0;
-      for (let j = 0; j < N; j++) z += (s[j] = Math.exp(s[j] - mx));
+      for (let j = 0; j < N; j++) z += s[j] = Math.exp(s[j] - mx);
       for (let j = 0; j < N; j++) for (let e = 0; e < d; e++) o[i * C + h * d + e] += (s[j] / z) * v[j * C + h * d + e];
     }
   }
@@ -33,8 +33,11 @@ describe('VGGT aggregator modes (wasm EP, vggt-tiny fixture)', () => {
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'wasm' }, sessions: 'per-block' });
     const t1 = performance.now();
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4, 23] });
-    console.info(`[aggregator wasm per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
-    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    console.info(
+      `[aggregator wasm per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`,
+    );
+    for (const l of [4, 23])
+      expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   });
 
@@ -55,7 +58,9 @@ describe('VGGT aggregator modes (wasm EP, vggt-tiny fixture)', () => {
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'wasm' }, attention: core });
     const t1 = performance.now();
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4] });
-    console.info(`[aggregator wasm custom core] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
+    console.info(
+      `[aggregator wasm custom core] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`,
+    );
     expect(blocks).toEqual([0, 1, 2, 3, 4]); // blocks after the last requested layer are skipped
     expect(out.layers.size).toBe(1); // only the requested layer is kept
     expect(relError(out.layers.get(4)!, await ref('aggregated.4'))).toBeLessThanOrEqual(1e-4);

@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { createSession, loadOrt } from '../../../src/runtime/ort';
-import { DenseOnnxAttention } from '../../../src/model/vggt/attention-core';
+import { HessError } from '../../../src/errors.js';
+import { createSession, loadOrt } from '../../../src/runtime/ort.js';
+import { DenseOnnxAttention } from '../../../src/model/vggt/attention-core.js';
 import {
-  type BlockDims, buildGlobalPostGraph, buildGlobalPreGraph, buildLocalBlockGraph, buildPostGraph, buildPreGraph, loadBlockWeights,
-  postParams, preParams,
-} from '../../../src/model/vggt/blocks';
-import { aaBicubicResizeMatrix, interpolatePosEmbed } from '../../../src/model/vggt/pos-embed';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
+  type BlockDims,
+  buildGlobalPostGraph,
+  buildGlobalPreGraph,
+  buildLocalBlockGraph,
+  buildPostGraph,
+  buildPreGraph,
+  loadBlockWeights,
+  postParams,
+  preParams,
+} from '../../../src/model/vggt/blocks.js';
+import { aaBicubicResizeMatrix, interpolatePosEmbed } from '../../../src/model/vggt/pos-embed.js';
+import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 // ---------- float64 references written straight from the formulas (reference doc §1.2, §1.4) ----------
 
@@ -17,7 +24,10 @@ function ropeDirect(v: Float64Array, y: number, x: number, base: number): Float6
   const d = v.length;
   const h = d / 2;
   const out = new Float64Array(d);
-  for (const [off, p] of [[0, y], [h, x]] as const) {
+  for (const [off, p] of [
+    [0, y],
+    [h, x],
+  ] as const) {
     const t = v.subarray(off, off + h);
     const invFreq = Array.from({ length: h / 2 }, (_, j) => 1 / base ** ((2 * j) / h));
     const ang = [...invFreq, ...invFreq].map((f) => p * f);
@@ -76,7 +86,9 @@ type Weights = Record<string, Float32Array>;
 /** One VGGT block in float64 over a sequence of T tokens [T, C] (attention over all T). */
 function block64(x: Float64Array, T: number, b: BlockDims, w: Weights, pos?: Int32Array): Float64Array {
   const { C, H, d, M } = b;
-  const q = new Float64Array(T * C), k = new Float64Array(T * C), v = new Float64Array(T * C);
+  const q = new Float64Array(T * C),
+    k = new Float64Array(T * C),
+    v = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     const h = layerNorm64(x.subarray(t * C, (t + 1) * C), w['norm1.weight'], w['norm1.bias'], b.eps);
     const qkv = linear64(h, w['attn.qkv.weight'], w['attn.qkv.bias'], 3 * C);
@@ -110,7 +122,14 @@ function block64(x: Float64Array, T: number, b: BlockDims, w: Weights, pos?: Int
 }
 
 /** Dense attention in float64, token-major [T, H, d]. */
-function attention64(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, T: number, H: number, d: number): Float64Array {
+function attention64(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  T: number,
+  H: number,
+  d: number,
+): Float64Array {
   const C = H * d;
   const o = new Float64Array(T * C);
   const s = new Float64Array(T);
@@ -124,7 +143,7 @@ function attention64(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<nu
         mx = Math.max(mx, s[j]);
       }
       let z = 0;
-      for (let j = 0; j < T; j++) z += (s[j] = Math.exp(s[j] - mx));
+      for (let j = 0; j < T; j++) z += s[j] = Math.exp(s[j] - mx);
       for (let j = 0; j < T; j++) for (let e = 0; e < d; e++) o[i * C + h * d + e] += (s[j] / z) * v[j * C + h * d + e];
     }
   }
@@ -147,7 +166,11 @@ function erf(x: number): number {
 }
 
 /** Random weights for a block in checkpoint layout, served by name like a safetensors reader. */
-function randomBlock(b: BlockDims, rand: () => number, prefix: string): { reader: { read(n: string): Promise<Float32Array> }; w: Weights } {
+function randomBlock(
+  b: BlockDims,
+  rand: () => number,
+  prefix: string,
+): { reader: { read(n: string): Promise<Float32Array> }; w: Weights } {
   const w: Weights = {};
   for (const s of [...preParams(b), ...postParams(b)]) {
     const n = s.shape.reduce((a, c) => a * c, 1);
@@ -187,7 +210,10 @@ describe('RoPE 2D tables', () => {
         const p = t % P; // the repeat tiles the per-frame table
         const v = Float64Array.from(randn(d, rand));
         const ref = ropeDirect(v, pos[2 * p], pos[2 * p + 1], 100);
-        const got = Float64Array.from({ length: d }, (_, i) => v[i] * tab.cos[t * d + i] + v[tab.perm[i]] * tab.sinSigned[t * d + i]);
+        const got = Float64Array.from(
+          { length: d },
+          (_, i) => v[i] * tab.cos[t * d + i] + v[tab.perm[i]] * tab.sinSigned[t * d + i],
+        );
         worst = Math.max(worst, relError(got, ref));
       }
       expect(worst).toBeLessThan(1e-6);
@@ -214,7 +240,13 @@ describe('DINO pos-embed antialiased bicubic resize', () => {
     const G = 37;
     const C = 6;
     const pe = randn((1 + G * G) * C, rand, 0.02);
-    const grids = [[5, 7], [28, 37], [37, 25], [1 + Math.floor(rand() * 36), 1 + Math.floor(rand() * 36)], [41, 50]];
+    const grids = [
+      [5, 7],
+      [28, 37],
+      [37, 25],
+      [1 + Math.floor(rand() * 36), 1 + Math.floor(rand() * 36)],
+      [41, 50],
+    ];
     for (const [gh, gw] of grids) {
       const got = interpolatePosEmbed(pe, G, C, gh, gw);
       const ref = new Float64Array((1 + gh * gw) * C);
@@ -268,7 +300,8 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     for (const sp of specs) feeds[sp.input] = new ort.Tensor('float32', wm.get(sp.input)!, sp.shape);
     const y = (await s.run(feeds)).y.data as Float32Array;
     const ref = new Float64Array(S * P * b.C);
-    for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * P * b.C, (f + 1) * P * b.C)), P, b, w, pos), f * P * b.C);
+    for (let f = 0; f < S; f++)
+      ref.set(block64(Float64Array.from(x.subarray(f * P * b.C, (f + 1) * P * b.C)), P, b, w, pos), f * P * b.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await s.release();
   });
@@ -292,13 +325,20 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     };
     const xT = new ort.Tensor('float32', x, [S, P, b.C]);
     const qkv = await pre.run({
-      x: xT, rope_cos: new ort.Tensor('float32', tab.cos, [N, 1, b.d]), rope_sin: new ort.Tensor('float32', tab.sinSigned, [N, 1, b.d]),
+      x: xT,
+      rope_cos: new ort.Tensor('float32', tab.cos, [N, 1, b.d]),
+      rope_sin: new ort.Tensor('float32', tab.sinSigned, [N, 1, b.d]),
       ...(await feed(preParams(b))),
     });
     expect(qkv.q.dims).toEqual([N, b.H, b.d]);
     const o = await core.run(qkv.q, qkv.k, qkv.v, N, b.H, b.d, { block: 0, S, P });
     // The core alone against float64 attention on the same q, k, v.
-    expect(relError(o.data as Float32Array, attention64(qkv.q.data as Float32Array, qkv.k.data as Float32Array, qkv.v.data as Float32Array, N, b.H, b.d))).toBeLessThan(1e-5);
+    expect(
+      relError(
+        o.data as Float32Array,
+        attention64(qkv.q.data as Float32Array, qkv.k.data as Float32Array, qkv.v.data as Float32Array, N, b.H, b.d),
+      ),
+    ).toBeLessThan(1e-5);
     const y = (await post.run({ x: xT, o, ...(await feed(postParams(b))) })).y.data as Float32Array;
     const posAll = new Int32Array(2 * N);
     for (let f = 0; f < S; f++) posAll.set(pos, f * 2 * P); // global blocks reuse per-frame positions
@@ -318,10 +358,13 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     expect(specs.some((sp) => sp.key.includes('q_norm'))).toBe(false);
     const wm = await loadBlockWeights(reader, 'd', specs);
     const s = await createSession(ort, buildLocalBlockGraph(bd), { ep: 'wasm' });
-    const feeds = Object.fromEntries(specs.map((sp) => [sp.input, new ort.Tensor('float32', wm.get(sp.input)!, sp.shape)]));
+    const feeds = Object.fromEntries(
+      specs.map((sp) => [sp.input, new ort.Tensor('float32', wm.get(sp.input)!, sp.shape)]),
+    );
     const y = (await s.run({ x: new ort.Tensor('float32', x, [S, T, bd.C]), ...feeds })).y.data as Float32Array;
     const ref = new Float64Array(S * T * bd.C);
-    for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
+    for (let f = 0; f < S; f++)
+      ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await s.release();
   });
@@ -343,12 +386,22 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     const [preW, postW] = [await feed(preParams(bd)), await feed(postParams(bd))];
     expect(pre.inputNames).not.toContain('rope_cos');
     // Rows [0, 8), [8, 21): chunks that cut through a frame, as the aggregator's token chunks may.
-    const cuts = [[0, 8], [8, N]];
-    const q = new Float32Array(N * bd.C), k = new Float32Array(N * bd.C), v = new Float32Array(N * bd.C);
+    const cuts = [
+      [0, 8],
+      [8, N],
+    ];
+    const q = new Float32Array(N * bd.C),
+      k = new Float32Array(N * bd.C),
+      v = new Float32Array(N * bd.C);
     for (const [a0, a1] of cuts) {
-      const r = await pre.run({ x: new ort.Tensor('float32', x.subarray(a0 * bd.C, a1 * bd.C), [1, a1 - a0, bd.C]), ...preW });
+      const r = await pre.run({
+        x: new ort.Tensor('float32', x.subarray(a0 * bd.C, a1 * bd.C), [1, a1 - a0, bd.C]),
+        ...preW,
+      });
       expect(r.q.dims).toEqual([a1 - a0, bd.H, bd.d]);
-      q.set(r.q.data as Float32Array, a0 * bd.C); k.set(r.k.data as Float32Array, a0 * bd.C); v.set(r.v.data as Float32Array, a0 * bd.C);
+      q.set(r.q.data as Float32Array, a0 * bd.C);
+      k.set(r.k.data as Float32Array, a0 * bd.C);
+      v.set(r.v.data as Float32Array, a0 * bd.C);
     }
     const o = new Float32Array(N * bd.C);
     for (let f = 0; f < S; f++) {
@@ -359,18 +412,22 @@ describe('block graphs on the wasm EP vs a float64 block', () => {
     for (const [a0, a1] of cuts) {
       const r = await post.run({
         x: new ort.Tensor('float32', x.subarray(a0 * bd.C, a1 * bd.C), [1, a1 - a0, bd.C]),
-        o: new ort.Tensor('float32', o.subarray(a0 * bd.C, a1 * bd.C), [a1 - a0, bd.H, bd.d]), ...postW,
+        o: new ort.Tensor('float32', o.subarray(a0 * bd.C, a1 * bd.C), [a1 - a0, bd.H, bd.d]),
+        ...postW,
       });
       y.set(r.y.data as Float32Array, a0 * bd.C);
     }
     const ref = new Float64Array(N * bd.C);
-    for (let f = 0; f < S; f++) ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
+    for (let f = 0; f < S; f++)
+      ref.set(block64(Float64Array.from(x.subarray(f * T * bd.C, (f + 1) * T * bd.C)), T, bd, w), f * T * bd.C);
     expect(relError(y, ref)).toBeLessThan(1e-5);
     await Promise.all([pre.release(), post.release()]);
   });
 
   it('a checkpoint tensor of the wrong size is a typed error naming the tensor', async () => {
     const reader = { read: async () => new Float32Array(7) };
-    await expect(loadBlockWeights(reader, 'agg.frame_blocks.3', preParams(b))).rejects.toThrow(/agg\.frame_blocks\.3\.norm1\.weight/);
+    await expect(loadBlockWeights(reader, 'agg.frame_blocks.3', preParams(b))).rejects.toThrow(
+      /agg\.frame_blocks\.3\.norm1\.weight/,
+    );
   });
 });

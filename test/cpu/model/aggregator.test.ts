@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { Aggregator } from '../../../src/model/vggt/aggregator';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
+import { HessError } from '../../../src/errors.js';
+import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 
@@ -32,8 +32,12 @@ describe('VGGT aggregator on onnxruntime-web (wasm EP) vs the float64 reference 
     // Bad input is a typed error, not a crash; an aborted signal stops the run.
     await expect(agg.run(images, { S, H: H + 1, W })).rejects.toBeInstanceOf(HessError);
     await expect(agg.run(images.subarray(1), { S, H, W })).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
-    await expect(agg.run(images, { S, H, W }, { layers: [cfg.depth] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(agg.run(images, { S, H, W }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(agg.run(images, { S, H, W }, { layers: [cfg.depth] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(agg.run(images, { S, H, W }, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
     await agg.dispose();
     await expect(agg.run(images, { S, H, W })).rejects.toMatchObject({ code: 'DISPOSED' });
   });

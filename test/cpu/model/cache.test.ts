@@ -1,12 +1,12 @@
 // urlSource's persistent range cache: Cache API (through a fake `caches` global), custom {get, put} stores,
 // version changes, quota errors, truncated entries and aborts. The network is a fake fetch that records calls.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openSafetensors, urlSource, type Safetensors, type UrlSourceOptions } from '../../../src/model/safetensors';
-import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/cache';
-import { expectCode } from '../../helpers/errors';
-import { fakeCaches } from '../../helpers/fake-caches';
-import { freshSeed, randomF32, rng } from '../../helpers/random';
-import { buildSafetensors } from './st-helpers';
+import { openSafetensors, urlSource, type Safetensors, type UrlSourceOptions } from '../../../src/model/safetensors.js';
+import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/cache.js';
+import { expectCode } from '../../helpers/errors.js';
+import { fakeCaches } from '../../helpers/fake-caches.js';
+import { freshSeed, randomF32, rng } from '../../helpers/random.js';
+import { buildSafetensors } from './st-helpers.js';
 
 const URL1 = 'https://example.test/vggt/model.safetensors';
 
@@ -109,7 +109,10 @@ describe('urlSource range cache', () => {
 
   it('a changed Last-Modified (no ETag) also refetches; same size alone would not protect, the validator does', async () => {
     const store = new Map<string, Uint8Array>();
-    const cache = { get: async (k: string) => store.get(k), put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()) };
+    const cache = {
+      get: async (k: string) => store.get(k),
+      put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()),
+    };
     const bytes = randomFile('lm');
     const srv = server({ bytes, lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
     await readAll({ fetch: srv.fetch, cache });
@@ -155,7 +158,9 @@ describe('urlSource range cache', () => {
     expect(srv.calls).toEqual(['GET bytes=0-0']);
 
     // Truncate the biggest cached range: the reader must refetch it rather than return short bytes.
-    const [bigKey] = [...store.entries()].filter(([k]) => !k.endsWith('|meta')).sort((a, b) => b[1].length - a[1].length)[0];
+    const [bigKey] = [...store.entries()]
+      .filter(([k]) => !k.endsWith('|meta'))
+      .sort((a, b) => b[1].length - a[1].length)[0];
     store.set(bigKey, store.get(bigKey)!.subarray(0, 10));
     srv.calls.length = 0;
     expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
@@ -165,7 +170,10 @@ describe('urlSource range cache', () => {
 
   it('is abort-aware, rejects a server-side change mid-session, and reports unusable backends', async () => {
     const store = new Map<string, Uint8Array>();
-    const cache = { get: async (k: string) => store.get(k), put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()) };
+    const cache = {
+      get: async (k: string) => store.get(k),
+      put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()),
+    };
     const srv = server({ bytes: randomFile('abort'), etag: '"x"' });
     const ac = new AbortController();
     const st = await openSafetensors(await urlSource(URL1, { fetch: srv.fetch, cache, signal: ac.signal }));
@@ -204,7 +212,10 @@ describe('urlSource range cache', () => {
     const cache = {
       get: async (k: string) => store.get(k),
       put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()),
-      delete: async (k: string) => { deleted.push(k); return store.delete(k); },
+      delete: async (k: string) => {
+        deleted.push(k);
+        return store.delete(k);
+      },
     };
     const srv = server({ bytes: randomFile('cache-corrupt-file'), etag: '"k"' });
     expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
@@ -215,10 +226,12 @@ describe('urlSource range cache', () => {
       const k = ks[Math.floor(rand() * ks.length)];
       const e = store.get(k)!.slice();
       const kind = Math.floor(rand() * 5);
-      if (kind === 0) e[Math.floor(rand() * e.length)] ^= 1 << Math.floor(rand() * 8); // one bit anywhere (payload or trailer)
+      if (kind === 0)
+        e[Math.floor(rand() * e.length)] ^= 1 << Math.floor(rand() * 8); // one bit anywhere (payload or trailer)
       else if (kind === 1) store.set(k, e.subarray(0, Math.floor(rand() * e.length)));
       else if (kind === 2) store.set(k, new Uint8Array([...e, Math.floor(rand() * 256)]));
-      else if (kind === 3) e.fill(0, 0, Math.max(1, e.length - 16)); // zeroed payload, intact trailer
+      else if (kind === 3)
+        e.fill(0, 0, Math.max(1, e.length - 16)); // zeroed payload, intact trailer
       else {
         // another range's entry of the same length (or the meta entry) under this key: its checksum names its key
         const other = ks.find((x) => x !== k && store.get(x)!.length === e.length) ?? rangeCacheKey(URL1, null, 'meta');
@@ -236,7 +249,10 @@ describe('urlSource range cache', () => {
     expect(trials).toBe(60);
     // A corrupted meta entry is a miss too: the version is written again, the ranges are still served.
     const mk = rangeCacheKey(URL1, null, 'meta');
-    store.set(mk, store.get(mk)!.map((b, i) => (i === 0 ? b ^ 0xff : b)));
+    store.set(
+      mk,
+      store.get(mk)!.map((b, i) => (i === 0 ? b ^ 0xff : b)),
+    );
     srv.calls.length = 0;
     expectSameTensors(await readAll({ fetch: srv.fetch, cache }), srv.file.bytes);
     expect(srv.calls).toEqual(['GET bytes=0-0']);
@@ -249,7 +265,12 @@ describe('urlSource range cache', () => {
     const srv = server({ bytes: randomFile('cache-api-corrupt'), etag: '"z"' });
     expectSameTensors(await readAll({ fetch: srv.fetch }), srv.file.bytes);
     const s = fc.stores.get(CACHE_NAME)!;
-    for (const [k, v] of s) if (!k.endsWith('meta')) { const w = v.slice(); w[3] ^= 0x40; s.set(k, w); }
+    for (const [k, v] of s)
+      if (!k.endsWith('meta')) {
+        const w = v.slice();
+        w[3] ^= 0x40;
+        s.set(k, w);
+      }
     const corrupted = [...s.keys()].filter((k) => !k.endsWith('meta')).length;
     srv.calls.length = 0;
     expectSameTensors(await readAll({ fetch: srv.fetch }), srv.file.bytes);

@@ -1,27 +1,47 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { inferVggtConfig, type VggtConfigOverride } from '../../../src/model/config';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
+import { HessError } from '../../../src/errors.js';
+import { inferVggtConfig, type VggtConfigOverride } from '../../../src/model/config.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 
 type Shapes = Map<string, { shape: number[] }>;
 
 /** VGGT state_dict shapes (reference §5), parameterised; `vggt1b()` reproduces VGGT-1B without the track head. */
-function vggtShapes(o: { C: number; hd: number; depth: number; dinoDepth: number; grid: number; regs: number; F: number; oc: number[] }): Shapes {
+function vggtShapes(o: {
+  C: number;
+  hd: number;
+  depth: number;
+  dinoDepth: number;
+  grid: number;
+  regs: number;
+  F: number;
+  oc: number[];
+}): Shapes {
   const S: Shapes = new Map();
   const put = (k: string, shape: number[]) => S.set(k, { shape });
   const block = (p: string, C: number, M: number, hd?: number) => {
-    for (const n of ['norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias', 'attn.proj.bias', 'mlp.fc2.bias', 'ls1.gamma', 'ls2.gamma']) put(`${p}.${n}`, [C]);
+    for (const n of [
+      'norm1.weight',
+      'norm1.bias',
+      'norm2.weight',
+      'norm2.bias',
+      'attn.proj.bias',
+      'mlp.fc2.bias',
+      'ls1.gamma',
+      'ls2.gamma',
+    ])
+      put(`${p}.${n}`, [C]);
     put(`${p}.attn.qkv.weight`, [3 * C, C]);
     put(`${p}.attn.qkv.bias`, [3 * C]);
     put(`${p}.attn.proj.weight`, [C, C]);
     put(`${p}.mlp.fc1.weight`, [M, C]);
     put(`${p}.mlp.fc1.bias`, [M]);
     put(`${p}.mlp.fc2.weight`, [C, M]);
-    if (hd) for (const n of ['q_norm.weight', 'q_norm.bias', 'k_norm.weight', 'k_norm.bias']) put(`${p}.attn.${n}`, [hd]);
+    if (hd)
+      for (const n of ['q_norm.weight', 'q_norm.bias', 'k_norm.weight', 'k_norm.bias']) put(`${p}.attn.${n}`, [hd]);
   };
   const { C, hd, F, oc } = o;
   put('aggregator.camera_token', [1, 2, 1, C]);
@@ -63,7 +83,11 @@ function vggtShapes(o: { C: number; hd: number; depth: number; dinoDepth: number
       put(`${p}.projects.${k}.bias`, [oc[k]]);
       put(`${p}.scratch.layer${k + 1}_rn.weight`, [F, oc[k], 3, 3]);
     }
-    for (const [k, ks] of [[0, 4], [1, 2], [3, 3]]) {
+    for (const [k, ks] of [
+      [0, 4],
+      [1, 2],
+      [3, 3],
+    ]) {
       put(`${p}.resize_layers.${k}.weight`, [oc[k], oc[k], ks, ks]);
       put(`${p}.resize_layers.${k}.bias`, [oc[k]]);
     }
@@ -89,7 +113,8 @@ function vggtShapes(o: { C: number; hd: number; depth: number; dinoDepth: number
   return S;
 }
 
-const vggt1b = () => vggtShapes({ C: 1024, hd: 64, depth: 24, dinoDepth: 24, grid: 37, regs: 4, F: 256, oc: [256, 512, 1024, 1024] });
+const vggt1b = () =>
+  vggtShapes({ C: 1024, hd: 64, depth: 24, dinoDepth: 24, grid: 37, regs: 4, F: 256, oc: [256, 512, 1024, 1024] });
 
 function expectBad(fn: () => unknown, match?: RegExp): void {
   try {
@@ -121,9 +146,29 @@ describe('inferVggtConfig: vggt-tiny fixture', () => {
         patchStartIdx: 5,
         hasTrackHead: false,
       });
-      expect(cfg.dino).toEqual({ dim: 64, depth: cfgJson.dino_depth, heads: 4, headDim: 16, mlpHiddenDim: 256, posGrid: 37, imgSize: 518, numRegisters: 4 });
-      expect(cfg.camera).toEqual({ dim: 128, heads: 4, headDim: 32, trunkDepth: cfgJson.camera_trunk_depth, mlpHiddenDim: 512, poseDim: 9 });
-      expect(cfg.depthHead).toEqual({ features: cfgJson.dpt_features, outChannels: cfgJson.dpt_out_channels, outputDim: 2 });
+      expect(cfg.dino).toEqual({
+        dim: 64,
+        depth: cfgJson.dino_depth,
+        heads: 4,
+        headDim: 16,
+        mlpHiddenDim: 256,
+        posGrid: 37,
+        imgSize: 518,
+        numRegisters: 4,
+      });
+      expect(cfg.camera).toEqual({
+        dim: 128,
+        heads: 4,
+        headDim: 32,
+        trunkDepth: cfgJson.camera_trunk_depth,
+        mlpHiddenDim: 512,
+        poseDim: 9,
+      });
+      expect(cfg.depthHead).toEqual({
+        features: cfgJson.dpt_features,
+        outChannels: cfgJson.dpt_out_channels,
+        outputDim: 2,
+      });
       expect(cfg.pointHead).toEqual({ features: 32, outChannels: [16, 32, 64, 64], outputDim: 4 });
       expect(cfg.assumed).toEqual(['dino.heads', 'camera.heads']);
 
@@ -152,7 +197,15 @@ describe('inferVggtConfig: VGGT-1B shapes (reference §5)', () => {
 
   it('infers VGGT-1B', () => {
     const cfg = inferVggtConfig(vggt1b());
-    expect(cfg).toMatchObject({ embedDim: 1024, numHeads: 16, headDim: 64, depth: 24, mlpHiddenDim: 4096, patchSize: 14, patchStartIdx: 5 });
+    expect(cfg).toMatchObject({
+      embedDim: 1024,
+      numHeads: 16,
+      headDim: 64,
+      depth: 24,
+      mlpHiddenDim: 4096,
+      patchSize: 14,
+      patchStartIdx: 5,
+    });
     expect(cfg.dino).toMatchObject({ dim: 1024, depth: 24, heads: 16, posGrid: 37, imgSize: 518, numRegisters: 4 });
     expect(cfg.camera).toEqual({ dim: 2048, heads: 16, headDim: 128, trunkDepth: 4, mlpHiddenDim: 8192, poseDim: 9 });
     expect(cfg.depthHead).toEqual({ features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 2 });

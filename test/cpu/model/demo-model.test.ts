@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../../src/model/convert';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
+import { convertCheckpoint } from '../../../src/model/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 
 const SHIPPED = resolve(process.cwd(), 'models/vggt-synth');
 const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-synth');
@@ -37,23 +37,28 @@ describe('models/vggt-synth (demo default)', () => {
     }
   });
 
-  it.runIf(haveFixture)('holds the fixture’s weights to float16 rounding (relative error ≤ 2^-11 per element)', async () => {
-    const shipped = await openSafetensors(await fileSource(join(SHIPPED, 'model.safetensors')));
-    const ref = await openSafetensors(await fileSource(join(FIXTURE, 'model.safetensors')));
-    let worst = 0, checked = 0;
-    for (const name of shipped.tensors.keys()) {
-      const [a, b] = [await shipped.read(name), await ref.read(name)];
-      expect(a.length, name).toBe(b.length);
-      for (let i = 0; i < a.length; i++) {
-        // normal f16 range: relative 2^-11; below 2^-14 (subnormals) the absolute step is 2^-25
-        const err = Math.abs(a[i] - b[i]);
-        const bound = Math.max(Math.abs(b[i]) * 2 ** -11, 2 ** -25);
-        worst = Math.max(worst, err / bound);
+  it.runIf(haveFixture)(
+    'holds the fixture’s weights to float16 rounding (relative error ≤ 2^-11 per element)',
+    async () => {
+      const shipped = await openSafetensors(await fileSource(join(SHIPPED, 'model.safetensors')));
+      const ref = await openSafetensors(await fileSource(join(FIXTURE, 'model.safetensors')));
+      let worst = 0,
+        checked = 0;
+      for (const name of shipped.tensors.keys()) {
+        const [a, b] = [await shipped.read(name), await ref.read(name)];
+        expect(a.length, name).toBe(b.length);
+        for (let i = 0; i < a.length; i++) {
+          // normal f16 range: relative 2^-11; below 2^-14 (subnormals) the absolute step is 2^-25
+          const err = Math.abs(a[i] - b[i]);
+          const bound = Math.max(Math.abs(b[i]) * 2 ** -11, 2 ** -25);
+          worst = Math.max(worst, err / bound);
+        }
+        checked++;
       }
-      checked++;
-    }
-    await shipped.close(); await ref.close();
-    expect(checked).toBe(shipped.tensors.size);
-    expect(worst).toBeLessThanOrEqual(1);
-  });
+      await shipped.close();
+      await ref.close();
+      expect(checked).toBe(shipped.tensors.size);
+      expect(worst).toBeLessThanOrEqual(1);
+    },
+  );
 });

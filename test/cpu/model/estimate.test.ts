@@ -1,17 +1,23 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  blockParams, cameraHeadParams, checkMemoryFit, dptHeadParams, estimateMemory, VGGT_1B_CONFIG,
-} from '../../../src/model/vggt/estimate';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+  blockParams,
+  cameraHeadParams,
+  checkMemoryFit,
+  dptHeadParams,
+  estimateMemory,
+  VGGT_1B_CONFIG,
+} from '../../../src/model/vggt/estimate.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const GiB = 2 ** 30;
 const haveFixture = existsSync(`${FIXTURE}/model.safetensors`);
 
 describe('memory estimate: parameter terms', () => {
-  it.skipIf(!haveFixture)('weight terms equal the fixture checkpoint\'s tensor sizes', async () => {
+  it.skipIf(!haveFixture)("weight terms equal the fixture checkpoint's tensor sizes", async () => {
     const { model, cfg } = await loadFixture();
-    const numel = (pred: (n: string) => boolean) => [...model.tensors.values()].filter((t) => pred(t.name)).reduce((a, t) => a + t.numel, 0);
+    const numel = (pred: (n: string) => boolean) =>
+      [...model.tensors.values()].filter((t) => pred(t.name)).reduce((a, t) => a + t.numel, 0);
     const dino = blockParams(cfg.dino.dim, cfg.dino.mlpHiddenDim, cfg.dino.headDim, false);
     const agg = blockParams(cfg.embedDim, cfg.mlpHiddenDim, cfg.headDim, true);
     expect(cfg.dino.depth * dino).toBe(numel((n) => n.startsWith('aggregator.patch_embed.blocks.')));
@@ -32,11 +38,14 @@ describe('memory estimate: parameter terms', () => {
 describe('memory estimate: VGGT-1B at 518²', () => {
   const at = (S: number, extra = {}) => estimateMemory(VGGT_1B_CONFIG, { S, H: 518, W: 518, ...extra });
 
-  it('the largest buffer: a DPT chunk\'s full-res maps up to S = 32, then a DINO MLP-hidden token chunk (no scores on WebGPU)', () => {
+  it("the largest buffer: a DPT chunk's full-res maps up to S = 32, then a DINO MLP-hidden token chunk (no scores on WebGPU)", () => {
     // DPT frames per run: ⌊min(L = 2 GiB, 1 GiB) / 128·518²·4⌋ = 7 at 518²
     const f = Math.floor(GiB / (128 * 518 * 518 * 4));
     expect(f).toBe(7);
-    expect(at(8).largestBuffer).toMatchObject({ name: expect.stringMatching(/full-res/), bytes: f * 128 * 518 * 518 * 4 });
+    expect(at(8).largestBuffer).toMatchObject({
+      name: expect.stringMatching(/full-res/),
+      bytes: f * 128 * 518 * 518 * 4,
+    });
     expect(at(8).input.framesChunk).toBe(f);
     // token rows per chunk n = ⌊L / (4·max(3C, M))⌋ = ⌊2³¹ / (4·4096)⌋ = 131072; once S·T passes n the MLP hidden
     // chunk [n, M] is the largest buffer, n·M·4 = L exactly (fp32) and half of it in fp16
@@ -49,16 +58,30 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     for (const stage of at(32).stages) expect(stage.terms.some((t) => /scores|probs/.test(t.name))).toBe(false);
   });
 
-  it('the attention cores\' whole [S·P, C] tensors bound S: ⌊L / (max(P,T)·C·4)⌋ = 381 at 2 GiB, 763 at 4 GiB', () => {
+  it("the attention cores' whole [S·P, C] tensors bound S: ⌊L / (max(P,T)·C·4)⌋ = 381 at 2 GiB, 763 at 4 GiB", () => {
     const perFrame = 1374 * 1024 * 4; // P = T = 1374 at 518², counted at 4 bytes/element as Aggregator.run does
     const [s2, s4] = [2, 4].map((g) => Math.floor((g * GiB) / perFrame));
     expect([s2, s4]).toEqual([381, 763]);
-    const r2 = checkMemoryFit(VGGT_1B_CONFIG, { S: 400, H: 518, W: 518 }, { maxStorageBufferBindingSize: 2 * GiB, maxBufferSize: 8 * GiB });
+    const r2 = checkMemoryFit(
+      VGGT_1B_CONFIG,
+      { S: 400, H: 518, W: 518 },
+      { maxStorageBufferBindingSize: 2 * GiB, maxBufferSize: 8 * GiB },
+    );
     expect(r2).toMatchObject({ fits: false, code: 'LIMIT_TOO_SMALL', largestS: s2 });
-    expect(checkMemoryFit(VGGT_1B_CONFIG, { S: 800, H: 518, W: 518 }, { maxStorageBufferBindingSize: 4 * GiB }).largestS).toBe(s4);
+    expect(
+      checkMemoryFit(VGGT_1B_CONFIG, { S: 800, H: 518, W: 518 }, { maxStorageBufferBindingSize: 4 * GiB }).largestS,
+    ).toBe(s4);
     // fp16 does not move the bound: the check counts 4 bytes/element
-    expect(checkMemoryFit(VGGT_1B_CONFIG, { S: 400, H: 518, W: 518, dtype: 'fp16' }, { maxStorageBufferBindingSize: 2 * GiB }).largestS).toBe(s2);
-    expect(checkMemoryFit(VGGT_1B_CONFIG, { S: s2, H: 518, W: 518 }, { maxStorageBufferBindingSize: 2 * GiB }).fits).toBe(true);
+    expect(
+      checkMemoryFit(
+        VGGT_1B_CONFIG,
+        { S: 400, H: 518, W: 518, dtype: 'fp16' },
+        { maxStorageBufferBindingSize: 2 * GiB },
+      ).largestS,
+    ).toBe(s2);
+    expect(
+      checkMemoryFit(VGGT_1B_CONFIG, { S: s2, H: 518, W: 518 }, { maxStorageBufferBindingSize: 2 * GiB }).fits,
+    ).toBe(true);
   });
 
   it('a GPU budget gives OUT_OF_MEMORY and the largest S that fits it', () => {
@@ -71,13 +94,15 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     expect(at(r.largestS + 1).gpuBytes).toBeGreaterThan(budget);
   });
 
-  it('grows with S; fp16 halves the aggregator\'s and the heads\' terms; a sparse policy adds the kernel\'s scratch', () => {
+  it("grows with S; fp16 halves the aggregator's and the heads' terms; a sparse policy adds the kernel's scratch", () => {
     const S = [1, 2, 8, 32].map((s) => at(s).gpuBytes);
     for (let i = 1; i < S.length; i++) expect(S[i]!).toBeGreaterThan(S[i - 1]!);
-    const f32 = at(8), f16 = at(8, { dtype: 'fp16' });
+    const f32 = at(8),
+      f16 = at(8, { dtype: 'fp16' });
     const term = (e: typeof f32, name: RegExp) => e.stages[0]!.terms.find((t) => name.test(t.name))!.bytes;
     expect(term(f16, /aggregator block weights/)).toBe(term(f32, /aggregator block weights/) / 2);
-    for (const h of [/camera head weights/, /depth head weights/, /point head weights/]) expect(term(f16, h)).toBe(term(f32, h) / 2);
+    for (const h of [/camera head weights/, /depth head weights/, /point head weights/])
+      expect(term(f16, h)).toBe(term(f32, h) / 2);
     // head weights are GPU inputs on WebGPU: the camera head's 216 M parameters are 0.86 GB of them in fp32
     expect(term(f32, /camera head weights/)).toBe(cameraHeadParams(VGGT_1B_CONFIG.camera!) * 4);
     // the frame stage's activations (without the weights; with the head layers handed over on the GPU in the
@@ -92,8 +117,9 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     expect(f16.input.framesChunk).toBe(Math.floor(GiB / (128 * 518 * 518 * 2))); // 15 (fp32: 7)
     const heads = (e: typeof f32) => e.stages.find((s) => s.stage === 'heads')!;
     expect(heads(f16).gpuBytes).toBeLessThan(heads(f32).gpuBytes * 0.6);
-    expect(at(8, { policy: 'hess' }).stages.find((s) => s.stage === 'attention')!.gpuBytes)
-      .toBeGreaterThan(f32.stages.find((s) => s.stage === 'attention')!.gpuBytes);
+    expect(at(8, { policy: 'hess' }).stages.find((s) => s.stage === 'attention')!.gpuBytes).toBeGreaterThan(
+      f32.stages.find((s) => s.stage === 'attention')!.gpuBytes,
+    );
     // resident weights: 1.26 B parameters less DINO's unused tensors, fp32 (~4.4 GiB)
     expect(f32.stages[0]!.gpuBytes / GiB).toBeGreaterThan(4.3);
     expect(f32.stages[0]!.gpuBytes / GiB).toBeLessThan(4.7);
@@ -110,8 +136,9 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     expect(w / at(1).stages[0]!.gpuBytes).toBeCloseTo(0.5, 2);
   });
 
-  it('chunkTokens shrinks only the per-chunk terms (the attention core\'s whole tensors stay)', () => {
-    const whole = at(32), chunked = at(32, { chunkTokens: 4096 });
+  it("chunkTokens shrinks only the per-chunk terms (the attention core's whole tensors stay)", () => {
+    const whole = at(32),
+      chunked = at(32, { chunkTokens: 4096 });
     const g = (e: typeof whole, stage: string) => e.stages.find((s) => s.stage === stage)!.gpuBytes;
     expect(g(chunked, 'global')).toBeLessThan(g(whole, 'global'));
     expect(g(chunked, 'dino')).toBeLessThan(g(whole, 'dino'));
@@ -120,7 +147,14 @@ describe('memory estimate: VGGT-1B at 518²', () => {
 
   it('the wasm EP runs local blocks on f frames at a time, f = max(1, min(S, ⌊256 MiB/(4·H·T²)⌋, ⌊rows/T⌋))', () => {
     const T = 1374;
-    const f = Math.max(1, Math.min(8, Math.floor(256 * 2 ** 20 / (4 * 16 * T * T)), Math.floor(Math.floor(256 * 2 ** 20 / (4 * 4096)) / T)));
+    const f = Math.max(
+      1,
+      Math.min(
+        8,
+        Math.floor((256 * 2 ** 20) / (4 * 16 * T * T)),
+        Math.floor(Math.floor((256 * 2 ** 20) / (4 * 4096)) / T),
+      ),
+    );
     expect(f).toBe(2);
     const e = estimateMemory(VGGT_1B_CONFIG, { S: 8, H: 518, W: 518, ep: 'wasm' });
     const scores = e.stages.find((s) => s.stage === 'frame')!.terms.find((t) => /local attention scores/.test(t.name))!;
@@ -132,7 +166,9 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     expect(e.gpuBytes).toBe(0);
     const N = 2 * (5 + 37 * 25);
     expect(e.stages.find((s) => s.stage === 'attention')!.wasmBytes).toBeGreaterThan(2 * 16 * N * N * 4);
-    expect(checkMemoryFit(VGGT_1B_CONFIG, { S: 200, H: 518, W: 350, ep: 'wasm' }, { maxWasmBytes: 4 * GiB })).toMatchObject({ fits: false, code: 'OUT_OF_MEMORY' });
+    expect(
+      checkMemoryFit(VGGT_1B_CONFIG, { S: 200, H: 518, W: 350, ep: 'wasm' }, { maxWasmBytes: 4 * GiB }),
+    ).toMatchObject({ fits: false, code: 'OUT_OF_MEMORY' });
   });
 
   it('rejects shapes that are not multiples of the patch size', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, toF16 } from '../../../src/attention/f16';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
-import { readHalf, transposeHalf } from '../../../src/model/vggt/half-weights';
-import { transposeLinear } from '../../../src/model/vggt/ops';
-import { freshSeed, randomF32, rng } from '../../helpers/random';
-import { buildSafetensors } from './st-helpers';
+import { f16BitsToF32, toF16 } from '../../../src/attention/f16.js';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { readHalf, transposeHalf } from '../../../src/model/vggt/half-weights.js';
+import { transposeLinear } from '../../../src/model/vggt/ops.js';
+import { freshSeed, randomF32, rng } from '../../helpers/random.js';
+import { buildSafetensors } from './st-helpers.js';
 
 describe('float16 weights for an fp16 model (readHalf, transposeHalf)', () => {
   const rand = rng(freshSeed('half-weights'));
@@ -16,11 +16,15 @@ describe('float16 weights for an fp16 model (readHalf, transposeHalf)', () => {
   for (let i = 0; i < x.length; i++) bf[i] = bits[i] >>> 16;
 
   it('F16 tensors come through bit for bit, F32 is narrowed once, BF16 is rounded to nearest f16', async () => {
-    const st = await openSafetensors(bytesSource(buildSafetensors([
-      { name: 'h', dtype: 'F16', shape: [x.length], bytes: new Uint8Array(half.buffer) },
-      { name: 'f', dtype: 'F32', shape: [x.length], bytes: new Uint8Array(x.buffer) },
-      { name: 'b', dtype: 'BF16', shape: [x.length], bytes: new Uint8Array(bf.buffer) },
-    ])));
+    const st = await openSafetensors(
+      bytesSource(
+        buildSafetensors([
+          { name: 'h', dtype: 'F16', shape: [x.length], bytes: new Uint8Array(half.buffer) },
+          { name: 'f', dtype: 'F32', shape: [x.length], bytes: new Uint8Array(x.buffer) },
+          { name: 'b', dtype: 'BF16', shape: [x.length], bytes: new Uint8Array(bf.buffer) },
+        ]),
+      ),
+    );
     expect(await readHalf(st, 'h')).toEqual(half);
     expect(await readHalf(st, 'f')).toEqual(half);
     const b = await readHalf(st, 'b');
@@ -34,7 +38,9 @@ describe('float16 weights for an fp16 model (readHalf, transposeHalf)', () => {
   });
 
   it('values beyond ±65504 are refused rather than becoming Inf', async () => {
-    await expect(readHalf({ read: async () => new Float32Array([1, 70000]) }, 'w')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(readHalf({ read: async () => new Float32Array([1, 70000]) }, 'w')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('transposeHalf moves the same elements as transposeLinear', () => {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { toF16 } from '../../../src/attention/f16';
-import { CameraHead, cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head';
-import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head';
-import { gatherSpans } from '../../../src/model/vggt/head-inputs';
-import { HeadParams, loadHeadFeeds } from '../../../src/model/vggt/head-params';
-import { loadPrefixed } from '../../../src/model/vggt/heads-common';
-import { Graph } from '../../../src/onnx/builder';
-import { loadOrt } from '../../../src/runtime/ort';
-import { loadFixture } from '../../fixtures/vggt-tiny';
-import { freshSeed, randn, rng } from '../../helpers/random';
+import { toF16 } from '../../../src/attention/f16.js';
+import { CameraHead, cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head.js';
+import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head.js';
+import { gatherSpans } from '../../../src/model/vggt/head-inputs.js';
+import { HeadParams, loadHeadFeeds } from '../../../src/model/vggt/head-params.js';
+import { loadPrefixed } from '../../../src/model/vggt/heads-common.js';
+import { Graph } from '../../../src/onnx/builder.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { freshSeed, randn, rng } from '../../helpers/random.js';
 
 // The float16 head graphs' structure (what runs in float16, what in float32) and the host side of feeding them.
 // Their numerics need shader-f16: test/gpu/model/heads-fp16.test.ts (and bench/fp16.bench.ts for the parts).
@@ -17,7 +17,9 @@ import { freshSeed, randn, rng } from '../../helpers/random';
 /** The element type of every value the graph declares or casts to, by name. */
 function castTargets(g: Graph): Map<string, number> {
   const out = new Map<string, number>();
-  for (const n of g.nodeList) if (n.op === 'Cast') out.set(n.outputs[0]!, (n.attrs.to as { value: number }).value ?? (n.attrs.to as unknown as number));
+  for (const n of g.nodeList)
+    if (n.op === 'Cast')
+      out.set(n.outputs[0]!, (n.attrs.to as { value: number }).value ?? (n.attrs.to as unknown as number));
   return out;
 }
 const F32 = 1;
@@ -27,7 +29,9 @@ describe('float16 head graphs', () => {
     const { model, cfg } = await loadFixture();
     const g32 = cameraHeadInputsGraph(model.tensors, cfg.camera!, 4, 'camera_head').graph;
     expect(g32.nodeList.filter((n) => n.op === 'Cast')).toEqual([]); // fp32 (and calibration's graphs) unchanged
-    const { graph: g, params } = cameraHeadInputsGraph(model.tensors, cfg.camera!, 4, 'camera_head', { type: 'float16' });
+    const { graph: g, params } = cameraHeadInputsGraph(model.tensors, cfg.camera!, 4, 'camera_head', {
+      type: 'float16',
+    });
     expect(params.length).toBe(g32.inputList.length - 1);
     expect(new Set(g.inputList.map((v) => v.dtype))).toEqual(new Set(['float16']));
     expect(g.outputList.map((v) => [v.name, v.dtype])).toEqual([['pose_enc', 'float32']]);
@@ -44,13 +48,22 @@ describe('float16 head graphs', () => {
       return new Set(gr.nodeList.filter((n) => n.op === 'Softmax').map((n) => producer.get(n.inputs[0]!)));
     };
     expect(softmaxFrom(g)).toEqual(new Set(['Cast']));
-    const ga = cameraHeadInputsGraph(model.tensors, cfg.camera!, 4, 'camera_head', { type: 'float16', fp32Parts: ['attention'] }).graph;
+    const ga = cameraHeadInputsGraph(model.tensors, cfg.camera!, 4, 'camera_head', {
+      type: 'float16',
+      fp32Parts: ['attention'],
+    }).graph;
     expect(softmaxFrom(ga)).toEqual(new Set(['MatMul']));
   });
 
   it('DPT head: float16 layers, weights and position tables; the activations read float32; outputs float32', async () => {
     const { model, cfg } = await loadFixture();
-    const spec: DptHeadSpec = { kind: 'point', head: cfg.pointHead!, dimIn: 2 * cfg.embedDim, patchSize: cfg.patchSize, patchStartIdx: cfg.patchStartIdx };
+    const spec: DptHeadSpec = {
+      kind: 'point',
+      head: cfg.pointHead!,
+      dimIn: 2 * cfg.embedDim,
+      patchSize: cfg.patchSize,
+      patchStartIdx: cfg.patchStartIdx,
+    };
     const g32 = dptHeadInputsGraph(model.tensors, spec, 'point_head').graph;
     expect(g32.nodeList.filter((n) => n.op === 'Cast')).toEqual([]);
     const { graph: g } = dptHeadInputsGraph(model.tensors, spec, 'point_head', { type: 'float16' });
@@ -79,14 +92,27 @@ describe('float16 head graphs', () => {
       expect(producerNone.get(v)!.op).toBe('Conv'); // straight from the float16 conv
     }
     // the outputs are float32 casts of the float16 activations (an Identity names each graph output)
-    const outCast = (o: string) => { const n = producerNone.get(o)!; return n.op === 'Identity' ? castsNone.get(n.inputs[0]!) : castsNone.get(o); };
+    const outCast = (o: string) => {
+      const n = producerNone.get(o)!;
+      return n.op === 'Identity' ? castsNone.get(n.inputs[0]!) : castsNone.get(o);
+    };
     expect(gNone.outputList.map((o) => outCast(o.name))).toEqual([F32, F32]);
   });
 
   it('a float16 DPT frame is about half a float32 one (the frame chunk doubles)', async () => {
     const { cfg } = await loadFixture();
-    const spec: DptHeadSpec = { kind: 'depth', head: cfg.depthHead!, dimIn: 2 * cfg.embedDim, patchSize: 14, patchStartIdx: 5 };
-    const vggt1b = { ...spec, head: { features: 256, outChannels: [256, 512, 1024, 1024] as const, outputDim: 2 }, dimIn: 2048 };
+    const spec: DptHeadSpec = {
+      kind: 'depth',
+      head: cfg.depthHead!,
+      dimIn: 2 * cfg.embedDim,
+      patchSize: 14,
+      patchStartIdx: 5,
+    };
+    const vggt1b = {
+      ...spec,
+      head: { features: 256, outChannels: [256, 512, 1024, 1024] as const, outputDim: 2 },
+      dimIn: 2048,
+    };
     expect(dptFrameBytes(vggt1b, 518, 518, undefined, 'float16')).toBe(128 * 518 * 518 * 2);
     expect(dptFrameBytes(vggt1b, 518, 518)).toBe(128 * 518 * 518 * 4);
   });
@@ -114,11 +140,23 @@ describe('feeding float16 heads from the host', () => {
 
   it("fp16 heads need WebGPU: dtype 'fp16' on the wasm EP is INVALID_ARGUMENT; float16 feeds and baked float16 weights are refused", async () => {
     const { model, cfg } = await loadFixture();
-    const spec: DptHeadSpec = { kind: 'depth', head: cfg.depthHead!, dimIn: 2 * cfg.embedDim, patchSize: cfg.patchSize, patchStartIdx: cfg.patchStartIdx };
-    await expect(CameraHead.create(model, cfg.camera!, { ep: 'wasm' }, { dtype: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(DptHead.create(model, spec, { ep: 'wasm' }, { dtype: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const spec: DptHeadSpec = {
+      kind: 'depth',
+      head: cfg.depthHead!,
+      dimIn: 2 * cfg.embedDim,
+      patchSize: cfg.patchSize,
+      patchStartIdx: cfg.patchStartIdx,
+    };
+    await expect(CameraHead.create(model, cfg.camera!, { ep: 'wasm' }, { dtype: 'fp16' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(DptHead.create(model, spec, { ep: 'wasm' }, { dtype: 'fp16' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     const { params } = cameraHeadInputsGraph(model.tensors, cfg.camera!, 1, 'camera_head', { type: 'float16' });
-    await expect(loadHeadFeeds(model, 'camera_head', params, await loadOrt(), { ep: 'wasm' }, undefined, 'float16')).rejects.toThrow(/WebGPU/);
+    await expect(
+      loadHeadFeeds(model, 'camera_head', params, await loadOrt(), { ep: 'wasm' }, undefined, 'float16'),
+    ).rejects.toThrow(/WebGPU/);
     const baked = await loadPrefixed(model, 'camera_head');
     expect(() => new HeadParams(new Graph(), 'camera_head', { baked }, 'float16')).toThrow(/float32 only/);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { poseEncodingToExtriIntri, quatToMat, unprojectDepth } from '../../../src/model/vggt/pose';
-import { freshSeed, randn, rng } from '../../helpers/random';
+import { HessError } from '../../../src/errors.js';
+import { poseEncodingToExtriIntri, quatToMat, unprojectDepth } from '../../../src/model/vggt/pose.js';
+import { freshSeed, randn, rng } from '../../helpers/random.js';
 
 const s = Math.SQRT1_2;
 const close = (got: ArrayLike<number>, want: number[], digits = 12) => {
@@ -23,7 +23,12 @@ function qmul(a: number[], b: number[]): number[] {
 
 describe('pose encoding → extrinsics / intrinsics', () => {
   it('identity quaternion (any scale, either sign) gives R = I', () => {
-    for (const q of [[0, 0, 0, 1], [0, 0, 0, 3.5], [0, 0, 0, -0.2]]) close(quatToMat(q), [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    for (const q of [
+      [0, 0, 0, 1],
+      [0, 0, 0, 3.5],
+      [0, 0, 0, -0.2],
+    ])
+      close(quatToMat(q), [1, 0, 0, 0, 1, 0, 0, 0, 1]);
   });
 
   it('90° rotations about x, y, z (XYZW, scalar last; un-normalised too)', () => {
@@ -47,13 +52,17 @@ describe('pose encoding → extrinsics / intrinsics', () => {
           expect(d).toBeCloseTo(i === j ? 1 : 0, 12);
         }
       }
-      const det = R[0]! * (R[4]! * R[8]! - R[5]! * R[7]!) - R[1]! * (R[3]! * R[8]! - R[5]! * R[6]!) + R[2]! * (R[3]! * R[7]! - R[4]! * R[6]!);
+      const det =
+        R[0]! * (R[4]! * R[8]! - R[5]! * R[7]!) -
+        R[1]! * (R[3]! * R[8]! - R[5]! * R[6]!) +
+        R[2]! * (R[3]! * R[7]! - R[4]! * R[6]!);
       expect(det).toBeCloseTo(1, 12);
       const v = Array.from(randn(3, rand));
       const n2 = q.reduce((a, x) => a + x * x, 0);
       const qinv = [-q[0]! / n2, -q[1]! / n2, -q[2]! / n2, q[3]! / n2];
       const rotated = qmul(qmul(q, [...v, 0]), qinv);
-      for (let i = 0; i < 3; i++) expect(R[i * 3]! * v[0]! + R[i * 3 + 1]! * v[1]! + R[i * 3 + 2]! * v[2]!).toBeCloseTo(rotated[i]!, 10);
+      for (let i = 0; i < 3; i++)
+        expect(R[i * 3]! * v[0]! + R[i * 3 + 1]! * v[1]! + R[i * 3 + 2]! * v[2]!).toBeCloseTo(rotated[i]!, 10);
     }
   });
 
@@ -102,10 +111,12 @@ describe('depth → world points', () => {
       for (let v = 0; v < H; v++) {
         for (let u = 0; u < W; u++) {
           const p = ((i * H + v) * W + u) * 3;
-          const cam = [0, 1, 2].map((r) => E[r * 4]! * pts[p]! + E[r * 4 + 1]! * pts[p + 1]! + E[r * 4 + 2]! * pts[p + 2]! + E[r * 4 + 3]!);
+          const cam = [0, 1, 2].map(
+            (r) => E[r * 4]! * pts[p]! + E[r * 4 + 1]! * pts[p + 1]! + E[r * 4 + 2]! * pts[p + 2]! + E[r * 4 + 3]!,
+          );
           expect(cam[2]).toBeCloseTo(depth[(i * H + v) * W + u]!, 4);
-          expect(K[0]! * cam[0]! / cam[2]! + K[2]!).toBeCloseTo(u, 3);
-          expect(K[4]! * cam[1]! / cam[2]! + K[5]!).toBeCloseTo(v, 3);
+          expect((K[0]! * cam[0]!) / cam[2]! + K[2]!).toBeCloseTo(u, 3);
+          expect((K[4]! * cam[1]!) / cam[2]! + K[5]!).toBeCloseTo(v, 3);
         }
       }
     }

@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
-  det3, posesFromRaw, svd3, posesFromRawVjp, svdOrthogonalize, svdOrthogonalizeVjp, worldPoints, worldPointsVjp,
-} from '../../../src/model/pi3/camera-pose';
-import { freshSeed, rng } from '../../helpers/random';
+  det3,
+  posesFromRaw,
+  svd3,
+  posesFromRawVjp,
+  svdOrthogonalize,
+  svdOrthogonalizeVjp,
+  worldPoints,
+  worldPointsVjp,
+} from '../../../src/model/pi3/camera-pose.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 // The reverse-mode maps of π³'s host-side camera math against central finite differences in float64, on fresh
 // random inputs (reflections and badly scaled rows included).
@@ -27,7 +34,10 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce
 const rel = (got: ArrayLike<number>, want: ArrayLike<number>) => {
   let num = 0;
   let den = 0;
-  for (let i = 0; i < want.length; i++) { num = Math.max(num, Math.abs(got[i]! - want[i]!)); den = Math.max(den, Math.abs(want[i]!)); }
+  for (let i = 0; i < want.length; i++) {
+    num = Math.max(num, Math.abs(got[i]! - want[i]!));
+    den = Math.max(den, Math.abs(want[i]!));
+  }
   return num / Math.max(den, 1e-300);
 };
 
@@ -42,7 +52,10 @@ describe('π³ camera pose: reverse mode matches finite differences (float64)', 
       if (i % 4 === 2) for (let c = 3; c < 6; c++) m[c]! *= 1e-3; // a short row
       // near a non-unique projection (λ2 + λ3 = s2 ± s3 → 0 for the row-normalised m) both sides blow up: skip the
       // rare random matrix that comes that close
-      const n = Float64Array.from(m, (v, k) => v / Math.hypot(m[k - (k % 3)]!, m[k - (k % 3) + 1]!, m[k - (k % 3) + 2]!));
+      const n = Float64Array.from(
+        m,
+        (v, k) => v / Math.hypot(m[k - (k % 3)]!, m[k - (k % 3) + 1]!, m[k - (k % 3) + 2]!),
+      );
       const { s } = svd3(n);
       if (s[1]! + Math.sign(det3(m)) * s[2]! < 1e-2) continue;
       if (det3(m) < 0) reflections++;
@@ -53,7 +66,9 @@ describe('π³ camera pose: reverse mode matches finite differences (float64)', 
       worst = Math.max(worst, e);
       expect(e, `matrix ${i}`).toBeLessThan(1e-5);
     }
-    console.info(`[pi3 camera pose] svdOrthogonalizeVjp vs FD: worst rel ${worst.toExponential(2)} (${reflections} reflections)`);
+    console.info(
+      `[pi3 camera pose] svdOrthogonalizeVjp vs FD: worst rel ${worst.toExponential(2)} (${reflections} reflections)`,
+    );
     expect(reflections).toBeGreaterThan(50);
   });
 
@@ -72,7 +87,11 @@ describe('π³ camera pose: reverse mode matches finite differences (float64)', 
         for (let n = 0; n < N; n++) {
           for (let i = 0; i < 3; i++) {
             const o = (s * N + n) * 3;
-            out[o + i] = P[s * 16 + i * 4]! * l[o]! + P[s * 16 + i * 4 + 1]! * l[o + 1]! + P[s * 16 + i * 4 + 2]! * l[o + 2]! + P[s * 16 + i * 4 + 3]!;
+            out[o + i] =
+              P[s * 16 + i * 4]! * l[o]! +
+              P[s * 16 + i * 4 + 1]! * l[o + 1]! +
+              P[s * 16 + i * 4 + 2]! * l[o + 2]! +
+              P[s * 16 + i * 4 + 3]!;
           }
         }
       }
@@ -88,8 +107,14 @@ describe('π³ camera pose: reverse mode matches finite differences (float64)', 
     const { gLocal, gPoses } = worldPointsVjp(local, poses, S, gPts);
     for (let s = 0; s < S; s++) for (let k = 0; k < 16; k++) gPoses[s * 16 + k] += gPose[s * 16 + k]!;
     const gRaw = posesFromRawVjp(raw, S, gPoses);
-    const eRaw = rel(gRaw, fdGrad((x) => loss(x, local), raw));
-    const eLocal = rel(gLocal, fdGrad((x) => loss(raw, x), local));
+    const eRaw = rel(
+      gRaw,
+      fdGrad((x) => loss(x, local), raw),
+    );
+    const eLocal = rel(
+      gLocal,
+      fdGrad((x) => loss(raw, x), local),
+    );
     console.info(`[pi3 camera pose] ∂L/∂raw vs FD ${eRaw.toExponential(2)}, ∂L/∂local ${eLocal.toExponential(2)}`);
     expect(eRaw).toBeLessThan(1e-6);
     expect(eLocal).toBeLessThan(1e-8);

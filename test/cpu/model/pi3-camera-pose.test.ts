@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { det3, posesFromRaw, svd3, svdOrthogonalize, worldPoints } from '../../../src/model/pi3/camera-pose';
-import { freshSeed, rng } from '../../helpers/random';
+import { det3, posesFromRaw, svd3, svdOrthogonalize, worldPoints } from '../../../src/model/pi3/camera-pose.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 // float64 references independent of the code under test:
 // - singular values: square roots of the eigenvalues of AᵀA from the closed-form (trigonometric) cubic;
@@ -11,12 +11,15 @@ type M3 = Float64Array;
 const mul = (A: ArrayLike<number>, B: ArrayLike<number>, tA = false, tB = false): M3 => {
   const at = (M: ArrayLike<number>, i: number, j: number, t: boolean) => (t ? M[j * 3 + i]! : M[i * 3 + j]!);
   const C = new Float64Array(9);
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) C[i * 3 + j] += at(A, i, k, tA) * at(B, k, j, tB);
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) C[i * 3 + j] += at(A, i, k, tA) * at(B, k, j, tB);
   return C;
 };
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 const I3 = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1);
-const transpose = (M: ArrayLike<number>) => Float64Array.of(M[0]!, M[3]!, M[6]!, M[1]!, M[4]!, M[7]!, M[2]!, M[5]!, M[8]!);
+const _transpose = (M: ArrayLike<number>) =>
+  Float64Array.of(M[0]!, M[3]!, M[6]!, M[1]!, M[4]!, M[7]!, M[2]!, M[5]!, M[8]!);
 const rowNormalize = (m: ArrayLike<number>): M3 => {
   const n = Float64Array.from(m);
   for (let r = 0; r < 3; r++) {
@@ -46,9 +49,15 @@ function symEig3(S: M3): number[] {
 function quatHom(q: ArrayLike<number>): M3 {
   const [w, x, y, z] = [q[0]!, q[1]!, q[2]!, q[3]!];
   return Float64Array.of(
-    w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y),
-    2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x),
-    2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z,
+    w * w + x * x - y * y - z * z,
+    2 * (x * y - w * z),
+    2 * (x * z + w * y),
+    2 * (x * y + w * z),
+    w * w - x * x + y * y - z * z,
+    2 * (y * z - w * x),
+    2 * (x * z - w * y),
+    2 * (y * z + w * x),
+    w * w - x * x - y * y + z * z,
   );
 }
 
@@ -86,13 +95,15 @@ function jacobiEig4(K0: Float64Array): { values: number[]; vectors: Float64Array
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        for (let k = 0; k < 4; k++) { // A ← A·J
+        for (let k = 0; k < 4; k++) {
+          // A ← A·J
           const akp = A[k * 4 + p]!;
           const akq = A[k * 4 + q]!;
           A[k * 4 + p] = c * akp - s * akq;
           A[k * 4 + q] = s * akp + c * akq;
         }
-        for (let k = 0; k < 4; k++) { // A ← Jᵀ·A
+        for (let k = 0; k < 4; k++) {
+          // A ← Jᵀ·A
           const apk = A[p * 4 + k]!;
           const aqk = A[q * 4 + k]!;
           A[p * 4 + k] = c * apk - s * aqk;
@@ -148,7 +159,12 @@ describe('π³ camera pose: 3×3 Jacobi SVD and SVD orthogonalisation (float64)'
     for (const [what, A] of cases) {
       const { U, s, V } = svd3(A);
       const scale = Math.max(...Array.from(A, Math.abs), 1e-300);
-      const USV = mul(Float64Array.from(U, (v, i) => v * s[i % 3]!), V, false, true);
+      const USV = mul(
+        Float64Array.from(U, (v, i) => v * s[i % 3]!),
+        V,
+        false,
+        true,
+      );
       expect(maxAbsDiff(USV, A) / scale, `${what}: U·S·Vᵀ = A`).toBeLessThan(1e-13);
       expectOrthogonal(U, 1e-13);
       expectOrthogonal(V, 1e-13);
@@ -156,7 +172,10 @@ describe('π³ camera pose: 3×3 Jacobi SVD and SVD orthogonalisation (float64)'
       // eigenvalues of AᵀA: the closed-form cubic loses up to √ε near a double root, so compare squares with a
       // bound on that scale (orthogonal U, V with U·S·Vᵀ = A above already pin the singular values exactly)
       const ref = symEig3(mul(A, A, true, false));
-      for (let k = 0; k < 3; k++) expect(Math.abs(s[k]! ** 2 - ref[k]!) / Math.max(scale ** 2, Number.MIN_VALUE), `${what}: s${k}²`).toBeLessThan(1e-7);
+      for (let k = 0; k < 3; k++)
+        expect(Math.abs(s[k]! ** 2 - ref[k]!) / Math.max(scale ** 2, Number.MIN_VALUE), `${what}: s${k}²`).toBeLessThan(
+          1e-7,
+        );
     }
   });
 
@@ -183,14 +202,26 @@ describe('π³ camera pose: 3×3 Jacobi SVD and SVD orthogonalisation (float64)'
       check('rotation', Q);
       expect(maxAbsDiff(svdOrthogonalize(Q), Q)).toBeLessThan(1e-14); // a rotation is its own projection
       // a reflected rotation (s = 1, 1, 1, det −1) has no unique answer: see the next test
-      check('reflected noisy rotation', Float64Array.from(Q, (v, k) => (k >= 6 ? -v : v) + 0.05 * (r() * 2 - 1)));
-      check('noisy rotation', Float64Array.from(Q, (v) => v + 0.05 * (r() * 2 - 1)));
-      check('scaled rows', Float64Array.from(Q, (v, k) => v * [0.01, 7, 300][Math.floor(k / 3)]!));
+      check(
+        'reflected noisy rotation',
+        Float64Array.from(Q, (v, k) => (k >= 6 ? -v : v) + 0.05 * (r() * 2 - 1)),
+      );
+      check(
+        'noisy rotation',
+        Float64Array.from(Q, (v) => v + 0.05 * (r() * 2 - 1)),
+      );
+      check(
+        'scaled rows',
+        Float64Array.from(Q, (v, k) => v * [0.01, 7, 300][Math.floor(k / 3)]!),
+      );
       const a = 0.5 + r();
       check('rank 2', withSingularValues(r, [a + r(), a, 0]));
       check('rank 2, reflection side', withSingularValues(r, [a + 1, a, 1e-12]).map((v, k) => (k < 3 ? -v : v)) as M3);
       check('s1 = s2', withSingularValues(r, [a, a, a * r()]));
-      check('reflection, s1 = s2 > s3', Float64Array.from(withSingularValues(r, [a, a, 0.3 * a]), (v, k) => (k >= 6 ? -v : v)));
+      check(
+        'reflection, s1 = s2 > s3',
+        Float64Array.from(withSingularValues(r, [a, a, 0.3 * a]), (v, k) => (k >= 6 ? -v : v)),
+      );
     }
     console.info(`[pi3 camera pose] svdOrthogonalize vs Davenport: max |ΔR| ${worst.toExponential(2)}`);
   });
@@ -230,7 +261,8 @@ describe('π³ camera pose: 3×3 Jacobi SVD and SVD orthogonalisation (float64)'
       for (let n = 0; n < N; n++) {
         const o = (s * N + n) * 3;
         for (let i = 0; i < 3; i++) {
-          const want = P[i * 4]! * local[o]! + P[i * 4 + 1]! * local[o + 1]! + P[i * 4 + 2]! * local[o + 2]! + P[i * 4 + 3]!;
+          const want =
+            P[i * 4]! * local[o]! + P[i * 4 + 1]! * local[o + 1]! + P[i * 4 + 2]! * local[o + 2]! + P[i * 4 + 3]!;
           expect(Math.abs(world[o + i]! - want)).toBeLessThanOrEqual(Math.abs(want) * 1e-7 + 1e-12);
         }
       }

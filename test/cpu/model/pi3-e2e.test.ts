@@ -1,22 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { detectModelKind, loadModel } from '../../../src/model/load-model';
-import type { ProgressEvent } from '../../../src/model/model-io';
-import { Pi3 } from '../../../src/model/pi3/model';
-import { parseHessFile } from '../../../src/hess/hess-file';
-import { plantedHess } from '../../helpers/hess';
-import { relError } from '../../helpers/random';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny';
+import { HessError } from '../../../src/errors.js';
+import { detectModelKind, loadModel } from '../../../src/model/load-model.js';
+import type { ProgressEvent } from '../../../src/model/model-io.js';
+import { Pi3 } from '../../../src/model/pi3/model.js';
+import { parseHessFile } from '../../../src/hess/hess-file.js';
+import { plantedHess } from '../../helpers/hess.js';
+import { relError } from '../../helpers/random.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
 
-const uniformTraces = (layers: number, heads: number) => Array.from({ length: layers }, () => Array.from({ length: heads }, () => 1));
+const uniformTraces = (layers: number, heads: number) =>
+  Array.from({ length: layers }, () => Array.from({ length: heads }, () => 1));
 /** A planted HeSS file that parseHessFile accepts (planted files say 0 calibration scenes). */
-const parseable = (layers: number, heads: number) => ({ ...plantedHess(uniformTraces(layers, heads)), calibration: { description: 'planted', scenes: 1 } });
+const parseable = (layers: number, heads: number) => ({
+  ...plantedHess(uniformTraces(layers, heads)),
+  calibration: { description: 'planted', scenes: 1 },
+});
 const VGGT_FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 
 /** The reference's conf is [S, H, W, 1]: the same values as our [S, H, W]. */
-const OUTPUTS = [['points', 'points'], ['localPoints', 'local_points'], ['conf', 'conf'], ['cameraPoses', 'camera_poses']] as const;
+const OUTPUTS = [
+  ['points', 'points'],
+  ['localPoints', 'local_points'],
+  ['conf', 'conf'],
+  ['cameraPoses', 'camera_poses'],
+] as const;
 
 describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs the float64 reference (pi3-tiny)', () => {
   it('loads from the fixture folder (+ config.json) and reproduces points, local points, conf and poses to ≤ 1e-4', async () => {
@@ -62,13 +71,22 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     nan[7] = Number.NaN;
     await expect(model.run({ ...images, data: nan })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(model.run(images, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
-    await expect(model.run(images, { policy: 'uniform', sparsity: 0.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(model.run(images, { policy: 'uniform', sparsity: 0.5 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     // A HeSS file for VGGT's 24 layers, or one that says it is VGGT's even with π³'s 18 × 4, is refused.
-    await expect(model.run(images, { policy: 'hess', hess: plantedHess(uniformTraces(24, 4)) })).rejects.toMatchObject({ code: 'BAD_HESS_FILE' });
+    await expect(model.run(images, { policy: 'hess', hess: plantedHess(uniformTraces(24, 4)) })).rejects.toMatchObject({
+      code: 'BAD_HESS_FILE',
+    });
     const saysVggt = parseHessFile({ ...parseable(18, 4), model: 'vggt' });
-    await expect(model.run(images, { policy: 'hess', hess: saysVggt })).rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/VGGT/) });
+    await expect(model.run(images, { policy: 'hess', hess: saysVggt })).rejects.toMatchObject({
+      code: 'BAD_HESS_FILE',
+      message: expect.stringMatching(/VGGT/),
+    });
     // A memory budget the run cannot fit is refused before anything is allocated.
-    await expect(model.run({ data: new Float32Array(64 * 3 * 518 * 518), S: 64, H: 518, W: 518 })).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
+    await expect(
+      model.run({ data: new Float32Array(64 * 3 * 518 * 518), S: 64, H: 518, W: 518 }),
+    ).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
     // The estimate says what the pre-flight checked: more frames need more, and 64 frames do not fit the wasm heap.
     const small = model.estimate({ S: 2, H: 518, W: 518 }, model.memoryLimits());
     const big = model.estimate({ S: 64, H: 518, W: 518 }, model.memoryLimits());
@@ -86,7 +104,9 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     const { model: st } = await loadPi3Fixture();
     expect(detectModelKind(st.tensors)).toBe('pi3');
     expect(detectModelKind(st.tensors, { model: 'pi3' })).toBe('pi3');
-    expect(() => detectModelKind(st.tensors, { model: 'vggt' })).toThrow(expect.objectContaining({ code: 'BAD_CHECKPOINT' }));
+    expect(() => detectModelKind(st.tensors, { model: 'vggt' })).toThrow(
+      expect.objectContaining({ code: 'BAD_CHECKPOINT' }),
+    );
     const vggtNames = new Map([['aggregator.camera_token', { shape: [1, 2, 1, 8] }]]);
     expect(detectModelKind(vggtNames)).toBe('vggt');
     expect(() => detectModelKind(new Map([['foo', { shape: [1] }]]))).toThrow(HessError);
@@ -107,9 +127,12 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     const saysPi3 = parseHessFile({ ...parseable(24, 4), model: 'pi3' });
     expect(saysPi3.model).toBe('pi3');
     expect('model' in parseHessFile(parseable(24, 4))).toBe(false); // files from before π³ have none
-    expect(() => parseHessFile({ ...parseable(24, 4), model: 'dust3r' })).toThrow(expect.objectContaining({ code: 'BAD_HESS_FILE' }));
-    await expect(vggt.run({ data: Float32Array.from(await ref('images')), S, H, W }, { policy: 'hess', hess: saysPi3 }))
-      .rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/π³/) });
+    expect(() => parseHessFile({ ...parseable(24, 4), model: 'dust3r' })).toThrow(
+      expect.objectContaining({ code: 'BAD_HESS_FILE' }),
+    );
+    await expect(
+      vggt.run({ data: Float32Array.from(await ref('images')), S, H, W }, { policy: 'hess', hess: saysPi3 }),
+    ).rejects.toMatchObject({ code: 'BAD_HESS_FILE', message: expect.stringMatching(/π³/) });
     await vggt.dispose();
   });
 });

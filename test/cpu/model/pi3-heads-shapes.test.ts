@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { pi3HeadsFrameBytes, pi3HeadsWeightBytes } from '../../../src/model/pi3/heads';
-import { pi3HeadsInputsGraph } from '../../../src/model/pi3/heads-graph';
-import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads';
+import { pi3HeadsFrameBytes, pi3HeadsWeightBytes } from '../../../src/model/pi3/heads.js';
+import { pi3HeadsInputsGraph } from '../../../src/model/pi3/heads-graph.js';
+import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
 
 // yyfz233/Pi3 is too large to run here, but its heads must build the same way: the fixture's real tensor names,
 // with every width scaled from the tiny configuration to the full one, go through the same graph builder.
@@ -35,7 +35,9 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads at yyfz233/Pi3 widths (graph only
     expect(new Set(inputs)).toEqual(new Set(shapes.keys()));
     const weightBytes = 4 * params.flatMap((g) => g.params).reduce((a, p) => a + p.dims.reduce((x, y) => x * y, 1), 0);
     const model = graph.toModel({ opset: 17 }).model;
-    console.info(`[pi3-heads] full-size heads: ${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights as inputs, graph ${(model.length / 1024).toFixed(0)} KiB`);
+    console.info(
+      `[pi3-heads] full-size heads: ${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights as inputs, graph ${(model.length / 1024).toFixed(0)} KiB`,
+    );
     expect(weightBytes).toBeGreaterThan(700 * 2 ** 20);
     expect(pi3HeadsWeightBytes(shapes)).toBe(weightBytes);
     expect(pi3HeadsWeightBytes(new Map([...shapes, ['decoder.0.norm1.weight', { shape: [1024] }]]))).toBe(weightBytes);
@@ -50,7 +52,9 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads at yyfz233/Pi3 widths (graph only
   it('a head count that does not divide the width, a missing or misshapen tensor are typed errors', async () => {
     const shapes = await fullShapes();
     const config = { heads: 16, registers: 5, patchSize: 14, ropeFreq: 100 };
-    expect(() => pi3HeadsInputsGraph(shapes, { ...config, heads: 12 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => pi3HeadsInputsGraph(shapes, { ...config, heads: 12 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
     const missing = new Map(shapes);
     missing.delete('camera_head.fc_rot.weight');
     expect(() => pi3HeadsInputsGraph(missing, config)).toThrow(expect.objectContaining({ code: 'BAD_CHECKPOINT' }));

@@ -1,17 +1,22 @@
-import { expectCode } from '../../helpers/errors';
-import { freshSeed, rng } from '../../helpers/random';
-import { encodeJpeg, exifSegment, pngWithStream, rgbPng, sofSizeOffset, withSegment } from '../../helpers/images';
+import { expectCode } from '../../helpers/errors.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { encodeJpeg, exifSegment, pngWithStream, rgbPng, sofSizeOffset, withSegment } from '../../helpers/images.js';
 import { deflateSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aaBicubicMatrix, aaBicubicWeights, resizeRgbBicubic } from '../../../src/model/pil-resize';
-import { decodeImageFile, DEFAULT_MAX_PIXELS, fromBlob, fromImageBitmap } from '../../../src/model/image-decode';
-import { readImageHeader } from '../../../src/model/image-header';
-import { compositeOnWhite, MAX_TARGET_SIZE, preprocessImages, resizedSize, roundHalfEven } from '../../../src/model/preprocess';
-import type { RgbaImage } from '../../../src/model/rgba-image';
-
+import { aaBicubicMatrix, aaBicubicWeights, resizeRgbBicubic } from '../../../src/model/pil-resize.js';
+import { decodeImageFile, DEFAULT_MAX_PIXELS, fromBlob, fromImageBitmap } from '../../../src/model/image-decode.js';
+import { readImageHeader } from '../../../src/model/image-header.js';
+import {
+  compositeOnWhite,
+  MAX_TARGET_SIZE,
+  preprocessImages,
+  resizedSize,
+  roundHalfEven,
+} from '../../../src/model/preprocess.js';
+import type { RgbaImage } from '../../../src/model/rgba-image.js';
 
 function solid(width: number, height: number, rgba: [number, number, number, number]): RgbaImage {
   const data = new Uint8Array(width * height * 4);
@@ -25,7 +30,6 @@ function noise(width: number, height: number, seed: number, alpha = false): Rgba
   for (let i = 0; i < data.length; i++) data[i] = (i & 3) === 3 && !alpha ? 255 : Math.floor(r() * 256);
   return { width, height, data };
 }
-
 
 /** Pixel (c, y, x) of frame s in a preprocess result. */
 const px = (r: { data: Float32Array; height: number; width: number }, s: number, c: number, y: number, x: number) =>
@@ -57,7 +61,9 @@ describe('sizes', () => {
   });
 
   it('uses Python round-half-even', () => {
-    expect([0.5, 1.5, 2.5, 3.5, 4.5, -0.5, -1.5, 2.4999999, 2.5000001].map(roundHalfEven)).toEqual([0, 2, 2, 4, 4, 0, -2, 2, 3]);
+    expect([0.5, 1.5, 2.5, 3.5, 4.5, -0.5, -1.5, 2.4999999, 2.5000001].map(roundHalfEven)).toEqual([
+      0, 2, 2, 4, 4, 0, -2, 2, 3,
+    ]);
     // w = 518: new_h = round(h / 14) · 14
     expect(resizedSize(518, 35).height).toBe(28); // 2.5 → 2 (naive rounding: 42)
     expect(resizedSize(518, 49).height).toBe(56); // 3.5 → 4
@@ -89,9 +95,17 @@ describe('sizes', () => {
   });
 
   it('mixed sizes are padded white, centred, to the max H and W', () => {
-    const r = preprocessImages([solid(779, 520, [0, 0, 0, 255]), solid(706, 529, [0, 0, 0, 255]), solid(1024, 1024, [0, 0, 0, 255])]);
+    const r = preprocessImages([
+      solid(779, 520, [0, 0, 0, 255]),
+      solid(706, 529, [0, 0, 0, 255]),
+      solid(1024, 1024, [0, 0, 0, 255]),
+    ]);
     expect(r.shape).toEqual([3, 3, 518, 518]);
-    expect(r.items.map((i) => [i.padTop, i.padLeft])).toEqual([[84, 0], [63, 0], [0, 0]]);
+    expect(r.items.map((i) => [i.padTop, i.padLeft])).toEqual([
+      [84, 0],
+      [63, 0],
+      [0, 0],
+    ]);
     const s = preprocessImages([solid(779, 520, [0, 0, 0, 255]), solid(706, 529, [0, 0, 0, 255])]);
     expect(s.shape).toEqual([2, 3, 392, 518]);
     expect(s.items[0]).toMatchObject({ padTop: 21, padLeft: 0 }); // (392 − 350) // 2
@@ -109,7 +123,10 @@ describe('sizes', () => {
 
   it('rejects bad inputs with typed errors', async () => {
     await expectCode(() => preprocessImages([]), 'INVALID_ARGUMENT');
-    await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { mode: 'zoom' as 'crop' }), 'INVALID_ARGUMENT');
+    await expectCode(
+      () => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { mode: 'zoom' as 'crop' }),
+      'INVALID_ARGUMENT',
+    );
     await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: 500 }), 'INVALID_ARGUMENT');
     await expectCode(() => preprocessImages([{ width: 4, height: 4, data: new Uint8Array(10) }]), 'BAD_IMAGE');
     await expectCode(() => preprocessImages([{ width: 0, height: 4, data: new Uint8Array(0) }]), 'BAD_IMAGE');
@@ -127,7 +144,8 @@ describe('pixels', () => {
     expect(r.shape).toEqual([1, 3, 392, 518]);
     for (let i = 0; i < 518 * 392; i++) {
       for (let c = 0; c < 3; c++) {
-        if (r.data[c * 518 * 392 + i] !== Math.fround(img.data[i * 4 + c] / 255)) throw new Error(`pixel ${i} channel ${c} differs`);
+        if (r.data[c * 518 * 392 + i] !== Math.fround(img.data[i * 4 + c] / 255))
+          throw new Error(`pixel ${i} channel ${c} differs`);
       }
     }
     const rgb = compositeOnWhite(img);
@@ -137,7 +155,12 @@ describe('pixels', () => {
   });
 
   it('a constant image stays exactly constant (down- and upsampling, both modes)', () => {
-    for (const [w, h] of [[779, 520], [100, 60], [37, 300], [1500, 1400]]) {
+    for (const [w, h] of [
+      [779, 520],
+      [100, 60],
+      [37, 300],
+      [1500, 1400],
+    ]) {
       for (const mode of ['crop', 'pad'] as const) {
         const r = preprocessImages([solid(w, h, [37, 150, 220, 255])], { mode });
         const k = r.items[0];
@@ -168,7 +191,9 @@ describe('pixels', () => {
         ...[10, 10, 10, 200], // → 63
       ]),
     };
-    expect([...compositeOnWhite(img)]).toEqual([127, 127, 127, 233, 233, 233, 255, 255, 255, 12, 34, 56, 254, 254, 254, 63, 63, 63]);
+    expect([...compositeOnWhite(img)]).toEqual([
+      127, 127, 127, 233, 233, 233, 255, 255, 255, 12, 34, 56, 254, 254, 254, 63, 63, 63,
+    ]);
     // every alpha stays within 1 of the float blend
     for (let a = 0; a < 256; a++) {
       for (const c of [0, 77, 255]) {
@@ -214,13 +239,23 @@ describe('antialiased bicubic weights', () => {
     const r0 = [k025, k125].map((v) => v / (k025 + k125)); // [1.0882.., −0.0882..]
     const r1 = [k025, k075].map((v) => v / (k025 + k075)); // [0.7928.., 0.2071..]
     const expected = [r0, r1, [...r1].reverse(), [...r0].reverse()];
-    for (let i = 0; i < 4; i++) for (let t = 0; t < 2; t++) expect(w.weights[i * 5 + t]).toBeCloseTo(expected[i][t], 15);
+    for (let i = 0; i < 4; i++)
+      for (let t = 0; t < 2; t++) expect(w.weights[i * 5 + t]).toBeCloseTo(expected[i][t], 15);
   });
 
   it('same size is the identity; rows sum to 1; dense matrix agrees', () => {
     const id = aaBicubicMatrix(37, 37);
     for (let i = 0; i < 37; i++) for (let j = 0; j < 37; j++) expect(id[i * 37 + j] === (i === j ? 1 : 0)).toBe(true);
-    for (const [a, b] of [[37, 5], [37, 7], [37, 25], [37, 28], [37, 24], [37, 21], [5, 37], [779, 518]]) {
+    for (const [a, b] of [
+      [37, 5],
+      [37, 7],
+      [37, 25],
+      [37, 28],
+      [37, 24],
+      [37, 21],
+      [5, 37],
+      [779, 518],
+    ]) {
       const m = aaBicubicMatrix(a, b);
       for (let i = 0; i < b; i++) {
         let s = 0;
@@ -260,7 +295,13 @@ describe('antialiased bicubic weights', () => {
 
   it('2-D resize = horizontal pass, uint8 rounding, vertical pass (naive reference)', () => {
     const fixed = (v: number) => Math.trunc(v < 0 ? -0.5 + v * 2 ** 22 : 0.5 + v * 2 ** 22);
-    const pass = (_src: Uint8Array, n: number, inLen: number, outLen: number, get: (line: number, i: number) => number) => {
+    const pass = (
+      _src: Uint8Array,
+      n: number,
+      inLen: number,
+      outLen: number,
+      get: (line: number, i: number) => number,
+    ) => {
       const w = aaBicubicWeights(inLen, outLen);
       const out = new Uint8Array(n * outLen);
       for (let line = 0; line < n; line++) {
@@ -272,17 +313,27 @@ describe('antialiased bicubic weights', () => {
       }
       return out;
     };
-    for (const [w, h, W, H, seed] of [[23, 17, 9, 31, 1], [40, 40, 14, 28, 2], [7, 50, 30, 12, 3], [64, 9, 64, 20, 4], [33, 21, 11, 21, 5]]) {
+    for (const [w, h, W, H, seed] of [
+      [23, 17, 9, 31, 1],
+      [40, 40, 14, 28, 2],
+      [7, 50, 30, 12, 3],
+      [64, 9, 64, 20, 4],
+      [33, 21, 11, 21, 5],
+    ]) {
       const img = noise(w, h, seed);
       const rgb = compositeOnWhite(img);
       const got = resizeRgbBicubic(rgb, w, h, W, H);
       for (let c = 0; c < 3; c++) {
-        const horiz = w === W ? Uint8Array.from({ length: h * w }, (_, i) => rgb[i * 3 + c]) : pass(rgb, h, w, W, (y, x) => rgb[(y * w + x) * 3 + c]);
+        const horiz =
+          w === W
+            ? Uint8Array.from({ length: h * w }, (_, i) => rgb[i * 3 + c])
+            : pass(rgb, h, w, W, (y, x) => rgb[(y * w + x) * 3 + c]);
         const full = h === H ? horiz : pass(horiz, W, h, H, (x, y) => horiz[y * W + x]); // indexed [x][y]
         for (let y = 0; y < H; y++) {
           for (let x = 0; x < W; x++) {
             const want = h === H ? full[y * W + x] : full[x * H + y];
-            if (got[(y * W + x) * 3 + c] !== want) throw new Error(`${w}×${h}→${W}×${H} (${c},${y},${x}): ${got[(y * W + x) * 3 + c]} ≠ ${want}`);
+            if (got[(y * W + x) * 3 + c] !== want)
+              throw new Error(`${w}×${h}→${W}×${H} (${c},${y},${x}): ${got[(y * W + x) * 3 + c]} ≠ ${want}`);
           }
         }
       }
@@ -348,7 +399,13 @@ describe('decoding', () => {
       dv.setUint32(4, h);
       ihdr.set([8, colorType, 0, 0, 0], 8);
       const raw = new Uint8Array(rows.flatMap((r) => [0, ...r]));
-      const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...extra, chunk('IDAT', deflateSync(raw)), chunk('IEND', [])];
+      const parts = [
+        new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        chunk('IHDR', ihdr),
+        ...extra,
+        chunk('IDAT', deflateSync(raw)),
+        chunk('IEND', []),
+      ];
       return new Uint8Array(parts.flatMap((p) => [...p]));
     };
     // RGB with tRNS key (10, 20, 30): pngjs zeroes keyed pixels; we restore the key colour, opaque.
@@ -406,7 +463,11 @@ describe('decoding', () => {
     const bytes = await png(solid(4, 2, [9, 8, 7, 255]), 6);
     const img = await fromBlob(new Blob([bytes], { type: 'image/png' }));
     expect([img.width, img.height, img.data[0]]).toEqual([4, 2, 9]);
-    await expectCode(() => fromImageBitmap({ width: 4, height: 2 } as unknown as ImageBitmap), 'BAD_IMAGE', /OffscreenCanvas/);
+    await expectCode(
+      () => fromImageBitmap({ width: 4, height: 2 } as unknown as ImageBitmap),
+      'BAD_IMAGE',
+      /OffscreenCanvas/,
+    );
   });
 
   it('decoded PNG → preprocess end to end', async () => {
@@ -419,12 +480,17 @@ describe('decoding', () => {
 
 describe('image bombs and truncation (issue 12): sizes from the header, before decoding', () => {
   const fill = (w: number, h: number, seed: number) => {
-    const r = rng(seed), d = new Uint8Array(w * h * 4);
+    const r = rng(seed),
+      d = new Uint8Array(w * h * 4);
     // smooth gradients + a little noise: survives JPEG well, and no two pixels of a row alike
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const o = 4 * (y * w + x);
-      d[o] = (x * 255) / w; d[o + 1] = (y * 255) / h; d[o + 2] = Math.floor(r() * 255); d[o + 3] = 255;
-    }
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const o = 4 * (y * w + x);
+        d[o] = (x * 255) / w;
+        d[o + 1] = (y * 255) / h;
+        d[o + 2] = Math.floor(r() * 255);
+        d[o + 3] = 255;
+      }
     return d;
   };
 
@@ -434,12 +500,20 @@ describe('image bombs and truncation (issue 12): sizes from the header, before d
     await expectCode(decodeImageFile(tiny), 'BAD_IMAGE', /cap/);
     await expectCode(decodeImageFile(tiny, { maxPixels: 2e8 }), 'BAD_IMAGE', /truncated/);
     // under the default 40 MP cap: still refused for its missing data, never decoded as black
-    await expectCode(decodeImageFile(pngWithStream(6000, 6000, deflateSync(new Uint8Array(5)))), 'BAD_IMAGE', /truncated/);
+    await expectCode(
+      decodeImageFile(pngWithStream(6000, 6000, deflateSync(new Uint8Array(5)))),
+      'BAD_IMAGE',
+      /truncated/,
+    );
     expect(readImageHeader(tiny)).toEqual({ format: 'png', width: 10000, height: 10000, orientation: 1 });
   });
 
   it(`the default cap is ${DEFAULT_MAX_PIXELS / 1e6} MP, overridable both ways`, async () => {
-    await expectCode(decodeImageFile(pngWithStream(8000, 5001, deflateSync(new Uint8Array(5)))), 'BAD_IMAGE', /40\.0 MP cap/);
+    await expectCode(
+      decodeImageFile(pngWithStream(8000, 5001, deflateSync(new Uint8Array(5)))),
+      'BAD_IMAGE',
+      /40\.0 MP cap/,
+    );
     const ok = rgbPng(6, 4, fill(6, 4, 1));
     expect((await decodeImageFile(ok)).width).toBe(6);
     await expectCode(decodeImageFile(ok, { maxPixels: 23 }), 'BAD_IMAGE', /cap/);
@@ -484,8 +558,15 @@ describe('image bombs and truncation (issue 12): sizes from the header, before d
   });
 
   it(`targetSize is bounded (${MAX_TARGET_SIZE}) and extreme aspect ratios are refused before resizing`, async () => {
-    await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: MAX_TARGET_SIZE + 14 }), 'INVALID_ARGUMENT', /up to 4088/);
-    await expectCode(() => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: 14 * 2 ** 40 }), 'INVALID_ARGUMENT');
+    await expectCode(
+      () => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: MAX_TARGET_SIZE + 14 }),
+      'INVALID_ARGUMENT',
+      /up to 4088/,
+    );
+    await expectCode(
+      () => preprocessImages([solid(4, 4, [0, 0, 0, 255])], { targetSize: 14 * 2 ** 40 }),
+      'INVALID_ARGUMENT',
+    );
     expect(MAX_TARGET_SIZE % 14).toBe(0);
     expect(preprocessImages([solid(8, 8, [0, 0, 0, 255])], { targetSize: 28 }).shape).toEqual([1, 3, 28, 28]);
     await expectCode(() => preprocessImages([solid(1, 200_000, [0, 0, 0, 255])]), 'BAD_IMAGE', /elongated/);
@@ -496,27 +577,42 @@ describe('JPEG EXIF orientation (issue 13)', () => {
   // Pure-JS reference by composition of two primitives (a different route from orientImage's per-case formulas).
   const rotCW = (m: RgbaImage): RgbaImage => {
     const out = new Uint8Array(m.data.length);
-    for (let y = 0; y < m.height; y++) for (let x = 0; x < m.width; x++) {
-      // (x, y) → (H−1−y, x) in the W'=H × H'=W output
-      out.set(m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4), 4 * (x * m.height + (m.height - 1 - y)));
-    }
+    for (let y = 0; y < m.height; y++)
+      for (let x = 0; x < m.width; x++) {
+        // (x, y) → (H−1−y, x) in the W'=H × H'=W output
+        out.set(
+          m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4),
+          4 * (x * m.height + (m.height - 1 - y)),
+        );
+      }
     return { width: m.height, height: m.width, data: out };
   };
   const mirror = (m: RgbaImage): RgbaImage => {
     const out = new Uint8Array(m.data.length);
-    for (let y = 0; y < m.height; y++) for (let x = 0; x < m.width; x++) {
-      out.set(m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4), 4 * (y * m.width + (m.width - 1 - x)));
-    }
+    for (let y = 0; y < m.height; y++)
+      for (let x = 0; x < m.width; x++) {
+        out.set(
+          m.data.subarray(4 * (y * m.width + x), 4 * (y * m.width + x) + 4),
+          4 * (y * m.width + (m.width - 1 - x)),
+        );
+      }
     return { width: m.width, height: m.height, data: out };
   };
   const upright: Record<number, (m: RgbaImage) => RgbaImage> = {
-    1: (m) => m, 2: mirror, 3: (m) => rotCW(rotCW(m)), 4: (m) => mirror(rotCW(rotCW(m))),
-    5: (m) => mirror(rotCW(m)), 6: rotCW, 7: (m) => mirror(rotCW(rotCW(rotCW(m)))), 8: (m) => rotCW(rotCW(rotCW(m))),
+    1: (m) => m,
+    2: mirror,
+    3: (m) => rotCW(rotCW(m)),
+    4: (m) => mirror(rotCW(rotCW(m))),
+    5: (m) => mirror(rotCW(m)),
+    6: rotCW,
+    7: (m) => mirror(rotCW(rotCW(rotCW(m)))),
+    8: (m) => rotCW(rotCW(rotCW(m))),
   };
 
   it('orientations 1–8 (little- and big-endian EXIF) come in upright, equal to the rotated reference', async () => {
     const rand = rng(freshSeed('exif'));
-    const w = 13 + Math.floor(rand() * 20), h = 7 + Math.floor(rand() * 20);
+    const w = 13 + Math.floor(rand() * 20),
+      h = 7 + Math.floor(rand() * 20);
     const rgba = new Uint8Array(w * h * 4).map((_, i) => ((i & 3) === 3 ? 255 : Math.floor(rand() * 256)));
     const plain = encodeJpeg(w, h, rgba);
     const stored = await decodeImageFile(plain);
@@ -539,7 +635,8 @@ describe('JPEG EXIF orientation (issue 13)', () => {
     const plain = encodeJpeg(9, 5, rgba);
     for (const seg of [exifSegment(0), exifSegment(9), exifSegment(6).subarray(0, 20)]) {
       const s = seg.slice();
-      s[2] = (s.length - 2) >> 8; s[3] = (s.length - 2) & 255;
+      s[2] = (s.length - 2) >> 8;
+      s[3] = (s.length - 2) & 255;
       const img = await decodeImageFile(withSegment(plain, s));
       expect([img.width, img.height]).toEqual([9, 5]);
     }

@@ -3,13 +3,12 @@
  * (and then satisfy every invariant and read cleanly) or fail with HessError('BAD_CHECKPOINT'). Any other
  * exception (RangeError, TypeError, stack overflow, ...) fails the test. Deterministic (seeded PRNG).
  */
-import { freshSeed, rng } from '../../helpers/random';
+import { freshSeed, rng } from '../../helpers/random.js';
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { DTYPE_SIZE } from '../../../src/model/safetensors-dtype';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
-import { assemble, buildSafetensors } from './st-helpers';
-
+import { HessError } from '../../../src/errors.js';
+import { DTYPE_SIZE } from '../../../src/model/safetensors-dtype.js';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { assemble, buildSafetensors } from './st-helpers.js';
 
 const rand = rng(freshSeed('safetensors fuzz'));
 const int = (n: number) => Math.floor(rand() * n);
@@ -35,8 +34,28 @@ const HEADER_OBJ = JSON.parse(HEADER_TEXT) as Record<string, { dtype: string; sh
 const NAMES = Object.keys(HEADER_OBJ).filter((k) => k !== '__metadata__');
 
 const WEIRD_NUMBERS: unknown[] = [
-  -1, -16, 0, 1, 3.5, 1e-9, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e308, -1e308, -0, Number.MAX_SAFE_INTEGER,
-  '1', null, true, [], {}, [1, 2], { a: 1 },
+  -1,
+  -16,
+  0,
+  1,
+  3.5,
+  1e-9,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  1e308,
+  -1e308,
+  -0,
+  Number.MAX_SAFE_INTEGER,
+  '1',
+  null,
+  true,
+  [],
+  {},
+  [1, 2],
+  { a: 1 },
 ];
 
 /** Replace one field of one entry with something hostile (JSON-level mutation). */
@@ -46,7 +65,18 @@ function structural(): Uint8Array {
   const e = h[name];
   switch (int(10)) {
     case 0: // huge / weird shape
-      e.shape = pick([[2 ** 40, 2 ** 40], [2 ** 26, 2 ** 26, 2 ** 26], [1e308], [-3, 4], [int(1000), -int(5)], [0.5], ['8'], Array(100).fill(1), 7, null]);
+      e.shape = pick([
+        [2 ** 40, 2 ** 40],
+        [2 ** 26, 2 ** 26, 2 ** 26],
+        [1e308],
+        [-3, 4],
+        [int(1000), -int(5)],
+        [0.5],
+        ['8'],
+        Array(100).fill(1),
+        7,
+        null,
+      ]);
       break;
     case 1: // negative / weird offsets
       e.data_offsets = [pick(WEIRD_NUMBERS), pick(WEIRD_NUMBERS)];
@@ -73,7 +103,10 @@ function structural(): Uint8Array {
       h[name] = pick(WEIRD_NUMBERS) as Record<string, unknown>;
       break;
     case 7:
-      h.__metadata__ = pick([{ a: 1 }, { a: { b: 'c' } }, [], 'x', null, { __proto__: 'y' }, { a: ['b'] }]) as Record<string, unknown>;
+      h.__metadata__ = pick([{ a: 1 }, { a: { b: 'c' } }, [], 'x', null, { __proto__: 'y' }, { a: ['b'] }]) as Record<
+        string,
+        unknown
+      >;
       break;
     case 8: // offsets with the wrong arity
       e.data_offsets = pick([[], [0], [0, 1, 2], 'a', null, { 0: 0, 1: 4 }]);
@@ -119,8 +152,27 @@ function truncate(): Uint8Array {
 function nonJson(): Uint8Array {
   const header = pick([
     () => Uint8Array.from({ length: 1 + int(200) }, () => int(256)),
-    () => new TextEncoder().encode(Array.from({ length: 1 + int(100) }, () => String.fromCharCode(32 + int(95))).join('')),
-    () => new TextEncoder().encode(pick(['[]', '"x"', '3', 'null', 'true', '{', '}', '{"a":}', '{,}', '{"a":1,}', 'NaN', '{"a":Infinity}', '{"a":01}', "{'a':1}"])),
+    () =>
+      new TextEncoder().encode(Array.from({ length: 1 + int(100) }, () => String.fromCharCode(32 + int(95))).join('')),
+    () =>
+      new TextEncoder().encode(
+        pick([
+          '[]',
+          '"x"',
+          '3',
+          'null',
+          'true',
+          '{',
+          '}',
+          '{"a":}',
+          '{,}',
+          '{"a":1,}',
+          'NaN',
+          '{"a":Infinity}',
+          '{"a":01}',
+          "{'a':1}",
+        ]),
+      ),
     () => new TextEncoder().encode(HEADER_TEXT.slice(0, int(HEADER_TEXT.length))),
   ])();
   return assemble(header, [DATA]);
@@ -142,13 +194,28 @@ function insertDelete(): Uint8Array {
   const h = Array.from(BASE.subarray(8, 8 + HEADER_LEN));
   const at = int(h.length);
   if (rand() < 0.5) h.splice(at, 1 + int(4));
-  else h.splice(at, 0, ...Array.from({ length: 1 + int(4) }, () => pick([0x22, 0x2c, 0x5b, 0x5d, 0x7b, 0x7d, 0x30, 0x2d, 0x5c, int(256)])));
+  else
+    h.splice(
+      at,
+      0,
+      ...Array.from({ length: 1 + int(4) }, () =>
+        pick([0x22, 0x2c, 0x5b, 0x5d, 0x7b, 0x7d, 0x30, 0x2d, 0x5c, int(256)]),
+      ),
+    );
   return assemble(Uint8Array.from(h), [DATA]);
 }
 
 function badUtf8(): Uint8Array {
   const h = Array.from(BASE.subarray(8, 8 + HEADER_LEN));
-  const seq = pick([[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xff], [0xe2, 0x82], [0xef, 0xbb, 0xbf], [0xf4, 0x90, 0x80, 0x80]]);
+  const seq = pick([
+    [0xc0, 0xaf],
+    [0xed, 0xa0, 0x80],
+    [0xf8, 0x88, 0x80, 0x80, 0x80],
+    [0xff],
+    [0xe2, 0x82],
+    [0xef, 0xbb, 0xbf],
+    [0xf4, 0x90, 0x80, 0x80],
+  ]);
   h.splice(1 + int(h.length - 1), 0, ...seq);
   return assemble(Uint8Array.from(h), [DATA]);
 }
@@ -215,7 +282,9 @@ describe('safetensors header fuzz', () => {
         } catch (e) {
           if (failures.length < 5) {
             const head = new TextDecoder().decode(file.subarray(8, Math.min(file.length, 8 + 300)));
-            failures.push(`${name}#${i}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} | header: ${head}`);
+            failures.push(
+              `${name}#${i}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} | header: ${head}`,
+            );
           } else failures.push(name);
         }
       }

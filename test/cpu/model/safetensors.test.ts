@@ -1,4 +1,4 @@
-import { expectCode } from '../../helpers/errors';
+import { expectCode } from '../../helpers/errors.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,13 +11,12 @@ import {
   urlSource,
   type ByteSource,
   type Safetensors,
-} from '../../../src/model/safetensors';
-import { assemble, buildSafetensors, f32Bytes } from './st-helpers';
+} from '../../../src/model/safetensors.js';
+import { assemble, buildSafetensors, f32Bytes } from './st-helpers.js';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 const MODEL = join(FIXTURES, 'model.safetensors');
 const IO = join(FIXTURES, 'io.safetensors');
-
 
 /** Byte-exact comparison without vitest's per-index deep equality (too slow/large for MB-sized arrays). */
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -51,7 +50,20 @@ describe('safetensors: dtypes and conversion', () => {
 
   it('parses names, shapes, offsets and metadata', async () => {
     const st = await openSafetensors(bytesSource(file));
-    expect([...st.tensors.keys()]).toEqual(['f32', 'f16', 'bf16', 'f64', 'i64', 'i32', 'u8', 'bool', 'e4m3', 'e5m2', 'scalar', 'empty']);
+    expect([...st.tensors.keys()]).toEqual([
+      'f32',
+      'f16',
+      'bf16',
+      'f64',
+      'i64',
+      'i32',
+      'u8',
+      'bool',
+      'e4m3',
+      'e5m2',
+      'scalar',
+      'empty',
+    ]);
     expect(st.metadata).toEqual({ format: 'pt', note: 'hello' });
     const t = st.tensors.get('f32')!;
     expect(t).toMatchObject({ dtype: 'F32', shape: [2, 2], numel: 4, byteLength: 16, byteOffset: 8 + st.headerLength });
@@ -108,7 +120,14 @@ describe('safetensors: hostile headers (targeted)', () => {
     ['trailing garbage', assemble('{} x'), /trailing/],
     ['root is an array', assemble('[]'), /not an object/],
     ['deep nesting', assemble('{"a":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}'), /nested/],
-    ['duplicate names', assemble('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', [new Uint8Array(2)]), /duplicate/],
+    [
+      'duplicate names',
+      assemble(
+        '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}',
+        [new Uint8Array(2)],
+      ),
+      /duplicate/,
+    ],
     ['unknown dtype', assemble(entry({ dtype: 'F128' }), [data]), /unknown dtype/],
     ['negative shape', assemble(entry({ shape: [-4] }), [data]), /non-negative/],
     ['fractional shape', assemble(entry({ shape: [4.5] }), [data]), /non-negative/],
@@ -125,7 +144,10 @@ describe('safetensors: hostile headers (targeted)', () => {
     ['metadata nested', assemble('{"__metadata__": {"x": {"y": "z"}}}'), /not a string/],
     [
       'overlap',
-      assemble('{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}', [new Uint8Array(6)]),
+      assemble(
+        '{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}',
+        [new Uint8Array(6)],
+      ),
       /overlap/,
     ],
     ['unterminated string', assemble('{"a'), /unterminated/],
@@ -139,7 +161,10 @@ describe('safetensors: hostile headers (targeted)', () => {
   }
 
   it('does not let __proto__ names pollute anything', async () => {
-    const f = assemble('{"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"__metadata__":{"__proto__":"x"}}', [new Uint8Array(1)]);
+    const f = assemble(
+      '{"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"__metadata__":{"__proto__":"x"}}',
+      [new Uint8Array(1)],
+    );
     const st = await openSafetensors(bytesSource(f));
     expect(st.tensors.get('__proto__')!.numel).toBe(1);
     expect(Object.getOwnPropertyDescriptor(st.metadata, '__proto__')?.value).toBe('x');
@@ -155,7 +180,10 @@ describe('safetensors: sources', () => {
   ]);
 
   /** A fetch mock over `bytes`: honours Range unless `ignoreRange`, streams in `chunk`-byte pieces. */
-  function mockFetch(bytes: Uint8Array, opts: { ignoreRange?: boolean; chunk?: number; status?: number; noTotal?: boolean } = {}) {
+  function mockFetch(
+    bytes: Uint8Array,
+    opts: { ignoreRange?: boolean; chunk?: number; status?: number; noTotal?: boolean } = {},
+  ) {
     const calls: string[] = [];
     const body = (b: Uint8Array) =>
       new ReadableStream<Uint8Array>({
@@ -170,7 +198,8 @@ describe('safetensors: sources', () => {
       const range = (init?.headers as Record<string, string> | undefined)?.Range;
       calls.push(`${init?.method ?? 'GET'} ${range ?? ''}`);
       if (opts.status) return new Response('nope', { status: opts.status });
-      if (init?.method === 'HEAD') return new Response(null, { status: 200, headers: { 'content-length': String(bytes.length) } });
+      if (init?.method === 'HEAD')
+        return new Response(null, { status: 200, headers: { 'content-length': String(bytes.length) } });
       if (range && !opts.ignoreRange) {
         const m = /bytes=(\d+)-(\d+)/.exec(range)!;
         const a = Number(m[1]);
@@ -214,7 +243,10 @@ describe('safetensors: sources', () => {
   it('urlSource reads a server that ignores Range front to back from its one response', async () => {
     const { fetch, calls } = mockFetch(big, { ignoreRange: true, chunk: 100_003 });
     let last = 0;
-    const src = await urlSource('https://example.test/m', { fetch, onProgress: (n, t) => ((last = n), expect(t).toBe(big.length)) });
+    const src = await urlSource('https://example.test/m', {
+      fetch,
+      onProgress: (n, t) => ((last = n), expect(t).toBe(big.length)),
+    });
     const st = await openSafetensors(src);
     await sameContent(st, await openSafetensors(bytesSource(big)));
     expect(last).toBe(big.length);
@@ -225,14 +257,21 @@ describe('safetensors: sources', () => {
   });
 
   it('urlSource maps HTTP errors, network errors and aborts to typed errors', async () => {
-    await expectCode(urlSource('https://example.test/m', { fetch: mockFetch(big, { status: 404 }).fetch }), 'IO_ERROR', /404/);
+    await expectCode(
+      urlSource('https://example.test/m', { fetch: mockFetch(big, { status: 404 }).fetch }),
+      'IO_ERROR',
+      /404/,
+    );
     const failing = (async () => {
       throw new TypeError('network down');
     }) as unknown as typeof fetch;
     await expectCode(urlSource('https://example.test/m', { fetch: failing }), 'IO_ERROR', /network down/);
     const ac = new AbortController();
     ac.abort();
-    await expectCode(urlSource('https://example.test/m', { fetch: mockFetch(big).fetch, signal: ac.signal }), 'ABORTED');
+    await expectCode(
+      urlSource('https://example.test/m', { fetch: mockFetch(big).fetch, signal: ac.signal }),
+      'ABORTED',
+    );
   });
 
   it('blobSource reads by slice', async () => {
@@ -285,7 +324,9 @@ describe('safetensors: vggt-tiny fixture', () => {
       expect(shape('camera_head.trunk.3.attn.qkv.weight')).toEqual([384, 128]);
       expect(shape('depth_head.scratch.output_conv2.2.weight')).toEqual([2, 32, 1, 1]);
       expect(shape('point_head.scratch.output_conv2.2.weight')).toEqual([4, 32, 1, 1]);
-      expect([...st.tensors.keys()].filter((k) => /^aggregator\.frame_blocks\.\d+\.attn\.qkv\.weight$/.test(k)).length).toBe(24);
+      expect(
+        [...st.tensors.keys()].filter((k) => /^aggregator\.frame_blocks\.\d+\.attn\.qkv\.weight$/.test(k)).length,
+      ).toBe(24);
       let params = 0;
       for (const t of st.tensors.values()) params += t.numel;
       expect(params).toBe(4_013_240); // config.json param_count

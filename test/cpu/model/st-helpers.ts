@@ -1,5 +1,5 @@
 /** Test helpers: build small safetensors files in memory. */
-import { DTYPE_SIZE, type Dtype } from '../../../src/model/safetensors-dtype';
+import { DTYPE_SIZE, type Dtype } from '../../../src/model/safetensors-dtype.js';
 
 export interface Entry {
   name: string;
@@ -10,7 +10,11 @@ export interface Entry {
 }
 
 /** Serialise entries (contiguous, in order) with an optional __metadata__. */
-export function buildSafetensors(entries: Entry[], metadata?: Record<string, string>, pad = 0): Uint8Array<ArrayBuffer> {
+export function buildSafetensors(
+  entries: Entry[],
+  metadata?: Record<string, string>,
+  pad = 0,
+): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
@@ -27,7 +31,11 @@ export function buildSafetensors(entries: Entry[], metadata?: Record<string, str
 }
 
 /** Length prefix + header text + data chunks. */
-export function assemble(headerText: string | Uint8Array, datas: Uint8Array[] = [], declaredLength?: number): Uint8Array<ArrayBuffer> {
+export function assemble(
+  headerText: string | Uint8Array,
+  datas: Uint8Array[] = [],
+  declaredLength?: number,
+): Uint8Array<ArrayBuffer> {
   const h = typeof headerText === 'string' ? new TextEncoder().encode(headerText) : headerText;
   const dataLen = datas.reduce((a, d) => a + d.length, 0);
   const out = new Uint8Array(8 + h.length + dataLen);

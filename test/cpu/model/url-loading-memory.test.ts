@@ -9,11 +9,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpointUrl } from '../../../src/model/checkpoint';
-import { blobSource, fileSource, openSafetensors, urlSource, type ByteSource, type Safetensors } from '../../../src/model/safetensors';
-import { checkpointLayout, vggtTensorSpecs, writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt';
-import { startServer, type TestServer } from '../../helpers/http-server';
-import { freshSeed } from '../../helpers/random';
+import { openCheckpointUrl } from '../../../src/model/checkpoint.js';
+import {
+  blobSource,
+  fileSource,
+  openSafetensors,
+  urlSource,
+  type ByteSource,
+  type Safetensors,
+} from '../../../src/model/safetensors.js';
+import {
+  checkpointLayout,
+  vggtTensorSpecs,
+  writeRandomVggt,
+  type RandomVggtShape,
+} from '../../../bench/random-vggt.js';
+import { startServer, type TestServer } from '../../helpers/http-server.js';
+import { freshSeed } from '../../helpers/random.js';
 
 const BOUND = 512 * 2 ** 20;
 /** An aggregator at width 512 with 24+24 blocks and 4 DINO blocks: ~660 MB in F32. */
@@ -38,11 +50,18 @@ async function fileHashes(file: string, st: Safetensors): Promise<Map<string, st
     while (p < chunk.length && k < order.length) {
       const t = order[k];
       const at = pos + p;
-      if (at < t.byteOffset) { p += Math.min(chunk.length - p, t.byteOffset - at); continue; }
+      if (at < t.byteOffset) {
+        p += Math.min(chunk.length - p, t.byteOffset - at);
+        continue;
+      }
       const n = Math.min(chunk.length - p, t.byteOffset + t.byteLength - at);
       h.update(chunk.subarray(p, p + n));
       p += n;
-      if (at + n === t.byteOffset + t.byteLength) { out.set(t.name, h.digest('hex')); h = createHash('sha1'); k++; }
+      if (at + n === t.byteOffset + t.byteLength) {
+        out.set(t.name, h.digest('hex'));
+        h = createHash('sha1');
+        k++;
+      }
     }
     pos += chunk.length;
   }
@@ -73,7 +92,9 @@ async function measuredReadAll(label: string, open: () => Promise<Safetensors>):
   }
   expect(bytes).toBeGreaterThan(BOUND); // the checkpoint is larger than the bound
   results[label] = { peakMiB: peak / 2 ** 20, seconds: (performance.now() - t0) / 1000 };
-  console.info(`[memory] ${label}: peak heapUsed + arrayBuffers ${(peak / 2 ** 20).toFixed(1)} MiB, ${results[label].seconds.toFixed(1)} s`);
+  console.info(
+    `[memory] ${label}: peak heapUsed + arrayBuffers ${(peak / 2 ** 20).toFixed(1)} MiB, ${results[label].seconds.toFixed(1)} s`,
+  );
   expect(peak).toBeLessThan(BOUND);
 }
 
@@ -95,7 +116,11 @@ afterAll(async () => {
 
 describe('loading a checkpoint larger than 512 MiB keeps JS heap + ArrayBuffers under 512 MiB', () => {
   it('the generated checkpoint is larger than the bound', () => {
-    expect(size).toBe(8 + checkpointLayout(vggtTensorSpecs(SHAPE), 'F32').header.byteLength + checkpointLayout(vggtTensorSpecs(SHAPE), 'F32').dataBytes);
+    expect(size).toBe(
+      8 +
+        checkpointLayout(vggtTensorSpecs(SHAPE), 'F32').header.byteLength +
+        checkpointLayout(vggtTensorSpecs(SHAPE), 'F32').dataBytes,
+    );
     expect(size).toBeGreaterThan(BOUND * 1.2);
     expect(expected.size).toBe(vggtTensorSpecs(SHAPE).length);
   });

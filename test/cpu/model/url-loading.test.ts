@@ -7,17 +7,27 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openCheckpointUrl } from '../../../src/model/checkpoint';
-import { openSafetensors, urlSource, type Safetensors } from '../../../src/model/safetensors';
-import { Vggt } from '../../../src/model/vggt/model';
-import { vggtConfigJson, writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt';
-import { expectCode } from '../../helpers/errors';
-import { startServer, type TestServer } from '../../helpers/http-server';
-import { freshSeed, rng } from '../../helpers/random';
+import { openCheckpointUrl } from '../../../src/model/checkpoint.js';
+import { openSafetensors, urlSource, type Safetensors } from '../../../src/model/safetensors.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { vggtConfigJson, writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt.js';
+import { expectCode } from '../../helpers/errors.js';
+import { startServer, type TestServer } from '../../helpers/http-server.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 const SMALL: RandomVggtShape = {
-  dim: 32, heads: 2, depth: 24, dinoDepth: 1,
-  predictionHeads: { cameraHeads: 2, trunkDepth: 1, features: 16, outChannels: [8, 16, 32, 32], depthHead: true, pointHead: true },
+  dim: 32,
+  heads: 2,
+  depth: 24,
+  dinoDepth: 1,
+  predictionHeads: {
+    cameraHeads: 2,
+    trunkDepth: 1,
+    features: 16,
+    outChannels: [8, 16, 32, 32],
+    depthHead: true,
+    pointHead: true,
+  },
 };
 
 let root: string;
@@ -35,8 +45,11 @@ beforeAll(async () => {
   await writeFile(join(root, 'noconfig/model.safetensors'), file);
   const n = Number(file.readBigUInt64LE(0));
   const header = JSON.parse(file.subarray(8, 8 + n).toString()) as Record<string, { data_offsets: [number, number] }>;
-  expected = new Map(Object.entries(header).filter(([k]) => k !== '__metadata__')
-    .map(([k, v]) => [k, sha1(file.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]))]));
+  expected = new Map(
+    Object.entries(header)
+      .filter(([k]) => k !== '__metadata__')
+      .map(([k, v]) => [k, sha1(file.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]))]),
+  );
   srv = await startServer(root);
 });
 afterAll(async () => {
@@ -70,7 +83,12 @@ describe('urlSource on a Range server', () => {
   it('reads every tensor right in any order, coalescing neighbours, with bounded parallelism and full progress', async () => {
     const progress: number[] = [];
     const url = `${srv.base}vggt/model.safetensors`;
-    const src = await urlSource(url, { parallel: 3, readAhead: 256 << 10, partSize: 64 << 10, onProgress: (n) => progress.push(n) });
+    const src = await urlSource(url, {
+      parallel: 3,
+      readAhead: 256 << 10,
+      partSize: 64 << 10,
+      onProgress: (n) => progress.push(n),
+    });
     const st = await openSafetensors(src);
     // 200 tensors in random order (each a request of its own, so not all ~1,100), then the rest in file order.
     const names = [...st.tensors.keys()];
@@ -147,7 +165,10 @@ describe('urlSource on a server that ignores Range', () => {
   it('with a cache, any order works: passed-over tensors go to the cache, not to memory', async () => {
     srv.ranges = false;
     const store = new Map<string, Uint8Array>();
-    const cache = { get: async (k: string) => store.get(k), put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()) };
+    const cache = {
+      get: async (k: string) => store.get(k),
+      put: async (k: string, b: Uint8Array) => void store.set(k, b.slice()),
+    };
     const st = await openSafetensors(await urlSource(`${srv.base}vggt/model.safetensors`, { cache, streamWindow: 0 }));
     await readAll(st, [...st.tensors.keys()].reverse());
     expect(store.size).toBeGreaterThanOrEqual(st.tensors.size);
@@ -185,7 +206,12 @@ describe('directory URLs', () => {
 
   it('Vggt.load from a directory URL reads the config, reports bytes loaded / total, and runs', async () => {
     const events: { loaded?: number; total?: number }[] = [];
-    const model = await Vggt.load(`${srv.base}vggt/`, { device: 'wasm', onProgress: (e) => { if (e.stage === 'weights') events.push(e); } });
+    const model = await Vggt.load(`${srv.base}vggt/`, {
+      device: 'wasm',
+      onProgress: (e) => {
+        if (e.stage === 'weights') events.push(e);
+      },
+    });
     try {
       expect(model.config.assumed).toEqual([]);
       expect(model.config.camera!.heads).toBe(2);
@@ -193,7 +219,9 @@ describe('directory URLs', () => {
       const total = events[0].total!;
       expect(total).toBeGreaterThan(0);
       expect(events.every((e, i) => e.total === total && (i === 0 || e.loaded! >= events[i - 1].loaded!))).toBe(true);
-      const S = 1, H = 28, W = 28;
+      const S = 1,
+        H = 28,
+        W = 28;
       const r = await model.run({ data: new Float32Array(S * 3 * H * W).fill(0.5), S, H, W });
       expect(r.depth!.every(Number.isFinite)).toBe(true);
     } finally {

@@ -3,13 +3,15 @@
 // checkpoints (between blocks, chunks and heads): an abort mid-run takes effect at the next one.
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { freshSeed, rng } from '../../helpers/random';
+import { HessError } from '../../../src/errors.js';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 const MODEL = resolve(process.cwd(), 'models/vggt-synth'); // shipped in the repo: nothing beside the clone needed
 // Large enough that a run is many checkpoints long (2 DINO + 24 frame + 24 global blocks, 3 heads).
-const S = 2, H = 126, W = 182;
+const S = 2,
+  H = 126,
+  W = 182;
 
 describe('Vggt.run abort on the wasm EP', () => {
   let model: Vggt;
@@ -29,7 +31,9 @@ describe('Vggt.run abort on the wasm EP', () => {
       times.push(performance.now() - t0);
     }
     fullMs = Math.min(...times); // the shorter: the abort bounds below are then the stricter
-    console.info(`[vggt-abort] full run ${times.map((t) => t.toFixed(0)).join(', ')} ms (shortest ${fullMs.toFixed(0)})`);
+    console.info(
+      `[vggt-abort] full run ${times.map((t) => t.toFixed(0)).join(', ')} ms (shortest ${fullMs.toFixed(0)})`,
+    );
   });
   afterAll(async () => model?.dispose());
 
@@ -37,10 +41,15 @@ describe('Vggt.run abort on the wasm EP', () => {
     const controller = new AbortController();
     let firedAt = 0;
     const t0 = performance.now();
-    setTimeout(() => { firedAt = performance.now(); controller.abort(new Error('user abort')); }, 0.3 * fullMs);
+    setTimeout(() => {
+      firedAt = performance.now();
+      controller.abort(new Error('user abort'));
+    }, 0.3 * fullMs);
     const err = await model.run(images, { signal: controller.signal }).catch((e: unknown) => e);
     const rejectedAt = performance.now();
-    console.info(`[vggt-abort] abort fired at ${(firedAt - t0).toFixed(0)} ms, rejected at ${(rejectedAt - t0).toFixed(0)} ms (full run ${fullMs.toFixed(0)} ms)`);
+    console.info(
+      `[vggt-abort] abort fired at ${(firedAt - t0).toFixed(0)} ms, rejected at ${(rejectedAt - t0).toFixed(0)} ms (full run ${fullMs.toFixed(0)} ms)`,
+    );
     // Without checkpoints the timer could only fire after the run, which then resolved instead of rejecting.
     expect(err).toBeInstanceOf(HessError);
     expect((err as HessError).code).toBe('ABORTED');
@@ -61,7 +70,11 @@ describe('Vggt.run abort on the wasm EP', () => {
     await expect(model.run(images, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
     // Abort from the 'heads' progress event via a macrotask (as a page's click or a worker message would arrive).
     const controller = new AbortController();
-    const onProgress = (e: { stage: string }) => { if (e.stage === 'heads') setTimeout(() => controller.abort(), 0); };
-    await expect(model.run(images, { signal: controller.signal, onProgress })).rejects.toMatchObject({ code: 'ABORTED' });
+    const onProgress = (e: { stage: string }) => {
+      if (e.stage === 'heads') setTimeout(() => controller.abort(), 0);
+    };
+    await expect(model.run(images, { signal: controller.signal, onProgress })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
   });
 });

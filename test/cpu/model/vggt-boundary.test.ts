@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Vggt } from '../../../src/model/vggt/model';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors';
-import { expectCode } from '../../helpers/errors';
-import { plantedHess } from '../../helpers/hess';
-import { freshSeed, rng } from '../../helpers/random';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
-import { buildSafetensors, type Entry } from './st-helpers';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { expectCode } from '../../helpers/errors.js';
+import { plantedHess } from '../../helpers/hess.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { buildSafetensors, type Entry } from './st-helpers.js';
 
 // The model's boundary on the wasm EP: the memory pre-flight (before anything runs), and the types and values it
 // accepts (weights, images, HeSS files, options).
@@ -18,7 +18,12 @@ async function fixtureWith(name: string, edit: (e: Entry) => Entry): Promise<Uin
   const st = await openSafetensors(await fileSource(`${FIXTURE}/model.safetensors`));
   const entries: Entry[] = [];
   for (const t of st.tensors.values()) {
-    const e: Entry = { name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: new Uint8Array(await st.readRaw(t.name)) };
+    const e: Entry = {
+      name: t.name,
+      dtype: t.dtype,
+      shape: [...t.shape],
+      bytes: new Uint8Array(await st.readRaw(t.name)),
+    };
     entries.push(t.name === name ? edit(e) : e);
   }
   await st.close();
@@ -27,7 +32,9 @@ async function fixtureWith(name: string, edit: (e: Entry) => Entry): Promise<Uin
 
 describe.skipIf(!have)('Vggt boundary (wasm EP, tiny fixture)', () => {
   let model: Vggt;
-  const S = 2, H = 70, W = 98;
+  const S = 2,
+    H = 70,
+    W = 98;
   let images: Float32Array;
   beforeAll(async () => {
     model = await Vggt.load(FIXTURE, { device: 'wasm' });
@@ -62,12 +69,20 @@ describe.skipIf(!have)('Vggt boundary (wasm EP, tiny fixture)', () => {
     const b = await model.run({ data: Float64Array.from(images) as unknown as Float32Array, S, H, W });
     expect(b.depth).toEqual(a.depth);
     expect(b.poseEnc).toEqual(a.poseEnc);
-    await expectCode(model.run({ data: Int32Array.from(images) as unknown as Float32Array, S, H, W }), 'INVALID_ARGUMENT', /Float32Array/);
+    await expectCode(
+      model.run({ data: Int32Array.from(images) as unknown as Float32Array, S, H, W }),
+      'INVALID_ARGUMENT',
+      /Float32Array/,
+    );
     await expectCode(model.run(null as never), 'INVALID_ARGUMENT');
   });
 
   it('NaN or Inf in an input image is INVALID_ARGUMENT naming the frame', async () => {
-    for (const [bad, what] of [[NaN, 'NaN'], [Infinity, 'infinite'], [-Infinity, 'infinite']] as const) {
+    for (const [bad, what] of [
+      [NaN, 'NaN'],
+      [Infinity, 'infinite'],
+      [-Infinity, 'infinite'],
+    ] as const) {
       const data = images.slice();
       data[3 * H * W + 17] = bad; // frame 1
       await expectCode(model.run({ data, S, H, W }), 'INVALID_ARGUMENT', new RegExp(`frame 1 has a ${what} value`));
@@ -76,10 +91,20 @@ describe.skipIf(!have)('Vggt boundary (wasm EP, tiny fixture)', () => {
 
   it('a HeSS file for another layer or head count is BAD_HESS_FILE before the run', async () => {
     const r = rng(freshSeed('vggt-boundary hess'));
-    const make = (layers: number, heads: number) => plantedHess(Array.from({ length: layers }, () => Array.from({ length: heads }, () => 0.1 + r())));
+    const make = (layers: number, heads: number) =>
+      plantedHess(Array.from({ length: layers }, () => Array.from({ length: heads }, () => 0.1 + r())));
     const { depth, numHeads } = model.config;
-    for (const [l, h] of [[depth + 1, numHeads], [depth - 1, numHeads], [depth, numHeads + 1], [depth, numHeads - 1]]) {
-      await expectCode(model.run({ data: images, S, H, W }, { policy: 'hess', sparsity: 0.5, hess: make(l!, h!) }), 'BAD_HESS_FILE', /HeSS file is for/);
+    for (const [l, h] of [
+      [depth + 1, numHeads],
+      [depth - 1, numHeads],
+      [depth, numHeads + 1],
+      [depth, numHeads - 1],
+    ]) {
+      await expectCode(
+        model.run({ data: images, S, H, W }, { policy: 'hess', sparsity: 0.5, hess: make(l!, h!) }),
+        'BAD_HESS_FILE',
+        /HeSS file is for/,
+      );
     }
   });
 
@@ -91,17 +116,28 @@ describe.skipIf(!have)('Vggt boundary (wasm EP, tiny fixture)', () => {
   it('integer-typed weights are BAD_CHECKPOINT naming the tensor', async () => {
     const name = 'aggregator.frame_blocks.3.attn.proj.weight';
     const bytes = await fixtureWith(name, (e) => ({ ...e, dtype: 'I32' })); // same byte length as F32
-    await expectCode(Vggt.load(bytes, { device: 'wasm', config }), 'BAD_CHECKPOINT', new RegExp(`${name.replace(/\./g, '\\.')} is I32`));
+    await expectCode(
+      Vggt.load(bytes, { device: 'wasm', config }),
+      'BAD_CHECKPOINT',
+      new RegExp(`${name.replace(/\./g, '\\.')} is I32`),
+    );
   });
 
   it('NaN or Inf in a weight is BAD_CHECKPOINT naming the tensor, at load', async () => {
-    for (const [name, bad] of [['aggregator.global_blocks.7.mlp.fc1.weight', NaN], ['depth_head.scratch.output_conv1.weight', Infinity]] as const) {
+    for (const [name, bad] of [
+      ['aggregator.global_blocks.7.mlp.fc1.weight', NaN],
+      ['depth_head.scratch.output_conv1.weight', Infinity],
+    ] as const) {
       const bytes = await fixtureWith(name, (e) => {
         const f = new Float32Array(e.bytes!.slice().buffer);
         f[5] = bad;
         return { ...e, bytes: new Uint8Array(f.buffer) };
       });
-      await expectCode(Vggt.load(bytes, { device: 'wasm', config }), 'BAD_CHECKPOINT', new RegExp(`${name.replace(/\./g, '\\.')} holds`));
+      await expectCode(
+        Vggt.load(bytes, { device: 'wasm', config }),
+        'BAD_CHECKPOINT',
+        new RegExp(`${name.replace(/\./g, '\\.')} holds`),
+      );
     }
   });
 });

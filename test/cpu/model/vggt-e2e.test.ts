@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { Vggt } from '../../../src/model/vggt/model';
-import { relError } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+import { HessError } from '../../../src/errors.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { relError } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 // The whole model through the public API, on the wasm EP, against the reference PyTorch outputs (float64).
 describe('Vggt.load + run on the vggt-tiny fixture (wasm EP, dense attention)', () => {
@@ -35,11 +35,12 @@ describe('Vggt.load + run on the vggt-tiny fixture (wasm EP, dense attention)', 
     expect(r.extrinsics!.length).toBe(fx.S * 12);
     for (let s = 0; s < fx.S; s++) {
       const R = (i: number, j: number) => r.extrinsics![s * 12 + i * 4 + j];
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-        let dot = 0;
-        for (let k = 0; k < 3; k++) dot += R(i, k) * R(j, k);
-        expect(dot).toBeCloseTo(i === j ? 1 : 0, 6);
-      }
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 3; j++) {
+          let dot = 0;
+          for (let k = 0; k < 3; k++) dot += R(i, k) * R(j, k);
+          expect(dot).toBeCloseTo(i === j ? 1 : 0, 6);
+        }
     }
   });
 

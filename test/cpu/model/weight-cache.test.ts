@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { weightCache } from '../../../src/model/weight-cache';
-import { openSafetensors } from '../../../src/model/safetensors';
-import { urlSource } from '../../../src/model/url-source';
-import { freshSeed, rng } from '../../helpers/random';
-import { fakeCaches } from '../../helpers/fake-caches';
-import { startServer, type TestServer } from '../../helpers/http-server';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { weightCache } from '../../../src/model/weight-cache.js';
+import { openSafetensors } from '../../../src/model/safetensors.js';
+import { urlSource } from '../../../src/model/url-source.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { fakeCaches } from '../../helpers/fake-caches.js';
+import { startServer, type TestServer } from '../../helpers/http-server.js';
 
 const MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../models/vggt-synth');
 let srv: TestServer;
@@ -25,7 +25,9 @@ beforeAll(async () => {
   url = `${srv.base}model.safetensors`;
   fileSize = (await stat(join(MODEL_DIR, 'model.safetensors'))).size;
 });
-afterAll(async () => { await srv?.close(); });
+afterAll(async () => {
+  await srv?.close();
+});
 beforeEach(async () => {
   srv.log.length = 0;
   dir = await mkdtemp(join(tmpdir(), 'hess-wcache-'));
@@ -38,7 +40,9 @@ afterEach(async () => {
 /** Range GETs of the checkpoint other than the 1-byte probe each open sends. */
 const weightGets = () => srv.log.filter((l) => l.startsWith('GET /model.safetensors') && !l.endsWith('bytes=0-0'));
 
-const S = 1, H = 28, W = 28;
+const S = 1,
+  H = 28,
+  W = 28;
 let input: Float32Array;
 /** Load with the disk cache, run on fixed random input, dispose. */
 async function loadAndRun(): Promise<VggtResult> {
@@ -58,7 +62,10 @@ function expectSameOutputs(a: VggtResult, b: VggtResult): void {
     arrays++;
     const w = (b as unknown as Record<string, unknown>)[k] as Float32Array;
     expect(w.length, k).toBe(v.length);
-    expect(Buffer.from(w.buffer, w.byteOffset, w.byteLength).equals(Buffer.from(v.buffer, v.byteOffset, v.byteLength)), k).toBe(true);
+    expect(
+      Buffer.from(w.buffer, w.byteOffset, w.byteLength).equals(Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+      k,
+    ).toBe(true);
   }
   expect(arrays).toBeGreaterThanOrEqual(3);
 }
@@ -129,8 +136,12 @@ describe('Vggt.load with a disk cache ({ dir })', () => {
   });
 
   it('rejects an empty dir and a custom store for listing', async () => {
-    await expect(Vggt.load(url, { device: 'wasm', cache: { dir: '' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(weightCache.list({ get: async () => undefined, put: async () => {} } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Vggt.load(url, { device: 'wasm', cache: { dir: '' } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(weightCache.list({ get: async () => undefined, put: async () => {} } as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });
 
@@ -164,7 +175,13 @@ describe('weightCache on the Cache API', () => {
   it('persist() reports the browser answer, and false where the API is absent', async () => {
     vi.stubGlobal('navigator', { storage: { persist: async () => true } });
     expect(await weightCache.persist()).toBe(true);
-    vi.stubGlobal('navigator', { storage: { persist: async () => { throw new Error('denied'); } } });
+    vi.stubGlobal('navigator', {
+      storage: {
+        persist: async () => {
+          throw new Error('denied');
+        },
+      },
+    });
     expect(await weightCache.persist()).toBe(false);
     vi.stubGlobal('navigator', {});
     expect(await weightCache.persist()).toBe(false);
@@ -174,7 +191,12 @@ describe('weightCache on the Cache API', () => {
     const persist = vi.fn(async () => true);
     vi.stubGlobal('navigator', { storage: { persist } });
     const events: { stage: string; persisted?: boolean }[] = [];
-    const model = await Vggt.load(url, { device: 'wasm', cache: { dir }, persist: true, onProgress: (e) => events.push(e) });
+    const model = await Vggt.load(url, {
+      device: 'wasm',
+      cache: { dir },
+      persist: true,
+      onProgress: (e) => events.push(e),
+    });
     await model.dispose();
     expect(persist).toHaveBeenCalledTimes(1);
     expect(events.filter((e) => e.persisted !== undefined)).toEqual([{ stage: 'open', persisted: true }]);

@@ -1,14 +1,14 @@
 // Composite check for the HeSS use case: ∂loss/∂(query rows of one head of qkv.weight) through a small attention
 // block (LayerNorm → Linear → split q/k/v → per-head LayerNorm → softmax attention → Linear → residual).
 import { describe, expect, it } from 'vitest';
-import { buildGradientGraph } from '../../../src/onnx/autodiff';
-import { freshSeed, randomF32, relError, rng } from '../../helpers/random';
-import { attentionGraph } from './attention-graph';
-import { fdGrad, runOrt } from './grad-harness';
-import { evaluate, type T } from './ref-eval';
+import { buildGradientGraph } from '../../../src/onnx/autodiff.js';
+import { freshSeed, randomF32, relError, rng } from '../../helpers/random.js';
+import { attentionGraph } from './attention-graph.js';
+import { fdGrad, runOrt } from './grad-harness.js';
+import { evaluate, type T } from './ref-eval.js';
 
 describe('buildGradientGraph: attention block', () => {
-  it('gradient w.r.t. one head\'s query rows of qkv.weight matches float64 finite differences', async () => {
+  it("gradient w.r.t. one head's query rows of qkv.weight matches float64 finite differences", async () => {
     const rand = rng(freshSeed('autodiff-attention'));
     const { g, loss, dims, D, C } = attentionGraph(rand);
     const [B, S] = dims;
@@ -29,6 +29,11 @@ describe('buildGradientGraph: attention block', () => {
     expect(relError(g32, fd)).toBeLessThan(1e-3);
     // spot-check the input gradient too (the residual path and the attention path add up)
     const fdx = fdGrad(g, feeds, loss, 'x', feeds.x, [0, 7, 20, 47]);
-    expect(relError([0, 7, 20, 47].map((i) => out.grad_x[i]), fdx)).toBeLessThan(1e-3);
+    expect(
+      relError(
+        [0, 7, 20, 47].map((i) => out.grad_x[i]),
+        fdx,
+      ),
+    ).toBeLessThan(1e-3);
   });
 });

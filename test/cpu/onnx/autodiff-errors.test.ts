@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { Graph, tensorInit } from '../../../src/onnx/builder';
-import { buildGradientGraph, DIFFERENTIABLE_OPS } from '../../../src/onnx/autodiff';
-import { freshSeed, randomF32, relError, rng } from '../../helpers/random';
-import { fdGrad, op, runOrt } from './grad-harness';
+import { HessError } from '../../../src/errors.js';
+import { Graph, tensorInit } from '../../../src/onnx/builder.js';
+import { buildGradientGraph, DIFFERENTIABLE_OPS } from '../../../src/onnx/autodiff.js';
+import { freshSeed, randomF32, relError, rng } from '../../helpers/random.js';
+import { fdGrad, op, runOrt } from './grad-harness.js';
 
 const rand = rng(freshSeed('autodiff-errors'));
 
 function invalid(f: () => unknown, pattern: RegExp): void {
   let err: unknown;
-  try { f(); } catch (e) { err = e; }
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(HessError);
   expect((err as HessError).code).toBe('INVALID_ARGUMENT');
   expect((err as HessError).message).toMatch(pattern);
@@ -38,7 +42,9 @@ describe('buildGradientGraph: typed errors and edge cases', () => {
     g.output(loss, 'float32', []);
     // the loss's shape is unknown here (downstream of HardSwish), which is reported as such
     invalid(() => buildGradientGraph(g, { loss, wrt: ['w'] }), /shape cannot be inferred/);
-    const l2 = op(g, 'ReduceSum', [op(g, 'Mul', [op(g, 'MatMul', [x, w]), op(g, 'Neg', [op(g, 'MatMul', [x, w])])])], { keepdims: 0 });
+    const l2 = op(g, 'ReduceSum', [op(g, 'Mul', [op(g, 'MatMul', [x, w]), op(g, 'Neg', [op(g, 'MatMul', [x, w])])])], {
+      keepdims: 0,
+    });
     const bad = op(g, 'Add', [op(g, 'Tanh', [op(g, 'Cos', [x])]), x]);
     const l3 = op(g, 'Add', [l2, op(g, 'ReduceSum', [op(g, 'MatMul', [bad, w])], { keepdims: 0 })]);
     invalid(() => buildGradientGraph(g, { loss: l3, wrt: ['x'] }), /no gradient for Cos/);
@@ -52,13 +58,18 @@ describe('buildGradientGraph: typed errors and edge cases', () => {
     const { g, x, w } = small();
     const side = op(g, 'Abs', [x]);
     op(g, 'HardSwish', [x]); // no shape inference for it, and not on any path: harmless
-    const loss = op(g, 'ReduceSum', [op(g, 'Mul', [op(g, 'MatMul', [side, w]), op(g, 'MatMul', [x, w])])], { keepdims: 0 });
+    const loss = op(g, 'ReduceSum', [op(g, 'Mul', [op(g, 'MatMul', [side, w]), op(g, 'MatMul', [x, w])])], {
+      keepdims: 0,
+    });
     g.output(loss, 'float32', []);
     const gg = buildGradientGraph(g, { loss, wrt: ['w'] });
     const xs = randomF32(6, rand);
     const out = await runOrt(gg, { x: xs }, { x: [2, 3] });
     const feeds = { x: { dims: [2, 3], data: Float64Array.from(xs) } };
-    const wv = { dims: [3, 2], data: Float64Array.from(new Float32Array(g.initializers.get('w')!.data.slice().buffer)) };
+    const wv = {
+      dims: [3, 2],
+      data: Float64Array.from(new Float32Array(g.initializers.get('w')!.data.slice().buffer)),
+    };
     expect(relError(out.grad_w, fdGrad(g, feeds, loss, 'w', wv))).toBeLessThan(2e-4);
   });
 

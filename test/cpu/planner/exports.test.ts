@@ -6,12 +6,16 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { PlannerWasm } from '../../../src/wasm/planner-module';
+import { PlannerWasm } from '../../../src/wasm/planner-module.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const parse = (file: string) => ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
 
-interface Signature { params: string[]; types: string[]; returnsVoid: boolean }
+interface Signature {
+  params: string[];
+  types: string[];
+  returnsVoid: boolean;
+}
 
 /** The functions a module exports, following `export { a, b as c } from './x'` (AssemblyScript parses as TS). */
 function asExports(file: string): Map<string, Signature> {
@@ -31,7 +35,9 @@ function asExports(file: string): Map<string, Signature> {
   }
   for (const st of sf.statements) {
     if (!ts.isExportDeclaration(st) || !st.exportClause || !ts.isNamedExports(st.exportClause)) continue;
-    const from = st.moduleSpecifier ? asExports(resolve(dirname(file), `${(st.moduleSpecifier as ts.StringLiteral).text}.ts`)) : own;
+    const from = st.moduleSpecifier
+      ? asExports(resolve(dirname(file), `${(st.moduleSpecifier as ts.StringLiteral).text}.ts`))
+      : own;
     for (const e of st.exportClause.elements) {
       const sig = from.get((e.propertyName ?? e.name).text);
       if (!sig) throw new Error(`${file}: export ${e.name.text} is not a function`);
@@ -44,7 +50,9 @@ function asExports(file: string): Map<string, Signature> {
 /** The methods of `PlannerExports` and its non-method members with their type text. */
 function hostInterface(): { methods: Map<string, Signature>; props: Map<string, string> } {
   const sf = parse(resolve(root, 'src/wasm/planner-module.ts'));
-  const decl = sf.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'PlannerExports');
+  const decl = sf.statements.find(
+    (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'PlannerExports',
+  );
   if (!decl) throw new Error('PlannerExports not found in src/wasm/planner-module.ts');
   const methods = new Map<string, Signature>();
   const props = new Map<string, string>();
@@ -76,8 +84,12 @@ describe('PlannerExports matches the AssemblyScript exports and the built module
       const h = host.methods.get(name)!;
       expect(h.params, name).toEqual(sig.params);
       expect(h.returnsVoid, `${name} returns void`).toBe(sig.returnsVoid);
-      expect(h.types.every((t) => t === 'number'), `${name} takes numbers`).toBe(true);
-      for (const t of sig.types) expect(NUMBER_TYPES.has(t), `${name}: AS type ${t} must cross as a JS number`).toBe(true);
+      expect(
+        h.types.every((t) => t === 'number'),
+        `${name} takes numbers`,
+      ).toBe(true);
+      for (const t of sig.types)
+        expect(NUMBER_TYPES.has(t), `${name}: AS type ${t} must cross as a JS number`).toBe(true);
     }
     expect(host.props.get('memory')).toBe('WebAssembly.Memory');
   });
@@ -86,10 +98,20 @@ describe('PlannerExports matches the AssemblyScript exports and the built module
     for (const variant of ['simd', 'scalar'] as const) {
       const bytes = readFileSync(resolve(root, `build/wasm/planner-${variant}.wasm`));
       const listed = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
-      expect(listed.filter((e) => e.kind === 'memory').map((e) => e.name), variant).toEqual(['memory']);
-      expect(listed.filter((e) => e.kind === 'function').map((e) => e.name).sort(), variant).toEqual([...as.keys()].sort());
+      expect(
+        listed.filter((e) => e.kind === 'memory').map((e) => e.name),
+        variant,
+      ).toEqual(['memory']);
+      expect(
+        listed
+          .filter((e) => e.kind === 'function')
+          .map((e) => e.name)
+          .sort(),
+        variant,
+      ).toEqual([...as.keys()].sort());
       const { exports } = await PlannerWasm.load(variant);
-      for (const [name, sig] of as) expect((exports[name] as (...a: number[]) => unknown).length, `${variant} ${name}`).toBe(sig.params.length);
+      for (const [name, sig] of as)
+        expect((exports[name] as (...a: number[]) => unknown).length, `${variant} ${name}`).toBe(sig.params.length);
     }
   });
 });

@@ -3,14 +3,17 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PlannerWasm } from '../../../src/wasm/planner-module';
-import { allocateBudgets } from '../../../src/allocate/index';
-import { expectCode } from '../../helpers/errors';
-import { freshSeed, rng } from '../../helpers/random';
+import { PlannerWasm } from '../../../src/wasm/planner-module.js';
+import { allocateBudgets } from '../../../src/allocate/index.js';
+import { expectCode } from '../../helpers/errors.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
-const wasmFile = (v: string) => readFileSync(fileURLToPath(new URL(`../../../build/wasm/planner-${v}.wasm`, import.meta.url)));
+const wasmFile = (v: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../build/wasm/planner-${v}.wasm`, import.meta.url)));
 
-afterEach(() => { vi.restoreAllMocks(); });
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('PlannerWasm.load with a precompiled module', () => {
   it('a compiled planner-simd/scalar.wasm loads as that variant and computes what the default load does', async () => {
@@ -22,7 +25,9 @@ describe('PlannerWasm.load with a precompiled module', () => {
       const fromModule = await PlannerWasm.load({ module });
       expect(fromModule.variant).toBe(v);
       const plain = await PlannerWasm.load(v);
-      expect(Array.from(allocateBudgets(fromModule, scores, 16, opts))).toEqual(Array.from(allocateBudgets(plain, scores, 16, opts)));
+      expect(Array.from(allocateBudgets(fromModule, scores, 16, opts))).toEqual(
+        Array.from(allocateBudgets(plain, scores, 16, opts)),
+      );
       expect((await PlannerWasm.load({ module, variant: v })).variant).toBe(v);
     }
   });
@@ -32,17 +37,30 @@ describe('PlannerWasm.load with a precompiled module', () => {
     await expectCode(PlannerWasm.load({ module: simd, variant: 'scalar' }), 'INVALID_ARGUMENT', /simd build/);
     const empty = await WebAssembly.compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
     await expectCode(PlannerWasm.load({ module: empty }), 'INVALID_ARGUMENT', /not the hess-vggt planner/);
-    await expectCode(PlannerWasm.load({ module: wasmFile('simd') as never }), 'INVALID_ARGUMENT', /WebAssembly\.Module/);
+    await expectCode(
+      PlannerWasm.load({ module: wasmFile('simd') as never }),
+      'INVALID_ARGUMENT',
+      /WebAssembly\.Module/,
+    );
     await expectCode(PlannerWasm.load('gpu' as never), 'INVALID_ARGUMENT', /variant/);
   });
 
   it('where code generation is disallowed: WASM_UNSUPPORTED naming the fix; a given module still works', async () => {
     const instantiate = WebAssembly.instantiate.bind(WebAssembly);
-    const disallowed = () => new WebAssembly.CompileError('WebAssembly.instantiate(): Wasm code generation disallowed by embedder');
+    const disallowed = () =>
+      new WebAssembly.CompileError('WebAssembly.instantiate(): Wasm code generation disallowed by embedder');
     vi.spyOn(WebAssembly, 'compile').mockImplementation(() => Promise.reject(disallowed()));
-    vi.spyOn(WebAssembly, 'instantiate').mockImplementation(((src: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) =>
-      src instanceof WebAssembly.Module ? instantiate(src, imports) : Promise.reject(disallowed())) as typeof WebAssembly.instantiate);
-    const err = await PlannerWasm.load().then(() => null, (e: unknown) => e);
+    vi.spyOn(WebAssembly, 'instantiate').mockImplementation(((
+      src: BufferSource | WebAssembly.Module,
+      imports?: WebAssembly.Imports,
+    ) =>
+      src instanceof WebAssembly.Module
+        ? instantiate(src, imports)
+        : Promise.reject(disallowed())) as typeof WebAssembly.instantiate);
+    const err = await PlannerWasm.load().then(
+      () => null,
+      (e: unknown) => e,
+    );
     await expectCode(Promise.reject(err), 'WASM_UNSUPPORTED', /disallowed by embedder/);
     expect((err as { fix: string }).fix).toMatch(/precompiled module/);
     expect((err as { fix: string }).fix).toMatch(/planner-(simd|scalar)\.wasm/);
@@ -50,6 +68,8 @@ describe('PlannerWasm.load with a precompiled module', () => {
     const module = new WebAssembly.Module(wasmFile('scalar'));
     const wasm = await PlannerWasm.load({ module });
     expect(wasm.variant).toBe('scalar');
-    expect(Array.from(allocateBudgets(wasm, [0.7, 0.1, 0.1, 0.1], 4, { keyBlocks: 10, sparsity: 0.5 }))).toEqual([10, 4, 3, 3]);
+    expect(Array.from(allocateBudgets(wasm, [0.7, 0.1, 0.1, 0.1], 4, { keyBlocks: 10, sparsity: 0.5 }))).toEqual([
+      10, 4, 3, 3,
+    ]);
   });
 });

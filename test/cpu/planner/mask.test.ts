@@ -1,22 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { PlannerWasm } from '../../../src/wasm/planner-module';
-import { buildMasks, poolBlocks, selectBlocks } from '../../../src/mask/wasm';
-import { buildMasksJS, buildMasksReference, poolBlocksJS } from '../../../src/mask/reference';
-import { inversePermutation, maskLayout, tokenPermutation } from '../../../src/mask/layout';
-import type { MaskInput } from '../../../src/mask/input';
-import type { BlockMask } from '../../../src/mask/types';
-import { HessError } from '../../../src/errors';
-import { freshSeed, randn, rng } from '../../helpers/random';
+import { PlannerWasm } from '../../../src/wasm/planner-module.js';
+import { buildMasks, poolBlocks, selectBlocks } from '../../../src/mask/wasm.js';
+import { buildMasksJS, buildMasksReference, poolBlocksJS } from '../../../src/mask/reference.js';
+import { inversePermutation, maskLayout, tokenPermutation } from '../../../src/mask/layout.js';
+import type { MaskInput } from '../../../src/mask/input.js';
+import type { BlockMask } from '../../../src/mask/types.js';
+import { HessError } from '../../../src/errors.js';
+import { freshSeed, randn, rng } from '../../helpers/random.js';
 
 function row(m: BlockMask, h: number, r: number): Uint32Array {
   const o = h * (m.numQueryBlocks + 1) + r;
   return m.indices.subarray(m.offsets[o], m.offsets[o + 1]);
 }
 
-function input(rand: () => number, S: number, P: number, H: number, d: number, budgets: number[], extra: Partial<MaskInput> = {}): MaskInput {
+function input(
+  rand: () => number,
+  S: number,
+  P: number,
+  H: number,
+  d: number,
+  budgets: number[],
+  extra: Partial<MaskInput> = {},
+): MaskInput {
   const N = S * P;
   // Per-head structure (a shared bias direction) so that rankings are not pure noise.
-  const q = randn(N * H * d, rand), k = randn(N * H * d, rand);
+  const q = randn(N * H * d, rand),
+    k = randn(N * H * d, rand);
   return { q, k, S, P, heads: H, headDim: d, budgets, ...extra };
 }
 
@@ -24,7 +33,8 @@ describe('token permutation', () => {
   it('gathers the 5 special tokens of every frame to the front and inverts exactly', () => {
     const rand = rng(freshSeed('perm'));
     for (let trial = 0; trial < 50; trial++) {
-      const S = 1 + Math.floor(rand() * 12), P = 5 + Math.floor(rand() * 40);
+      const S = 1 + Math.floor(rand() * 12),
+        P = 5 + Math.floor(rand() * 40);
       const perm = tokenPermutation(S, P);
       const inv = inversePermutation(perm);
       for (let i = 0; i < S * P; i++) expect(inv[perm[i]]).toBe(i);
@@ -59,35 +69,48 @@ describe('Wasm mask builder (SIMD and scalar) vs plain JS and the float64 refere
       const rand = rng(freshSeed(`mask ${S}x${P}`));
       const L = maskLayout(S, P, qb, kb);
       const K = L.candidateKeyBlocks;
-      const budgets = Array.from({ length: H }, (_, h) => (h === 0 ? K : h === 1 ? Math.min(2, K) : Math.floor(rand() * (K + 1))));
+      const budgets = Array.from({ length: H }, (_, h) =>
+        h === 0 ? K : h === 1 ? Math.min(2, K) : Math.floor(rand() * (K + 1)),
+      );
       const inp = input(rand, S, P, H, d, budgets, { queryBlock: qb, keyBlock: kb });
       const simd = await PlannerWasm.load('simd');
       const scalar = await PlannerWasm.load('scalar');
-      const a = buildMasks(simd, inp), b = buildMasks(scalar, inp), c = buildMasksJS(inp);
+      const a = buildMasks(simd, inp),
+        b = buildMasks(scalar, inp),
+        c = buildMasksJS(inp);
       expect(Array.from(a.indices)).toEqual(Array.from(c.indices));
       expect(Array.from(b.indices)).toEqual(Array.from(c.indices));
       expect(Array.from(a.offsets)).toEqual(Array.from(c.offsets));
       // Pooled blocks: bit-identical too.
-      const pw = poolBlocks(simd, inp), pj = poolBlocksJS(inp);
+      const pw = poolBlocks(simd, inp),
+        pj = poolBlocksJS(inp);
       expect(Buffer.from(pw.q.buffer).equals(Buffer.from(pj.q.buffer))).toBe(true);
       expect(Buffer.from(pw.k.buffer).equals(Buffer.from(pj.k.buffer))).toBe(true);
 
       const { mask: ref, probs } = buildMasksReference(inp);
       expect(Array.from(a.offsets)).toEqual(Array.from(ref.offsets));
       expect(a.offsets[a.offsets.length - 1]).toBe(a.indices.length);
-      let same = 0, rows = 0;
+      let same = 0,
+        rows = 0;
       for (let h = 0; h < H; h++) {
         for (let r = 0; r < L.numQueryBlocks; r++) {
           const got = row(a, h, r);
           for (let i = 1; i < got.length; i++) expect(got[i]).toBeGreaterThan(got[i - 1]);
-          if (r < L.denseQueryBlocks) { expect(got.length).toBe(L.numKeyBlocks); continue; }
+          if (r < L.denseQueryBlocks) {
+            expect(got.length).toBe(L.numKeyBlocks);
+            continue;
+          }
           for (let j = 0; j < L.specialKeyBlocks; j++) expect(got[j]).toBe(j);
           expect(got.length).toBe(L.specialKeyBlocks + Math.min(budgets[h], K));
           // Every kept block's probability ≥ every dropped block's, up to the trunc12 rounding of the means.
           const pr = probs[h * (L.numQueryBlocks - L.denseQueryBlocks) + r - L.denseQueryBlocks];
           const kept = new Set(Array.from(got.subarray(L.specialKeyBlocks), (j) => j - L.specialKeyBlocks));
-          let minKept = Infinity, maxDropped = -Infinity;
-          pr.forEach((p, j) => { if (kept.has(j)) minKept = Math.min(minKept, p); else maxDropped = Math.max(maxDropped, p); });
+          let minKept = Infinity,
+            maxDropped = -Infinity;
+          pr.forEach((p, j) => {
+            if (kept.has(j)) minKept = Math.min(minKept, p);
+            else maxDropped = Math.max(maxDropped, p);
+          });
           expect(minKept).toBeGreaterThanOrEqual(maxDropped * (1 - 1e-2) - 1e-12);
           rows++;
           if (Array.from(got).join() === Array.from(row(ref, h, r)).join()) same++;
@@ -98,22 +121,41 @@ describe('Wasm mask builder (SIMD and scalar) vs plain JS and the float64 refere
   }
 
   it('ties go to the lower key block index (identical keys everywhere)', async () => {
-    const S = 2, P = 5 + 60, H = 2, d = 8;
-    const q = new Float32Array(S * P * H * d).fill(0.5), k = new Float32Array(S * P * H * d).fill(0.25);
+    const S = 2,
+      P = 5 + 60,
+      H = 2,
+      d = 8;
+    const q = new Float32Array(S * P * H * d).fill(0.5),
+      k = new Float32Array(S * P * H * d).fill(0.25);
     const inp: MaskInput = { q, k, S, P, heads: H, headDim: d, budgets: [3, 5], queryBlock: 16, keyBlock: 8 };
     const L = maskLayout(S, P, 16, 8);
-    for (const m of [buildMasks(await PlannerWasm.load('simd'), inp), buildMasks(await PlannerWasm.load('scalar'), inp), buildMasksJS(inp), buildMasksReference(inp).mask]) {
+    for (const m of [
+      buildMasks(await PlannerWasm.load('simd'), inp),
+      buildMasks(await PlannerWasm.load('scalar'), inp),
+      buildMasksJS(inp),
+      buildMasksReference(inp).mask,
+    ]) {
       const r = row(m, 1, L.numQueryBlocks - 1);
-      expect(Array.from(r)).toEqual([...Array.from({ length: L.specialKeyBlocks }, (_, j) => j), ...[0, 1, 2, 3, 4].map((j) => j + L.specialKeyBlocks)]);
+      expect(Array.from(r)).toEqual([
+        ...Array.from({ length: L.specialKeyBlocks }, (_, j) => j),
+        ...[0, 1, 2, 3, 4].map((j) => j + L.specialKeyBlocks),
+      ]);
     }
   });
 
   it('order "permuted" equals gathering the input with tokenPermutation first', async () => {
     const rand = rng(freshSeed('permuted'));
-    const S = 3, P = 5 + 40, H = 2, d = 8;
+    const S = 3,
+      P = 5 + 40,
+      H = 2,
+      d = 8;
     const inp = input(rand, S, P, H, d, [4, 7], { queryBlock: 16, keyBlock: 8 });
     const perm = tokenPermutation(S, P);
-    const gather = (x: Float32Array) => { const o = new Float32Array(x.length); for (let i = 0; i < perm.length; i++) o.set(x.subarray(perm[i] * H * d, (perm[i] + 1) * H * d), i * H * d); return o; };
+    const gather = (x: Float32Array) => {
+      const o = new Float32Array(x.length);
+      for (let i = 0; i < perm.length; i++) o.set(x.subarray(perm[i] * H * d, (perm[i] + 1) * H * d), i * H * d);
+      return o;
+    };
     const wasm = await PlannerWasm.load();
     const a = buildMasks(wasm, inp);
     const b = buildMasks(wasm, { ...inp, q: gather(inp.q), k: gather(inp.k), order: 'permuted' });
@@ -122,7 +164,15 @@ describe('Wasm mask builder (SIMD and scalar) vs plain JS and the float64 refere
 
   it('rejects bad shapes with typed errors', async () => {
     const wasm = await PlannerWasm.load();
-    const base: MaskInput = { q: new Float32Array(2 * 10 * 2 * 8), k: new Float32Array(2 * 10 * 2 * 8), S: 2, P: 10, heads: 2, headDim: 8, budgets: [1, 1] };
+    const base: MaskInput = {
+      q: new Float32Array(2 * 10 * 2 * 8),
+      k: new Float32Array(2 * 10 * 2 * 8),
+      S: 2,
+      P: 10,
+      heads: 2,
+      headDim: 8,
+      budgets: [1, 1],
+    };
     expect(() => buildMasks(wasm, { ...base, q: new Float32Array(5) })).toThrow(/SHAPE|must be a Float32Array/);
     expect(() => buildMasks(wasm, { ...base, headDim: 6 })).toThrow(HessError);
     expect(() => buildMasks(wasm, { ...base, budgets: [1] })).toThrow(/2 \(one per head\)/);

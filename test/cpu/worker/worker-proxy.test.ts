@@ -2,10 +2,10 @@
 // errors keep their code and fix, progress reaches the caller, an acknowledged abort leaves the worker alone, and an
 // unacknowledged one terminates it and reloads the last model in a fresh worker.
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import type { FromWorker, ToWorker } from '../../../src/worker/messages';
-import { deserializeError, VggtWorker, type WorkerLike } from '../../../src/worker/worker-client';
-import { resultTransferables, serializeError } from '../../../src/worker/worker-handler';
+import { HessError } from '../../../src/errors.js';
+import type { FromWorker, ToWorker } from '../../../src/worker/messages.js';
+import { deserializeError, VggtWorker, type WorkerLike } from '../../../src/worker/worker-client.js';
+import { resultTransferables, serializeError } from '../../../src/worker/worker-handler.js';
 
 /** A worker whose replies a test scripts: `reply(message, post)` is called for each message the proxy sends. */
 class FakeWorker implements WorkerLike {
@@ -21,7 +21,9 @@ class FakeWorker implements WorkerLike {
   addEventListener(type: string, listener: (e: Event) => void): void {
     if (type === 'message') this.listener = listener;
   }
-  terminate(): void { this.terminated = true; }
+  terminate(): void {
+    this.terminated = true;
+  }
 }
 
 const loaded = { ep: 'wasm', config: { depth: 2 } };
@@ -40,16 +42,26 @@ describe('VggtWorker proxy', () => {
 
   it('transfers each distinct result buffer once', () => {
     const shared = new Float32Array(8);
-    const r = { poseEnc: shared.subarray(0, 4), extrinsics: new Float64Array(3), intrinsics: null, depth: shared.subarray(4),
-      depthConf: null, worldPoints: new Float32Array(2), worldPointsConf: null } as never;
+    const r = {
+      poseEnc: shared.subarray(0, 4),
+      extrinsics: new Float64Array(3),
+      intrinsics: null,
+      depth: shared.subarray(4),
+      depthConf: null,
+      worldPoints: new Float32Array(2),
+      worldPointsConf: null,
+    } as never;
     expect(resultTransferables(r)).toHaveLength(3);
   });
 
   it('forwards progress, resolves results, and an acknowledged abort keeps the worker', async () => {
     const w = new FakeWorker((m, post) => {
       if (m.type === 'load') post({ type: 'result', id: m.id, value: loaded });
-      if (m.type === 'run') { post({ type: 'progress', id: m.id, event: { stage: 'aggregator' } }); }
-      if (m.type === 'abort') post({ type: 'error', id: m.id, error: serializeError(new HessError('ABORTED', 'operation aborted')) });
+      if (m.type === 'run') {
+        post({ type: 'progress', id: m.id, event: { stage: 'aggregator' } });
+      }
+      if (m.type === 'abort')
+        post({ type: 'error', id: m.id, error: serializeError(new HessError('ABORTED', 'operation aborted')) });
     });
     const settled: string[] = [];
     const vggt = await VggtWorker.create(w, { abortGraceMs: 60_000, onAbortSettled: (e) => settled.push(e.how) });
@@ -57,9 +69,16 @@ describe('VggtWorker proxy', () => {
     expect(vggt.ep).toBe('wasm');
     const controller = new AbortController();
     const stages: string[] = [];
-    const run = vggt.run({ data: new Float32Array(3 * 14 * 14), S: 1, H: 14, W: 14 }, {
-      signal: controller.signal, onProgress: (e) => { stages.push(e.stage); controller.abort(); },
-    });
+    const run = vggt.run(
+      { data: new Float32Array(3 * 14 * 14), S: 1, H: 14, W: 14 },
+      {
+        signal: controller.signal,
+        onProgress: (e) => {
+          stages.push(e.stage);
+          controller.abort();
+        },
+      },
+    );
     await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
     expect(stages).toEqual(['aggregator']);
     while (settled.length === 0) await new Promise((r) => setTimeout(r, 1));
@@ -89,17 +108,25 @@ describe('VggtWorker proxy', () => {
     expect(settled).toEqual(['restarted']);
     expect(workers).toHaveLength(2);
     expect(workers[0].terminated).toBe(true);
-    expect(workers[1].received[0]).toMatchObject({ type: 'load', source: 'file:///m/model.safetensors', opts: { device: 'wasm', numThreads: 1 } });
+    expect(workers[1].received[0]).toMatchObject({
+      type: 'load',
+      source: 'file:///m/model.safetensors',
+      opts: { device: 'wasm', numThreads: 1 },
+    });
   });
 
   it('without a factory, a terminated worker leaves the proxy unusable with WORKER_ERROR', async () => {
-    const w = new FakeWorker((m, post) => { if (m.type === 'load') post({ type: 'result', id: m.id, value: loaded }); });
+    const w = new FakeWorker((m, post) => {
+      if (m.type === 'load') post({ type: 'result', id: m.id, value: loaded });
+    });
     const vggt = await VggtWorker.create(w, { abortGraceMs: 5 });
     const controller = new AbortController();
     const run = vggt.run({ data: new Float32Array(3 * 14 * 14), S: 1, H: 14, W: 14 }, { signal: controller.signal });
     controller.abort();
     await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
     while (!w.terminated) await new Promise((r) => setTimeout(r, 1));
-    await expect(vggt.run({ data: new Float32Array(3 * 14 * 14), S: 1, H: 14, W: 14 })).rejects.toMatchObject({ code: 'WORKER_ERROR' });
+    await expect(vggt.run({ data: new Float32Array(3 * 14 * 14), S: 1, H: 14, W: 14 })).rejects.toMatchObject({
+      code: 'WORKER_ERROR',
+    });
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { attentionReference } from '../../../src/attention/reference';
-import { denseLayout } from '../../../src/attention/layout';
-import { runAttention } from '../../../src/attention/kernel';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
+import { attentionReference } from '../../../src/attention/reference.js';
+import { denseLayout } from '../../../src/attention/layout.js';
+import { runAttention } from '../../../src/attention/kernel.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 /** Fresh q, k, v for B sequences of T tokens, token-major [B·T, H, D]; q scaled so softmax rows are peaked. */
 function inputs(B: number, T: number, H: number, D: number, label: string) {
@@ -13,7 +13,13 @@ function inputs(B: number, T: number, H: number, D: number, label: string) {
 }
 
 /** The float64 reference run on each sequence alone, stacked back: attention must never cross sequences. */
-function perSequenceReference(x: { q: Float32Array; k: Float32Array; v: Float32Array }, B: number, T: number, H: number, D: number): Float64Array {
+function perSequenceReference(
+  x: { q: Float32Array; k: Float32Array; v: Float32Array },
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+): Float64Array {
   const out = new Float64Array(B * T * H * D);
   const w = T * H * D;
   for (let b = 0; b < B; b++) {
@@ -25,7 +31,13 @@ function perSequenceReference(x: { q: Float32Array; k: Float32Array; v: Float32A
 
 describe('batched dense flash attention (WGSL, batch = frames) vs the float64 reference per sequence', () => {
   // Ragged T (not a multiple of the 128-row / 32- or 64-key tiles), T = 1, T over one row tile, both head dims.
-  const shapes: [number, number, number, number][] = [[3, 77, 2, 16], [2, 200, 2, 64], [5, 1, 2, 16], [4, 40, 4, 16], [2, 131, 3, 64]];
+  const shapes: [number, number, number, number][] = [
+    [3, 77, 2, 16],
+    [2, 200, 2, 64],
+    [5, 1, 2, 16],
+    [4, 40, 4, 16],
+    [2, 131, 3, 64],
+  ];
   for (const [B, T, H, D] of shapes) {
     it(`fp32 B=${B} T=${T} H=${H} D=${D} (≤ 1e-5, output poisoned before the run)`, async () => {
       const gpu = await testDevice();
@@ -55,9 +67,15 @@ describe('batched dense flash attention (WGSL, batch = frames) vs the float64 re
   it('rejects a bad batch, wrong-length inputs and a block-sparse layout with batch > 1 (typed errors)', async () => {
     const gpu = await testDevice();
     const x = inputs(2, 8, 1, 16, 'batched errors');
-    await expect(runAttention(gpu, x, { N: 8, H: 1, D: 16, batch: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(runAttention(gpu, x, { N: 8, H: 1, D: 16, batch: 3 })).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
+    await expect(runAttention(gpu, x, { N: 8, H: 1, D: 16, batch: 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(runAttention(gpu, x, { N: 8, H: 1, D: 16, batch: 3 })).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+    });
     const shape = { N: 8, H: 1, D: 16, batch: 2 };
-    await expect(runAttention(gpu, x, shape, { layout: denseLayout({ N: 8, H: 1, D: 16 }) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(runAttention(gpu, x, shape, { layout: denseLayout({ N: 8, H: 1, D: 16 }) })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });

@@ -1,9 +1,13 @@
 // Random block-sparse layouts for the attention tests: every head keeps its own fraction of key blocks, every
 // (head, query block) row keeps at least one block, rows are sorted and unique.
-import { type AttentionShape, type BlockSparseLayout, blockCounts } from '../../../src/attention/layout';
+import { type AttentionShape, type BlockSparseLayout, blockCounts } from '../../../src/attention/layout.js';
 
 export function randomLayout(
-  shape: AttentionShape, queryBlock: number, keyBlock: number, keepPerHead: number[], rand: () => number,
+  shape: AttentionShape,
+  queryBlock: number,
+  keyBlock: number,
+  keepPerHead: number[],
+  rand: () => number,
 ): BlockSparseLayout {
   const { nQB, nKB } = blockCounts(shape, { queryBlock, keyBlock });
   const offsets = new Uint32Array(shape.H * (nQB + 1));

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { createStorageBuffer } from '../../../src/gpu/buffers';
+import { HessError } from '../../../src/errors.js';
+import { createStorageBuffer } from '../../../src/gpu/buffers.js';
 import {
-  createBlockSparsePlan, encodeAttention, encodeBlockSparseAttention, runAttention,
-} from '../../../src/attention/kernel';
-import { type AttentionShape, denseLayout } from '../../../src/attention/layout';
-import { attentionReference, blockSparseReference, layoutToMask } from '../../../src/attention/reference';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
-import { randomLayout } from './layouts';
+  createBlockSparsePlan,
+  encodeAttention,
+  encodeBlockSparseAttention,
+  runAttention,
+} from '../../../src/attention/kernel.js';
+import { type AttentionShape, denseLayout } from '../../../src/attention/layout.js';
+import { attentionReference, blockSparseReference, layoutToMask } from '../../../src/attention/reference.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
+import { randomLayout } from './layouts.js';
 
 function inputs(s: AttentionShape, rand: () => number) {
   const n = s.N * s.H * s.D;
@@ -44,7 +47,8 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
       const masked = attentionReference(x.q, x.k, x.v, shape, layoutToMask(shape, layout));
       expect(relError(got, masked)).toBeLessThan(1e-4);
       // and it is really sparse: with fewer blocks the answer differs from dense attention
-      if (keep.some((f) => f < 1)) expect(relError(got, attentionReference(x.q, x.k, x.v, shape))).toBeGreaterThan(1e-2);
+      if (keep.some((f) => f < 1))
+        expect(relError(got, attentionReference(x.q, x.k, x.v, shape))).toBeGreaterThan(1e-2);
     });
   }
 
@@ -77,7 +81,7 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
     // the second call reads the first call's output as its V: shows that passes chain on the GPU
     encodeAttention(gpu, enc, { q, k, v: o1, o: o2 }, shape);
     device.queue.submit([enc.finish()]);
-    const { readF32 } = await import('../../../src/gpu/buffers');
+    const { readF32 } = await import('../../../src/gpu/buffers.js');
     const got1 = await readF32(device, o1, x.q.length);
     const got2 = await readF32(device, o2, x.q.length);
     const ref1 = blockSparseReference(x.q, x.k, x.v, shape, layout);
@@ -90,7 +94,11 @@ describe('block-sparse attention (WGSL) vs float64 references', () => {
 
 describe('attention host validation (typed errors before any GPU work)', () => {
   const code = (fn: () => unknown) => {
-    try { fn(); } catch (e) { return e instanceof HessError ? e.code : `not a HessError: ${String(e)}`; }
+    try {
+      fn();
+    } catch (e) {
+      return e instanceof HessError ? e.code : `not a HessError: ${String(e)}`;
+    }
     return 'no error';
   };
 
@@ -99,9 +107,20 @@ describe('attention host validation (typed errors before any GPU work)', () => {
     const { device } = gpu;
     const shape = { N: 130, H: 2, D: 16 }; // nQB = 2 (128-token blocks), nKB = 3 (64-token blocks)
     const ok = denseLayout(shape);
-    const empty = { ...ok, offsets: Uint32Array.from([0, 3, 3, 3, 6, 9]), indices: Uint32Array.from(ok.indices).slice(0, 9) };
+    const empty = {
+      ...ok,
+      offsets: Uint32Array.from([0, 3, 3, 3, 6, 9]),
+      indices: Uint32Array.from(ok.indices).slice(0, 9),
+    };
     expect(code(() => createBlockSparsePlan(gpu, shape, empty))).toBe('EMPTY_ROW');
-    expect(code(() => createBlockSparsePlan(gpu, shape, { ...ok, indices: Uint32Array.from(ok.indices, (v, i) => (i === 4 ? 3 : v)) }))).toBe('INVALID_ARGUMENT');
+    expect(
+      code(() =>
+        createBlockSparsePlan(gpu, shape, {
+          ...ok,
+          indices: Uint32Array.from(ok.indices, (v, i) => (i === 4 ? 3 : v)),
+        }),
+      ),
+    ).toBe('INVALID_ARGUMENT');
     expect(code(() => createBlockSparsePlan(gpu, shape, { ...ok, queryBlock: 0 }))).toBe('INVALID_ARGUMENT');
 
     const n = shape.N * shape.H * shape.D;
@@ -115,7 +134,9 @@ describe('attention host validation (typed errors before any GPU work)', () => {
     expect(code(() => encodeAttention(gpu, enc, { q, k, v, o }, { ...shape, N: 0 }))).toBe('INVALID_ARGUMENT');
     const noF16 = { ...gpu, features: { ...gpu.features, shaderF16: false } };
     expect(code(() => encodeAttention(noF16, enc, { q, k, v, o }, shape, { dtype: 'f16' }))).toBe('NO_SHADER_F16');
-    expect(code(() => encodeAttention(gpu, enc, { q, k, v, o }, shape, { tiling: { keys: 4096 } }))).toMatch(/INVALID_ARGUMENT|LIMIT_TOO_SMALL/);
+    expect(code(() => encodeAttention(gpu, enc, { q, k, v, o }, shape, { tiling: { keys: 4096 } }))).toMatch(
+      /INVALID_ARGUMENT|LIMIT_TOO_SMALL/,
+    );
     for (const b of [q, k, v, o, small]) b.destroy();
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { sceneErrors } from '../../../src/calibrate/calibrate';
-import { VggtGradients } from '../../../src/calibrate/gradients';
-import { loadFixture } from '../../fixtures/vggt-tiny';
-import { testDevice } from '../../helpers/gpu';
-import { freshSeed, relError, rng } from '../../helpers/random';
-import { makeGroundTruth } from '../../cpu/calibrate/gradients-gt';
+import { sceneErrors } from '../../../src/calibrate/calibrate.js';
+import { VggtGradients } from '../../../src/calibrate/gradients.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { freshSeed, relError, rng } from '../../helpers/random.js';
+import { makeGroundTruth } from '../../cpu/calibrate/gradients-gt.js';
 
 // The calibration backward on onnxruntime-web's WebGPU EP (our device) against the wasm EP, whose gradients the
 // CPU tests check against finite differences: same forward state, same seeds, every layer's ∂e/∂W_Q.
@@ -17,7 +17,11 @@ describe('VggtGradients on the WebGPU EP (vggt-tiny)', () => {
     const shape = { S: fx.S, H: fx.H, W: fx.W };
     const cpu = await VggtGradients.create(fx.model, fx.cfg);
     // the WebGPU run also uses the memory-bounded modes (recomputed activations, query-chunked global blocks)
-    const wg = await VggtGradients.create(fx.model, fx.cfg, { target: { ep: 'webgpu', gpu }, checkpointEvery: 4, attentionChunk: 64 });
+    const wg = await VggtGradients.create(fx.model, fx.cfg, {
+      target: { ep: 'webgpu', gpu },
+      checkpointEvery: 4,
+      attentionChunk: 64,
+    });
     try {
       const f0 = await cpu.forward(images, shape);
       const f1 = await wg.forward(images, shape);
@@ -29,9 +33,14 @@ describe('VggtGradients on the WebGPU EP (vggt-tiny)', () => {
       let worst = 0;
       for (const seed of seeds) {
         const ref: Float32Array[] = [];
-        await cpu.backward(f0, seed, (l, g) => { ref[l] = g.slice(); });
+        await cpu.backward(f0, seed, (l, g) => {
+          ref[l] = g.slice();
+        });
         let n = 0;
-        await wg.backward(f1, seed, (l, g) => { n++; worst = Math.max(worst, relError(g, ref[l]!)); });
+        await wg.backward(f1, seed, (l, g) => {
+          n++;
+          worst = Math.max(worst, relError(g, ref[l]!));
+        });
         expect(n).toBe(fx.cfg.depth);
       }
       console.info(`[calibrate webgpu] worst rel. error of ∂e/∂W_Q vs the wasm EP: ${worst.toExponential(2)}`);

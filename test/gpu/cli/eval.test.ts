@@ -2,15 +2,15 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader';
-import { evaluate, type EvalReport } from '../../../src/evaluate/harness';
-import { writeReport } from '../../../src/evaluate/report';
-import { Vggt } from '../../../src/model/vggt/model';
-import { testDevice } from '../../helpers/gpu';
-import { plantedHess } from '../../helpers/hess';
-import { freshSeed, rng } from '../../helpers/random';
-import { FIXTURE } from '../../fixtures/vggt-tiny';
-import { EVAL_TARGET, writeSyntheticScenes } from '../../cpu/cli/eval-scenes';
+import { readCalibrationScenes } from '../../../src/calibrate/dataset/reader.js';
+import { evaluate, type EvalReport } from '../../../src/evaluate/harness.js';
+import { writeReport } from '../../../src/evaluate/report.js';
+import { Vggt } from '../../../src/model/vggt/model.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { plantedHess } from '../../helpers/hess.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { EVAL_TARGET, writeSyntheticScenes } from '../../cpu/cli/eval-scenes.js';
 
 // The fixture has 3 frames × 40 tokens = 120 tokens: small blocks make block sparsity real here.
 const BLOCKS = { queryBlock: 16, keyBlock: 8 };
@@ -31,15 +31,30 @@ describe('evaluate() on WebGPU: dense + uniform + hess at two sparsities', () =>
     await writeSyntheticScenes(join(dir, 'data'), model, seed, 1, 3);
     const scenes = await readCalibrationScenes(join(dir, 'data'));
     const rand = rng(seed + 1);
-    const hess = plantedHess(Array.from({ length: model.config.depth }, () => Array.from({ length: model.config.numHeads }, () => 0.05 + rand())));
+    const hess = plantedHess(
+      Array.from({ length: model.config.depth }, () =>
+        Array.from({ length: model.config.numHeads }, () => 0.05 + rand()),
+      ),
+    );
     const report: EvalReport = await evaluate(model, scenes, {
-      policies: ['dense', 'uniform', 'hess'], sparsities: [0.4, 0.7], hess, targetSize: EVAL_TARGET, ...BLOCKS,
+      policies: ['dense', 'uniform', 'hess'],
+      sparsities: [0.4, 0.7],
+      hess,
+      targetSize: EVAL_TARGET,
+      ...BLOCKS,
       // few points: nearest-neighbour search between clouds that barely overlap (sparse runs of a random model) is slow
       maxPoints: 2000,
-      onProgress: (e) => console.info(`[eval gpu] ${e.done}/${e.total} ${e.policy} ${e.sparsity} ${(performance.now() / 1000).toFixed(0)} s`),
+      onProgress: (e) =>
+        console.info(
+          `[eval gpu] ${e.done}/${e.total} ${e.policy} ${e.sparsity} ${(performance.now() / 1000).toFixed(0)} s`,
+        ),
     });
     expect(report.rows.map((r) => [r.policy, r.sparsity])).toEqual([
-      ['dense', 0], ['uniform', 0.4], ['uniform', 0.7], ['hess', 0.4], ['hess', 0.7],
+      ['dense', 0],
+      ['uniform', 0.4],
+      ['uniform', 0.7],
+      ['hess', 0.4],
+      ['hess', 0.7],
     ]);
     const dense = report.rows[0];
     expect(dense.auc30).toBe(1);

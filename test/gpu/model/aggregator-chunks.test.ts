@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator';
-import { loadOrt } from '../../../src/runtime/ort';
-import { WgslAttention } from '../../../src/runtime/wgsl-attention';
-import { testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
+import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 // vggt-tiny (C = 64, MLP 256, S = 3, P = T = 40, N = 120): a 32 KiB limit holds one [N, C] attention tensor but
@@ -23,7 +23,9 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     const t0 = performance.now();
     const whole = await Aggregator.create(model, cfg, { target, attention: core, localAttention: 'wgsl' });
     const a = await whole.run(images, { S, H, W }, { layers: LAYERS });
-    console.info(`[aggregator webgpu wgsl/wgsl] ${(performance.now() - t0).toFixed(0)} ms, chunks ${JSON.stringify(a.chunks)}`);
+    console.info(
+      `[aggregator webgpu wgsl/wgsl] ${(performance.now() - t0).toFixed(0)} ms, chunks ${JSON.stringify(a.chunks)}`,
+    );
     expect(a.chunks).toEqual({ dino: 1, frame: 1, global: 1 });
     for (const l of LAYERS) {
       const e = relError(a.layers.get(l)!, await ref(`aggregated.${l}`));
@@ -35,7 +37,9 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     const t1 = performance.now();
     const chunked = await Aggregator.create(model, cfg, { target, attention: core, limits: TINY });
     const b = await chunked.run(images, { S, H, W }, { layers: [4, 23] });
-    console.info(`[aggregator webgpu wgsl/wgsl chunked] ${(performance.now() - t1).toFixed(0)} ms, chunks ${JSON.stringify(b.chunks)}`);
+    console.info(
+      `[aggregator webgpu wgsl/wgsl chunked] ${(performance.now() - t1).toFixed(0)} ms, chunks ${JSON.stringify(b.chunks)}`,
+    );
     expect(b.chunks).toEqual({ dino: 4, frame: 4, global: 4 });
     for (const l of [4, 23]) {
       const e = relError(b.layers.get(l)!, a.layers.get(l)!);
@@ -45,7 +49,14 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     // setBlockWeight reaches a split frame block's pre- and post-segment weights (calibration perturbs them).
     const keys = ['attn.qkv.bias', 'mlp.fc2.bias'];
     const orig = await Promise.all(keys.map((k) => model.read(`aggregator.frame_blocks.0.${k}`)));
-    keys.forEach((k, j) => chunked.setBlockWeight('frame', 0, k, orig[j].map((w) => w + 0.5)));
+    keys.forEach((k, j) =>
+      chunked.setBlockWeight(
+        'frame',
+        0,
+        k,
+        orig[j].map((w) => w + 0.5),
+      ),
+    );
     const moved = (await chunked.run(images, { S, H, W }, { layers: [0] })).layers.get(0)!;
     expect(relError(moved, a.layers.get(0)!)).toBeGreaterThan(1e-2);
     keys.forEach((k, j) => chunked.setBlockWeight('frame', 0, k, orig[j]));
@@ -55,7 +66,10 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
 
     // Over the limit: a typed error before any work, naming the largest S that fits.
     const tight = await Aggregator.create(model, cfg, { target, attention: core, limits: { maxBufferSize: 30_000 } });
-    await expect(tight.run(images, { S, H, W })).rejects.toMatchObject({ code: 'LIMIT_TOO_SMALL', fix: expect.stringContaining('at most 2 frames') });
+    await expect(tight.run(images, { S, H, W })).rejects.toMatchObject({
+      code: 'LIMIT_TOO_SMALL',
+      fix: expect.stringContaining('at most 2 frames'),
+    });
     await Promise.all([chunked.dispose(), tight.dispose(), core.dispose()]);
   });
 
@@ -68,7 +82,9 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     const t0 = performance.now();
     const whole = await Aggregator.create(model, cfg, { target, localAttention: 'onnx' });
     const a = await whole.run(images, { S, H, W }, { layers: LAYERS });
-    console.info(`[aggregator webgpu onnx/onnx] ${(performance.now() - t0).toFixed(0)} ms, chunks ${JSON.stringify(a.chunks)}`);
+    console.info(
+      `[aggregator webgpu onnx/onnx] ${(performance.now() - t0).toFixed(0)} ms, chunks ${JSON.stringify(a.chunks)}`,
+    );
     for (const l of LAYERS) {
       const e = relError(a.layers.get(l)!, await ref(`aggregated.${l}`));
       console.info(`[aggregator webgpu onnx/onnx] layer ${l}: relError ${e.toExponential(2)}`);
@@ -79,7 +95,9 @@ describe('VGGT aggregator on WebGPU: local attention paths and chunking vs the f
     const t1 = performance.now();
     const chunked = await Aggregator.create(model, cfg, { target, localAttention: 'onnx', limits: TINY });
     const b = await chunked.run(images, { S, H, W }, { layers: [4, 23] });
-    console.info(`[aggregator webgpu onnx/onnx chunked] ${(performance.now() - t1).toFixed(0)} ms, chunks ${JSON.stringify(b.chunks)}`);
+    console.info(
+      `[aggregator webgpu onnx/onnx chunked] ${(performance.now() - t1).toFixed(0)} ms, chunks ${JSON.stringify(b.chunks)}`,
+    );
     expect(b.chunks).toEqual({ dino: 3, frame: 3, global: 4 });
     for (const l of [4, 23]) {
       const e = relError(b.layers.get(l)!, a.layers.get(l)!);

@@ -1,15 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { toF16 } from '../../../src/attention/f16';
-import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator';
-import type { AttentionCore } from '../../../src/model/vggt/attention-core';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
-import { WgslAttention } from '../../../src/runtime/wgsl-attention';
-import { loadOrt } from '../../../src/runtime/ort';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
-import { buildSafetensors } from '../../cpu/model/st-helpers';
+import { toF16 } from '../../../src/attention/f16.js';
+import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator.js';
+import type { AttentionCore } from '../../../src/model/vggt/attention-core.js';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { buildSafetensors } from '../../cpu/model/st-helpers.js';
 
 const LAYERS = [4, 11, 17, 23];
 
@@ -24,7 +24,7 @@ async function f16Checkpoint() {
   return openSafetensors(bytesSource(buildSafetensors(entries)));
 }
 
-describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 reference)", () => {
+describe('aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 reference)', () => {
   it('every head layer is within 1e-2 relative; the cores get float16 Q/K/V; an F16 checkpoint loads', async () => {
     const gpu = await testDevice();
     if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
@@ -37,7 +37,10 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     const wgsl = await WgslAttention.create(ort, gpu);
     const types = new Set<string>();
     const spy: AttentionCore = {
-      run: async (q: Tensor, k, v, N, h, d, ctx) => { types.add(`${q.type}/${k.type}/${v.type}`); return wgsl.run(q, k, v, N, h, d, ctx); },
+      run: async (q: Tensor, k, v, N, h, d, ctx) => {
+        types.add(`${q.type}/${k.type}/${v.type}`);
+        return wgsl.run(q, k, v, N, h, d, ctx);
+      },
       dispose: async () => undefined,
     };
     const f32 = await Aggregator.create(fx.model, cfg, { target, attention: spy });
@@ -57,7 +60,9 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
       const r = await ref(`aggregated.${l}`);
       const [e32, e16, e16ck] = [a, b, c].map((o) => relError(o.layers.get(l)!, r));
       const d = relError(b.layers.get(l)!, a.layers.get(l)!);
-      console.info(`[aggregator fp16] ${l} | ${e32.toExponential(2)} | ${e16.toExponential(2)} | ${e16ck.toExponential(2)} | ${d.toExponential(2)}`);
+      console.info(
+        `[aggregator fp16] ${l} | ${e32.toExponential(2)} | ${e16.toExponential(2)} | ${e16ck.toExponential(2)} | ${d.toExponential(2)}`,
+      );
       expect(e32).toBeLessThan(1e-4);
       expect(e16).toBeLessThan(1e-2);
       expect(e16ck).toBeLessThan(1e-2);
@@ -77,17 +82,29 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     const core = await WgslAttention.create(ort, gpu);
     const target = { ep: 'webgpu' as const, gpu };
     const whole = await Aggregator.create(model, cfg, { target, attention: core, dtype: 'fp16' });
-    const chunked = await Aggregator.create(model, cfg, { target, attention: core, dtype: 'fp16', limits: { maxStorageBufferBindingSize: 32 * 1024 } });
+    const chunked = await Aggregator.create(model, cfg, {
+      target,
+      attention: core,
+      dtype: 'fp16',
+      limits: { maxStorageBufferBindingSize: 32 * 1024 },
+    });
     const a = await whole.run(images, { S, H, W }, { layers: [4, 23] });
     const b = await chunked.run(images, { S, H, W }, { layers: [4, 23] });
     expect(b.chunks.global).toBeGreaterThan(1);
     for (const l of [4, 23]) {
       const e = relError(b.layers.get(l)!, a.layers.get(l)!);
-      console.info(`[aggregator fp16 chunked ${JSON.stringify(b.chunks)}] layer ${l}: vs unchunked ${e.toExponential(2)}`);
+      console.info(
+        `[aggregator fp16 chunked ${JSON.stringify(b.chunks)}] layer ${l}: vs unchunked ${e.toExponential(2)}`,
+      );
       expect(e).toBeLessThanOrEqual(1e-5);
     }
     const bias = await model.read('aggregator.global_blocks.0.attn.proj.bias');
-    chunked.setBlockWeight('global', 0, 'attn.proj.bias', bias.map((w) => w + 0.5));
+    chunked.setBlockWeight(
+      'global',
+      0,
+      'attn.proj.bias',
+      bias.map((w) => w + 0.5),
+    );
     const moved = (await chunked.run(images, { S, H, W }, { layers: [4] })).layers.get(4)!;
     expect(relError(moved, a.layers.get(4)!)).toBeGreaterThan(1e-2);
     chunked.setBlockWeight('global', 0, 'attn.proj.bias', bias);
@@ -104,7 +121,12 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     const images = Float32Array.from(await ref('images'));
     const ort = await loadOrt();
     const core = await WgslAttention.create(ort, gpu);
-    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, ort, attention: core, dtype: 'fp16' });
+    const agg = await Aggregator.create(model, cfg, {
+      target: { ep: 'webgpu', gpu },
+      ort,
+      attention: core,
+      dtype: 'fp16',
+    });
     const host = await agg.run(images, { S, H, W }, { layers: [4, 23] });
     const reads: string[] = [];
     const getData = vi.spyOn(ort.Tensor.prototype, 'getData').mockImplementation(async function (this: Tensor) {
@@ -124,7 +146,11 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
       expect(t.dims).toEqual([S, out.P, 2 * cfg.embedDim]);
       const bits = (await t.getData()) as Uint16Array;
       // the host layers are these float16 values widened: narrowing them back is exact
-      expect(Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength).equals(Buffer.from(toF16(host.layers.get(l)!).buffer))).toBe(true);
+      expect(
+        Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength).equals(
+          Buffer.from(toF16(host.layers.get(l)!).buffer),
+        ),
+      ).toBe(true);
     }
     disposeLayers(out.layers);
     await agg.dispose();
@@ -135,7 +161,11 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
     const gpu = await testDevice();
     if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
     const { model, cfg, S, H, W, ref } = await loadFixture();
-    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, dtype: 'fp16', localAttention: 'onnx' });
+    const agg = await Aggregator.create(model, cfg, {
+      target: { ep: 'webgpu', gpu },
+      dtype: 'fp16',
+      localAttention: 'onnx',
+    });
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [23] });
     const e = relError(out.layers.get(23)!, await ref('aggregated.23'));
     console.info(`[aggregator fp16 onnx-local + dense onnx] layer 23: ${e.toExponential(2)}`);
@@ -146,10 +176,12 @@ describe("aggregator in fp16 on the WebGPU EP (vggt-tiny vs the float64 referenc
   it("dtype 'fp16' is refused on the wasm EP (INVALID_ARGUMENT) and on a device without shader-f16 (NO_SHADER_F16)", async () => {
     const gpu = await testDevice();
     const { model, cfg } = await loadFixture();
-    await expect(Aggregator.create(model, cfg, { target: { ep: 'wasm' }, dtype: 'fp16' }))
-      .rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Aggregator.create(model, cfg, { target: { ep: 'wasm' }, dtype: 'fp16' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     const noF16 = { ...gpu, features: { ...gpu.features, shaderF16: false } };
-    await expect(Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu: noF16 }, dtype: 'fp16' }))
-      .rejects.toMatchObject({ code: 'NO_SHADER_F16', fix: expect.stringContaining('fp32') });
+    await expect(
+      Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu: noF16 }, dtype: 'fp16' }),
+    ).rejects.toMatchObject({ code: 'NO_SHADER_F16', fix: expect.stringContaining('fp32') });
   });
 });

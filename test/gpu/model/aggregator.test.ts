@@ -1,11 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator';
-import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/vggt/attention-core';
-import { loadOrt } from '../../../src/runtime/ort';
-import { testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
+import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator.js';
+import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/vggt/attention-core.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 
@@ -34,7 +34,12 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     console.info(`[aggregator webgpu] create ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(0)} ms`);
     expect(agg.ep).toBe('webgpu');
     const N = S * out.P;
-    expect(seen).toEqual(Array.from({ length: cfg.depth }, (_, i) => `${i}:gpu-buffer/gpu-buffer/gpu-buffer:${N}x${cfg.numHeads}x${cfg.headDim}`));
+    expect(seen).toEqual(
+      Array.from(
+        { length: cfg.depth },
+        (_, i) => `${i}:gpu-buffer/gpu-buffer/gpu-buffer:${N}x${cfg.numHeads}x${cfg.headDim}`,
+      ),
+    );
     expect([...out.layers.keys()].sort((a, b) => a - b)).toEqual(LAYERS);
     for (const l of LAYERS) {
       const e = relError(out.layers.get(l)!, await ref(`aggregated.${l}`));
@@ -58,8 +63,11 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, sessions: 'per-block' });
     const t1 = performance.now();
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [4, 23] });
-    console.info(`[aggregator webgpu per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`);
-    for (const l of [4, 23]) expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
+    console.info(
+      `[aggregator webgpu per-block] create ${(t1 - t0).toFixed(0)} ms, run ${(performance.now() - t1).toFixed(0)} ms`,
+    );
+    for (const l of [4, 23])
+      expect(relError(out.layers.get(l)!, await ref(`aggregated.${l}`))).toBeLessThanOrEqual(1e-4);
     await agg.dispose();
   });
 
@@ -102,7 +110,10 @@ describe('VGGT aggregator on the onnxruntime-web WebGPU EP (our device) vs the f
     const C = cfg.embedDim;
     // [N, C] (what the attention cores need whole) fits; the [N, 2C] layer does not
     const limit = Math.floor(1.5 * N * C * 4);
-    const agg = await Aggregator.create(model, cfg, { target: { ep: 'webgpu', gpu }, limits: { maxStorageBufferBindingSize: limit } });
+    const agg = await Aggregator.create(model, cfg, {
+      target: { ep: 'webgpu', gpu },
+      limits: { maxStorageBufferBindingSize: limit },
+    });
     const out = await agg.run(Float32Array.from(await ref('images')), { S, H, W }, { layers: [23], layersOn: 'gpu' });
     expect(out.P * S).toBe(N);
     const l = out.layers.get(23)!;

@@ -1,15 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { toF16 } from '../../../src/attention/f16';
-import { createStorageBuffer } from '../../../src/gpu/buffers';
-import { CameraHead } from '../../../src/model/vggt/camera-head';
-import { DptHead, type DptHeadSpec, type DptKind } from '../../../src/model/vggt/dpt-head';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors';
-import { loadOrt } from '../../../src/runtime/ort';
-import { buildSafetensors } from '../../cpu/model/st-helpers';
-import { loadFixture } from '../../fixtures/vggt-tiny';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
+import { toF16 } from '../../../src/attention/f16.js';
+import { createStorageBuffer } from '../../../src/gpu/buffers.js';
+import { CameraHead } from '../../../src/model/vggt/camera-head.js';
+import { DptHead, type DptHeadSpec, type DptKind } from '../../../src/model/vggt/dpt-head.js';
+import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { loadOrt } from '../../../src/runtime/ort.js';
+import { buildSafetensors } from '../../cpu/model/st-helpers.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
 
 // The camera and DPT heads in float16 on WebGPU (weights uploaded as f16, float16 layers read in place on the GPU)
 // against the fixture's float64 reference, beside the same heads in fp32.
@@ -17,7 +17,9 @@ const TOL16 = 1e-2;
 
 describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => {
   const buffers: GPUBuffer[] = [];
-  afterAll(() => { for (const b of buffers) b.destroy(); });
+  afterAll(() => {
+    for (const b of buffers) b.destroy();
+  });
 
   /** The fixture's layer `l` as a float16 GPU tensor [S, P, 2·dim] (what an fp16 aggregator hands over). */
   async function halfLayer(l: number): Promise<Tensor> {
@@ -50,7 +52,10 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
     // a float32 GPU tensor is not silently reinterpreted
     const buf = createStorageBuffer(gpu.device, fx.layers.get(23)!, 'f32 layer');
     buffers.push(buf);
-    const f32 = (await loadOrt()).Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [fx.S, fx.P, 2 * fx.cfg.embedDim] }) as Tensor;
+    const f32 = (await loadOrt()).Tensor.fromGpuBuffer(buf, {
+      dataType: 'float32',
+      dims: [fx.S, fx.P, 2 * fx.cfg.embedDim],
+    }) as Tensor;
     await expect(h16.run(f32, fx.S)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await h32.dispose();
     await h16.dispose();
@@ -70,8 +75,14 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
     const calls = { read: 0, readRaw: 0 };
     const counted = {
       tensors: st.tensors,
-      read: (n: string) => { calls.read++; return st.read(n); },
-      readRaw: (n: string) => { calls.readRaw++; return st.readRaw(n); },
+      read: (n: string) => {
+        calls.read++;
+        return st.read(n);
+      },
+      readRaw: (n: string) => {
+        calls.readRaw++;
+        return st.readRaw(n);
+      },
     };
     const target = { ep: 'webgpu' as const, gpu };
     const fromF16 = await CameraHead.create(counted, fx.cfg.camera!, target, { dtype: 'fp16' });
@@ -89,7 +100,13 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
       if (!mustHave(gpu.features.shaderF16, 'shader-f16')) return;
       const fx = await loadFixture();
       const head = kind === 'depth' ? fx.cfg.depthHead! : fx.cfg.pointHead!;
-      const spec: DptHeadSpec = { kind, head, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+      const spec: DptHeadSpec = {
+        kind,
+        head,
+        dimIn: 2 * fx.cfg.embedDim,
+        patchSize: fx.cfg.patchSize,
+        patchStartIdx: fx.cfg.patchStartIdx,
+      };
       const target = { ep: 'webgpu' as const, gpu };
       const d32 = await DptHead.create(fx.model, spec, target);
       // 2-frame chunks: the second chunk starts at a non-zero offset in the float16 buffers
@@ -100,7 +117,10 @@ describe("VGGT heads with dtype 'fp16' on WebGPU (vggt-tiny vs float64)", () => 
       const a = await d32.run(fx.layers, fx.S, fx.H, fx.W);
       const b = await d16.run(layers, fx.S, fx.H, fx.W);
       const names = kind === 'depth' ? ['depth', 'depth_conf'] : ['world_points', 'world_points_conf'];
-      for (const [name, x32, x16] of [[names[0]!, a.values, b.values], [names[1]!, a.conf, b.conf]] as const) {
+      for (const [name, x32, x16] of [
+        [names[0]!, a.values, b.values],
+        [names[1]!, a.conf, b.conf],
+      ] as const) {
         const ref = await fx.ref(name);
         const [e32, e16] = [relError(x32, ref), relError(x16, ref)];
         console.info(`[heads fp16] ${name} vs f64: fp32 ${e32.toExponential(2)}, fp16 ${e16.toExponential(2)}`);

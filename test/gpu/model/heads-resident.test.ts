@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { createStorageBuffer } from '../../../src/gpu/buffers';
-import { CameraHead } from '../../../src/model/vggt/camera-head';
-import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head';
-import { loadOrt, type Ort } from '../../../src/runtime/ort';
-import { loadFixture } from '../../fixtures/vggt-tiny';
-import { testDevice } from '../../helpers/gpu';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
+import { createStorageBuffer } from '../../../src/gpu/buffers.js';
+import { CameraHead } from '../../../src/model/vggt/camera-head.js';
+import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head.js';
+import { loadOrt, type Ort } from '../../../src/runtime/ort.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 // The heads on the WebGPU EP with their weights as GPU-resident inputs, fed host arrays or GPU tensors (what the
 // aggregator could hand over without a readback). Kept to a few frames: lavapipe is slow.
@@ -15,7 +15,10 @@ const TOL = 1e-4;
 async function countingOrt(): Promise<{ ort: Ort; sessions: () => number }> {
   const ort = await loadOrt();
   let n = 0;
-  const create = (...a: Parameters<Ort['InferenceSession']['create']>) => { n++; return ort.InferenceSession.create(...a); };
+  const create = (...a: Parameters<Ort['InferenceSession']['create']>) => {
+    n++;
+    return ort.InferenceSession.create(...a);
+  };
   return { ort: { ...ort, InferenceSession: { create } } as unknown as Ort, sessions: () => n };
 }
 
@@ -28,10 +31,15 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     const ref = await fx.ref('pose_enc');
     const last = fx.layers.get(23)!;
     const buf = createStorageBuffer(gpu.device, last, 'test layer 23');
-    const onGpu: Tensor = ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [fx.S, fx.P, 2 * fx.cfg.embedDim] });
+    const onGpu: Tensor = ort.Tensor.fromGpuBuffer(buf, {
+      dataType: 'float32',
+      dims: [fx.S, fx.P, 2 * fx.cfg.embedDim],
+    });
     const eHost = relError(await head.run(last, fx.S), ref);
     const eGpu = relError(await head.run(onGpu, fx.S), ref);
-    console.info(`[heads:webgpu] camera pose_enc relError host ${eHost.toExponential(3)}, GPU input ${eGpu.toExponential(3)}`);
+    console.info(
+      `[heads:webgpu] camera pose_enc relError host ${eHost.toExponential(3)}, GPU input ${eGpu.toExponential(3)}`,
+    );
     expect(eHost).toBeLessThan(TOL);
     expect(eGpu).toBeLessThan(TOL);
     expect(sessions()).toBe(1);
@@ -43,23 +51,33 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
     const gpu = await testDevice();
     const fx = await loadFixture();
     const { ort, sessions } = await countingOrt();
-    const spec: DptHeadSpec = { kind: 'depth', head: fx.cfg.depthHead!, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+    const spec: DptHeadSpec = {
+      kind: 'depth',
+      head: fx.cfg.depthHead!,
+      dimIn: 2 * fx.cfg.embedDim,
+      patchSize: fx.cfg.patchSize,
+      patchStartIdx: fx.cfg.patchStartIdx,
+    };
     const head = await DptHead.create(fx.model, spec, { ep: 'webgpu', gpu }, { ort, framesChunk: 1 });
     expect(sessions()).toBe(1);
     // the last two frames (offsets ≠ 0 in the GPU copies), uploaded as [2, P, 2·dim] GPU tensors
     const n = fx.P * spec.dimIn;
     const f0 = fx.S - 2;
     const buffers: GPUBuffer[] = [];
-    const layers = new Map([...fx.layers].map(([k, a]) => {
-      const b = createStorageBuffer(gpu.device, a.subarray(f0 * n, (f0 + 2) * n), `test layer ${k}`);
-      buffers.push(b);
-      return [k, ort.Tensor.fromGpuBuffer(b, { dataType: 'float32', dims: [2, fx.P, spec.dimIn] }) as Tensor];
-    }));
+    const layers = new Map(
+      [...fx.layers].map(([k, a]) => {
+        const b = createStorageBuffer(gpu.device, a.subarray(f0 * n, (f0 + 2) * n), `test layer ${k}`);
+        buffers.push(b);
+        return [k, ort.Tensor.fromGpuBuffer(b, { dataType: 'float32', dims: [2, fx.P, spec.dimIn] }) as Tensor];
+      }),
+    );
     const got = await head.run(layers, 2, fx.H, fx.W);
     const HW = fx.H * fx.W;
     const eD = relError(got.values, (await fx.ref('depth')).subarray(f0 * HW, (f0 + 2) * HW));
     const eC = relError(got.conf, (await fx.ref('depth_conf')).subarray(f0 * HW, (f0 + 2) * HW));
-    console.info(`[heads:webgpu] depth (frames ${f0}, ${f0 + 1}; GPU input, 1-frame chunks) relError ${eD.toExponential(3)}, conf ${eC.toExponential(3)}`);
+    console.info(
+      `[heads:webgpu] depth (frames ${f0}, ${f0 + 1}; GPU input, 1-frame chunks) relError ${eD.toExponential(3)}, conf ${eC.toExponential(3)}`,
+    );
     expect(eD).toBeLessThan(TOL);
     expect(eC).toBeLessThan(TOL);
 
@@ -84,12 +102,21 @@ describe('VGGT heads on WebGPU with GPU-resident weights and inputs', () => {
   it("frame chunks default to the device's binding limit; one frame over it is LIMIT_TOO_SMALL before any run", async () => {
     const gpu = await testDevice();
     const fx = await loadFixture();
-    const spec: DptHeadSpec = { kind: 'depth', head: fx.cfg.depthHead!, dimIn: 2 * fx.cfg.embedDim, patchSize: fx.cfg.patchSize, patchStartIdx: fx.cfg.patchStartIdx };
+    const spec: DptHeadSpec = {
+      kind: 'depth',
+      head: fx.cfg.depthHead!,
+      dimIn: 2 * fx.cfg.embedDim,
+      patchSize: fx.cfg.patchSize,
+      patchStartIdx: fx.cfg.patchStartIdx,
+    };
     const frame = dptFrameBytes(spec, fx.H, fx.W, dptHeadInputsGraph(fx.model.tensors, spec, 'depth_head').widths);
     // the same device, seen through smaller limits (only these two are read)
     const withLimits = (binding: number) => ({
       ep: 'webgpu' as const,
-      gpu: { ...gpu, limits: { maxStorageBufferBindingSize: binding, maxBufferSize: gpu.limits.maxBufferSize } as GPUSupportedLimits },
+      gpu: {
+        ...gpu,
+        limits: { maxStorageBufferBindingSize: binding, maxBufferSize: gpu.limits.maxBufferSize } as GPUSupportedLimits,
+      },
     });
     const roomy = await DptHead.create(fx.model, spec, withLimits(Math.floor(2.5 * frame)));
     expect(roomy.framesPerRun(fx.H, fx.W)).toBe(2);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CameraHead } from '../../../src/model/vggt/camera-head';
-import { testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { loadFixture } from '../../fixtures/vggt-tiny';
+import { CameraHead } from '../../../src/model/vggt/camera-head.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { loadFixture } from '../../fixtures/vggt-tiny.js';
 
 // The same fixture comparison as test/cpu/model/heads.test.ts, on onnxruntime-web's WebGPU EP with our device.
 const TOL = 1e-4;

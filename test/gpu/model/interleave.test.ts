@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createStorageBuffer, readBuffer } from '../../../src/gpu/buffers';
-import { interleaveGpu, interleaveHost } from '../../../src/model/vggt/interleave';
-import { testDevice } from '../../helpers/gpu';
-import { freshSeed, rng } from '../../helpers/random';
+import { createStorageBuffer, readBuffer } from '../../../src/gpu/buffers.js';
+import { interleaveGpu, interleaveHost } from '../../../src/model/vggt/interleave.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { freshSeed, rng } from '../../helpers/random.js';
 
 /** Random 32-bit words (any bit pattern: NaNs and denormals included, so a float-converting copy would show). */
 function words(n: number, rand: () => number): Uint32Array {
@@ -13,7 +13,12 @@ function words(n: number, rand: () => number): Uint32Array {
 
 describe('interleaveGpu: [N, C] ⊕ [N, C] → [N, 2C] on the device', () => {
   // (rows, words): odd sizes; one row; and one past a single grid row of workgroups (32768 · 256 words).
-  for (const [N, C] of [[7, 5], [1, 3], [40, 64], [4100, 1024]] as const) {
+  for (const [N, C] of [
+    [7, 5],
+    [1, 3],
+    [40, 64],
+    [4100, 1024],
+  ] as const) {
     it(`is bit-identical to the host interleave at N=${N}, C=${C}, reading only the first N·C words of larger buffers`, async () => {
       const { device } = await testDevice();
       const rand = rng(freshSeed(`interleave ${N}x${C}`));
@@ -33,7 +38,7 @@ describe('interleaveGpu: [N, C] ⊕ [N, C] → [N, 2C] on the device', () => {
     });
   }
 
-  it('host interleave puts each token\'s a row then b row', () => {
+  it("host interleave puts each token's a row then b row", () => {
     const a = Float32Array.from([1, 2, 3, 4]);
     const b = Float32Array.from([5, 6, 7, 8]);
     expect([...interleaveHost(a, b, 2, 2)]).toEqual([1, 2, 5, 6, 3, 4, 7, 8]);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { createDevice, getGpu, type HessDevice } from '../../../src/gpu/device';
-import { Pi3, type Pi3Result } from '../../../src/model/pi3/model';
-import { relError } from '../../helpers/random';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny';
-import { within } from './bounded';
+import { HessError } from '../../../src/errors.js';
+import { createDevice, getGpu, type HessDevice } from '../../../src/gpu/device.js';
+import { Pi3, type Pi3Result } from '../../../src/model/pi3/model.js';
+import { relError } from '../../helpers/random.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
+import { within } from './bounded.js';
 
 // As Vggt's fault tests, through the same model-io code: a run over the budget is refused before allocating; a
 // failure inside a run is a typed error from the GPU error scopes, the sessions are rebuilt, the next run answers.
@@ -31,7 +31,10 @@ describe.skipIf(!havePi3Fixture)('Pi3 on WebGPU: failed runs are typed errors an
   it('a run over maxGpuBytes is OUT_OF_MEMORY before the encoder starts; the next normal run works', async () => {
     const need = model.estimate({ S: small.S, H: small.H, W: small.W }).gpuBytes;
     const stages: string[] = [];
-    const err = await within(model.run(small, { maxGpuBytes: need - 1, onProgress: (e) => stages.push(e.stage) }), 'over-budget run').catch((e) => e);
+    const err = await within(
+      model.run(small, { maxGpuBytes: need - 1, onProgress: (e) => stages.push(e.stage) }),
+      'over-budget run',
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(HessError);
     expect(err.code).toBe('OUT_OF_MEMORY');
     expect(stages).not.toContain('aggregator');
@@ -43,7 +46,10 @@ describe.skipIf(!havePi3Fixture)('Pi3 on WebGPU: failed runs are typed errors an
     const create = dev.createBuffer.bind(dev);
     let injected = 0;
     dev.createBuffer = ((d: GPUBufferDescriptor) => {
-      if (injected === 0 && d.label === 'attention out') { injected++; return create({ ...d, size: dev.limits.maxBufferSize + 4 }); }
+      if (injected === 0 && d.label === 'attention out') {
+        injected++;
+        return create({ ...d, size: dev.limits.maxBufferSize + 4 });
+      }
       return create(d);
     }) as typeof dev.createBuffer;
     try {

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Pi3 } from '../../../src/model/pi3/model';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny';
+import { Pi3 } from '../../../src/model/pi3/model.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
 
-const OUTPUTS = [['points', 'points'], ['localPoints', 'local_points'], ['conf', 'conf'], ['cameraPoses', 'camera_poses']] as const;
+const OUTPUTS = [
+  ['points', 'points'],
+  ['localPoints', 'local_points'],
+  ['conf', 'conf'],
+  ['cameraPoses', 'camera_poses'],
+] as const;
 
 describe.skipIf(!havePi3Fixture)("Pi3 with dtype 'fp16' (encoder + decoder in float16 on WebGPU, heads fp32)", () => {
   it('stays within 1e-2 relative of the float64 reference, and differs from fp32 (the f16 path really ran)', async () => {

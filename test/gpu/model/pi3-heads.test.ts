@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { createStorageBuffer } from '../../../src/gpu/buffers';
-import { Pi3Heads, type Pi3HeadOutputs } from '../../../src/model/pi3/heads';
-import { loadOrt, type Ort } from '../../../src/runtime/ort';
-import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads';
-import { testDevice } from '../../helpers/gpu';
-import { withPoisonedBuffers } from '../../helpers/poison';
-import { freshSeed, randn, relError, rng } from '../../helpers/random';
+import { createStorageBuffer } from '../../../src/gpu/buffers.js';
+import { Pi3Heads, type Pi3HeadOutputs } from '../../../src/model/pi3/heads.js';
+import { loadOrt, type Ort } from '../../../src/runtime/ort.js';
+import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { withPoisonedBuffers } from '../../helpers/poison.js';
+import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 // The cpu project's fixture comparison on onnxruntime-web's WebGPU EP: weights GPU-resident, the head input as a
 // host array or as a GPU tensor (what the π³ decoder hands over without a readback). Every storage buffer created
@@ -18,7 +18,10 @@ const KEYS = ['points', 'localPoints', 'conf', 'cameraPoses'] as const;
 async function countingOrt(): Promise<{ ort: Ort; sessions: () => number }> {
   const ort = await loadOrt();
   let n = 0;
-  const create = (...a: Parameters<Ort['InferenceSession']['create']>) => { n++; return ort.InferenceSession.create(...a); };
+  const create = (...a: Parameters<Ort['InferenceSession']['create']>) => {
+    n++;
+    return ort.InferenceSession.create(...a);
+  };
   return { ort: { ...ort, InferenceSession: { create } } as unknown as Ort, sessions: () => n };
 }
 
@@ -27,8 +30,19 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads on the WebGPU EP reproduce the pi
     const gpu = await testDevice();
     const fx = await loadPi3HeadsFixture();
     const { ort, sessions } = await countingOrt();
-    const refs = Object.fromEntries(await Promise.all(KEYS.map(async (k) =>
-      [k, await fx.ref({ points: 'points', localPoints: 'local_points', conf: 'conf', cameraPoses: 'camera_poses' }[k])] as const)));
+    const refs = Object.fromEntries(
+      await Promise.all(
+        KEYS.map(
+          async (k) =>
+            [
+              k,
+              await fx.ref(
+                { points: 'points', localPoints: 'local_points', conf: 'conf', cameraPoses: 'camera_poses' }[k],
+              ),
+            ] as const,
+        ),
+      ),
+    );
     const expectRef = (out: Pi3HeadOutputs, what: string) => {
       for (const k of KEYS) {
         const err = relError(out[k], refs[k]!);

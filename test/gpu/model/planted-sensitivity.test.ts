@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { testDevice } from '../../helpers/gpu';
-import { plantedModel } from '../../helpers/planted';
-import { freshSeed, rng } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { plantedModel } from '../../helpers/planted.js';
+import { freshSeed, rng } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 // Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is well above the 2-block floor
 // that reverse gives the sensitive head (3 frames × 40 tokens: 57 candidate key blocks of 2 tokens).
@@ -13,8 +13,12 @@ const BLOCKS = { queryBlock: 4, keyBlock: 2 };
 
 /** ‖a − b‖ / ‖b‖: a whole-map error (a max over pixels would be decided by single noisy pixels). */
 function rmsRel(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(num / den);
 }
 
@@ -42,7 +46,9 @@ describe('planted sensitivity: HeSS redistribution beats uniform sparsity at the
         const r = await model.run(images, { policy, sparsity, hess: planted.hess, ...BLOCKS });
         e[policy] = err(r, dense);
         blocks[policy] = r.sparsity!.blocksPerLayer;
-        table.push(`${sparsity} ${policy}: err ${e[policy].toExponential(2)}, achieved sparsity ${r.sparsity!.achievedSparsity.toFixed(3)}`);
+        table.push(
+          `${sparsity} ${policy}: err ${e[policy].toExponential(2)}, achieved sparsity ${r.sparsity!.achievedSparsity.toFixed(3)}`,
+        );
       }
       // Same budget per layer for all three policies; only its split across heads differs.
       expect(blocks.hess).toEqual(blocks.uniform);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HessError } from '../../../src/errors';
-import { createDevice, getGpu, type HessDevice } from '../../../src/gpu/device';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { relError } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
-import { within } from './bounded';
+import { HessError } from '../../../src/errors.js';
+import { createDevice, getGpu, type HessDevice } from '../../../src/gpu/device.js';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { relError } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { within } from './bounded.js';
 
 // Faults on WebGPU (Dawn on a software Vulkan): a run that cannot fit is refused before allocating; a failure
 // inside a run (an invalid GPU allocation) becomes a typed error from the GPU error scopes; in every case the next
@@ -37,7 +37,9 @@ describe('Vggt on WebGPU: failed runs are typed errors and the model stays usabl
     // frame of a DPT head's maps at image size, [1, 16, 1456, 1456] f32 = 136 MB (dptFrameBytes)
     const big = { data: new Float32Array(2 * 3 * 1456 * 1456).fill(0.5), S: 2, H: 1456, W: 1456 };
     const stages: string[] = [];
-    const err = await within(model.run(big, { onProgress: (e) => stages.push(e.stage) }), 'over-limit run').catch((e) => e);
+    const err = await within(model.run(big, { onProgress: (e) => stages.push(e.stage) }), 'over-limit run').catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(HessError);
     expect(err.code).toBe('LIMIT_TOO_SMALL');
     expect(err.message).toMatch(/full-res maps.*not even one frame fits at 1456×1456/);
@@ -60,7 +62,10 @@ describe('Vggt on WebGPU: failed runs are typed errors and the model stays usabl
     // Fail the first attention-output allocation of the run: a size over maxBufferSize is a validation error that
     // only an error scope reports (the buffer comes back invalid, nothing throws).
     dev.createBuffer = ((d: GPUBufferDescriptor) => {
-      if (injected === 0 && d.label === 'attention out') { injected++; return create({ ...d, size: dev.limits.maxBufferSize + 4 }); }
+      if (injected === 0 && d.label === 'attention out') {
+        injected++;
+        return create({ ...d, size: dev.limits.maxBufferSize + 4 });
+      }
       return create(d);
     }) as typeof dev.createBuffer;
     try {

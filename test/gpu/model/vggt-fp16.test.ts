@@ -1,17 +1,23 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { mustHave, testDevice } from '../../helpers/gpu';
-import { relError } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { mustHave, testDevice } from '../../helpers/gpu.js';
+import { relError } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 const outputs = (r: VggtResult) => ({
-  pose_enc: r.poseEnc!, depth: r.depth!, depth_conf: r.depthConf!, world_points: r.worldPoints!, world_points_conf: r.worldPointsConf!,
+  pose_enc: r.poseEnc!,
+  depth: r.depth!,
+  depth_conf: r.depthConf!,
+  world_points: r.worldPoints!,
+  world_points_conf: r.worldPointsConf!,
 });
 
 describe("Vggt.load(…, { dtype: 'fp16' }) end to end on WebGPU (vggt-tiny vs the float64 reference)", () => {
   const models: Vggt[] = [];
-  afterAll(async () => { for (const m of models) await m.dispose(); });
+  afterAll(async () => {
+    for (const m of models) await m.dispose();
+  });
 
   it('every output is within 1e-2 relative of float64; per-tensor fp16-vs-fp32 table', async () => {
     const gpu = await testDevice();
@@ -28,7 +34,10 @@ describe("Vggt.load(…, { dtype: 'fp16' }) end to end on WebGPU (vggt-tiny vs t
     const C = fp16.config.embedDim;
     const sizes: number[] = [];
     const getData = fp16.ort.Tensor.prototype.getData;
-    const spy = vi.spyOn(fp16.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, release?: unknown) {
+    const spy = vi.spyOn(fp16.ort.Tensor.prototype, 'getData').mockImplementation(function (
+      this: Tensor,
+      release?: unknown,
+    ) {
       sizes.push(this.size);
       return getData.call(this, release as boolean | undefined);
     });
@@ -51,26 +60,47 @@ describe("Vggt.load(…, { dtype: 'fp16' }) end to end on WebGPU (vggt-tiny vs t
     }
     // Sparse policies run on fp16 Q/K/V too: with every block kept they meet the same bound (the block-sparse
     // kernel accumulates in another order, so it differs from the dense fp16 run at fp16 rounding level).
-    const sparse = await fp16.run(images, { policy: 'uniform', sparsity: 0, planner: 'wasm', queryBlock: 16, keyBlock: 8 });
+    const sparse = await fp16.run(images, {
+      policy: 'uniform',
+      sparsity: 0,
+      planner: 'wasm',
+      queryBlock: 16,
+      keyBlock: 8,
+    });
     expect(sparse.sparsity!.achievedSparsity).toBe(0);
     for (const [name, got] of Object.entries(outputs(sparse))) {
       const e = relError(got, await fx.ref(name));
       console.info(`[vggt fp16 sparse, all blocks kept] ${name} vs f64 ${e.toExponential(2)}`);
       expect(e, `sparse ${name}`).toBeLessThan(1e-2);
     }
-    const cut = await fp16.run(images, { policy: 'uniform', sparsity: 0.5, planner: 'wasm', queryBlock: 16, keyBlock: 8 });
+    const cut = await fp16.run(images, {
+      policy: 'uniform',
+      sparsity: 0.5,
+      planner: 'wasm',
+      queryBlock: 16,
+      keyBlock: 8,
+    });
     expect(cut.sparsity!.achievedSparsity).toBeGreaterThan(0.2);
     for (const v of Object.values(outputs(cut))) expect(v.every(Number.isFinite)).toBe(true);
     // The WGSL mask builder pools f16 Q/K directly: same masks as the Wasm planner on the widened Q/K.
-    const cutGpu = await fp16.run(images, { policy: 'uniform', sparsity: 0.5, planner: 'gpu', queryBlock: 16, keyBlock: 8 });
+    const cutGpu = await fp16.run(images, {
+      policy: 'uniform',
+      sparsity: 0.5,
+      planner: 'gpu',
+      queryBlock: 16,
+      keyBlock: 8,
+    });
     expect(cutGpu.sparsity!.blocksPerLayer).toEqual(cut.sparsity!.blocksPerLayer);
-    for (const [name, got] of Object.entries(outputs(cutGpu))) expect(relError(got, outputs(cut)[name as 'depth']), `gpu planner ${name}`).toBeLessThan(1e-6);
+    for (const [name, got] of Object.entries(outputs(cutGpu)))
+      expect(relError(got, outputs(cut)[name as 'depth']), `gpu planner ${name}`).toBeLessThan(1e-6);
   });
 
   it('fp16 is refused where it cannot run: NO_SHADER_F16 without the feature, INVALID_ARGUMENT on the wasm EP', async () => {
     const gpu = await testDevice();
     const noF16 = { ...gpu, features: { ...gpu.features, shaderF16: false } };
     await expect(Vggt.load(FIXTURE, { device: noF16, dtype: 'fp16' })).rejects.toMatchObject({ code: 'NO_SHADER_F16' });
-    await expect(Vggt.load(FIXTURE, { device: 'wasm', dtype: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Vggt.load(FIXTURE, { device: 'wasm', dtype: 'fp16' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });

@@ -1,16 +1,20 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { Vggt, type VggtResult } from '../../../src/model/vggt/model';
-import { testDevice } from '../../helpers/gpu';
-import { plantedHess } from '../../helpers/hess';
-import { freshSeed, relError, rng } from '../../helpers/random';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny';
+import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { plantedHess } from '../../helpers/hess.js';
+import { freshSeed, relError, rng } from '../../helpers/random.js';
+import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
 
 // The fixture's 3 frames × 40 tokens fit in one 128-token query block: small blocks make sparsity real here.
 const BLOCKS = { queryBlock: 16, keyBlock: 8 };
 
 const outputs = (r: VggtResult) => ({
-  pose_enc: r.poseEnc!, depth: r.depth!, depth_conf: r.depthConf!, world_points: r.worldPoints!, world_points_conf: r.worldPointsConf!,
+  pose_enc: r.poseEnc!,
+  depth: r.depth!,
+  depth_conf: r.depthConf!,
+  world_points: r.worldPoints!,
+  world_points_conf: r.worldPointsConf!,
 });
 
 describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sparse)', () => {
@@ -30,7 +34,10 @@ describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sp
     const C = model.config.embedDim;
     const sizes: number[] = [];
     const getData = model.ort.Tensor.prototype.getData;
-    const spy = vi.spyOn(model.ort.Tensor.prototype, 'getData').mockImplementation(function (this: Tensor, ...args: unknown[]) {
+    const spy = vi.spyOn(model.ort.Tensor.prototype, 'getData').mockImplementation(function (
+      this: Tensor,
+      ...args: unknown[]
+    ) {
       sizes.push(this.size);
       return getData.apply(this, args);
     });
@@ -41,7 +48,8 @@ describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sp
     }
     // (with the layers read back on the host, as before, this lists 2 per head layer)
     expect(sizes.filter((n) => n === N * C || n === 2 * N * C)).toEqual([]);
-    for (const [name, got] of Object.entries(outputs(dense))) expect(relError(got, await fx.ref(name)), name).toBeLessThan(1e-4);
+    for (const [name, got] of Object.entries(outputs(dense)))
+      expect(relError(got, await fx.ref(name)), name).toBeLessThan(1e-4);
     expect(dense.sparsity!.achievedSparsity).toBe(0);
   });
 
@@ -49,14 +57,17 @@ describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sp
     for (const planner of ['wasm', 'gpu'] as const) {
       const r = await model.run(images, { policy: 'uniform', sparsity: 0, planner, ...BLOCKS });
       expect(r.sparsity!.achievedSparsity).toBe(0);
-      for (const [name, got] of Object.entries(outputs(r))) expect(relError(got, outputs(dense)[name as 'depth']), `${planner} ${name}`).toBeLessThan(1e-4);
+      for (const [name, got] of Object.entries(outputs(r)))
+        expect(relError(got, outputs(dense)[name as 'depth']), `${planner} ${name}`).toBeLessThan(1e-4);
     }
   });
 
   it('at a fixed budget, hess and uniform spend the same blocks per layer; both planners agree; outputs move', async () => {
     const rand = rng(freshSeed('vggt-sparse hess'));
     const { depth, numHeads } = model.config;
-    const hess = plantedHess(Array.from({ length: depth }, () => Array.from({ length: numHeads }, () => 0.05 + rand())));
+    const hess = plantedHess(
+      Array.from({ length: depth }, () => Array.from({ length: numHeads }, () => 0.05 + rand())),
+    );
     const uni = await model.run(images, { policy: 'uniform', sparsity: 0.5, ...BLOCKS });
     const hs = await model.run(images, { policy: 'hess', sparsity: 0.5, hess, planner: 'wasm', ...BLOCKS });
     const hsGpu = await model.run(images, { policy: 'hess', sparsity: 0.5, hess, planner: 'gpu', ...BLOCKS });
@@ -64,7 +75,8 @@ describe('Vggt on WebGPU with our WGSL global attention (dense and HeSS block-sp
     expect(hs.sparsity!.budgets).not.toEqual(uni.sparsity!.budgets); // redistributed, same total
     expect(hs.sparsity!.achievedSparsity).toBeGreaterThan(0.2);
     // Bit-identical masks on both planners → the same outputs.
-    for (const [name, got] of Object.entries(outputs(hsGpu))) expect(relError(got, outputs(hs)[name as 'depth']), name).toBeLessThan(1e-6);
+    for (const [name, got] of Object.entries(outputs(hsGpu)))
+      expect(relError(got, outputs(hs)[name as 'depth']), name).toBeLessThan(1e-6);
     // Sparsity changes the result (the test would catch a policy that silently ran dense).
     expect(relError(hs.depth!, dense.depth!)).toBeGreaterThan(1e-6);
   });

@@ -2,4 +2,6 @@
 import { PlannerWasm, maskLayout } from 'hess-vggt/planner';
 
 const wasm = await PlannerWasm.load();
-console.log(`SMOKE ${JSON.stringify({ simd: wasm.exports.simdEnabled(), keyBlocks: maskLayout(2, 5 + 7 * 5).candidateKeyBlocks })}`);
+console.log(
+  `SMOKE ${JSON.stringify({ simd: wasm.exports.simdEnabled(), keyBlocks: maskLayout(2, 5 + 7 * 5).candidateKeyBlocks })}`,
+);

@@ -2,4 +2,7 @@
 import { runApp } from './app.mjs';
 
 const wasmPaths = new URL('/node_modules/onnxruntime-web/dist/', location.href).href;
-runApp(wasmPaths).then((r) => postMessage(r), (e) => postMessage({ error: String(e?.stack ?? e) }));
+runApp(wasmPaths).then(
+  (r) => postMessage(r),
+  (e) => postMessage({ error: String(e?.stack ?? e) }),
+);

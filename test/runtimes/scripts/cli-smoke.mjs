@@ -10,4 +10,5 @@ const args = typeof Deno !== 'undefined' ? Deno.args : process.argv.slice(2);
 const sdk = { ...main, ...advanced };
 const report = await smoke(sdk, { gpu: args.includes('--gpu'), planner });
 console.log(`SMOKE ${JSON.stringify(report)}`);
-if (typeof Deno !== 'undefined') Deno.exit(0); else process.exit(0);
+if (typeof Deno !== 'undefined') Deno.exit(0);
+else process.exit(0);

@@ -26,14 +26,20 @@ export function plan(api, wasm, seed) {
   const rand = rng(seed);
   const f32 = (n) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
   // Fisher: per-head sums of squared gradients, f64.
-  const heads = 4, rows = 8, cols = 33;
+  const heads = 4,
+    rows = 8,
+    cols = 33;
   const fisher = api.accumulateHeadSquares(wasm, f32(heads * rows * cols), heads, rows, new Float64Array(heads));
   // Budgets for 3 layers × 4 heads, then one layer's pooled blocks and masks.
-  const S = 4, P = 5 + 14 * 14, H = 4, d = 16;
+  const S = 4,
+    P = 5 + 14 * 14,
+    H = 4,
+    d = 16;
   const layout = api.maskLayout(S, P);
   const scores = Array.from({ length: 3 * H }, () => 0.05 + rand());
   const budgets = api.allocateBudgets(wasm, scores, H, { keyBlocks: layout.candidateKeyBlocks, sparsity: 0.6 });
-  const q = f32(S * P * H * d), k = f32(S * P * H * d);
+  const q = f32(S * P * H * d),
+    k = f32(S * P * H * d);
   const input = { q, k, S, P, heads: H, headDim: d, budgets: budgets.subarray(0, H) };
   const pooled = api.poolBlocks(wasm, input);
   const mask = api.buildMasks(wasm, input);

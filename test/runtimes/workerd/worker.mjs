@@ -4,14 +4,17 @@
 import * as planner from 'hess-vggt/planner';
 import simdModule from 'hess-vggt/planner-simd.wasm';
 import scalarModule from 'hess-vggt/planner-scalar.wasm';
-import { plan } from './plan.mjs';
+import { plan } from './plan.mjs.mts';
 
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     const seed = Number(url.searchParams.get('seed'));
     // Without a module the planner must say what to do, as a typed error (not a raw CompileError).
-    const noModule = await planner.PlannerWasm.load().then(() => null, (e) => ({ name: e.name, code: e.code, message: e.message }));
+    const noModule = await planner.PlannerWasm.load().then(
+      () => null,
+      (e) => ({ name: e.name, code: e.code, message: e.message }),
+    );
     const simd = await planner.PlannerWasm.load({ module: simdModule });
     const scalar = await planner.PlannerWasm.load({ module: scalarModule });
     const body = {
