@@ -1,5 +1,5 @@
 // `npm run demo -- --serve [--port 8080] [--fixtures <dir>]`: serve the browser demo page (dist/demo), onnxruntime-web's
-// dist and the fixtures at /fixtures/ on 127.0.0.1 only (scripts/demo-server.mjs: an allow-list, loopback Host names
+// dist, the repo's models at /models/ and the fixtures at /fixtures/ on 127.0.0.1 only (scripts/demo-server.mjs: an allow-list, loopback Host names
 // only). Open the printed URL in a browser with WebGPU.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ server.on('error', (e) => {
 });
 server.listen(port, '127.0.0.1', () => {
   const p = /** @type {import('node:net').AddressInfo} */ (server.address()).port; // a TCP server, listening
-  console.log(`demo: http://127.0.0.1:${p}${DEMO_ENTRY}  (model: /fixtures/vggt-tiny/ from ${fixtures})`);
+  console.log(`demo: http://127.0.0.1:${p}${DEMO_ENTRY}  (model: /models/vggt-synth/, the repo's trained tiny VGGT)`);
   console.log(
     '      another checkpoint: put it under --fixtures and add ?model=/fixtures/<dir>/model.safetensors&size=518',
   );

@@ -1,5 +1,6 @@
 // The demo page's static server (scripts/demo-serve.mjs starts it; tests import it). It serves an allow-list only:
-// /dist/demo/ (the page), /node_modules/onnxruntime-web/dist/ (ORT's modules and .wasm) and /fixtures/ (the models),
+// /dist/demo/ (the page), /node_modules/onnxruntime-web/dist/ (ORT's modules and .wasm), /models/ (the repo's model)
+// and /fixtures/ (other models),
 // each resolved with realpath and checked to stay inside its folder, so neither the repo nor .git is reachable. A
 // request whose Host is not a loopback name (127.0.0.1, localhost, [::1]) with our port gets 403, which closes DNS
 // rebinding from web pages. Malformed URLs get 400 and never reach the file system; no request can crash it.
@@ -31,12 +32,14 @@ const inside = (dir, file) => {
 
 /**
  * A `node:http` server (not yet listening) for the demo: `createDemoServer({ root, fixtures }).listen(8080, '127.0.0.1')`.
- * `root` is the repository (its dist/demo and node_modules/onnxruntime-web/dist are served), `fixtures` the models folder.
+ * `root` is the repository (its dist/demo, models and node_modules/onnxruntime-web/dist are served), `fixtures` a folder
+ * of other models (optional: absent, its URLs are 404).
  */
 export function createDemoServer({ root, fixtures }) {
   const mounts = [
     ['/dist/demo/', join(root, 'dist/demo')],
     ['/node_modules/onnxruntime-web/dist/', join(root, 'node_modules/onnxruntime-web/dist')],
+    ['/models/', join(root, 'models')], // the page's default model (models/vggt-synth): a fresh clone needs nothing else
     ['/fixtures/', fixtures],
   ];
   const realMounts = new Map(); // mount folder → its realpath (node_modules may be a symlink), resolved once

@@ -19,6 +19,7 @@ import type { RgbaImage } from '../model/rgba-image.js';
 import type { ProgressEvent, VggtResult } from '../model/vggt/model.js';
 import { VggtWorker } from '../worker/worker-client.js';
 import { applySimilarity } from '../calibrate/geometry/align.js';
+import { renderHessHeatmap } from '../evaluate/heatmap.js';
 import {
   autoBlocks,
   demoRow,
@@ -47,6 +48,10 @@ interface DemoState {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const DEFAULT_MODEL = '/models/vggt-synth/model.safetensors'; // in the repo: the page needs nothing beside it
+// The default model's HeSS scores, calibrated on 3 of the shared calibration scenes (`?hess=<url>` picks another;
+// none for a `?model=` of the user's own, whose scores stay planted until a file is picked).
+const DEFAULT_HESS = '/models/vggt-synth/hess.json';
+const hessUrl = params.get('hess') ?? (params.get('model') ? null : DEFAULT_HESS);
 const modelUrl = new URL(params.get('model') ?? DEFAULT_MODEL, location.href).href;
 const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href)
   .href;
@@ -349,6 +354,12 @@ function describeHess(): void {
   $('hessinfo').textContent = hessFile
     ? `HeSS: ${hessFile.modelId} (${hessFile.calibration.scenes} calibration scenes)`
     : 'HeSS: none picked: hess/reverse use PLANTED pseudo-scores (not calibrated)';
+  // The scores the hess/reverse policies use, as layers × heads heat maps (camera, point-cloud and combined terms).
+  const cfg = model?.config;
+  const shown = hessFile ?? (cfg ? plantedHess(cfg.depth, cfg.numHeads) : null);
+  $('heatmap').innerHTML = shown
+    ? renderHessHeatmap(shown, hessFile ? {} : { title: 'PLANTED pseudo-scores (not calibrated)' })
+    : '';
 }
 
 // --- Runs ---------------------------------------------------------------------------------------------------------
@@ -456,6 +467,11 @@ await guard(async () => {
     ? `WebGPU: ${gpu.name}${gpu.shaderF16 ? ' (f16)' : ' (no f16)'} (in a Web Worker)`
     : 'wasm EP (no WebGPU: dense only; in a Web Worker)';
   if (!gpu) for (const o of $<HTMLSelectElement>('policy').options) o.disabled = o.value !== 'dense';
+  if (hessUrl && !hessFile) {
+    const res = await fetch(new URL(hessUrl, location.href)).catch(() => null);
+    if (res?.ok) hessFile = parseHessFile(await res.text());
+  }
+  describeHess();
   progress(1, 'ready');
   status(`${demo.backend} · ${vggt.config!.depth} global layers × ${vggt.config!.numHeads} heads · ready`);
   demo.state = 'ready';

@@ -51,6 +51,15 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
       expect(loaded.backend).toMatch(/^WebGPU/);
       console.info(`[demo] ${loaded.backend}`);
 
+      // The HeSS file shipped beside the default model (calibrated, not planted), drawn as layers × heads heat maps:
+      // camera, point-cloud and combined panels.
+      const heat = await page.evaluate(() => ({
+        info: document.getElementById('hessinfo')?.textContent ?? '',
+        cells: document.querySelectorAll('#heatmap svg rect.cell').length,
+      }));
+      expect(heat.info).toMatch(/3 calibration scenes/);
+      expect(heat.cells).toBe(3 * 24 * 4);
+
       // The WebGL canvas's own pixels (preserveDrawingBuffer), copied through a 2D canvas.
       const readCanvas = () =>
         page.evaluate(() => {
