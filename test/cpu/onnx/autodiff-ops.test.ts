@@ -51,7 +51,7 @@ describe('buildGradientGraph: per-op gradients vs float64 finite differences', (
       [
         { name: 'a', dims: [2, 3, 4] },
         { name: 'b', dims: [3, 1] },
-        { name: 'd', dims: [4], lo: 0.5, hi: 1.5 },
+        { name: 'd', dims: [4], lo: 1.5, hi: 2.5 }, // d + b ∈ [0.5, 3.5]: the divisor stays away from 0
       ],
       (g, v) => {
         const s = op(g, 'Sub', [op(g, 'Add', [v.a, v.b]), v.b]);
