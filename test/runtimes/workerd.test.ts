@@ -12,7 +12,6 @@ import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshSeed } from '../helpers/random.js';
 import { available, packedProject, root } from './harness.js';
-// biome-ignore lint/correctness/useImportExtensions: a plain-JS module with a .d.mts beside it
 import { plan } from './workerd/plan.mjs';
 
 const WORKERD = join(root, 'node_modules/.bin/workerd');

@@ -4,7 +4,7 @@
 import * as planner from 'hess-vggt/planner';
 import simdModule from 'hess-vggt/planner-simd.wasm';
 import scalarModule from 'hess-vggt/planner-scalar.wasm';
-import { plan } from './plan.mjs.mts';
+import { plan } from './plan.mjs';
 
 export default {
   async fetch(request) {
