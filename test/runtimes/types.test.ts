@@ -4,7 +4,8 @@
 // The full SDK brings WebGPU's types itself (@webgpu/types); the planner entry needs no GPU types and, installed
 // without the peer dependencies (onnxruntime-web, webgpu), compiles all the same.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { available, packTarball, packedProject, root } from './harness.js';
@@ -121,12 +122,17 @@ describe('arethetypeswrong on the npm tarball', () => {
   it.runIf(built && available(ATTW, '@arethetypeswrong/cli (npm devDependency)'))(
     'no problem but the deliberate ESM-only one, on every entry',
     () => {
-      const r = spawnSync(process.execPath, [ATTW, packTarball(), '--format', 'json'], {
+      // The report goes to a file, not a pipe: attw exits with process.exit, which can cut piped output short (a
+      // 219 KB report once arrived truncated).
+      const out = join(mkdtempSync(join(tmpdir(), 'hess-attw-')), 'report.json');
+      const fd = openSync(out, 'w');
+      spawnSync(process.execPath, [ATTW, packTarball(), '--format', 'json'], {
         cwd: root,
-        encoding: 'utf8',
+        stdio: ['ignore', fd, 'inherit'],
         timeout: 600_000,
       });
-      const report = JSON.parse(r.stdout) as {
+      closeSync(fd);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as {
         analysis: { entrypoints: Record<string, unknown> };
         problems: Record<string, Array<{ kind: string; entrypoint: string; resolutionKind: string }>>;
       };

@@ -33,7 +33,13 @@ describe.skipIf(!havePi3Fixture)(
 
     it('output error: hess < uniform < reverse at 0.73 and at 0.9', async () => {
       const gpu = await testDevice();
-      const planted = await plantedModel(rng(freshSeed('pi3 planted sensitivity')), { model: 'pi3' });
+      // ×0.5 / ×0.01, not VGGT's ×3 / ×0.05: at ×3 this random π³ moves by O(1) under any sparsity and the ordering
+      // is noise (HESS_SEED=1144994790 failed in CI)
+      const planted = await plantedModel(rng(freshSeed('pi3 planted sensitivity')), {
+        model: 'pi3',
+        strong: 0.5,
+        weak: 0.01,
+      });
       expect(planted.scales).toHaveLength(18);
       const config = JSON.parse(await readFile(resolve(PI3_FIXTURE, 'config.json'), 'utf8'));
       model = await Pi3.load(planted.bytes, { device: gpu, config });
