@@ -18,7 +18,7 @@ import { createDevice } from '../src/gpu/device.js';
 import { Graph } from '../src/onnx/builder.js';
 import { ortMatmulGraph, ortMhaGraph } from './ort-attention.js';
 import { createSession, loadOrt } from '../src/runtime/ort.js';
-import { denseAttention } from '../src/model/vggt/blocks.js';
+import { denseAttention } from '../src/model/trunk/blocks.js';
 import { gpuDone, minMs as timeMs, writeResults } from './lib.js';
 
 const shapes: AttentionShape[] = (process.env.HESS_ATTN_SHAPES ?? '1374x4x64')

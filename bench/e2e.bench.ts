@@ -4,7 +4,7 @@
 // 518×350 frames. HESS_BENCH_FULL=1 uses VGGT-1B's widths (1024, 16 heads, 24+24 blocks, DINO 24) and
 // HESS_BENCH_S="8,32" the frame counts — for a real GPU.
 import { Vggt } from '../src/model/vggt/model.js';
-import type { AttentionCore } from '../src/model/vggt/attention-core.js';
+import type { AttentionCore } from '../src/model/trunk/attention-core.js';
 import { createDevice } from '../src/gpu/device.js';
 import { STORAGE_USAGE } from '../src/gpu/buffers.js';
 import { loadOrt } from '../src/runtime/ort.js';

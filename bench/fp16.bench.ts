@@ -12,7 +12,7 @@ import { createDevice } from '../src/gpu/device.js';
 import { createStorageBuffer } from '../src/gpu/buffers.js';
 import { inferVggtConfig, type VggtConfigOverride } from '../src/model/config.js';
 import { fileSource, openSafetensors } from '../src/model/safetensors.js';
-import { Aggregator } from '../src/model/vggt/aggregator.js';
+import { Aggregator } from '../src/model/trunk/aggregator.js';
 import { estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
 import { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part } from '../src/model/vggt/camera-head.js';
 import { DPT_FP32_PARTS, DptHead, type DptFp32Part, type DptHeadSpec } from '../src/model/vggt/dpt-head.js';

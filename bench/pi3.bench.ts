@@ -6,7 +6,7 @@
 // heads; π³'s are small (one block per head decoder). HESS_BENCH_S="2,4" sets the frame counts (default 2: ~1 min per run on the 2-core software adapter).
 import { Pi3 } from '../src/model/pi3/model.js';
 import { Vggt } from '../src/model/vggt/model.js';
-import type { AttentionCore } from '../src/model/vggt/attention-core.js';
+import type { AttentionCore } from '../src/model/trunk/attention-core.js';
 import { createDevice } from '../src/gpu/device.js';
 import { STORAGE_USAGE } from '../src/gpu/buffers.js';
 import { loadOrt } from '../src/runtime/ort.js';

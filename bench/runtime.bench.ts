@@ -5,7 +5,7 @@
 // measured side by side in this one process. Knobs: HESS_BENCH_S="2,4" (mid-size frame counts), HESS_BENCH_REPS.
 import os from 'node:os';
 import { Vggt } from '../src/model/vggt/model.js';
-import { Aggregator } from '../src/model/vggt/aggregator.js';
+import { Aggregator } from '../src/model/trunk/aggregator.js';
 import { inferVggtConfig } from '../src/model/config.js';
 import { bytesSource, openSafetensors } from '../src/model/safetensors.js';
 import { createDevice, type HessDevice } from '../src/gpu/device.js';

@@ -14,11 +14,11 @@
 import { check, HessError } from '../errors.js';
 import { loadOrt, type Ort } from '../runtime/ort.js';
 import type { VggtConfig } from '../model/config.js';
-import { HEAD_LAYERS, vggtLayout } from '../model/vggt/aggregator.js';
+import { HEAD_LAYERS, vggtLayout } from '../model/trunk/aggregator.js';
 import { CameraHead, cameraHeadInputsGraph } from '../model/vggt/camera-head.js';
 import { DptHead, type DptHeadSpec, dptHeadInputsGraph, dptPosFeeds } from '../model/vggt/dpt-head.js';
-import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params.js';
-import type { HeadWeights } from '../model/vggt/heads-common.js';
+import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/heads/head-params.js';
+import type { HeadWeights } from '../model/heads/heads-common.js';
 import type { Tensor } from 'onnxruntime-web';
 import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
 

@@ -16,9 +16,9 @@ import { posesFromRaw, posesFromRawVjp, worldPoints, worldPointsVjp } from '../m
 import type { Pi3Config } from '../model/pi3/config.js';
 import { type Pi3HeadsGraphSpec, pi3HeadsGraph, pi3HeadsInputsGraph } from '../model/pi3/heads-graph.js';
 import { pi3Layout } from '../model/pi3/trunk.js';
-import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/vggt/head-params.js';
-import type { HeadWeights } from '../model/vggt/heads-common.js';
-import { VGGT_OPSET } from '../model/vggt/ops.js';
+import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/heads/head-params.js';
+import type { HeadWeights } from '../model/heads/heads-common.js';
+import { VGGT_OPSET } from '../model/graph/ops.js';
 import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
 
 /** What one π³ forward pass keeps for the backward pass: the trunk's activations and the heads' outputs. */

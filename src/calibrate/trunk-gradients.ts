@@ -35,7 +35,7 @@ import { buildGradientGraph, inferShapes } from '../onnx/autodiff.js';
 import type { Graph } from '../onnx/builder.js';
 import { createSession, type ExecutionTarget, type Ort } from '../runtime/ort.js';
 import type { TrunkConfig } from '../model/config.js';
-import { Aggregator, type TrunkLayout, trunkDims } from '../model/vggt/aggregator.js';
+import { Aggregator, type TrunkLayout, trunkDims } from '../model/trunk/aggregator.js';
 import {
   type BlockDims,
   globalBlockGraph,
@@ -46,9 +46,9 @@ import {
   postParams,
   preParams,
   type WeightReader,
-} from '../model/vggt/blocks.js';
-import { transposeLinear, VGGT_OPSET } from '../model/vggt/ops.js';
-import { ropePositions, ropeTables } from '../model/vggt/rope.js';
+} from '../model/trunk/blocks.js';
+import { transposeLinear, VGGT_OPSET } from '../model/graph/ops.js';
+import { ropePositions, ropeTables } from '../model/trunk/rope.js';
 
 /** What one trunk forward pass keeps for the backward pass. */
 export interface TrunkState {

@@ -46,7 +46,7 @@ export { createSession, type ExecutionTarget } from '../runtime/ort.js';
 // Attention: WGSL kernels, layouts, references, the attention cores and HeSS masks on the GPU.
 export * from '../attention/index.js';
 export { WgslAttention } from '../runtime/wgsl-attention.js';
-export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/vggt/attention-core.js';
+export { DenseOnnxAttention, type AttentionCore, type AttentionContext } from '../model/trunk/attention-core.js';
 export { encodeMaskBuild, buildMasksGpu, type GpuMaskInput, type GpuMaskBuild } from '../mask/gpu-mask.js';
 
 // Model internals: aggregator, heads, safetensors decoding, checkpoint conversion.
@@ -58,10 +58,10 @@ export {
   type AggregatorOutput,
   type AggregatorRunOptions,
   type TrunkLayout,
-} from '../model/vggt/aggregator.js';
-export type { BufferLimits } from '../model/vggt/chunks.js';
-export type { WeightReader } from '../model/vggt/half-weights.js';
-export type { ElemType } from '../model/vggt/ops.js';
+} from '../model/trunk/aggregator.js';
+export type { BufferLimits } from '../model/trunk/chunks.js';
+export type { WeightReader } from '../model/graph/half-weights.js';
+export type { ElemType } from '../model/graph/ops.js';
 export type { CameraHeadConfig, DptHeadConfig, TrunkConfig } from '../model/config.js';
 export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk.js';
 export * from '../model/vggt/heads.js';

@@ -19,8 +19,8 @@ import { f32ToF16Bits } from '../attention/f16.js';
 import { HessError, check, throwIfAborted } from '../errors.js';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config.js';
 import type { Safetensors } from './safetensors.js';
-import { AGGREGATOR_EPS, DINO_EPS } from './vggt/aggregator.js';
-import { buildDenseAttentionGraph } from './vggt/attention-core.js';
+import { AGGREGATOR_EPS, DINO_EPS } from './trunk/aggregator.js';
+import { buildDenseAttentionGraph } from './trunk/attention-core.js';
 import {
   type BlockDims,
   buildBridgeGraph,
@@ -30,11 +30,11 @@ import {
   buildLocalBlockGraph,
   postParams,
   preParams,
-} from './vggt/blocks.js';
+} from './trunk/blocks.js';
 import { cameraHeadInputsGraph } from './vggt/camera-head.js';
 import { dptHeadInputsGraph } from './vggt/dpt-head.js';
-import type { HeadParam } from './vggt/head-params.js';
-import { VGGT_OPSET } from './vggt/ops.js';
+import type { HeadParam } from './heads/head-params.js';
+import { VGGT_OPSET } from './graph/ops.js';
 import { AtomicBatch, checkWritableFolder } from '../io/atomic-write.js';
 import { refuseOutputOnInput } from '../io/paths.js';
 

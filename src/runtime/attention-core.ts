@@ -1,6 +1,6 @@
 /**
  * The contract between the VGGT aggregator and a global-attention implementation: dense ONNX attention
- * (model/vggt/attention-core.ts) and the WGSL sparse core (runtime/wgsl-attention.ts) both implement it.
+ * (model/trunk/attention-core.ts) and the WGSL sparse core (runtime/wgsl-attention.ts) both implement it.
  */
 import type { Tensor } from 'onnxruntime-web';
 

@@ -12,11 +12,11 @@
  */
 import { HessError, check } from '../../errors.js';
 import { Graph, tensorInit } from '../../onnx/builder.js';
-import { denseAttention } from '../vggt/blocks.js';
-import { type HeadParam, HeadParams, type HeadParamSource } from '../vggt/head-params.js';
-import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../vggt/heads-common.js';
-import { ropePositions, ropeTables } from '../vggt/rope.js';
-import { gelu, layerNorm, linear, reshape } from '../vggt/ops.js';
+import { denseAttention } from '../trunk/blocks.js';
+import { type HeadParam, HeadParams, type HeadParamSource } from '../heads/head-params.js';
+import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../heads/heads-common.js';
+import { ropePositions, ropeTables } from '../trunk/rope.js';
+import { gelu, layerNorm, linear, reshape } from '../graph/ops.js';
 
 /** The three transformer decoders, by weight prefix. */
 export const PI3_DECODERS = ['point_decoder', 'conf_decoder', 'camera_decoder'] as const;
@@ -285,7 +285,7 @@ function block(
   return g.op('Add', [x1, linear(g, gelu(g, linear(g, h2, fc1.w, fc1.b)), fc2.w, fc2.b)])[0];
 }
 
-/** The rotate_half gather of 2D RoPE for head width d (see `vggt/rope.ts`: y half, then x half, NeoX style). */
+/** The rotate_half gather of 2D RoPE for head width d (see `trunk/rope.ts`: y half, then x half, NeoX style). */
 function ropePerm(g: Graph, d: number): string {
   const h = d / 2;
   const q = h / 2;

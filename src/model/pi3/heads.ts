@@ -15,11 +15,11 @@
 import type { Tensor } from 'onnxruntime-web';
 import { HessError, check, throwIfAborted } from '../../errors.js';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
-import { type HeadInput, gatherSpans, inputLength } from '../vggt/head-inputs.js';
-import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../vggt/head-params.js';
-import type { HeadWeights } from '../vggt/heads-common.js';
-import { VGGT_OPSET } from '../vggt/ops.js';
-import { ropePositions, ropeTables } from '../vggt/rope.js';
+import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
+import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../heads/head-params.js';
+import type { HeadWeights } from '../heads/heads-common.js';
+import { VGGT_OPSET } from '../graph/ops.js';
+import { ropePositions, ropeTables } from '../trunk/rope.js';
 import { posesFromRaw, worldPoints } from './camera-pose.js';
 import { type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph.js';
 

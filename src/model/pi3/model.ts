@@ -26,9 +26,9 @@ import {
   runOnTarget,
 } from '../model-io.js';
 import type { RgbaImage } from '../rgba-image.js';
-import type { Aggregator } from '../vggt/aggregator.js';
-import { checkComputeType, disposeLayers } from '../vggt/aggregator.js';
-import type { AttentionCore } from '../vggt/attention-core.js';
+import type { Aggregator } from '../trunk/aggregator.js';
+import { checkComputeType, disposeLayers } from '../trunk/aggregator.js';
+import type { AttentionCore } from '../trunk/attention-core.js';
 import {
   checkMemoryFit,
   estimateMemory,

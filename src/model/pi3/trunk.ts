@@ -9,8 +9,8 @@
  * last layer, `depth − 1`, is exactly the reference's `decode()` output that π³'s heads read.
  */
 import { check } from '../../errors.js';
-import { Aggregator, type AggregatorOptions, type TrunkLayout } from '../vggt/aggregator.js';
-import type { WeightReader } from '../vggt/blocks.js';
+import { Aggregator, type AggregatorOptions, type TrunkLayout } from '../trunk/aggregator.js';
+import type { WeightReader } from '../trunk/blocks.js';
 import type { Pi3Config } from './config.js';
 
 /** LayerNorm eps of the decoder blocks' norm1/norm2 (`partial(nn.LayerNorm, eps=1e-6)` in the reference). */

@@ -17,11 +17,21 @@ import {
   type HeadFeeds,
   loadHeadFeeds,
   releaseFeeds,
-} from './head-params.js';
-import { type HeadInput, gatherSpans, inputLength } from './head-inputs.js';
-import { checkComputeType } from './half-weights.js';
-import { type HeadWeights, type LoadedTensor, silu, sliceAxis } from './heads-common.js';
-import { VGGT_OPSET, cast, consts, type ElemType, gelu, layerNorm, layerNormNoAffine, linear, reshape } from './ops.js';
+} from '../heads/head-params.js';
+import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
+import { checkComputeType } from '../graph/half-weights.js';
+import { type HeadWeights, type LoadedTensor, silu, sliceAxis } from '../heads/heads-common.js';
+import {
+  VGGT_OPSET,
+  cast,
+  consts,
+  type ElemType,
+  gelu,
+  layerNorm,
+  layerNormNoAffine,
+  linear,
+  reshape,
+} from '../graph/ops.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 

@@ -15,7 +15,7 @@ import { HessError, check, throwIfAborted } from '../../errors.js';
 import { type Dim, Graph } from '../../onnx/builder.js';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
 import type { DptHeadConfig } from '../config.js';
-import { type HeadInput, gatherSpans, inputLength } from './head-inputs.js';
+import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
 import {
   type HeadFeeds,
   type HeadParam,
@@ -23,9 +23,9 @@ import {
   type HeadParamSource,
   loadHeadFeeds,
   releaseFeeds,
-} from './head-params.js';
+} from '../heads/head-params.js';
 import { toF16 } from '../../attention/f16.js';
-import { checkComputeType } from './half-weights.js';
+import { checkComputeType } from '../graph/half-weights.js';
 import {
   type HeadWeights,
   type LoadedTensor,
@@ -34,8 +34,8 @@ import {
   resizeAlignCorners,
   sliceAxis,
   spatialShape,
-} from './heads-common.js';
-import { VGGT_OPSET, cast, consts, type ElemType, layerNorm } from './ops.js';
+} from '../heads/heads-common.js';
+import { VGGT_OPSET, cast, consts, type ElemType, layerNorm } from '../graph/ops.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 

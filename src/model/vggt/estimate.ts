@@ -21,7 +21,7 @@
 import { check } from '../../errors.js';
 import type { VggtConfig } from '../config.js';
 import { maskLayout } from '../../mask/layout.js';
-import { planChunks, WASM_TENSOR_BYTES } from './chunks.js';
+import { planChunks, WASM_TENSOR_BYTES } from '../trunk/chunks.js';
 import { dptFrameBytes } from './dpt-head.js';
 
 /** Stages of a run, in order ('weights' is what loading leaves resident, plus the load's own transient peak). */

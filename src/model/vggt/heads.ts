@@ -19,6 +19,6 @@ export {
   type DptKind,
   type DptOutput,
 } from './dpt-head.js';
-export type { HeadInput } from './head-inputs.js';
-export type { HeadWeights } from './heads-common.js';
+export type { HeadInput } from '../trunk/head-inputs.js';
+export type { HeadWeights } from '../heads/heads-common.js';
 export { type Cameras, poseEncodingToExtriIntri, quatToMat, unprojectDepth } from './pose.js';

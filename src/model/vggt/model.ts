@@ -24,8 +24,8 @@ import {
 } from '../model-io.js';
 import type { PreprocessMode } from '../preprocess.js';
 import type { RgbaImage } from '../rgba-image.js';
-import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from './aggregator.js';
-import type { AttentionCore } from './attention-core.js';
+import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from '../trunk/aggregator.js';
+import type { AttentionCore } from '../trunk/attention-core.js';
 import { CameraHead } from './camera-head.js';
 import { DptHead } from './dpt-head.js';
 import {

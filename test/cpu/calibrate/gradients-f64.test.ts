@@ -3,7 +3,7 @@ import { centerGradToPoseEncGrad, sceneErrors, type SceneErrors } from '../../..
 import { cameraCenters, cameraError, normalizePoints } from '../../../src/calibrate/geometry/index.js';
 import { poseEncodingToExtriIntri } from '../../../src/model/vggt/pose.js';
 import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients.js';
-import { AGGREGATOR_EPS, ROPE_BASE } from '../../../src/model/vggt/aggregator.js';
+import { AGGREGATOR_EPS, ROPE_BASE } from '../../../src/model/trunk/aggregator.js';
 import {
   globalBlockGraph,
   loadBlockWeights,
@@ -11,11 +11,11 @@ import {
   postParams,
   preParams,
   type BlockDims,
-} from '../../../src/model/vggt/blocks.js';
+} from '../../../src/model/trunk/blocks.js';
 import { cameraHeadGraph } from '../../../src/model/vggt/camera-head.js';
 import { dptHeadGraph } from '../../../src/model/vggt/dpt-head.js';
-import { loadPrefixed } from '../../../src/model/vggt/heads-common.js';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+import { loadPrefixed } from '../../../src/model/heads/heads-common.js';
+import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
 import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
 import { foldShapes } from '../../helpers/fold-shapes.js';
 import { freshSeed, randn, rng } from '../../helpers/random.js';

@@ -6,15 +6,15 @@ import { HessError } from '../../../src/errors.js';
 import { posesFromRaw } from '../../../src/model/pi3/camera-pose.js';
 import { pi3HeadsBakedGraph } from '../../../src/model/pi3/heads-graph.js';
 import { pi3Layout } from '../../../src/model/pi3/trunk.js';
-import { trunkDims } from '../../../src/model/vggt/aggregator.js';
+import { trunkDims } from '../../../src/model/trunk/aggregator.js';
 import {
   globalBlockGraph,
   loadBlockWeights,
   localBlockGraph,
   postParams,
   preParams,
-} from '../../../src/model/vggt/blocks.js';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+} from '../../../src/model/trunk/blocks.js';
+import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
 import { inferShapes } from '../../../src/onnx/autodiff.js';
 import { Graph, tensorInit } from '../../../src/onnx/builder.js';
 import { havePi3Fixture, loadPi3Fixture, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';

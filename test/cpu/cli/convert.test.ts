@@ -8,7 +8,7 @@ import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert
 import { toFloat32 } from '../../../src/model/safetensors-dtype.js';
 import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 import { cameraHeadInputsGraph } from '../../../src/model/vggt/camera-head.js';
-import { loadHeadFeeds } from '../../../src/model/vggt/head-params.js';
+import { loadHeadFeeds } from '../../../src/model/heads/head-params.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { loadOrt, createSession } from '../../../src/runtime/ort.js';
 import { outputs, sourceDirForTests } from './convert-helpers.js';

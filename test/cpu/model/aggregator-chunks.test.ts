@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import { Aggregator } from '../../../src/model/trunk/aggregator.js';
 import {
   LOCAL_SCORE_BYTES,
   planChunks,
   rowChunks,
   tensorByteLimit,
   WASM_TENSOR_BYTES,
-} from '../../../src/model/vggt/chunks.js';
+} from '../../../src/model/trunk/chunks.js';
 import type { HessDevice } from '../../../src/gpu/device.js';
 import { relError } from '../../helpers/random.js';
 import { loadFixture } from '../../fixtures/vggt-tiny.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator.js';
-import type { AttentionCore } from '../../../src/model/vggt/attention-core.js';
+import { Aggregator } from '../../../src/model/trunk/aggregator.js';
+import type { AttentionCore } from '../../../src/model/trunk/attention-core.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { relError } from '../../helpers/random.js';
 import { loadFixture } from '../../fixtures/vggt-tiny.js';

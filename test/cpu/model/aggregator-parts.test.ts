@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { createSession, loadOrt } from '../../../src/runtime/ort.js';
-import { DenseOnnxAttention } from '../../../src/model/vggt/attention-core.js';
+import { DenseOnnxAttention } from '../../../src/model/trunk/attention-core.js';
 import {
   type BlockDims,
   buildGlobalPostGraph,
@@ -12,9 +12,9 @@ import {
   loadBlockWeights,
   postParams,
   preParams,
-} from '../../../src/model/vggt/blocks.js';
-import { aaBicubicResizeMatrix, interpolatePosEmbed } from '../../../src/model/vggt/pos-embed.js';
-import { ropePositions, ropeTables } from '../../../src/model/vggt/rope.js';
+} from '../../../src/model/trunk/blocks.js';
+import { aaBicubicResizeMatrix, interpolatePosEmbed } from '../../../src/model/trunk/pos-embed.js';
+import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
 import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 
 // ---------- float64 references written straight from the formulas (reference doc §1.2, §1.4) ----------

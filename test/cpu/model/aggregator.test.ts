@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
-import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import { Aggregator } from '../../../src/model/trunk/aggregator.js';
 import { relError } from '../../helpers/random.js';
 import { loadFixture } from '../../fixtures/vggt-tiny.js';
 

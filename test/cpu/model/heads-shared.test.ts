@@ -8,7 +8,7 @@ import {
   dptHeadGraph,
   dptHeadInputsGraph,
 } from '../../../src/model/vggt/dpt-head.js';
-import { loadPrefixed } from '../../../src/model/vggt/heads-common.js';
+import { loadPrefixed } from '../../../src/model/heads/heads-common.js';
 import type { Graph } from '../../../src/onnx/builder.js';
 import { loadOrt, type Ort } from '../../../src/runtime/ort.js';
 import { loadFixture } from '../../fixtures/vggt-tiny.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../../src/model/vggt/aggregator.js';
+import { Aggregator } from '../../../src/model/trunk/aggregator.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
 import { testDevice } from '../../helpers/gpu.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
-import { Aggregator, disposeLayers } from '../../../src/model/vggt/aggregator.js';
-import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/vggt/attention-core.js';
+import { Aggregator, disposeLayers } from '../../../src/model/trunk/aggregator.js';
+import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/trunk/attention-core.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';

@@ -8,9 +8,9 @@ import { bytesSource, fileSource, openSafetensors } from '../../../src/model/saf
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { FIXTURE } from '../../fixtures/vggt-tiny.js';
 import { expectCode } from '../../helpers/errors.js';
-import { loadBlockWeights, type ParamSpec } from '../../../src/model/vggt/blocks.js';
-import { loadBlockWeightsOnDevice } from '../../../src/model/vggt/device-weights.js';
-import { type HeadParam, loadHeadFeeds, releaseFeeds } from '../../../src/model/vggt/head-params.js';
+import { loadBlockWeights, type ParamSpec } from '../../../src/model/trunk/blocks.js';
+import { loadBlockWeightsOnDevice } from '../../../src/model/graph/device-weights.js';
+import { type HeadParam, loadHeadFeeds, releaseFeeds } from '../../../src/model/heads/head-params.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { buildSafetensors, type Entry } from '../../cpu/model/st-helpers.js';
 import { testDevice } from '../../helpers/gpu.js';

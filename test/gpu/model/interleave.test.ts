@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStorageBuffer, readBuffer } from '../../../src/gpu/buffers.js';
-import { interleaveGpu, interleaveHost } from '../../../src/model/vggt/interleave.js';
+import { interleaveGpu, interleaveHost } from '../../../src/model/trunk/interleave.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { freshSeed, rng } from '../../helpers/random.js';
 

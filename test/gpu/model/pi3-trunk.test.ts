@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DenseOnnxAttention } from '../../../src/model/vggt/attention-core.js';
+import { DenseOnnxAttention } from '../../../src/model/trunk/attention-core.js';
 import { createPi3Trunk } from '../../../src/model/pi3/trunk.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';

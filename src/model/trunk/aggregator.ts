@@ -37,11 +37,11 @@ import {
   type WeightReader,
 } from './blocks.js';
 import { type BufferLimits, planChunks, rowChunks, RowTensors, tensorByteLimit } from './chunks.js';
-import { loadBlockWeightsOnDevice } from './device-weights.js';
-import { checkComputeType } from './half-weights.js';
+import { loadBlockWeightsOnDevice } from '../graph/device-weights.js';
+import { checkComputeType } from '../graph/half-weights.js';
 import type { HeadInput } from './head-inputs.js';
 import { interleaveGpu, interleaveHost } from './interleave.js';
-import { type ElemType, transposeLinear } from './ops.js';
+import { type ElemType, transposeLinear } from '../graph/ops.js';
 import { interpolatePosEmbed } from './pos-embed.js';
 import { ropePositions, ropeTables } from './rope.js';
 
@@ -147,7 +147,7 @@ export interface AggregatorOptions {
   signal?: AbortSignal;
 }
 
-export { checkComputeType } from './half-weights.js';
+export { checkComputeType } from '../graph/half-weights.js';
 
 /**
  * What {@link Aggregator.run} returns. `L` is how the layers come: host arrays (the default), or, with

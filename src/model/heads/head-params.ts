@@ -10,10 +10,10 @@ import { createStorageBuffer, writeBuffer } from '../../gpu/buffers.js';
 import { prepareWeights, type RawWeight } from '../../gpu/weight-prep.js';
 import type { Graph } from '../../onnx/builder.js';
 import type { ExecutionTarget, Ort } from '../../runtime/ort.js';
-import { readHalf, transposeHalf } from './half-weights.js';
+import { readHalf, transposeHalf } from '../graph/half-weights.js';
 import type { HeadWeights, LoadedTensor } from './heads-common.js';
-import { canPrepareOnDevice } from './device-weights.js';
-import { addWeight, type ElemType, transposeLinear } from './ops.js';
+import { canPrepareOnDevice } from '../graph/device-weights.js';
+import { addWeight, type ElemType, transposeLinear } from '../graph/ops.js';
 
 /** One weight declared as a graph input: checkpoint key (after the prefix), input name, graph dims. */
 export interface HeadParam {

@@ -11,8 +11,8 @@
  */
 import { check } from '../../errors.js';
 import { Graph, tensorInit } from '../../onnx/builder.js';
-import { readHalf, transposeHalf, type WeightReader } from './half-weights.js';
-import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from './ops.js';
+import { readHalf, transposeHalf, type WeightReader } from '../graph/half-weights.js';
+import { cast, type ElemType, gelu, layerNorm, linear, reshape, transposeLinear, VGGT_OPSET } from '../graph/ops.js';
 
 /** Widths of one block. */
 export interface BlockDims {
@@ -100,7 +100,7 @@ export function postParams(b: BlockDims): ParamSpec[] {
  * `tensors` (with dtypes) and `readRaw`, as a Safetensors does, gives F16 and BF16 tensors to a float16 model
  * without widening ({@link readHalf}).
  */
-export type { WeightReader } from './half-weights.js';
+export type { WeightReader } from '../graph/half-weights.js';
 
 /**
  * Read one block's weights (`${prefix}.${key}`) in graph layout: a map from graph input name to data.

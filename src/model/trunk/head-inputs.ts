@@ -10,7 +10,7 @@ import { fromF16, toF16 } from '../../attention/f16.js';
 import { HessError } from '../../errors.js';
 import { STORAGE_USAGE } from '../../gpu/buffers.js';
 import type { ExecutionTarget, Ort } from '../../runtime/ort.js';
-import type { ElemType } from './ops.js';
+import type { ElemType } from '../graph/ops.js';
 
 /** An aggregated layer: host floats, or a float32/float16 ORT tensor (location 'cpu' or 'gpu-buffer'). */
 export type HeadInput = Float32Array | Tensor;

@@ -14,7 +14,7 @@ import type { HessDevice } from '../../gpu/device.js';
 import { createSession, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
 import { check, HessError } from '../../errors.js';
 import { denseAttention } from './blocks.js';
-import { type ElemType, reshape, VGGT_OPSET } from './ops.js';
+import { type ElemType, reshape, VGGT_OPSET } from '../graph/ops.js';
 import type { AttentionContext, AttentionCore } from '../../runtime/attention-core.js';
 
 // The contract lives with the cores' runtime (a lower layer); re-exported here for the model's files.

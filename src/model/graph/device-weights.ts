@@ -6,7 +6,7 @@
  */
 import { check } from '../../errors.js';
 import { prepareWeights, RAW_WEIGHT_DTYPES, type RawWeight, type RawWeightDtype } from '../../gpu/weight-prep.js';
-import type { ParamSpec } from './blocks.js';
+import type { ParamSpec } from '../trunk/blocks.js';
 import type { WeightReader } from './half-weights.js';
 import type { ElemType } from './ops.js';
 
