@@ -23,7 +23,7 @@ const USAGES = {
                  [--min-conf 1.5] [--policy dense|uniform|hess|reverse] [--sparsity 0.73] [--hess hess.json]
                  [--query-block 128] [--key-block 64]`,
   convert:
-    'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--segment-size HxW] [--no-segments]',
+    'hess-vggt convert <model.safetensors|dir> <outdir> [--fp16] [--camera-heads N] [--dino-heads N] [--head-heads N] [--segment-size HxW] [--no-segments]',
   eval: `hess-vggt eval --model <dir> --data <dir> [--policies dense,uniform,hess] [--sparsity 0.43,0.73,0.9] [--hess hess.json] [--out <dir>]
                  [--device webgpu|wasm] [--query-block 128] [--key-block 64] [--planner wasm|gpu|auto] [--mode crop|pad]
                  [--target-size 518] [--max-scenes N] [--max-frames N] [--min-conf 0] [--threshold d]
@@ -54,12 +54,15 @@ const SECTIONS: Record<CommandName, string> = {
   hess and reverse need a HeSS file (--hess, from 'hess-vggt calibrate'). --query-block / --key-block set the
   block sizes in tokens (defaults 128 / 64).`,
   convert: `convert
-  Validates a VGGT checkpoint (architecture read from the tensor shapes) and writes <outdir>/config.json,
-  <outdir>/model.safetensors (without the track head; F32, or F16 with --fp16) and <outdir>/segments/*.onnx
-  (+ manifest.json): the ONNX graphs the runtime runs. Head counts the shapes cannot show (camera trunk, DINO)
-  come from a config.json next to the input or --camera-heads / --dino-heads (16 for VGGT-1B).
-  --fp16 halves the file, but the loader widens F16 to float32: the model still computes in fp32; only the
-  weights are rounded. DPT-head graphs bake the image size: --segment-size (default 518x518, multiples of 14).
+  Validates a VGGT or π³ checkpoint (told apart by its tensor names; architecture read from the tensor shapes)
+  and writes <outdir>/config.json (with model: vggt|pi3), <outdir>/model.safetensors (F32, or F16 with --fp16;
+  VGGT without its track head, π³ whole) and <outdir>/segments/*.onnx (+ manifest.json): the ONNX graphs the
+  runtime runs. Head counts the shapes cannot show come from these flags, else a config.json next to the input,
+  else the trunk's: VGGT --camera-heads / --dino-heads (16 for VGGT-1B); π³ --dino-heads (its DINOv2 encoder)
+  and --head-heads (its point, conf and camera decoders; 16 for yyfz233/Pi3). The other model's flag is an error.
+  --fp16 halves the file; the model computes in float32 from it (F16 widened on load) unless loaded with
+  dtype 'fp16' on WebGPU, which reads F16 as stored. VGGT's DPT-head graphs bake the image size: --segment-size
+  (default 518x518, multiples of 14); π³'s heads graph takes any size, or only --segment-size's when given.
   Weights are streamed tensor by tensor; the checkpoint is never held in memory whole. <outdir> must not be or
   lie inside the input; every file is written to a temporary and renamed only when all are complete.`,
   eval: `eval
@@ -437,6 +440,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
       fp16: { type: 'boolean' },
       'camera-heads': { type: 'string' },
       'dino-heads': { type: 'string' },
+      'head-heads': { type: 'string' },
       'segment-size': { type: 'string' },
       'no-segments': { type: 'boolean' },
     },
@@ -447,7 +451,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
   if (values['segment-size'] !== undefined) {
     const m = /^(\d{1,6})x(\d{1,6})$/.exec(values['segment-size']);
     const [h, w] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-    // 14 = VGGT's patch size; convertCheckpoint checks it against the checkpoint's own patch size too.
+    // 14 = VGGT's and π³'s patch size; convertCheckpoint checks it against the checkpoint's own patch size too.
     if (!m || h <= 0 || w <= 0 || h % 14 !== 0 || w % 14 !== 0) {
       throw new HessError(
         'INVALID_ARGUMENT',
@@ -459,6 +463,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
   }
   const cameraHeads = positiveInt(values['camera-heads'], 'camera-heads', 4096);
   const dinoHeads = positiveInt(values['dino-heads'], 'dino-heads', 4096);
+  const headHeads = positiveInt(values['head-heads'], 'head-heads', 4096);
   const { convertCheckpoint } = await import('../model/convert.js');
   const t0 = performance.now();
   const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
@@ -468,6 +473,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
       fp16: values.fp16 ?? false,
       cameraHeads,
       dinoHeads,
+      headHeads,
       segmentSize,
       skipSegments: values['no-segments'] ?? false,
       onProgress: (e) => (e.stage === 'done' ? undefined : bar.update(e.stage, e.progress)),
@@ -477,10 +483,10 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
   }
   if (r.config.assumed.length)
     io.err(
-      `warning: assumed (not in the shapes or a config.json): ${r.config.assumed.join(', ')}; pass --camera-heads / --dino-heads`,
+      `warning: assumed (not in the shapes or a config.json): ${r.config.assumed.join(', ')}; pass ${r.model === 'pi3' ? '--dino-heads / --head-heads' : '--camera-heads / --dino-heads'}`,
     );
   io.log(
-    `wrote ${positionals[1]}: ${r.tensors} tensors as ${r.dtype} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)` +
+    `wrote ${positionals[1]} (${r.model === 'pi3' ? 'π³' : 'VGGT'}): ${r.tensors} tensors as ${r.dtype} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)` +
       `${r.dropped ? `, dropped ${r.dropped} track-head tensors` : ''}, ${r.segments.length} segment files, in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   return 0;

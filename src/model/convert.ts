@@ -1,288 +1,60 @@
 /**
- * `hess-vggt convert`: a VGGT checkpoint → a model folder the runtime loads directly:
+ * `hess-vggt convert`: a VGGT or π³ checkpoint (told apart by its tensor names, `detectModelKind`) → a model
+ * folder the runtime loads directly (`Vggt.load`, `Pi3.load`, `loadModel`):
  *
- * - `config.json`: the architecture inferred from the tensor shapes (snake_case, the keys `inferVggtConfig`
- *   reads back), with `camera_heads` / `dino_heads` taken from a config.json next to the input or the options;
- * - `model.safetensors`: every tensor but the track head (the runtime has no tracker), as F32 or F16, written
- *   tensor by tensor (the checkpoint is never held in memory whole: VGGT-1B is ~5 GB in fp32);
- * - `segments/*.onnx` + `segments/manifest.json`: the ONNX graphs of the segments the runtime builds (the
- *   aggregator's per-type graphs and the heads take their weights as inputs, named in the manifest; only the
- *   small patch embed and DINO bridge bake theirs), for inspection or use by other ONNX runtimes.
+ * - `config.json`: the architecture inferred from the tensor shapes, in the snake_case keys the model's config
+ *   reader takes back (`inferVggtConfig`, `inferPi3Config`), and `model: 'vggt' | 'pi3'` (checked against the
+ *   tensors on load). Head counts the shapes cannot show come from the options, else a config.json next to the
+ *   input, else a default listed in `assumed` (VGGT: camera trunk and DINO heads; π³: encoder and head-decoder
+ *   heads, defaulting to the decoder's, which is right for yyfz233/Pi3);
+ * - `model.safetensors`: as F32 or F16, written tensor by tensor (the checkpoint is never held in memory whole:
+ *   VGGT-1B is ~5 GB in fp32). VGGT loses its track head (the runtime has no tracker); π³ keeps every tensor;
+ * - `segments/*.onnx` + `segments/manifest.json` (`convert-segments.ts`): the ONNX graphs the runtime builds.
  *
- * F16 halves the download, but the reader widens F16 to f32 on load, so the runtime still computes in fp32:
- * only the weights are rounded (to 11 significant bits), not the arithmetic.
+ * F16 halves the download. How it is computed is chosen when loading, not here: with the default `dtype: 'fp32'`
+ * the reader widens F16 to float32, so only the weights are rounded (to 11 significant bits), not the arithmetic;
+ * with `dtype: 'fp16'` (WebGPU with shader-f16) the F16 tensors are uploaded as stored, without widening or a
+ * second rounding, and the trunk (and VGGT's heads) compute in float16.
  *
  * Node, Deno or Bun only (writes files).
  */
-import { openCheckpointPath } from './checkpoint.js';
-import { f32ToF16Bits } from '../attention/f16.js';
 import { HessError, check, throwIfAborted } from '../errors.js';
-import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from './config.js';
-import type { Safetensors } from './safetensors.js';
-import { AGGREGATOR_EPS, DINO_EPS } from './trunk/aggregator.js';
-import { buildDenseAttentionGraph } from './trunk/attention-core.js';
-import {
-  type BlockDims,
-  buildBridgeGraph,
-  buildEmbedGraph,
-  buildGlobalPostGraph,
-  buildGlobalPreGraph,
-  buildLocalBlockGraph,
-  postParams,
-  preParams,
-} from './trunk/blocks.js';
-import { cameraHeadInputsGraph } from './vggt/camera-head.js';
-import { dptHeadInputsGraph } from './vggt/dpt-head.js';
-import type { HeadParam } from './heads/head-params.js';
-import { VGGT_OPSET } from './graph/ops.js';
 import { AtomicBatch, checkWritableFolder } from '../io/atomic-write.js';
 import { refuseOutputOnInput } from '../io/paths.js';
+import { openCheckpointPath } from './checkpoint.js';
+import {
+  inferVggtConfig,
+  type TensorShapes,
+  type TrunkConfig,
+  type VggtConfig,
+  type VggtConfigOverride,
+} from './config.js';
+import { configJson } from './convert-config.js';
+import { type SegmentModel, writeSegments } from './convert-segments.js';
+import { detectModelKind, type ModelKind } from './load-model.js';
+import { inferPi3Config, type Pi3Config } from './pi3/config.js';
+import { PI3_DECODERS, pi3DecoderDims } from './pi3/heads-graph.js';
+import { nodeFs, SafetensorsWriter, type TensorSpec } from './safetensors-writer.js';
 
-type Fs = typeof import('node:fs/promises');
-type FileHandle = Awaited<ReturnType<Fs['open']>>;
-
-async function nodeFs(): Promise<Fs> {
-  const spec = 'node:fs/promises'; // not a literal import: keeps browser bundles free of node builtins
-  try {
-    return (await import(/* @vite-ignore */ spec)) as Fs;
-  } catch (e) {
-    throw new HessError('IO_ERROR', 'convert needs node:fs (Node, Deno or Bun)', 'run the converter with Node', {
-      cause: e,
-    });
-  }
-}
+export { configJson } from './convert-config.js';
+export { SafetensorsWriter, type TensorSpec, toF16Bytes } from './safetensors-writer.js';
 
 const join = (...p: string[]) => p.join('/').replace(/\/+/g, '/');
 
-// ---------------------------------------------------------------------------------------------------------------
-// float32 → float16
-// ---------------------------------------------------------------------------------------------------------------
-
-/** Little-endian F16 bytes of `a`; throws when a finite value overflows (it would become ±Infinity). */
-export function toF16Bytes(a: Float32Array, name = 'tensor'): Uint8Array {
-  const out = new Uint8Array(a.length * 2);
-  for (let i = 0; i < a.length; i++) {
-    const h = f32ToF16Bits(a[i]);
-    if ((h & 0x7fff) === 0x7c00 && Number.isFinite(a[i])) {
-      throw new HessError(
-        'INVALID_ARGUMENT',
-        `${name}[${i}] = ${a[i]} does not fit float16 (max 65504)`,
-        'convert without --fp16',
-      );
-    }
-    out[2 * i] = h & 0xff;
-    out[2 * i + 1] = h >>> 8;
-  }
-  return out;
-}
-
-function f32Bytes(a: Float32Array): Uint8Array {
-  const out = new Uint8Array(a.length * 4);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < a.length; i++) dv.setFloat32(4 * i, a[i], true); // little-endian whatever the host
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// safetensors writer
-// ---------------------------------------------------------------------------------------------------------------
-
-/** One tensor to write: its name, output dtype and shape (the header is written before any data). */
-export interface TensorSpec {
-  name: string;
-  dtype: 'F32' | 'F16';
-  shape: readonly number[];
-}
-
-/**
- * Streaming safetensors writer: the header (all names, dtypes, shapes, offsets) goes first, then each tensor's
- * bytes in the declared order, one `write` call at a time, so memory stays at one tensor.
- *
- * @example
- * const w = await SafetensorsWriter.create('out.safetensors', [{ name: 'a', dtype: 'F32', shape: [2] }]);
- * await w.write('a', new Float32Array([1, 2]));
- * await w.close();
- */
-export class SafetensorsWriter {
-  private next = 0;
-  private closed = false;
-
-  private constructor(
-    private readonly fh: FileHandle,
-    private readonly specs: readonly TensorSpec[],
-    private readonly offsets: number[],
-    private readonly dataStart: number,
-    private readonly path: string,
-    private readonly temp: string,
-  ) {}
-
-  /** Create `path` and write the header; `metadata` becomes `__metadata__` (strings only). */
-  static async create(
-    path: string,
-    specs: readonly TensorSpec[],
-    metadata: Record<string, string> = {},
-  ): Promise<SafetensorsWriter> {
-    const names = new Set<string>();
-    const header: Record<string, unknown> = {};
-    if (Object.keys(metadata).length) header.__metadata__ = metadata;
-    const offsets: number[] = [];
-    let off = 0;
-    for (const s of specs) {
-      check(!names.has(s.name) && s.name !== '__metadata__', `duplicate or reserved tensor name ${s.name}`);
-      check(
-        s.shape.every((d) => Number.isSafeInteger(d) && d >= 0),
-        `${s.name}: bad shape [${s.shape.join(', ')}]`,
-      );
-      names.add(s.name);
-      const bytes = s.shape.reduce((a, d) => a * d, 1) * (s.dtype === 'F32' ? 4 : 2);
-      header[s.name] = { dtype: s.dtype, shape: [...s.shape], data_offsets: [off, off + bytes] };
-      offsets.push(off);
-      off += bytes;
-    }
-    offsets.push(off);
-    let json = new TextEncoder().encode(JSON.stringify(header));
-    // Pad with spaces so the data section starts 8-byte aligned (as the Rust writer does).
-    const padded = Math.ceil(json.length / 8) * 8;
-    if (padded !== json.length) {
-      const p = new Uint8Array(padded).fill(0x20);
-      p.set(json);
-      json = p;
-    }
-    const fs = await nodeFs();
-    // Written under a temporary sibling name and renamed by close(): a failed or killed conversion never leaves
-    // a truncated model.safetensors where the finished one belongs.
-    const temp = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
-    let fh: FileHandle;
-    try {
-      fh = await fs.open(temp, 'wx');
-    } catch (e) {
-      throw new HessError(
-        'IO_ERROR',
-        `cannot create ${path}: ${String((e as Error)?.message ?? e)}`,
-        'check the output folder',
-        { cause: e },
-      );
-    }
-    const w = new SafetensorsWriter(fh, specs, offsets, 8 + json.length, path, temp);
-    try {
-      const len = new Uint8Array(8);
-      new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
-      await w.writeAll(len, 0);
-      await w.writeAll(json, 8);
-    } catch (e) {
-      await w.abort();
-      throw e;
-    }
-    return w;
-  }
-
-  private async writeAll(bytes: Uint8Array, at: number): Promise<void> {
-    let done = 0;
-    try {
-      while (done < bytes.length) {
-        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, at + done);
-        done += bytesWritten;
-      }
-    } catch (e) {
-      throw new HessError(
-        'IO_ERROR',
-        `cannot write ${this.path}: ${String((e as Error)?.message ?? e)}`,
-        'check free disk space',
-        { cause: e },
-      );
-    }
-  }
-
-  /** Write the next tensor (in header order), converting to its declared dtype. */
-  async write(name: string, data: Float32Array): Promise<void> {
-    check(!this.closed, 'SafetensorsWriter.write after close()');
-    const i = this.next;
-    const s = this.specs[i];
-    check(s !== undefined && s.name === name, `expected tensor ${s?.name ?? '(none: all written)'}, got ${name}`);
-    const bytes = s.dtype === 'F16' ? toF16Bytes(data, name) : f32Bytes(data);
-    check(
-      bytes.length === this.offsets[i + 1] - this.offsets[i],
-      `${name}: ${data.length} values do not match shape [${s.shape.join(', ')}]`,
-    );
-    await this.writeAll(bytes, this.dataStart + this.offsets[i]);
-    this.next++;
-  }
-
-  /**
-   * Finish: throws (and removes the partial file) if tensors are missing, else moves the complete file to its
-   * path. After a failed write call {@link abort} instead, so the write's own error is the one reported.
-   */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.next !== this.specs.length) {
-      await this.abort();
-      check(false, `only ${this.next} of ${this.specs.length} tensors were written`);
-    }
-    this.closed = true;
-    const fs = await nodeFs();
-    try {
-      await this.fh.close();
-      await fs.rename(this.temp, this.path);
-    } catch (e) {
-      await fs.rm(this.temp, { force: true }).catch(() => {});
-      throw new HessError(
-        'IO_ERROR',
-        `cannot finish ${this.path}: ${String((e as Error)?.message ?? e)}`,
-        'check the output folder',
-        { cause: e },
-      );
-    }
-  }
-
-  /** Give up: close and delete the partial file (nothing appears at the path). Never throws. */
-  async abort(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.fh.close().catch(() => {});
-    const fs = await nodeFs();
-    await fs.rm(this.temp, { force: true }).catch(() => {});
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// config.json
-// ---------------------------------------------------------------------------------------------------------------
-
-/** The snake_case config.json of a converted model (read back by `inferVggtConfig` as an override). */
-export function configJson(cfg: VggtConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const dpt = cfg.depthHead ?? cfg.pointHead;
-  return {
-    embed_dim: cfg.embedDim,
-    num_heads: cfg.numHeads,
-    depth: cfg.depth,
-    dino_depth: cfg.dino.depth,
-    dino_heads: cfg.dino.heads,
-    dino_img_size: cfg.dino.imgSize,
-    patch_size: cfg.patchSize,
-    num_register_tokens: cfg.numRegisterTokens,
-    ...(cfg.camera ? { camera_heads: cfg.camera.heads, camera_trunk_depth: cfg.camera.trunkDepth } : {}),
-    ...(dpt ? { dpt_features: dpt.features, dpt_out_channels: [...dpt.outChannels] } : {}),
-    patch_start_idx: cfg.patchStartIdx,
-    mlp_hidden_dim: cfg.mlpHiddenDim,
-    heads: { camera: cfg.camera !== null, depth: cfg.depthHead !== null, point: cfg.pointHead !== null },
-    assumed: [...cfg.assumed],
-    ...extra,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// convertCheckpoint
-// ---------------------------------------------------------------------------------------------------------------
-
 /** Options of {@link convertCheckpoint}. */
 export interface ConvertOptions {
-  /** Store weights as F16 (half the size; the runtime widens them to f32 on load). Default false. */
+  /** Store weights as F16 (half the size; see the module comment for how they are computed). Default false. */
   fp16?: boolean;
-  /** Camera-trunk heads (not visible in the shapes); default: config.json next to the input, else the aggregator's. */
+  /** VGGT only: camera-trunk heads (not visible in the shapes); default: config.json next to the input, else the aggregator's. */
   cameraHeads?: number;
-  /** DINO heads; default: config.json next to the input, else the aggregator's. */
+  /** DINO heads (π³: its DINOv2 encoder's); default: config.json next to the input, else the trunk's. */
   dinoHeads?: number;
-  /** Image size the exported DPT-head graphs are built for (they bake H×W); default config height/width or 518×518. */
+  /** π³ only: heads of the point, conf and camera decoders (they share one count); default: config.json, else the decoder's. */
+  headHeads?: number;
+  /**
+   * Image size the exported head graphs are built for (they bake H×W). VGGT's DPT heads: default config.json's
+   * height/width, else 518×518. π³'s heads graph takes any size unless this is given.
+   */
   segmentSize?: { height: number; width: number };
   /** Skip `segments/` (default false). */
   skipSegments?: boolean;
@@ -292,8 +64,10 @@ export interface ConvertOptions {
 
 /** What {@link convertCheckpoint} wrote. */
 export interface ConvertResult {
-  config: VggtConfig;
-  /** Tensors written / dropped (the track head). */
+  /** Which model the checkpoint holds (also config.json's `model`). */
+  model: ModelKind;
+  config: VggtConfig | Pi3Config;
+  /** Tensors written / dropped (VGGT's track head; π³ drops none). */
   tensors: number;
   dropped: number;
   /** Bytes of the output model.safetensors. */
@@ -305,13 +79,15 @@ export interface ConvertResult {
 }
 
 /**
- * Convert a VGGT checkpoint (file path, or a folder holding model.safetensors) into `outdir`
- * (config.json, model.safetensors without the track head, segments/*.onnx). Validates the checkpoint with
- * {@link inferVggtConfig} first; throws BAD_CHECKPOINT on a malformed one.
+ * Convert a VGGT or π³ checkpoint (file path, or a folder holding model.safetensors; the model is detected from
+ * the tensor names) into `outdir` (config.json, model.safetensors, segments/*.onnx). Validates the checkpoint with
+ * the model's config reader first; throws BAD_CHECKPOINT on a malformed one, INVALID_ARGUMENT for an option of the
+ * other model.
  *
  * @example
  * await convertCheckpoint('VGGT-1B/model.safetensors', './vggt-1b-fp16', { fp16: true, cameraHeads: 16 });
- * const model = await Vggt.load('./vggt-1b-fp16');
+ * await convertCheckpoint('Pi3/model.safetensors', './pi3-fp16', { fp16: true });
+ * const model = await loadModel('./pi3-fp16'); // a Pi3
  */
 export async function convertCheckpoint(
   source: string,
@@ -341,27 +117,26 @@ export async function convertCheckpoint(
   await checkWritableFolder(outdir, { create: true, what: '<outdir>' });
   const opened = await openCheckpointPath(source, { signal: opts.signal });
   const { st } = opened;
-  let override = opened.override;
-  if (opts.cameraHeads !== undefined) override = { ...override, camera_heads: opts.cameraHeads };
-  if (opts.dinoHeads !== undefined) override = { ...override, dino_heads: opts.dinoHeads };
   // Every file goes to a temporary sibling; all are renamed into place only after the last one is complete.
   const batch = await AtomicBatch.create();
   try {
-    const config = inferVggtConfig(st.tensors, override);
+    const model = detectModelKind(st.tensors, opened.override as { model?: unknown });
+    const config = readConfig(model, st.tensors, opened.override, opts);
+    const name = model === 'pi3' ? 'π³' : 'VGGT';
     const dtype = opts.fp16 ? 'F16' : 'F32';
-    const keep = [...st.tensors.values()].filter((t) => !t.name.startsWith('track_head.'));
+    const keep = [...st.tensors.values()].filter((t) => model === 'pi3' || !t.name.startsWith('track_head.'));
     const dropped = st.tensors.size - keep.length;
     const floatTypes = new Set(['F64', 'F32', 'F16', 'BF16']);
     for (const t of keep) {
       if (!floatTypes.has(t.dtype)) {
         throw new HessError(
           'BAD_CHECKPOINT',
-          `tensor ${t.name} is ${t.dtype}; VGGT weights are floating point`,
-          'use an unmodified VGGT checkpoint',
+          `tensor ${t.name} is ${t.dtype}; ${name} weights are floating point`,
+          `use an unmodified ${name} checkpoint`,
         );
       }
     }
-    const segmentSize = opts.skipSegments ? undefined : segmentSizeOf(config, opts, override);
+    const segmentModel = opts.skipSegments ? null : segmentModelOf(model, config, opts, opened.override);
     await batch.mkdir(outdir);
     const files: string[] = [];
 
@@ -390,19 +165,21 @@ export async function convertCheckpoint(
     const bytes = (await fs.stat(modelTemp)).size;
 
     const json = configJson(config, {
+      ...(model === 'pi3' ? pi3HeadWidths(st.tensors) : {}),
       weights_dtype: dtype === 'F16' ? 'float16' : 'float32',
-      compute_dtype: 'float32',
       converted_from: opened.file.split('/').pop(),
     });
     await batch.write(join(outdir, 'config.json'), JSON.stringify(json, null, 2));
     files.push('config.json');
 
     // --- segment graphs ---
-    const segments = segmentSize ? await writeSegments(st, config, outdir, opts, segmentSize, batch) : [];
+    const segments = segmentModel
+      ? await writeSegments(st, segmentModel, outdir, batch, { signal: opts.signal, onProgress: progress })
+      : [];
     files.push(...segments);
     await batch.commit();
     progress({ stage: 'done', progress: 1 });
-    return { config, tensors: keep.length, dropped, bytes, dtype, segments, files };
+    return { model, config, tensors: keep.length, dropped, bytes, dtype, segments, files };
   } catch (e) {
     await batch.abort();
     throw e;
@@ -411,14 +188,65 @@ export async function convertCheckpoint(
   }
 }
 
-/** The image size the DPT-head graphs are built for, checked before anything is written. */
-function segmentSizeOf(
-  c: VggtConfig,
+/** The model's config from the shapes, config.json beside the input and the options (which win over it). */
+function readConfig(
+  model: ModelKind,
+  tensors: TensorShapes,
+  override: VggtConfigOverride,
+  opts: ConvertOptions,
+): VggtConfig | Pi3Config {
+  const other = (option: string, fix: string) =>
+    new HessError(
+      'INVALID_ARGUMENT',
+      `${option} is for ${model === 'pi3' ? 'VGGT' : 'π³'}; this checkpoint is ${model === 'pi3' ? 'π³' : 'VGGT'}`,
+      fix,
+    );
+  if (model === 'pi3') {
+    // VGGT's camera trunk heads have no π³ counterpart of their own: π³'s point, conf and camera decoders share one.
+    if (opts.cameraHeads !== undefined)
+      throw other('cameraHeads (--camera-heads)', "drop it; π³'s head decoders share one head count: --head-heads N");
+    return inferPi3Config(tensors, {
+      ...override,
+      ...(opts.dinoHeads !== undefined ? { encoder_heads: opts.dinoHeads } : {}),
+      ...(opts.headHeads !== undefined ? { head_dec_heads: opts.headHeads } : {}),
+    });
+  }
+  if (opts.headHeads !== undefined)
+    throw other('headHeads (--head-heads)', "drop it; VGGT's head counts are --camera-heads and --dino-heads");
+  return inferVggtConfig(tensors, {
+    ...override,
+    ...(opts.cameraHeads !== undefined ? { camera_heads: opts.cameraHeads } : {}),
+    ...(opts.dinoHeads !== undefined ? { dino_heads: opts.dinoHeads } : {}),
+  });
+}
+
+/** π³'s head-decoder widths (informational: the runtime reads them from the shapes); checks the heads exist. */
+function pi3HeadWidths(tensors: TensorShapes): Record<string, number> {
+  const [point, , camera] = PI3_DECODERS.map((d) => pi3DecoderDims(tensors, d));
+  return { head_dec_dim: point!.dim, head_dec_depth: point!.depth, camera_dim: camera!.outDim };
+}
+
+/** What the segments are built for, the image size checked before anything is written. */
+function segmentModelOf(
+  model: ModelKind,
+  config: VggtConfig | Pi3Config,
   opts: ConvertOptions,
   override: VggtConfigOverride,
-): { height: number; width: number } {
-  const H = opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518);
-  const W = opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518);
+): SegmentModel {
+  if (model === 'pi3') {
+    const c = config as Pi3Config;
+    return { kind: 'pi3', config: c, size: opts.segmentSize && checkSize(c, opts.segmentSize) };
+  }
+  const c = config as VggtConfig;
+  const size = {
+    height: opts.segmentSize?.height ?? (typeof override.height === 'number' ? override.height : 518),
+    width: opts.segmentSize?.width ?? (typeof override.width === 'number' ? override.width : 518),
+  };
+  return { kind: 'vggt', config: c, size: checkSize(c, size) };
+}
+
+function checkSize(c: TrunkConfig, size: { height: number; width: number }): { height: number; width: number } {
+  const { height: H, width: W } = size;
   check(
     Number.isSafeInteger(H) &&
       Number.isSafeInteger(W) &&
@@ -429,137 +257,5 @@ function segmentSizeOf(
     `segment size ${H}×${W} must be positive multiples of ${c.patchSize}`,
     `pass e.g. --segment-size ${c.patchSize * 25}x${c.patchSize * 37}`,
   );
-  return { height: H, width: W };
-}
-
-interface SegmentEntry {
-  file: string;
-  description: string;
-  /** Weight inputs: input name → checkpoint tensor name pattern ({i} = block index). */
-  weights?: Record<string, string>;
-  blocks?: string;
-  imageSize?: [number, number];
-}
-
-async function writeSegments(
-  st: Safetensors,
-  c: VggtConfig,
-  outdir: string,
-  opts: ConvertOptions,
-  size: { height: number; width: number },
-  batch: AtomicBatch,
-): Promise<string[]> {
-  const dir = join(outdir, 'segments');
-  await batch.mkdir(dir);
-  const written: string[] = [];
-  const manifest: SegmentEntry[] = [];
-  const steps = 8 + (c.camera ? 1 : 0) + (c.depthHead ? 1 : 0) + (c.pointHead ? 1 : 0);
-  const put = async (name: string, bytes: Uint8Array, entry: Omit<SegmentEntry, 'file'>) => {
-    throwIfAborted(opts.signal);
-    await batch.write(join(dir, name), bytes);
-    written.push(`segments/${name}`);
-    manifest.push({ file: name, ...entry });
-    opts.onProgress?.({ stage: 'segments', progress: written.length / steps, message: name });
-  };
-  const agg: BlockDims = {
-    C: c.embedDim,
-    H: c.numHeads,
-    d: c.headDim,
-    M: c.mlpHiddenDim,
-    eps: AGGREGATOR_EPS,
-    qkNorm: true,
-    rope: true,
-  };
-  const dino: BlockDims = {
-    C: c.dino.dim,
-    H: c.dino.heads,
-    d: c.dino.headDim,
-    M: c.dino.mlpHiddenDim,
-    eps: DINO_EPS,
-    qkNorm: false,
-    rope: false,
-  };
-  const pe = 'aggregator.patch_embed';
-  const feeds = (prefix: string, specs: ReturnType<typeof preParams>) =>
-    Object.fromEntries(
-      specs.map((s) => [s.input, `${prefix}.${s.key}${s.linear ? ' (transposed to [in, out])' : ''}`]),
-    );
-  await put(
-    'patch_embed.onnx',
-    buildEmbedGraph(
-      await st.read(`${pe}.patch_embed.proj.weight`),
-      await st.read(`${pe}.patch_embed.proj.bias`),
-      c.dino.dim,
-      c.patchSize,
-    ),
-    { description: 'DINOv2 patch embedding (conv weights baked) + position embedding + cls/register prefix' },
-  );
-  await put('dino_block.onnx', buildLocalBlockGraph(dino, 'dino_block'), {
-    description: 'one DINOv2 block; weights are inputs',
-    blocks: `${pe}.blocks.{i}`,
-    weights: feeds(`${pe}.blocks.{i}`, [...preParams(dino), ...postParams(dino)]),
-  });
-  await put(
-    'dino_bridge.onnx',
-    buildBridgeGraph(
-      await st.read(`${pe}.norm.weight`),
-      await st.read(`${pe}.norm.bias`),
-      c.dino.dim,
-      1 + c.dino.numRegisters,
-      DINO_EPS,
-    ),
-    { description: 'DINO final norm (baked), drops DINO prefix tokens, prepends camera/register tokens' },
-  );
-  await put('frame_block.onnx', buildLocalBlockGraph(agg, 'frame_block'), {
-    description: 'aggregator frame-attention block; weights are inputs',
-    blocks: 'aggregator.frame_blocks.{i}',
-    weights: feeds('aggregator.frame_blocks.{i}', [...preParams(agg), ...postParams(agg)]),
-  });
-  await put('global_pre.onnx', buildGlobalPreGraph(agg), {
-    description: 'global block up to q, k, v (norm, qkv, qk-norm, RoPE); weights are inputs',
-    blocks: 'aggregator.global_blocks.{i}',
-    weights: feeds('aggregator.global_blocks.{i}', preParams(agg)),
-  });
-  await put('attention_dense.onnx', buildDenseAttentionGraph(agg.H, agg.d), {
-    description:
-      'dense global attention core (the runtime swaps in its WGSL dense / HeSS block-sparse kernels on WebGPU)',
-  });
-  await put('global_post.onnx', buildGlobalPostGraph(agg), {
-    description: 'global block after attention (proj, LayerScale, MLP); weights are inputs',
-    blocks: 'aggregator.global_blocks.{i}',
-    weights: feeds('aggregator.global_blocks.{i}', postParams(agg)),
-  });
-  const { height: H, width: W } = size;
-  // Head weights are graph inputs too (VGGT-1B's camera head would bake 0.87 GB), fed from model.safetensors.
-  const headFeeds = (prefix: string, params: readonly HeadParam[]) =>
-    Object.fromEntries(
-      params.map((p) => [p.input, `${prefix}.${p.key}${p.linear ? ' (transposed to [in, out])' : ''}`]),
-    );
-  if (c.camera) {
-    const { graph, params } = cameraHeadInputsGraph(st.tensors, c.camera, 4, 'camera_head');
-    await put('camera_head.onnx', graph.toModel({ opset: VGGT_OPSET }).model, {
-      description: 'camera head: camera tokens [S, 2C] → pose_enc [S, 9]; weights are inputs',
-      weights: headFeeds('camera_head', params),
-    });
-  }
-  for (const [kind, head] of [
-    ['depth', c.depthHead],
-    ['point', c.pointHead],
-  ] as const) {
-    if (!head) continue;
-    const prefix = `${kind}_head`;
-    const spec = { kind, head, dimIn: 2 * c.embedDim, patchSize: c.patchSize, patchStartIdx: c.patchStartIdx };
-    const { graph, params } = dptHeadInputsGraph(st.tensors, spec, prefix, { size: { H, W } });
-    await put(`${prefix}_${H}x${W}.onnx`, graph.toModel({ opset: VGGT_OPSET }).model, {
-      description: `DPT ${kind} head for ${H}×${W} images: l0..l3 [S, P, 2C] → values, conf; weights are inputs`,
-      imageSize: [H, W],
-      weights: headFeeds(prefix, params),
-    });
-  }
-  await batch.write(
-    join(dir, 'manifest.json'),
-    JSON.stringify({ format: 'hess-vggt-segments', version: 1, segments: manifest }, null, 2),
-  );
-  written.push('segments/manifest.json');
-  return written;
+  return size;
 }

@@ -28,7 +28,7 @@ const FLAGS: Record<string, string[]> = {
     '--query-block',
     '--key-block',
   ],
-  convert: ['--fp16', '--camera-heads', '--dino-heads', '--segment-size', '--no-segments'],
+  convert: ['--fp16', '--camera-heads', '--dino-heads', '--head-heads', '--segment-size', '--no-segments'],
   eval: [
     '--model',
     '--data',

@@ -161,8 +161,17 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
       'point_head_70x98.onnx',
     ]);
     const manifest = JSON.parse(await readFile(join(seg, 'manifest.json'), 'utf8'));
+    expect(manifest.model).toBe('vggt');
     const ort = await loadOrt();
+    const converted = await openSafetensors(await fileSource(join(tmp.dir, 'fp32', 'model.safetensors')));
     for (const m of manifest.segments) {
+      // Every weight the manifest names is a tensor of the converted model ({i} over the graph's `count` blocks).
+      for (const pattern of Object.values<string>(m.weights ?? {})) {
+        const name = pattern.replace(/ \(transposed to \[in, out\]\)$/, '');
+        if (name.includes('{i}')) expect(m.count, m.file).toBeGreaterThan(0);
+        for (let i = 0; i < (name.includes('{i}') ? m.count : 1); i++)
+          expect(converted.tensors.has(name.replace('{i}', `${i}`)), `${m.file}: ${name} (${i})`).toBe(true);
+      }
       const s = await createSession(ort, new Uint8Array(await readFile(join(seg, m.file))), { ep: 'wasm' });
       // Every weight input named in the manifest is a graph input.
       for (const input of Object.keys(m.weights ?? {})) expect(s.inputNames, `${m.file} ${input}`).toContain(input);
@@ -190,6 +199,7 @@ describe('convertCheckpoint on the vggt-tiny fixture (wasm EP)', () => {
       }
       await s.release();
     }
+    await converted.close();
   });
 
   it('bad inputs are typed errors', async () => {
