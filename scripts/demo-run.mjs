@@ -1,12 +1,13 @@
 // The body of `npm run demo` (scripts/demo.mjs starts it with --no-opt --liftoff-only and the Vulkan env):
-// images → VGGT dense and HeSS-sparse → a timing + agreement table, demo-out/scene.ply and demo-out/cameras.json.
+// images → VGGT or π³ (whichever --model holds) dense and HeSS-sparse → a timing + agreement table,
+// demo-out/scene.ply and demo-out/cameras.json.
 import { mkdirSync, readFileSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const USAGE = `usage: npm run demo -- [--model <model.safetensors|dir>] [--images <files…>] [--hess <file.hess.json>]
+const USAGE = `usage: npm run demo -- [--model <VGGT or π³ model.safetensors|dir>] [--images <files…>] [--hess <file.hess.json>]
        [--sparsity 0.5] [--policies dense,uniform,hess] [--size <px>] [--query-block n --key-block n]
        [--device webgpu|wasm] [--min-conf 0] [--out demo-out]
        npm run demo -- --serve [--port 8080]   (the browser demo page)`;
@@ -66,6 +67,7 @@ async function main() {
   const args = parse(process.argv.slice(2));
   const sdk = await import(`${root}dist/node/index.js`);
   const demo = await import(`${root}dist/demo/lib.js`);
+  const { asVggtResult } = await import(`${root}dist/node/evaluate.js`);
 
   // The default model ships in the repo (models/vggt-synth, F16, ~8 MB), so a fresh clone needs nothing beside it.
   const bundled = resolve(root, 'models/vggt-synth');
@@ -86,7 +88,8 @@ async function main() {
     `demo: model ${modelPath}${modelPath === bundled ? ' (vggt-synth: tiny VGGT trained on synthetic scenes like the rendered one, F16 weights)' : ''}`,
   );
   const t0 = performance.now();
-  const model = await sdk.Vggt.load(modelPath, {
+  // VGGT or π³, told apart by the tensor names; π³'s results are read in VGGT's form (asVggtResult) below.
+  const model = await sdk.loadModel(modelPath, {
     device: wanted === 'auto' ? undefined : wanted,
     onProgress: (e) => {
       if (e.stage === 'weights') bar('weights', e.progress ?? 0);
@@ -95,6 +98,7 @@ async function main() {
   const loadMs = performance.now() - t0;
   const cfg = model.config;
   const gpu = model.target.ep === 'webgpu';
+  if (model.kind === 'pi3') console.log('demo: π³ checkpoint (detected from its tensor names)');
   if (gpu)
     console.log(
       `demo: WebGPU on ${model.gpu.name} (shader-f16 ${model.gpu.features.shaderF16 ? 'yes' : 'no'}); loaded in ${loadMs.toFixed(0)} ms`,
@@ -156,7 +160,8 @@ async function main() {
       hess = sdk.parseHessFile(readFileSync(args.hess, 'utf8'));
       console.log(`demo: HeSS file ${args.hess} (${hess.modelId}, ${hess.calibration.scenes} calibration scenes)`);
     } else {
-      hess = demo.plantedHess(cfg.depth, cfg.numHeads);
+      // sized for this model, and marked as its own (π³ refuses VGGT's files and the other way round)
+      hess = demo.plantedHess(cfg.depth, cfg.numHeads, model.kind);
       console.log(
         'demo: HeSS scores are PLANTED (deterministic pseudo-scores, not calibrated); pass --hess <file> for real ones (hess-vggt calibrate)',
       );
@@ -176,7 +181,7 @@ async function main() {
   const results = [];
   for (const policy of policies) {
     process.stdout.write(`demo: ${policy}${policy === 'dense' ? '' : ` ρ=${sparsity}`}… `);
-    const r = await model.run(input, runOpts(policy));
+    const r = asVggtResult(await model.run(input, runOpts(policy)));
     console.log(`${r.timings.total.toFixed(0)} ms`);
     results.push({ policy, r });
   }
@@ -189,7 +194,9 @@ async function main() {
   console.log(
     `device: ${gpu ? model.gpu.name : 'wasm EP (CPU)'}; ρ = fraction of key blocks skipped in global attention (achieved counts every head, layer and query block);`,
   );
-  console.log('Δ = max|x − x_dense| / max|x_dense| over depth, world points and pose encodings.');
+  console.log(
+    `Δ = max|x − x_dense| / max|x_dense| over depth, world points and ${model.kind === 'pi3' ? 'camera poses' : 'pose encodings'}.`,
+  );
   if (modelPath === bundled)
     console.log(
       'vggt-synth is a tiny model: the numbers show speed and agreement with dense; its reconstruction is rough.',
@@ -206,6 +213,7 @@ async function main() {
         {
           device: gpu ? model.gpu.name : 'wasm',
           model: modelPath,
+          kind: model.kind,
           input: [input.S, 3, input.H, input.W],
           blocks,
           rows,

@@ -1,9 +1,10 @@
 /**
- * What the browser demo page and `npm run demo` (Node) share: the procedural sample scene, the planted HeSS file
- * for checkpoints without a calibrated one, block sizes that make sparsity real on small inputs, and the
+ * What the browser demo page and `npm run demo` (Node) share: the procedural sample scene, the choice of HeSS file
+ * (planted for checkpoints without a calibrated one), block sizes that make sparsity real on small inputs, and the
  * dense-vs-sparse agreement numbers. Bundled to dist/demo/lib.js (no DOM, no GPU).
  */
 import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../hess/hess-file.js';
+import type { ModelKind } from '../model/load-model.js';
 import type { VggtResult } from '../model/vggt/model.js';
 import type { GtScore } from './ground-truth.js';
 
@@ -13,12 +14,13 @@ export { sampleSceneWithGt, scoreAgainstGt, type DemoGroundTruth, type GtScore }
 /**
  * A deterministic, clearly labelled stand-in HeSS file (per-layer head scores in [0.5, 3.5], i.e. up to 7× apart), for
  * checkpoints that have no calibrated one, e.g. the random-weight tiny fixture. It exercises the HeSS budget
- * allocation; it says nothing about which heads matter.
+ * allocation; it says nothing about which heads matter. With `model`, the file says which model it is for (the other
+ * model refuses it).
  *
  * @example
- * const hess = plantedHess(model.config.depth, model.config.numHeads);
+ * const hess = plantedHess(model.config.depth, model.config.numHeads, model.kind);
  */
-export function plantedHess(layers: number, heads: number): HessFile {
+export function plantedHess(layers: number, heads: number, model?: ModelKind): HessFile {
   const traces = Array.from({ length: layers }, (_, l) =>
     Array.from({ length: heads }, (_, h) => 2 + Math.sin(1.7 * l + 2.3 * h + 0.5) + 0.5 * Math.cos(0.9 * h * (l + 1))),
   );
@@ -26,6 +28,7 @@ export function plantedHess(layers: number, heads: number): HessFile {
     format: 'hess-scores',
     version: HESS_FORMAT_VERSION,
     modelId: 'planted-demo',
+    ...(model && { model }),
     layers,
     heads,
     lambda: 0.5,
@@ -33,6 +36,59 @@ export function plantedHess(layers: number, heads: number): HessFile {
     scores: combineHess(traces, traces, 0.5),
     calibration: { description: 'PLANTED by the demo (not calibrated): deterministic pseudo-scores', scenes: 1 },
   };
+}
+
+/** What {@link demoHess} needs to know of the loaded model: its kind and global-attention shape. */
+export interface DemoModel {
+  kind: ModelKind;
+  depth: number;
+  numHeads: number;
+}
+
+/** Whether `f` is for `m`: the same model (a file without a `model` field predates π³: it is VGGT's) and shape. */
+export function hessFits(f: HessFile, m: DemoModel): boolean {
+  return (f.model ?? 'vggt') === m.kind && f.layers === m.depth && f.heads === m.numHeads;
+}
+
+/**
+ * The HeSS file the demo's hess/reverse policies use: the one the user gave (as is: a file for another model is
+ * refused by the model with BAD_HESS_FILE, which the page shows); else the file shipped with the default model when
+ * it is for this model (models/vggt-synth/hess.json is VGGT's: never given to π³); else planted pseudo-scores sized
+ * for this model's layers and heads.
+ *
+ * @example
+ * const { file, from } = demoHess({ kind: 'pi3', depth: 18, numHeads: 4 }, null, vggtSynthHess); // from: 'planted'
+ */
+export function demoHess(
+  m: DemoModel,
+  given: HessFile | null,
+  shipped: HessFile | null = null,
+): { file: HessFile; from: 'given' | 'shipped' | 'planted' } {
+  if (given) return { file: given, from: 'given' };
+  if (shipped && hessFits(shipped, m)) return { file: shipped, from: 'shipped' };
+  return { file: plantedHess(m.depth, m.numHeads, m.kind), from: 'planted' };
+}
+
+/**
+ * World coordinates of point `p` of camera `s`'s frame, from world-to-camera extrinsics `[R | t]` (S·12, VGGT's
+ * form, and π³'s camera-to-world poses once inverted by `pi3AsVggtResult`): `Rᵀ (p − t)`.
+ *
+ * @example
+ * cameraToWorld(r.extrinsics, 0, [0, 0, 0]); // camera 0's centre
+ */
+export function cameraToWorld(
+  extrinsics: ArrayLike<number>,
+  s: number,
+  p: readonly [number, number, number],
+): [number, number, number] {
+  const o = 12 * s;
+  const E = (i: number) => extrinsics[o + i];
+  const d = [p[0] - E(3), p[1] - E(7), p[2] - E(11)];
+  return [
+    E(0) * d[0] + E(4) * d[1] + E(8) * d[2],
+    E(1) * d[0] + E(5) * d[1] + E(9) * d[2],
+    E(2) * d[0] + E(6) * d[1] + E(10) * d[2],
+  ];
 }
 
 /**
@@ -110,7 +166,8 @@ export function demoRow(
     planMs: r.sparsity ? r.sparsity.planMs : null,
     depth: cmp ? relDiff(r.depth, dense.depth) : null,
     points: cmp ? relDiff(r.worldPoints, dense.worldPoints) : null,
-    pose: cmp ? relDiff(r.poseEnc, dense.poseEnc) : null,
+    // VGGT's pose encodings; π³ has none: its camera poses (as world-to-camera extrinsics) instead.
+    pose: cmp ? relDiff(r.poseEnc ?? r.extrinsics, dense.poseEnc ?? dense.extrinsics) : null,
     chamfer: gt ? gt.chamfer : null,
     depthAbsRel: gt ? gt.depthAbsRel : null,
   };

@@ -1,29 +1,42 @@
 /**
  * The browser demo page: pick images (or the procedural sample scene), choose the global-attention policy and
- * sparsity, run VGGT on WebGPU in a Web Worker (hess-vggt/worker: the page stays responsive), look at the point
- * cloud + camera frustums (three.js, OrbitControls) and compare dense vs sparse in a table.
+ * sparsity, run VGGT or π³ (whichever the checkpoint holds) on WebGPU in a Web Worker (hess-vggt/worker: the page
+ * stays responsive), look at the point cloud + camera frustums (three.js, OrbitControls) and compare dense vs sparse
+ * in a table.
  *
- * Page parameters: `?model=<url of model.safetensors>` (default: the repo's models/vggt-synth/),
- * `config=<url of config.json>` (default: next to the model; optional), `size=<input width>` (default 98 for the
- * default model, 518 otherwise), `ort=<onnxruntime-web dist URL>` (default /node_modules/onnxruntime-web/dist/).
- * `window.__demo` exposes the page state for tests ({ state, runs, error, backend }).
+ * Page parameters: `?model=<url of model.safetensors>` (default: the repo's models/vggt-synth/; a π³ checkpoint is
+ * detected from its tensor names), `config=<url of config.json>` (default: next to the model; optional),
+ * `hess=<url of a HeSS file>`, `size=<input width>` (default 98 for the default model, 518 otherwise),
+ * `ort=<onnxruntime-web dist URL>` (default /node_modules/onnxruntime-web/dist/).
+ * `window.__demo` exposes the page state for tests ({ state, kind, runs, error, backend, views }).
+ *
+ * π³ is shown through `pi3AsVggtResult` (evaluate): its camera-to-world poses inverted to VGGT's world-to-camera
+ * extrinsics, depth = the local points' z, confidence 1 + exp(logit) (monotone in the logit, so the view's
+ * lowest-10% filter drops the same points as on the logits or their sigmoid). π³'s world frame is arbitrary (no
+ * reference camera); the GT comparison aligns every prediction to the GT by a similarity anyway, so it holds for both.
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { parseHessFile, type HessFile } from '../hess/hess-file.js';
 import { HessError } from '../errors.js';
 import type { VggtConfigOverride } from '../model/config.js';
+import type { Pi3ConfigOverride } from '../model/pi3/config.js';
 import { fromBlob } from '../model/image-decode.js';
 import { preprocessImages } from '../model/preprocess.js';
 import type { RgbaImage } from '../model/rgba-image.js';
 import type { ProgressEvent, VggtResult } from '../model/vggt/model.js';
-import { VggtWorker } from '../worker/worker-client.js';
+import type { WorkerResult } from '../worker/messages.js';
+import { ModelWorker } from '../worker/worker-client.js';
 import { applySimilarity } from '../calibrate/geometry/align.js';
 import { renderHessHeatmap } from '../evaluate/heatmap.js';
+import { pi3AsVggtResult } from '../evaluate/pi3-result.js';
 import {
   autoBlocks,
+  cameraToWorld,
+  demoHess,
+  type DemoModel,
   demoRow,
-  plantedHess,
+  hessFits,
   ROW_HEADERS,
   rowCells,
   sampleSceneWithGt,
@@ -38,6 +51,8 @@ document.head.appendChild(document.createElement('style')).textContent = css;
 type Policy = 'dense' | 'uniform' | 'hess' | 'reverse';
 interface DemoState {
   state: 'loading' | 'ready' | 'running' | 'error';
+  /** The loaded model's kind. */
+  kind?: 'vggt' | 'pi3';
   runs: number;
   error?: string;
   backend?: string;
@@ -48,10 +63,11 @@ interface DemoState {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const DEFAULT_MODEL = '/models/vggt-synth/model.safetensors'; // in the repo: the page needs nothing beside it
-// The default model's HeSS scores, calibrated on 3 of the shared calibration scenes (`?hess=<url>` picks another;
-// none for a `?model=` of the user's own, whose scores stay planted until a file is picked).
+// The default model's HeSS scores (VGGT's), calibrated on 3 of the shared calibration scenes. `?hess=<url>` gives
+// another; a `?model=` of the user's own gets planted scores sized for it until a file is given.
 const DEFAULT_HESS = '/models/vggt-synth/hess.json';
-const hessUrl = params.get('hess') ?? (params.get('model') ? null : DEFAULT_HESS);
+const givenHessUrl = params.get('hess');
+const shippedHessUrl = params.get('model') ? null : DEFAULT_HESS;
 const modelUrl = new URL(params.get('model') ?? DEFAULT_MODEL, location.href).href;
 const configUrl = new URL(params.get('config') ?? modelUrl.replace(/[^/?#]*([?#].*)?$/, 'config.json'), location.href)
   .href;
@@ -163,7 +179,8 @@ function showGroundTruth(gt: DemoGroundTruth, score: GtScore, images: Float32Arr
 
 /**
  * Replace the view with the result's confident points (coloured from the input) and its camera frustums; with a
- * GT (the sample scene), split it: GT on the left, prediction on the right, one camera for both.
+ * GT (the sample scene), split it: GT on the left, prediction on the right, one camera for both. π³'s result comes
+ * in VGGT's form (`shown`).
  */
 function showResult(
   r: VggtResult,
@@ -181,7 +198,7 @@ function showResult(
     conf = r.worldPointsConf;
   if (!pts || !conf) return;
   const HW = H * W;
-  // Drop the least confident 10% (VGGT's usual filter), and non-finite points.
+  // Drop the least confident 10% (VGGT's usual filter; by rank, so the same points for π³'s logits), and non-finite points.
   const confSorted = Float64Array.from(conf).sort();
   const minConf = percentile(confSorted, 0.1);
   const pos: number[] = [],
@@ -216,16 +233,8 @@ function showResult(
     hi.push(percentile(v, 0.98));
   }
   const pointsRadius = Math.max(1e-6, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
-  // world = Rᵀ (p_cam − t) for frame s.
-  const toWorld = (s: number, px: number, py: number, pz: number) => {
-    const E = r.extrinsics!.subarray(s * 12, s * 12 + 12);
-    const d = [px - E[3], py - E[7], pz - E[11]];
-    return cv2three(
-      E[0] * d[0] + E[4] * d[1] + E[8] * d[2],
-      E[1] * d[0] + E[5] * d[1] + E[9] * d[2],
-      E[2] * d[0] + E[6] * d[1] + E[10] * d[2],
-    );
-  };
+  const toWorld = (s: number, px: number, py: number, pz: number) =>
+    cv2three(...cameraToWorld(r.extrinsics!, s, [px, py, pz]));
   // Frame the cameras too (those not absurdly far from the cloud), so their frustums are in view. An untrained
   // model (the tiny fixture) puts them tens of cloud radii away: then the cloud wins and the note says so.
   let framed = 0;
@@ -268,7 +277,7 @@ function showResult(
       );
     }
   }
-  // Look from behind and above the first camera (at the origin, looking down −z).
+  // Look from behind and above the first camera (VGGT: at the origin, looking down −z; π³'s frame is arbitrary).
   controls.target.copy(center);
   camera.position.set(center.x + 0.6 * radius, center.y + 0.8 * radius, center.z + 2.4 * radius);
   camera.near = radius / 1000;
@@ -278,14 +287,17 @@ function showResult(
   render();
   $('viewnote').textContent =
     `${n.toLocaleString()} points, ${frustums}/${S} camera frustums drawn (${framed} framed)` +
+    `${demo.kind === 'pi3' ? ' · π³: its own world frame (no reference camera), focal lengths fitted to its local points' : ''}` +
     `${split ? ` · left: ground truth (${groundTruth.toLocaleString()} points, aligned), right: predicted` : ''} · drag to orbit, scroll to zoom, right-drag to pan`;
 }
 
 // --- Inputs -------------------------------------------------------------------------------------------------------
 let images: RgbaImage[] = [];
 let imagesVersion = 0;
+/** The HeSS file the user gave (file input or `?hess=`), and the one shipped with the default model (VGGT's). */
 let hessFile: HessFile | null = null;
-let model: VggtWorker | null = null;
+let shippedHess: HessFile | null = null;
+let model: ModelWorker | null = null;
 let lastDense: { key: string; r: VggtResult } | null = null;
 /** GT of the current images (the sample scene), null for picked images. */
 let truth: DemoGroundTruth | null = null;
@@ -350,19 +362,42 @@ $<HTMLInputElement>('hessfile').addEventListener('change', (e) =>
   }),
 );
 
-function describeHess(): void {
-  $('hessinfo').textContent = hessFile
-    ? `HeSS: ${hessFile.modelId} (${hessFile.calibration.scenes} calibration scenes)`
-    : 'HeSS: none picked: hess/reverse use PLANTED pseudo-scores (not calibrated)';
-  // The scores the hess/reverse policies use, as layers × heads heat maps (camera, point-cloud and combined terms).
+/** The loaded model's kind and global-attention shape (null before load). */
+function loaded(): DemoModel | null {
   const cfg = model?.config;
-  const shown = hessFile ?? (cfg ? plantedHess(cfg.depth, cfg.numHeads) : null);
-  $('heatmap').innerHTML = shown
-    ? renderHessHeatmap(shown, hessFile ? {} : { title: 'PLANTED pseudo-scores (not calibrated)' })
+  return model?.kind && cfg ? { kind: model.kind, depth: cfg.depth, numHeads: cfg.numHeads } : null;
+}
+
+/** The HeSS file the hess/reverse policies use (null before a model is loaded): see `demoHess`. */
+function hessInUse(): ReturnType<typeof demoHess> | null {
+  const m = loaded();
+  return m ? demoHess(m, hessFile, shippedHess) : null;
+}
+
+function describeHess(): void {
+  const m = loaded();
+  const inUse = hessInUse();
+  const name = m?.kind === 'pi3' ? 'π³' : 'VGGT';
+  const info = (f: HessFile) => `HeSS: ${f.modelId} (${f.calibration.scenes} calibration scenes)`;
+  const misfit =
+    m && inUse?.from === 'given' && !hessFits(inUse.file, m)
+      ? ` · this file is for ${inUse.file.model ?? 'vggt'}, ${inUse.file.layers} layers × ${inUse.file.heads} heads; this ${name} has ${m.depth} × ${m.numHeads}: hess/reverse will be refused`
+      : '';
+  $('hessinfo').textContent = !inUse
+    ? 'HeSS: chosen once the model is loaded'
+    : inUse.from === 'planted'
+      ? `HeSS: none for this ${name}: hess/reverse use PLANTED pseudo-scores (not calibrated)`
+      : info(inUse.file) + misfit;
+  // The scores the hess/reverse policies use, as layers × heads heat maps (camera, point-cloud and combined terms).
+  $('heatmap').innerHTML = inUse
+    ? renderHessHeatmap(inUse.file, inUse.from === 'planted' ? { title: 'PLANTED pseudo-scores (not calibrated)' } : {})
     : '';
 }
 
 // --- Runs ---------------------------------------------------------------------------------------------------------
+/** A run's result as the table, the GT score and the view read it: VGGT's as is, π³'s through `pi3AsVggtResult`. */
+const shown = (r: WorkerResult): VggtResult => (r.kind === 'pi3' ? pi3AsVggtResult(r) : r);
+
 const STAGE_AT: Partial<Record<ProgressEvent['stage'], number>> = {
   preprocess: 0.02,
   aggregator: 0.05,
@@ -381,9 +416,9 @@ async function run(policy: Policy): Promise<void> {
   const qb = Number($<HTMLInputElement>('qblock').value) || auto.queryBlock;
   const kb = Number($<HTMLInputElement>('kblock').value) || auto.keyBlock;
   const sparsity = Number($<HTMLInputElement>('sparsity').value);
-  const hess = hessFile ?? plantedHess(cfg.depth, cfg.numHeads);
+  const hess = hessInUse()!.file;
   progress(0, policy);
-  const r = await model.run(input, {
+  const out = await model.run(input, {
     policy,
     sparsity: policy === 'dense' ? 0 : sparsity,
     hess,
@@ -391,6 +426,7 @@ async function run(policy: Policy): Promise<void> {
     keyBlock: kb,
     onProgress: (e) => progress(STAGE_AT[e.stage] ?? 0, `${policy}: ${e.stage}`),
   });
+  const r = shown(out);
   const key = `${imagesVersion}|${size}`;
   if (policy === 'dense') lastDense = { key, r };
   const score = truth ? scoreAgainstGt(r, truth) : null;
@@ -447,32 +483,39 @@ sampleScene();
 await guard(async () => {
   status(`loading ${modelUrl}…`);
   // config.json next to the checkpoint says what the shapes cannot (e.g. head counts); optional.
-  let config: VggtConfigOverride | undefined;
+  let config: (VggtConfigOverride & Pi3ConfigOverride) | undefined;
   const res = await fetch(configUrl).catch(() => null);
-  if (res?.ok) config = (await res.json()) as VggtConfigOverride;
+  if (res?.ok) config = (await res.json()) as VggtConfigOverride & Pi3ConfigOverride;
   // The model lives in a Web Worker (vggt.worker.js): onnxruntime-web computes there, the page stays responsive.
-  const vggt = await VggtWorker.create(
+  // ModelWorker loads whichever model the checkpoint holds (VGGT or π³, from its tensor names).
+  const worker = await ModelWorker.create(
     () => new Worker(new URL('./vggt.worker.js', import.meta.url), { type: 'module' }),
   );
-  await vggt.load(modelUrl, {
+  const kind = await worker.load(modelUrl, {
     wasmPaths,
     config,
     onProgress: (e) => {
       if (e.stage === 'weights') progress(e.progress ?? 0, 'weights');
     },
   });
-  model = vggt;
-  const gpu = vggt.gpu;
+  model = worker;
+  demo.kind = kind;
+  const gpu = worker.gpu;
   demo.backend = gpu
     ? `WebGPU: ${gpu.name}${gpu.shaderF16 ? ' (f16)' : ' (no f16)'} (in a Web Worker)`
     : 'wasm EP (no WebGPU: dense only; in a Web Worker)';
   if (!gpu) for (const o of $<HTMLSelectElement>('policy').options) o.disabled = o.value !== 'dense';
-  if (hessUrl && !hessFile) {
-    const res = await fetch(new URL(hessUrl, location.href)).catch(() => null);
-    if (res?.ok) hessFile = parseHessFile(await res.text());
-  }
+  const fetchHess = async (url: string | null) => {
+    const res = url ? await fetch(new URL(url, location.href)).catch(() => null) : null;
+    return res?.ok ? parseHessFile(await res.text()) : null;
+  };
+  hessFile ??= await fetchHess(givenHessUrl);
+  shippedHess = await fetchHess(shippedHessUrl);
   describeHess();
   progress(1, 'ready');
-  status(`${demo.backend} · ${vggt.config!.depth} global layers × ${vggt.config!.numHeads} heads · ready`);
+  const cfg = worker.config!;
+  status(
+    `${kind === 'pi3' ? 'π³' : 'VGGT'} · ${demo.backend} · ${cfg.depth} global layers × ${cfg.numHeads} heads · ready`,
+  );
   demo.state = 'ready';
 });

@@ -1,7 +1,9 @@
 /**
- * The page side of `hess-vggt/worker`: a proxy with {@link Vggt}'s load/run/dispose API whose model lives in a Web
- * Worker, so the page's main thread stays free while onnxruntime computes. Progress events and AbortSignals are
- * forwarded; results come back as transferables (moved, not copied).
+ * The page side of `hess-vggt/worker`: proxies with the models' load/run/dispose API whose model lives in a Web
+ * Worker, so the page's main thread stays free while onnxruntime computes. {@link ModelWorker} runs whichever model
+ * a checkpoint holds (VGGT or π³: `load` resolves with the kind, `run` with a result tagged by it); {@link VggtWorker}
+ * runs VGGT only, with `Vggt`'s result type. Progress events and AbortSignals are forwarded; results come back
+ * as transferables (moved, not copied).
  *
  * Abort: the worker sees an abort at the model's next checkpoint (between two onnxruntime runs: blocks, chunks,
  * heads), and one onnxruntime run holds its thread. The proxy therefore rejects the page's promise with ABORTED at once, and gives the worker `abortGraceMs`
@@ -17,8 +19,9 @@
  */
 import { HessError } from '../errors.js';
 import type { VggtConfig } from '../model/config.js';
-import type { ProgressEvent, VggtResult } from '../model/vggt/model.js';
-import type { ImageTensor } from '../model/vggt/model.js';
+import type { ModelKind } from '../model/load-model.js';
+import type { Pi3Config } from '../model/pi3/config.js';
+import type { ImageTensor, ProgressEvent, VggtResult } from '../model/vggt/model.js';
 import type { RgbaImage } from '../model/rgba-image.js';
 import type {
   FromWorker,
@@ -27,6 +30,7 @@ import type {
   ToWorker,
   WorkerLoadOptions,
   WorkerModelSource,
+  WorkerResult,
   WorkerRunOptions,
 } from './messages.js';
 
@@ -37,6 +41,7 @@ export interface WorkerLike {
   terminate(): void;
 }
 
+/** Options of {@link ModelWorker.create} and {@link VggtWorker.create}. */
 export interface VggtWorkerOptions {
   /** How long an aborted request's worker has to stop before it is terminated (ms; default 500). */
   abortGraceMs?: number;
@@ -68,25 +73,38 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 const aborted = (what: string) => new HessError('ABORTED', `${what} aborted`);
 
-export class VggtWorker {
+/**
+ * A proxy for a worker running `attachVggtWorker(self)` that runs whichever model a checkpoint holds, VGGT or π³.
+ *
+ * @example
+ * const model = await ModelWorker.create(() => new Worker(new URL('./model.worker.js', import.meta.url), { type: 'module' }));
+ * const kind = await model.load('/models/pi3/model.safetensors'); // 'vggt' | 'pi3', detected from the tensor names
+ * const r = await model.run(images);
+ * if (r.kind === 'pi3') console.log(r.cameraPoses); // camera-to-world; VGGT's r.extrinsics are world-to-camera
+ */
+export class ModelWorker {
   private worker!: WorkerLike;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Aborted requests waiting for the worker to stop: id → (abort time, grace timer). */
   private readonly stopping = new Map<number, { t0: number; timer: ReturnType<typeof setTimeout> }>();
-  private lastLoad: { source: WorkerModelSource; opts: WorkerLoadOptions } | null = null;
+  private lastLoad: Omit<Extract<ToWorker, { type: 'load' }>, 'type' | 'id'> | null = null;
   private broken: HessError | null = null;
   private disposed = false;
+  /** The loaded model's kind (null before load). */
+  kind: ModelKind | null = null;
   /** The execution provider and config of the loaded model (null before load). */
   ep: LoadedInfo['ep'] | null = null;
-  config: VggtConfig | null = null;
+  config: VggtConfig | Pi3Config | null = null;
   /** The worker's WebGPU device, as data (null on the wasm EP or before load). */
   gpu: LoadedInfo['gpu'] = null;
 
-  private constructor(
+  protected constructor(
     private readonly factory: (() => WorkerLike) | null,
     worker: WorkerLike,
     private readonly opts: VggtWorkerOptions,
+    /** 'vggt': load VGGT checkpoints only (VggtWorker). */
+    private readonly only?: 'vggt',
   ) {
     this.attach(worker);
   }
@@ -96,9 +114,9 @@ export class VggtWorker {
    * replace a worker that does not stop in time after an abort; with a Worker instance, such a worker is terminated
    * and the proxy becomes unusable (WORKER_ERROR).
    */
-  static async create(worker: WorkerLike | (() => WorkerLike), opts: VggtWorkerOptions = {}): Promise<VggtWorker> {
+  static async create(worker: WorkerLike | (() => WorkerLike), opts: VggtWorkerOptions = {}): Promise<ModelWorker> {
     const factory = typeof worker === 'function' ? worker : null;
-    return new VggtWorker(factory, factory ? factory() : (worker as WorkerLike), opts);
+    return new ModelWorker(factory, factory ? factory() : (worker as WorkerLike), opts);
   }
 
   private attach(worker: WorkerLike): void {
@@ -112,7 +130,7 @@ export class VggtWorker {
       // The handler catches every request's error, so an error event means the worker itself is gone or broken.
       this.broken = new HessError(
         'WORKER_ERROR',
-        `the VGGT worker failed (${what}${detail ? `: ${detail}` : ''})`,
+        `the model worker failed (${what}${detail ? `: ${detail}` : ''})`,
         "check that the worker script loads and calls attachVggtWorker(self), e.g. in the browser's console",
       );
       this.failAll(this.broken);
@@ -148,7 +166,7 @@ export class VggtWorker {
   private request<T>(msg: WithoutId<Exclude<ToWorker, { type: 'abort' }>>, call: WorkerCallOptions = {}): Promise<T> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.disposed)
-      return Promise.reject(new HessError('DISPOSED', 'VggtWorker used after dispose()', 'create a new VggtWorker'));
+      return Promise.reject(new HessError('DISPOSED', 'worker proxy used after dispose()', 'create a new proxy'));
     const { signal } = call;
     if (signal?.aborted) return Promise.reject(aborted(msg.type));
     const id = this.nextId++;
@@ -208,7 +226,7 @@ export class VggtWorker {
     if (!this.factory) {
       this.broken = new HessError(
         'WORKER_ERROR',
-        'the VGGT worker was terminated after an abort it did not acknowledge in time',
+        'the model worker was terminated after an abort it did not acknowledge in time',
         'create the proxy with a factory, VggtWorker.create(() => new Worker(…)), so that it can restart the worker',
       );
       return;
@@ -218,11 +236,14 @@ export class VggtWorker {
     if (this.lastLoad) this.request<LoadedInfo>({ type: 'load', ...this.lastLoad }).catch(() => {});
   }
 
-  /** Load a checkpoint in the worker (replacing any loaded model). Relative URLs resolve against the page. */
+  /**
+   * Load a checkpoint in the worker (replacing any loaded model); resolves with its kind, detected from the tensor
+   * names (VggtWorker: VGGT only). Relative URLs resolve against the page.
+   */
   async load(
     source: string | URL | Uint8Array | Blob,
     opts: WorkerLoadOptions & WorkerCallOptions = {},
-  ): Promise<void> {
+  ): Promise<ModelKind> {
     const { signal, onProgress, ...rest } = opts as WorkerLoadOptions & WorkerCallOptions & Record<string, unknown>;
     if (typeof rest.device === 'object' || typeof rest.attention === 'object') {
       throw new HessError(
@@ -234,23 +255,26 @@ export class VggtWorker {
     let src: WorkerModelSource = source instanceof URL ? source.href : source;
     const base = (globalThis as { location?: { href: string } }).location?.href;
     if (typeof src === 'string' && base) src = new URL(src, base).href;
-    const info = await this.request<LoadedInfo>(
-      { type: 'load', source: src, opts: rest as WorkerLoadOptions },
-      { signal, onProgress },
-    );
-    this.lastLoad = { source: src, opts: rest as WorkerLoadOptions };
+    const load = { source: src, opts: rest as WorkerLoadOptions, ...(this.only && { kind: this.only }) };
+    const info = await this.request<LoadedInfo>({ type: 'load', ...load }, { signal, onProgress });
+    this.lastLoad = load;
+    this.kind = info.kind;
     this.ep = info.ep;
     this.config = info.config;
     this.gpu = info.gpu;
+    return info.kind;
   }
 
-  /** Run the model in the worker; the inputs are copied to it, the result's arrays are moved back. */
+  /**
+   * Run the model in the worker; the inputs are copied to it, the result's arrays are moved back. The result is the
+   * model's own (VGGT's or π³'s), with `kind` saying which.
+   */
   run(
     images: readonly RgbaImage[] | ImageTensor,
     opts: WorkerRunOptions & WorkerCallOptions = {},
-  ): Promise<VggtResult> {
+  ): Promise<WorkerResult> {
     const { signal, onProgress, ...rest } = opts;
-    return this.request<VggtResult>({ type: 'run', images, opts: rest }, { signal, onProgress });
+    return this.request<WorkerResult>({ type: 'run', images, opts: rest }, { signal, onProgress });
   }
 
   /** Dispose the model and terminate the worker; the proxy is unusable afterwards. */
@@ -268,10 +292,42 @@ export class VggtWorker {
       this.failAll(
         new HessError(
           'DISPOSED',
-          'VggtWorker disposed while this request was pending',
+          'the worker proxy was disposed while this request was pending',
           'dispose after your runs settle',
         ),
       );
     }
+  }
+}
+
+/**
+ * The VGGT-only proxy: {@link ModelWorker} with `Vggt`'s result type. Its `load` refuses a π³ checkpoint
+ * (BAD_CHECKPOINT); use ModelWorker for either model.
+ */
+export class VggtWorker extends ModelWorker {
+  declare kind: 'vggt' | null;
+  declare config: VggtConfig | null;
+
+  /** As {@link ModelWorker.create}, for a VGGT-only proxy. */
+  static override async create(
+    worker: WorkerLike | (() => WorkerLike),
+    opts: VggtWorkerOptions = {},
+  ): Promise<VggtWorker> {
+    const factory = typeof worker === 'function' ? worker : null;
+    return new VggtWorker(factory, factory ? factory() : (worker as WorkerLike), opts, 'vggt');
+  }
+
+  override load(
+    source: string | URL | Uint8Array | Blob,
+    opts: WorkerLoadOptions & WorkerCallOptions = {},
+  ): Promise<'vggt'> {
+    return super.load(source, opts) as Promise<'vggt'>;
+  }
+
+  override run(
+    images: readonly RgbaImage[] | ImageTensor,
+    opts: WorkerRunOptions & WorkerCallOptions = {},
+  ): Promise<VggtResult & { kind: 'vggt' }> {
+    return super.run(images, opts) as Promise<VggtResult & { kind: 'vggt' }>;
   }
 }

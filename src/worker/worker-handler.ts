@@ -1,7 +1,8 @@
 /**
- * The worker side of `hess-vggt/worker`: owns one {@link Vggt} inside a Web Worker and answers the page's
- * {@link VggtWorker} proxy. Requests run one after another (a model is not re-entrant); aborts are handled as soon
- * as the worker's event loop gets to them: at the model's next checkpoint (it yields between blocks, chunks and heads).
+ * The worker side of `hess-vggt/worker`: owns one model (a `Vggt` or a `Pi3`, whichever the checkpoint holds) inside
+ * a Web Worker and answers the page's {@link ModelWorker} or {@link VggtWorker} proxy. Requests run one after another
+ * (a model is not re-entrant); aborts are handled as soon as the worker's event loop gets to them: at the model's
+ * next checkpoint (it yields between blocks, chunks and heads).
  *
  * @example
  * // vggt.worker.js — the whole worker file
@@ -9,8 +10,10 @@
  * attachVggtWorker(self);
  */
 import { HessError } from '../errors.js';
-import { Vggt, type VggtResult } from '../model/vggt/model.js';
-import type { FromWorker, LoadedInfo, SerializedError, ToWorker } from './messages.js';
+import { loadModel } from '../model/load-model.js';
+import type { Pi3 } from '../model/pi3/model.js';
+import { Vggt } from '../model/vggt/model.js';
+import type { FromWorker, LoadedInfo, SerializedError, ToWorker, WorkerResult } from './messages.js';
 
 /** The part of a worker's global scope the handler uses (DedicatedWorkerGlobalScope, or a MessagePort in tests). */
 export interface WorkerScope {
@@ -29,17 +32,16 @@ export function serializeError(e: unknown): SerializedError {
   return { code: null, message: String(err?.message ?? e), fix: '', name: String(err?.name ?? 'Error') };
 }
 
-/** The distinct ArrayBuffers behind a result's typed arrays: moved to the page, not copied. */
-export function resultTransferables(r: VggtResult): ArrayBuffer[] {
-  const arrays = [r.poseEnc, r.extrinsics, r.intrinsics, r.depth, r.depthConf, r.worldPoints, r.worldPointsConf];
+/** The distinct ArrayBuffers behind a result's typed arrays (either model's): moved to the page, not copied. */
+export function resultTransferables(r: object): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
-  for (const a of arrays) if (a && a.buffer instanceof ArrayBuffer) buffers.add(a.buffer);
+  for (const a of Object.values(r)) if (ArrayBuffer.isView(a) && a.buffer instanceof ArrayBuffer) buffers.add(a.buffer);
   return [...buffers];
 }
 
 /** Answer the page's proxy on `scope` (call once, at the top of the worker file). */
 export function attachVggtWorker(scope: WorkerScope): void {
-  let model: Vggt | null = null;
+  let model: Vggt | Pi3 | null = null;
   const controllers = new Map<number, AbortController>();
   let queue: Promise<unknown> = Promise.resolve();
   const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
@@ -51,17 +53,20 @@ export function attachVggtWorker(scope: WorkerScope): void {
     const onProgress = (event: unknown) => post({ type: 'progress', id: m.id, event: event as never });
     switch (m.type) {
       case 'load': {
-        const next = await Vggt.load(m.source, { ...m.opts, onProgress, signal });
+        const opts = { ...m.opts, onProgress, signal };
+        // VggtWorker asks for VGGT only (its results are typed VggtResult): Vggt.load refuses other checkpoints.
+        const next = m.kind === 'vggt' ? await Vggt.load(m.source, opts) : await loadModel(m.source, opts);
         await model?.dispose();
         model = next;
         const gpu = next.gpu ? { name: next.gpu.name, shaderF16: next.gpu.features.shaderF16 } : null;
-        const info: LoadedInfo = { ep: next.target.ep, config: next.config, gpu };
+        const info = { kind: next.kind, ep: next.target.ep, config: next.config, gpu } as LoadedInfo;
         return { value: info, transfer: [] };
       }
       case 'run': {
         if (!model) throw new HessError('INVALID_ARGUMENT', 'run() before load()', 'await proxy.load(source) first');
         const r = await model.run(m.images as never, { ...m.opts, onProgress, signal });
-        return { value: r, transfer: resultTransferables(r) };
+        const value = { ...r, kind: model.kind } as WorkerResult;
+        return { value, transfer: resultTransferables(r) };
       }
       case 'dispose': {
         await model?.dispose();

@@ -9,6 +9,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { available, root } from './harness.js';
 
+const PI3 = resolve(root, '../shared/fixtures/pi3-tiny');
 const ready =
   available(resolve(root, 'dist/node/index.js'), 'the Node bundle (npm run build)') &&
   available(resolve(root, 'dist/demo/lib.js'), 'the demo bundle (npm run build)');
@@ -85,6 +86,25 @@ describe('npm run demo (Node)', () => {
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(results.rows.map((r: { policy: string }) => r.policy)).toEqual(['dense', 'hess']);
   });
+
+  // π³ is detected from the tensor names; its planted HeSS scores are sized and marked for π³ (VGGT's would be refused).
+  it.runIf(ready && available(resolve(PI3, 'model.safetensors'), 'the pi3-tiny fixture'))(
+    '--model <π³>: detected, dense + hess with planted π³ scores → table (Δ pose on camera poses), PLY, cameras',
+    async () => {
+      const { out, dir, status } = demo(['--model', PI3, '--policies', 'dense,hess', '--sparsity', '0.5']);
+      expect(status, out).toBe(0);
+      expect(out).toMatch(/demo: π³ checkpoint/);
+      expect(out).toMatch(/HeSS scores are PLANTED/);
+      expect(out).toMatch(/over depth, world points and camera poses/);
+      const hess = table(out).get('hess')!;
+      expect(Number(hess['ρ achieved'])).toBeGreaterThan(0.1);
+      for (const k of ['Δ depth', 'Δ points', 'Δ pose']) expect(Number(hess[k]), k).toBeGreaterThan(0);
+      expect(checkPly(join(dir, 'scene.ply'))).toBe(3 * 70 * 98);
+      const cams = JSON.parse(readFileSync(join(dir, 'cameras.json'), 'utf8'));
+      expect(cams.frames.length).toBe(3);
+      expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).kind).toBe('pi3');
+    },
+  );
 
   it.runIf(ready)('--device wasm: falls back to dense only and says so', async () => {
     const { out, dir, status } = demo(['--device', 'wasm']);
