@@ -12,7 +12,6 @@
  * places any op its WebGPU EP lacks on the CPU by itself). Head weights are feeds (GPU-resident on WebGPU).
  */
 import { check, HessError } from '../errors.js';
-import { loadOrt, type Ort } from '../runtime/ort.js';
 import type { VggtConfig } from '../model/config.js';
 import { HEAD_LAYERS, vggtLayout } from '../model/trunk/aggregator.js';
 import { CameraHead, cameraHeadInputsGraph } from '../model/vggt/camera-head.js';
@@ -20,7 +19,8 @@ import { DptHead, type DptHeadSpec, dptHeadInputsGraph, dptPosFeeds } from '../m
 import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/heads/head-params.js';
 import type { HeadWeights } from '../model/heads/heads-common.js';
 import type { Tensor } from 'onnxruntime-web';
-import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
+import { type ModelGradientsOptions, openTrunkGradients } from './model-gradients.js';
+import { type TrunkGradients, type TrunkState, vjpModel } from './trunk-gradients.js';
 
 /** What one forward pass keeps for the backward pass: the trunk's activations and the heads' outputs. */
 export interface ForwardState extends TrunkState {
@@ -38,13 +38,9 @@ export interface OutputGradients {
   worldPoints?: ArrayLike<number>;
 }
 
-export interface VggtGradientsOptions extends TrunkGradientOptions {
-  ort?: Ort;
-  /** Replace some checkpoint tensors (by full name, PyTorch layout), e.g. to perturb or plant weights. */
-  overrides?: ReadonlyMap<string, Float32Array>;
+export interface VggtGradientsOptions extends ModelGradientsOptions {
   /** Camera-head refinement iterations (4 in VGGT). */
   iterations?: number;
-  signal?: AbortSignal;
 }
 
 /**
@@ -80,12 +76,6 @@ export class VggtGradients {
     config: VggtConfig,
     opts: VggtGradientsOptions = {},
   ): Promise<VggtGradients> {
-    const ort = opts.ort ?? (await loadOrt());
-    const over = opts.overrides;
-    const reader: HeadWeights = {
-      tensors: weights.tensors,
-      read: async (name: string) => over?.get(name) ?? (await weights.read(name)),
-    };
     if (!config.camera || !config.pointHead) {
       throw new HessError(
         'BAD_CHECKPOINT',
@@ -94,8 +84,7 @@ export class VggtGradients {
       );
     }
     const iterations = opts.iterations ?? 4;
-    const target = opts.target ?? { ep: 'wasm' as const };
-    const trunk = await TrunkGradients.create(reader, config, vggtLayout(), { ...opts, target, ort });
+    const { ort, reader, target, trunk } = await openTrunkGradients(weights, config, vggtLayout(), opts);
     const cleanup: Array<{ dispose(): Promise<void> }> = [trunk];
     try {
       const camera = await CameraHead.create(reader, config.camera, target, { ort, iterations });

@@ -11,7 +11,6 @@
  */
 import type { Tensor } from 'onnxruntime-web';
 import { check, HessError } from '../errors.js';
-import { loadOrt, type Ort } from '../runtime/ort.js';
 import { posesFromRaw, posesFromRawVjp, worldPoints, worldPointsVjp } from '../model/pi3/camera-pose.js';
 import type { Pi3Config } from '../model/pi3/config.js';
 import { type Pi3HeadsGraphSpec, pi3HeadsGraph, pi3HeadsInputsGraph } from '../model/pi3/heads-graph.js';
@@ -19,7 +18,8 @@ import { pi3Layout } from '../model/pi3/trunk.js';
 import { type HeadFeeds, loadHeadFeeds, releaseFeeds } from '../model/heads/head-params.js';
 import type { HeadWeights } from '../model/heads/heads-common.js';
 import { VGGT_OPSET } from '../model/graph/ops.js';
-import { TrunkGradients, type TrunkGradientOptions, type TrunkState, vjpModel } from './trunk-gradients.js';
+import { type ModelGradientsOptions, openTrunkGradients } from './model-gradients.js';
+import { type TrunkGradients, type TrunkState, vjpModel } from './trunk-gradients.js';
 
 /** What one π³ forward pass keeps for the backward pass: the trunk's activations and the heads' outputs. */
 export interface Pi3ForwardState extends TrunkState {
@@ -41,12 +41,8 @@ export interface Pi3OutputGradients {
   points?: ArrayLike<number>;
 }
 
-export interface Pi3GradientsOptions extends TrunkGradientOptions {
-  ort?: Ort;
-  /** Replace some checkpoint tensors (by full name, PyTorch layout), e.g. to perturb or plant weights. */
-  overrides?: ReadonlyMap<string, Float32Array>;
-  signal?: AbortSignal;
-}
+/** π³'s gradients take the options every model's gradients take (nothing of its own). */
+export interface Pi3GradientsOptions extends ModelGradientsOptions {}
 
 /**
  * π³ forward pass that keeps what the backward pass needs, and reverse-mode gradients of any scalar function of
@@ -74,21 +70,14 @@ export class Pi3Gradients {
 
   /** Load the model (on `opts.target`, default the wasm EP) and every weight the backward pass needs. */
   static async create(weights: HeadWeights, config: Pi3Config, opts: Pi3GradientsOptions = {}): Promise<Pi3Gradients> {
-    const ort = opts.ort ?? (await loadOrt());
-    const over = opts.overrides;
-    const reader: HeadWeights = {
-      tensors: weights.tensors,
-      read: async (name: string) => over?.get(name) ?? (await weights.read(name)),
-    };
-    const target = opts.target ?? { ep: 'wasm' as const };
     const spec: Pi3HeadsGraphSpec = {
       heads: config.headHeads,
       registers: config.numRegisterTokens,
       patchSize: config.patchSize,
       ropeFreq: config.ropeBase,
     };
-    const params = pi3HeadsInputsGraph(reader.tensors, spec).params; // also checks the heads' shapes before any load
-    const trunk = await TrunkGradients.create(reader, config, pi3Layout(config), { ...opts, target, ort });
+    const params = pi3HeadsInputsGraph(weights.tensors, spec).params; // also checks the heads' shapes before any load
+    const { ort, reader, target, trunk } = await openTrunkGradients(weights, config, pi3Layout(config), opts);
     const feeds: HeadFeeds = { feeds: {}, buffers: [], bytes: 0 };
     try {
       let bytes = 0;

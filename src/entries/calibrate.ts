@@ -33,6 +33,7 @@ export {
   type SceneErrorOptions,
 } from '../calibrate/scene-errors.js';
 export type { TrunkGradientOptions, TrunkState } from '../calibrate/trunk-gradients.js';
+export type { ModelGradientsOptions } from '../calibrate/model-gradients.js';
 export {
   VggtGradients,
   type ForwardState,

@@ -9,54 +9,34 @@ import { VggtGradients } from '../../../src/calibrate/gradients.js';
 import { parseHessFile } from '../../../src/hess/hess-file.js';
 import { HessError } from '../../../src/errors.js';
 import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { selfScenes } from '../../helpers/calibration-scenes.js';
+import { expectPlantedFirst, plantedHeads } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';
+import { vggtLayout } from '../../../src/model/trunk/aggregator.js';
 import { inlierRadius, makeGroundTruth } from './gradients-gt.js';
 
-// calibrate() end to end on the wasm EP with a planted-sensitivity model: in a few global layers one head's
-// output-projection columns are scaled up ×4 and every other head's down ×0.25, so ∂e/∂W_Q of the planted head is
-// ~16× the others' (Fisher ~256×). The HeSS file must rank the planted head first in those layers, for both terms.
+// calibrate() end to end on the wasm EP with a planted-sensitivity model (plantedHeads: one head per layer in a few
+// global layers with ~256× the others' Fisher): the HeSS file must rank the planted head first in those layers, for
+// both terms; the progress it reports resumes.
 describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wasm EP)', () => {
   let fx: Fixture;
   let vg: VggtGradients;
-  let rand: () => number;
-  const planted = new Map<number, number>(); // layer → head
+  let planted: Map<number, number>; // layer → head
   let scenes: SceneInput[];
-  let epsilon = 0.2;
+  let epsilon: number;
 
   beforeAll(async () => {
     fx = await loadFixture();
-    rand = rng(freshSeed('calibrate planted'));
-    const { depth, numHeads, headDim: d, embedDim: C } = fx.cfg;
-    const overrides = new Map<string, Float32Array>();
-    while (planted.size < 3) planted.set(Math.floor(rand() * depth), Math.floor(rand() * numHeads));
-    for (const [L, h] of planted) {
-      const key = `aggregator.global_blocks.${L}.attn.proj.weight`; // [C_out, C_in]; head h = input columns h·d…
-      const w = Float32Array.from(await fx.model.read(key));
-      for (let o = 0; o < C; o++) for (let i = 0; i < C; i++) w[o * C + i]! *= Math.floor(i / d) === h ? 4 : 0.25;
-      overrides.set(key, w);
-    }
+    const rand = rng(freshSeed('calibrate planted'));
+    const { heads, overrides } = await plantedHeads(fx.model, fx.cfg, vggtLayout().globalBlock, rand);
+    planted = heads;
     vg = await VggtGradients.create(fx.model, fx.cfg, { overrides });
-    // two scenes: random 28×42 crops of the fixture frames; GT from the planted model's own prediction, warped
-    const full = await fx.ref('images');
-    const S = fx.S,
-      H = 28,
-      W = 42;
-    scenes = [];
-    for (const name of ['a', 'b']) {
-      const img = new Float32Array(S * 3 * H * W);
-      const oy = Math.floor(rand() * (fx.H - H)),
-        ox = Math.floor(rand() * (fx.W - W));
-      for (let s = 0; s < S; s++)
-        for (let c = 0; c < 3; c++)
-          for (let y = 0; y < H; y++)
-            for (let x = 0; x < W; x++) {
-              img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-            }
-      const f = await vg.forward(img, { S, H, W });
-      const gt = makeGroundTruth(f.poseEnc, f.worldPoints, { S, H, W }, rand);
-      scenes.push({ name, images: { data: img, S, H, W }, ...gt });
-      epsilon = inlierRadius(f, gt, epsilon); // a radius that gives every scene a point term
-    }
+    // GT from the planted model's own prediction, warped
+    ({ scenes, epsilon } = await selfScenes(fx, rand, async (img, shape) => {
+      const f = await vg.forward(img, shape);
+      const gt = makeGroundTruth(f.poseEnc, f.worldPoints, shape, rand);
+      return { gt, radius: (start) => inlierRadius(f, gt, start) };
+    }));
   });
   afterAll(async () => vg?.dispose());
 
@@ -82,15 +62,7 @@ describe('calibrate(): planted sensitivity and resumable progress (vggt-tiny, wa
     expect(stages).toEqual(expect.arrayContaining(['forward', 'backward', 'scene-done']));
     expect(reports.map((r) => r.scene)).toEqual(['a', 'b']);
     for (const r of reports) expect(r.errors.inliers).toBeGreaterThan(0);
-    const argmax = (row: number[]) => row.indexOf(Math.max(...row));
-    for (const [L, h] of planted) {
-      console.info(
-        `[calibrate planted] layer ${L} head ${h}: scores ${full.scores[L]!.map((x) => x.toFixed(3)).join(' ')}`,
-      );
-      expect(argmax(full.terms.camera[L]!)).toBe(h);
-      expect(argmax(full.terms.pointCloud[L]!)).toBe(h);
-      expect(argmax(full.scores[L]!)).toBe(h);
-    }
+    expectPlantedFirst(full, planted, 'calibrate planted');
   });
 
   it('resumes from the state after the first scene and reproduces the full run', async () => {

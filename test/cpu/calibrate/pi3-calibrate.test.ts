@@ -8,54 +8,34 @@ import { Pi3 } from '../../../src/model/pi3/model.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';
 import { FIXTURE as VGGT_FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { selfScenes } from '../../helpers/calibration-scenes.js';
+import { expectPlantedFirst, plantedHeads } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';
+import { pi3Layout } from '../../../src/model/pi3/trunk.js';
 import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt.js';
 
-// calibrate() on π³ (wasm EP) with planted sensitivity: in a few of the 18 global layers one head's
-// output-projection columns are scaled ×4 and every other head's ×0.25, so ∂e/∂W_Q of the planted head is ~16×
-// the others' (Fisher ~256×). The HeSS file must rank the planted head first in those layers for both terms,
-// say it is π³'s (18 layers), and be refused by VGGT.
+// calibrate() on π³ (wasm EP) with planted sensitivity (plantedHeads, in a few of the 18 global layers): the HeSS
+// file must rank the planted head first in those layers for both terms, say it is π³'s (18 layers), and be refused
+// by VGGT.
 describe.skipIf(!havePi3Fixture)('calibrate() on π³: planted sensitivity, a π³ HeSS file (pi3-tiny, wasm EP)', () => {
   let fx: Pi3Fixture;
   let pg: Pi3Gradients;
-  const planted = new Map<number, number>(); // global layer → head
+  let planted: Map<number, number>; // global layer → head
   let scenes: SceneInput[];
-  let epsilon = 0.2;
+  let epsilon: number;
   let hess: HessFile;
 
   beforeAll(async () => {
     fx = await loadPi3Fixture();
     const rand = rng(freshSeed('pi3 calibrate planted'));
-    const { depth, numHeads, headDim: d, embedDim: C } = fx.cfg;
-    const overrides = new Map<string, Float32Array>();
-    while (planted.size < 3) planted.set(Math.floor(rand() * depth), Math.floor(rand() * numHeads));
-    for (const [L, h] of planted) {
-      const key = `decoder.${2 * L + 1}.attn.proj.weight`; // [C_out, C_in]; head h = input columns h·d…
-      const w = Float32Array.from(await fx.model.read(key));
-      for (let o = 0; o < C; o++) for (let i = 0; i < C; i++) w[o * C + i]! *= Math.floor(i / d) === h ? 4 : 0.25;
-      overrides.set(key, w);
-    }
+    const { heads, overrides } = await plantedHeads(fx.model, fx.cfg, pi3Layout(fx.cfg).globalBlock, rand);
+    planted = heads;
     pg = await Pi3Gradients.create(fx.model, fx.cfg, { overrides });
-    const full = await fx.ref('images');
-    const S = fx.S,
-      H = 28,
-      W = 42;
-    scenes = [];
-    for (const name of ['a', 'b']) {
-      const img = new Float32Array(S * 3 * H * W);
-      const oy = Math.floor(rand() * (fx.H - H)),
-        ox = Math.floor(rand() * (fx.W - W));
-      for (let s = 0; s < S; s++)
-        for (let c = 0; c < 3; c++)
-          for (let y = 0; y < H; y++)
-            for (let x = 0; x < W; x++) {
-              img[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-            }
-      const f = await pg.forward(img, { S, H, W });
-      const gt = makeGroundTruthFromPoses(f.cameraPoses, f.points, S, rand);
-      scenes.push({ name, images: { data: img, S, H, W }, ...gt });
-      epsilon = pi3InlierRadius(f, gt, epsilon);
-    }
+    ({ scenes, epsilon } = await selfScenes(fx, rand, async (img, shape) => {
+      const f = await pg.forward(img, shape);
+      const gt = makeGroundTruthFromPoses(f.cameraPoses, f.points, shape.S, rand);
+      return { gt, radius: (start) => pi3InlierRadius(f, gt, start) };
+    }));
   });
   afterAll(async () => pg?.dispose());
 
@@ -73,16 +53,7 @@ describe.skipIf(!havePi3Fixture)('calibrate() on π³: planted sensitivity, a π
     expect([hess.layers, hess.heads]).toEqual([18, fx.cfg.numHeads]);
     expect(hess.calibration.scenes).toBe(2);
     for (const r of reports) expect(r.errors.inliers).toBeGreaterThan(0);
-    const argmax = (row: number[]) => row.indexOf(Math.max(...row));
-    for (const [L, h] of planted) {
-      console.info(
-        `[pi3 calibrate planted] layer ${L} head ${h}: camera ${hess.terms.camera[L]!.map((x) => x.toExponential(1)).join(' ')}; ` +
-          `points ${hess.terms.pointCloud[L]!.map((x) => x.toExponential(1)).join(' ')}`,
-      );
-      expect(argmax(hess.terms.camera[L]!)).toBe(h);
-      expect(argmax(hess.terms.pointCloud[L]!)).toBe(h);
-      expect(argmax(hess.scores[L]!)).toBe(h);
-    }
+    expectPlantedFirst(hess, planted, 'pi3 calibrate planted');
   });
 
   it('VGGT refuses the π³ file with BAD_HESS_FILE; π³ accepts it (and then needs WebGPU for the sparse policy)', async () => {

@@ -15,30 +15,14 @@ import {
   preParams,
 } from '../../../src/model/trunk/blocks.js';
 import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
-import { inferShapes } from '../../../src/onnx/autodiff.js';
-import { Graph, tensorInit } from '../../../src/onnx/builder.js';
 import { havePi3Fixture, loadPi3Fixture, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';
-import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
+import { randomCrop } from '../../helpers/calibration-scenes.js';
+import { foldShapes } from '../../helpers/fold-shapes.js';
+import { directionalErrors } from '../../helpers/directional-fd.js';
+import { freshSeed, relError, rng } from '../../helpers/random.js';
 import { evaluate, type T } from '../onnx/ref-eval.js';
 import { makeGroundTruthFromPoses, pi3InlierRadius } from './gradients-gt.js';
 
-/** Replace Shape nodes by constants (ref-eval has no Shape op; our dims are static here). */
-function fold(g: Graph, dims: Record<string, number>): Graph {
-  const info = inferShapes(g, dims);
-  const o = new Graph(g.name);
-  for (const v of g.inputList) o.input(v.name, v.dtype, [...v.shape]);
-  for (const [n, t] of g.initializers) o.constant(t, n);
-  for (const n of g.nodeList) {
-    if (n.op === 'Shape') {
-      const d = info.get(n.inputs[0]!)!.dims;
-      o.constant(tensorInit(BigInt64Array.from(d.map(BigInt)), [d.length]), n.outputs[0]);
-    } else {
-      o.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], name: n.name });
-    }
-  }
-  for (const v of g.outputList) o.output(v.name, v.dtype, [...v.shape]);
-  return o;
-}
 const t64 = (data: ArrayLike<number>, dims: number[]): T => ({ dims, data: Float64Array.from(data) });
 
 // π³'s calibration gradients (float32, wasm EP, the whole model: 18 global layers, heads graph VJP, host SVD and
@@ -69,16 +53,7 @@ describe.skipIf(!havePi3Fixture)(
       fx = await loadPi3Fixture();
       rand = rng(freshSeed('pi3 calibrate gradients f64'));
       pg = await Pi3Gradients.create(fx.model, fx.cfg);
-      const full = await fx.ref('images');
-      images = new Float32Array(S * 3 * H * W);
-      const oy = Math.floor(rand() * (fx.H - H)),
-        ox = Math.floor(rand() * (fx.W - W));
-      for (let s = 0; s < S; s++)
-        for (let c = 0; c < 3; c++)
-          for (let y = 0; y < H; y++)
-            for (let x = 0; x < W; x++) {
-              images[((s * 3 + c) * H + y) * W + x] = full[((s * 3 + c) * fx.H + y + oy) * fx.W + x + ox]!;
-            }
+      images = await randomCrop(fx, H, W, rand);
       fwd = await pg.forward(images, { S, H, W });
       const gt = makeGroundTruthFromPoses(fwd.cameraPoses, fwd.points, S, rand, 0.03);
       gtCenters = cameraCenters(gt.extrinsics);
@@ -123,10 +98,10 @@ describe.skipIf(!havePi3Fixture)(
         N = S * P;
       const b = trunkDims(c, layout);
       const specs = [...preParams(b), ...postParams(b)];
-      const gGraph = fold(globalBlockGraph(b), { S, P, N });
-      const fGraph = fold(localBlockGraph(b, 'frame'), { B: S, T: P });
+      const gGraph = foldShapes(globalBlockGraph(b), { S, P, N });
+      const fGraph = foldShapes(localBlockGraph(b, 'frame'), { B: S, T: P });
       const spec = { heads: c.headHeads, registers: c.numRegisterTokens, patchSize: c.patchSize, ropeFreq: c.ropeBase };
-      const headsGraph = fold((await pi3HeadsBakedGraph(fx.model, spec, { H, W })).graph, { N: S });
+      const headsGraph = foldShapes((await pi3HeadsBakedGraph(fx.model, spec, { H, W })).graph, { N: S });
       const pos = ropePositions(H / c.patchSize, W / c.patchSize, c.patchStartIdx);
       const rf = ropeTables(pos, d, c.ropeBase, 1),
         rg = ropeTables(pos, d, c.ropeBase, S);
@@ -173,7 +148,7 @@ describe.skipIf(!havePi3Fixture)(
                   poses[16 * s + 4 * r + 2]! * local[o + 2]! +
                   poses[16 * s + 4 * r + 3]!;
               }
-          return { ...errs.frozen(poses, pts), poses };
+          return { ...errs.frozen(poses, pts), cameras: poses };
         };
       };
 
@@ -185,62 +160,25 @@ describe.skipIf(!havePi3Fixture)(
         for (let s = 0; s < S; s++) for (let r = 0; r < 3; r++) out[16 * s + 4 * r + 3] = g[3 * s + r]!;
         return out;
       };
-      const worst = { camera: 0, pointCloud: 0, cameraAsCalibrated: 0 };
-      for (const L of [depth - 1, depth - 2, Math.floor(depth / 2), Math.floor(rand() * (depth / 2))]) {
-        const h = Math.floor(rand() * c.numHeads);
-        const f = await tail(L);
-        const W0 = await fx.model.read(`${layout.globalBlock(L)}.attn.qkv.weight`); // [3C, C]
-        const rows = (a: ArrayLike<number>) => Float64Array.from({ length: d * C }, (_, k) => a[h * d * C + k]!);
-        const unit = (a: ArrayLike<number>) => {
-          let s = 0;
-          for (let i = 0; i < a.length; i++) s += a[i]! ** 2;
-          return Float64Array.from(a, (v) => v / Math.sqrt(s));
-        };
-        const gc = unit(rows(gCam[L]!)),
-          gp = unit(rows(gPc[L]!)),
-          r = unit(randn(d * C, rand));
-        const wn = Math.sqrt(rows(W0).reduce((a, v) => a + v * v, 0));
-        const D = new Float64Array(3 * C * C); // PyTorch layout [3C, C]; only head h's query rows move
-        for (let k = 0; k < d * C; k++) D[h * d * C + k] = ((gc[k]! + gp[k]! + r[k]!) * wn) / 3;
-        const pred = { camera: 0, pointCloud: 0 };
-        for (let k = 0; k < C * C; k++) {
-          pred.camera += gCam[L]![k]! * D[k]!;
-          pred.pointCloud += gPc[L]![k]! * D[k]!;
-        }
-        const eps = 1e-5;
-        const at = (sgn: number) => {
-          const qkvT = new Float64Array(3 * C * C); // [3C, C] → [C, 3C]
-          for (let o = 0; o < 3 * C; o++)
-            for (let i = 0; i < C; i++) qkvT[i * 3 * C + o] = W0[o * C + i]! + sgn * eps * D[o * C + i]!;
-          return f(qkvT);
-        };
-        const e = [at(1), at(-1)];
-        let g64: Float32Array | undefined;
-        await pg.backward(fwd, { cameraPoses: cameraCotangent(at(0).poses) }, (l, g) => {
-          if (l === L) g64 = g.slice();
-        });
-        let pred64 = 0;
-        for (let k = 0; k < C * C; k++) pred64 += g64![k]! * D[k]!;
-        const fd = {
-          camera: (e[0]!.camera - e[1]!.camera) / (2 * eps),
-          pointCloud: (e[0]!.pointCloud - e[1]!.pointCloud) / (2 * eps),
-        };
-        const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-        const re = {
-          camera: rel(pred64, fd.camera),
-          pointCloud: rel(pred.pointCloud, fd.pointCloud),
-          cameraAsCalibrated: rel(pred.camera, fd.camera),
-        };
-        console.info(
-          `[pi3 gradients f64] layer ${L} head ${h}: FD64 camera ${fd.camera.toExponential(6)} / point cloud ${fd.pointCloud.toExponential(6)}; ` +
-            `rel. error camera ${re.camera.toExponential(2)} (as calibrated ${re.cameraAsCalibrated.toExponential(2)}), point cloud ${re.pointCloud.toExponential(2)}`,
-        );
-        for (const k of ['camera', 'pointCloud', 'cameraAsCalibrated'] as const) worst[k] = Math.max(worst[k], re[k]);
-        expect(Math.abs(pred.camera - fd.camera)).toBeLessThan(
-          Math.abs(pred.camera - pred64) + 1e-3 * Math.abs(fd.camera),
-        );
-      }
-      console.info('[pi3 gradients f64] worst relative error', worst);
+      const layers = [depth - 1, depth - 2, Math.floor(depth / 2), Math.floor(rand() * (depth / 2))];
+      const worst = await directionalErrors(layers, {
+        C,
+        d,
+        numHeads: c.numHeads,
+        rand,
+        gCam,
+        gPc,
+        qkv: (L) => fx.model.read(`${layout.globalBlock(L)}.attn.qkv.weight`),
+        tail,
+        cameraGradAt: async (poses, L) => {
+          let g64: Float32Array | undefined;
+          await pg.backward(fwd, { cameraPoses: cameraCotangent(poses) }, (l, g) => {
+            if (l === L) g64 = g.slice();
+          });
+          return g64!;
+        },
+        label: 'pi3 gradients f64',
+      });
       expect(worst.camera).toBeLessThan(1e-3);
       expect(worst.pointCloud).toBeLessThan(1e-3);
     });

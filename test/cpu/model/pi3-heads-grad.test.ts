@@ -2,33 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { posesFromRaw } from '../../../src/model/pi3/camera-pose.js';
 import { pi3HeadsBakedGraph } from '../../../src/model/pi3/heads-graph.js';
 import { buildGradientGraph, inferShapes } from '../../../src/onnx/autodiff.js';
-import { Graph, tensorInit } from '../../../src/onnx/builder.js';
 import { createSession, loadOrt } from '../../../src/runtime/ort.js';
 import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
+import { foldShapes } from '../../helpers/fold-shapes.js';
 import { freshSeed, randn, rng } from '../../helpers/random.js';
 import { evaluate, type T } from '../onnx/ref-eval.js';
 
 // The heads graph built for one image size (weights baked, static shapes), as π³ calibration would differentiate it:
 // evaluated in float64 by the independent reference interpreter it reproduces the float64 reference run, and the
 // project's reverse mode (buildGradientGraph, run in float32 on the wasm EP) matches float64 central differences.
-
-/** Replace Shape nodes by constants (the reference interpreter has no Shape op; the dims are static here). */
-function fold(g: Graph, dims: Record<string, number>): Graph {
-  const info = inferShapes(g, dims);
-  const o = new Graph(g.name);
-  for (const v of g.inputList) o.input(v.name, v.dtype, [...v.shape]);
-  for (const [n, t] of g.initializers) o.constant(t, n);
-  for (const n of g.nodeList) {
-    if (n.op === 'Shape') {
-      const d = info.get(n.inputs[0]!)!.dims;
-      o.constant(tensorInit(BigInt64Array.from(d.map(BigInt)), [d.length]), n.outputs[0]);
-    } else {
-      o.op(n.op, [...n.inputs], { ...n.attrs }, { outputs: [...n.outputs], name: n.name });
-    }
-  }
-  for (const v of g.outputList) o.output(v.name, v.dtype, [...v.shape]);
-  return o;
-}
 
 const OUTS = ['local_points', 'conf', 'pose_raw'] as const;
 const maxRel = (got: ArrayLike<number>, ref: ArrayLike<number>) => {
@@ -47,7 +29,7 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads graph for one size: float64 evalu
     const { graph } = await pi3HeadsBakedGraph(fx.model, fx.config, { H: fx.H, W: fx.W });
     expect(graph.inputList.map((v) => v.name)).toEqual(['hidden']);
     const T = fx.hidden64.length / (fx.S * 128);
-    const env = evaluate(fold(graph, { N: fx.S }), { hidden: { dims: [fx.S, T, 128], data: fx.hidden64 } });
+    const env = evaluate(foldShapes(graph, { N: fx.S }), { hidden: { dims: [fx.S, T, 128], data: fx.hidden64 } });
     const poses = posesFromRaw(env.get('pose_raw')!.data, fx.S);
     const eL = maxRel(env.get('local_points')!.data, await fx.ref('local_points'));
     const eC = maxRel(env.get('conf')!.data, await fx.ref('conf'));
@@ -66,7 +48,7 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads graph for one size: float64 evalu
     const T = fx.hidden.length / (fx.S * 128);
     const dims = { N: fx.S };
     const shapes = inferShapes(graph, dims);
-    const fwd = fold(graph, dims); // the forward alone, for the finite differences (before the loss is appended)
+    const fwd = foldShapes(graph, dims); // the forward alone, for the finite differences (before the loss is appended)
     // loss = Σ_k <out_k, g_k> with random cotangents g_k (graph inputs)
     const cot: Record<string, Float32Array> = {};
     let loss: string | undefined;
