@@ -20,7 +20,7 @@ import { createDevice, type HessDevice } from '../src/gpu/device.js';
 import { createSession, loadOrt } from '../src/runtime/ort.js';
 import { estimateMemory } from '../src/model/vggt/estimate.js';
 import { Vggt, type VggtResult } from '../src/model/vggt/model.js';
-import { plantedHess } from '../test/helpers/hess.js';
+import { plantedHess } from './planted-hess.js';
 import { trackGpuBuffers } from './gpu-buffers.js';
 import { gpuDone, lcg, writeResults } from './lib.js';
 import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention.js';

@@ -5,7 +5,7 @@ import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { plantedModel } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 // Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is well above the 2-block floor
 // that reverse gives the sensitive head (3 frames × 40 tokens: 57 candidate key blocks of 2 tokens).

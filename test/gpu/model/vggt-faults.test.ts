@@ -3,7 +3,7 @@ import { HessError } from '../../../src/errors.js';
 import { createDevice, getGpu, type HessDevice } from '../../../src/gpu/device.js';
 import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
 import { relError } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 import { within } from './bounded.js';
 
 // Faults on WebGPU (Dawn on a software Vulkan): a run that cannot fit is refused before allocating; a failure
