@@ -11,7 +11,7 @@ import { bytesSource, openSafetensors, type Safetensors } from '../src/model/saf
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose.js';
 import { lcg, minMs as minOf, writeResults } from './lib.js';
 import { randomVggtCheckpoint } from './random-vggt.js';
-import { loadFixture } from '../test/fixtures/vggt-tiny.js';
+import { loadFixture } from './vggt-tiny.js';
 
 const REPS = Number(process.env.HESS_CAL_REPS ?? 3);
 // No warm-up: each stage's first run is measured as part of the minimum.

@@ -8,7 +8,7 @@ import type { AttentionCore } from '../src/model/trunk/attention-core.js';
 import { createDevice } from '../src/gpu/device.js';
 import { STORAGE_USAGE } from '../src/gpu/buffers.js';
 import { loadOrt } from '../src/runtime/ort.js';
-import { plantedHess } from '../test/helpers/hess.js';
+import { plantedHess } from './planted-hess.js';
 import { randomVggtCheckpoint } from './random-vggt.js';
 import { lcg, timeMs, writeResults } from './lib.js';
 

@@ -20,7 +20,7 @@ import { createDevice, type HessDevice } from '../src/gpu/device.js';
 import { createSession, loadOrt } from '../src/runtime/ort.js';
 import { estimateMemory } from '../src/model/vggt/estimate.js';
 import { Vggt, type VggtResult } from '../src/model/vggt/model.js';
-import { plantedHess } from '../test/helpers/hess.js';
+import { plantedHess } from './planted-hess.js';
 import { trackGpuBuffers } from './gpu-buffers.js';
 import { gpuDone, lcg, writeResults } from './lib.js';
 import { ortMatmulGraph, ortMhaGraph, type OrtAttentionDType } from './ort-attention.js';
@@ -115,6 +115,35 @@ async function guarded<T>(stage: string, fn: () => Promise<T>): Promise<T | unde
     failures.push({ stage, error: msg });
     return undefined;
   }
+}
+
+/** A results row `width` cells wide: `lead`, then '-' for what was not measured, then `note`. */
+const blankRow = (width: number, lead: (string | number)[], note: string): (string | number)[] => [
+  ...lead,
+  ...Array<string>(width - lead.length - 1).fill('-'),
+  note,
+];
+
+/**
+ * One measured stage with its row in a results table. With `skip` (the reason) it only writes the row with that
+ * note. Otherwise it logs `log` (if any) and runs `fn` guarded: a failure writes the row as "failed (see notes)",
+ * and with `timeoutMs` a call still pending by then is abandoned and written as "timed out (abandoned)".
+ */
+async function runStage<T>(
+  name: string,
+  o: { row: (note: string) => void; skip?: string; log?: string; timeoutMs?: number },
+  fn: () => Promise<T>,
+): Promise<T | 'timeout' | undefined> {
+  if (o.skip) {
+    o.row(o.skip);
+    return undefined;
+  }
+  if (o.log) log(o.log);
+  const run = guarded(name, fn);
+  const r = o.timeoutMs === undefined ? await run : await within(run, o.timeoutMs);
+  if (r === 'timeout') o.row('timed out (abandoned)');
+  else if (r === undefined) o.row('failed (see notes)');
+  return r;
 }
 
 // ---- Device, and what it is.
@@ -213,6 +242,8 @@ interface Config {
   W: number;
   policy: (typeof policies)[number];
 }
+/** Columns of the model-runs table. */
+const RUN_COLS = 14;
 const configs: Config[] = frames.flatMap((S) =>
   sizes.flatMap(([H, W]) => policies.map((policy) => ({ S, H, W, policy }))),
 );
@@ -249,24 +280,18 @@ for (const [i, c] of configs.entries()) {
   const sparsity = c.policy === 'dense' ? 0 : SPARSITY;
   const rowHead = [String(c.S), `${c.H}×${c.W}`, c.policy, c.policy === 'dense' ? '-' : sparsity];
   if (!model) {
-    runRows.push([...rowHead, '-', '-', '-', '-', '-', '-', '-', '-', '-', 'not run: no model']);
+    runRows.push(blankRow(RUN_COLS, rowHead, 'not run: no model'));
     continue;
   }
   const predicted = predictWarmMs(c.S, c.H, c.W);
   if (elapsed() + predicted > modelDeadline) {
-    runRows.push([
-      ...rowHead,
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      `skipped: budget (predicted warm-up ${(predicted / 1000).toFixed(0)} s, ${(Math.max(0, modelDeadline - elapsed()) / 1000).toFixed(0)} s left)`,
-    ]);
+    runRows.push(
+      blankRow(
+        RUN_COLS,
+        rowHead,
+        `skipped: budget (predicted warm-up ${(predicted / 1000).toFixed(0)} s, ${(Math.max(0, modelDeadline - elapsed()) / 1000).toFixed(0)} s left)`,
+      ),
+    );
     runData.push({ ...c, skipped: 'budget', predictedWarmMs: predicted });
     log(`${tag}: skipped: budget`);
     continue;
@@ -289,27 +314,19 @@ for (const [i, c] of configs.entries()) {
     await gpuDone(gpu.device);
   };
   const ws = performance.now();
-  const ok = await guarded(`run ${tag} (warm-up)`, async () => {
-    await run();
-    return true;
-  });
+  const ok = await runStage(
+    `run ${tag} (warm-up)`,
+    {
+      row: (note) =>
+        runRows.push(blankRow(RUN_COLS, [...rowHead, '-', ((performance.now() - ws) / 1000).toFixed(1)], note)),
+    },
+    async () => {
+      await run();
+      return true;
+    },
+  );
   const warmMs = performance.now() - ws;
-  if (!ok) {
-    runRows.push([
-      ...rowHead,
-      '-',
-      (warmMs / 1000).toFixed(1),
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      '-',
-      'failed (see notes)',
-    ]);
-    continue;
-  }
+  if (!ok) continue;
   const times: number[] = [];
   let cut = false;
   for (let k = 0; k < REPS; k++) {
@@ -429,6 +446,14 @@ const readBack = async (gpu: HessDevice, buf: GPUBuffer, n: number, f16: boolean
   return fromF16(new Uint16Array(raw));
 };
 
+/** Columns of the attention table. */
+const ATT_COLS = 6;
+/** The stage options of one attention implementation: its row, its log line, skipped past `end`. */
+const attnStage = (tag: string, name: string, end: number) => ({
+  row: (note: string) => attnRows.push(blankRow(ATT_COLS, [tag, name], note)),
+  log: `  ${name}`,
+  ...(elapsed() > end && { skip: 'skipped: budget' }),
+});
 const ra = lcg(4242);
 for (const [si, shape] of attnShapes.entries()) {
   const { N, H, D } = shape;
@@ -460,16 +485,11 @@ for (const [si, shape] of attnShapes.entries()) {
         o: createStorageBuffer(gpu.device, n * 2),
       },
     });
-  } else attnRows.push([tag, 'hess dense WGSL flash, f16', '-', '-', '-', 'not run: no shader-f16']);
+  } else attnRows.push(blankRow(ATT_COLS, [tag, 'hess dense WGSL flash, f16'], 'not run: no shader-f16'));
   const ref = new Map<string, { ms: number; out: Float32Array }>();
   for (const { dt, bufs } of variants) {
     const name = `hess dense WGSL flash, ${dt}`;
-    if (elapsed() > end) {
-      attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']);
-      continue;
-    }
-    log(`  ${name}`);
-    const t = await guarded(`attention ${tag} ${name}`, () =>
+    const t = await runStage(`attention ${tag} ${name}`, attnStage(tag, name, end), () =>
       timeBudget(async () => {
         const enc = gpu.device.createCommandEncoder();
         encodeAttention(gpu, enc, bufs, shape, { dtype: dt });
@@ -477,10 +497,7 @@ for (const [si, shape] of attnShapes.entries()) {
         await gpuDone(gpu.device);
       }, end),
     );
-    if (!t) {
-      attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
-      continue;
-    }
+    if (!t || t === 'timeout') continue;
     const out = await readBack(gpu, bufs.o, n, dt === 'f16');
     ref.set(dt, { ms: t.min, out });
     attnRows.push([
@@ -501,23 +518,13 @@ for (const [si, shape] of attnShapes.entries()) {
   let hung = '';
   for (const [name, graph, dims, dt] of ortVariants) {
     const v = variants.find((x) => x.dt === dt);
-    if (hung) {
-      attnRows.push([tag, name, '-', '-', '-', `not run: ${hung} hung`]);
-      continue;
-    }
     const ours = ref.get(dt);
-    if (!v) {
-      attnRows.push([tag, name, '-', '-', '-', 'not run: no shader-f16']);
-      continue;
-    }
-    if (elapsed() > end) {
-      attnRows.push([tag, name, '-', '-', '-', 'skipped: budget']);
-      continue;
-    }
-    log(`  ${name}`);
     const ortType = dt === 'f16' ? 'float16' : 'float32';
-    const done = await within(
-      guarded(`attention ${tag} ${name}`, async () => {
+    const skip = hung ? `not run: ${hung} hung` : !v ? 'not run: no shader-f16' : undefined;
+    const done = await runStage(
+      `attention ${tag} ${name}`,
+      { ...attnStage(tag, name, end), ...(skip && { skip }), timeoutMs: Math.min(end - elapsed(), 30_000) + 10_000 },
+      async () => {
         const s = await createSession(
           ort,
           graph(shape, ortType),
@@ -528,7 +535,7 @@ for (const [si, shape] of attnShapes.entries()) {
           const feeds = Object.fromEntries(
             (['q', 'k', 'v'] as const).map((nm) => [
               nm,
-              ort.Tensor.fromGpuBuffer(v.bufs[nm], { dataType: ortType, dims }),
+              ort.Tensor.fromGpuBuffer(v!.bufs[nm], { dataType: ortType, dims }), // v: skipped without it
             ]),
           );
           const t = await timeBudget(async () => {
@@ -561,16 +568,14 @@ for (const [si, shape] of attnShapes.entries()) {
         } finally {
           await s.release();
         }
-      }),
-      Math.min(end - elapsed(), 30_000) + 10_000,
+      },
     );
     if (done === 'timeout') {
       hung = name;
-      attnRows.push([tag, name, '-', '-', '-', 'timed out (abandoned)']);
       notes.push(
         `${tag}: ${name} did not return within its budget; it was abandoned and the ORT calls after it skipped (the GPU queue may still hold its work). On lavapipe ORT's float16 MultiHeadAttention never finishes: session.run returns, but the submitted work never completes (onSubmittedWorkDone and getData never resolve).`,
       );
-    } else if (!done) attnRows.push([tag, name, '-', '-', '-', 'failed (see notes)']);
+    }
   }
   for (const { bufs } of variants) for (const b of Object.values(bufs)) b.destroy();
 }

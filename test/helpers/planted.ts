@@ -7,9 +7,9 @@ import { expect } from 'vitest';
 import { resolve } from 'node:path';
 import { openSafetensors, bytesSource } from '../../src/model/safetensors.js';
 import { buildSafetensors, type Entry } from '../cpu/model/st-helpers.js';
-import { FIXTURE } from '../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../bench/vggt-tiny.js';
 import { PI3_FIXTURE } from '../fixtures/pi3-tiny.js';
-import { plantedHess } from './hess.js';
+import { plantedHess } from '../../bench/planted-hess.js';
 import type { HessFile } from '../../src/hess/hess-file.js';
 
 export interface PlantedModel {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURE } from '../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../bench/vggt-tiny.js';
 import { CLI_BUILT, contractViolation, runBuiltCli } from './cli-harness.js';
 
 const hasFixture = (() => {

@@ -8,7 +8,7 @@ import {
 import { VggtGradients } from '../../../src/calibrate/gradients.js';
 import { parseHessFile } from '../../../src/hess/hess-file.js';
 import { HessError } from '../../../src/errors.js';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture, type Fixture } from '../../../bench/vggt-tiny.js';
 import { selfScenes } from '../../helpers/calibration-scenes.js';
 import { expectPlantedFirst, plantedHeads } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';

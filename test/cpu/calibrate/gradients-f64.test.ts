@@ -16,7 +16,7 @@ import { cameraHeadGraph } from '../../../src/model/vggt/camera-head.js';
 import { dptHeadGraph } from '../../../src/model/vggt/dpt-head.js';
 import { loadPrefixed } from '../../../src/model/heads/heads-common.js';
 import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture, type Fixture } from '../../../bench/vggt-tiny.js';
 import { randomCrop } from '../../helpers/calibration-scenes.js';
 import { foldShapes } from '../../helpers/fold-shapes.js';
 import { directionalErrors } from '../../helpers/directional-fd.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sceneErrors, type SceneErrors } from '../../../src/calibrate/calibrate.js';
 import { type ForwardState, VggtGradients } from '../../../src/calibrate/gradients.js';
 import { HessError } from '../../../src/errors.js';
-import { loadFixture, type Fixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture, type Fixture } from '../../../bench/vggt-tiny.js';
 import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 import { makeGroundTruth } from './gradients-gt.js';
 

@@ -7,7 +7,7 @@ import { parseHessFile, type HessFile } from '../../../src/hess/hess-file.js';
 import { Pi3 } from '../../../src/model/pi3/model.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, type Pi3Fixture } from '../../fixtures/pi3-tiny.js';
-import { FIXTURE as VGGT_FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE as VGGT_FIXTURE } from '../../../bench/vggt-tiny.js';
 import { selfScenes } from '../../helpers/calibration-scenes.js';
 import { expectPlantedFirst, plantedHeads } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';

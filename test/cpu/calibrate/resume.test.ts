@@ -4,7 +4,7 @@ import { calibrate, type CalibrationState, type SceneInput } from '../../../src/
 import { VggtGradients } from '../../../src/calibrate/gradients.js';
 import { expectCode } from '../../helpers/errors.js';
 import { freshSeed, rng } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 import { inlierRadius, makeGroundTruth } from './gradients-gt.js';
 
 // Resuming calibration from a progress state: malformed, inconsistent, or another dataset's/model's state is a

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calibrateCommand } from '../../../src/cli/commands.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 
 // `hess-vggt calibrate`'s own plumbing; resuming from saved state itself is tested on calibrate() in
 // test/cpu/calibrate/calibrate.test.ts.

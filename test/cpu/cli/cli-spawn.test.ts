@@ -6,7 +6,7 @@ import * as esbuild from 'esbuild';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSeed, rng } from '../../helpers/random.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 
 // The CLI bundled exactly as scripts/build.mjs bundles it (esbuild, node platform, WGSL/Wasm inlined, ORT
 // external), but into test-results/ (git-ignored, one folder per process) so this test never touches dist/ (other

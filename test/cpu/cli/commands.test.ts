@@ -25,7 +25,7 @@ import { rng } from '../../helpers/random.js';
 import type { EvalReport } from '../../../src/evaluate/harness.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { freshSeed } from '../../helpers/random.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { EVAL_TARGET, writeSyntheticScenes } from './eval-scenes.js';
 
 const capture = () => {

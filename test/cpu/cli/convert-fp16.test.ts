@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../../src/model/convert.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { outputs, sourceDirForTests } from './convert-helpers.js';
 
 describe('convertCheckpoint --fp16 on the vggt-tiny fixture (wasm EP)', () => {

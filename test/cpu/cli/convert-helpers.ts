@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { SafetensorsWriter } from '../../../src/model/convert.js';
 import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 import type { VggtResult } from '../../../src/model/vggt/model.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 
 export const outputs = (r: VggtResult) => ({
   pose_enc: r.poseEnc!,

@@ -18,7 +18,7 @@ import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
 import { createSession, loadOrt } from '../../../src/runtime/ort.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
 import { loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
-import { FIXTURE as VGGT_FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE as VGGT_FIXTURE } from '../../../bench/vggt-tiny.js';
 import { relError } from '../../helpers/random.js';
 
 /** Our outputs and the reference's names (its conf is [S, H, W, 1]: the same values as our [S, H, W]). */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert.js';
 import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { sourceDirForTests } from './convert-helpers.js';
 
 const sha = async (p: string) =>

@@ -13,7 +13,7 @@ import { Vggt } from '../../../src/model/vggt/model.js';
 import { loadOrt, createSession } from '../../../src/runtime/ort.js';
 import { outputs, sourceDirForTests } from './convert-helpers.js';
 import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 const decodeHalf = (bits: number) => toFloat32(new Uint8Array([bits & 0xff, bits >>> 8]), 'F16', 1)[0];
 

@@ -14,7 +14,7 @@ import {
 } from '../../../src/evaluate/harness.js';
 import { HEATMAP_FILE, niceTicks, renderMarkdown, renderSvg, writeReport } from '../../../src/evaluate/report.js';
 import { maskLayout } from '../../../src/mask/layout.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { freshSeed, rng } from '../../helpers/random.js';
 
 function row(rand: () => number, scene: string, policy: EvalPolicy, sparsity: number, depth: boolean): EvalRow {

@@ -9,7 +9,7 @@ import { evaluate, type EvalReport } from '../../../src/evaluate/harness.js';
 import { writeReport } from '../../../src/evaluate/report.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { freshSeed } from '../../helpers/random.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { EVAL_TARGET, writeSyntheticScenes } from '../cli/eval-scenes.js';
 
 // Dense on the wasm EP: GT is the model's own dense output (moved by a random similarity), so every metric

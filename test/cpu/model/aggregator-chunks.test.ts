@@ -9,7 +9,7 @@ import {
 } from '../../../src/model/trunk/chunks.js';
 import type { HessDevice } from '../../../src/gpu/device.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 // vggt-tiny: C = 64, 4 heads, MLP 256; S = 3 frames of P = 40 aggregator tokens (T = 40 DINO tokens), N = 120.
 // A 32 KiB "binding" still holds one [N, C] float32 tensor (30 720 bytes) but only 32 rows of the MLP hidden

@@ -3,7 +3,7 @@ import { Aggregator } from '../../../src/model/trunk/aggregator.js';
 import type { AttentionCore } from '../../../src/model/trunk/attention-core.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 /** softmax(q·kᵀ/√d)·v per head in float64, token-major [N, H, d], rounded to float32. */
 function attention64(q: Float32Array, k: Float32Array, v: Float32Array, N: number, H: number, d: number): Float32Array {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { Aggregator } from '../../../src/model/trunk/aggregator.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 

@@ -8,7 +8,7 @@ import {
   estimateMemory,
   VGGT_1B_CONFIG,
 } from '../../../src/model/vggt/estimate.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 const GiB = 2 ** 30;
 const haveFixture = existsSync(`${FIXTURE}/model.safetensors`);

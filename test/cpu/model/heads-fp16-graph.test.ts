@@ -8,7 +8,7 @@ import { HeadParams, loadHeadFeeds } from '../../../src/model/heads/head-params.
 import { loadPrefixed } from '../../../src/model/heads/heads-common.js';
 import { Graph } from '../../../src/onnx/builder.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { freshSeed, randn, rng } from '../../helpers/random.js';
 
 // The float16 head graphs' structure (what runs in float16, what in float32) and the host side of feeding them.

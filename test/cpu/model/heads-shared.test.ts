@@ -11,7 +11,7 @@ import {
 import { loadPrefixed } from '../../../src/model/heads/heads-common.js';
 import type { Graph } from '../../../src/onnx/builder.js';
 import { loadOrt, type Ort } from '../../../src/runtime/ort.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { foldShapes } from '../../helpers/fold-shapes.js';
 import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 import { evaluate, type T } from '../onnx/ref-eval.js';

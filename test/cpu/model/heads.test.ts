@@ -3,7 +3,7 @@ import { HessError } from '../../../src/errors.js';
 import { CameraHead } from '../../../src/model/vggt/camera-head.js';
 import { DptHead, dptPosEmbed } from '../../../src/model/vggt/dpt-head.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 // The fixture's aggregated layers go straight into the heads; outputs must match the float64 reference run.
 const TOL = 1e-4;

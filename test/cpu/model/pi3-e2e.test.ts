@@ -6,7 +6,7 @@ import { detectModelKind, loadModel } from '../../../src/model/load-model.js';
 import type { ProgressEvent } from '../../../src/model/model-io.js';
 import { Pi3 } from '../../../src/model/pi3/model.js';
 import { parseHessFile } from '../../../src/hess/hess-file.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { relError } from '../../helpers/random.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
 

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 import { expectCode } from '../../helpers/errors.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { freshSeed, rng } from '../../helpers/random.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { buildSafetensors, type Entry } from './st-helpers.js';
 
 // The model's boundary on the wasm EP: the memory pre-flight (before anything runs), and the types and values it

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { relError } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 // The whole model through the public API, on the wasm EP, against the reference PyTorch outputs (float64).
 describe('Vggt.load + run on the vggt-tiny fixture (wasm EP, dense attention)', () => {

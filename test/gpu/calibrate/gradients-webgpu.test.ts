@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sceneErrors } from '../../../src/calibrate/calibrate.js';
 import { VggtGradients } from '../../../src/calibrate/gradients.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { freshSeed, relError, rng } from '../../helpers/random.js';
 import { makeGroundTruth } from '../../cpu/calibrate/gradients-gt.js';

@@ -7,9 +7,9 @@ import { evaluate, type EvalReport } from '../../../src/evaluate/harness.js';
 import { writeReport } from '../../../src/evaluate/report.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { testDevice } from '../../helpers/gpu.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { freshSeed, rng } from '../../helpers/random.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { EVAL_TARGET, writeSyntheticScenes } from '../../cpu/cli/eval-scenes.js';
 
 // The fixture has 3 frames × 40 tokens = 120 tokens: small blocks make block sparsity real here.

@@ -4,7 +4,7 @@ import { loadOrt } from '../../../src/runtime/ort.js';
 import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 // vggt-tiny (C = 64, MLP 256, S = 3, P = T = 40, N = 120): a 32 KiB limit holds one [N, C] attention tensor but

@@ -8,7 +8,7 @@ import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { buildSafetensors } from '../../cpu/model/st-helpers.js';
 
 const LAYERS = [4, 11, 17, 23];

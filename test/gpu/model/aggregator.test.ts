@@ -5,7 +5,7 @@ import { type AttentionCore, DenseOnnxAttention } from '../../../src/model/trunk
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 const LAYERS = [0, 4, 11, 17, 23];
 

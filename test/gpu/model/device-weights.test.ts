@@ -6,7 +6,7 @@ import { readBuffer } from '../../../src/gpu/buffers.js';
 import { prepareWeights } from '../../../src/gpu/weight-prep.js';
 import { bytesSource, fileSource, openSafetensors } from '../../../src/model/safetensors.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { expectCode } from '../../helpers/errors.js';
 import { loadBlockWeights, type ParamSpec } from '../../../src/model/trunk/blocks.js';
 import { loadBlockWeightsOnDevice } from '../../../src/model/graph/device-weights.js';

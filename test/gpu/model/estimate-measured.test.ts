@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';
-import { FIXTURE } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { trackGpuBuffers } from '../../../bench/gpu-buffers.js';
 import { writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt.js';
 import { existsSync } from 'node:fs';

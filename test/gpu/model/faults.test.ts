@@ -5,7 +5,7 @@ import { Pi3, type Pi3Result } from '../../../src/model/pi3/model.js';
 import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
 import { relError } from '../../helpers/random.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 import { within } from './bounded.js';
 
 // Faults on WebGPU (Dawn on a software Vulkan), for VGGT and π³ (the same model-io code): a run that cannot fit is

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DptHead } from '../../../src/model/vggt/dpt-head.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 // The DPT head on onnxruntime-web's WebGPU EP. Frames are independent in a DPT head, so one frame (the last,
 // to catch an offset bug) keeps this file short on the software adapter.

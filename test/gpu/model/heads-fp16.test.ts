@@ -7,7 +7,7 @@ import { DptHead, type DptHeadSpec, type DptKind } from '../../../src/model/vggt
 import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { buildSafetensors } from '../../cpu/model/st-helpers.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
 

@@ -4,7 +4,7 @@ import { createStorageBuffer } from '../../../src/gpu/buffers.js';
 import { CameraHead } from '../../../src/model/vggt/camera-head.js';
 import { DptHead, type DptHeadSpec, dptFrameBytes, dptHeadInputsGraph } from '../../../src/model/vggt/dpt-head.js';
 import { loadOrt, type Ort } from '../../../src/runtime/ort.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { freshSeed, randn, relError, rng } from '../../helpers/random.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CameraHead } from '../../../src/model/vggt/camera-head.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { loadFixture } from '../../fixtures/vggt-tiny.js';
+import { loadFixture } from '../../../bench/vggt-tiny.js';
 
 // The same fixture comparison as test/cpu/model/heads.test.ts, on onnxruntime-web's WebGPU EP with our device.
 const TOL = 1e-4;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Pi3, type Pi3Result } from '../../../src/model/pi3/model.js';
 import { testDevice } from '../../helpers/gpu.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { withPoisonedBuffers } from '../../helpers/poison.js';
 import { freshSeed, relError, rng } from '../../helpers/random.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';

@@ -10,7 +10,7 @@ import { testDevice } from '../../helpers/gpu.js';
 import { plantedModel } from '../../helpers/planted.js';
 import { freshSeed, rng } from '../../helpers/random.js';
 import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 // Planted sensitivity (test/helpers/planted.ts) on VGGT and π³: HeSS redistribution beats uniform sparsity at the
 // same budget; reverse loses. Small blocks so that even at 0.9 the uniform budget (round(0.1·K) candidates) is well

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { createDevice } from '../../../src/gpu/device.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 import { within } from './bounded.js';
 
 // A device destroyed in the middle of a run (its own process: onnxruntime-web keeps one WebGPU device per process):

@@ -3,7 +3,7 @@ import type { Tensor } from 'onnxruntime-web';
 import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';
 import { relError } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 const outputs = (r: VggtResult) => ({
   pose_enc: r.poseEnc!,

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from 'onnxruntime-web';
 import { Vggt, type VggtResult } from '../../../src/model/vggt/model.js';
 import { testDevice } from '../../helpers/gpu.js';
-import { plantedHess } from '../../helpers/hess.js';
+import { plantedHess } from '../../../bench/planted-hess.js';
 import { freshSeed, relError, rng } from '../../helpers/random.js';
-import { FIXTURE, loadFixture } from '../../fixtures/vggt-tiny.js';
+import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
 
 // The fixture's 3 frames × 40 tokens fit in one 128-token query block: small blocks make sparsity real here.
 const BLOCKS = { queryBlock: 16, keyBlock: 8 };

@@ -1,4 +1,5 @@
-import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../../src/hess/hess-file.js';
+// Shared by the tests and the gpu/e2e benches; it lives in bench/ because bench/ may not import test/.
+import { combineHess, HESS_FORMAT_VERSION, type HessFile } from '../src/hess/hess-file.js';
 
 /** A HeSS file with given raw per-(layer, head) traces for both terms (tests plant sensitivities this way). */
 export function plantedHess(traces: number[][], modelId = 'test'): HessFile {
