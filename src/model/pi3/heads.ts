@@ -13,9 +13,16 @@
  * registers, (r + 1, c + 1) for patches); the point, conf and camera outputs read the patches only.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, check, throwIfAborted } from '../../errors.js';
+import { HessError, check } from '../../errors.js';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
-import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
+import { type HeadInput, inputLength } from '../trunk/head-inputs.js';
+import {
+  checkFrameFits,
+  type FrameChunking,
+  forEachFrameChunk,
+  frameChunking,
+  framesPerRun,
+} from '../heads/frame-chunks.js';
 import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../heads/head-params.js';
 import type { HeadWeights } from '../heads/heads-common.js';
 import { VGGT_OPSET } from '../graph/ops.js';
@@ -115,7 +122,7 @@ export class Pi3Heads {
     /** Widths and depths read from the checkpoint. */
     readonly dims: Pi3HeadsGraphDims,
     private readonly target: ExecutionTarget,
-    private readonly chunk: { frames?: number; bytes: number },
+    private readonly chunk: FrameChunking,
   ) {
     this.session = session;
   }
@@ -136,11 +143,7 @@ export class Pi3Heads {
     target: ExecutionTarget,
     opts: Pi3HeadsOptions = {},
   ): Promise<Pi3Heads> {
-    const frames = opts.framesChunk;
-    check(
-      frames === undefined || (Number.isInteger(frames) && frames >= 1),
-      `framesChunk must be a positive integer, got ${frames}`,
-    );
+    const chunk = frameChunking(target, opts);
     check(
       Number.isInteger(config.registers) && config.registers >= 0,
       `registers must be a non-negative integer, got ${config.registers}`,
@@ -150,17 +153,12 @@ export class Pi3Heads {
       `patchSize must be a positive integer, got ${config.patchSize}`,
     );
     check(Number.isFinite(config.ropeFreq) && config.ropeFreq > 0, `ropeFreq must be positive, got ${config.ropeFreq}`);
-    const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
-    const bytes =
-      opts.chunkBytes ??
-      (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
-    check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
     const built = pi3HeadsInputsGraph(weights.tensors, config);
     const ort = opts.ort ?? (await loadOrt());
     const feeds = await loadAllFeeds(weights, built.params, ort, target, opts.signal);
     try {
       const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
-      return new Pi3Heads(ort, session, feeds, config, built.dims, target, { frames, bytes });
+      return new Pi3Heads(ort, session, feeds, config, built.dims, target, chunk);
     } catch (e) {
       releaseFeeds(feeds);
       throw e;
@@ -174,8 +172,7 @@ export class Pi3Heads {
 
   /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
   framesPerRun(H: number, W: number): number {
-    if (this.chunk.frames) return this.chunk.frames;
-    return Math.max(1, Math.floor(this.chunk.bytes / this.frameBytes(H, W)));
+    return framesPerRun(this.chunk, this.frameBytes(H, W));
   }
 
   /**
@@ -211,37 +208,21 @@ export class Pi3Heads {
         `pass the last two decoder outputs concatenated, [S, ${this.config.registers} + (H/${ps})·(W/${ps}), ${C}], row-major`,
       );
     }
-    if (this.target.ep === 'webgpu') {
-      const frame = this.frameBytes(H, W);
-      const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
-      if (frame > limit) {
-        throw new HessError(
-          'LIMIT_TOO_SMALL',
-          `one frame of the π³ heads at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
-          "use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter's maximum) or smaller images",
-        );
-      }
-    }
+    checkFrameFits(this.target, this.frameBytes(H, W), `the π³ heads at ${H}×${W}`);
     const size = this.sizeFeeds(H, W);
-    const chunk = this.framesPerRun(H, W);
     const HW = H * W;
     // NaN until a chunk writes it: a frame that no run covered can never pass for a result
     const localPoints = new Float32Array(S * HW * 3).fill(Number.NaN);
     const conf = new Float32Array(S * HW).fill(Number.NaN);
     const raw = new Float32Array(S * 12).fill(Number.NaN);
-    for (let s0 = 0; s0 < S; s0 += chunk) {
-      throwIfAborted(opts.signal);
-      const k = Math.min(chunk, S - s0);
-      const span = gatherSpans(this.ort, this.target, hidden, [s0 * T * C], k * T * C, [k, T, C]);
-      try {
-        const out = await session.run({ ...this.weights.feeds, ...size, hidden: span.tensor });
-        localPoints.set(out.local_points!.data as Float32Array, s0 * HW * 3);
-        conf.set(out.conf!.data as Float32Array, s0 * HW);
-        raw.set(out.pose_raw!.data as Float32Array, s0 * 12);
-      } finally {
-        span.dispose();
-      }
-    }
+    const shape = { S, rows: T, width: C };
+    const chunk = this.framesPerRun(H, W);
+    await forEachFrameChunk(this.ort, this.target, [hidden], shape, chunk, 'float32', opts.signal, async ([h], s0) => {
+      const out = await session.run({ ...this.weights.feeds, ...size, hidden: h! });
+      localPoints.set(out.local_points!.data as Float32Array, s0 * HW * 3);
+      conf.set(out.conf!.data as Float32Array, s0 * HW);
+      raw.set(out.pose_raw!.data as Float32Array, s0 * 12);
+    });
     const poses = posesFromRaw(raw, S);
     return { points: worldPoints(localPoints, poses, S), localPoints, conf, cameraPoses: Float32Array.from(poses) };
   }
