@@ -164,14 +164,7 @@ export async function loadHeadFeeds(
         const info = (weights.tensors as ReadonlyMap<string, { readonly dtype: string; readonly numel: number }>).get(
           name,
         )!;
-        const n = p.dims.reduce((a, d) => a * d, 1);
-        if (info.numel !== n) {
-          throw new HessError(
-            'BAD_CHECKPOINT',
-            `${name} has ${info.numel} values, expected ${n}`,
-            'use an unmodified VGGT checkpoint',
-          );
-        }
+        const n = checkValueCount(name, info.numel, p);
         const raw = await weights.readRaw(name);
         const dtype = info.dtype as RawWeight['dtype'];
         // as the host path: widened values are checked finite; F16/BF16 kept as float16 are taken as stored
@@ -194,14 +187,7 @@ export async function loadHeadFeeds(
       const name = `${prefix}.${p.key}`;
       let data: Float32Array | Uint16Array =
         type === 'float16' ? await readHalf(weights, name) : await weights.read(name);
-      const n = p.dims.reduce((a, d) => a * d, 1);
-      if (data.length !== n) {
-        throw new HessError(
-          'BAD_CHECKPOINT',
-          `${name} has ${data.length} values, expected ${n}`,
-          'use an unmodified VGGT checkpoint',
-        );
-      }
+      checkValueCount(name, data.length, p);
       if (p.linear) {
         data =
           data instanceof Uint16Array
@@ -225,6 +211,15 @@ export async function loadHeadFeeds(
     throw e;
   }
   return { feeds, buffers, bytes };
+}
+
+/** Refuse a tensor of `count` values where `p` needs another count (BAD_CHECKPOINT); returns the count `p` needs. */
+function checkValueCount(name: string, count: number, p: HeadParam): number {
+  const n = p.dims.reduce((a, d) => a * d, 1);
+  if (count !== n) {
+    throw new HessError('BAD_CHECKPOINT', `${name} has ${count} values, expected ${n}`, 'use an unmodified checkpoint');
+  }
+  return n;
 }
 
 /** Raw bytes held before a batch of head weights is prepared on the device. */

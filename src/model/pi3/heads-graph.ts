@@ -8,7 +8,10 @@
  * Inputs: `hidden [N, T, inDim]` (T = registers + patches, see `heads.ts`), `rope_cos`/`rope_sin` `[T, 1, d]` and
  * `grid` (int64 `[gh, gw]`), so one graph serves every image size (or, built for one size, constants instead); weights are graph inputs (runtime) or baked
  * initializers (through {@link HeadParams}). Outputs: `local_points [N, H, W, 3]`, `conf [N, H, W]`,
- * `pose_raw [N, 12]` (translation, then the 9-number rotation).
+ * `pose_raw [N, 12]` (translation, then the 9-number rotation), float32 in either element type.
+ *
+ * In float16 (`type: 'float16'`) the weights, `hidden` and the RoPE tables are float16 inputs; the LayerNorms and
+ * the attention's Softmax compute in float32, and so do the parts in {@link PI3_FP32_PARTS}.
  */
 import { HessError, check } from '../../errors.js';
 import { Graph, tensorInit } from '../../onnx/builder.js';
@@ -16,13 +19,30 @@ import { denseAttention } from '../trunk/blocks.js';
 import { type HeadParam, HeadParams, type HeadParamSource } from '../heads/head-params.js';
 import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../heads/heads-common.js';
 import { ropePositions, ropeTables } from '../trunk/rope.js';
-import { gelu, layerNorm, linear, reshape } from '../graph/ops.js';
+import { cast, consts, type ElemType, gelu, layerNorm, linear, reshape } from '../graph/ops.js';
 
 /** The three transformer decoders, by weight prefix. */
 export const PI3_DECODERS = ['point_decoder', 'conf_decoder', 'camera_decoder'] as const;
 export type Pi3Decoder = (typeof PI3_DECODERS)[number];
 
 const LN_EPS = 1e-6; // norm_layer=partial(nn.LayerNorm, eps=1e-6)
+
+/**
+ * Parts of float16 π³ heads that can compute in float32 (the LayerNorms and the Softmax always do): 'attention'
+ * (the decoders' q·kᵀ and probs·v), 'output' (the point and conf heads' Linear before the pixel shuffle),
+ * 'activation' (the point head's exp(z) and xy·exp(z): exp overflows float16 past 11.09), 'camera' (the camera
+ * head's residual MLPs, its mean over the patches and the MLPs after it).
+ */
+export type Pi3Fp32Part = 'attention' | 'output' | 'activation' | 'camera';
+
+/**
+ * What float16 π³ heads keep in float32 beyond the LayerNorms and Softmax by default: the point head's activation
+ * (a guard: exp overflows float16 past 11.09; 3 channels at image size cost next to nothing) and the camera head
+ * (its pose goes through an SVD; it lowered camera_poses' error 1.5× on the fixture and 3× on fixture-like inputs
+ * at that size, and it is a few small MLPs). 'attention' and 'output' lowered nothing beyond rounding noise.
+ * Measured by bench/pi3-fp16.bench.ts → bench/results/pi3-fp16.md.
+ */
+export const PI3_FP32_PARTS: readonly Pi3Fp32Part[] = ['activation', 'camera'];
 
 /** Widths and depth of one head decoder, read from its weight shapes. */
 export interface Pi3DecoderDims {
@@ -79,6 +99,10 @@ export interface Pi3HeadsGraphSpec {
  */
 export interface Pi3HeadsGraphOptions {
   readonly size?: { readonly H: number; readonly W: number };
+  /** Element type of the weights, `hidden` and the RoPE tables (default 'float32'; baked weights are float32 only). */
+  readonly type?: ElemType;
+  /** Which parts of a float16 graph compute in float32 (default {@link PI3_FP32_PARTS}; for measurements). */
+  readonly fp32Parts?: readonly Pi3Fp32Part[];
 }
 
 /** The per-head widths the graph was built with (for byte budgets). */
@@ -135,9 +159,11 @@ export function pi3HeadsGraph(
   opts: Pi3HeadsGraphOptions = {},
 ): Pi3HeadsGraph {
   const g = new Graph('pi3_heads');
+  const t = opts.type ?? 'float32';
+  const fp32 = new Set(t === 'float16' ? (opts.fp32Parts ?? PI3_FP32_PARTS) : []);
   const all: HeadParams[] = [];
   const paramsOf = (prefix: string) => {
-    const p = new HeadParams(g, prefix, typeof src === 'function' ? src(prefix) : src);
+    const p = new HeadParams(g, prefix, typeof src === 'function' ? src(prefix) : src, t);
     all.push(p);
     return p;
   };
@@ -174,17 +200,17 @@ export function pi3HeadsGraph(
       `image size ${size.H}×${size.W} is not a positive multiple of the patch size ${r}`,
     );
     const [gh, gw] = [size.H / r, size.W / r];
-    const t = ropeTables(ropePositions(gh, gw, R), d, spec.ropeFreq);
-    T = t.T;
-    rope = { cos: g.floats(t.cos, [t.T, 1, d]), sin: g.floats(t.sinSigned, [t.T, 1, d]) };
+    const tab = ropeTables(ropePositions(gh, gw, R), d, spec.ropeFreq);
+    T = tab.T;
+    rope = { cos: consts(g, tab.cos, [tab.T, 1, d], t), sin: consts(g, tab.sinSigned, [tab.T, 1, d], t) };
     grid = g.ints([gh, gw]);
     imageHW = g.ints([size.H, size.W]); // constants all the way, so that shape inference can fold every Reshape
   } else {
-    rope = { cos: g.input('rope_cos', 'float32', ['T', 1, d]), sin: g.input('rope_sin', 'float32', ['T', 1, d]) };
+    rope = { cos: g.input('rope_cos', t, ['T', 1, d]), sin: g.input('rope_sin', t, ['T', 1, d]) };
     grid = g.input('grid', 'int64', [2]);
     imageHW = g.op('Mul', [grid, g.ints([r, r])])[0];
   }
-  const hidden = g.input('hidden', 'float32', ['N', T, inDim]);
+  const hidden = g.input('hidden', t, ['N', T, inDim]);
   const perm = ropePerm(g, d);
 
   const decode = (prefix: Pi3Decoder): string => {
@@ -192,7 +218,7 @@ export function pi3HeadsGraph(
     const dd = dec[prefix];
     const proj = p.linear('projects', dd.dim, dd.inDim);
     let x = linear(g, hidden, proj.w, proj.b);
-    for (let i = 0; i < dd.depth; i++) x = block(g, x, p, `blocks.${i}`, dd, spec.heads, rope, perm);
+    for (let i = 0; i < dd.depth; i++) x = block(g, x, p, `blocks.${i}`, dd, spec.heads, rope, perm, t, fp32);
     const out = p.linear('linear_out', dd.outDim, dd.dim);
     return sliceAxis(g, linear(g, x, out.w, out.b), 1, R, 2 ** 31 - 1); // patches only
   };
@@ -205,16 +231,21 @@ export function pi3HeadsGraph(
     return g.op('Reshape', [t, g.op('Concat', [nOf, imageHW, g.ints([C])], { axis: 0 })[0]])[0];
   };
 
+  // The point and conf heads' Linear in `ot` ('output'), the point activation in `at` ('activation').
+  const ot: ElemType = fp32.has('output') ? 'float32' : t;
+  const at: ElemType = fp32.has('activation') ? 'float32' : t;
+  const project = (feat: string, w: { w: string; b?: string }) =>
+    linear(g, cast(g, feat, t, ot), cast(g, w.w, t, ot), cast(g, w.b!, t, ot));
   // point: xy·exp(z), exp(z)
   {
     const p = paramsOf('point_head');
     const od = dec.point_decoder.outDim;
     const lin = p.linear('proj', 3 * r * r, od);
-    const pts = shuffle(linear(g, decode('point_decoder'), lin.w, lin.b), 3);
+    const pts = cast(g, shuffle(project(decode('point_decoder'), lin), 3), ot, at);
     const z = g.op('Exp', [sliceAxis(g, pts, 3, 2, 3)])[0];
     const xy = g.op('Mul', [sliceAxis(g, pts, 3, 0, 2), z])[0];
     g.output(
-      g.op('Concat', [xy, z], { axis: 3 })[0],
+      cast(g, g.op('Concat', [xy, z], { axis: 3 })[0], at, 'float32'),
       'float32',
       ['N', size?.H ?? 'H', size?.W ?? 'W', 3],
       'local_points',
@@ -224,20 +255,26 @@ export function pi3HeadsGraph(
   {
     const p = paramsOf('conf_head');
     const lin = p.linear('proj', r * r, dec.conf_decoder.outDim);
-    const c = shuffle(linear(g, decode('conf_decoder'), lin.w, lin.b), 1);
-    g.output(g.op('Squeeze', [c, g.ints([3])])[0], 'float32', ['N', size?.H ?? 'H', size?.W ?? 'W'], 'conf');
+    const c = shuffle(project(decode('conf_decoder'), lin), 1);
+    g.output(
+      cast(g, g.op('Squeeze', [c, g.ints([3])])[0], ot, 'float32'),
+      'float32',
+      ['N', size?.H ?? 'H', size?.W ?? 'W'],
+      'conf',
+    );
   }
   // camera: 2 residual MLP blocks → mean over patches → 2 Linear+ReLU → [t (3), rot (9)]
   const cameraDim = dec.camera_decoder.outDim;
   {
     const p = paramsOf('camera_head');
     const C = cameraDim;
+    const ct: ElemType = fp32.has('camera') ? 'float32' : t;
     const relu = (x: string) => g.op('Relu', [x])[0];
     const lin = (x: string, key: string, out = C) => {
       const l = p.linear(key, out, C);
-      return linear(g, x, l.w, l.b);
+      return linear(g, x, cast(g, l.w, t, ct), cast(g, l.b!, t, ct));
     };
-    let feat = decode('camera_decoder');
+    let feat = cast(g, decode('camera_decoder'), t, ct);
     for (let i = 0; i < 2; i++) {
       const k = `res_conv.${i}`;
       const y = relu(lin(relu(lin(relu(lin(feat, `${k}.res_conv1`)), `${k}.res_conv2`)), `${k}.res_conv3`));
@@ -245,9 +282,9 @@ export function pi3HeadsGraph(
     }
     const pooled = g.op('ReduceMean', [feat], { axes: [1], keepdims: 0 })[0]; // AdaptiveAvgPool2d(1) over the patch grid
     const m = relu(lin(relu(lin(pooled, 'more_mlps.0')), 'more_mlps.2'));
-    const t = lin(m, 'fc_t', 3);
+    const tr = lin(m, 'fc_t', 3);
     const rot = lin(m, 'fc_rot', 9);
-    g.output(g.op('Concat', [t, rot], { axis: 1 })[0], 'float32', ['N', 12], 'pose_raw');
+    g.output(cast(g, g.op('Concat', [tr, rot], { axis: 1 })[0], ct, 'float32'), 'float32', ['N', 12], 'pose_raw');
   }
   const params = all.map((p) => ({ prefix: p.prefix, params: p.inputs }));
   return { graph: g, params, dims: { decoders: dec, cameraDim, headDim: d } };
@@ -263,6 +300,8 @@ function block(
   heads: number,
   rope: { cos: string; sin: string },
   perm: string,
+  t: ElemType,
+  fp32: ReadonlySet<Pi3Fp32Part>,
 ): string {
   const C = dd.dim;
   const d = C / heads;
@@ -271,7 +310,7 @@ function block(
   const projW = p.linear(`${b}.attn.proj`, C, C);
   const fc1 = p.linear(`${b}.mlp.fc1`, dd.mlp, C);
   const fc2 = p.linear(`${b}.mlp.fc2`, C, dd.mlp);
-  const h = layerNorm(g, x, vec('norm1.weight'), vec('norm1.bias'), LN_EPS);
+  const h = layerNorm(g, x, vec('norm1.weight'), vec('norm1.bias'), LN_EPS, t);
   // the 3C axis is [q | k | v], each head-major (H × d)
   const [q0, k0, v0] = g.op('Split', [linear(g, h, qkvW.w, qkvW.b)], { axis: -1 }, { outputs: 3 });
   const split = (t: string) => reshape(g, t, [0, 0, heads, d]);
@@ -279,10 +318,32 @@ function block(
     const r = g.op('Gather', [t, perm], { axis: 3 })[0];
     return g.op('Add', [g.op('Mul', [t, rope.cos])[0], g.op('Mul', [r, rope.sin])[0]])[0];
   };
-  const o = reshape(g, denseAttention(g, rot(split(q0!)), rot(split(k0!)), split(v0!), d), [0, 0, C]);
+  const o = reshape(g, attention(g, rot(split(q0!)), rot(split(k0!)), split(v0!), d, t, fp32), [0, 0, C]);
   const x1 = g.op('Add', [x, linear(g, o, projW.w, projW.b)])[0];
-  const h2 = layerNorm(g, x1, vec('norm2.weight'), vec('norm2.bias'), LN_EPS);
-  return g.op('Add', [x1, linear(g, gelu(g, linear(g, h2, fc1.w, fc1.b)), fc2.w, fc2.b)])[0];
+  const h2 = layerNorm(g, x1, vec('norm2.weight'), vec('norm2.bias'), LN_EPS, t);
+  return g.op('Add', [x1, linear(g, gelu(g, linear(g, h2, fc1.w, fc1.b), t), fc2.w, fc2.b)])[0];
+}
+
+/**
+ * Dense attention over `[N, T, heads, d]` q, k, v. In float16 the two products run in float16 and the Softmax in
+ * float32, unless the 'attention' part asks for all of it in float32 (the trunk's way, {@link denseAttention}).
+ */
+function attention(
+  g: Graph,
+  q: string,
+  k: string,
+  v: string,
+  d: number,
+  t: ElemType,
+  fp32: ReadonlySet<Pi3Fp32Part>,
+): string {
+  if (t === 'float32' || fp32.has('attention')) return denseAttention(g, q, k, v, d, t);
+  const qh = g.op('Transpose', [g.op('Mul', [q, consts(g, [1 / Math.sqrt(d)], [1], t)])[0]], { perm: [0, 2, 1, 3] })[0];
+  const kt = g.op('Transpose', [k], { perm: [0, 2, 3, 1] })[0];
+  const vh = g.op('Transpose', [v], { perm: [0, 2, 1, 3] })[0];
+  const scores = cast(g, g.op('MatMul', [qh, kt])[0], t, 'float32');
+  const probs = cast(g, g.op('Softmax', [scores], { axis: -1 })[0], 'float32', t);
+  return g.op('Transpose', [g.op('MatMul', [probs, vh])[0]], { perm: [0, 2, 1, 3] })[0];
 }
 
 /** The rotate_half gather of 2D RoPE for head width d (see `trunk/rope.ts`: y half, then x half, NeoX style). */

@@ -13,15 +13,24 @@
  * registers, (r + 1, c + 1) for patches); the point, conf and camera outputs read the patches only.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, check, throwIfAborted } from '../../errors.js';
+import { toF16 } from '../../attention/f16.js';
+import { HessError, check } from '../../errors.js';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
-import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
+import { type HeadInput, inputLength } from '../trunk/head-inputs.js';
+import {
+  checkFrameFits,
+  type FrameChunking,
+  forEachFrameChunk,
+  frameChunking,
+  framesPerRun,
+} from '../heads/frame-chunks.js';
 import { type HeadFeeds, type HeadParam, loadHeadFeeds, releaseFeeds } from '../heads/head-params.js';
 import type { HeadWeights } from '../heads/heads-common.js';
-import { VGGT_OPSET } from '../graph/ops.js';
+import { checkComputeType } from '../graph/half-weights.js';
+import { type ElemType, VGGT_OPSET } from '../graph/ops.js';
 import { ropePositions, ropeTables } from '../trunk/rope.js';
 import { posesFromRaw, worldPoints } from './camera-pose.js';
-import { type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph.js';
+import { type Pi3Fp32Part, type Pi3HeadsGraphDims, pi3HeadsInputsGraph } from './heads-graph.js';
 
 type Session = import('onnxruntime-web').InferenceSession;
 
@@ -61,35 +70,51 @@ export interface Pi3HeadsOptions {
   /** An already loaded onnxruntime-web. */
   ort?: Ort;
   signal?: AbortSignal;
+  /**
+   * Compute precision (default 'fp32'). 'fp16' (WebGPU with shader-f16): weights uploaded as float16 (no float32
+   * copy), the graph in float16 with its LayerNorms, the Softmax and the parts in `PI3_FP32_PARTS` in float32; a
+   * GPU input must then be a float16 tensor. Outputs are float32 either way; the camera SVD runs in float64.
+   */
+  dtype?: 'fp32' | 'fp16';
+  /** Which parts of float16 heads compute in float32 (default `PI3_FP32_PARTS`; for measurements). */
+  fp32Parts?: readonly Pi3Fp32Part[];
 }
 
 /**
- * Bytes of the largest single intermediate of one frame of the π³ heads at H×W (float32), what frame chunks are
- * sized from: the attention scores `[heads, T, T]`, a decoder's MLP hidden, qkv or input `[T, ·]`, or the point
- * map `[H·W, 3]` (T = registers + (H/14)·(W/14)). At yyfz233/Pi3's widths and 518² it is the scores, 121 MB.
+ * Bytes of the largest single intermediate of one frame of the π³ heads at H×W, what frame chunks are sized from:
+ * the attention scores `[heads, T, T]`, a decoder's MLP hidden, qkv or input `[T, ·]`, or the point map `[H·W, 3]`
+ * (T = registers + (H/14)·(W/14)). At yyfz233/Pi3's widths and 518² it is the scores, 121 MB. In float16 the
+ * scores and the point map are still float32 (the Softmax reads float32; the outputs are float32), the rest half.
  */
-export function pi3HeadsFrameBytes(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, H: number, W: number): number {
+export function pi3HeadsFrameBytes(
+  config: Pi3HeadsConfig,
+  dims: Pi3HeadsGraphDims,
+  H: number,
+  W: number,
+  type: ElemType = 'float32',
+): number {
   const ps = config.patchSize;
   const T = config.registers + (H / ps) * (W / ps);
-  return (
-    4 *
-    Math.max(
-      config.heads * T * T,
-      ...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim)),
-      H * W * 3,
-    )
+  const e = type === 'float16' ? 2 : 4;
+  return Math.max(
+    4 * config.heads * T * T,
+    e * Math.max(...Object.values(dims.decoders).map((d) => T * Math.max(d.mlp, 3 * d.dim, d.inDim))),
+    4 * H * W * 3,
   );
 }
 
 /**
- * Bytes of the heads' float32 weights (what {@link Pi3Heads} uploads: GPU-resident on WebGPU, fed per run on the
- * wasm EP), from the checkpoint's tensor table: the tensors under the three decoders and three heads.
- * 766 MiB for yyfz233/Pi3.
+ * Bytes of the heads' weights (what {@link Pi3Heads} uploads: GPU-resident on WebGPU, fed per run on the wasm EP),
+ * from the checkpoint's tensor table: the tensors under the three decoders and three heads, 4 bytes a value in
+ * float32, 2 in float16. 766 MiB for yyfz233/Pi3 in float32.
  */
-export function pi3HeadsWeightBytes(shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>): number {
+export function pi3HeadsWeightBytes(
+  shapes: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  type: ElemType = 'float32',
+): number {
   let n = 0;
   for (const [name, t] of shapes) if (HEAD_TENSOR.test(name)) n += t.shape.reduce((a, d) => a * d, 1);
-  return 4 * n;
+  return (type === 'float16' ? 2 : 4) * n;
 }
 
 const HEAD_TENSOR = /^(point|conf|camera)_(decoder|head)\./;
@@ -115,12 +140,14 @@ export class Pi3Heads {
     /** Widths and depths read from the checkpoint. */
     readonly dims: Pi3HeadsGraphDims,
     private readonly target: ExecutionTarget,
-    private readonly chunk: { frames?: number; bytes: number },
+    private readonly chunk: FrameChunking,
+    /** Element type the heads compute in (their weights, input and RoPE tables). */
+    readonly type: ElemType,
   ) {
     this.session = session;
   }
 
-  /** Bytes of weights the heads hold (float32; on the GPU under WebGPU). */
+  /** Bytes of weights the heads hold (4 per value in fp32, 2 in fp16; on the GPU under WebGPU). */
   get weightBytes(): number {
     return this.weights.bytes;
   }
@@ -136,11 +163,7 @@ export class Pi3Heads {
     target: ExecutionTarget,
     opts: Pi3HeadsOptions = {},
   ): Promise<Pi3Heads> {
-    const frames = opts.framesChunk;
-    check(
-      frames === undefined || (Number.isInteger(frames) && frames >= 1),
-      `framesChunk must be a positive integer, got ${frames}`,
-    );
+    const chunk = frameChunking(target, opts);
     check(
       Number.isInteger(config.registers) && config.registers >= 0,
       `registers must be a non-negative integer, got ${config.registers}`,
@@ -150,17 +173,13 @@ export class Pi3Heads {
       `patchSize must be a positive integer, got ${config.patchSize}`,
     );
     check(Number.isFinite(config.ropeFreq) && config.ropeFreq > 0, `ropeFreq must be positive, got ${config.ropeFreq}`);
-    const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
-    const bytes =
-      opts.chunkBytes ??
-      (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
-    check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
-    const built = pi3HeadsInputsGraph(weights.tensors, config);
+    const type = checkComputeType(opts.dtype, target);
+    const built = pi3HeadsInputsGraph(weights.tensors, config, { type, fp32Parts: opts.fp32Parts });
     const ort = opts.ort ?? (await loadOrt());
-    const feeds = await loadAllFeeds(weights, built.params, ort, target, opts.signal);
+    const feeds = await loadAllFeeds(weights, built.params, ort, target, type, opts.signal);
     try {
       const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
-      return new Pi3Heads(ort, session, feeds, config, built.dims, target, { frames, bytes });
+      return new Pi3Heads(ort, session, feeds, config, built.dims, target, chunk, type);
     } catch (e) {
       releaseFeeds(feeds);
       throw e;
@@ -169,18 +188,17 @@ export class Pi3Heads {
 
   /** Bytes of the largest single intermediate of one frame at H×W ({@link pi3HeadsFrameBytes}). */
   frameBytes(H: number, W: number): number {
-    return pi3HeadsFrameBytes(this.config, this.dims, H, W);
+    return pi3HeadsFrameBytes(this.config, this.dims, H, W, this.type);
   }
 
   /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
   framesPerRun(H: number, W: number): number {
-    if (this.chunk.frames) return this.chunk.frames;
-    return Math.max(1, Math.floor(this.chunk.bytes / this.frameBytes(H, W)));
+    return framesPerRun(this.chunk, this.frameBytes(H, W));
   }
 
   /**
-   * Run on `hidden` `[S, R + P, 2·decDim]` (see the file comment; a Float32Array or a float32 onnxruntime-web
-   * tensor on the CPU or in a GPU buffer on this head's WebGPU device) for images of H×W, in chunks of
+   * Run on `hidden` `[S, R + P, 2·decDim]` (see the file comment; a Float32Array or an onnxruntime-web tensor on
+   * the CPU, or in a GPU buffer on this head's WebGPU device of the heads' element type) for images of H×W, in chunks of
    * {@link framesPerRun} frames. `signal` is checked between chunks.
    */
   async run(
@@ -211,37 +229,21 @@ export class Pi3Heads {
         `pass the last two decoder outputs concatenated, [S, ${this.config.registers} + (H/${ps})·(W/${ps}), ${C}], row-major`,
       );
     }
-    if (this.target.ep === 'webgpu') {
-      const frame = this.frameBytes(H, W);
-      const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
-      if (frame > limit) {
-        throw new HessError(
-          'LIMIT_TOO_SMALL',
-          `one frame of the π³ heads at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
-          "use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter's maximum) or smaller images",
-        );
-      }
-    }
+    checkFrameFits(this.target, this.frameBytes(H, W), `the π³ heads at ${H}×${W}`);
     const size = this.sizeFeeds(H, W);
-    const chunk = this.framesPerRun(H, W);
     const HW = H * W;
     // NaN until a chunk writes it: a frame that no run covered can never pass for a result
     const localPoints = new Float32Array(S * HW * 3).fill(Number.NaN);
     const conf = new Float32Array(S * HW).fill(Number.NaN);
     const raw = new Float32Array(S * 12).fill(Number.NaN);
-    for (let s0 = 0; s0 < S; s0 += chunk) {
-      throwIfAborted(opts.signal);
-      const k = Math.min(chunk, S - s0);
-      const span = gatherSpans(this.ort, this.target, hidden, [s0 * T * C], k * T * C, [k, T, C]);
-      try {
-        const out = await session.run({ ...this.weights.feeds, ...size, hidden: span.tensor });
-        localPoints.set(out.local_points!.data as Float32Array, s0 * HW * 3);
-        conf.set(out.conf!.data as Float32Array, s0 * HW);
-        raw.set(out.pose_raw!.data as Float32Array, s0 * 12);
-      } finally {
-        span.dispose();
-      }
-    }
+    const shape = { S, rows: T, width: C };
+    const chunk = this.framesPerRun(H, W);
+    await forEachFrameChunk(this.ort, this.target, [hidden], shape, chunk, this.type, opts.signal, async ([h], s0) => {
+      const out = await session.run({ ...this.weights.feeds, ...size, hidden: h! });
+      localPoints.set(out.local_points!.data as Float32Array, s0 * HW * 3);
+      conf.set(out.conf!.data as Float32Array, s0 * HW);
+      raw.set(out.pose_raw!.data as Float32Array, s0 * 12);
+    });
     const poses = posesFromRaw(raw, S);
     return { points: worldPoints(localPoints, poses, S), localPoints, conf, cameraPoses: Float32Array.from(poses) };
   }
@@ -263,9 +265,13 @@ export class Pi3Heads {
       const [gh, gw] = [H / ps, W / ps];
       const d = this.dims.headDim;
       const t = ropeTables(ropePositions(gh, gw, this.config.registers), d, this.config.ropeFreq);
+      const table = (x: Float32Array) =>
+        this.type === 'float16'
+          ? new this.ort.Tensor('float16', toF16(x), [t.T, 1, d])
+          : new this.ort.Tensor('float32', x, [t.T, 1, d]);
       f = {
-        rope_cos: new this.ort.Tensor('float32', t.cos, [t.T, 1, d]),
-        rope_sin: new this.ort.Tensor('float32', t.sinSigned, [t.T, 1, d]),
+        rope_cos: table(t.cos),
+        rope_sin: table(t.sinSigned),
         grid: new this.ort.Tensor('int64', BigInt64Array.of(BigInt(gh), BigInt(gw)), [2]),
       };
       if (this.sizeCache.size >= 4) this.sizeCache.delete(this.sizeCache.keys().next().value!);
@@ -281,13 +287,14 @@ async function loadAllFeeds(
   groups: readonly { prefix: string; params: readonly HeadParam[] }[],
   ort: Ort,
   target: ExecutionTarget,
+  type: ElemType,
   signal?: AbortSignal,
 ): Promise<HeadFeeds> {
   const all: HeadFeeds = { feeds: {}, buffers: [], bytes: 0 };
   let bytes = 0;
   try {
     for (const { prefix, params } of groups) {
-      const f = await loadHeadFeeds(weights, prefix, params, ort, target, signal);
+      const f = await loadHeadFeeds(weights, prefix, params, ort, target, signal, type);
       Object.assign(all.feeds, f.feeds);
       all.buffers.push(...f.buffers);
       bytes += f.bytes;

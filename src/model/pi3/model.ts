@@ -46,7 +46,7 @@ import { createPi3Trunk } from './trunk.js';
 export interface Pi3LoadOptions extends OrtOptions {
   /** `'webgpu'` (default where WebGPU exists), `'wasm'` (CPU), or a device to share. */
   device?: DeviceOption;
-  /** 'fp32' (default) or 'fp16' (encoder + decoder in float16 on WebGPU with shader-f16; heads fp32). */
+  /** 'fp32' (default) or 'fp16' (encoder, decoder and heads in float16 on WebGPU with shader-f16). */
   dtype?: 'fp32' | 'fp16';
   /** What the shapes cannot say (e.g. `{ encoder_heads: 16 }`; read from config.json next to a file path). */
   config?: Pi3ConfigOverride;
@@ -193,7 +193,7 @@ export class Pi3 {
               ropeFreq: config.ropeBase,
             },
             target,
-            { ort, framesChunk: opts.framesChunk, signal: opts.signal },
+            { ort, framesChunk: opts.framesChunk, signal: opts.signal, dtype: opts.dtype },
           );
           return built as Pi3Parts;
         } catch (e) {
@@ -328,14 +328,9 @@ export class Pi3 {
     progress({ stage: 'aggregator', message: 'encoder + decoder' });
     const last = this.config.depth - 1;
     const { trunk, heads, wgsl } = this.parts;
-    // On WebGPU the hidden layer stays on the device (a GPU tensor the heads read in place); it is ours to dispose.
-    // π³'s heads run in float32: an fp16 trunk hands its layer over through the host, widened (the fp16 trunk would
-    // give a float16 GPU tensor, which float32 heads refuse).
-    const runOpts = { layers: [last], signal: opts.signal };
-    const out =
-      this.memory.dtype === 'fp16'
-        ? await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'host' })
-        : await trunk.run(data, { S, H, W }, { ...runOpts, layersOn: 'gpu' });
+    // On WebGPU the hidden layer stays on the device (a GPU tensor of the trunk's dtype, which the heads share and
+    // read in place); it is ours to dispose.
+    const out = await trunk.run(data, { S, H, W }, { layers: [last], signal: opts.signal, layersOn: 'gpu' });
     const t1 = performance.now();
     let r;
     try {

@@ -11,11 +11,18 @@
  * reads them from its tensors.
  */
 import type { Tensor } from 'onnxruntime-web';
-import { HessError, check, throwIfAborted } from '../../errors.js';
+import { HessError, check } from '../../errors.js';
 import { type Dim, Graph } from '../../onnx/builder.js';
 import { createSession, loadOrt, type ExecutionTarget, type Ort } from '../../runtime/ort.js';
 import type { DptHeadConfig } from '../config.js';
-import { type HeadInput, gatherSpans, inputLength } from '../trunk/head-inputs.js';
+import { type HeadInput, inputLength } from '../trunk/head-inputs.js';
+import {
+  checkFrameFits,
+  forEachFrameChunk,
+  type FrameChunking,
+  frameChunking,
+  framesPerRun,
+} from '../heads/frame-chunks.js';
 import {
   type HeadFeeds,
   type HeadParam,
@@ -251,7 +258,7 @@ export class DptHead {
     private readonly weights: HeadFeeds,
     readonly spec: DptHeadSpec,
     private readonly target: ExecutionTarget,
-    private readonly chunk: { frames?: number; bytes: number },
+    private readonly chunk: FrameChunking,
     private readonly pos: readonly DptPosInput[],
     private readonly widths: { half: number; hidden: number },
     /** Element type the head computes in (its weights, layer inputs and position tables). */
@@ -274,16 +281,7 @@ export class DptHead {
     opts: DptHeadOptions = {},
   ): Promise<DptHead> {
     check(spec.kind === 'depth' || spec.kind === 'point', `kind must be 'depth' or 'point', got ${String(spec.kind)}`);
-    const frames = opts.framesChunk;
-    check(
-      frames === undefined || (Number.isInteger(frames) && frames >= 1),
-      `framesChunk must be a positive integer, got ${frames}`,
-    );
-    const limits = target.ep === 'webgpu' ? target.gpu.limits : null;
-    const bytes =
-      opts.chunkBytes ??
-      (limits ? Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, 2 ** 30) : 256 * 2 ** 20);
-    check(Number.isFinite(bytes) && bytes > 0, `chunkBytes must be a positive number, got ${bytes}`);
+    const chunk = frameChunking(target, opts);
     if (spec.layerIdx)
       check(spec.layerIdx.length === 4, 'layerIdx needs exactly 4 layer indices', 'pass e.g. [4, 11, 17, 23]');
     check(spec.head.outputDim >= 2, `output_dim must be at least 2 (values + confidence), got ${spec.head.outputDim}`);
@@ -294,7 +292,7 @@ export class DptHead {
     const feeds = await loadHeadFeeds(weights, prefix, built.params, ort, target, opts.signal, type);
     try {
       const session = await createSession(ort, built.graph.toModel({ opset: VGGT_OPSET }).model, target);
-      return new DptHead(ort, session, feeds, spec, target, { frames, bytes }, built.pos, built.widths, type);
+      return new DptHead(ort, session, feeds, spec, target, chunk, built.pos, built.widths, type);
     } catch (e) {
       releaseFeeds(feeds);
       throw e;
@@ -303,8 +301,7 @@ export class DptHead {
 
   /** Frames per session run for images of H×W (the `framesChunk` option, else sized from `chunkBytes`). */
   framesPerRun(H: number, W: number): number {
-    if (this.chunk.frames) return this.chunk.frames;
-    return Math.max(1, Math.floor(this.chunk.bytes / dptFrameBytes(this.spec, H, W, this.widths, this.type)));
+    return framesPerRun(this.chunk, dptFrameBytes(this.spec, H, W, this.widths, this.type));
   }
 
   /**
@@ -350,41 +347,35 @@ export class DptHead {
       }
       return a;
     });
-    if (this.target.ep === 'webgpu') {
-      const frame = dptFrameBytes(this.spec, H, W, this.widths, this.type);
-      const limit = this.target.gpu.limits.maxStorageBufferBindingSize;
-      if (frame > limit) {
-        throw new HessError(
-          'LIMIT_TOO_SMALL',
-          `one frame of the ${this.spec.kind} head at ${H}×${W} needs a ${frame}-byte buffer, over this device's maxStorageBufferBindingSize ${limit}`,
-          "use a device with a larger maxStorageBufferBindingSize (createDevice asks for the adapter's maximum) or smaller images",
-        );
-      }
-    }
+    checkFrameFits(
+      this.target,
+      dptFrameBytes(this.spec, H, W, this.widths, this.type),
+      `the ${this.spec.kind} head at ${H}×${W}`,
+    );
     const pos = this.posFeeds(H, W);
-    const chunk = this.framesPerRun(H, W);
     const od = this.spec.head.outputDim;
     const HW = H * W;
     const values = new Float32Array(S * HW * (od - 1));
     const conf = new Float32Array(S * HW);
-    for (let s0 = 0; s0 < S; s0 += chunk) {
-      throwIfAborted(opts.signal);
-      const n = Math.min(chunk, S - s0);
-      const spans = inputs.map((a) =>
-        gatherSpans(this.ort, this.target, a, [s0 * P * C], n * P * C, [n, P, C], this.type),
-      );
-      try {
+    const shape = { S, rows: P, width: C };
+    await forEachFrameChunk(
+      this.ort,
+      this.target,
+      inputs,
+      shape,
+      this.framesPerRun(H, W),
+      this.type,
+      opts.signal,
+      async (spans, s0) => {
         const feeds: Record<string, Tensor> = { ...this.weights.feeds, ...pos };
         spans.forEach((t, k) => {
-          feeds[`l${k}`] = t.tensor;
+          feeds[`l${k}`] = t;
         });
         const out = await session.run(feeds);
         values.set(out.values!.data as Float32Array, s0 * HW * (od - 1));
         conf.set(out.conf!.data as Float32Array, s0 * HW);
-      } finally {
-        for (const t of spans) t.dispose();
-      }
-    }
+      },
+    );
     return { values, conf };
   }
 

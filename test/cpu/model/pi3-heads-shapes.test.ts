@@ -47,6 +47,12 @@ describe.skipIf(!HAVE_PI3_FIXTURE)('π³ heads at yyfz233/Pi3 widths (graph only
     expect(baked).toBeLessThan(16 * 1024);
     // at 518×518: T = 5 + 37² = 1374, the largest intermediate is one frame's attention scores
     expect(pi3HeadsFrameBytes(config, dims, 518, 518)).toBe(4 * 16 * 1374 * 1374);
+    // in float16 the weights take half the bytes; the scores stay float32 (the Softmax reads them so), and so the
+    // largest intermediate, while the decoders' [T, ·] activations are half (at 14×14: T = 6, the MLP hidden wins)
+    expect(pi3HeadsWeightBytes(shapes, 'float16')).toBe(weightBytes / 2);
+    expect(pi3HeadsFrameBytes(config, dims, 518, 518, 'float16')).toBe(4 * 16 * 1374 * 1374);
+    expect(pi3HeadsFrameBytes(config, dims, 14, 14)).toBe(4 * 6 * 4096);
+    expect(pi3HeadsFrameBytes(config, dims, 14, 14, 'float16')).toBe(2 * 6 * 4096);
   });
 
   it('a head count that does not divide the width, a missing or misshapen tensor are typed errors', async () => {

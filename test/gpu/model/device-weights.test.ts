@@ -192,11 +192,21 @@ describe('weights prepared on the device equal the host path bit for bit', () =>
       releaseFeeds(host);
       releaseFeeds(dev);
     }
-    // A bad shape is refused with the host loop's error.
+    // A wrong value count (a truncated tensor, or one of another shape) is refused on the device path and the host
+    // loop with one error, in float32 and float16.
     const st = await checkpoint('F32', 1);
-    await expect(
-      loadHeadFeeds(st, 'blk', [{ key: 'gamma', input: 'g', dims: [38] }], ort, { ep: 'webgpu', gpu }),
-    ).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
+    const hostReader = { tensors: st.tensors, read: (n: string) => st.read(n) };
+    for (const type of ['float32', 'float16'] as const) {
+      for (const dims of [[38], [36], [37, 2]]) {
+        const bad: HeadParam[] = [{ key: 'gamma', input: 'g', dims }];
+        const target = { ep: 'webgpu' as const, gpu };
+        const [dev, host] = await Promise.all(
+          [st, hostReader].map((r) => loadHeadFeeds(r, 'blk', bad, ort, target, undefined, type).catch((e) => e)),
+        );
+        expect(dev, `${type} [${dims}]`).toMatchObject({ code: 'BAD_CHECKPOINT' });
+        expect(host.message).toBe(dev.message);
+      }
+    }
   });
 
   it.skipIf(!existsSync(`${FIXTURE}/model.safetensors`))(
