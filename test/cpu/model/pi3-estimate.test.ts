@@ -8,8 +8,9 @@ import {
 } from '../../../src/model/pi3/estimate.js';
 import { pi3HeadsWeightBytes } from '../../../src/model/pi3/heads.js';
 import { pi3HeadsInputsGraph } from '../../../src/model/pi3/heads-graph.js';
+import { Pi3 } from '../../../src/model/pi3/model.js';
 import { estimateMemory } from '../../../src/model/vggt/estimate.js';
-import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
+import { HAVE_PI3_FIXTURE, loadPi3HeadsFixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny-heads.js';
 
 const GiB = 2 ** 30;
 
@@ -145,5 +146,31 @@ describe('π³ memory estimate: the heads', () => {
     const heads = pi3HeadsMemory(PI3_CONFIG.heads, PI3_CONFIG.dims, 'fp32');
     expect(heads.framesChunk({ S: 1, H: 518, W: 518, ep: 'webgpu', limitBytes: 2 ** 31 })).toBe(8);
     expect(estimateMemory(trunk, { ...input, S: r.largestS + 1 }).gpuBytes).toBeLessThan(budget);
+  });
+});
+
+describe.skipIf(!HAVE_PI3_FIXTURE)('π³ memory estimate of a loaded model (pi3-tiny, wasm EP)', () => {
+  it("Pi3.estimate is the formula's for the checkpoint's widths and frames per head run", async () => {
+    const fx = await loadPi3HeadsFixture();
+    const model = await Pi3.load(PI3_FIXTURE, { device: 'wasm' });
+    try {
+      const { dims } = pi3HeadsInputsGraph(fx.model.tensors, fx.config);
+      const input = { S: 2, H: 70, W: 98 };
+      const est = model.estimate(input);
+      const formula = estimatePi3Memory(
+        { trunk: model.config, heads: fx.config, dims },
+        { ...input, ep: 'wasm', attention: 'onnx' },
+      );
+      expect(est.wasmBytes).toBe(formula.wasmBytes);
+      expect(est.hostBytes).toBe(formula.hostBytes);
+      expect(est.stages[0]!.terms.find((t) => /π³ head weights/.test(t.name))!.bytes).toBe(
+        pi3HeadsWeightBytes(fx.model.tensors),
+      );
+      // a heap one byte short of the estimate does not fit; one frame less does
+      const fit = model.estimate(input, { maxWasmBytes: est.wasmBytes - 1 }).fit!;
+      expect(fit).toMatchObject({ fits: false, code: 'OUT_OF_MEMORY', largestS: 1 });
+    } finally {
+      await model.dispose();
+    }
   });
 });
