@@ -1,10 +1,11 @@
 // bench-flags: --liftoff-only
-// The memory pre-flight's model (src/model/vggt/estimate.ts): (1) its table for VGGT-1B at 518² and which rows fit
-// in 8/16/24/80 GB, (2) the estimate of the wasm-heap and JS bytes against measured peaks on the wasm EP (tiny
+// The memory pre-flight's model (src/model/vggt/estimate.ts, π³'s heads: src/model/pi3/estimate.ts): (1) its table for
+// VGGT-1B and yyfz233/Pi3 at 518² and which rows fit in 8/16/24/80 GB, (2) the estimate of the wasm-heap and JS bytes against measured peaks on the wasm EP (tiny
 // fixture and a mid-size random model, a couple of S each). Each measurement runs in its own Node process (a wasm
 // heap never shrinks, so its final size is the run's peak).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { estimatePi3Memory, PI3_CONFIG } from '../src/model/pi3/estimate.js';
 import { checkMemoryFit, estimateMemory, type MemoryEstimate, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
 import { writeResults } from './lib.js';
 
@@ -80,6 +81,57 @@ async function main(): Promise<void> {
     gib(s.wasmBytes),
   ]);
 
+  // --- (1b) yyfz233/Pi3 table: trunk and heads ---
+  const pi3Rows: (string | number)[][] = [];
+  const pi3Data: unknown[] = [];
+  for (const S of [1, 8, 32, 100]) {
+    for (const [dtype, headsDtype] of [
+      ['fp32', 'fp32'],
+      ['fp16', 'fp16'],
+      ['fp16', 'fp32'],
+    ] as const) {
+      const input = { S, H: 518, W: 518, dtype };
+      const est = estimatePi3Memory(PI3_CONFIG, input, undefined, headsDtype);
+      const fitAt = (limits: Parameters<typeof estimatePi3Memory>[2]) =>
+        estimatePi3Memory(PI3_CONFIG, input, limits, headsDtype).fit!;
+      const fitsIn = budgets.filter((g) => fitAt({ maxGpuBytes: g * 1e9 }).fits);
+      const largestS = budgets.map(
+        (g) => fitAt({ maxGpuBytes: g * 1e9, maxStorageBufferBindingSize: 4 * GiB - 4 }).largestS,
+      );
+      const peak = est.stages.reduce((a, s) => (s.gpuBytes > a.gpuBytes ? s : a));
+      const heads = est.stages.find((s) => s.stage === 'heads')!;
+      const headW = est.stages[0]!.terms.find((t) => /π³ head weights/.test(t.name))!.bytes;
+      pi3Rows.push([
+        S,
+        dtype,
+        headsDtype,
+        gib(est.gpuBytes),
+        peak.stage,
+        gib(headW),
+        gib(heads.gpuBytes),
+        Math.min(est.input.framesChunk, S),
+        `${gib(est.largestBuffer.bytes)} (${est.largestBuffer.name})`,
+        gib(est.hostBytes),
+        fitsIn.length ? fitsIn.map((g) => `${g}`).join(', ') : 'none',
+        largestS.join(' / '),
+      ]);
+      pi3Data.push({
+        S,
+        dtype,
+        headsDtype,
+        gpuBytes: est.gpuBytes,
+        peakStage: peak.stage,
+        headWeightBytes: headW,
+        headsStageGpuBytes: heads.gpuBytes,
+        framesChunk: Math.min(est.input.framesChunk, S),
+        largestBuffer: est.largestBuffer,
+        hostBytes: est.hostBytes,
+        fitsInGB: fitsIn,
+        largestS,
+      });
+    }
+  }
+
   // --- (2) estimate vs measured on the wasm EP ---
   const cases: { model: 'tiny' | 'mid'; S: number; H: number; W: number }[] = [];
   if (existsSync('../shared/fixtures/vggt-tiny/model.safetensors'))
@@ -120,7 +172,8 @@ async function main(): Promise<void> {
   });
 
   writeResults('scale-estimate', {
-    title: 'Memory pre-flight: the estimate for VGGT-1B at 518², and the estimate against measured peaks (wasm EP)',
+    title:
+      'Memory pre-flight: the estimate for VGGT-1B and yyfz233/Pi3 at 518², and the estimate against measured peaks (wasm EP)',
     tables: [
       {
         caption:
@@ -145,6 +198,25 @@ async function main(): Promise<void> {
       },
       {
         caption:
+          "yyfz233/Pi3 at 518×518 (computed, WebGPU EP, WGSL global attention, dense): peak GPU memory and its stage, the heads' weights, the heads stage's peak, frames per head run, largest buffer, host bytes, which budgets fit, largest S per budget (4 GiB binding limit)",
+        header: [
+          'S',
+          'dtype',
+          'heads',
+          'GPU peak GiB',
+          'peak stage',
+          'head weights GiB',
+          'heads stage GiB',
+          'frames/head run',
+          'largest buffer GiB',
+          'host GiB',
+          'fits in (GB)',
+          'largest S at 8/16/24/80 GB',
+        ],
+        rows: pi3Rows,
+      },
+      {
+        caption:
           "Estimate vs measured on the wasm EP (MB; wasm heap above ORT's own base, JS ArrayBuffers above the pre-load base)",
         header: [
           'model',
@@ -166,10 +238,12 @@ async function main(): Promise<void> {
       'Chunks are planned from the per-tensor limit L = 2 GiB (the estimate\'s WebGPU default): token rows n = ⌊L/(4·max(3C, M))⌋ = 131072 per pre/post segment run, DPT heads ⌊min(L, 1 GiB)/dptFrameBytes⌋ frames per run at 518² (7 in fp32, 15 in fp16). DINO and frame attention are the WGSL flash kernel: no [S, H, T, T] scores. What bounds S against a binding is the attention cores\' whole [S·1374, 1024] tensors, counted at 4 bytes/element: S ≤ 381 at 2 GiB, 763 at 4 GiB. "fits in" counts the total against the budget.',
       'The model counts ORT intermediates unfused (bias-add after MatMul, GELU as Mul/Erf/Add/Mul: 3 [N, M] tensors alive) and every tensor once at its widest op. Measured/est. below 1 means ORT fused or reused more than the model assumes; the pre-flight errs on the safe side there.',
       'Measured wasm heap: the size of the WebAssembly.Memory onnxruntime-web instantiates (it never shrinks, so its size after the run is the peak) less its size after a trivial session; JS: process.memoryUsage().arrayBuffers sampled at every progress event (and every weight read), less its value before Vggt.load; "live" samples after a forced GC (garbage the GC has not yet collected is real memory, but not what the model counts; the samples miss peaks inside a stage).',
+      "π³: the trunk as VGGT's (encoder, 18 frame/global pairs, 5 register tokens); the heads (three 5-block decoders 2048 → 1024, 200.8 M parameters) hold their weights as graph inputs and run ⌊min(L, 1 GiB)/(16·T²·4)⌋ = 8 frames per run at 518², whose widest op is a decoder block's Softmax: [8, 16, 1374, 1374] float32 scores and probabilities, 0.9 GiB each (always float32: the attention computes in float32). heads 'fp16' is what fp16 π³ heads will hold (weights and activations float16, the last layer handed over on the GPU); heads 'fp32' after an fp16 trunk is how π³ runs today (its layer read back to the host, float32 heads).",
       'mid = a random VGGT-shaped model (bench/random-vggt.ts) of width 256, 8 heads, 24 frame + 24 global blocks, 2 DINO blocks, camera + point heads (features 64).',
     ],
     data: {
       vggt1b: data,
+      pi3: pi3Data,
       perStage: per.stages.map(({ terms: _t, ...s }) => s),
       measured: measured.map(({ est, ...m }) => ({ ...m, estWasm: est.wasmBytes, estHost: est.hostBytes })),
     },

@@ -6,6 +6,7 @@
 import { HessError, check } from '../errors.js';
 import { createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../gpu/device.js';
 import type { ExecutionTarget } from '../runtime/ort.js';
+import type { HessFile } from '../hess/hess-file.js';
 import type { UrlCacheOption } from './cache.js';
 import { openCheckpointPath, openCheckpointUrl } from './checkpoint.js';
 import { preprocessImages, type PreprocessMode } from './preprocess.js';
@@ -217,6 +218,36 @@ export function imageInput(
     }
   }
   return input;
+}
+
+/**
+ * A HeSS file must describe the model's global attention: made for this kind of model (when it says), one row per
+ * global layer, one score per head.
+ */
+export function checkHessFile(hess: HessFile, model: { kind: 'vggt' | 'pi3'; depth: number; numHeads: number }): void {
+  const names = { vggt: 'VGGT', pi3: 'π³' } as const;
+  const fix =
+    model.kind === 'vggt'
+      ? 'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)'
+      : 'use the HeSS file calibrated for this π³ checkpoint';
+  if (hess.model !== undefined && hess.model !== model.kind) {
+    const other = names[hess.model as 'vggt' | 'pi3'] ?? String(hess.model);
+    throw new HessError('BAD_HESS_FILE', `the HeSS file is for a ${other} model, not ${names[model.kind]}`, fix);
+  }
+  const { depth, numHeads } = model;
+  const rows = Array.isArray(hess.scores) ? hess.scores : [];
+  if (
+    hess.layers !== depth ||
+    hess.heads !== numHeads ||
+    rows.length !== depth ||
+    rows.some((r) => !Array.isArray(r) || r.length !== numHeads)
+  ) {
+    throw new HessError(
+      'BAD_HESS_FILE',
+      `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this ${names[model.kind]} has ${depth} global layers × ${numHeads} heads`,
+      fix,
+    );
+  }
 }
 
 /** The typed error of a memory pre-flight that does not fit (`fit.fits` false). */

@@ -3,43 +3,35 @@
  * on onnxruntime-web, with the same options, progress, abort, error and device conventions as {@link Vggt}. The 18
  * global layers take the same pluggable attention core: dense ONNX, our WGSL kernels, HeSS block-sparse.
  */
-import { HessError, check } from '../../errors.js';
+import type { HessDevice } from '../../gpu/device.js';
 import { abortCheckpoint } from '../../runtime/checkpoint.js';
-import { assertAlive, type HessDevice } from '../../gpu/device.js';
-import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort.js';
-import { WgslAttention, type SparsityStats } from '../../runtime/wgsl-attention.js';
+import type { ExecutionTarget, Ort, OrtOptions } from '../../runtime/ort.js';
+import type { SparsityStats, WgslAttention } from '../../runtime/wgsl-attention.js';
 import type { UrlCacheOption } from '../cache.js';
-import type { VggtConfig } from '../config.js';
 import {
-  checkDeviceOption,
-  checkWeightTypes,
-  chooseTarget,
-  classifyRunFailure,
+  checkHessFile,
   type DeviceOption,
   type ImageTensor,
-  imageInput,
   type ModelSource,
-  openSource,
-  preflightError,
   type ProgressEvent,
-  reportingReader,
-  runOnTarget,
 } from '../model-io.js';
+import { loadSessions, type ModelSessions } from '../model-session.js';
 import type { RgbaImage } from '../rgba-image.js';
 import type { Aggregator } from '../trunk/aggregator.js';
-import { checkComputeType, disposeLayers } from '../trunk/aggregator.js';
+import { disposeLayers } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';
 import {
-  checkMemoryFit,
-  estimateMemory,
+  checkModelFit,
+  estimateModelMemory,
   type EstimateInput,
   type FitReport,
+  type HeadsMemory,
   type MemoryEstimate,
   type MemoryLimits,
-  WASM_HEAP_BYTES,
 } from '../vggt/estimate.js';
 import type { VggtRunOptions } from '../vggt/model.js';
 import { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './config.js';
+import { pi3HeadsMemory, pi3TrunkEstimateConfig } from './estimate.js';
 import { Pi3Heads } from './heads.js';
 import { createPi3Trunk } from './trunk.js';
 
@@ -93,26 +85,6 @@ interface Pi3Parts {
   wgsl: WgslAttention | null;
 }
 
-async function disposeParts(p: Partial<Pi3Parts>): Promise<void> {
-  for (const x of [p.trunk, p.wgsl, p.heads]) await x?.dispose().catch(() => undefined);
-}
-
-/**
- * The trunk's part of π³ as the memory estimate's config (no VGGT heads: π³'s heads are not modelled yet, so the
- * pre-flight checks the encoder, decoder and attention stages).
- */
-function estimateConfig(c: Pi3Config): VggtConfig {
-  // The estimate counts VGGT's special tokens as (2 + 2R)·C floats; 2 registers ≥ π³'s 5 tokens per frame.
-  return {
-    ...c,
-    numRegisterTokens: Math.ceil(Math.max(0, c.patchStartIdx - 2) / 2),
-    camera: null,
-    depthHead: null,
-    pointHead: null,
-    hasTrackHead: false,
-  };
-}
-
 /**
  * π³: images → world points, camera-frame points, confidence and camera-to-world poses.
  *
@@ -123,130 +95,85 @@ function estimateConfig(c: Pi3Config): VggtConfig {
  * await model.dispose();
  */
 export class Pi3 {
-  private disposed = false;
-  private broken: HessError | null = null;
   readonly kind = 'pi3' as const;
+  readonly target: ExecutionTarget;
+  /** The heads' dtype: the trunk's (an fp16 trunk hands its layer to fp16 heads on the GPU); the estimate follows it. */
+  private get headsDtype(): 'fp32' | 'fp16' {
+    return this.sessions.memory.dtype;
+  }
 
   private constructor(
     readonly config: Pi3Config,
-    readonly target: ExecutionTarget,
     readonly ort: Ort,
-    private parts: Pi3Parts,
-    private readonly buildParts: () => Promise<Pi3Parts>,
-    private readonly closeSource: () => Promise<void>,
-    private readonly memory: { dtype: 'fp32' | 'fp16'; maxGpuBytes?: number; attention: 'wgsl' | 'onnx' },
-  ) {}
+    private readonly sessions: ModelSessions<Pi3Parts>,
+  ) {
+    this.target = sessions.target;
+  }
 
   /** The WGSL attention core when the model uses it (policies are set per run). */
   get wgsl(): WgslAttention | null {
-    return this.parts.wgsl;
+    return this.sessions.parts.wgsl;
   }
 
   /** The device the model runs on (null on the wasm EP). */
   get gpu(): HessDevice | null {
-    return this.target.ep === 'webgpu' ? this.target.gpu : null;
+    return this.sessions.gpu;
   }
 
   static async load(source: ModelSource, opts: Pi3LoadOptions = {}): Promise<Pi3> {
-    checkDeviceOption(opts.device);
-    check(
-      opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
-      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`,
-    );
-    const progress = opts.onProgress ?? (() => {});
-    progress({ stage: 'open' });
-    const ort = await loadOrt(opts);
-    const target = await chooseTarget(opts.device);
-    checkComputeType(opts.dtype, target); // before any weight is read
-    const { st, override } = await openSource(source, opts);
-    const closeSource = async () => {
-      await (st as { close?: () => Promise<void> }).close?.();
-    };
-    try {
-      await abortCheckpoint(opts.signal);
-      const config = inferPi3Config(st.tensors, { ...override, ...opts.config });
-      checkWeightTypes(st, 'π³');
-      const reader = reportingReader(st, progress);
-      const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
-      if (choice === 'wgsl' && target.ep !== 'webgpu') {
-        throw new HessError('INVALID_ARGUMENT', "attention 'wgsl' needs WebGPU", "use attention 'onnx' on the wasm EP");
-      }
-      const build = async (): Promise<Pi3Parts> => {
-        const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
-        const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
-        const built: Partial<Pi3Parts> = { wgsl };
-        try {
-          built.trunk = await createPi3Trunk(reader, config, {
-            target,
-            ort,
-            attention,
-            signal: opts.signal,
-            dtype: opts.dtype,
-          });
-          progress({ stage: 'sessions', message: 'encoder + decoder ready' });
-          built.heads = await Pi3Heads.create(
-            reader,
-            {
-              heads: config.headHeads,
-              registers: config.numRegisterTokens,
-              patchSize: config.patchSize,
-              ropeFreq: config.ropeBase,
-            },
-            target,
-            { ort, framesChunk: opts.framesChunk, signal: opts.signal, dtype: opts.dtype },
-          );
-          return built as Pi3Parts;
-        } catch (e) {
-          await disposeParts(built);
-          throw e;
-        }
-      };
-      const parts = await build();
-      progress({ stage: 'ready' });
-      const memory = {
-        dtype: opts.dtype ?? 'fp32',
-        maxGpuBytes: opts.maxGpuBytes,
-        attention: parts.wgsl || typeof choice === 'object' ? ('wgsl' as const) : ('onnx' as const),
-      };
-      return new Pi3(config, target, ort, parts, build, closeSource, memory);
-    } catch (e) {
-      await closeSource();
-      throw e;
-    }
+    const { config, sessions } = await loadSessions<Pi3Config, Pi3Parts>(source, opts, {
+      name: 'π³',
+      className: 'Pi3',
+      inferConfig: inferPi3Config,
+      build: async ({ reader, config, target, ort, attention, progress }, built) => {
+        built.trunk = await createPi3Trunk(reader, config, {
+          target,
+          ort,
+          attention,
+          signal: opts.signal,
+          dtype: opts.dtype,
+        });
+        progress({ stage: 'sessions', message: 'encoder + decoder ready' });
+        built.heads = await Pi3Heads.create(reader, headsConfig(config), target, {
+          ort,
+          framesChunk: opts.framesChunk,
+          signal: opts.signal,
+          dtype: opts.dtype,
+        });
+      },
+      parts: (p) => [p.trunk, p.wgsl, p.heads],
+    });
+    return new Pi3(config, sessions.ort, sessions);
   }
 
   /** What this model's runs are checked against: the device's buffer limits and maxGpuBytes, or the wasm heap. */
-  memoryLimits(maxGpuBytes = this.memory.maxGpuBytes): MemoryLimits {
-    if (this.target.ep === 'wasm') return { maxWasmBytes: WASM_HEAP_BYTES };
-    const l = this.target.gpu.limits;
-    return { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxGpuBytes };
+  memoryLimits(maxGpuBytes?: number): MemoryLimits {
+    return this.sessions.memoryLimits(maxGpuBytes);
   }
 
   /**
    * Memory a run would need, per stage, on this model's device, and with `limits` whether it fits and the largest S
-   * that does (as {@link Vggt.estimate}; the encoder, decoder and attention stages: π³'s heads are not modelled).
+   * that does (as {@link Vggt.estimate}): the encoder, decoder, attention and π³'s heads (their weights, the layer
+   * they read, one frame chunk of the three head decoders).
    */
   estimate(
     input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>,
     limits?: MemoryLimits,
   ): MemoryEstimate & { fit: FitReport | null } {
-    const full = this.estimateInput(input);
-    const c = estimateConfig(this.config);
-    return { ...estimateMemory(c, full), fit: limits ? checkMemoryFit(c, full, limits) : null };
+    const full = this.sessions.estimateInput(input);
+    const c = pi3TrunkEstimateConfig(this.config);
+    const heads = this.headsMemory();
+    return {
+      ...estimateModelMemory(c, full, heads),
+      fit: limits ? checkModelFit(c, full, limits, heads) : null,
+    };
   }
 
-  private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
-    return {
-      dtype: this.memory.dtype,
-      ...input,
-      ep: this.target.ep,
-      attention: this.memory.attention,
-      limitBytes:
-        this.target.ep === 'webgpu'
-          ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize)
-          : undefined,
-      heads: { camera: false, depth: false, points: false },
-    };
+  /** The heads' part of the estimate, from the heads as loaded (their widths, frames per run). */
+  private headsMemory(): HeadsMemory {
+    const { heads } = this.sessions.parts;
+    const model = pi3HeadsMemory(heads.config, heads.dims, this.headsDtype);
+    return { ...model, framesChunk: ({ H, W }) => heads.framesPerRun(H, W) };
   }
 
   /**
@@ -255,71 +182,19 @@ export class Pi3 {
    * (the sessions rebuilt when ORT's state is unknown; DEVICE_LOST for good).
    */
   async run(images: readonly RgbaImage[] | ImageTensor, opts: Pi3RunOptions = {}): Promise<Pi3Result> {
-    if (this.disposed) throw new HessError('DISPOSED', 'Pi3.run after dispose()', 'load the model again');
-    if (this.broken) throw this.broken;
-    if (this.target.ep === 'webgpu') assertAlive(this.target.gpu);
-    const t0 = performance.now();
-    const input = imageInput(images, this.config.patchSize, opts);
-    const policy = opts.policy ?? 'dense';
-    if (opts.hess && (policy === 'hess' || policy === 'reverse')) this.checkHess(opts.hess);
-    if (opts.checkMemory ?? true) {
-      const maxGpuBytes = opts.maxGpuBytes ?? this.memory.maxGpuBytes;
-      check(
-        maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0),
-        `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`,
-      );
-      const est = this.estimateInput({ S: input.S, H: input.H, W: input.W, policy, sparsity: opts.sparsity });
-      const fit = checkMemoryFit(estimateConfig(this.config), est, this.memoryLimits(maxGpuBytes));
-      if (!fit.fits) throw preflightError(fit, input, this.target.ep);
-    }
-    if (this.wgsl) this.wgsl.configure({ ...opts, policy });
-    else if (policy !== 'dense') {
-      throw new HessError(
-        'INVALID_ARGUMENT',
-        `policy '${policy}' needs the WGSL attention (WebGPU)`,
-        "load the model on a WebGPU device with attention 'wgsl' (the default there)",
-      );
-    }
-    try {
-      return await runOnTarget(this.target, () => this.forward(input, opts, t0));
-    } catch (e) {
-      const { error, broken } = await classifyRunFailure(
-        e,
-        this.target,
-        async () => {
-          await disposeParts(this.parts);
-          this.parts = await this.buildParts();
-        },
-        'Pi3',
-      );
-      if (broken) this.broken = broken;
-      throw error;
-    }
-  }
-
-  /** A HeSS file must describe π³'s global attention: one row per global layer (18), one score per head. */
-  private checkHess(hess: NonNullable<Pi3RunOptions['hess']>): void {
-    const { depth, numHeads } = this.config;
-    if (hess.model !== undefined && hess.model !== 'pi3') {
-      throw new HessError(
-        'BAD_HESS_FILE',
-        `the HeSS file is for a ${hess.model === 'vggt' ? 'VGGT' : String(hess.model)} model, not π³`,
-        'use the HeSS file calibrated for this π³ checkpoint',
-      );
-    }
-    const rows = Array.isArray(hess.scores) ? hess.scores : [];
-    if (
-      hess.layers !== depth ||
-      hess.heads !== numHeads ||
-      rows.length !== depth ||
-      rows.some((r) => !Array.isArray(r) || r.length !== numHeads)
-    ) {
-      throw new HessError(
-        'BAD_HESS_FILE',
-        `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this π³ has ${depth} global layers × ${numHeads} heads`,
-        'use the HeSS file calibrated for this checkpoint',
-      );
-    }
+    return this.sessions.run(images, opts, {
+      patchSize: this.config.patchSize,
+      checkHess: (hess) =>
+        checkHessFile(hess, { kind: 'pi3', depth: this.config.depth, numHeads: this.config.numHeads }),
+      fit: (input, limits) =>
+        checkModelFit(
+          pi3TrunkEstimateConfig(this.config),
+          this.sessions.estimateInput(input),
+          limits,
+          this.headsMemory(),
+        ),
+      forward: (input, t0) => this.forward(input, opts, t0),
+    });
   }
 
   private async forward(input: ImageTensor, opts: Pi3RunOptions, t0: number): Promise<Pi3Result> {
@@ -327,7 +202,7 @@ export class Pi3 {
     const progress = opts.onProgress ?? (() => {});
     progress({ stage: 'aggregator', message: 'encoder + decoder' });
     const last = this.config.depth - 1;
-    const { trunk, heads, wgsl } = this.parts;
+    const { trunk, heads, wgsl } = this.sessions.parts;
     // On WebGPU the hidden layer stays on the device (a GPU tensor of the trunk's dtype, which the heads share and
     // read in place); it is ours to dispose.
     const out = await trunk.run(data, { S, H, W }, { layers: [last], signal: opts.signal, layersOn: 'gpu' });
@@ -355,10 +230,13 @@ export class Pi3 {
     };
   }
 
+  /** Release the sessions and close the checkpoint. */
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await disposeParts(this.parts);
-    await this.closeSource();
+    await this.sessions.dispose();
   }
+}
+
+/** The heads' spec from π³'s config. */
+function headsConfig(c: Pi3Config) {
+  return { heads: c.headHeads, registers: c.numRegisterTokens, patchSize: c.patchSize, ropeFreq: c.ropeBase };
 }

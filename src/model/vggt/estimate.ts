@@ -2,6 +2,7 @@
  * Memory model of one {@link import('./model').Vggt} run, computed from the architecture alone (no device, no
  * weights): per stage, the peak bytes on the GPU, the largest single GPU buffer, the host (JS) bytes and the bytes
  * in onnxruntime-web's wasm heap. `Vggt.run` checks it against the device's limits before allocating anything.
+ * π³ runs on the same trunk: it passes its own heads ({@link HeadsMemory}, `pi3/estimate.ts`) in place of VGGT's.
  *
  * It models the CURRENT implementation tensor by tensor (aggregator.ts, chunks.ts, attention-core.ts,
  * runtime/wgsl-attention.ts, camera-head.ts, dpt-head.ts, head-params.ts):
@@ -155,6 +156,32 @@ export interface FitReport {
   largestS: number;
 }
 
+/**
+ * Heads the estimate does not build in (VGGT's camera and DPT heads are): π³'s (`pi3/estimate.ts`). The trunk's
+ * stages stay as they are; these say what the heads hold, which trunk layers they take and how they run.
+ */
+export interface HeadsMemory {
+  /** Frames per head run when the input does not say (sized as the heads size their chunks). */
+  framesChunk(x: { S: number; H: number; W: number; ep: 'webgpu' | 'wasm'; limitBytes: number }): number;
+  /** The heads' terms for a resolved input. */
+  terms(x: MemoryEstimate['input']): HeadsTerms;
+}
+
+/** What {@link HeadsMemory.terms} returns. */
+export interface HeadsTerms {
+  /** Weights, resident from loading on. */
+  weights: MemoryTerm[];
+  /**
+   * How many trunk layers the heads read, and where they ask for them: 'gpu' (in the trunk's dtype, when one
+   * [N, 2C] buffer fits the limit; else read back) or 'host' (float32).
+   */
+  layers: { count: number; on: 'gpu' | 'host' };
+  /** Alive from the heads stage to the end of the run (the outputs). */
+  resident: MemoryTerm[];
+  /** Each a set of tensors alive at once during the heads; the stage's peak is the widest. */
+  phases: MemoryTerm[][];
+}
+
 /** Parameters of one transformer block (norms, qkv, proj, LayerScales, MLP; + per-head q/k norms). */
 export function blockParams(C: number, M: number, d: number, qkNorm: boolean): number {
   return 4 * C + 3 * C * C + 3 * C + C * C + C + 2 * C + C * M + M + M * C + C + (qkNorm ? 4 * d : 0);
@@ -221,14 +248,15 @@ export function dptChunkBytes(ep: 'webgpu' | 'wasm', limitBytes: number): number
 /** Live [·, M] tensors of an unfused MLP at its widest op (fc1 MatMul + bias Add, GELU's Mul/Erf/Add/Mul chain). */
 export const MLP_HIDDEN_LIVE = 3;
 
-const term = (name: string, count: number, bufferBytes: number, on: MemoryLocation): MemoryTerm => ({
+/** `count` equal buffers of `bufferBytes` as one term. */
+export const term = (name: string, count: number, bufferBytes: number, on: MemoryLocation): MemoryTerm => ({
   name: count === 1 ? name : `${name} ×${count}`,
   bytes: count * bufferBytes,
   bufferBytes,
   on,
 });
 
-function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['input'] {
+function resolve(config: VggtConfig, input: EstimateInput, other?: HeadsMemory): MemoryEstimate['input'] {
   const { S, H, W } = input;
   const ps = config.patchSize;
   check(Number.isInteger(S) && S > 0, `S must be a positive integer, got ${S}`);
@@ -263,14 +291,16 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
   };
   const framesChunk =
     input.framesChunk ??
-    (dpt
-      ? Math.max(
-          1,
-          Math.floor(
-            dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32'),
-          ),
-        )
-      : S);
+    (other
+      ? other.framesChunk({ S, H, W, ep, limitBytes: L })
+      : dpt
+        ? Math.max(
+            1,
+            Math.floor(
+              dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32'),
+            ),
+          )
+        : S);
   const h = input.heads ?? {};
   return {
     S,
@@ -299,6 +329,7 @@ function resolve(config: VggtConfig, input: EstimateInput): MemoryEstimate['inpu
 function stageTerms(
   c: VggtConfig,
   x: MemoryEstimate['input'],
+  other?: HeadsMemory,
 ): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
   const { S, H, W, ep } = x;
   const e = x.dtype === 'fp16' ? 2 : 4; // aggregator and head weights and activations
@@ -370,11 +401,13 @@ function stageTerms(
 
   // --- per run -------------------------------------------------------------------------------------------
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
+  const own = other?.terms(x);
   const needLayers = x.heads.depth || x.heads.points;
-  const keptLayers = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
+  const keptLayers =
+    own?.layers.count ?? new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
   // On WebGPU the aggregator hands the layers to the heads as GPU tensors in its dtype (interleaved on the device)
-  // when one [N,2C] buffer fits the limit; else (and on wasm) they are read back to the host as float32 [S,P,2C].
-  const layersOnGpu = ep === 'webgpu' && 2 * N * C * e <= x.limitBytes; // else the host fallback
+  // when asked and one [N,2C] buffer fits the limit; else (and on wasm) they are read back to the host as float32.
+  const layersOnGpu = ep === 'webgpu' && (own?.layers.on ?? 'gpu') === 'gpu' && 2 * N * C * e <= x.limitBytes;
   const headLayers = layersOnGpu
     ? term(`head layers [S,P,2C] ${ty} (GPU)`, keptLayers, S * P * C2 * e, 'gpu')
     : term('head layers [S,P,2C] f32 (host)', keptLayers, S * P * C2 * 4, 'host');
@@ -509,6 +542,11 @@ function stageTerms(
   if (camW) heads.phases.push([...headCopy(camW, 'camera head'), hd('camera tokens [S,2C]', 4, S * C2)]);
   if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, depthW, 'depth head'));
   if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, pointW, 'point head'));
+  if (own) {
+    weightsResident.push(...own.weights);
+    heads.resident.push(...own.resident);
+    heads.phases.push(...own.phases);
+  }
   if (heads.phases.length === 0) heads.phases.push([]);
   return {
     weights: { resident: weightsResident, phases: [[]] },
@@ -530,8 +568,13 @@ const sumOn = (ts: MemoryTerm[], where: MemoryLocation) => ts.reduce((a, t) => a
  * console.log(est.gpuBytes / 2 ** 30, 'GiB peak;', est.largestBuffer);
  */
 export function estimateMemory(config: VggtConfig, input: EstimateInput): MemoryEstimate {
-  const x = resolve(config, input);
-  const table = stageTerms(config, x);
+  return estimateModelMemory(config, input);
+}
+
+/** {@link estimateMemory} with heads other than the config's (π³'s: `other`; the config then has none). */
+export function estimateModelMemory(config: VggtConfig, input: EstimateInput, other?: HeadsMemory): MemoryEstimate {
+  const x = resolve(config, input, other);
+  const table = stageTerms(config, x, other);
   const stages: StageEstimate[] = [];
   const resident: MemoryTerm[] = [];
   for (const stage of ESTIMATE_STAGES) {
@@ -619,12 +662,22 @@ function overLimit(
  * if (!r.fits) console.log(r.reason, 'largest S:', r.largestS);
  */
 export function checkMemoryFit(config: VggtConfig, input: EstimateInput, limits: MemoryLimits): FitReport {
+  return checkModelFit(config, input, limits);
+}
+
+/** {@link checkMemoryFit} with heads other than the config's (as {@link estimateModelMemory}). */
+export function checkModelFit(
+  config: VggtConfig,
+  input: EstimateInput,
+  limits: MemoryLimits,
+  other?: HeadsMemory,
+): FitReport {
   // The chunks are planned from the same limit the buffers are checked against.
   const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
   if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding))
     input = { ...input, limitBytes: binding };
-  const over = overLimit(estimateMemory(config, input), limits);
-  const fitsAt = (S: number) => overLimit(estimateMemory(config, { ...input, S }), limits) === null;
+  const over = overLimit(estimateModelMemory(config, input, other), limits);
+  const fitsAt = (S: number) => overLimit(estimateModelMemory(config, { ...input, S }, other), limits) === null;
   // Memory grows with S: double until it does not fit, then bisect.
   let lo = 0,
     hi = 1;

@@ -2,29 +2,16 @@
  * The public VGGT model: checkpoint → aggregator + camera / depth / point heads on onnxruntime-web, with the
  * global-attention core pluggable (dense ONNX, our WGSL kernels, HeSS block-sparse).
  */
-import { HessError, check } from '../../errors.js';
-import { abortCheckpoint } from '../../runtime/checkpoint.js';
-import { assertAlive, type HessDevice } from '../../gpu/device.js';
-import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../../runtime/ort.js';
+import type { HessDevice } from '../../gpu/device.js';
+import type { ExecutionTarget, Ort, OrtOptions } from '../../runtime/ort.js';
 import type { UrlCacheOption } from '../cache.js';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config.js';
-import {
-  checkDeviceOption,
-  checkWeightTypes,
-  chooseTarget,
-  classifyRunFailure,
-  type ImageTensor,
-  imageInput,
-  type ModelSource,
-  openSource,
-  preflightError,
-  type ProgressEvent,
-  reportingReader,
-  runOnTarget,
-} from '../model-io.js';
+import { checkHessFile, type ImageTensor, type ModelSource, type ProgressEvent } from '../model-io.js';
+import { loadSessions, type ModelSessions } from '../model-session.js';
 import type { PreprocessMode } from '../preprocess.js';
 import type { RgbaImage } from '../rgba-image.js';
-import { Aggregator, checkComputeType, disposeLayers, HEAD_LAYERS } from '../trunk/aggregator.js';
+import { abortCheckpoint } from '../../runtime/checkpoint.js';
+import { Aggregator, disposeLayers, HEAD_LAYERS } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';
 import { CameraHead } from './camera-head.js';
 import { DptHead } from './dpt-head.js';
@@ -36,10 +23,9 @@ import {
   type MemoryEstimate,
   type MemoryLimits,
   VGGT_1B_CONFIG,
-  WASM_HEAP_BYTES,
 } from './estimate.js';
 import { poseEncodingToExtriIntri } from './pose.js';
-import { WgslAttention, type SparsityOptions, type SparsityStats } from '../../runtime/wgsl-attention.js';
+import type { SparsityOptions, SparsityStats, WgslAttention } from '../../runtime/wgsl-attention.js';
 
 export type { ImageTensor, ModelSource, ProgressEvent } from '../model-io.js';
 
@@ -135,36 +121,27 @@ export interface VggtResult {
  * await model.dispose();
  */
 export class Vggt {
-  private disposed = false;
-  /** Set when a failure left the model unusable (device lost, ORT's state unknown): every later run throws it. */
-  private broken: HessError | null = null;
   /** Which model this is ({@link loadModel} returns a Vggt or a Pi3). */
   readonly kind = 'vggt' as const;
+  readonly target: ExecutionTarget;
 
   private constructor(
     readonly config: VggtConfig,
-    readonly target: ExecutionTarget,
     readonly ort: Ort,
-    private parts: ModelParts,
-    /** Builds the sessions again from the still-open checkpoint (after a failed run left them unusable). */
-    private readonly buildParts: () => Promise<ModelParts>,
-    private readonly closeSource: () => Promise<void>,
-    private readonly memory: {
-      dtype: 'fp32' | 'fp16';
-      framesChunk?: number;
-      maxGpuBytes?: number;
-      attention: 'wgsl' | 'onnx';
-    },
-  ) {}
+    private readonly sessions: ModelSessions<ModelParts>,
+    private readonly framesChunk: number | undefined,
+  ) {
+    this.target = sessions.target;
+  }
 
   /** The WGSL attention core when the model uses it (policies are set per run). */
   get wgsl(): WgslAttention | null {
-    return this.parts.wgsl;
+    return this.sessions.parts.wgsl;
   }
 
   /** The device the model runs on (null on the wasm EP). */
   get gpu(): HessDevice | null {
-    return this.target.ep === 'webgpu' ? this.target.gpu : null;
+    return this.sessions.gpu;
   }
 
   /**
@@ -193,104 +170,54 @@ export class Vggt {
   }
 
   /** What this model's runs are checked against: the device's buffer limits and maxGpuBytes, or the wasm heap. */
-  memoryLimits(maxGpuBytes = this.memory.maxGpuBytes): MemoryLimits {
-    if (this.target.ep === 'wasm') return { maxWasmBytes: WASM_HEAP_BYTES };
-    const l = this.target.gpu.limits;
-    return { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxGpuBytes };
+  memoryLimits(maxGpuBytes?: number): MemoryLimits {
+    return this.sessions.memoryLimits(maxGpuBytes);
   }
 
   private estimateInput(input: Pick<EstimateInput, 'S' | 'H' | 'W' | 'dtype' | 'policy' | 'sparsity'>): EstimateInput {
+    const { camera, depth, points } = this.sessions.parts;
     return {
-      dtype: this.memory.dtype,
-      ...input,
-      ep: this.target.ep,
-      attention: this.memory.attention,
-      framesChunk: this.memory.framesChunk,
-      // the aggregator and heads plan their chunks from the device's per-buffer limit (wasm: the estimate's default)
-      limitBytes:
-        this.target.ep === 'webgpu'
-          ? Math.min(this.target.gpu.limits.maxStorageBufferBindingSize, this.target.gpu.limits.maxBufferSize)
-          : undefined,
-      heads: {
-        camera: this.parts.camera !== null,
-        depth: this.parts.depth !== null,
-        points: this.parts.points !== null,
-      },
+      ...this.sessions.estimateInput(input),
+      framesChunk: this.framesChunk,
+      heads: { camera: camera !== null, depth: depth !== null, points: points !== null },
     };
   }
 
   static async load(source: ModelSource, opts: VggtLoadOptions = {}): Promise<Vggt> {
-    checkDeviceOption(opts.device);
-    check(
-      opts.maxGpuBytes === undefined || (typeof opts.maxGpuBytes === 'number' && opts.maxGpuBytes > 0),
-      `maxGpuBytes must be a positive number of bytes, got ${String(opts.maxGpuBytes)}`,
-    );
-    const progress = opts.onProgress ?? (() => {});
-    progress({ stage: 'open' });
-    const ort = await loadOrt(opts);
-    const target = await chooseTarget(opts.device);
-    checkComputeType(opts.dtype, target); // before any weight is read
-    const { st, override } = await openSource(source, opts);
-    const closeSource = async () => {
-      await (st as { close?: () => Promise<void> }).close?.();
-    };
-    try {
-      await abortCheckpoint(opts.signal);
-      const config = inferVggtConfig(st.tensors, { ...override, ...opts.config });
-      checkWeightTypes(st, 'VGGT', (name) => name.startsWith('track_head.')); // the track head is never read
-      const reader = reportingReader(st, progress);
-      const choice = opts.attention ?? (target.ep === 'webgpu' ? 'wgsl' : 'onnx');
-      if (choice === 'wgsl' && target.ep !== 'webgpu') {
-        throw new HessError('INVALID_ARGUMENT', "attention 'wgsl' needs WebGPU", "use attention 'onnx' on the wasm EP");
-      }
-      const build = async (): Promise<ModelParts> => {
-        const wgsl = choice === 'wgsl' && target.ep === 'webgpu' ? await WgslAttention.create(ort, target.gpu) : null;
-        const attention = wgsl ?? (typeof choice === 'object' ? choice : undefined);
-        const built: Partial<ModelParts> = { wgsl };
-        try {
-          built.aggregator = await Aggregator.create(reader, config, {
-            target,
-            ort,
-            attention,
-            signal: opts.signal,
-            dtype: opts.dtype,
-          });
-          progress({ stage: 'sessions', message: 'aggregator ready' });
-          const want = { camera: true, depth: true, points: true, ...opts.heads };
-          const dimIn = 2 * config.embedDim;
-          const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
-          const chunk = { framesChunk: opts.framesChunk, ort, dtype: opts.dtype };
-          built.camera =
-            want.camera && config.camera
-              ? await CameraHead.create(reader, config.camera, target, { ort, dtype: opts.dtype })
-              : null;
-          built.depth =
-            want.depth && config.depthHead
-              ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk)
-              : null;
-          built.points =
-            want.points && config.pointHead
-              ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk)
-              : null;
-          return built as ModelParts;
-        } catch (e) {
-          await disposeParts(built);
-          throw e;
-        }
-      };
-      const parts = await build();
-      progress({ stage: 'ready' });
-      const memory = {
-        dtype: opts.dtype ?? 'fp32',
-        framesChunk: opts.framesChunk,
-        maxGpuBytes: opts.maxGpuBytes,
-        attention: parts.wgsl || typeof choice === 'object' ? ('wgsl' as const) : ('onnx' as const),
-      };
-      return new Vggt(config, target, ort, parts, build, closeSource, memory);
-    } catch (e) {
-      await closeSource();
-      throw e;
-    }
+    const want = { camera: true, depth: true, points: true, ...opts.heads };
+    const { config, sessions } = await loadSessions<VggtConfig, ModelParts>(source, opts, {
+      name: 'VGGT',
+      className: 'Vggt',
+      inferConfig: inferVggtConfig,
+      unread: (name) => name.startsWith('track_head.'), // the track head is never read
+      build: async ({ reader, config, target, ort, attention, progress }, built) => {
+        built.aggregator = await Aggregator.create(reader, config, {
+          target,
+          ort,
+          attention,
+          signal: opts.signal,
+          dtype: opts.dtype,
+        });
+        progress({ stage: 'sessions', message: 'aggregator ready' });
+        const dimIn = 2 * config.embedDim;
+        const common = { dimIn, patchSize: config.patchSize, patchStartIdx: config.patchStartIdx };
+        const chunk = { framesChunk: opts.framesChunk, ort, dtype: opts.dtype };
+        built.camera =
+          want.camera && config.camera
+            ? await CameraHead.create(reader, config.camera, target, { ort, dtype: opts.dtype })
+            : null;
+        built.depth =
+          want.depth && config.depthHead
+            ? await DptHead.create(reader, { kind: 'depth', head: config.depthHead, ...common }, target, chunk)
+            : null;
+        built.points =
+          want.points && config.pointHead
+            ? await DptHead.create(reader, { kind: 'point', head: config.pointHead, ...common }, target, chunk)
+            : null;
+      },
+      parts: (p) => [p.aggregator, p.wgsl, p.camera, p.depth, p.points],
+    });
+    return new Vggt(config, sessions.ort, sessions, opts.framesChunk);
   }
 
   /**
@@ -303,65 +230,13 @@ export class Vggt {
    * usable when its sessions still answer (checked at once); otherwise every later run throws the same typed error.
    */
   async run(images: readonly RgbaImage[] | ImageTensor, opts: VggtRunOptions = {}): Promise<VggtResult> {
-    if (this.disposed) throw new HessError('DISPOSED', 'Vggt.run after dispose()', 'load the model again');
-    if (this.broken) throw this.broken;
-    if (this.target.ep === 'webgpu') assertAlive(this.target.gpu);
-    const t0 = performance.now();
-    const input = imageInput(images, this.config.patchSize, opts);
-    const policy = opts.policy ?? 'dense';
-    if (opts.hess && (policy === 'hess' || policy === 'reverse')) this.checkHess(opts.hess);
-    if (opts.checkMemory ?? true) this.preflight(input, opts, policy);
-    if (this.wgsl) this.wgsl.configure({ ...opts, policy });
-    else if (policy !== 'dense') {
-      throw new HessError(
-        'INVALID_ARGUMENT',
-        `policy '${policy}' needs the WGSL attention (WebGPU)`,
-        "load the model on a WebGPU device with attention 'wgsl' (the default there)",
-      );
-    }
-    try {
-      return await runOnTarget(this.target, () => this.forward(input, opts, t0));
-    } catch (e) {
-      throw await this.failed(e);
-    }
-  }
-
-  /** A HeSS file must describe this model's global attention: one row per global block, one score per head. */
-  private checkHess(hess: NonNullable<VggtRunOptions['hess']>): void {
-    const { depth, numHeads } = this.config;
-    if (hess.model !== undefined && hess.model !== 'vggt') {
-      throw new HessError(
-        'BAD_HESS_FILE',
-        `the HeSS file is for a ${hess.model === 'pi3' ? 'π³' : String(hess.model)} model, not VGGT`,
-        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)',
-      );
-    }
-    const rows = Array.isArray(hess.scores) ? hess.scores : [];
-    if (
-      hess.layers !== depth ||
-      hess.heads !== numHeads ||
-      rows.length !== depth ||
-      rows.some((r) => !Array.isArray(r) || r.length !== numHeads)
-    ) {
-      throw new HessError(
-        'BAD_HESS_FILE',
-        `the HeSS file is for ${hess.layers} layers × ${hess.heads} heads (${rows.length} score rows); this model has ${depth} × ${numHeads}`,
-        'use the HeSS file calibrated for this checkpoint (npx hess-vggt calibrate makes one)',
-      );
-    }
-  }
-
-  /** Refuse, before allocating, a run that cannot fit the device's limits, maxGpuBytes or the wasm heap. */
-  private preflight(input: ImageTensor, opts: VggtRunOptions, policy: string): void {
-    const { S, H, W } = input;
-    const maxGpuBytes = opts.maxGpuBytes ?? this.memory.maxGpuBytes;
-    check(
-      maxGpuBytes === undefined || (typeof maxGpuBytes === 'number' && maxGpuBytes > 0),
-      `maxGpuBytes must be a positive number of bytes, got ${String(maxGpuBytes)}`,
-    );
-    const est = this.estimateInput({ S, H, W, policy: policy as EstimateInput['policy'], sparsity: opts.sparsity });
-    const fit = checkMemoryFit(this.config, est, this.memoryLimits(maxGpuBytes));
-    if (!fit.fits) throw preflightError(fit, input, this.target.ep);
+    return this.sessions.run(images, opts, {
+      patchSize: this.config.patchSize,
+      checkHess: (hess) =>
+        checkHessFile(hess, { kind: 'vggt', depth: this.config.depth, numHeads: this.config.numHeads }),
+      fit: (input, limits) => checkMemoryFit(this.config, this.estimateInput(input), limits),
+      forward: (input, t0) => this.forward(input, opts, t0),
+    });
   }
 
   private async forward(input: ImageTensor, opts: VggtRunOptions, t0: number): Promise<VggtResult> {
@@ -370,7 +245,7 @@ export class Vggt {
     progress({ stage: 'aggregator' });
     const last = this.config.depth - 1;
     const layers = new Set<number>([last]);
-    const { aggregator, camera, depth, points, wgsl } = this.parts;
+    const { aggregator, camera, depth, points, wgsl } = this.sessions.parts;
     if (depth || points) for (const l of HEAD_LAYERS) if (l < this.config.depth) layers.add(l);
     // On WebGPU the layers stay on the device (GPU tensors the heads read in place); they are ours to dispose.
     const agg = await aggregator.run(data, { S, H, W }, { layers: [...layers], signal: opts.signal, layersOn: 'gpu' });
@@ -407,33 +282,9 @@ export class Vggt {
     };
   }
 
-  /**
-   * Turn a run's failure into a typed error, and leave the model usable or say it is not. Deliberate errors (bad
-   * input, abort) leave it as it was. A lost device breaks it for good (DEVICE_LOST on every later run). A GPU or
-   * onnxruntime-web failure inside the run (OUT_OF_MEMORY, GPU_ERROR, ORT_ERROR with the cause) can leave ORT's
-   * sessions unusable — on WebGPU the next run then failed or hung (measured: a GPU validation error mid-run, then
-   * "createBindGroup: no overload matched" and a run that never answered) — so the sessions are rebuilt from the
-   * still-open checkpoint before this returns; if that fails too, every later run throws.
-   */
-  private async failed(e: unknown): Promise<HessError> {
-    const { error, broken } = await classifyRunFailure(
-      e,
-      this.target,
-      async () => {
-        await disposeParts(this.parts);
-        this.parts = await this.buildParts();
-      },
-      'Vggt',
-    );
-    if (broken) this.broken = broken;
-    return error;
-  }
-
+  /** Release the sessions and close the checkpoint. */
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await disposeParts(this.parts);
-    await this.closeSource();
+    await this.sessions.dispose();
   }
 }
 
@@ -444,9 +295,4 @@ interface ModelParts {
   depth: DptHead | null;
   points: DptHead | null;
   wgsl: WgslAttention | null;
-}
-
-/** Release whatever of `p` exists; a session that fails to release (after a failed run) does not stop the rest. */
-async function disposeParts(p: Partial<ModelParts>): Promise<void> {
-  for (const x of [p.aggregator, p.wgsl, p.camera, p.depth, p.points]) await x?.dispose().catch(() => undefined);
 }
