@@ -15,10 +15,9 @@ import type { Pi3Config } from './pi3/config.js';
 import { pi3HeadsInputsGraph } from './pi3/heads-graph.js';
 import { pi3Layout } from './pi3/trunk.js';
 import type { Safetensors } from './safetensors.js';
-import { DINO_EPS, trunkDims, type TrunkLayout, vggtLayout } from './trunk/aggregator.js';
+import { DINO_EPS, encoderDims, trunkDims, type TrunkLayout, vggtLayout } from './trunk/aggregator.js';
 import { buildDenseAttentionGraph } from './trunk/attention-core.js';
 import {
-  type BlockDims,
   buildBridgeGraph,
   buildEmbedGraph,
   buildGlobalPostGraph,
@@ -97,15 +96,7 @@ export async function writeSegments(
   const names = TRUNKS[m.kind];
   const layout: TrunkLayout = m.kind === 'pi3' ? TRUNKS.pi3.layout(m.config) : TRUNKS.vggt.layout();
   const agg = trunkDims(c, layout);
-  const dino: BlockDims = {
-    C: c.dino.dim,
-    H: c.dino.heads,
-    d: c.dino.headDim,
-    M: c.dino.mlpHiddenDim,
-    eps: DINO_EPS,
-    qkNorm: false,
-    rope: false,
-  };
+  const dino = encoderDims(c);
   const pe = layout.encoder;
   const feeds = (prefix: string, specs: ReturnType<typeof preParams>) =>
     Object.fromEntries(

@@ -24,6 +24,7 @@ import {
   MLP_HIDDEN_LIVE,
   type MemoryTerm,
   term,
+  VGGT_1B_CONFIG,
 } from '../vggt/estimate.js';
 import type { Pi3Config } from './config.js';
 import { type Pi3HeadsConfig, pi3HeadsFrameBytes } from './heads.js';
@@ -56,16 +57,7 @@ export const PI3_CONFIG: Pi3EstimateConfig = (() => {
       patchStartIdx: 5,
       ropeBase: 100,
       headHeads: 16,
-      dino: {
-        dim: 1024,
-        depth: 24,
-        heads: 16,
-        headDim: 64,
-        mlpHiddenDim: 4096,
-        posGrid: 37,
-        imgSize: 518,
-        numRegisters: 4,
-      },
+      dino: VGGT_1B_CONFIG.dino, // the same DINOv2 ViT-L/14 with 4 registers
       assumed: [],
     },
     heads: { heads: 16, registers: 5, patchSize: 14, ropeFreq: 100 },

@@ -277,16 +277,7 @@ export class Aggregator {
     const type = checkComputeType(opts.dtype, target);
     const limit = { bytes: tensorByteLimit(target, opts.limits), given: opts.limits !== undefined };
     const agg: BlockDims = { ...trunkDims(c, layout), dtype: type };
-    const dino: BlockDims = {
-      C: c.dino.dim,
-      H: c.dino.heads,
-      d: c.dino.headDim,
-      M: c.dino.mlpHiddenDim,
-      eps: DINO_EPS,
-      qkNorm: false,
-      rope: false,
-      dtype: type,
-    };
+    const dino: BlockDims = { ...encoderDims(c), dtype: type };
     const pe = layout.encoder;
 
     const gpuBuffers: GPUBuffer[] = [];
@@ -807,6 +798,12 @@ function hostF32(t: Tensor): Float32Array {
   const data = t.data;
   if (t.type !== 'float16') return data as Float32Array;
   return data instanceof Uint16Array ? fromF16(data) : Float32Array.from(data as ArrayLike<number>);
+}
+
+/** The DINOv2 encoder blocks' dims (no q/k norm, no RoPE). */
+export function encoderDims(c: TrunkConfig): BlockDims {
+  const e = c.dino;
+  return { C: e.dim, H: e.heads, d: e.headDim, M: e.mlpHiddenDim, eps: DINO_EPS, qkNorm: false, rope: false };
 }
 
 /** The alternating blocks' dims (q/k norm and RoPE: the aggregator form) under `layout`'s norm eps. */

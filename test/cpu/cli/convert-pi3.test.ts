@@ -16,18 +16,11 @@ import { toFloat32 } from '../../../src/model/safetensors-dtype.js';
 import { fileSource, openSafetensors, type Safetensors } from '../../../src/model/safetensors.js';
 import { ropePositions, ropeTables } from '../../../src/model/trunk/rope.js';
 import { createSession, loadOrt } from '../../../src/runtime/ort.js';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, PI3_OUTPUTS } from '../../fixtures/pi3-tiny.js';
 import { loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
 import { FIXTURE as VGGT_FIXTURE } from '../../../bench/vggt-tiny.js';
 import { relError } from '../../helpers/random.js';
 
-/** Our outputs and the reference's names (its conf is [S, H, W, 1]: the same values as our [S, H, W]). */
-const OUTPUTS = [
-  ['points', 'points'],
-  ['localPoints', 'local_points'],
-  ['conf', 'conf'],
-  ['cameraPoses', 'camera_poses'],
-] as const;
 /** The fixture config.json's architecture keys (every one the converted config.json must repeat). */
 const ARCH_KEYS = [
   'model',
@@ -116,7 +109,7 @@ describe.skipIf(!havePi3Fixture)('convertCheckpoint on a π³ checkpoint (pi3-ti
 
     const res = await runConverted(out);
     const fx = await loadPi3Fixture();
-    for (const [ours, theirs] of OUTPUTS) {
+    for (const [ours, theirs] of PI3_OUTPUTS) {
       const [eDirect, eRef] = [relError(res[ours], direct[ours]), relError(res[ours], await fx.ref(theirs))];
       console.info(
         `[convert pi3 fp32] ${ours}: vs unconverted ${eDirect.toExponential(2)}, vs reference ${eRef.toExponential(2)}`,
@@ -149,7 +142,7 @@ describe.skipIf(!havePi3Fixture)('convertCheckpoint on a π³ checkpoint (pi3-ti
 
     const res = await runConverted(out);
     const fx = await loadPi3Fixture();
-    for (const [ours, theirs] of OUTPUTS) {
+    for (const [ours, theirs] of PI3_OUTPUTS) {
       const [eDirect, eRef] = [relError(res[ours], direct[ours]), relError(res[ours], await fx.ref(theirs))];
       console.info(
         `[convert pi3 fp16] ${ours}: vs unconverted ${eDirect.toExponential(2)}, vs reference ${eRef.toExponential(2)}`,

@@ -8,7 +8,7 @@ import { Pi3 } from '../../../src/model/pi3/model.js';
 import { parseHessFile } from '../../../src/hess/hess-file.js';
 import { plantedHess } from '../../../bench/planted-hess.js';
 import { relError } from '../../helpers/random.js';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, PI3_OUTPUTS } from '../../fixtures/pi3-tiny.js';
 
 const uniformTraces = (layers: number, heads: number) =>
   Array.from({ length: layers }, () => Array.from({ length: heads }, () => 1));
@@ -18,14 +18,6 @@ const parseable = (layers: number, heads: number) => ({
   calibration: { description: 'planted', scenes: 1 },
 });
 const VGGT_FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
-
-/** The reference's conf is [S, H, W, 1]: the same values as our [S, H, W]. */
-const OUTPUTS = [
-  ['points', 'points'],
-  ['localPoints', 'local_points'],
-  ['conf', 'conf'],
-  ['cameraPoses', 'camera_poses'],
-] as const;
 
 describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs the float64 reference (pi3-tiny)', () => {
   it('loads from the fixture folder (+ config.json) and reproduces points, local points, conf and poses to ≤ 1e-4', async () => {
@@ -44,7 +36,7 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     expect(runEvents).toEqual(['aggregator', 'heads', 'done']);
     expect([r.S, r.H, r.W]).toEqual([S, H, W]);
     expect(r.sparsity).toBeNull();
-    for (const [ours, theirs] of OUTPUTS) {
+    for (const [ours, theirs] of PI3_OUTPUTS) {
       const e = relError(r[ours], await ref(theirs));
       console.info(`[pi3 e2e wasm] ${ours}: relError ${e.toExponential(2)}`);
       expect(r[ours].length).toBe((await ref(theirs)).length);
@@ -58,7 +50,7 @@ describe.skipIf(!havePi3Fixture)('Pi3.load / run end to end on the wasm EP vs th
     const permuted = new Float32Array(images.data.length);
     perm.forEach((src, dst) => permuted.set(images.data.subarray(src * frame, (src + 1) * frame), dst * frame));
     const rp = await model.run({ ...images, data: permuted });
-    for (const [ours] of OUTPUTS) {
+    for (const [ours] of PI3_OUTPUTS) {
       const per = r[ours].length / S;
       const want = new Float32Array(r[ours].length);
       perm.forEach((src, dst) => want.set(r[ours].subarray(src * per, (src + 1) * per), dst * per));

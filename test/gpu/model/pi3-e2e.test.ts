@@ -4,16 +4,10 @@ import { testDevice } from '../../helpers/gpu.js';
 import { plantedHess } from '../../../bench/planted-hess.js';
 import { withPoisonedBuffers } from '../../helpers/poison.js';
 import { freshSeed, relError, rng } from '../../helpers/random.js';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, PI3_OUTPUTS } from '../../fixtures/pi3-tiny.js';
 
 // The fixture's 3 frames × 40 tokens fit in one 128-token query block: small blocks make sparsity real here.
 const BLOCKS = { queryBlock: 16, keyBlock: 8 };
-const OUTPUTS = [
-  ['points', 'points'],
-  ['localPoints', 'local_points'],
-  ['conf', 'conf'],
-  ['cameraPoses', 'camera_poses'],
-] as const;
 
 describe.skipIf(!havePi3Fixture)(
   'Pi3 end to end on WebGPU (WGSL and ONNX global attention, sparse policies) vs pi3-tiny',
@@ -33,7 +27,7 @@ describe.skipIf(!havePi3Fixture)(
         expect(m.wgsl === null).toBe(attention === 'onnx');
         const { result: r, poisoned } = await withPoisonedBuffers(gpu.device, () => m.run(images));
         expect(poisoned).toBeGreaterThan(0);
-        for (const [ours, theirs] of OUTPUTS) {
+        for (const [ours, theirs] of PI3_OUTPUTS) {
           const e = relError(r[ours], await fx.ref(theirs));
           console.info(`[pi3 e2e webgpu ${attention}] ${ours}: relError ${e.toExponential(2)}`);
           expect(e).toBeLessThanOrEqual(1e-4);
@@ -52,7 +46,7 @@ describe.skipIf(!havePi3Fixture)(
     it('sparse policies on the 18 global layers: keep-all equals dense; uniform and hess at 0.5 drop blocks and move the outputs', async () => {
       const sparse0 = await model.run(images, { policy: 'uniform', sparsity: 0, ...BLOCKS });
       expect(sparse0.sparsity!.achievedSparsity).toBe(0);
-      for (const [ours] of OUTPUTS) expect(relError(sparse0[ours], dense[ours]), ours).toBeLessThan(1e-4);
+      for (const [ours] of PI3_OUTPUTS) expect(relError(sparse0[ours], dense[ours]), ours).toBeLessThan(1e-4);
 
       const rand = rng(freshSeed('pi3 sparse hess'));
       const { depth, numHeads } = model.config;
@@ -69,7 +63,7 @@ describe.skipIf(!havePi3Fixture)(
         );
         expect(s.blocksPerLayer).toHaveLength(18);
         expect(s.achievedSparsity).toBeGreaterThan(0.1);
-        for (const [ours] of OUTPUTS) expect(r[ours].every(Number.isFinite), ours).toBe(true);
+        for (const [ours] of PI3_OUTPUTS) expect(r[ours].every(Number.isFinite), ours).toBe(true);
         expect(relError(r.points, dense.points)).toBeGreaterThan(1e-6);
       }
     });

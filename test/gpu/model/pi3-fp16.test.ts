@@ -8,18 +8,12 @@ import { loadOrt } from '../../../src/runtime/ort.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';
 import { withPoisonedBuffers } from '../../helpers/poison.js';
 import { relError } from '../../helpers/random.js';
-import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
+import { havePi3Fixture, loadPi3Fixture, PI3_FIXTURE, PI3_OUTPUTS } from '../../fixtures/pi3-tiny.js';
 import { loadPi3HeadsFixture } from '../../fixtures/pi3-tiny-heads.js';
 
 // π³ in float16 on WebGPU (encoder, decoder and heads; f16 weights, the decoder's last layer handed to the heads as
 // a float16 GPU tensor) against the fixture's float64 reference, beside the same model in fp32.
 const TOL16 = 1e-2;
-const OUTPUTS = [
-  ['points', 'points'],
-  ['localPoints', 'local_points'],
-  ['conf', 'conf'],
-  ['cameraPoses', 'camera_poses'],
-] as const;
 
 describe.skipIf(!havePi3Fixture)("Pi3 with dtype 'fp16' (encoder, decoder and heads in float16 on WebGPU)", () => {
   it('stays within 1e-2 relative of float64, differs from fp32, and hands the layer over with no readback', async () => {
@@ -62,7 +56,7 @@ describe.skipIf(!havePi3Fixture)("Pi3 with dtype 'fp16' (encoder, decoder and he
     const m32 = await Pi3.load(PI3_FIXTURE, { device: gpu });
     const r32 = await m32.run(images);
     await m32.dispose();
-    for (const [ours, theirs] of OUTPUTS) {
+    for (const [ours, theirs] of PI3_OUTPUTS) {
       const want = await fx.ref(theirs);
       const [e16, e32] = [relError(r16[ours], want), relError(r32[ours], want)];
       console.info(`[pi3 fp16] ${ours}: fp16 ${e16.toExponential(2)}, fp32 ${e32.toExponential(2)}`);
@@ -90,7 +84,7 @@ describe.skipIf(!havePi3Fixture)("Pi3 with dtype 'fp16' (encoder, decoder and he
     const a = await h32.run(fx.hidden, fx.S, fx.H, fx.W);
     const { result: b, poisoned } = await withPoisonedBuffers(gpu.device, () => h16.run(half, fx.S, fx.H, fx.W));
     expect(poisoned).toBeGreaterThan(0);
-    for (const [ours, theirs] of OUTPUTS) {
+    for (const [ours, theirs] of PI3_OUTPUTS) {
       const want = await fx.ref(theirs);
       const [e32, e16] = [relError(a[ours], want), relError(b[ours], want)];
       console.info(`[pi3 heads fp16] ${ours} vs f64: fp32 ${e32.toExponential(2)}, fp16 ${e16.toExponential(2)}`);
@@ -106,7 +100,7 @@ describe.skipIf(!havePi3Fixture)("Pi3 with dtype 'fp16' (encoder, decoder and he
       await h16.run(fromF32, fx.S, fx.H, fx.W),
       await h16.run(fx.hidden, fx.S, fx.H, fx.W),
     ];
-    for (const [k] of OUTPUTS) expect(relError(onHost[k], onGpu[k]), k).toBe(0);
+    for (const [k] of PI3_OUTPUTS) expect(relError(onHost[k], onGpu[k]), k).toBe(0);
     // a float32 GPU tensor is not silently reinterpreted
     const f32buf = createStorageBuffer(gpu.device, fx.hidden, 'f32 pi3 hidden');
     const f32 = ort.Tensor.fromGpuBuffer(f32buf, { dataType: 'float32', dims }) as Tensor;
