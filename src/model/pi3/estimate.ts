@@ -98,6 +98,7 @@ export function pi3HeadsMemory(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, 
       3 * ps * ps * od,
     );
   return {
+    loaded: () => ({ camera: false, depth: false, points: false }), // π³ has none of VGGT's heads
     framesChunk: ({ H, W, ep, limitBytes }) =>
       Math.max(
         1,
@@ -181,9 +182,8 @@ export function estimatePi3Memory(
 ): MemoryEstimate & { fit: FitReport | null } {
   const trunk = pi3TrunkEstimateConfig(config.trunk);
   const heads = pi3HeadsMemory(config.heads, config.dims, headsDtype);
-  const input3 = { ...input, heads: { camera: false, depth: false, points: false } };
   return {
-    ...estimateModelMemory(trunk, input3, heads),
-    fit: limits ? checkModelFit(trunk, input3, limits, heads) : null,
+    ...estimateModelMemory(trunk, input, heads),
+    fit: limits ? checkModelFit(trunk, input, limits, heads) : null,
   };
 }

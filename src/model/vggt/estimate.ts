@@ -2,7 +2,8 @@
  * Memory model of one {@link import('./model').Vggt} run, computed from the architecture alone (no device, no
  * weights): per stage, the peak bytes on the GPU, the largest single GPU buffer, the host (JS) bytes and the bytes
  * in onnxruntime-web's wasm heap. `Vggt.run` checks it against the device's limits before allocating anything.
- * π³ runs on the same trunk: it passes its own heads ({@link HeadsMemory}, `pi3/estimate.ts`) in place of VGGT's.
+ * The trunk's stages are every model's; a model's heads come as a {@link HeadsMemory} (VGGT's: {@link vggtHeadsMemory};
+ * π³'s: `pi3/estimate.ts`).
  *
  * It models the CURRENT implementation tensor by tensor (aggregator.ts, chunks.ts, attention-core.ts,
  * runtime/wgsl-attention.ts, camera-head.ts, dpt-head.ts, head-params.ts):
@@ -157,12 +158,21 @@ export interface FitReport {
 }
 
 /**
- * Heads the estimate does not build in (VGGT's camera and DPT heads are): π³'s (`pi3/estimate.ts`). The trunk's
- * stages stay as they are; these say what the heads hold, which trunk layers they take and how they run.
+ * A model's heads in the estimate (VGGT's: {@link vggtHeadsMemory}; π³'s: `pi3/estimate.ts`). The trunk's stages
+ * are the same for every model; these say what the heads hold, which trunk layers they take and how they run.
  */
 export interface HeadsMemory {
+  /** The heads loaded, from those the input asks for (default: all the model has). */
+  loaded(requested: EstimateInput['heads']): MemoryEstimate['input']['heads'];
   /** Frames per head run when the input does not say (sized as the heads size their chunks). */
-  framesChunk(x: { S: number; H: number; W: number; ep: 'webgpu' | 'wasm'; limitBytes: number }): number;
+  framesChunk(x: {
+    S: number;
+    H: number;
+    W: number;
+    ep: 'webgpu' | 'wasm';
+    dtype: 'fp32' | 'fp16';
+    limitBytes: number;
+  }): number;
   /** The heads' terms for a resolved input. */
   terms(x: MemoryEstimate['input']): HeadsTerms;
 }
@@ -217,6 +227,108 @@ export function dptHeadParams(head: NonNullable<VggtConfig['depthHead']>, dimIn:
 }
 
 /**
+ * VGGT's camera and DPT heads in the estimate, in the model's dtype (outputs float32). Weights: graph inputs,
+ * uploaded once on WebGPU (JS arrays copied into the wasm heap per run on the wasm EP). The camera head's activations
+ * are [S, 2C]-sized (negligible); a DPT head runs `framesChunk` frames at a time, its four layer spans copied per
+ * chunk (WebGPU) or fed from JS (wasm). fp16 heads keep only their LayerNorm's tokens and the od-channel
+ * activations in float32: the output term.
+ */
+export function vggtHeadsMemory(c: VggtConfig): HeadsMemory {
+  const C2 = 2 * c.embedDim;
+  const dpt = c.depthHead ?? c.pointHead;
+  return {
+    loaded: (h = {}) => ({
+      camera: (h.camera ?? true) && c.camera !== null,
+      depth: (h.depth ?? true) && c.depthHead !== null,
+      points: (h.points ?? true) && c.pointHead !== null,
+    }),
+    framesChunk: ({ S, H, W, ep, dtype, limitBytes }) => {
+      if (!dpt) return S;
+      const spec = {
+        kind: 'depth' as const,
+        head: dpt,
+        dimIn: C2,
+        patchSize: c.patchSize,
+        patchStartIdx: c.patchStartIdx,
+      };
+      const frame = dptFrameBytes(spec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32');
+      return Math.max(1, Math.floor(dptChunkBytes(ep, limitBytes) / frame));
+    },
+    terms: (x) => {
+      const { S, H, W, ep } = x;
+      const e = x.dtype === 'fp16' ? 2 : 4;
+      const ty = x.dtype === 'fp16' ? 'f16' : 'f32';
+      const dev: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'wasm';
+      const L = (H / c.patchSize) * (W / c.patchSize);
+      const P = c.patchStartIdx + L;
+      const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * e : 0;
+      const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * e : 0);
+      const depthW = x.heads.depth ? dptW('depthHead') : 0;
+      const pointW = x.heads.points ? dptW('pointHead') : 0;
+      const weightWhere: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'host';
+      const weights: MemoryTerm[] = [];
+      const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * e;
+      // a DPT head's largest weight: resize_layers.3 (oc3² · 9) or a projection (oc · 2C)
+      const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) =>
+        Math.max(
+          ...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)),
+          h.outChannels[3]! ** 2 * 9,
+          h.outChannels[0]! ** 2 * 16,
+        ) * e;
+      if (camW)
+        weights.push({
+          name: 'camera head weights (inputs)',
+          bytes: camW,
+          bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim),
+          on: weightWhere,
+        });
+      for (const [k, w] of [
+        ['depth', depthW],
+        ['point', pointW],
+      ] as const) {
+        if (w)
+          weights.push({
+            name: `${k} head weights (inputs)`,
+            bytes: w,
+            bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!),
+            on: weightWhere,
+          });
+      }
+
+      // the last layer always (camera head), the four DPT layers when a DPT head is loaded
+      const needLayers = x.heads.depth || x.heads.points;
+      const count = new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
+
+      const chunk = Math.min(x.framesChunk, S);
+      const F = dpt?.features ?? 0;
+      const headCopy = (w: number, what: string): MemoryTerm[] =>
+        ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : [];
+      const f32 = (name: string, count: number, elems: number) => term(name, count, elems * 4, dev);
+      const hd = (name: string, count: number, elems: number) => term(`${name} ${ty}`, count, elems * e, dev);
+      const dptPhases = (od: number, w: number, what: string): MemoryTerm[][] => {
+        const inputs = [...headCopy(w, what), hd(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
+        const out = [
+          f32(`${what} output [f,od,H,W] f32`, 1, chunk * od * H * W),
+          term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host'),
+        ];
+        return [
+          [...inputs, hd(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
+          [...inputs, hd(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
+        ];
+      };
+      const resident: MemoryTerm[] = [];
+      if (x.heads.depth) resident.push(term('depth + conf [S,H,W] f32', 2, S * H * W * 4, 'host'));
+      if (x.heads.points) resident.push(term('points [S,H,W,3] + conf f32', 1, S * H * W * 16, 'host'));
+      const phases: MemoryTerm[][] = [];
+      if (camW) phases.push([...headCopy(camW, 'camera head'), hd('camera tokens [S,2C]', 4, S * C2)]);
+      if (x.heads.depth && c.depthHead) phases.push(...dptPhases(c.depthHead.outputDim, depthW, 'depth head'));
+      if (x.heads.points && c.pointHead) phases.push(...dptPhases(c.pointHead.outputDim, pointW, 'point head'));
+      return { weights, layers: { count, on: 'gpu' }, resident, phases };
+    },
+  };
+}
+
+/**
  * DINO and frame attention on the ONNX local path (wasm EP): MatMul → Softmax over [B, H, T, T] scores for a chunk
  * of B frames, the MatMul output and the Softmax output alive at once (2 buffers). 0 on the WGSL flash path.
  */
@@ -256,7 +368,7 @@ export const term = (name: string, count: number, bufferBytes: number, on: Memor
   on,
 });
 
-function resolve(config: VggtConfig, input: EstimateInput, other?: HeadsMemory): MemoryEstimate['input'] {
+function resolve(config: VggtConfig, input: EstimateInput, heads: HeadsMemory): MemoryEstimate['input'] {
   const { S, H, W } = input;
   const ps = config.patchSize;
   check(Number.isInteger(S) && S > 0, `S must be a positive integer, got ${S}`);
@@ -281,27 +393,6 @@ function resolve(config: VggtConfig, input: EstimateInput, other?: HeadsMemory):
     { C: config.embedDim, H: config.numHeads, M: config.mlpHiddenDim },
     { C: config.dino.dim, H: config.dino.heads, M: config.dino.mlpHiddenDim },
   );
-  const dpt = config.depthHead ?? config.pointHead;
-  const dptSpec = {
-    kind: 'depth' as const,
-    head: dpt!,
-    dimIn: 2 * config.embedDim,
-    patchSize: ps,
-    patchStartIdx: config.patchStartIdx,
-  };
-  const framesChunk =
-    input.framesChunk ??
-    (other
-      ? other.framesChunk({ S, H, W, ep, limitBytes: L })
-      : dpt
-        ? Math.max(
-            1,
-            Math.floor(
-              dptChunkBytes(ep, L) / dptFrameBytes(dptSpec, H, W, undefined, dtype === 'fp16' ? 'float16' : 'float32'),
-            ),
-          )
-        : S);
-  const h = input.heads ?? {};
   return {
     S,
     H,
@@ -311,14 +402,10 @@ function resolve(config: VggtConfig, input: EstimateInput, other?: HeadsMemory):
     dtype,
     policy: input.policy ?? 'dense',
     sparsity: input.sparsity ?? 0.73,
-    framesChunk,
+    framesChunk: input.framesChunk ?? heads.framesChunk({ S, H, W, ep, dtype, limitBytes: L }),
     limitBytes: L,
     chunkTokens: Math.min(input.chunkTokens ?? plan.tokenRows, S * P),
-    heads: {
-      camera: (h.camera ?? true) && config.camera !== null,
-      depth: (h.depth ?? true) && config.depthHead !== null,
-      points: (h.points ?? true) && config.pointHead !== null,
-    },
+    heads: heads.loaded(input.heads),
   };
 }
 
@@ -329,10 +416,10 @@ function resolve(config: VggtConfig, input: EstimateInput, other?: HeadsMemory):
 function stageTerms(
   c: VggtConfig,
   x: MemoryEstimate['input'],
-  other?: HeadsMemory,
+  headsMemory: HeadsMemory,
 ): Record<EstimateStage, { resident: MemoryTerm[]; phases: MemoryTerm[][] }> {
   const { S, H, W, ep } = x;
-  const e = x.dtype === 'fp16' ? 2 : 4; // aggregator and head weights and activations
+  const e = x.dtype === 'fp16' ? 2 : 4; // trunk weights and activations
   const ty = x.dtype === 'fp16' ? 'f16' : 'f32';
   const dev: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'wasm';
   const ps = c.patchSize;
@@ -358,59 +445,25 @@ function stageTerms(
   const bakedW = (Cd * 3 * ps * ps + Cd + 2 * Cd) * 4; // embed conv + bridge norm: float32 initializers (fp16 too)
   const consts =
     ((1 + c.dino.posGrid ** 2) * Cd + (1 + c.dino.numRegisters) * Cd + (2 + 2 * c.numRegisterTokens) * C) * 4;
-  // Heads: weights fed as graph inputs in the model's dtype, uploaded once on WebGPU (JS arrays copied per run on wasm).
-  const camW = x.heads.camera && c.camera ? cameraHeadParams(c.camera) * e : 0;
-  const dptW = (k: 'depthHead' | 'pointHead') => (c[k] ? dptHeadParams(c[k]!, C2) * e : 0);
-  const depthW = x.heads.depth ? dptW('depthHead') : 0;
-  const pointW = x.heads.points ? dptW('pointHead') : 0;
   const largestWeight = Math.max(3 * C * C, C * M, Cd * Md, 3 * Cd * Cd) * e; // qkv or fc1 of one block
   const weightWhere: MemoryLocation = ep === 'webgpu' ? 'gpu' : 'host';
+  const heads = headsMemory.terms(x);
   const weightsResident: MemoryTerm[] = [
     // WebGPU: one storage buffer per block weight; wasm: JS Float32Arrays fed (copied into the heap) per run
     { name: 'aggregator block weights', bytes: aggW, bufferBytes: largestWeight, on: weightWhere },
     term('embed + bridge initializers', 1, bakedW, dev),
     term('aggregator constants (pos-embed, tokens)', 1, consts, 'host'),
+    ...heads.weights,
   ];
-  const headLargest = (C: number, M: number) => Math.max(3 * C * C, C * M) * e;
-  // a DPT head's largest weight: resize_layers.3 (oc3² · 9) or a projection (oc · 2C)
-  const dptLargest = (h: NonNullable<VggtConfig['depthHead']>) =>
-    Math.max(
-      ...h.outChannels.map((o) => Math.max(o * C2, o * h.features * 9)),
-      h.outChannels[3]! ** 2 * 9,
-      h.outChannels[0]! ** 2 * 16,
-    ) * e;
-  if (camW)
-    weightsResident.push({
-      name: 'camera head weights (inputs)',
-      bytes: camW,
-      bufferBytes: headLargest(c.camera!.dim, c.camera!.mlpHiddenDim),
-      on: weightWhere,
-    });
-  for (const [k, w] of [
-    ['depth', depthW],
-    ['point', pointW],
-  ] as const) {
-    if (w)
-      weightsResident.push({
-        name: `${k} head weights (inputs)`,
-        bytes: w,
-        bufferBytes: dptLargest(c[k === 'depth' ? 'depthHead' : 'pointHead']!),
-        on: weightWhere,
-      });
-  }
 
   // --- per run -------------------------------------------------------------------------------------------
   const run: MemoryTerm[] = [term('input images [S,3,H,W] f32', 1, S * 3 * H * W * 4, 'host')];
-  const own = other?.terms(x);
-  const needLayers = x.heads.depth || x.heads.points;
-  const keptLayers =
-    own?.layers.count ?? new Set([c.depth - 1, ...(needLayers ? [4, 11, 17, 23].filter((l) => l < c.depth) : [])]).size;
   // On WebGPU the aggregator hands the layers to the heads as GPU tensors in its dtype (interleaved on the device)
   // when asked and one [N,2C] buffer fits the limit; else (and on wasm) they are read back to the host as float32.
-  const layersOnGpu = ep === 'webgpu' && (own?.layers.on ?? 'gpu') === 'gpu' && 2 * N * C * e <= x.limitBytes;
+  const layersOnGpu = ep === 'webgpu' && heads.layers.on === 'gpu' && 2 * N * C * e <= x.limitBytes;
   const headLayers = layersOnGpu
-    ? term(`head layers [S,P,2C] ${ty} (GPU)`, keptLayers, S * P * C2 * e, 'gpu')
-    : term('head layers [S,P,2C] f32 (host)', keptLayers, S * P * C2 * 4, 'host');
+    ? term(`head layers [S,P,2C] ${ty} (GPU)`, heads.layers.count, S * P * C2 * e, 'gpu')
+    : term('head layers [S,P,2C] f32 (host)', heads.layers.count, S * P * C2 * 4, 'host');
 
   // A wasm-EP segment run copies its block weights into the heap for the run.
   const blockCopy = (params: number, what: string): MemoryTerm[] =>
@@ -514,47 +567,13 @@ function stageTerms(
   }
   const attention = { resident: [], phases: [core] };
 
-  // Heads (in the model's dtype; outputs float32): the camera head's activations are [S, 2C]-sized (negligible); a
-  // DPT head runs `chunk` frames at a time, its four layer spans copied per chunk (WebGPU) or fed from JS (wasm).
-  // fp16 heads keep only their LayerNorm's tokens and the od-channel activations in float32: the output term.
-  const heads: { resident: MemoryTerm[]; phases: MemoryTerm[][] } = { resident: [], phases: [] };
-  const chunk = Math.min(x.framesChunk, S);
-  const F = (c.depthHead ?? c.pointHead)?.features ?? 0;
-  const headCopy = (w: number, what: string): MemoryTerm[] =>
-    ep === 'wasm' ? [term(`${what} weights (per-run copy)`, 1, w, 'wasm')] : [];
-  const f32 = (name: string, count: number, elems: number) => term(name, count, elems * 4, dev);
-  const hd = (name: string, count: number, elems: number) => term(`${name} ${ty}`, count, elems * e, dev);
-  const dptPhases = (od: number, w: number, what: string): MemoryTerm[][] => {
-    const inputs = [...headCopy(w, what), hd(`${what} inputs 4×[f,P,2C]`, 4, chunk * P * C2)];
-    const out = [
-      f32(`${what} output [f,od,H,W] f32`, 1, chunk * od * H * W),
-      term(`${what} output copy-out`, 1, chunk * od * H * W * 4, 'host'),
-    ];
-    return [
-      [...inputs, hd(`${what} fusion maps [f,F,8h,8w]`, 2, chunk * F * 64 * L)],
-      [...inputs, hd(`${what} full-res maps [f,F/2,H,W]`, 2, chunk * (F / 2) * H * W), ...out],
-    ];
-  };
-  const outputs: MemoryTerm[] = [];
-  if (x.heads.depth) outputs.push(term('depth + conf [S,H,W] f32', 2, S * H * W * 4, 'host'));
-  if (x.heads.points) outputs.push(term('points [S,H,W,3] + conf f32', 1, S * H * W * 16, 'host'));
-  heads.resident.push(...outputs);
-  if (camW) heads.phases.push([...headCopy(camW, 'camera head'), hd('camera tokens [S,2C]', 4, S * C2)]);
-  if (x.heads.depth && c.depthHead) heads.phases.push(...dptPhases(c.depthHead.outputDim, depthW, 'depth head'));
-  if (x.heads.points && c.pointHead) heads.phases.push(...dptPhases(c.pointHead.outputDim, pointW, 'point head'));
-  if (own) {
-    weightsResident.push(...own.weights);
-    heads.resident.push(...own.resident);
-    heads.phases.push(...own.phases);
-  }
-  if (heads.phases.length === 0) heads.phases.push([]);
   return {
     weights: { resident: weightsResident, phases: [[]] },
     dino: { resident: run, phases: dino },
     frame: { resident: [rope, headLayers], phases: frame },
     global: { resident: [], phases: global },
     attention,
-    heads,
+    heads: { resident: heads.resident, phases: heads.phases.length ? heads.phases : [[]] },
   };
 }
 
@@ -568,13 +587,13 @@ const sumOn = (ts: MemoryTerm[], where: MemoryLocation) => ts.reduce((a, t) => a
  * console.log(est.gpuBytes / 2 ** 30, 'GiB peak;', est.largestBuffer);
  */
 export function estimateMemory(config: VggtConfig, input: EstimateInput): MemoryEstimate {
-  return estimateModelMemory(config, input);
+  return estimateModelMemory(config, input, vggtHeadsMemory(config));
 }
 
-/** {@link estimateMemory} with heads other than the config's (π³'s: `other`; the config then has none). */
-export function estimateModelMemory(config: VggtConfig, input: EstimateInput, other?: HeadsMemory): MemoryEstimate {
-  const x = resolve(config, input, other);
-  const table = stageTerms(config, x, other);
+/** A model's memory estimate: the trunk's stages from `config`, the heads' from `heads`. */
+export function estimateModelMemory(config: VggtConfig, input: EstimateInput, heads: HeadsMemory): MemoryEstimate {
+  const x = resolve(config, input, heads);
+  const table = stageTerms(config, x, heads);
   const stages: StageEstimate[] = [];
   const resident: MemoryTerm[] = [];
   for (const stage of ESTIMATE_STAGES) {
@@ -662,22 +681,22 @@ function overLimit(
  * if (!r.fits) console.log(r.reason, 'largest S:', r.largestS);
  */
 export function checkMemoryFit(config: VggtConfig, input: EstimateInput, limits: MemoryLimits): FitReport {
-  return checkModelFit(config, input, limits);
+  return checkModelFit(config, input, limits, vggtHeadsMemory(config));
 }
 
-/** {@link checkMemoryFit} with heads other than the config's (as {@link estimateModelMemory}). */
+/** {@link checkMemoryFit} for a model's trunk and heads (as {@link estimateModelMemory}). */
 export function checkModelFit(
   config: VggtConfig,
   input: EstimateInput,
   limits: MemoryLimits,
-  other?: HeadsMemory,
+  heads: HeadsMemory,
 ): FitReport {
   // The chunks are planned from the same limit the buffers are checked against.
   const binding = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
   if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding))
     input = { ...input, limitBytes: binding };
-  const over = overLimit(estimateModelMemory(config, input, other), limits);
-  const fitsAt = (S: number) => overLimit(estimateModelMemory(config, { ...input, S }, other), limits) === null;
+  const over = overLimit(estimateModelMemory(config, input, heads), limits);
+  const fitsAt = (S: number) => overLimit(estimateModelMemory(config, { ...input, S }, heads), limits) === null;
   // Memory grows with S: double until it does not fit, then bisect.
   let lo = 0,
     hi = 1;
