@@ -154,7 +154,7 @@ for (const kind of ['depth', 'point'] as const) {
 }
 for (const b of buffers) b.destroy();
 
-// 3. What fp16 heads do to VGGT-1B's memory (the pre-flight's model, src/model/vggt/estimate.ts; computed).
+// 3. What fp16 heads do to VGGT-1B's memory (the pre-flight's model, src/model/vggt/estimate.ts for the heads; computed).
 const gb = (x: number) => (x / 1e9).toFixed(2);
 const memRows = [1, 8, 32, 100].map((s) => {
   const [a, b] = (['fp32', 'fp16'] as const).map((dtype) =>

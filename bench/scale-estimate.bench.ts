@@ -1,12 +1,14 @@
 // bench-flags: --liftoff-only
-// The memory pre-flight's model (src/model/vggt/estimate.ts, π³'s heads: src/model/pi3/estimate.ts): (1) its table for
-// VGGT-1B and yyfz233/Pi3 at 518² and which rows fit in 8/16/24/80 GB, (2) the estimate of the wasm-heap and JS bytes against measured peaks on the wasm EP (tiny
-// fixture and a mid-size random model, a couple of S each). Each measurement runs in its own Node process (a wasm
-// heap never shrinks, so its final size is the run's peak).
+// The memory pre-flight's model (trunk: src/model/estimate/, VGGT's heads: src/model/vggt/estimate.ts, π³'s:
+// src/model/pi3/estimate.ts): (1) its table for VGGT-1B and yyfz233/Pi3 at 518² and which rows fit in 8/16/24/80 GB,
+// (2) the estimate of the wasm-heap and JS bytes against measured peaks on the wasm EP (tiny fixture and a mid-size
+// random model, a couple of S each). Each measurement runs in its own Node process (a wasm heap never shrinks, so its
+// final size is the run's peak).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { estimatePi3Memory, PI3_CONFIG } from '../src/model/pi3/estimate.js';
-import { checkMemoryFit, estimateMemory, type MemoryEstimate, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
+import type { MemoryEstimate } from '../src/model/estimate/types.js';
+import { checkMemoryFit, estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
 import { writeResults } from './lib.js';
 
 const GiB = 2 ** 30;

@@ -29,12 +29,9 @@ export { Pi3, type Pi3LoadOptions, type Pi3RunOptions, type Pi3Result } from './
 export type { DeviceOption } from './model/model-io.js';
 export { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './model/pi3/config.js';
 export { loadModel, detectModelKind, type LoadModelOptions, type ModelKind } from './model/load-model.js';
+export { estimateMemory, checkMemoryFit, VGGT_1B_CONFIG } from './model/vggt/estimate.js';
 export {
-  estimateMemory,
-  checkMemoryFit,
   ESTIMATE_STAGES,
-  VGGT_1B_CONFIG,
-  WASM_HEAP_BYTES,
   type EstimateStage,
   type EstimateInput,
   type MemoryEstimate,
@@ -43,7 +40,8 @@ export {
   type MemoryLocation,
   type StageEstimate,
   type FitReport,
-} from './model/vggt/estimate.js';
+} from './model/estimate/types.js';
+export { WASM_HEAP_BYTES } from './model/estimate/fit.js';
 export { poseEncodingToExtriIntri, unprojectDepth, type Cameras } from './model/vggt/pose.js';
 export { pointCloudPly, camerasJson } from './model/export.js';
 export type { AttentionPolicy, SparsityOptions, SparsityStats } from './runtime/wgsl-attention.js';

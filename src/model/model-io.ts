@@ -9,10 +9,10 @@ import type { ExecutionTarget } from '../runtime/ort.js';
 import type { HessFile } from '../hess/hess-file.js';
 import type { UrlCacheOption } from './cache.js';
 import { openCheckpointPath, openCheckpointUrl } from './checkpoint.js';
+import type { FitReport } from './estimate/types.js';
 import { preprocessImages, type PreprocessMode } from './preprocess.js';
 import type { RgbaImage } from './rgba-image.js';
 import { blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors } from './safetensors.js';
-import type { FitReport } from './vggt/estimate.js';
 import { weightCache } from './weight-cache.js';
 
 /** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */

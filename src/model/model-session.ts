@@ -14,6 +14,8 @@ import { abortCheckpoint } from '../runtime/checkpoint.js';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../runtime/ort.js';
 import { type SparsityOptions, WgslAttention } from '../runtime/wgsl-attention.js';
 import type { UrlCacheOption } from './cache.js';
+import { WASM_HEAP_BYTES } from './estimate/fit.js';
+import type { EstimateInput, FitReport, MemoryLimits } from './estimate/types.js';
 import { checkComputeType } from './graph/half-weights.js';
 import {
   checkDeviceOption,
@@ -35,8 +37,6 @@ import type { RgbaImage } from './rgba-image.js';
 import type { Safetensors } from './safetensors.js';
 import type { AttentionCore } from './trunk/attention-core.js';
 import type { TensorShapes } from './config.js';
-import type { EstimateInput, FitReport, MemoryLimits } from './vggt/estimate.js';
-import { WASM_HEAP_BYTES } from './vggt/estimate.js';
 
 /** The load options every model takes. */
 export interface SessionLoadOptions extends OrtOptions {

@@ -1,5 +1,5 @@
 /**
- * π³'s heads in the memory estimate (vggt/estimate.ts models the trunk both models share). Modelled from the
+ * π³'s heads in the memory estimate (estimate/trunk.ts models the trunk both models share). Modelled from the
  * current implementation (heads.ts, heads-graph.ts):
  * - Weights: the three head decoders' and the three heads' tensors, graph inputs in the heads' dtype, uploaded once
  *   on WebGPU (JS arrays copied into the wasm heap per run on the wasm EP).
@@ -11,21 +11,18 @@
  *   already made; then the MLP hidden `[f, T, M]` (unfused, {@link MLP_HIDDEN_LIVE} live) and the pixel shuffles.
  */
 import type { VggtConfig } from '../config.js';
-import {
-  blockParams,
-  checkModelFit,
-  dptChunkBytes,
-  type EstimateInput,
-  estimateModelMemory,
-  type FitReport,
-  type HeadsMemory,
-  type MemoryEstimate,
-  type MemoryLimits,
-  MLP_HIDDEN_LIVE,
-  type MemoryTerm,
-  term,
-  VGGT_1B_CONFIG,
-} from '../vggt/estimate.js';
+import { checkModelFit } from '../estimate/fit.js';
+import { blockParams, dptChunkBytes, MLP_HIDDEN_LIVE, term } from '../estimate/terms.js';
+import { estimateModelMemory } from '../estimate/trunk.js';
+import type {
+  EstimateInput,
+  FitReport,
+  HeadsMemory,
+  MemoryEstimate,
+  MemoryLimits,
+  MemoryTerm,
+} from '../estimate/types.js';
+import { VGGT_1B_CONFIG } from '../vggt/estimate.js';
 import type { Pi3Config } from './config.js';
 import { type Pi3HeadsConfig, pi3HeadsFrameBytes } from './heads.js';
 import type { Pi3HeadsGraphDims } from './heads-graph.js';
@@ -98,6 +95,7 @@ export function pi3HeadsMemory(config: Pi3HeadsConfig, dims: Pi3HeadsGraphDims, 
       3 * ps * ps * od,
     );
   return {
+    loaded: () => ({ camera: false, depth: false, points: false }), // π³ has none of VGGT's heads
     framesChunk: ({ H, W, ep, limitBytes }) =>
       Math.max(
         1,
@@ -181,9 +179,8 @@ export function estimatePi3Memory(
 ): MemoryEstimate & { fit: FitReport | null } {
   const trunk = pi3TrunkEstimateConfig(config.trunk);
   const heads = pi3HeadsMemory(config.heads, config.dims, headsDtype);
-  const input3 = { ...input, heads: { camera: false, depth: false, points: false } };
   return {
-    ...estimateModelMemory(trunk, input3, heads),
-    fit: limits ? checkModelFit(trunk, input3, limits, heads) : null,
+    ...estimateModelMemory(trunk, input, heads),
+    fit: limits ? checkModelFit(trunk, input, limits, heads) : null,
   };
 }

@@ -20,15 +20,9 @@ import type { RgbaImage } from '../rgba-image.js';
 import type { Aggregator } from '../trunk/aggregator.js';
 import { disposeLayers } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';
-import {
-  checkModelFit,
-  estimateModelMemory,
-  type EstimateInput,
-  type FitReport,
-  type HeadsMemory,
-  type MemoryEstimate,
-  type MemoryLimits,
-} from '../vggt/estimate.js';
+import { checkModelFit } from '../estimate/fit.js';
+import { estimateModelMemory } from '../estimate/trunk.js';
+import type { EstimateInput, FitReport, HeadsMemory, MemoryEstimate, MemoryLimits } from '../estimate/types.js';
 import type { VggtRunOptions } from '../vggt/model.js';
 import { inferPi3Config, type Pi3Config, type Pi3ConfigOverride } from './config.js';
 import { pi3HeadsMemory, pi3TrunkEstimateConfig } from './estimate.js';

@@ -15,15 +15,8 @@ import { Aggregator, disposeLayers, HEAD_LAYERS } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';
 import { CameraHead } from './camera-head.js';
 import { DptHead } from './dpt-head.js';
-import {
-  checkMemoryFit,
-  estimateMemory,
-  type EstimateInput,
-  type FitReport,
-  type MemoryEstimate,
-  type MemoryLimits,
-  VGGT_1B_CONFIG,
-} from './estimate.js';
+import type { EstimateInput, FitReport, MemoryEstimate, MemoryLimits } from '../estimate/types.js';
+import { checkMemoryFit, estimateMemory, VGGT_1B_CONFIG } from './estimate.js';
 import { poseEncodingToExtriIntri } from './pose.js';
 import type { SparsityOptions, SparsityStats, WgslAttention } from '../../runtime/wgsl-attention.js';
 

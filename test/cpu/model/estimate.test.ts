@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { blockParams } from '../../../src/model/estimate/terms.js';
 import {
-  blockParams,
   cameraHeadParams,
   checkMemoryFit,
   dptHeadParams,

@@ -144,7 +144,7 @@ describe('π³ memory estimate: the heads', () => {
     // the heads' part alone: the same model without them fits more
     const trunk = pi3TrunkEstimateConfig(PI3_CONFIG.trunk);
     const heads = pi3HeadsMemory(PI3_CONFIG.heads, PI3_CONFIG.dims, 'fp32');
-    expect(heads.framesChunk({ S: 1, H: 518, W: 518, ep: 'webgpu', limitBytes: 2 ** 31 })).toBe(8);
+    expect(heads.framesChunk({ S: 1, H: 518, W: 518, ep: 'webgpu', dtype: 'fp32', limitBytes: 2 ** 31 })).toBe(8);
     expect(estimateMemory(trunk, { ...input, S: r.largestS + 1 }).gpuBytes).toBeLessThan(budget);
   });
 });

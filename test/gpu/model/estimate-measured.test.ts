@@ -9,9 +9,10 @@ import { trackGpuBuffers } from '../../../bench/gpu-buffers.js';
 import { writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt.js';
 import { existsSync } from 'node:fs';
 
-// The memory estimate (src/model/vggt/estimate.ts) against the GPU buffers a load + run really creates on WebGPU:
-// createBuffer/destroy wrapped on the shared device (ORT's WebGPU EP allocates on it too), live bytes tracked, the
-// peak above the pre-load base compared with the estimate's peak GPU bytes. Ratios, never timings.
+// The memory estimate (trunk: src/model/estimate/trunk.ts; VGGT's heads: src/model/vggt/estimate.ts) against the
+// GPU buffers a load + run really creates on WebGPU: createBuffer/destroy wrapped on the shared device (ORT's WebGPU
+// EP allocates on it too), live bytes tracked, the peak above the pre-load base compared with the estimate's peak GPU
+// bytes. Ratios, never timings.
 
 const MID: RandomVggtShape = {
   dim: 256,

@@ -4,8 +4,8 @@ import { mustHave, testDevice } from '../../helpers/gpu.js';
 import { havePi3Fixture, PI3_FIXTURE } from '../../fixtures/pi3-tiny.js';
 import { trackGpuBuffers } from '../../../bench/gpu-buffers.js';
 
-// π³'s memory estimate (trunk: src/model/vggt/estimate.ts; heads: src/model/pi3/estimate.ts) against the GPU buffers a
-// load + run of the pi3-tiny fixture really creates on WebGPU, as estimate-measured.test.ts does for VGGT:
+// π³'s memory estimate (trunk: src/model/estimate/trunk.ts; heads: src/model/pi3/estimate.ts) against the GPU
+// buffers a load + run of the pi3-tiny fixture really creates on WebGPU, as estimate-measured.test.ts does for VGGT:
 // createBuffer/destroy wrapped on the shared device, the peak above the pre-load base compared with the estimate's
 // peak. Ratios, never timings.
 
