@@ -1,4 +1,5 @@
 /** Whether a model's estimate fits a device's limits, and the largest S that does. */
+import { MAX_TOKENS } from '../../mask/layout.js';
 import type { VggtConfig } from '../config.js';
 import { estimateModelMemory } from './trunk.js';
 import type { EstimateInput, FitReport, HeadsMemory, MemoryEstimate, MemoryLimits } from './types.js';
@@ -56,15 +57,22 @@ export function checkModelFit(
   if (input.limitBytes === undefined && (input.ep ?? 'webgpu') === 'webgpu' && Number.isFinite(binding))
     input = { ...input, limitBytes: binding };
   const over = overLimit(estimateModelMemory(config, input, heads), limits);
+  // No run holds more than MAX_TOKENS tokens (the sparse path cannot plan more), so the search stops there too when
+  // no limit stops it first (no limits, or only a wasm heap limit on WebGPU).
+  const P = config.patchStartIdx + (input.H * input.W) / config.patchSize ** 2;
+  const maxS = Math.max(1, Math.floor(MAX_TOKENS / P));
   const fitsAt = (S: number) => overLimit(estimateModelMemory(config, { ...input, S }, heads), limits) === null;
   // Memory grows with S: double until it does not fit, then bisect.
   let lo = 0,
     hi = 1;
-  while (hi <= 1 << 20 && fitsAt(hi)) {
+  while (hi <= maxS && fitsAt(hi)) {
     lo = hi;
     hi *= 2;
   }
-  if (hi > 1 << 20) return { fits: over === null, largestS: lo, ...(over ?? {}) };
+  if (hi > maxS) {
+    if (fitsAt(maxS)) lo = hi = maxS;
+    else hi = maxS;
+  }
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (fitsAt(mid)) lo = mid;

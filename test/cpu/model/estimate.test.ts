@@ -9,6 +9,7 @@ import {
   VGGT_1B_CONFIG,
 } from '../../../src/model/vggt/estimate.js';
 import { FIXTURE, loadFixture } from '../../../bench/vggt-tiny.js';
+import { MAX_TOKENS } from '../../../src/mask/layout.js';
 
 const GiB = 2 ** 30;
 const haveFixture = existsSync(`${FIXTURE}/model.safetensors`);
@@ -82,6 +83,21 @@ describe('memory estimate: VGGT-1B at 518²', () => {
     expect(
       checkMemoryFit(VGGT_1B_CONFIG, { S: s2, H: 518, W: 518 }, { maxStorageBufferBindingSize: 2 * GiB }).fits,
     ).toBe(true);
+  });
+
+  it('with no limit that stops it, the largest S is the most frames one run can hold (2^28 tokens), sparse too', () => {
+    const P = VGGT_1B_CONFIG.patchStartIdx + 37 * 37;
+    const most = Math.floor(MAX_TOKENS / P);
+    for (const policy of ['dense', 'hess'] as const) {
+      for (const limits of [{}, { maxWasmBytes: 4 * GiB }]) {
+        const r = checkMemoryFit(VGGT_1B_CONFIG, { S: 8, H: 518, W: 518, policy }, limits);
+        expect(r).toEqual({ fits: true, largestS: most });
+      }
+    }
+    // a budget still bounds it below that
+    expect(
+      checkMemoryFit(VGGT_1B_CONFIG, { S: 8, H: 518, W: 518, policy: 'hess' }, { maxGpuBytes: 80e9 }).largestS,
+    ).toBeLessThan(most);
   });
 
   it('a GPU budget gives OUT_OF_MEMORY and the largest S that fits it', () => {
