@@ -23,7 +23,13 @@ export {
   type VggtResult,
   type ImageTensor,
 } from './model/vggt/model.js';
-export { inferVggtConfig, type TensorShapes, type VggtConfig, type VggtConfigOverride } from './model/config.js';
+export {
+  type DinoConfig,
+  inferVggtConfig,
+  type TensorShapes,
+  type VggtConfig,
+  type VggtConfigOverride,
+} from './model/config.js';
 // π³ (Pi3), the second model, and loading whichever a checkpoint holds.
 export { Pi3, type Pi3LoadOptions, type Pi3RunOptions, type Pi3Result } from './model/pi3/model.js';
 export type { DeviceOption } from './model/model-io.js';

@@ -35,6 +35,33 @@ export interface CameraHeadConfig {
   readonly poseDim: number;
 }
 
+/** The DINOv2 patch encoder both models start with (ViT-L/14 with 4 registers in VGGT-1B and π³). */
+export interface DinoConfig {
+  readonly dim: number;
+  readonly depth: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly mlpHiddenDim: number;
+  /** Side of the square pos-embed grid (37). */
+  readonly posGrid: number;
+  /** posGrid × patchSize (518). */
+  readonly imgSize: number;
+  /** DINO's own register tokens (dropped after the DINO blocks). */
+  readonly numRegisters: number;
+}
+
+/** DINOv2 ViT-L/14 with 4 registers at 518²: the encoder of VGGT-1B and of yyfz233/Pi3. */
+export const DINOV2_VITL14_REG: DinoConfig = {
+  dim: 1024,
+  depth: 24,
+  heads: 16,
+  headDim: 64,
+  mlpHiddenDim: 4096,
+  posGrid: 37,
+  imgSize: 518,
+  numRegisters: 4,
+};
+
 /**
  * The part of an architecture the shared trunk runs (`Aggregator`): a DINOv2
  * encoder, then `depth` pairs of a frame block and a global block (VGGT: frame_blocks.i / global_blocks.i; π³:
@@ -51,19 +78,7 @@ export interface TrunkConfig {
   readonly patchSize: number;
   /** Special tokens per frame before the patches (VGGT: camera + 4 registers; π³: 5 registers). */
   readonly patchStartIdx: number;
-  readonly dino: {
-    readonly dim: number;
-    readonly depth: number;
-    readonly heads: number;
-    readonly headDim: number;
-    readonly mlpHiddenDim: number;
-    /** Side of the square pos-embed grid (37). */
-    readonly posGrid: number;
-    /** posGrid × patchSize (518). */
-    readonly imgSize: number;
-    /** DINO's own register tokens (dropped after the DINO blocks). */
-    readonly numRegisters: number;
-  };
+  readonly dino: DinoConfig;
 }
 
 /** VGGT architecture as read from a checkpoint. */
@@ -80,19 +95,7 @@ export interface VggtConfig extends TrunkConfig {
   readonly numRegisterTokens: number;
   /** 1 camera token + registers. */
   readonly patchStartIdx: number;
-  readonly dino: {
-    readonly dim: number;
-    readonly depth: number;
-    readonly heads: number;
-    readonly headDim: number;
-    readonly mlpHiddenDim: number;
-    /** Side of the square pos-embed grid (37). */
-    readonly posGrid: number;
-    /** posGrid × patchSize (518). */
-    readonly imgSize: number;
-    /** DINO's own register tokens (dropped after the DINO blocks). */
-    readonly numRegisters: number;
-  };
+  readonly dino: DinoConfig;
   readonly camera: CameraHeadConfig | null;
   readonly depthHead: DptHeadConfig | null;
   readonly pointHead: DptHeadConfig | null;

@@ -10,7 +10,7 @@
  *   probabilities (float32 always: `denseAttention` computes in float32), beside the chunk's input and the outputs
  *   already made; then the MLP hidden `[f, T, M]` (unfused, {@link MLP_HIDDEN_LIVE} live) and the pixel shuffles.
  */
-import type { VggtConfig } from '../config.js';
+import { DINOV2_VITL14_REG, type VggtConfig } from '../config.js';
 import { checkModelFit } from '../estimate/fit.js';
 import { blockParams, dptChunkBytes, MLP_HIDDEN_LIVE, term } from '../estimate/terms.js';
 import { estimateModelMemory } from '../estimate/trunk.js';
@@ -22,7 +22,6 @@ import type {
   MemoryLimits,
   MemoryTerm,
 } from '../estimate/types.js';
-import { VGGT_1B_CONFIG } from '../vggt/estimate.js';
 import type { Pi3Config } from './config.js';
 import { type Pi3HeadsConfig, pi3HeadsFrameBytes } from './heads.js';
 import type { Pi3HeadsGraphDims } from './heads-graph.js';
@@ -54,7 +53,7 @@ export const PI3_CONFIG: Pi3EstimateConfig = (() => {
       patchStartIdx: 5,
       ropeBase: 100,
       headHeads: 16,
-      dino: VGGT_1B_CONFIG.dino, // the same DINOv2 ViT-L/14 with 4 registers
+      dino: DINOV2_VITL14_REG,
       assumed: [],
     },
     heads: { heads: 16, registers: 5, patchSize: 14, ropeFreq: 100 },

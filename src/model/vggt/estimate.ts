@@ -5,7 +5,7 @@
  * the wasm heap per run on the wasm EP); fp16 heads take the aggregator's float16 layers on the GPU, their activations
  * are float16, their outputs float32. {@link estimateMemory} and {@link checkMemoryFit} are the public pre-flight.
  */
-import type { VggtConfig } from '../config.js';
+import { DINOV2_VITL14_REG, type VggtConfig } from '../config.js';
 import { checkModelFit } from '../estimate/fit.js';
 import { blockParams, dptChunkBytes, term } from '../estimate/terms.js';
 import { estimateModelMemory } from '../estimate/trunk.js';
@@ -30,16 +30,7 @@ export const VGGT_1B_CONFIG: VggtConfig = {
   patchSize: 14,
   numRegisterTokens: 4,
   patchStartIdx: 5,
-  dino: {
-    dim: 1024,
-    depth: 24,
-    heads: 16,
-    headDim: 64,
-    mlpHiddenDim: 4096,
-    posGrid: 37,
-    imgSize: 518,
-    numRegisters: 4,
-  },
+  dino: DINOV2_VITL14_REG,
   camera: { dim: 2048, heads: 16, headDim: 128, trunkDepth: 4, mlpHiddenDim: 8192, poseDim: 9 },
   depthHead: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 2 },
   pointHead: { features: 256, outChannels: [256, 512, 1024, 1024], outputDim: 4 },
