@@ -34,7 +34,8 @@ import { type SegmentModel, writeSegments } from './convert-segments.js';
 import { detectModelKind, type ModelKind } from './load-model.js';
 import { inferPi3Config, type Pi3Config } from './pi3/config.js';
 import { PI3_DECODERS, pi3DecoderDims } from './pi3/heads-graph.js';
-import { nodeFs, SafetensorsWriter, type TensorSpec } from './safetensors-writer.js';
+import { nodeFs } from '../io/node-fs.js';
+import { SafetensorsWriter, type TensorSpec } from './safetensors-writer.js';
 
 export { configJson } from './convert-config.js';
 export { SafetensorsWriter, type TensorSpec, toF16Bytes } from './safetensors-writer.js';
@@ -94,7 +95,7 @@ export async function convertCheckpoint(
   outdir: string,
   opts: ConvertOptions = {},
 ): Promise<ConvertResult> {
-  const fs = await nodeFs();
+  const { fs } = await nodeFs('convert');
   const progress = opts.onProgress ?? (() => {});
   // Before any work: the outputs must not land on the checkpoint (or its config.json) and the folder must be usable.
   const sourceFile = source.startsWith('file:') ? new URL(source).pathname : source;

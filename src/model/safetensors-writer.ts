@@ -4,21 +4,9 @@
  */
 import { f32ToF16Bits } from '../attention/f16.js';
 import { HessError, check } from '../errors.js';
+import { type Fs, nodeFs } from '../io/node-fs.js';
 
-type Fs = typeof import('node:fs/promises');
 type FileHandle = Awaited<ReturnType<Fs['open']>>;
-
-/** `node:fs/promises`, or IO_ERROR where there is none (browsers). */
-export async function nodeFs(): Promise<Fs> {
-  const spec = 'node:fs/promises'; // not a literal import: keeps browser bundles free of node builtins
-  try {
-    return (await import(/* @vite-ignore */ spec)) as Fs;
-  } catch (e) {
-    throw new HessError('IO_ERROR', 'convert needs node:fs (Node, Deno or Bun)', 'run the converter with Node', {
-      cause: e,
-    });
-  }
-}
 
 /** Little-endian F16 bytes of `a`; throws when a finite value overflows (it would become ±Infinity). */
 export function toF16Bytes(a: Float32Array, name = 'tensor'): Uint8Array {
@@ -106,7 +94,7 @@ export class SafetensorsWriter {
       p.set(json);
       json = p;
     }
-    const fs = await nodeFs();
+    const { fs } = await nodeFs('convert');
     // Written under a temporary sibling name and renamed by close(): a failed or killed conversion never leaves
     // a truncated model.safetensors where the finished one belongs.
     const temp = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
@@ -177,7 +165,7 @@ export class SafetensorsWriter {
       check(false, `only ${this.next} of ${this.specs.length} tensors were written`);
     }
     this.closed = true;
-    const fs = await nodeFs();
+    const { fs } = await nodeFs('convert');
     try {
       await this.fh.close();
       await fs.rename(this.temp, this.path);
@@ -197,7 +185,7 @@ export class SafetensorsWriter {
     if (this.closed) return;
     this.closed = true;
     await this.fh.close().catch(() => {});
-    const fs = await nodeFs();
+    const { fs } = await nodeFs('convert');
     await fs.rm(this.temp, { force: true }).catch(() => {});
   }
 }
