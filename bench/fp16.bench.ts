@@ -20,6 +20,7 @@ import { Vggt, type VggtResult } from '../src/model/vggt/model.js';
 import { loadOrt } from '../src/runtime/ort.js';
 import { WgslAttention } from '../src/runtime/wgsl-attention.js';
 import { writeResults } from './lib.js';
+import { relError } from './rel-error.js';
 import { readFile } from 'node:fs/promises';
 
 const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
@@ -28,17 +29,6 @@ if (!existsSync(`${FIXTURE}/model.safetensors`)) {
   process.exit(0);
 }
 
-const relError = (got: ArrayLike<number>, ref: ArrayLike<number>): number => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(got[i]! - ref[i]!);
-    if (!Number.isFinite(d)) return Infinity;
-    num = Math.max(num, d);
-    den = Math.max(den, Math.abs(ref[i]!));
-  }
-  return num / Math.max(den, 1e-30);
-};
 const e = (x: number) => x.toExponential(2);
 
 const gpu = await createDevice();
