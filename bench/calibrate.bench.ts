@@ -7,7 +7,7 @@
 import { sceneErrors } from '../src/calibrate/calibrate.js';
 import { VggtGradients } from '../src/calibrate/gradients.js';
 import { inferVggtConfig, type VggtConfig } from '../src/model/config.js';
-import { bytesSource, openSafetensors, type Safetensors } from '../src/model/safetensors.js';
+import { bytesSource, openSafetensors, type Safetensors } from '../src/model/source/safetensors.js';
 import { poseEncodingToExtriIntri } from '../src/model/vggt/pose.js';
 import { lcg, minMs as minOf, writeResults } from './lib.js';
 import { randomVggtCheckpoint } from './random-vggt.js';

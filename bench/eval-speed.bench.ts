@@ -20,8 +20,8 @@ import {
 } from '../src/attention/kernel.js';
 import { evaluate } from '../src/evaluate/harness.js';
 import { pointCloudMetrics } from '../src/evaluate/metrics.js';
-import { decodeImageFile } from '../src/model/image-decode.js';
-import { preprocessImages } from '../src/model/preprocess.js';
+import { decodeImageFile } from '../src/model/image/image-decode.js';
+import { preprocessImages } from '../src/model/image/preprocess.js';
 import { Vggt } from '../src/model/vggt/model.js';
 import { writeResults } from './lib.js';
 

@@ -11,7 +11,7 @@ import { toF16 } from '../src/attention/f16.js';
 import { createDevice } from '../src/gpu/device.js';
 import { createStorageBuffer } from '../src/gpu/buffers.js';
 import { inferVggtConfig, type VggtConfigOverride } from '../src/model/config.js';
-import { fileSource, openSafetensors } from '../src/model/safetensors.js';
+import { fileSource, openSafetensors } from '../src/model/source/safetensors.js';
 import { Aggregator } from '../src/model/trunk/aggregator.js';
 import { estimateMemory, VGGT_1B_CONFIG } from '../src/model/vggt/estimate.js';
 import { CAMERA_FP32_PARTS, CameraHead, type CameraFp32Part } from '../src/model/vggt/camera-head.js';

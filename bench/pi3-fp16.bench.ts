@@ -15,7 +15,7 @@ import { type Pi3HeadOutputs, Pi3Heads, type Pi3HeadsConfig } from '../src/model
 import { inferPi3Config, type Pi3ConfigOverride } from '../src/model/pi3/config.js';
 import { Pi3, type Pi3Result } from '../src/model/pi3/model.js';
 import { createPi3Trunk } from '../src/model/pi3/trunk.js';
-import { fileSource, openSafetensors } from '../src/model/safetensors.js';
+import { fileSource, openSafetensors } from '../src/model/source/safetensors.js';
 import { loadOrt } from '../src/runtime/ort.js';
 import { WgslAttention } from '../src/runtime/wgsl-attention.js';
 import { writeResults } from './lib.js';

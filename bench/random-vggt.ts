@@ -8,7 +8,7 @@
 // header in the same order), either in memory (small models) or streamed to disk in bounded chunks
 // (writeRandomVggt: VGGT-1B is 4.76 GB in F32, past what one ArrayBuffer can hold).
 import { f32ToF16Bits } from '../src/attention/f16.js';
-import type { Dtype } from '../src/model/safetensors.js';
+import type { Dtype } from '../src/model/source/safetensors.js';
 
 export interface RandomVggtShape {
   dim: number;

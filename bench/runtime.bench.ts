@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Vggt } from '../src/model/vggt/model.js';
 import { Aggregator } from '../src/model/trunk/aggregator.js';
 import { inferVggtConfig } from '../src/model/config.js';
-import { bytesSource, openSafetensors } from '../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../src/model/source/safetensors.js';
 import { createDevice, type HessDevice } from '../src/gpu/device.js';
 import { randomVggtCheckpoint } from './random-vggt.js';
 import { trackGpuBuffers } from './gpu-buffers.js';

@@ -54,8 +54,8 @@ export type { AttentionPolicy, SparsityOptions, SparsityStats } from './runtime/
 export { parseHessFile, combineHess, HESS_FORMAT_VERSION, type HessFile } from './hess/hess-file.js';
 
 // Images: decoding and the VGGT preprocessing (PIL-exact resize, crop/pad), with the limits users may raise.
-export type { RgbaImage } from './model/rgba-image.js';
-export { readImageHeader, type ImageHeader } from './model/image-header.js';
+export type { RgbaImage } from './model/image/rgba-image.js';
+export { readImageHeader, type ImageHeader } from './model/image/image-header.js';
 export {
   decodeImageFile,
   fromBlob,
@@ -63,7 +63,7 @@ export {
   orientImage,
   DEFAULT_MAX_PIXELS,
   type DecodeOptions,
-} from './model/image-decode.js';
+} from './model/image/image-decode.js';
 export {
   preprocessImages,
   MAX_TARGET_SIZE,
@@ -72,11 +72,11 @@ export {
   type PreprocessOptions,
   type PreprocessedFrame,
   type PreprocessResult,
-} from './model/preprocess.js';
+} from './model/image/preprocess.js';
 
 // Weights: byte sources, the safetensors reader and the URL range cache.
-export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/byte-source.js';
-export { urlSource, type SpillStore, type UrlSourceOptions } from './model/url-source.js';
+export { bytesSource, fileSource, blobSource, type ByteRange, type ByteSource } from './model/source/byte-source.js';
+export { urlSource, type SpillStore, type UrlSourceOptions } from './model/source/url-source.js';
 export {
   CACHE_NAME,
   type UrlCacheOption,
@@ -84,13 +84,13 @@ export {
   type DiskCacheOption,
   type CachedUrl,
   type FileVersion,
-} from './model/cache.js';
-export { weightCache, type ListableCache, type WeightCacheListing } from './model/weight-cache.js';
+} from './model/source/cache.js';
+export { weightCache, type ListableCache, type WeightCacheListing } from './model/source/weight-cache.js';
 export {
   openSafetensors,
   MAX_HEADER_BYTES,
   type Dtype,
   type TensorInfo,
   type Safetensors,
-} from './model/safetensors.js';
-export { openCheckpointPath } from './model/checkpoint.js';
+} from './model/source/safetensors.js';
+export { openCheckpointPath } from './model/source/checkpoint.js';

@@ -7,14 +7,14 @@
  * pass per term ({@link VggtGradients.backward}) streamed into a {@link FisherAccumulator} layer by layer
  * (Σ over the rows of W_Q^h of g²; scene-averaged).
  */
-import { openCheckpointPath } from '../model/checkpoint.js';
+import { openCheckpointPath } from '../model/source/checkpoint.js';
 import { check, HessError, throwIfAborted } from '../errors.js';
 import { inferVggtConfig, type VggtConfigOverride } from '../model/config.js';
-import { decodeImageFile } from '../model/image-decode.js';
+import { decodeImageFile } from '../model/image/image-decode.js';
 import { detectModelKind } from '../model/load-model.js';
 import { inferPi3Config, type Pi3ConfigOverride } from '../model/pi3/config.js';
-import { preprocessImages, type PreprocessMode } from '../model/preprocess.js';
-import { bytesSource, openSafetensors } from '../model/safetensors.js';
+import { preprocessImages, type PreprocessMode } from '../model/image/preprocess.js';
+import { bytesSource, openSafetensors } from '../model/source/safetensors.js';
 import { poseEncodingToExtriIntri, quatToMat } from '../model/vggt/pose.js';
 import { PlannerWasm } from '../wasm/planner-module.js';
 import { depthMapToPoints, type CalibrationScene } from './dataset/format.js';

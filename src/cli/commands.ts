@@ -464,7 +464,7 @@ export async function convertCommand(argv: string[], io: CliIo = consoleIo): Pro
   const cameraHeads = positiveInt(values['camera-heads'], 'camera-heads', 4096);
   const dinoHeads = positiveInt(values['dino-heads'], 'dino-heads', 4096);
   const headHeads = positiveInt(values['head-heads'], 'head-heads', 4096);
-  const { convertCheckpoint } = await import('../model/convert.js');
+  const { convertCheckpoint } = await import('../model/convert/convert.js');
   const t0 = performance.now();
   const bar = progressReporter(io.progress ?? { write: () => {}, isTTY: false });
   let r;

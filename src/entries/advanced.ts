@@ -65,8 +65,8 @@ export type { ElemType } from '../model/graph/ops.js';
 export type { CameraHeadConfig, DptHeadConfig, TrunkConfig } from '../model/config.js';
 export { createPi3Trunk, pi3Layout, type Pi3TrunkOptions } from '../model/pi3/trunk.js';
 export * from '../model/vggt/heads.js';
-export { parseSafetensorsHeader } from '../model/safetensors.js';
-export { toFloat32, DTYPE_SIZE } from '../model/safetensors-dtype.js';
+export { parseSafetensorsHeader } from '../model/source/safetensors.js';
+export { toFloat32, DTYPE_SIZE } from '../model/source/safetensors-dtype.js';
 export {
   convertCheckpoint,
   SafetensorsWriter,
@@ -75,4 +75,4 @@ export {
   type ConvertOptions,
   type ConvertResult,
   type TensorSpec,
-} from '../model/convert.js';
+} from '../model/convert/convert.js';

@@ -3,7 +3,7 @@
  * (src/calibrate/dataset/README.md): images/*.png, cameras.json, depth/*.bin, points.bin. Node / Deno / Bun.
  */
 import { writeCalibrationScene } from '../calibrate/dataset/reader.js';
-import { crc32 } from '../model/cache.js';
+import { crc32 } from '../model/source/cache.js';
 import { renderSyntheticScene, type SyntheticSceneOptions, type SyntheticView } from './synthetic-scene.js';
 
 /** Adler-32 of `b` (the zlib stream's checksum). */

@@ -7,13 +7,13 @@ import { HessError, check } from '../errors.js';
 import { createDevice, deviceLostError, type HessDevice, withGpuErrorScopes } from '../gpu/device.js';
 import type { ExecutionTarget } from '../runtime/ort.js';
 import type { HessFile } from '../hess/hess-file.js';
-import type { UrlCacheOption } from './cache.js';
-import { openCheckpointPath, openCheckpointUrl } from './checkpoint.js';
+import type { UrlCacheOption } from './source/cache.js';
+import { openCheckpointPath, openCheckpointUrl } from './source/checkpoint.js';
 import type { FitReport } from './estimate/types.js';
-import { preprocessImages, type PreprocessMode } from './preprocess.js';
-import type { RgbaImage } from './rgba-image.js';
-import { blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors } from './safetensors.js';
-import { weightCache } from './weight-cache.js';
+import { preprocessImages, type PreprocessMode } from './image/preprocess.js';
+import type { RgbaImage } from './image/rgba-image.js';
+import { blobSource, bytesSource, openSafetensors, type ByteSource, type Safetensors } from './source/safetensors.js';
+import { weightCache } from './source/weight-cache.js';
 
 /** Where the checkpoint comes from: a URL, a file path (Node/Deno/Bun), bytes, a Blob/File, or any ByteSource. */
 export type ModelSource = string | URL | Uint8Array | Blob | ByteSource;

@@ -13,7 +13,7 @@ import { assertAlive, type HessDevice } from '../gpu/device.js';
 import { abortCheckpoint } from '../runtime/checkpoint.js';
 import { loadOrt, type ExecutionTarget, type Ort, type OrtOptions } from '../runtime/ort.js';
 import { type SparsityOptions, WgslAttention } from '../runtime/wgsl-attention.js';
-import type { UrlCacheOption } from './cache.js';
+import type { UrlCacheOption } from './source/cache.js';
 import { WASM_HEAP_BYTES } from './estimate/fit.js';
 import type { EstimateInput, FitReport, MemoryLimits } from './estimate/types.js';
 import { checkComputeType } from './graph/half-weights.js';
@@ -32,9 +32,9 @@ import {
   reportingReader,
   runOnTarget,
 } from './model-io.js';
-import type { PreprocessMode } from './preprocess.js';
-import type { RgbaImage } from './rgba-image.js';
-import type { Safetensors } from './safetensors.js';
+import type { PreprocessMode } from './image/preprocess.js';
+import type { RgbaImage } from './image/rgba-image.js';
+import type { Safetensors } from './source/safetensors.js';
 import type { AttentionCore } from './trunk/attention-core.js';
 import type { TensorShapes } from './config.js';
 

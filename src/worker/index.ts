@@ -18,4 +18,4 @@ export { HessError, type HessErrorCode } from '../errors.js';
 export type { ProgressEvent, VggtResult, ImageTensor } from '../model/vggt/model.js';
 export type { Pi3Result } from '../model/pi3/model.js';
 export type { ModelKind } from '../model/load-model.js';
-export type { RgbaImage } from '../model/rgba-image.js';
+export type { RgbaImage } from '../model/image/rgba-image.js';

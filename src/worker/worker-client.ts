@@ -22,7 +22,7 @@ import type { VggtConfig } from '../model/config.js';
 import type { ModelKind } from '../model/load-model.js';
 import type { Pi3Config } from '../model/pi3/config.js';
 import type { ImageTensor, ProgressEvent, VggtResult } from '../model/vggt/model.js';
-import type { RgbaImage } from '../model/rgba-image.js';
+import type { RgbaImage } from '../model/image/rgba-image.js';
 import type {
   FromWorker,
   LoadedInfo,

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { expect } from 'vitest';
 import { resolve } from 'node:path';
-import { openSafetensors, bytesSource } from '../../src/model/safetensors.js';
+import { openSafetensors, bytesSource } from '../../src/model/source/safetensors.js';
 import { buildSafetensors, type Entry } from '../cpu/model/st-helpers.js';
 import { FIXTURE } from '../../bench/vggt-tiny.js';
 import { PI3_FIXTURE } from '../fixtures/pi3-tiny.js';

@@ -18,7 +18,7 @@ import {
   type DepthMap,
 } from './format.js';
 import { encodePlyPoints } from './ply.js';
-import { IMAGE_HEADER_BYTES, readImageSize } from '../../model/image-header.js';
+import { IMAGE_HEADER_BYTES, readImageSize } from '../../model/image/image-header.js';
 import { checkPlainName } from './format.js';
 import { AtomicBatch } from '../../io/atomic-write.js';
 import { resolveInside } from '../../io/paths.js';

@@ -4,7 +4,7 @@
  */
 import { HessError } from '../../errors.js';
 import type { Graph } from '../../onnx/builder.js';
-import type { Safetensors } from '../safetensors.js';
+import type { Safetensors } from '../source/safetensors.js';
 
 /** Where head weights come from: an opened safetensors file (or anything with the same `tensors`/`read`). */
 export type HeadWeights = Pick<Safetensors, 'read'> & {

@@ -7,7 +7,7 @@ import type { HessDevice } from '../../gpu/device.js';
 import { abortCheckpoint } from '../../runtime/checkpoint.js';
 import type { ExecutionTarget, Ort, OrtOptions } from '../../runtime/ort.js';
 import type { SparsityStats, WgslAttention } from '../../runtime/wgsl-attention.js';
-import type { UrlCacheOption } from '../cache.js';
+import type { UrlCacheOption } from '../source/cache.js';
 import {
   checkHessFile,
   type DeviceOption,
@@ -16,7 +16,7 @@ import {
   type ProgressEvent,
 } from '../model-io.js';
 import { loadSessions, type ModelSessions } from '../model-session.js';
-import type { RgbaImage } from '../rgba-image.js';
+import type { RgbaImage } from '../image/rgba-image.js';
 import type { Aggregator } from '../trunk/aggregator.js';
 import { disposeLayers } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';

@@ -4,12 +4,12 @@
  */
 import type { HessDevice } from '../../gpu/device.js';
 import type { ExecutionTarget, Ort, OrtOptions } from '../../runtime/ort.js';
-import type { UrlCacheOption } from '../cache.js';
+import type { UrlCacheOption } from '../source/cache.js';
 import { inferVggtConfig, type VggtConfig, type VggtConfigOverride } from '../config.js';
 import { checkHessFile, type ImageTensor, type ModelSource, type ProgressEvent } from '../model-io.js';
 import { loadSessions, type ModelSessions } from '../model-session.js';
-import type { PreprocessMode } from '../preprocess.js';
-import type { RgbaImage } from '../rgba-image.js';
+import type { PreprocessMode } from '../image/preprocess.js';
+import type { RgbaImage } from '../image/rgba-image.js';
 import { abortCheckpoint } from '../../runtime/checkpoint.js';
 import { Aggregator, disposeLayers, HEAD_LAYERS } from '../trunk/aggregator.js';
 import type { AttentionCore } from '../trunk/attention-core.js';

@@ -2,7 +2,7 @@
 // a decoder built another way: assembling the float32 bit pattern field by field.
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, f32ToF16Bits, fromF16 } from '../../../src/attention/f16.js';
-import { toFloat32 } from '../../../src/model/safetensors-dtype.js';
+import { toFloat32 } from '../../../src/model/source/safetensors-dtype.js';
 
 /** float32 bits of a half, by moving its fields (subnormal halves are normalised: they are normal in float32). */
 function f32BitsOfHalf(h: number): number {

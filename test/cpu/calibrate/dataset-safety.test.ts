@@ -7,7 +7,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCo3dFrame, co3dToCalibration, parseCo3dAnnotations } from '../../../src/calibrate/dataset/co3d.js';
-import { readImageHeader, readImageSize } from '../../../src/model/image-header.js';
+import { readImageHeader, readImageSize } from '../../../src/model/image/image-header.js';
 import { readCalibrationScenes, writeCalibrationScene } from '../../../src/calibrate/dataset/reader.js';
 import type { CamerasFile } from '../../../src/calibrate/dataset/format.js';
 import { HessError } from '../../../src/errors.js';

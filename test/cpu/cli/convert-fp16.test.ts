@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../../src/model/convert.js';
+import { convertCheckpoint } from '../../../src/model/convert/convert.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { relError } from '../../helpers/random.js';
 import { loadFixture } from '../../../bench/vggt-tiny.js';

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { SafetensorsWriter } from '../../../src/model/convert.js';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { SafetensorsWriter } from '../../../src/model/convert/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import type { VggtResult } from '../../../src/model/vggt/model.js';
 import { FIXTURE } from '../../../bench/vggt-tiny.js';
 

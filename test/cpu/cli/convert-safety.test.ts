@@ -6,8 +6,8 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
-import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert.js';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { SafetensorsWriter, convertCheckpoint } from '../../../src/model/convert/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { sourceDirForTests } from './convert-helpers.js';
 

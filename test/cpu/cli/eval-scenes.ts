@@ -11,9 +11,9 @@ import {
   type Similarity,
 } from '../../../src/calibrate/geometry/align.js';
 import { writeCalibrationScene } from '../../../src/calibrate/dataset/reader.js';
-import { decodeImageFile } from '../../../src/model/image-decode.js';
+import { decodeImageFile } from '../../../src/model/image/image-decode.js';
 import type { Pi3 } from '../../../src/model/pi3/model.js';
-import { preprocessImages } from '../../../src/model/preprocess.js';
+import { preprocessImages } from '../../../src/model/image/preprocess.js';
 import type { Vggt } from '../../../src/model/vggt/model.js';
 import { asVggtResult } from '../../../src/evaluate/pi3-result.js';
 import { rng } from '../../helpers/random.js';

@@ -8,7 +8,7 @@ import { accuracyErrors, orderingStats } from '../../../src/evaluate/accuracy.js
 import type { EvalRow } from '../../../src/evaluate/harness.js';
 import { encodeRgbPng, writeSyntheticScene } from '../../../src/evaluate/synthetic-dataset.js';
 import { renderSyntheticScene } from '../../../src/evaluate/synthetic-scene.js';
-import { decodeImageFile } from '../../../src/model/image-decode.js';
+import { decodeImageFile } from '../../../src/model/image/image-decode.js';
 import { freshSeed, rng } from '../../helpers/random.js';
 
 describe('renderSyntheticScene: seeded scenes of the vggt-synth training kind, with consistent GT', () => {

@@ -1,8 +1,13 @@
 // urlSource's persistent range cache: Cache API (through a fake `caches` global), custom {get, put} stores,
 // version changes, quota errors, truncated entries and aborts. The network is a fake fetch that records calls.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openSafetensors, urlSource, type Safetensors, type UrlSourceOptions } from '../../../src/model/safetensors.js';
-import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/cache.js';
+import {
+  openSafetensors,
+  urlSource,
+  type Safetensors,
+  type UrlSourceOptions,
+} from '../../../src/model/source/safetensors.js';
+import { CACHE_NAME, crc32, openEntry, rangeCacheKey, sealEntry } from '../../../src/model/source/cache.js';
 import { expectCode } from '../../helpers/errors.js';
 import { fakeCaches } from '../../helpers/fake-caches.js';
 import { freshSeed, randomF32, rng } from '../../helpers/random.js';

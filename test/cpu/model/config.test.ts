@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
 import { inferVggtConfig, type VggtConfigOverride } from '../../../src/model/config.js';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');
 

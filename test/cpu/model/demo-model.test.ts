@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../../src/model/convert.js';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { convertCheckpoint } from '../../../src/model/convert/convert.js';
+import { fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 
 const SHIPPED = resolve(process.cwd(), 'models/vggt-synth');
 const FIXTURE = resolve(process.cwd(), '../shared/fixtures/vggt-synth');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { f16BitsToF32, toF16 } from '../../../src/attention/f16.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { readHalf, transposeHalf } from '../../../src/model/graph/half-weights.js';
 import { transposeLinear } from '../../../src/model/graph/ops.js';
 import { freshSeed, randomF32, rng } from '../../helpers/random.js';

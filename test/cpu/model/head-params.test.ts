@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type HeadParam, loadHeadFeeds } from '../../../src/model/heads/head-params.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { buildSafetensors } from './st-helpers.js';
 

@@ -6,17 +6,22 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aaBicubicMatrix, aaBicubicWeights, resizeRgbBicubic } from '../../../src/model/pil-resize.js';
-import { decodeImageFile, DEFAULT_MAX_PIXELS, fromBlob, fromImageBitmap } from '../../../src/model/image-decode.js';
-import { readImageHeader } from '../../../src/model/image-header.js';
+import { aaBicubicMatrix, aaBicubicWeights, resizeRgbBicubic } from '../../../src/model/image/pil-resize.js';
+import {
+  decodeImageFile,
+  DEFAULT_MAX_PIXELS,
+  fromBlob,
+  fromImageBitmap,
+} from '../../../src/model/image/image-decode.js';
+import { readImageHeader } from '../../../src/model/image/image-header.js';
 import {
   compositeOnWhite,
   MAX_TARGET_SIZE,
   preprocessImages,
   resizedSize,
   roundHalfEven,
-} from '../../../src/model/preprocess.js';
-import type { RgbaImage } from '../../../src/model/rgba-image.js';
+} from '../../../src/model/image/preprocess.js';
+import type { RgbaImage } from '../../../src/model/image/rgba-image.js';
 
 function solid(width: number, height: number, rgba: [number, number, number, number]): RgbaImage {
   const data = new Uint8Array(width * height * 4);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { inferPi3Config } from '../../../src/model/pi3/config.js';
 import { Pi3 } from '../../../src/model/pi3/model.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { pi3ConfigJson, pi3TensorSpecs, randomPi3Checkpoint, type RandomPi3Shape } from '../../../bench/random-pi3.js';
 import { havePi3Fixture, loadPi3Fixture } from '../../fixtures/pi3-tiny.js';
 

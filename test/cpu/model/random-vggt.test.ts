@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inferVggtConfig } from '../../../src/model/config.js';
-import { bytesSource, fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import {
   VGGT_1B,

@@ -6,8 +6,8 @@
 import { freshSeed, rng } from '../../helpers/random.js';
 import { describe, expect, it } from 'vitest';
 import { HessError } from '../../../src/errors.js';
-import { DTYPE_SIZE } from '../../../src/model/safetensors-dtype.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { DTYPE_SIZE } from '../../../src/model/source/safetensors-dtype.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { assemble, buildSafetensors } from './st-helpers.js';
 
 const rand = rng(freshSeed('safetensors fuzz'));

@@ -11,7 +11,7 @@ import {
   urlSource,
   type ByteSource,
   type Safetensors,
-} from '../../../src/model/safetensors.js';
+} from '../../../src/model/source/safetensors.js';
 import { assemble, buildSafetensors, f32Bytes } from './st-helpers.js';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures/vggt-tiny');

@@ -1,5 +1,5 @@
 /** Test helpers: build small safetensors files in memory. */
-import { DTYPE_SIZE, type Dtype } from '../../../src/model/safetensors-dtype.js';
+import { DTYPE_SIZE, type Dtype } from '../../../src/model/source/safetensors-dtype.js';
 
 export interface Entry {
   name: string;

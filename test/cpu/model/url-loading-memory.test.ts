@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpointUrl } from '../../../src/model/checkpoint.js';
+import { openCheckpointUrl } from '../../../src/model/source/checkpoint.js';
 import {
   blobSource,
   fileSource,
@@ -17,7 +17,7 @@ import {
   urlSource,
   type ByteSource,
   type Safetensors,
-} from '../../../src/model/safetensors.js';
+} from '../../../src/model/source/safetensors.js';
 import {
   checkpointLayout,
   vggtTensorSpecs,

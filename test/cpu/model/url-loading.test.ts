@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openCheckpointUrl } from '../../../src/model/checkpoint.js';
-import { openSafetensors, urlSource, type Safetensors } from '../../../src/model/safetensors.js';
+import { openCheckpointUrl } from '../../../src/model/source/checkpoint.js';
+import { openSafetensors, urlSource, type Safetensors } from '../../../src/model/source/safetensors.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { vggtConfigJson, writeRandomVggt, type RandomVggtShape } from '../../../bench/random-vggt.js';
 import { expectCode } from '../../helpers/errors.js';

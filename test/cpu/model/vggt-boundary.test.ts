@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vggt } from '../../../src/model/vggt/model.js';
-import { fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { expectCode } from '../../helpers/errors.js';
 import { plantedHess } from '../../../bench/planted-hess.js';
 import { freshSeed, rng } from '../../helpers/random.js';

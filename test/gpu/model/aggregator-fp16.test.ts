@@ -3,7 +3,7 @@ import type { Tensor } from 'onnxruntime-web';
 import { toF16 } from '../../../src/attention/f16.js';
 import { Aggregator, disposeLayers } from '../../../src/model/trunk/aggregator.js';
 import type { AttentionCore } from '../../../src/model/trunk/attention-core.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { WgslAttention } from '../../../src/runtime/wgsl-attention.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { mustHave, testDevice } from '../../helpers/gpu.js';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../../../src/gpu/buffers.js';
 import { prepareWeights } from '../../../src/gpu/weight-prep.js';
-import { bytesSource, fileSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, fileSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { Vggt } from '../../../src/model/vggt/model.js';
 import { FIXTURE } from '../../../bench/vggt-tiny.js';
 import { expectCode } from '../../helpers/errors.js';

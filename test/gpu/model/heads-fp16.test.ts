@@ -4,7 +4,7 @@ import { toF16 } from '../../../src/attention/f16.js';
 import { createStorageBuffer } from '../../../src/gpu/buffers.js';
 import { CameraHead } from '../../../src/model/vggt/camera-head.js';
 import { DptHead, type DptHeadSpec, type DptKind } from '../../../src/model/vggt/dpt-head.js';
-import { bytesSource, openSafetensors } from '../../../src/model/safetensors.js';
+import { bytesSource, openSafetensors } from '../../../src/model/source/safetensors.js';
 import { loadOrt } from '../../../src/runtime/ort.js';
 import { buildSafetensors } from '../../cpu/model/st-helpers.js';
 import { loadFixture } from '../../../bench/vggt-tiny.js';

@@ -3,8 +3,8 @@
  * takes as an override (`inferVggtConfig`, `inferPi3Config`), plus `model` ('vggt' / 'pi3'), which
  * `detectModelKind` checks against the tensors, so a converted folder says which model it holds.
  */
-import type { VggtConfig } from './config.js';
-import type { Pi3Config } from './pi3/config.js';
+import type { VggtConfig } from '../config.js';
+import type { Pi3Config } from '../pi3/config.js';
 
 /**
  * The snake_case config.json of a converted model (read back by `inferVggtConfig` or `inferPi3Config` as an

@@ -6,17 +6,17 @@
  * and DINO bridge bake theirs. What the runtime computes on the host between graphs (position embedding resize,
  * RoPE tables, special tokens, π³'s pose orthogonalisation) is described, not exported.
  */
-import { throwIfAborted } from '../errors.js';
-import type { AtomicBatch } from '../io/atomic-write.js';
-import type { VggtConfig } from './config.js';
-import { VGGT_OPSET } from './graph/ops.js';
-import type { HeadParam } from './heads/head-params.js';
-import type { Pi3Config } from './pi3/config.js';
-import { pi3HeadsInputsGraph } from './pi3/heads-graph.js';
-import { pi3Layout } from './pi3/trunk.js';
-import type { Safetensors } from './safetensors.js';
-import { DINO_EPS, encoderDims, trunkDims, type TrunkLayout, vggtLayout } from './trunk/aggregator.js';
-import { buildDenseAttentionGraph } from './trunk/attention-core.js';
+import { throwIfAborted } from '../../errors.js';
+import type { AtomicBatch } from '../../io/atomic-write.js';
+import type { VggtConfig } from '../config.js';
+import { VGGT_OPSET } from '../graph/ops.js';
+import type { HeadParam } from '../heads/head-params.js';
+import type { Pi3Config } from '../pi3/config.js';
+import { pi3HeadsInputsGraph } from '../pi3/heads-graph.js';
+import { pi3Layout } from '../pi3/trunk.js';
+import type { Safetensors } from '../source/safetensors.js';
+import { DINO_EPS, encoderDims, trunkDims, type TrunkLayout, vggtLayout } from '../trunk/aggregator.js';
+import { buildDenseAttentionGraph } from '../trunk/attention-core.js';
 import {
   buildBridgeGraph,
   buildEmbedGraph,
@@ -25,9 +25,9 @@ import {
   buildLocalBlockGraph,
   postParams,
   preParams,
-} from './trunk/blocks.js';
-import { cameraHeadInputsGraph } from './vggt/camera-head.js';
-import { dptHeadInputsGraph } from './vggt/dpt-head.js';
+} from '../trunk/blocks.js';
+import { cameraHeadInputsGraph } from '../vggt/camera-head.js';
+import { dptHeadInputsGraph } from '../vggt/dpt-head.js';
 
 /** The model to export: VGGT (its DPT heads bake `size`) or π³ (its heads graph bakes `size` when given). */
 export type SegmentModel =

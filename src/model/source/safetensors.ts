@@ -13,7 +13,7 @@
  * const st = await openSafetensors(await fileSource('model.safetensors'));
  * const w = await st.read('aggregator.frame_blocks.0.attn.qkv.weight'); // Float32Array
  */
-import { HessError, check, throwIfAborted } from '../errors.js';
+import { HessError, check, throwIfAborted } from '../../errors.js';
 import type { ByteRange, ByteSource } from './byte-source.js';
 import { DTYPE_SIZE, isDtype, toFloat32, type Dtype } from './safetensors-dtype.js';
 import { JsonParser, type Json } from './strict-json.js';

@@ -7,7 +7,7 @@
  * @example
  * const img = await decodeImageFile('frame0.jpg');
  */
-import { HessError, check } from '../errors.js';
+import { HessError, check } from '../../errors.js';
 import { isJpeg, isPng, readImageHeader, readPngLayout } from './image-header.js';
 import { badImage, type RgbaImage } from './rgba-image.js';
 

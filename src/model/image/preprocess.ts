@@ -17,7 +17,7 @@
  * const img = await decodeImageFile('frame0.jpg');
  * const { data, shape } = preprocessImages([img]); // shape [1, 3, 350, 518] for a 779×520 photo
  */
-import { check, throwIfAborted } from '../errors.js';
+import { check, throwIfAborted } from '../../errors.js';
 import { resizeRgbBicubic } from './pil-resize.js';
 import { badImage, checkRgbaImage, type RgbaImage } from './rgba-image.js';
 

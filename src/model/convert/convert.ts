@@ -18,26 +18,26 @@
  *
  * Node, Deno or Bun only (writes files).
  */
-import { HessError, check, throwIfAborted } from '../errors.js';
-import { AtomicBatch, checkWritableFolder } from '../io/atomic-write.js';
-import { refuseOutputOnInput } from '../io/paths.js';
-import { openCheckpointPath } from './checkpoint.js';
+import { HessError, check, throwIfAborted } from '../../errors.js';
+import { AtomicBatch, checkWritableFolder } from '../../io/atomic-write.js';
+import { refuseOutputOnInput } from '../../io/paths.js';
+import { openCheckpointPath } from '../source/checkpoint.js';
 import {
   inferVggtConfig,
   type TensorShapes,
   type TrunkConfig,
   type VggtConfig,
   type VggtConfigOverride,
-} from './config.js';
-import { configJson } from './convert-config.js';
-import { type SegmentModel, writeSegments } from './convert-segments.js';
-import { detectModelKind, type ModelKind } from './load-model.js';
-import { inferPi3Config, type Pi3Config } from './pi3/config.js';
-import { PI3_DECODERS, pi3DecoderDims } from './pi3/heads-graph.js';
-import { nodeFs } from '../io/node-fs.js';
+} from '../config.js';
+import { configJson } from './config-json.js';
+import { type SegmentModel, writeSegments } from './segments.js';
+import { detectModelKind, type ModelKind } from '../load-model.js';
+import { inferPi3Config, type Pi3Config } from '../pi3/config.js';
+import { PI3_DECODERS, pi3DecoderDims } from '../pi3/heads-graph.js';
+import { nodeFs } from '../../io/node-fs.js';
 import { SafetensorsWriter, type TensorSpec } from './safetensors-writer.js';
 
-export { configJson } from './convert-config.js';
+export { configJson } from './config-json.js';
 export { SafetensorsWriter, type TensorSpec, toF16Bytes } from './safetensors-writer.js';
 
 const join = (...p: string[]) => p.join('/').replace(/\/+/g, '/');

@@ -2,7 +2,7 @@
  * The SDK's image currency: 8-bit RGBA pixels (what `ImageData` holds), with the check every consumer runs and the
  * BAD_IMAGE error they throw. Decoders produce it, the preprocessing consumes it.
  */
-import { HessError } from '../errors.js';
+import { HessError } from '../../errors.js';
 
 /** An 8-bit RGBA image (compatible with `ImageData`). */
 export interface RgbaImage {

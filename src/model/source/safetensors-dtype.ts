@@ -5,8 +5,8 @@
  * @example
  * const f = toFloat32(bytes, 'BF16', 12);
  */
-import { fromF16 } from '../attention/f16.js';
-import { HessError } from '../errors.js';
+import { fromF16 } from '../../attention/f16.js';
+import { HessError } from '../../errors.js';
 
 /** Element types of the safetensors format. */
 export type Dtype =

@@ -22,9 +22,9 @@
  * @example
  * const src = await urlSource(url, { cache: 'opfs' });
  */
-import { HessError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import { nodeFs } from '../io/node-fs.js';
+import { HessError } from '../../errors.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import { nodeFs } from '../../io/node-fs.js';
 
 /**
  * A user-supplied cache (e.g. IndexedDB). Keys are strings from `rangeCacheKey`; values are opaque (the

@@ -6,8 +6,8 @@
  * const { urls, bytes } = await weightCache.list({ dir: '.hess-cache' });
  * await weightCache.clear({ dir: '.hess-cache' }, { url: 'https://example.org/vggt/model.safetensors' });
  */
-import { HessError } from '../errors.js';
-import { nodeFs } from '../io/node-fs.js';
+import { HessError } from '../../errors.js';
+import { nodeFs } from '../../io/node-fs.js';
 import { CACHE_NAME, openRangeStore, type CachedUrl, type RangeStore, type UrlCacheOption } from './cache.js';
 
 /** A backend that can be listed: the built-in ones (a custom store cannot: list your own store directly). */

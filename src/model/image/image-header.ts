@@ -3,7 +3,7 @@
  * the checks that catch truncated or inflated files cheaply, and JPEG EXIF orientation. Pure byte parsing, no
  * dependencies; every malformed structure is BAD_IMAGE.
  */
-import { HessError } from '../errors.js';
+import { HessError } from '../../errors.js';
 
 /** What {@link readImageHeader} learns from a file's first structures. */
 export interface ImageHeader {

@@ -7,7 +7,7 @@
  * @example
  * const small = resizeRgbBicubic(rgb, 779, 520, 518, 350);
  */
-import { check } from '../errors.js';
+import { check } from '../../errors.js';
 
 /** Separable resampling weights: output `i` reads inputs `start[i] .. start[i] + count[i] - 1`. */
 export interface AaWeights {

@@ -2,7 +2,7 @@
  * Random-access byte sources for checkpoint reading: memory, a local file, a browser Blob/File (and, in
  * url-source.ts, HTTP). A source reads any range on demand, so no checkpoint is ever held whole in memory.
  */
-import { HessError, check } from '../errors.js';
+import { HessError, check } from '../../errors.js';
 
 /** A byte range `[offset, offset + length)`. */
 export interface ByteRange {

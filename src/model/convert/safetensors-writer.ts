@@ -2,9 +2,9 @@
  * Writing safetensors files (Node, Deno or Bun): float32 → float16 with an overflow check, and a streaming writer
  * that takes one tensor at a time, so a converted checkpoint is never held in memory whole.
  */
-import { f32ToF16Bits } from '../attention/f16.js';
-import { HessError, check } from '../errors.js';
-import { type Fs, nodeFs } from '../io/node-fs.js';
+import { f32ToF16Bits } from '../../attention/f16.js';
+import { HessError, check } from '../../errors.js';
+import { type Fs, nodeFs } from '../../io/node-fs.js';
 
 type FileHandle = Awaited<ReturnType<Fs['open']>>;
 

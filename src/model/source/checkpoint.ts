@@ -1,6 +1,6 @@
-import { HessError } from '../errors.js';
+import { HessError } from '../../errors.js';
 import { isAbortError } from './byte-source.js';
-import type { VggtConfigOverride } from './config.js';
+import type { VggtConfigOverride } from '../config.js';
 import { fileSource, openSafetensors, type Safetensors } from './safetensors.js';
 import { urlSource, type SpillStore, type UrlSourceOptions } from './url-source.js';
 

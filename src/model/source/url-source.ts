@@ -18,7 +18,7 @@
  * Progress (`onProgress(loaded, total)`) counts bytes handed to reads (Range) or received (stream), never more
  * than `total`.
  */
-import { HessError, check, throwIfAborted } from '../errors.js';
+import { HessError, check, throwIfAborted } from '../../errors.js';
 import { checkRange, ioError, isAbortError, type ByteRange, type ByteSource } from './byte-source.js';
 import { cacheError, openRangeStore, type FileVersion, type RangeStore, type UrlCacheOption } from './cache.js';
 
