@@ -14,8 +14,8 @@
  * the attention's Softmax compute in float32, and so do the parts in {@link PI3_FP32_PARTS}.
  */
 import { HessError, check } from '../../errors.js';
-import { Graph, tensorInit } from '../../onnx/builder.js';
-import { denseAttention } from '../trunk/blocks.js';
+import { Graph } from '../../onnx/builder.js';
+import { applyRope, denseAttention } from '../trunk/blocks.js';
 import { type HeadParam, HeadParams, type HeadParamSource } from '../heads/head-params.js';
 import { type HeadWeights, type LoadedTensor, loadPrefixed, sliceAxis } from '../heads/heads-common.js';
 import { ropePositions, ropeTables } from '../trunk/rope.js';
@@ -211,14 +211,13 @@ export function pi3HeadsGraph(
     imageHW = g.op('Mul', [grid, g.ints([r, r])])[0];
   }
   const hidden = g.input('hidden', t, ['N', T, inDim]);
-  const perm = ropePerm(g, d);
 
   const decode = (prefix: Pi3Decoder): string => {
     const p = paramsOf(prefix);
     const dd = dec[prefix];
     const proj = p.linear('projects', dd.dim, dd.inDim);
     let x = linear(g, hidden, proj.w, proj.b);
-    for (let i = 0; i < dd.depth; i++) x = block(g, x, p, `blocks.${i}`, dd, spec.heads, rope, perm, t, fp32);
+    for (let i = 0; i < dd.depth; i++) x = block(g, x, p, `blocks.${i}`, dd, spec.heads, rope, t, fp32);
     const out = p.linear('linear_out', dd.outDim, dd.dim);
     return sliceAxis(g, linear(g, x, out.w, out.b), 1, R, 2 ** 31 - 1); // patches only
   };
@@ -299,7 +298,6 @@ function block(
   dd: Pi3DecoderDims,
   heads: number,
   rope: { cos: string; sin: string },
-  perm: string,
   t: ElemType,
   fp32: ReadonlySet<Pi3Fp32Part>,
 ): string {
@@ -314,10 +312,7 @@ function block(
   // the 3C axis is [q | k | v], each head-major (H × d)
   const [q0, k0, v0] = g.op('Split', [linear(g, h, qkvW.w, qkvW.b)], { axis: -1 }, { outputs: 3 });
   const split = (t: string) => reshape(g, t, [0, 0, heads, d]);
-  const rot = (t: string) => {
-    const r = g.op('Gather', [t, perm], { axis: 3 })[0];
-    return g.op('Add', [g.op('Mul', [t, rope.cos])[0], g.op('Mul', [r, rope.sin])[0]])[0];
-  };
+  const rot = (t: string) => applyRope(g, t, rope.cos, rope.sin, d);
   const o = reshape(g, attention(g, rot(split(q0!)), rot(split(k0!)), split(v0!), d, t, fp32), [0, 0, C]);
   const x1 = g.op('Add', [x, linear(g, o, projW.w, projW.b)])[0];
   const h2 = layerNorm(g, x1, vec('norm2.weight'), vec('norm2.bias'), LN_EPS, t);
@@ -344,17 +339,4 @@ function attention(
   const scores = cast(g, g.op('MatMul', [qh, kt])[0], t, 'float32');
   const probs = cast(g, g.op('Softmax', [scores], { axis: -1 })[0], 'float32', t);
   return g.op('Transpose', [g.op('MatMul', [probs, vh])[0]], { perm: [0, 2, 1, 3] })[0];
-}
-
-/** The rotate_half gather of 2D RoPE for head width d (see `trunk/rope.ts`: y half, then x half, NeoX style). */
-function ropePerm(g: Graph, d: number): string {
-  const h = d / 2;
-  const q = h / 2;
-  const perm = new BigInt64Array(d);
-  for (let o = 0; o < d; o += h)
-    for (let i = 0; i < q; i++) {
-      perm[o + i] = BigInt(o + i + q);
-      perm[o + q + i] = BigInt(o + i);
-    }
-  return g.constant(tensorInit(perm, [d]), 'rope_perm');
 }

@@ -195,8 +195,11 @@ function normRope(
   return rope ? applyRope(g, t, rope.cos, rope.sin, b.d) : t;
 }
 
-/** `t·cos + t[perm]·sinSigned` over the last axis; cos/sin are [T, 1, d] and broadcast over B and H. */
-function applyRope(g: Graph, t: string, cos: string, sin: string, d: number): string {
+/**
+ * 2D RoPE on q or k heads `[B, T, H, d]`: `t·cos + t[perm]·sinSigned` over the last axis (perm: rotate_half, one
+ * constant per graph); cos/sin are [T, 1, d] and broadcast over B and H.
+ */
+export function applyRope(g: Graph, t: string, cos: string, sin: string, d: number): string {
   const perm = ropePermConst(g, d);
   const rot = g.op('Gather', [t, perm], { axis: 3 })[0];
   return g.op('Add', [g.op('Mul', [t, cos])[0], g.op('Mul', [rot, sin])[0]])[0];
