@@ -93,6 +93,21 @@ async function runAndWait(page: Page, n: number): Promise<any> {
   return page.evaluate(() => (window as any).__demo);
 }
 
+/** A dense run, then a hess run at ρ 0.5 with q16/k8 blocks (small inputs still leave blocks to choose from). */
+async function runDenseThenHess(page: Page): Promise<void> {
+  await page.selectOption('#policy', 'dense');
+  for (const n of [1, 2]) {
+    if (n === 2) {
+      await page.selectOption('#policy', 'hess');
+      await page.fill('#sparsity', '0.5');
+      await page.fill('#qblock', '16');
+      await page.fill('#kblock', '8');
+    }
+    const s = await runAndWait(page, n);
+    expect(s.error, s.error).toBeUndefined();
+  }
+}
+
 /** The results table: headers, and each row's policy and cells. */
 async function readTable(page: Page) {
   const rows = await page.$$eval('#timings tbody tr', (trs) =>
@@ -139,17 +154,7 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
 
         // 56×42 model input (3 × 17 tokens) keeps two runs on SwiftShader short; q16/k8 blocks still leave 4 × 7 to choose from.
         await page.fill('#size', '56');
-        await page.selectOption('#policy', 'dense');
-        for (const n of [1, 2]) {
-          if (n === 2) {
-            await page.selectOption('#policy', 'hess');
-            await page.fill('#sparsity', '0.5');
-            await page.fill('#qblock', '16');
-            await page.fill('#kblock', '8');
-          }
-          const s = await runAndWait(page, n);
-          expect(s.error, s.error).toBeUndefined();
-        }
+        await runDenseThenHess(page);
 
         const { rows, col } = await readTable(page);
         expect(rows.map((r) => r.policy)).toEqual(['dense', 'hess']);
@@ -233,17 +238,7 @@ describe('browser demo page (dist/demo) in headless Chromium', () => {
         expect(heat.info).toMatch(/none for this π³: .*PLANTED/);
         expect(heat.cells).toBe(3 * 18 * 4);
 
-        await page.selectOption('#policy', 'dense');
-        for (const n of [1, 2]) {
-          if (n === 2) {
-            await page.selectOption('#policy', 'hess');
-            await page.fill('#sparsity', '0.5');
-            await page.fill('#qblock', '16');
-            await page.fill('#kblock', '8');
-          }
-          const s = await runAndWait(page, n);
-          expect(s.error, s.error).toBeUndefined();
-        }
+        await runDenseThenHess(page);
         const { rows, col } = await readTable(page);
         expect(rows.map((r) => r.policy)).toEqual(['dense', 'hess']);
         const [dense, hess] = rows.map((r) => r.cells);
